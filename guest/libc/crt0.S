@@ -1,0 +1,57 @@
+// crt0.S: where a guest program starts.
+//
+// The loader jumps to _start in 64-bit mode at CPL 0, paging on (the first
+// 4 GiB identity-mapped), interrupts off.  It gives us some stack, but we
+// move to our own (exec.ld reserves it) so no program depends on how big
+// the loader's is.
+
+	.section .text.start, "ax"
+	.globl _start
+	.type _start, @function
+_start:
+	// Zero .bss first, while nothing can have used it.  rep stos needs no
+	// stack.  exec.ld aligns both ends to 8 bytes.  The loader may have
+	// zeroed it already; doing it again is cheap and removes the doubt.
+	cld
+	leaq __bss_start(%rip), %rdi
+	leaq __bss_end(%rip), %rcx
+	subq %rdi, %rcx
+	shrq $3, %rcx
+	xorl %eax, %eax
+	rep stosq
+
+	// Our stack.  __stack_top is 16-byte aligned, so after the call below
+	// pushes the return address, main sees the alignment the ABI promises.
+	leaq __stack_top(%rip), %rsp
+	xorl %ebp, %ebp		// end of the frame-pointer chain for debuggers
+
+	// Constructors (__attribute__((constructor))), in exec.ld's order.
+	// rbx and r12 are callee-saved, so they survive the calls.
+	leaq __init_array_start(%rip), %rbx
+	leaq __init_array_end(%rip), %r12
+1:	cmpq %r12, %rbx
+	jae 2f
+	call *(%rbx)
+	addq $8, %rbx
+	jmp 1b
+2:
+	// main(0, argv, envp) with argv and envp empty lists: there is no
+	// command line, but argv[argc] must still be NULL.
+	xorl %edi, %edi
+	leaq empty(%rip), %rsi
+	leaq empty(%rip), %rdx
+	call main
+
+	movl %eax, %edi
+	call exit
+3:	hlt			// exit does not return
+	jmp 3b
+	.size _start, . - _start
+
+	.section .rodata
+	.balign 8
+empty:
+	.quad 0
+
+	// No executable stack wanted.
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,5 @@
+// errno.c: one thread, one error number.
+
+#include <errno.h>
+
+int errno;

@@ -1,0 +1,14 @@
+// errno.h: the error number set by strtol and malloc.
+//
+// One thread, so a plain variable; the values are Linux's.
+#ifndef _ERRNO_H
+#define _ERRNO_H
+
+extern int errno;
+
+#define ENOMEM 12
+#define EINVAL 22
+#define EDOM   33
+#define ERANGE 34
+
+#endif

@@ -1,0 +1,59 @@
+using Lvd.Cli.Commands;
+using Lvd.Machine.Cost;
+using Lvd.Machine.Loader;
+using Lvd.Toolchain;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lvd.Cli;
+
+/// <summary>
+/// The `lvd` command. It only composes: the machine, toolchain and experiments do the work.
+/// Errors a user can cause print one line and exit non-zero; a .NET stack trace is a bug.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        try
+        {
+            // `lvd cc` passes arbitrary gcc options through, so it bypasses option parsing.
+            if (args.Length > 0 && args[0] == "cc")
+                return CcCommand.Run(args.Skip(1).ToArray());
+
+            var app = new CommandApp();
+            app.Configure(config =>
+            {
+                config.SetApplicationName("lvd");
+                config.AddCommand<DemoCommand>("demo").WithDescription("Build and run the bundled demo program on the emulated machine.");
+                config.AddCommand<ExecCommand>("exec").WithDescription("Run a static x86-64 ELF on the emulated machine.");
+                config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [gcc options] file.c... -o out.elf");
+                config.AddBranch("bench", bench =>
+                {
+                    bench.SetDescription("Benchmarks (host speed; later the paper's tables).");
+                    bench.AddCommand<BenchMipsCommand>("mips").WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
+                });
+                config.PropagateExceptions();
+            });
+            return app.Run(args);
+        }
+        catch (Exception e) when (e is LoadException or CostModelException or GuestCompilerException or UsageException)
+        {
+            Console.Error.WriteLine($"lvd: {e.Message}");
+            return ProgramRunner.StatusBadInput;
+        }
+        catch (CommandParseException e)
+        {
+            Console.Error.WriteLine($"lvd: {e.Message} (see lvd --help)");
+            return ProgramRunner.StatusBadInput;
+        }
+        catch (CommandRuntimeException e)
+        {
+            Console.Error.WriteLine($"lvd: {e.Message} (see lvd --help)");
+            return ProgramRunner.StatusBadInput;
+        }
+    }
+}
+
+/// <summary>A mistake in how lvd was called.</summary>
+public sealed class UsageException(string message) : Exception(message);

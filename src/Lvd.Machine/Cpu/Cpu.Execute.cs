@@ -1,0 +1,440 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Lvd.Machine.Decoding;
+using Lvd.Machine.Memory;
+
+namespace Lvd.Machine.Cpu;
+
+/// <summary>
+/// The block executor: fetch a decoded block for RIP (by physical address, from the shared
+/// code cache), run its ops through one switch, deliver faults and interrupts at block
+/// boundaries. Nothing here allocates per instruction.
+/// </summary>
+public sealed partial class Cpu
+{
+    private readonly BlockDecoder _decoder;
+    private readonly byte[] _fetchBuffer = new byte[PhysicalMemory.PageSize + 16];
+    private int _opIndex;
+    private bool _breakBlock;
+    private Block? _currentBlock;
+
+    /// <summary>Set by the platform to interrupt a running slice (exit device, debugger).</summary>
+    public bool StopRequested;
+
+    internal void NoteCodeInvalidated(ulong ppn)
+    {
+        if (_currentBlock != null && (_currentBlock.PhysAddr >> PhysicalMemory.PageShift) == ppn) _breakBlock = true;
+    }
+
+    /// <summary>
+    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/>, it halts or shuts
+    /// down, or <see cref="StopRequested"/> is set. Interrupts are accepted between blocks.
+    /// </summary>
+    public void Run(long cycleLimit)
+    {
+        while (State == CpuState.Running && Cycles < cycleLimit && !StopRequested)
+        {
+            if (InterruptWindowCheck()) continue;
+            Block block;
+            try
+            {
+                block = GetBlock();
+            }
+            catch (GuestFault f)
+            {
+                RaiseException(f);
+                continue;
+            }
+            ulong blockRip = Rip;
+            _trace?.WriteLine($"cpu{Id} {blockRip:x16}  {CrashReport.Disassemble(this, blockRip)}");
+            try
+            {
+                ExecuteBlock(block, blockRip);
+            }
+            catch (GuestFault f)
+            {
+                Rip = blockRip + block.Ops[_opIndex].Offset;
+                Instructions += _opIndex;
+                RaiseException(f);
+            }
+            finally
+            {
+                _currentBlock = null;
+            }
+        }
+    }
+
+    private Block GetBlock()
+    {
+        ulong rip = Rip;
+        ulong pa = FetchPhys(rip);
+        var block = Platform.Code.Lookup(pa);
+        if (block != null) return block;
+        return DecodeBlock(rip, pa);
+    }
+
+    private Block DecodeBlock(ulong rip, ulong pa)
+    {
+        var page = Memory.RamPage(pa) ?? throw new MachineCheck($"instruction fetch from non-RAM physical address 0x{pa:x} (RIP 0x{rip:x})");
+        int off = (int)(pa & PhysicalMemory.PageMask);
+        int inPage = PhysicalMemory.PageSize - off;
+        page.AsSpan(off, inPage).CopyTo(_fetchBuffer);
+        int total = inPage;
+        // Bytes of the next page, only if it is mapped executable: an instruction that
+        // straddles the boundary is decoded from both pages.
+        ulong nextLa = (rip | PhysicalMemory.PageMask) + 1;
+        try
+        {
+            if (IsCanonical(nextLa))
+            {
+                ulong pa2 = Translate(nextLa, Access.Exec, Cpl == 3);
+                var page2 = Memory.RamPage(pa2);
+                if (page2 != null) { page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total)); total += 15; }
+            }
+        }
+        catch (GuestFault) { /* next page not executable: a straddling instruction faults below */ }
+        var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage);
+        if (crossesPage && total == inPage)
+        {
+            // The instruction needs bytes from a page we cannot fetch: #PF on that page.
+            Translate(nextLa, Access.Exec, Cpl == 3);
+        }
+        if (!crossesPage) Platform.Code.Add(block);
+        return block;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ExecuteBlock(Block block, ulong blockRip)
+    {
+        _currentBlock = block;
+        block.Executions++;
+        var ops = block.Ops;
+        for (int i = 0; i < ops.Length; i++)
+        {
+            ref Op op = ref ops[i];
+            _opIndex = i;
+            Cycles += op.Cost;
+            ulong next = blockRip + op.Offset + op.Len;
+            switch (op.H)
+            {
+                case Handler.Nop:
+                    break;
+                case Handler.MovRR64:
+                    R(op.R1) = R(op.R2);
+                    break;
+                case Handler.MovRI:
+                    SetReg(op.R1, op.Size, (ulong)op.Imm);
+                    break;
+                case Handler.MovLoad64:
+                    R(op.R1) = Read64(Ea(ref op, next));
+                    break;
+                case Handler.MovStore64:
+                    Write64(Ea(ref op, next), R(op.R2));
+                    break;
+                case Handler.Mov:
+                {
+                    ulong v = ReadSrc(ref op, next);
+                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                    else SetReg(op.R1, op.Size, v);
+                    break;
+                }
+                case Handler.MovZx:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    SetReg(op.R1, op.Size, v);
+                    break;
+                }
+                case Handler.MovSx:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                    break;
+                }
+                case Handler.Lea:
+                    SetReg(op.R1, op.Size, Ea(ref op, next));
+                    break;
+                case Handler.Xchg:
+                {
+                    if ((op.Form & OpForm.MemDst) != 0)
+                    {
+                        ulong ea = Ea(ref op, next);
+                        ulong m = ReadMem(ea, op.Size);
+                        WriteMem(ea, op.Size, GetReg(op.R2, op.Size));
+                        SetReg(op.R2, op.Size, m);
+                    }
+                    else
+                    {
+                        ulong a = GetReg(op.R1, op.Size), b = GetReg(op.R2, op.Size);
+                        SetReg(op.R1, op.Size, b);
+                        SetReg(op.R2, op.Size, a);
+                    }
+                    break;
+                }
+                case Handler.PushR64:
+                    Push64(R(op.R2));
+                    break;
+                case Handler.PopR64:
+                {
+                    ulong v = Pop64();
+                    R(op.R1) = v;
+                    break;
+                }
+                case Handler.Push:
+                {
+                    ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm
+                        : (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size)
+                        : GetReg(op.R2, op.Size);
+                    if (op.Size == 8) Push64(v);
+                    else { ulong sp = R(RSP) - 2; Write16(sp, (ushort)v); R(RSP) = sp; }
+                    break;
+                }
+                case Handler.Pop:
+                {
+                    ulong sp = R(RSP);
+                    ulong v = ReadMem(sp, op.Size);
+                    R(RSP) = sp + op.Size;
+                    try
+                    {
+                        // SDM POP: an RSP-based destination address is computed after the increment.
+                        if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                        else SetReg(op.R1, op.Size, v);
+                    }
+                    catch (GuestFault) { R(RSP) = sp; throw; }
+                    break;
+                }
+                case Handler.Cmov:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
+                    // A 32-bit CMOV writes (zero-extends) its destination even when false.
+                    SetReg(op.R1, op.Size, Cond(op.Sub) ? v : GetReg(op.R1, op.Size));
+                    break;
+                }
+                case Handler.Setcc:
+                {
+                    ulong v = Cond(op.Sub) ? 1UL : 0;
+                    if ((op.Form & OpForm.MemDst) != 0) Write8(Ea(ref op, next), (byte)v);
+                    else SetReg(op.R1, 1, v);
+                    break;
+                }
+                case Handler.Bswap:
+                    if (op.Size == 8) R(op.R1) = BinaryPrimitives.ReverseEndianness(R(op.R1));
+                    else if (op.Size == 4) R(op.R1) = BinaryPrimitives.ReverseEndianness((uint)R(op.R1));
+                    else SetReg(op.R1, 2, 0); // SDM: BSWAP of a 16-bit register is undefined; hardware gives 0
+                    break;
+                case Handler.Cbw:
+                    if (op.Size == 2) SetReg(RAX, 2, (ulong)(sbyte)R(RAX));
+                    else if (op.Size == 4) R(RAX) = (uint)(short)R(RAX);
+                    else R(RAX) = (ulong)(int)R(RAX);
+                    break;
+                case Handler.Cwd:
+                {
+                    bool neg = (GetReg(RAX, op.Size) & SignBit(op.Size)) != 0;
+                    SetReg(RDX, op.Size, neg ? ulong.MaxValue : 0);
+                    break;
+                }
+                case Handler.Lahf:
+                    SetReg(16, 1, (GetRflags() & (FlagSF | FlagZF | FlagAF | FlagPF | FlagCF)) | 2);
+                    break;
+                case Handler.Sahf:
+                    SetFlagBits(FlagSF | FlagZF | FlagAF | FlagPF | FlagCF, GetReg(16, 1));
+                    break;
+                case Handler.FlagBit:
+                    switch (op.Sub)
+                    {
+                        case 0: SetFlagBits(FlagCF, 0); break;
+                        case 1: SetFlagBits(FlagCF, FlagCF); break;
+                        case 2: SetFlagBits(FlagCF, GetCF() ? 0 : FlagCF); break;
+                        case 3: _rflags &= ~FlagDF; break;
+                        default: _rflags |= FlagDF; break;
+                    }
+                    break;
+                case Handler.Enter:
+                    Enter(ref op);
+                    break;
+                case Handler.Leave:
+                {
+                    ulong bp = R(RBP);
+                    if (op.Size == 8) { ulong v = Read64(bp); R(RSP) = bp + 8; R(RBP) = v; }
+                    else { ulong v = Read16(bp); R(RSP) = bp + 2; SetReg(RBP, 2, v); }
+                    break;
+                }
+
+                case Handler.AluRR64:
+                {
+                    int sub = op.Sub;
+                    ulong a = R(op.R1), b = R(op.R2);
+                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+                    ulong r = AluValue(sub, a, b, carry);
+                    if (sub != AluOp.Cmp) R(op.R1) = r;
+                    AluFlags(sub, 8, a, b, r, carry);
+                    break;
+                }
+                case Handler.AluRI64:
+                {
+                    int sub = op.Sub;
+                    ulong a = R(op.R1), b = (ulong)op.Imm;
+                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+                    ulong r = AluValue(sub, a, b, carry);
+                    if (sub != AluOp.Cmp) R(op.R1) = r;
+                    AluFlags(sub, 8, a, b, r, carry);
+                    break;
+                }
+                case Handler.Alu:
+                    ExecAlu(ref op, next);
+                    break;
+                case Handler.Test:
+                    Test(ref op, next);
+                    break;
+                case Handler.Inc:
+                case Handler.Dec:
+                case Handler.Neg:
+                case Handler.Not:
+                    Unary(ref op, next);
+                    break;
+                case Handler.Shift:
+                    Shift(ref op, next);
+                    break;
+                case Handler.Shld:
+                case Handler.Shrd:
+                    DoubleShift(ref op, next);
+                    break;
+                case Handler.Mul:
+                    Mul1(ref op, next, false);
+                    break;
+                case Handler.Imul1:
+                    Mul1(ref op, next, true);
+                    break;
+                case Handler.Imul2:
+                case Handler.Imul3:
+                    ImulN(ref op, next);
+                    break;
+                case Handler.Div:
+                    Divide(ref op, next, false);
+                    break;
+                case Handler.Idiv:
+                    Divide(ref op, next, true);
+                    break;
+                case Handler.Bt:
+                    BitTest(ref op, next);
+                    break;
+                case Handler.Bsf:
+                case Handler.Bsr:
+                case Handler.Tzcnt:
+                case Handler.Lzcnt:
+                case Handler.Popcnt:
+                    BitScan(ref op, next);
+                    break;
+                case Handler.Andn:
+                case Handler.Bextr:
+                case Handler.Blsi:
+                case Handler.Blsmsk:
+                case Handler.Blsr:
+                    Bmi(ref op, next);
+                    break;
+                case Handler.Cmpxchg:
+                    Cmpxchg(ref op, next);
+                    break;
+                case Handler.Xadd:
+                    Xadd(ref op, next);
+                    break;
+                case Handler.Cmpxchg16b:
+                    Cmpxchg16b(ref op, next);
+                    break;
+
+                case Handler.Jmp:
+                    Rip = next + (ulong)op.Imm;
+                    Instructions += i + 1;
+                    return;
+                case Handler.Jcc:
+                    Rip = Cond(op.Sub) ? next + (ulong)op.Imm : next;
+                    Instructions += i + 1;
+                    return;
+                case Handler.JmpInd:
+                    Rip = (op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2);
+                    Instructions += i + 1;
+                    return;
+                case Handler.Call:
+                    Push64(next);
+                    Rip = next + (ulong)op.Imm;
+                    Instructions += i + 1;
+                    return;
+                case Handler.CallInd:
+                {
+                    ulong target = (op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2);
+                    Push64(next);
+                    Rip = target;
+                    Instructions += i + 1;
+                    return;
+                }
+                case Handler.Ret:
+                {
+                    ulong target = Pop64();
+                    R(RSP) += (ulong)op.Imm;
+                    Rip = target;
+                    Instructions += i + 1;
+                    return;
+                }
+                case Handler.Jrcxz:
+                    Rip = (R(RCX) & Mask(op.Size)) == 0 ? next + (ulong)op.Imm : next;
+                    Instructions += i + 1;
+                    return;
+                case Handler.Loop:
+                {
+                    ulong c = (R(RCX) - 1) & Mask(op.Size);
+                    SetReg(RCX, op.Size, c);
+                    bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
+                    Rip = take ? next + (ulong)op.Imm : next;
+                    Instructions += i + 1;
+                    return;
+                }
+
+                case Handler.Movs:
+                case Handler.Stos:
+                case Handler.Lods:
+                case Handler.Cmps:
+                case Handler.Scas:
+                    StringOp(ref op);
+                    break;
+
+                default:
+                    // System instructions: rare, may change mode, always end the block.
+                    Rip = next;
+                    ExecSystem(ref op, next, blockRip + op.Offset);
+                    Instructions += i + 1;
+                    return;
+            }
+            if (_breakBlock)
+            {
+                _breakBlock = false;
+                Rip = next;
+                Instructions += i + 1;
+                return;
+            }
+        }
+        Rip = blockRip + (ulong)block.ByteLength;
+        Instructions += ops.Length;
+    }
+
+    private void Enter(ref Op op)
+    {
+        int level = (int)(op.Disp & 31);
+        ulong frameSize = (ulong)op.Imm & 0xffff;
+        if (op.Size != 8) throw GuestFault.Ud();
+        ulong rsp = R(RSP), rbp = R(RBP);
+        ulong sp = rsp - 8;
+        Write64(sp, rbp);
+        ulong frameTemp = sp;
+        for (int l = 1; l < level; l++)
+        {
+            rbp -= 8;
+            sp -= 8;
+            Write64(sp, Read64(rbp));
+        }
+        if (level > 0) { sp -= 8; Write64(sp, frameTemp); }
+        R(RBP) = frameTemp;
+        R(RSP) = sp - frameSize;
+    }
+}
+
+/// <summary>A condition of the emulated machine that no guest can handle (e.g. executing MMIO).</summary>
+public sealed class MachineCheck(string message) : Exception(message);

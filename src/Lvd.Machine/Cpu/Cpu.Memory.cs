@@ -1,0 +1,372 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lvd.Machine.Decoding;
+using Lvd.Machine.Memory;
+
+namespace Lvd.Machine.Cpu;
+
+/// <summary>
+/// Linear memory access: a TLB hit is one tag compare and a direct array access; a miss
+/// walks the 4-level page tables (4 KiB / 2 MiB / 1 GiB pages, NX, U/S, R/W, CR0.WP,
+/// accessed/dirty bits) and charges each memory reference the walk makes.
+/// </summary>
+public sealed partial class Cpu
+{
+    public enum Access : byte { Read = 0, Write = 1, Exec = 2 }
+
+    private readonly Tlb _tlbSup;
+    private readonly Tlb _tlbUser;
+    private TlbEntry[] _tlb;
+
+    public long TlbMisses;
+    public long PageWalkRefs;
+
+    private const ulong PteP = 1, PteRW = 2, PteUS = 4, PteA = 1 << 5, PteD = 1 << 6, PtePS = 1 << 7, PteG = 1 << 8;
+    private const ulong PteNX = 1UL << 63;
+    private const ulong PteAddr = ((1UL << MaxPhysAddrBits) - 1) & ~0xfffUL;
+    private const uint PfP = 1, PfW = 2, PfU = 4, PfRsvd = 8, PfI = 16;
+
+    internal void FlushTlb(bool includingGlobal)
+    {
+        if (includingGlobal) { _tlbSup.FlushAll(); _tlbUser.FlushAll(); }
+        else { _tlbSup.FlushNonGlobal(); _tlbUser.FlushNonGlobal(); }
+    }
+
+    internal void FlushTlbPage(ulong linear)
+    {
+        _tlbSup.FlushPage(linear);
+        _tlbUser.FlushPage(linear);
+    }
+
+    internal void RevokeWrite(ulong physPage)
+    {
+        _tlbSup.RevokeWrite(physPage);
+        _tlbUser.RevokeWrite(physPage);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.IndexOf(la));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref byte PageRef(byte[] page, ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page), (int)(la & PhysicalMemory.PageMask));
+
+    // ---- reads ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte Read8(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask)) return PageRef(e.Page!, la);
+        return (byte)ReadSlow(la, 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort Read16(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+            return Unsafe.ReadUnaligned<ushort>(ref PageRef(e.Page!, la));
+        return (ushort)ReadSlow(la, 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint Read32(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+            return Unsafe.ReadUnaligned<uint>(ref PageRef(e.Page!, la));
+        return (uint)ReadSlow(la, 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read64(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
+            return Unsafe.ReadUnaligned<ulong>(ref PageRef(e.Page!, la));
+        return ReadSlow(la, 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong ReadMem(ulong la, int size) => size switch
+    {
+        8 => Read64(la),
+        4 => Read32(la),
+        2 => Read16(la),
+        _ => Read8(la),
+    };
+
+    // ---- writes ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write8(ulong la, byte v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask)) { PageRef(e.Page!, la) = v; return; }
+        WriteSlow(la, 1, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write16(ulong la, ushort v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 2, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write32(ulong la, uint v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 4, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write64(ulong la, ulong v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 8, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void WriteMem(ulong la, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 8: Write64(la, v); break;
+            case 4: Write32(la, (uint)v); break;
+            case 2: Write16(la, (ushort)v); break;
+            default: Write8(la, (byte)v); break;
+        }
+    }
+
+    /// <summary>Checks that a write to [la, la+size) would succeed, without writing.</summary>
+    internal void ProbeWrite(ulong la, int size)
+    {
+        Translate(la, Access.Write, Cpl == 3);
+        if (((la + (ulong)size - 1) ^ la) > PhysicalMemory.PageMask) Translate(la + (ulong)size - 1, Access.Write, Cpl == 3);
+    }
+
+    // ---- slow paths ----
+
+    private ulong ReadSlow(ulong la, int size)
+    {
+        ulong off = la & PhysicalMemory.PageMask;
+        if (off + (ulong)size > PhysicalMemory.PageSize)
+        {
+            // Crosses a page: both translations must succeed before anything is returned.
+            ulong pa0 = Translate(la, Access.Read, Cpl == 3);
+            ulong pa1 = Translate((la | PhysicalMemory.PageMask) + 1, Access.Read, Cpl == 3);
+            ulong v = 0;
+            for (int i = 0; i < size; i++)
+            {
+                ulong a = la + (ulong)i;
+                ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+                v |= Memory.Read(pa, 1) << (8 * i);
+            }
+            return v;
+        }
+        ulong p = Translate(la, Access.Read, Cpl == 3);
+        return Memory.Read(p, size);
+    }
+
+    private void WriteSlow(ulong la, int size, ulong v)
+    {
+        ulong off = la & PhysicalMemory.PageMask;
+        if (off + (ulong)size > PhysicalMemory.PageSize)
+        {
+            ulong pa0 = Translate(la, Access.Write, Cpl == 3);
+            ulong pa1 = Translate((la | PhysicalMemory.PageMask) + 1, Access.Write, Cpl == 3);
+            for (int i = 0; i < size; i++)
+            {
+                ulong a = la + (ulong)i;
+                ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+                Memory.Write(pa, 1, v >> (8 * i));
+            }
+            return;
+        }
+        ulong p = Translate(la, Access.Write, Cpl == 3);
+        Memory.Write(p, size, v);
+    }
+
+    /// <summary>Reads with supervisor privilege (IDT, GDT, TSS: implicit supervisor accesses).</summary>
+    internal ulong ReadSupervisor(ulong la, int size)
+    {
+        ulong v = 0;
+        for (int i = 0; i < size; i++) v |= Memory.Read(Translate(la + (ulong)i, Access.Read, false), 1) << (8 * i);
+        return v;
+    }
+
+    internal void WriteSupervisor(ulong la, int size, ulong value)
+    {
+        for (int i = 0; i < size; i++) Translate(la + (ulong)i, Access.Write, false);
+        for (int i = 0; i < size; i++) Memory.Write(Translate(la + (ulong)i, Access.Write, false), 1, value >> (8 * i));
+    }
+
+    internal static bool IsCanonical(ulong la) => (ulong)(((long)la << 16) >> 16) == la;
+
+    /// <summary>
+    /// Translates a linear address for an access, raising #PF/#GP as the architecture says,
+    /// and fills the TLB of the privilege level the access was made at.
+    /// </summary>
+    internal ulong Translate(ulong la, Access access, bool user)
+    {
+        if (!IsCanonical(la)) throw GuestFault.Gp();
+        TlbMisses++;
+        ulong pageBase = la & ~PhysicalMemory.PageMask;
+        ulong errUser = user ? PfU : 0;
+        ulong errAccess = access == Access.Write ? PfW : access == Access.Exec && (Efer & EferNXE) != 0 ? PfI : 0;
+        bool nxe = (Efer & EferNXE) != 0;
+        ulong rsvdHigh = ~((1UL << MaxPhysAddrBits) - 1) & ~PteNX;
+        if (!nxe) rsvdHigh |= PteNX;
+
+        ulong table = Cr3 & PteAddr;
+        bool writable = true, userOk = true, exec = true, global = false;
+        ulong entryAddr = 0, pa = 0;
+        int level = 4;
+        Span<ulong> touched = stackalloc ulong[4];
+        int nTouched = 0;
+        while (true)
+        {
+            int shift = 12 + 9 * (level - 1);
+            entryAddr = table + (((la >> shift) & 0x1ff) << 3);
+            ulong pte = Memory.Read64(entryAddr);
+            PageWalkRefs++;
+            Cycles += Costs.MemRef;
+            if ((pte & PteP) == 0)
+                throw GuestFault.Pf(la, (uint)(errUser | errAccess));
+            bool leaf = level == 1 || (level <= 3 && (pte & PtePS) != 0);
+            ulong rsvd = rsvdHigh;
+            if (level == 4 && (pte & PtePS) != 0) rsvd |= PtePS;
+            if (leaf && level == 3) rsvd |= 0x3fffe000UL;
+            if (leaf && level == 2) rsvd |= 0x1fe000UL;
+            if ((pte & rsvd) != 0)
+                throw GuestFault.Pf(la, (uint)(PfP | PfRsvd | errUser | errAccess));
+            writable &= (pte & PteRW) != 0;
+            userOk &= (pte & PteUS) != 0;
+            if (nxe && (pte & PteNX) != 0) exec = false;
+            touched[nTouched++] = entryAddr;
+            if (leaf)
+            {
+                global = (pte & PteG) != 0 && (Cr4 & Cr4PGE) != 0;
+                ulong pageSize = 1UL << shift;
+                pa = (pte & PteAddr & ~(pageSize - 1)) | (la & (pageSize - 1));
+                // Permission check (SDM 4.6).
+                bool ok = access switch
+                {
+                    Access.Read => !user || userOk,
+                    Access.Write => user ? userOk && writable : writable || (Cr0 & Cr0WP) == 0,
+                    _ => exec && (!user || userOk),
+                };
+                if (!ok) throw GuestFault.Pf(la, (uint)(PfP | errUser | errAccess));
+                // Accessed bits on every level; dirty on the leaf for writes.
+                for (int i = 0; i < nTouched; i++)
+                {
+                    ulong e = Memory.Read64(touched[i]);
+                    ulong want = e | PteA;
+                    if (i == nTouched - 1 && access == Access.Write) want |= PteD;
+                    if (want != e) Memory.Write64(touched[i], want);
+                }
+                bool dirty = access == Access.Write || (Memory.Read64(entryAddr) & PteD) != 0;
+                FillTlb(la, pa, user, userOk, writable, exec, dirty, global);
+                return pa;
+            }
+            table = pte & PteAddr;
+            level--;
+        }
+    }
+
+    private void FillTlb(ulong la, ulong pa, bool user, bool userOk, bool writable, bool exec, bool dirty, bool global)
+    {
+        var page = Memory.RamPage(pa);
+        if (page == null) return; // MMIO and unbacked addresses always take the slow path
+        var tlb = user ? _tlbUser : _tlbSup;
+        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
+        ulong tag = la & ~PhysicalMemory.PageMask;
+        ulong physPage = pa & ~PhysicalMemory.PageMask;
+        if (e.PhysPage != physPage || e.ReadTag != tag)
+        {
+            e.ReadTag = e.WriteTag = e.ExecTag = Tlb.Invalid;
+        }
+        e.Page = page;
+        e.PhysPage = physPage;
+        e.Global = global;
+        bool canRead = !user || userOk;
+        e.ReadTag = canRead ? tag : Tlb.Invalid;
+        bool canWrite = user ? userOk && writable : writable || (Cr0 & Cr0WP) == 0;
+        e.WriteTag = canWrite && dirty && !Memory.IsCodePage(pa >> PhysicalMemory.PageShift) ? tag : Tlb.Invalid;
+        e.ExecTag = exec && canRead ? tag : Tlb.Invalid;
+    }
+
+    // ---- effective addresses ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Ea(ref Op op, ulong next)
+    {
+        ulong a = (ulong)op.Disp;
+        if (op.Base != Op.NoReg) a += op.Base == Op.RipReg ? next : R(op.Base);
+        if (op.Index != Op.NoReg) a += R(op.Index) << op.Scale;
+        if ((op.Form & OpForm.Addr32) != 0) a = (uint)a;
+        if (op.Seg != 0) a += Segs[op.Seg == 1 ? (int)SegReg.FS : (int)SegReg.GS].Base;
+        return a;
+    }
+
+    // ---- stack ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Push64(ulong v)
+    {
+        ulong sp = R(RSP) - 8;
+        Write64(sp, v);
+        R(RSP) = sp;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Pop64()
+    {
+        ulong sp = R(RSP);
+        ulong v = Read64(sp);
+        R(RSP) = sp + 8;
+        return v;
+    }
+
+    // ---- code fetch ----
+
+    /// <summary>Physical address of an instruction byte (exec permission checked).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong FetchPhys(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ExecTag == (la & ~PhysicalMemory.PageMask)) return e.PhysPage | (la & PhysicalMemory.PageMask);
+        return Translate(la, Access.Exec, Cpl == 3);
+    }
+
+    /// <summary>Debugger/report read: translates without faulting or touching A/D bits... best effort.</summary>
+    public bool TryReadLinear(ulong la, out byte value)
+    {
+        value = 0;
+        if (!IsCanonical(la)) return false;
+        ulong table = Cr3 & PteAddr;
+        for (int level = 4; level >= 1; level--)
+        {
+            int shift = 12 + 9 * (level - 1);
+            ulong pte = Memory.Read64(table + (((la >> shift) & 0x1ff) << 3));
+            if ((pte & PteP) == 0) return false;
+            if (level == 1 || (level <= 3 && (pte & PtePS) != 0))
+            {
+                ulong size = 1UL << shift;
+                ulong pa = (pte & PteAddr & ~(size - 1)) | (la & (size - 1));
+                if (!Memory.IsRam(pa)) return false;
+                value = (byte)Memory.Read(pa, 1);
+                return true;
+            }
+            table = pte & PteAddr;
+        }
+        return false;
+    }
+}

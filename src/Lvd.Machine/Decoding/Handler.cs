@@ -1,0 +1,44 @@
+namespace Lvd.Machine.Decoding;
+
+/// <summary>
+/// What the executor does for one pre-decoded instruction. Operand forms (register, memory,
+/// immediate) travel in <see cref="Op.Form"/>; sub-operations (ALU op, condition code, shift
+/// kind, rep kind) in <see cref="Op.Sub"/>.
+/// </summary>
+public enum Handler : ushort
+{
+    Invalid,
+    Nop,
+    // data movement
+    Mov, MovRR64, MovRI, MovLoad64, MovStore64, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc, Bswap,
+    Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,
+    // integer arithmetic
+    Alu, AluRR64, AluRI64, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
+    Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
+    // control flow
+    Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,
+    // strings
+    Movs, Stos, Lods, Cmps, Scas,
+    // system
+    Cli, Sti, Pushf, Popf, Hlt, In, Out, Cpuid, Rdtsc, Rdtscp, Rdmsr, Wrmsr, Swapgs, RdSegBase, WrSegBase,
+    MovToCr, MovFromCr, Lgdt, Lidt, Sgdt, Sidt, Ltr, Str, Lldt, Sldt, Invlpg, Iret, Syscall, Sysret,
+    Int, Int3, Int1, Ud, Vmcall, Vmfunc, Xsetbv, Xgetbv, MovToDr, MovFromDr, Pause, Wbinvd, Rdpid, Invpcid, Clts,
+}
+
+/// <summary>Sub-operation codes stored in <see cref="Op.Sub"/>.</summary>
+public static class AluOp
+{
+    // Same order as the x86 /digit encoding of the 0x80 group.
+    public const byte Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7;
+}
+
+public static class ShiftOp
+{
+    // Same order as the x86 /digit encoding of the 0xC0/0xD0 group.
+    public const byte Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7;
+}
+
+public static class RepKind
+{
+    public const byte None = 0, Rep = 1, Repne = 2;
+}

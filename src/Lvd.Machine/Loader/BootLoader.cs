@@ -1,0 +1,68 @@
+using Lvd.Machine.Cpu;
+using Lvd.Machine.Memory;
+
+namespace Lvd.Machine.Loader;
+
+/// <summary>
+/// Puts an ELF image into guest memory and leaves vCPU 0 in 64-bit long mode the way a boot
+/// loader would (docs/EXEC-ABI.md): a GDT with kernel and user segments and a TSS, identity
+/// paging of the first 4 GiB (2 MiB pages; the first 4 KiB page is left unmapped so NULL
+/// dereferences fault), a stack below the boot area at the top of RAM, interrupts off, no IDT.
+/// </summary>
+public static class BootLoader
+{
+    /// <summary>Boot structures (GDT, TSS, page tables) occupy the top 64 KiB of RAM.</summary>
+    public const ulong BootAreaSize = 0x10000;
+    public const ushort KernelCode = 0x08, KernelData = 0x10, UserData = 0x20, UserCode = 0x28, TssSelector = 0x30;
+
+    public sealed record BootInfo(ulong Entry, ulong StackTop, ulong Cr3, ulong BootArea);
+
+    public static BootInfo Load(Machine machine, ElfImage image, string name)
+    {
+        var mem = machine.Memory;
+        ulong boot = mem.RamSize - BootAreaSize;
+        foreach (var s in image.Segments)
+        {
+            ulong end = s.Address + s.MemorySize;
+            if (s.Address < PhysicalMemory.PageSize || end < s.Address || end > boot)
+                throw new LoadException($"{name}: segment 0x{s.Address:x}-0x{end:x} is outside usable memory 0x1000-0x{boot:x} ({mem.RamSize >> 20} MiB RAM; try --memory)");
+        }
+        foreach (var s in image.Segments)
+        {
+            mem.WriteBytes(s.Address, s.FileBytes);
+            if (s.MemorySize > (ulong)s.FileBytes.Length)
+                mem.Fill(s.Address + (ulong)s.FileBytes.Length, (int)(s.MemorySize - (ulong)s.FileBytes.Length), 0);
+        }
+
+        ulong gdt = boot, tss = boot + 0x800, pml4 = boot + 0x1000, pdpt = boot + 0x2000, pd = boot + 0x3000, pt0 = boot + 0x7000;
+        // GDT: null, kernel code64, kernel data, user code32 (unused, SYSRET layout), user data, user code64, TSS.
+        mem.Write64(gdt + 0x00, 0);
+        mem.Write64(gdt + 0x08, 0x00af9a000000ffffUL);
+        mem.Write64(gdt + 0x10, 0x00cf92000000ffffUL);
+        mem.Write64(gdt + 0x18, 0x00cffa000000ffffUL);
+        mem.Write64(gdt + 0x20, 0x00cff2000000ffffUL);
+        mem.Write64(gdt + 0x28, 0x00affa000000ffffUL);
+        ulong tssLimit = 0x67;
+        ulong tssLo = tssLimit | ((tss & 0xffffff) << 16) | (0x8bUL << 40) | (((tss >> 24) & 0xff) << 56);
+        mem.Write64(gdt + 0x30, tssLo);
+        mem.Write64(gdt + 0x38, tss >> 32);
+        ulong stackTop = boot;
+        mem.Write64(tss + 4, stackTop); // RSP0
+
+        const ulong P = 1, RW = 2, PS = 0x80;
+        mem.Write64(pml4, pdpt | P | RW);
+        for (ulong i = 0; i < 4; i++) mem.Write64(pdpt + i * 8, (pd + i * 0x1000) | P | RW);
+        for (ulong i = 0; i < 4 * 512; i++)
+        {
+            ulong pa = i << 21;
+            mem.Write64(pd + i * 8, i == 0 ? pt0 | P | RW : pa | P | RW | PS);
+        }
+        for (ulong i = 1; i < 512; i++) mem.Write64(pt0 + i * 8, (i << 12) | P | RW);
+
+        var cpu = machine.Cpus[0];
+        cpu.EnterLongMode(pml4, gdt, 0x3f, KernelCode, KernelData, image.Entry, stackTop);
+        cpu.Tr = new Segment { Selector = TssSelector, Base = tss, Limit = (uint)tssLimit, Attributes = 0x8b };
+        cpu.Star = ((ulong)(UserData - 8) << 48) | ((ulong)KernelCode << 32);
+        return new BootInfo(image.Entry, stackTop, pml4, boot);
+    }
+}

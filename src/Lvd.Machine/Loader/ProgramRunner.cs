@@ -1,0 +1,79 @@
+using System.Text.Json;
+using Lvd.Machine.Cost;
+
+namespace Lvd.Machine.Loader;
+
+public sealed record RunOptions
+{
+    public ulong MemoryBytes { get; init; } = 256UL << 20;
+    public long MaxInstructions { get; init; } = 20_000_000_000;
+    public CostModel Costs { get; init; } = CostModel.Default;
+    public Stream? SerialOut { get; init; }
+    public bool CaptureSerial { get; init; }
+    public TextWriter? Trace { get; init; }
+}
+
+/// <summary>The result of running one program, with what `lvd exec --stats-json` writes.</summary>
+public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output)
+{
+    public string OutputText => System.Text.Encoding.UTF8.GetString(Output);
+
+    /// <summary>Process exit status as `lvd exec` reports it (docs/EXEC-ABI.md).</summary>
+    public int ExitStatus => Run.Outcome switch
+    {
+        RunOutcome.Exited => Run.ExitCode,
+        RunOutcome.InstructionLimit => ProgramRunner.StatusRunaway,
+        RunOutcome.Deadlock => ProgramRunner.StatusDeadlock,
+        _ => ProgramRunner.StatusCrash,
+    };
+
+    public double Mips => Run.HostSeconds > 0 ? Run.Instructions / Run.HostSeconds / 1e6 : 0;
+
+    public string StatsJson()
+    {
+        var cpu = Machine.Cpus[0];
+        var stats = new Dictionary<string, object?>
+        {
+            ["outcome"] = Run.Outcome.ToString(),
+            ["exit_status"] = ExitStatus,
+            ["instructions"] = Run.Instructions,
+            ["cycles"] = Run.Cycles,
+            ["host_seconds"] = Run.HostSeconds,
+            ["host_mips"] = Mips,
+            ["clock_hz"] = Machine.Costs.ClockHz,
+            ["cost_file"] = Machine.Costs.SourcePath,
+            ["blocks_decoded"] = Machine.Code.BlocksDecoded,
+            ["code_invalidations"] = Machine.Code.Invalidations,
+            ["tlb_misses"] = cpu.TlbMisses,
+            ["page_walk_refs"] = cpu.PageWalkRefs,
+            ["exceptions"] = cpu.ExceptionsDelivered,
+            ["memory_pages_touched"] = Machine.Memory.PagesTouched,
+        };
+        return JsonSerializer.Serialize(stats, new JsonSerializerOptions { WriteIndented = true });
+    }
+}
+
+/// <summary>Loads a static ELF into a fresh machine and runs it to completion.</summary>
+public static class ProgramRunner
+{
+    /// <summary>Exit statuses of `lvd exec` when the guest did not exit by itself.</summary>
+    public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusBadInput = 2;
+
+    public static ProgramResult Run(string elfPath, RunOptions options)
+    {
+        var image = ElfImage.Read(elfPath);
+        var machine = new Machine(new MachineConfig
+        {
+            MemoryBytes = options.MemoryBytes,
+            Costs = options.Costs,
+            SerialOut = options.SerialOut,
+            CaptureSerial = options.CaptureSerial,
+            Trace = options.Trace,
+        });
+        BootLoader.Load(machine, image, Path.GetFileName(elfPath));
+        var result = machine.Run(options.MaxInstructions);
+        if (result.Outcome == RunOutcome.InstructionLimit)
+            result = result with { CrashReport = CrashReport.DescribeRunaway(machine, options.MaxInstructions) };
+        return new ProgramResult(result, machine, machine.Serial.Captured);
+    }
+}

@@ -1,0 +1,170 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Lvd.Machine.Memory;
+
+/// <summary>
+/// Guest-physical address space: RAM allocated page by page on first touch (a 4 GiB machine
+/// costs what it uses), plus MMIO ranges dispatched to devices. Addresses neither RAM nor MMIO
+/// read as all ones and ignore writes, like an unclaimed bus.
+/// Pages that hold decoded code are flagged; every write path that can reach RAM (CPU slow
+/// path, loader, DMA) goes through <see cref="NoteWrite"/> so decoded blocks are invalidated.
+/// </summary>
+public sealed class PhysicalMemory
+{
+    public const int PageShift = 12;
+    public const int PageSize = 1 << PageShift;
+    public const ulong PageMask = PageSize - 1;
+
+    private readonly byte[]?[] _pages;
+    private readonly byte[] _codePage;
+    private readonly List<MmioRange> _mmio = new();
+
+    /// <summary>Called with a page number when a page holding decoded code is written.</summary>
+    internal Action<ulong>? CodeWritten;
+
+    public ulong RamSize { get; }
+    public int PagesTouched { get; private set; }
+
+    public PhysicalMemory(ulong ramSize)
+    {
+        if (ramSize == 0 || (ramSize & PageMask) != 0 || ramSize > (64UL << 30))
+            throw new ArgumentOutOfRangeException(nameof(ramSize), "RAM size must be a non-zero multiple of 4 KiB, at most 64 GiB");
+        RamSize = ramSize;
+        _pages = new byte[(int)(ramSize >> PageShift)][];
+        _codePage = new byte[_pages.Length];
+    }
+
+    public void AddMmio(ulong baseAddress, ulong size, IMmioDevice device)
+    {
+        if (baseAddress < RamSize) throw new ArgumentException($"MMIO range 0x{baseAddress:x} overlaps RAM");
+        _mmio.Add(new MmioRange(baseAddress, size, device));
+    }
+
+    public bool IsRam(ulong pa) => pa < RamSize;
+
+    /// <summary>The backing array of a RAM page, allocated on first touch; null outside RAM.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte[]? RamPage(ulong pa)
+    {
+        ulong ppn = pa >> PageShift;
+        if (ppn >= (ulong)_pages.Length) return null;
+        return _pages[ppn] ?? Touch(ppn);
+    }
+
+    private byte[] Touch(ulong ppn)
+    {
+        PagesTouched++;
+        return _pages[ppn] = new byte[PageSize];
+    }
+
+    public IMmioDevice? FindMmio(ulong pa, out ulong offset)
+    {
+        foreach (var r in _mmio)
+        {
+            if (pa >= r.Base && pa - r.Base < r.Size) { offset = pa - r.Base; return r.Device; }
+        }
+        offset = 0;
+        return null;
+    }
+
+    internal bool IsCodePage(ulong ppn) => ppn < (ulong)_codePage.Length && _codePage[ppn] != 0;
+    internal void MarkCodePage(ulong ppn) => _codePage[ppn] = 1;
+    internal void ClearCodePage(ulong ppn) => _codePage[ppn] = 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void NoteWrite(ulong pa)
+    {
+        ulong ppn = pa >> PageShift;
+        if (ppn < (ulong)_codePage.Length && _codePage[ppn] != 0) CodeWritten?.Invoke(ppn);
+    }
+
+    /// <summary>Physical read of 1, 2, 4 or 8 bytes within one page (RAM or MMIO).</summary>
+    public ulong Read(ulong pa, int size)
+    {
+        var page = RamPage(pa);
+        if (page != null)
+        {
+            var s = page.AsSpan((int)(pa & PageMask));
+            return size switch
+            {
+                1 => s[0],
+                2 => BinaryPrimitives.ReadUInt16LittleEndian(s),
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(s),
+                _ => BinaryPrimitives.ReadUInt64LittleEndian(s),
+            };
+        }
+        var dev = FindMmio(pa, out ulong off);
+        if (dev != null) return dev.Read(off, size);
+        return size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
+    }
+
+    /// <summary>Physical write of 1, 2, 4 or 8 bytes within one page (RAM or MMIO).</summary>
+    public void Write(ulong pa, int size, ulong value)
+    {
+        var page = RamPage(pa);
+        if (page != null)
+        {
+            NoteWrite(pa);
+            var s = page.AsSpan((int)(pa & PageMask));
+            switch (size)
+            {
+                case 1: s[0] = (byte)value; break;
+                case 2: BinaryPrimitives.WriteUInt16LittleEndian(s, (ushort)value); break;
+                case 4: BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)value); break;
+                default: BinaryPrimitives.WriteUInt64LittleEndian(s, value); break;
+            }
+            return;
+        }
+        var dev = FindMmio(pa, out ulong off);
+        dev?.Write(off, size, value);
+    }
+
+    public ulong Read64(ulong pa) => Read(pa, 8);
+    public void Write64(ulong pa, ulong value) => Write(pa, 8, value);
+
+    /// <summary>Copies bytes into RAM (loader, DMA). Throws if the range leaves RAM.</summary>
+    public void WriteBytes(ulong pa, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var page = RamPage(pa) ?? throw new ArgumentOutOfRangeException(nameof(pa), $"physical 0x{pa:x} is outside RAM (0x{RamSize:x} bytes)");
+            int off = (int)(pa & PageMask);
+            int n = Math.Min(PageSize - off, data.Length);
+            NoteWrite(pa);
+            data[..n].CopyTo(page.AsSpan(off));
+            data = data[n..];
+            pa += (ulong)n;
+        }
+    }
+
+    public void ReadBytes(ulong pa, Span<byte> dest)
+    {
+        while (!dest.IsEmpty)
+        {
+            int off = (int)(pa & PageMask);
+            int n = Math.Min(PageSize - off, dest.Length);
+            var page = RamPage(pa);
+            if (page != null) page.AsSpan(off, n).CopyTo(dest);
+            else dest[..n].Fill(0xff);
+            dest = dest[n..];
+            pa += (ulong)n;
+        }
+    }
+
+    public void Fill(ulong pa, int length, byte value)
+    {
+        while (length > 0)
+        {
+            var page = RamPage(pa) ?? throw new ArgumentOutOfRangeException(nameof(pa), $"physical 0x{pa:x} is outside RAM");
+            int off = (int)(pa & PageMask);
+            int n = Math.Min(PageSize - off, length);
+            NoteWrite(pa);
+            page.AsSpan(off, n).Fill(value);
+            length -= n;
+            pa += (ulong)n;
+        }
+    }
+
+    private readonly record struct MmioRange(ulong Base, ulong Size, IMmioDevice Device);
+}

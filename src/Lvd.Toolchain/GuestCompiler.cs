@@ -1,0 +1,184 @@
+namespace Lvd.Toolchain;
+
+/// <summary>
+/// <c>lvd cc</c>: gcc, set up to produce guest programs. The result is a static, non-PIE
+/// x86-64 ELF linked at 0x400000 by guest/libc/exec.ld, started by guest/libc/crt0.S and
+/// linked against the guest C runtime (guest/libc), which is built once and cached.
+/// See guest/libc/README.md for the execution ABI and for why each flag is there.
+/// </summary>
+public sealed class GuestCompiler
+{
+    /// <summary>
+    /// Code generation for everything that runs in the guest, user code and runtime alike.
+    /// -mgeneral-regs-only: the emulated machine has no SSE/x87 state. -mno-red-zone: code runs
+    /// at CPL 0, where an interrupt pushes its frame on the current stack, right over a red
+    /// zone. -fno-pie: loaded at its link address. -fno-stack-protector: no TLS canary (no %fs).
+    /// No unwind tables (nothing unwinds) and no CET endbr64 (nothing checks it).
+    /// </summary>
+    private static readonly string[] CodegenFlags =
+    [
+        "-fno-pie", "-mgeneral-regs-only", "-mno-red-zone", "-fno-stack-protector",
+        "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
+    ];
+
+    /// <summary>
+    /// The runtime alone is compiled freestanding, which also turns builtins off: otherwise gcc
+    /// may recognise memset's own loop as a memset and compile it into a call to itself.
+    /// User code keeps builtins (memcpy inlined, printf("x\n") made puts), like a Linux build.
+    /// </summary>
+    private static readonly string[] RuntimeFlags =
+    [
+        "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-O2", "-g", "-Wall", "-Wextra",
+    ];
+
+    /// <summary>Static, no host start files or libraries; no build-id note (exec.ld has no place for it).</summary>
+    private static readonly string[] LinkFlags = ["-static", "-nostdlib", "-no-pie", "-Wl,--build-id=none"];
+
+    private readonly string _repoRoot;
+    private readonly string _libcDir;
+    private readonly string _gcc;
+    private readonly string[] _includeFlags;
+    private readonly RuntimeCache _runtime;
+
+    private GuestCompiler(string repoRoot, string gcc)
+    {
+        _repoRoot = repoRoot;
+        _libcDir = Path.Combine(repoRoot, "guest", "libc");
+        _gcc = gcc;
+        // -nostdinc keeps the host's /usr/include out: a header the runtime lacks is a compile
+        // error, not a glibc declaration that fails at link time. gcc's own directory supplies
+        // stddef.h, stdarg.h, stdbool.h, float.h and the rest of the freestanding headers.
+        _includeFlags = ["-nostdinc", "-isystem", Path.Combine(_libcDir, "include"), "-isystem", GccIncludeDir(gcc)];
+        _runtime = new RuntimeCache(_libcDir, Path.Combine(repoRoot, "build", "guest"), gcc,
+            [.. CodegenFlags, .. RuntimeFlags, .. _includeFlags]);
+    }
+
+    /// <summary>The repository whose guest/libc this compiler uses.</summary>
+    public string RepoRoot => _repoRoot;
+
+    /// <summary>The gcc it runs.</summary>
+    public string GccPath => _gcc;
+
+    /// <summary>
+    /// Finds the repository (LVD_ROOT, else upwards from this assembly, else from the current
+    /// directory; or <paramref name="repoRoot"/> if given) and gcc (LVD_GCC, else
+    /// x86_64-linux-gnu-gcc, else gcc on PATH).
+    /// </summary>
+    /// <exception cref="GuestCompilerException">No repository or no gcc.</exception>
+    public static GuestCompiler Locate(string? repoRoot = null)
+    {
+        string root;
+        if (repoRoot != null)
+        {
+            if (!File.Exists(Path.Combine(repoRoot, ToolLocator.Marker)))
+                throw new GuestCompilerException($"{repoRoot} is not an LVD# repository: it has no {ToolLocator.Marker}");
+            root = Path.GetFullPath(repoRoot);
+        }
+        else
+        {
+            root = ToolLocator.FindRepoRoot();
+        }
+        return new GuestCompiler(root, ToolLocator.FindGcc());
+    }
+
+    /// <summary>
+    /// The whole <c>lvd cc</c> command for a CLI: runs <see cref="Compile"/> and turns a
+    /// <see cref="GuestCompilerException"/> into one "lvd cc: ..." line on stderr and exit code 2.
+    /// Otherwise returns gcc's exit code.
+    /// </summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            return Locate().Compile(args, stdout, stderr);
+        }
+        catch (GuestCompilerException e)
+        {
+            stderr.WriteLine($"lvd cc: {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>
+    /// <c>lvd cc [options] file.c ... [-o out.elf]</c>: compiles and links a guest program
+    /// (default output a.out.elf). Options: -O* -g* -W* -f* -m* -std=* -I -D -U -w -o, and
+    /// -c/-S/-E to stop before linking. gcc's output and diagnostics go to the given writers.
+    /// </summary>
+    /// <returns>gcc's exit code.</returns>
+    /// <exception cref="GuestCompilerException">
+    /// An unsupported option, a missing input file, no gcc, or a runtime that fails to build.
+    /// </exception>
+    public int Compile(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        CcArguments cc = CcArguments.Parse(args);
+        foreach (string input in cc.Inputs)
+            if (!File.Exists(input)) throw new GuestCompilerException($"input file '{input}' not found");
+
+        List<string> command = GccCommand(cc);
+        if (cc.Verbose) stderr.WriteLine(ProcessRunner.Format(_gcc, command));
+
+        var result = ProcessRunner.Run(_gcc, command);
+        stdout.Write(result.Stdout);
+        stderr.Write(result.Stderr);
+        return result.ExitCode;
+    }
+
+    /// <summary>
+    /// Builds <paramref name="sources"/> into <paramref name="outputPath"/> (its directory is
+    /// created) with <paramref name="extraFlags"/> before the sources, e.g. "-O2".
+    /// </summary>
+    /// <returns>The full path of the output.</returns>
+    /// <exception cref="GuestCompilerException">Anything fails; the message holds gcc's diagnostics.</exception>
+    public string Build(IEnumerable<string> sources, string outputPath, params string[] extraFlags)
+    {
+        string output = Path.GetFullPath(outputPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int rc = Compile([.. extraFlags, .. sources, "-o", output], stdout, stderr);
+        if (rc != 0)
+            throw new GuestCompilerException($"gcc failed (exit code {rc}) building {output}:\n{stderr.ToString().TrimEnd()}");
+        return output;
+    }
+
+    /// <summary>The gcc arguments <see cref="Compile"/> would run for <paramref name="args"/> (builds the runtime if needed).</summary>
+    public IReadOnlyList<string> GccArguments(IReadOnlyList<string> args) => GccCommand(CcArguments.Parse(args));
+
+    private List<string> GccCommand(CcArguments cc)
+    {
+        // User flags come after ours, so that where they disagree the user's win. (A user -I
+        // is searched before our -isystem directories whatever the order.)
+        var command = new List<string>();
+        command.AddRange(CodegenFlags);
+        command.AddRange(_includeFlags);
+        command.AddRange(cc.Flags);
+
+        if (!cc.Link)
+        {
+            command.AddRange(cc.Inputs);
+            if (cc.Output != null) command.AddRange(["-o", cc.Output]);
+            return command;
+        }
+
+        // The runtime and libgcc (128-bit division and the like) in one group, since each
+        // may need the other; crt0 first, so _start opens .text at the entry address.
+        var (crt0, archive) = _runtime.Get();
+        command.AddRange(LinkFlags);
+        command.AddRange(["-T", Path.Combine(_libcDir, "exec.ld"), crt0]);
+        command.AddRange(cc.Inputs);
+        command.AddRange(["-Wl,--start-group", archive, "-lgcc", "-Wl,--end-group"]);
+        command.AddRange(["-o", cc.Output ?? "a.out.elf"]);
+        return command;
+    }
+
+    /// <summary>gcc's own header directory (stddef.h, stdarg.h, stdint-gcc.h, limits.h, ...).</summary>
+    private static string GccIncludeDir(string gcc)
+    {
+        var result = ProcessRunner.Run(gcc, ["-print-file-name=include"]);
+        string dir = result.Stdout.Trim();
+        if (result.ExitCode != 0 || !Directory.Exists(dir))
+            throw new GuestCompilerException($"{gcc} does not report its header directory (gcc -print-file-name=include gave '{dir}')");
+        return dir;
+    }
+}

@@ -3,7 +3,7 @@
  * reg,mem / reg,imm8 / reg,imm), inc dec neg not (reg / mem), and a few
  * legacy high-byte register forms (%ah, %ch).
  *
- * Line format:  <name> <dst-in> <src-in> f<flags-in> > <dst-out> f<flags-out>
+ * Line format:  <name> <dst-in> <src-in> F<flags-in> > <dst-out> F<flags-out>
  * <dst> is the full 64-bit register (or the full 64-bit memory word holding
  * the operand): the bits above the operand width must be preserved for 8/16
  * bit forms and zeroed for 32-bit register destinations.

@@ -22,11 +22,11 @@
  * match the host.
  *
  * Line formats:
- *   xchg/xadd:   <name> <dst> <src> f.. > <dst> <src> f..
- *   cmpxchg:     <name> <rax> <dst> <src> f.. > <rax> <dst> f..
- *   cmpxchg8b:   <name> <mem> <rdx> <rax> <rcx> <rbx> f.. > <mem> <rdx> <rax> f..
- *   cmpxchg16b:  <name> <memhi> <memlo> <rdx> <rax> <rcx> <rbx> f..
- *                > <memhi> <memlo> <rdx> <rax> f..
+ *   xchg/xadd:   <name> <dst> <src> F.. > <dst> <src> F..
+ *   cmpxchg:     <name> <rax> <dst> <src> F.. > <rax> <dst> F..
+ *   cmpxchg8b:   <name> <mem> <rdx> <rax> <rcx> <rbx> F.. > <mem> <rdx> <rax> F..
+ *   cmpxchg16b:  <name> <memhi> <memlo> <rdx> <rax> <rcx> <rbx> F..
+ *                > <memhi> <memlo> <rdx> <rax> F..
  */
 #include "insn_diff.h"
 
@@ -211,6 +211,20 @@ CX8(cx16l, "lock cmpxchg16b")
 
 typedef void (*cxfn_t)(u64 *, u64 *, u64, u64, u64 *);
 
+/* architectural CMPXCHG16B, used when CPUID.01H:ECX.CX16 is clear */
+static void cx16_model(u64 *ax, u64 *dx, u64 bx, u64 cv, u64 *fl)
+{
+    if (cx.m[0] == *ax && cx.m[1] == *dx) {
+        cx.m[0] = bx;
+        cx.m[1] = cv;
+        *fl |= F_ZF;
+    } else {
+        *ax = cx.m[0];
+        *dx = cx.m[1];
+        *fl &= ~(u64)F_ZF;
+    }
+}
+
 static void cx_case(const char *name, cxfn_t fn, int wide, int eq)
 {
     u64 ax = rnd(), dx = rnd(), bx = rnd(), cv = rnd(), fl = rnd_flags();
@@ -236,6 +250,8 @@ static void cx_case(const char *name, cxfn_t fn, int wide, int eq)
     d0 = dx;
     m0 = cx.m[0];
     m1 = cx.m[1];
+    if (wide && !g_has_cx16)
+        fn = cx16_model;
     fn(&ax, &dx, bx, cv, &fl);
     L_begin(name);
     if (wide)

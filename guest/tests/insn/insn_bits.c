@@ -11,9 +11,9 @@
  * BSR, so it must not be executed there).
  *
  * Line formats:
- *   bt reg/imm:   <name> <dst> <index|imm> f.. > <dst> f..
- *   bt mem/reg:   <name> <bit offset> f.. > <buffer hash> f..
- *   bit scan:     <name> <dst> <src> f.. > <dst|u> f..
+ *   bt reg/imm:   <name> <dst> <index|imm> F.. > <dst> F..
+ *   bt mem/reg:   <name> <bit offset> F.. > <buffer hash> F..
+ *   bit scan:     <name> <dst> <src> F.. > <dst|u> F..
  */
 #include "insn_diff.h"
 

@@ -13,9 +13,9 @@
  * SF, AF, and PF flags are unaffected." -> all six.
  *
  * Line formats:
- *   setcc:   <name> <dst> f.. > <dst> f..
- *   cmovcc:  <name> <dst> <src> f.. > <dst> f..
- *   lahf/sahf/cmc/clc/stc:  <name> <rax> f.. > <rax> f..
+ *   setcc:   <name> <dst> F.. > <dst> F..
+ *   cmovcc:  <name> <dst> <src> F.. > <dst> F..
+ *   lahf/sahf/cmc/clc/stc:  <name> <rax> F.. > <rax> F..
  */
 #include "insn_diff.h"
 
@@ -77,6 +77,17 @@ FLAGOP(f_sahf, "sahf")
 FLAGOP(f_cmc, "cmc")
 FLAGOP(f_clc, "clc")
 FLAGOP(f_stc, "stc")
+/* architectural LAHF/SAHF, used when CPUID.80000001H:ECX.LAHF-SAHF is clear
+ * (they are optional in 64-bit mode) */
+static void m_lahf(st_t *t)
+{
+    t->a = (t->a & ~0xff00ull) | (((t->f & 0xd5) | 2) << 8);
+}
+static void m_sahf(st_t *t)
+{
+    t->f = (t->f & ~0xd5ull) | ((t->a >> 8) & 0xd5);
+}
+
 static const cform_t flag_forms[] = {
     {"lahf", f_lahf, 0}, {"sahf", f_sahf, 0}, {"cmc", f_cmc, 0},
     {"clc", f_clc, 0},   {"stc", f_stc, 0},
@@ -106,7 +117,10 @@ static void c_case(const cform_t *f, u64 fl, int with_src)
     t.f = fl;
     a0 = t.a;
     b0 = t.b;
-    f->fn(&t);
+    if (f->fn == f_lahf && !g_has_lahf)
+        m_lahf(&t);
+    else
+        f->fn(&t);
     L_begin(f->name);
     L_x(a0);
     if (with_src)
@@ -142,7 +156,10 @@ void run_cond(void)
                 t.a = (rnd() & ~0xff00ull) | ((u64)j << 8);
                 t.f = fl;
                 a0 = t.a;
-                f->fn(&t);
+                if (g_has_lahf)
+                    f->fn(&t);
+                else
+                    m_sahf(&t);
                 L_begin(f->name);
                 L_x(a0);
                 L_fin(fl);

@@ -2,14 +2,14 @@
  * insn_diff.c - instruction-level differential harness: driver, PRNG, output.
  *
  * Build natively:
- *   gcc -O1 -mgeneral-regs-only -o /tmp/insn_native guest/tests/insn/[*].c
+ *   gcc -O1 -mgeneral-regs-only -o /tmp/insn_native guest/tests/insn/insn_*.c
  * and run it on the host and on the emulator; the outputs must be identical.
  * See README.md.
  */
 #include "insn_diff.h"
 
 int g_ncases;
-int g_has_lzcnt, g_has_tzcnt, g_has_popcnt;
+int g_has_lzcnt, g_has_tzcnt, g_has_popcnt, g_has_cx16, g_has_lahf;
 
 /* ---------------------------------------------------------------- PRNG */
 
@@ -164,7 +164,7 @@ void L_sep(void)
 void L_fin(u64 f)
 {
     lb[lp++] = ' ';
-    lb[lp++] = 'f';
+    lb[lp++] = 'F';
     put_hex(f & (F_ALL | F_DF));
 }
 
@@ -178,7 +178,7 @@ void L_end(void)
 void L_end_f(u64 f, u32 mask)
 {
     lb[lp++] = ' ';
-    lb[lp++] = 'f';
+    lb[lp++] = 'F';
     put_hex(f & mask);
     L_end();
 }
@@ -203,6 +203,7 @@ static void detect(void)
     if (maxstd >= 1) {
         cpuid(1, 0, r);
         g_has_popcnt = (r[2] >> 23) & 1;   /* CPUID.01H:ECX.POPCNT[bit 23] */
+        g_has_cx16 = (r[2] >> 13) & 1;     /* CPUID.01H:ECX.CMPXCHG16B[bit 13] */
     }
     if (maxstd >= 7) {
         cpuid(7, 0, r);
@@ -211,14 +212,20 @@ static void detect(void)
     if (maxext >= 0x80000001u) {
         cpuid(0x80000001u, 0, r);
         g_has_lzcnt = (r[2] >> 5) & 1;     /* CPUID.80000001H:ECX.LZCNT/ABM[bit 5] */
+        g_has_lahf = r[2] & 1;             /* CPUID.80000001H:ECX.LAHF-SAHF[bit 0] */
     }
+#ifdef INSN_FORCE_MODEL
+    /* self-test of the C fallbacks: -DINSN_FORCE_MODEL must give the same
+     * output as a normal run */
+    g_has_lzcnt = g_has_tzcnt = g_has_popcnt = g_has_cx16 = g_has_lahf = 0;
+#endif
 }
 
 int main(void)
 {
     detect();
-    /* Which of lzcnt/tzcnt/popcnt were executed natively is deliberately NOT
-     * printed: the fallback computes the identical line. */
+    /* Which of lzcnt/tzcnt/popcnt/cmpxchg16b/lahf/sahf were executed natively
+     * is deliberately NOT printed: the fallback computes the identical line. */
     run_alu();
     run_shift();
     run_muldiv();

@@ -82,18 +82,23 @@ int edge_short(int w, u64 *out); /* 0,1,smax,smin,-1 for width w */
 u64 sext(u64 v, int w);          /* sign-extend the low w bits */
 u64 hash_bytes(const void *p, int n);
 
-/* Line output: "name v v v ... > v v ... fXXX", one case per line. */
+/* Line output: "name v v v F<flags> > v v ... F<flags>", one case per line;
+ * values are lowercase hex without leading zeros, flags are prefixed by an
+ * upper-case F. */
 void L_begin(const char *name);
 void L_x(u64 v);         /* " <hex>" */
 void L_u(void);          /* " u"  (architecturally undefined value, masked) */
 void L_str(const char *s); /* " <s>" */
 void L_sep(void);        /* " >" */
-void L_fin(u64 f);       /* " f<hex>" input flags (F_ALL bits) */
-void L_end_f(u64 f, u32 mask); /* " f<hex>" masked output flags, newline */
+void L_fin(u64 f);       /* " F<hex>" input flags (F_ALL and DF bits) */
+void L_end_f(u64 f, u32 mask); /* " F<hex>" masked output flags, newline */
 void L_end(void);        /* newline only */
 
 extern int g_ncases;
-extern int g_has_lzcnt, g_has_tzcnt, g_has_popcnt;
+/* CPUID feature bits of the CPU we run on (host or emulator).  Instructions
+ * that are optional in 64-bit mode are only executed when present; otherwise
+ * an architectural model in C prints the identical line. */
+extern int g_has_lzcnt, g_has_tzcnt, g_has_popcnt, g_has_cx16, g_has_lahf;
 
 /* instruction families */
 void run_alu(void);

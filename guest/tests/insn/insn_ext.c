@@ -8,9 +8,9 @@
  * the output mask is all six status flags: they must come out unchanged.
  *
  * Line formats:
- *   convert:  <name> <rax> <rdx> f.. > <rax> <rdx> f..
- *   movx/bswap: <name> <dst> <src> f.. > <dst> f..
- *   lea:      <name> <base> <index> <dst> f.. > <dst> f..
+ *   convert:  <name> <rax> <rdx> F.. > <rax> <rdx> F..
+ *   movx/bswap: <name> <dst> <src> F.. > <dst> F..
+ *   lea:      <name> <base> <index> <dst> F.. > <dst> F..
  */
 #include "insn_diff.h"
 

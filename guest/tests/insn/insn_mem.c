@@ -22,9 +22,9 @@
  * Flags: ENTER/LEAVE/PUSH/POP "None" -> all six must be unchanged.
  *
  * Line formats:
- *   <str-name> df<DF> c<count> v<pattern> f.. > <rsi-off> <rdi-off> <rcx> <rax> <hash> f..
- *   <enter-name> f.. > <rsp> <rbp> <rsp after leave> <rbp after leave> <hash> f..
- *   <push/pop-name> f.. > <rsp> <hash> <mem0> <mem1> f..
+ *   <str-name> df0|df1 <count> <pattern 0-2> F.. > <rsi-off> <rdi-off> <rcx> <rax> <hash> F..
+ *   <enter-name> F.. > <rsp> <rbp> <rsp after leave> <rbp after leave> <hash> F..
+ *   <push/pop-name> F.. > <rsp> <hash> <mem0> <mem1> F..
  */
 #include "insn_diff.h"
 

@@ -5,9 +5,9 @@
  * checking them in C).
  *
  * Line formats:
- *   mul/imul/div/idiv 1-op:  <name> <rax> <rdx> <src> f.. > <rax> <rdx> f..
- *   imul 2-op:               <name> <dst> <src> f.. > <dst> f..
- *   imul 3-op:               <name> <dst> <src> <imm> f.. > <dst> f..
+ *   mul/imul/div/idiv 1-op:  <name> <rax> <rdx> <src> F.. > <rax> <rdx> F..
+ *   imul 2-op:               <name> <dst> <src> F.. > <dst> F..
+ *   imul 3-op:               <name> <dst> <src> <imm> F.. > <dst> F..
  */
 #include "insn_diff.h"
 

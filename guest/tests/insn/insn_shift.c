@@ -3,8 +3,8 @@
  * forms; register and memory destination) and shld shrd (CL and imm8).
  *
  * Line format:
- *   <op><w><form> <dst-in> <count> f<flags-in> > <dst-out> f<flags-out>
- *   shld/shrd:  <op><w><form> <dst-in> <src> <count> f.. > <dst-out|u> f..
+ *   <op><w><form> <dst-in> <count> F<flags-in> > <dst-out> F<flags-out>
+ *   shld/shrd:  <op><w><form> <dst-in> <src> <count> F.. > <dst-out|u> F..
  * <count> is the CL byte (the rest of RCX holds random garbage) or the imm8.
  */
 #include "insn_diff.h"

@@ -357,7 +357,9 @@ public sealed class BlockDecoder
                 if (!SetDstSrc(in ins, ref op)) return false;
                 op.H = Handler.Xadd; return true;
             case Mnemonic.Cmpxchg16b:
-                op.H = Handler.Cmpxchg16b; op.Form |= OpForm.MemDst; SetMem(in ins, ref op); op.Size = 16; return true;
+            case Mnemonic.Cmpxchg8b:
+                op.H = Handler.Cmpxchg16b; op.Form |= OpForm.MemDst; SetMem(in ins, ref op);
+                op.Size = (byte)(m == Mnemonic.Cmpxchg16b ? 16 : 8); return true;
             case Mnemonic.Andn: case Mnemonic.Bextr:
                 // VEX three-operand: R1 = dst, R2 = src1 (vvvv for andn / r/m for bextr), memory or Imm-register for the other.
                 op.H = m == Mnemonic.Andn ? Handler.Andn : Handler.Bextr;

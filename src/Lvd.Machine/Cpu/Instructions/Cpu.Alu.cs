@@ -549,9 +549,20 @@ public sealed partial class Cpu
         SetLazy(FlagOp.Add, size, dst, src, sum);
     }
 
+    /// <summary>CMPXCHG8B (Size 8) and CMPXCHG16B (Size 16).</summary>
     private void Cmpxchg16b(ref Op op, ulong next)
     {
         ulong ea = Ea(ref op, next);
+        if (op.Size == 8)
+        {
+            ulong m = Read64(ea);
+            ulong expect = ((R(RDX) & 0xffffffff) << 32) | (R(RAX) & 0xffffffff);
+            bool equal = m == expect;
+            if (equal) Write64(ea, ((R(RCX) & 0xffffffff) << 32) | (R(RBX) & 0xffffffff));
+            else { Write64(ea, m); R(RAX) = (uint)m; R(RDX) = m >> 32; }
+            SetFlagBits(FlagZF, equal ? FlagZF : 0);
+            return;
+        }
         if ((ea & 15) != 0) throw GuestFault.Gp();
         ulong lo = Read64(ea), hi = Read64(ea + 8);
         bool eq = lo == R(RAX) && hi == R(RDX);

@@ -28,6 +28,7 @@ public static class Program
                 config.AddCommand<DemoCommand>("demo").WithDescription("Build and run the bundled demo program on the emulated machine.");
                 config.AddCommand<ExecCommand>("exec").WithDescription("Run a static x86-64 ELF on the emulated machine.");
                 config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [gcc options] file.c... -o out.elf");
+                config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.");
                 config.AddBranch("bench", bench =>
                 {
                     bench.SetDescription("Benchmarks (host speed; later the paper's tables).");
@@ -37,7 +38,7 @@ public static class Program
             });
             return app.Run(args);
         }
-        catch (Exception e) when (e is LoadException or CostModelException or GuestCompilerException or UsageException)
+        catch (Exception e) when (e is LoadException or CostModelException or GuestCompilerException or UsageException or Lvd.Experiments.ExperimentException)
         {
             Console.Error.WriteLine($"lvd: {e.Message}");
             return ProgramRunner.StatusBadInput;

@@ -71,9 +71,24 @@ call(u64 va)
 }
 
 // The same, run at CPL 3 through user_call().
-static u64 uload(u64 va) { return load(va); }
-static u64 ustore(u64 va) { store(va, 0x5555); return 0; }
-static u64 ucall(u64 va) { return call(va); }
+static u64
+uload(u64 va)
+{
+	return load(va);
+}
+
+static u64
+ustore(u64 va)
+{
+	store(va, 0x5555);
+	return 0;
+}
+
+static u64
+ucall(u64 va)
+{
+	return call(va);
+}
 
 // mov $42, %eax; ret
 static const u8 ret42[] = { 0xb8, 42, 0, 0, 0, 0xc3 };

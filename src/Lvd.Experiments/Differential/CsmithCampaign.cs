@@ -38,7 +38,9 @@ public sealed class CsmithCampaign
         if (File.Exists(c)) return c;
         string tmp = c + $".{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         var r = HostProcess.Run("/usr/bin/csmith", ["--seed", seed.ToString(), "-o", tmp], TimeSpan.FromSeconds(60));
-        if (r.ExitCode != 0) throw new ExperimentException($"csmith --seed {seed} failed: {r.Stderr.Trim()}");
+        if (r.ExitCode != 0) // seen once under load with no diagnostic: one retry before reporting
+            r = HostProcess.Run("/usr/bin/csmith", ["--seed", seed.ToString(), "-o", tmp], TimeSpan.FromSeconds(120));
+        if (r.ExitCode != 0) throw new ExperimentException($"csmith --seed {seed} failed (status {r.ExitCode}{(r.TimedOut ? ", timed out" : "")}): {r.Stderr.Trim()} {System.Text.Encoding.UTF8.GetString(r.Stdout).Trim()}");
         File.Move(tmp, c, overwrite: true);
         return c;
     }

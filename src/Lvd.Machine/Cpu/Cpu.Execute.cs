@@ -15,15 +15,23 @@ public sealed partial class Cpu
     private readonly BlockDecoder _decoder;
     private readonly byte[] _fetchBuffer = new byte[PhysicalMemory.PageSize + 16];
     private int _opIndex;
-    private bool _breakBlock;
     private Block? _currentBlock;
+    private readonly CodeCache _code;
 
     /// <summary>Set by the platform to interrupt a running slice (exit device, debugger).</summary>
     public bool StopRequested;
 
+    /// <summary>
+    /// A code page was written. If it holds the block being executed, the ops after the current
+    /// one become Resync, so the next instruction is fetched (and decoded) afresh: x86 executes
+    /// modified code from the next instruction on. Invalid blocks are never run again.
+    /// </summary>
     internal void NoteCodeInvalidated(ulong ppn)
     {
-        if (_currentBlock != null && (_currentBlock.PhysAddr >> PhysicalMemory.PageShift) == ppn) _breakBlock = true;
+        var b = _currentBlock;
+        if (b == null || (b.PhysAddr >> PhysicalMemory.PageShift) != ppn) return;
+        var ops = b.Ops;
+        for (int i = _opIndex + 1; i < ops.Length; i++) ops[i].H = Handler.Resync;
     }
 
     /// <summary>
@@ -53,8 +61,10 @@ public sealed partial class Cpu
             }
             catch (GuestFault f)
             {
-                Rip = blockRip + block.Ops[_opIndex].Offset;
+                ref Op op = ref block.Ops[_opIndex];
+                Rip = blockRip + op.Offset;
                 Instructions += _opIndex;
+                Cycles -= op.CostAfter;
                 RaiseException(f);
             }
             finally
@@ -68,7 +78,7 @@ public sealed partial class Cpu
     {
         ulong rip = Rip;
         ulong pa = FetchPhys(rip);
-        var block = Platform.Code.Lookup(pa);
+        var block = _code.Lookup(pa);
         if (block != null) return block;
         return DecodeBlock(rip, pa);
     }
@@ -99,7 +109,7 @@ public sealed partial class Cpu
             // The instruction needs bytes from a page we cannot fetch: #PF on that page.
             Translate(nextLa, Access.Exec, Cpl == 3);
         }
-        if (!crossesPage) Platform.Code.Add(block);
+        if (!crossesPage) _code.Add(block);
         return block;
     }
 
@@ -108,12 +118,12 @@ public sealed partial class Cpu
     {
         _currentBlock = block;
         block.Executions++;
+        Cycles += block.Cost;
         var ops = block.Ops;
         for (int i = 0; i < ops.Length; i++)
         {
             ref Op op = ref ops[i];
             _opIndex = i;
-            Cycles += op.Cost;
             ulong next = blockRip + op.Offset + op.Len;
             switch (op.H)
             {
@@ -121,6 +131,15 @@ public sealed partial class Cpu
                     break;
                 case Handler.MovRR64:
                     R(op.R1) = R(op.R2);
+                    break;
+                case Handler.MovRR32:
+                    R(op.R1) = (uint)R(op.R2);
+                    break;
+                case Handler.MovLoad32:
+                    R(op.R1) = Read32(Ea(ref op, next));
+                    break;
+                case Handler.MovStore32:
+                    Write32(Ea(ref op, next), (uint)R(op.R2));
                     break;
                 case Handler.MovRI:
                     SetReg(op.R1, op.Size, (ulong)op.Imm);
@@ -279,6 +298,39 @@ public sealed partial class Cpu
                     AluFlags(sub, 8, a, b, r, carry);
                     break;
                 }
+                case Handler.AluRR32:
+                {
+                    int sub = op.Sub;
+                    ulong a = (uint)R(op.R1), b = (uint)R(op.R2);
+                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+                    ulong r = (uint)AluValue(sub, a, b, carry);
+                    if (sub != AluOp.Cmp) R(op.R1) = r;
+                    AluFlags(sub, 4, a, b, r, carry);
+                    break;
+                }
+                case Handler.AluRI32:
+                {
+                    int sub = op.Sub;
+                    ulong a = (uint)R(op.R1), b = (uint)op.Imm;
+                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+                    ulong r = (uint)AluValue(sub, a, b, carry);
+                    if (sub != AluOp.Cmp) R(op.R1) = r;
+                    AluFlags(sub, 4, a, b, r, carry);
+                    break;
+                }
+                case Handler.AluRM64:
+                case Handler.AluRM32:
+                {
+                    int sub = op.Sub, size = op.Size;
+                    ulong a, b;
+                    if (size == 8) { b = Read64(Ea(ref op, next)); a = R(op.R1); }
+                    else { b = Read32(Ea(ref op, next)); a = (uint)R(op.R1); }
+                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+                    ulong r = AluValue(sub, a, b, carry) & Mask(size);
+                    if (sub != AluOp.Cmp) R(op.R1) = r;
+                    AluFlags(sub, size, a, b, r, carry);
+                    break;
+                }
                 case Handler.Alu:
                     ExecAlu(ref op, next);
                     break;
@@ -396,19 +448,19 @@ public sealed partial class Cpu
                     StringOp(ref op);
                     break;
 
+                case Handler.Resync:
+                    // The block's code was overwritten by an earlier op: refetch from here.
+                    Rip = blockRip + op.Offset;
+                    Instructions += i;
+                    Cycles -= op.Cost + op.CostAfter;
+                    return;
+
                 default:
                     // System instructions: rare, may change mode, always end the block.
                     Rip = next;
                     ExecSystem(ref op, next, blockRip + op.Offset);
                     Instructions += i + 1;
                     return;
-            }
-            if (_breakBlock)
-            {
-                _breakBlock = false;
-                Rip = next;
-                Instructions += i + 1;
-                return;
             }
         }
         Rip = blockRip + (ulong)block.ByteLength;

@@ -77,6 +77,7 @@ public sealed partial class Cpu
     public Cpu(int id, PhysicalMemory memory, CostModel costs, IPlatform platform, TextWriter? trace = null)
     {
         _trace = trace;
+        _code = platform.Code;
         Id = id;
         Memory = memory;
         Costs = costs;

@@ -10,6 +10,8 @@ public sealed class Block
     public readonly Op[] Ops;
     public readonly ulong PhysAddr;
     public readonly int ByteLength;
+    /// <summary>Modeled cycles of all ops, charged when the block starts.</summary>
+    public readonly long Cost;
     public bool Valid = true;
     /// <summary>How many times it ran (profiling, future JIT tiering).</summary>
     public long Executions;
@@ -19,5 +21,12 @@ public sealed class Block
         Ops = ops;
         PhysAddr = physAddr;
         ByteLength = byteLength;
+        int after = 0;
+        for (int i = ops.Length - 1; i >= 0; i--)
+        {
+            ops[i].CostAfter = after;
+            after += ops[i].Cost;
+        }
+        Cost = after;
     }
 }

@@ -156,7 +156,8 @@ public sealed class BlockDecoder
             return true;
         }
         if (ins.HasLockPrefix) op.Form |= OpForm.Lock;
-        return ends;
+        // System instructions run outside the block switch and always end the block.
+        return ends || op.H >= Handler.Cli;
     }
 
     private bool TranslateCore(in Instruction ins, ref Op op, out bool ends)
@@ -203,10 +204,10 @@ public sealed class BlockDecoder
                 }
                 if (!SetDstSrc(in ins, ref op)) return false;
                 op.H = Handler.Mov;
-                if (op.Size == 8 && op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16) op.H = Handler.MovRR64;
+                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovRR64 : Handler.MovRR32;
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = Handler.MovRI;
-                else if (op.Size == 8 && (op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16) op.H = Handler.MovLoad64;
-                else if (op.Size == 8 && (op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16) op.H = Handler.MovStore64;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovLoad64 : Handler.MovLoad32;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
                 return true;
 
             case Mnemonic.Movzx:
@@ -298,8 +299,9 @@ public sealed class BlockDecoder
                     Mnemonic.Add => AluOp.Add, Mnemonic.Or => AluOp.Or, Mnemonic.Adc => AluOp.Adc, Mnemonic.Sbb => AluOp.Sbb,
                     Mnemonic.And => AluOp.And, Mnemonic.Sub => AluOp.Sub, Mnemonic.Xor => AluOp.Xor, _ => AluOp.Cmp,
                 };
-                if (op.Size == 8 && op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16) op.H = Handler.AluRR64;
-                else if (op.Size == 8 && op.Form == OpForm.ImmSrc && op.R1 < 16) op.H = Handler.AluRI64;
+                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRR64 : Handler.AluRR32;
+                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRI64 : Handler.AluRI32;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
                 return true;
             case Mnemonic.Test:
                 if (!SetDstSrc(in ins, ref op)) return false;

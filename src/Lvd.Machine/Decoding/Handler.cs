@@ -10,15 +10,17 @@ public enum Handler : ushort
     Invalid,
     Nop,
     // data movement
-    Mov, MovRR64, MovRI, MovLoad64, MovStore64, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc, Bswap,
+    Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc, Bswap,
     Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,
     // integer arithmetic
-    Alu, AluRR64, AluRI64, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
+    Alu, AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
     // control flow
     Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,
     // strings
     Movs, Stos, Lods, Cmps, Scas,
+    /// <summary>Placed over the rest of a block whose code was just overwritten: leave the block here.</summary>
+    Resync,
     // system
     Cli, Sti, Pushf, Popf, Hlt, In, Out, Cpuid, Rdtsc, Rdtscp, Rdmsr, Wrmsr, Swapgs, RdSegBase, WrSegBase,
     MovToCr, MovFromCr, Lgdt, Lidt, Sgdt, Sidt, Ltr, Str, Lldt, Sldt, Invlpg, Iret, Syscall, Sysret,

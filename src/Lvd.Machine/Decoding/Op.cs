@@ -31,8 +31,10 @@ public struct Op
     public OpForm Form;
     /// <summary>Byte offset of the instruction from the block start.</summary>
     public ushort Offset;
-    /// <summary>Modeled cycles charged when the instruction starts.</summary>
+    /// <summary>Modeled cycles of this instruction (the block charges the sum up front).</summary>
     public int Cost;
+    /// <summary>Sum of the costs of the ops after this one: refunded when the block exits early.</summary>
+    public int CostAfter;
     public long Disp;
     public long Imm;
 

@@ -20,18 +20,15 @@ public sealed partial class Cpu
         _ => a - b, // sub, cmp
     };
 
+    /// <summary>Lazy-flag kind of each ALU sub-op, indexed by <see cref="AluOp"/>.</summary>
+    private static ReadOnlySpan<byte> AluFlagOps =>
+        [(byte)FlagOp.Add, (byte)FlagOp.Logic, (byte)FlagOp.Adc, (byte)FlagOp.Sbb, (byte)FlagOp.Logic, (byte)FlagOp.Sub, (byte)FlagOp.Logic, (byte)FlagOp.Sub];
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AluFlags(int sub, int size, ulong a, ulong b, ulong r, bool carry)
     {
         _lfCarry = carry;
-        SetLazy(sub switch
-        {
-            AluOp.Add => FlagOp.Add,
-            AluOp.Adc => FlagOp.Adc,
-            AluOp.Sbb => FlagOp.Sbb,
-            AluOp.Sub or AluOp.Cmp => FlagOp.Sub,
-            _ => FlagOp.Logic,
-        }, size, a, b, r);
+        SetLazy((FlagOp)AluFlagOps[sub & 7], size, a, b, r);
     }
 
     private void ExecAlu(ref Op op, ulong next)

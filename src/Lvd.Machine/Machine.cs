@@ -101,7 +101,8 @@ public sealed class Machine : IPlatform
                 }
                 if (next == null) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
                 long limit = next.Cycles + (Cpus.Length == 1 ? Quantum * 50 : Quantum);
-                next.Run(limit);
+                long total = TotalInstructions;
+                next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));
             }
         }
         catch (MachineCheck mc)

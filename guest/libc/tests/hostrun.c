@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -119,6 +120,9 @@ main(int argc, char **argv)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
+		// If we die (say, killed by a timeout), the guest must not run on
+		// untraced, looping or faulting on its first OUT.
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
 			die("ptrace");
 		execl(argv[1], argv[1], (char *)NULL);

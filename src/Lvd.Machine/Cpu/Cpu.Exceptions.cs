@@ -88,7 +88,9 @@ public sealed partial class Cpu
 
     private void Deliver(int vector, bool hasError, uint error, EventKind kind, ulong returnRip)
     {
-        uint ext = kind == EventKind.External ? 1u : 0;
+        // SDM 6.13: EXT is set for events external to the program: interrupts and exceptions,
+        // not INT n / INT3 / INTO.
+        uint ext = kind == EventKind.Software ? 0u : 1u;
         if ((ulong)vector * 16 + 15 > Idtr.Limit) throw GuestFault.Gp((uint)(vector * 8 + 2) | ext);
         ulong gateAddr = Idtr.Base + (ulong)vector * 16;
         ulong lo = ReadSupervisor(gateAddr, 8), hi = ReadSupervisor(gateAddr + 8, 8);
@@ -112,6 +114,9 @@ public sealed partial class Cpu
         ulong oldSs = Segs[(int)SegReg.SS].Selector;
         ulong oldCs = Segs[(int)SegReg.CS].Selector;
         ulong rflags = GetRflags();
+        // SDM 17.3.1.1: a fault-class exception pushes RF=1, so IRET does not re-trigger an
+        // instruction breakpoint at the restarted instruction.
+        if (kind == EventKind.Exception && Vectors.IsFault(vector)) rflags |= FlagRF;
         ulong newRsp;
         if (ist != 0) { newRsp = ReadSupervisor(Tr.Base + 36 + (ulong)(ist - 1) * 8, 8); Cycles += Costs.IstSwitch; }
         else if (newCpl < Cpl) newRsp = ReadSupervisor(Tr.Base + 4 + (ulong)newCpl * 8, 8);

@@ -35,18 +35,21 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/>, it halts or shuts
+    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/> (or its retired-instruction count <paramref name="instructionLimit"/>), it halts or shuts
     /// down, or <see cref="StopRequested"/> is set. Interrupts are accepted between blocks.
     /// </summary>
-    public void Run(long cycleLimit)
+    public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
-        while (State == CpuState.Running && Cycles < cycleLimit && !StopRequested)
+        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !StopRequested)
         {
             if (InterruptWindowCheck()) continue;
+            // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
+            // that instruction alone, then clear RF unless the instruction reloaded it.
+            bool rf = (_rflags & FlagRF) != 0;
             Block block;
             try
             {
-                block = GetBlock();
+                block = rf ? DecodeBlock(Rip, FetchPhys(Rip), single: true) : GetBlock();
             }
             catch (GuestFault f)
             {
@@ -58,6 +61,7 @@ public sealed partial class Cpu
             try
             {
                 ExecuteBlock(block, blockRip);
+                if (rf && block.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
             }
             catch (GuestFault f)
             {
@@ -83,7 +87,7 @@ public sealed partial class Cpu
         return DecodeBlock(rip, pa);
     }
 
-    private Block DecodeBlock(ulong rip, ulong pa)
+    private Block DecodeBlock(ulong rip, ulong pa, bool single = false)
     {
         var page = Memory.RamPage(pa) ?? throw new MachineCheck($"instruction fetch from non-RAM physical address 0x{pa:x} (RIP 0x{rip:x})");
         int off = (int)(pa & PhysicalMemory.PageMask);
@@ -103,13 +107,13 @@ public sealed partial class Cpu
             }
         }
         catch (GuestFault) { /* next page not executable: a straddling instruction faults below */ }
-        var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage);
+        var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
         if (crossesPage && total == inPage)
         {
             // The instruction needs bytes from a page we cannot fetch: #PF on that page.
             Translate(nextLa, Access.Exec, Cpl == 3);
         }
-        if (!crossesPage) _code.Add(block);
+        if (!crossesPage && !single) _code.Add(block);
         return block;
     }
 
@@ -394,25 +398,28 @@ public sealed partial class Cpu
                     break;
 
                 case Handler.Jmp:
-                    Rip = next + (ulong)op.Imm;
+                    Rip = Target(next + (ulong)op.Imm);
                     Instructions += i + 1;
                     return;
                 case Handler.Jcc:
-                    Rip = Cond(op.Sub) ? next + (ulong)op.Imm : next;
+                    Rip = Cond(op.Sub) ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
                     return;
                 case Handler.JmpInd:
-                    Rip = (op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2);
+                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
                     Instructions += i + 1;
                     return;
                 case Handler.Call:
+                {
+                    ulong target = Target(next + (ulong)op.Imm);
                     Push64(next);
-                    Rip = next + (ulong)op.Imm;
+                    Rip = target;
                     Instructions += i + 1;
                     return;
+                }
                 case Handler.CallInd:
                 {
-                    ulong target = (op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2);
+                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
                     Push64(next);
                     Rip = target;
                     Instructions += i + 1;
@@ -420,14 +427,15 @@ public sealed partial class Cpu
                 }
                 case Handler.Ret:
                 {
-                    ulong target = Pop64();
-                    R(RSP) += (ulong)op.Imm;
+                    ulong sp = R(RSP);
+                    ulong target = Target(Read64(sp));
+                    R(RSP) = sp + 8 + (ulong)op.Imm;
                     Rip = target;
                     Instructions += i + 1;
                     return;
                 }
                 case Handler.Jrcxz:
-                    Rip = (R(RCX) & Mask(op.Size)) == 0 ? next + (ulong)op.Imm : next;
+                    Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
                     return;
                 case Handler.Loop:
@@ -435,7 +443,7 @@ public sealed partial class Cpu
                     ulong c = (R(RCX) - 1) & Mask(op.Size);
                     SetReg(RCX, op.Size, c);
                     bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
-                    Rip = take ? next + (ulong)op.Imm : next;
+                    Rip = take ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
                     return;
                 }
@@ -466,6 +474,10 @@ public sealed partial class Cpu
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
     }
+
+    /// <summary>A branch target must be canonical; the branch itself faults (#GP), before any side effect.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Target(ulong t) => IsCanonical(t) ? t : throw GuestFault.Gp();
 
     private void Enter(ref Op op)
     {

@@ -117,8 +117,10 @@ public sealed partial class Cpu
 
     internal void SetRflags(ulong v)
     {
+        bool acChanged = ((_rflags ^ v) & FlagAC) != 0;
         _rflags = (v & 0x3f7fd7) | 2;
         _lfOp = FlagOp.None;
+        if (acChanged) SelectTlb();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

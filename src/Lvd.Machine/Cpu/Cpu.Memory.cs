@@ -16,7 +16,10 @@ public sealed partial class Cpu
 
     private readonly Tlb _tlbSup;
     private readonly Tlb _tlbUser;
+    /// <summary>Never filled: selected while alignment checking forces the slow path.</summary>
+    private readonly Tlb _tlbNone = new();
     private TlbEntry[] _tlb;
+    private bool _alignCheck;
 
     public long TlbMisses;
     public long PageWalkRefs;
@@ -154,8 +157,14 @@ public sealed partial class Cpu
 
     // ---- slow paths ----
 
+    private void CheckAlignment(ulong la, int size)
+    {
+        if (_alignCheck && size > 1 && (la & (ulong)(size - 1)) != 0) throw new GuestFault(Vectors.AC, 0, true);
+    }
+
     private ulong ReadSlow(ulong la, int size)
     {
+        CheckAlignment(la, size);
         ulong off = la & PhysicalMemory.PageMask;
         if (off + (ulong)size > PhysicalMemory.PageSize)
         {
@@ -177,6 +186,7 @@ public sealed partial class Cpu
 
     private void WriteSlow(ulong la, int size, ulong v)
     {
+        CheckAlignment(la, size);
         ulong off = la & PhysicalMemory.PageMask;
         if (off + (ulong)size > PhysicalMemory.PageSize)
         {
@@ -208,6 +218,33 @@ public sealed partial class Cpu
         for (int i = 0; i < size; i++) Memory.Write(Translate(la + (ulong)i, Access.Write, false), 1, value >> (8 * i));
     }
 
+    /// <summary>
+    /// SDM 6.15 / 3.3.7.1: a non-canonical address is #SS(0) when the reference uses SS (an
+    /// RSP/RBP-based operand or an implicit stack access), else #GP(0). Decided from the
+    /// executing op only here, on the slow path, so the fast path pays nothing.
+    /// </summary>
+    private GuestFault NonCanonical(ulong la)
+    {
+        var b = _currentBlock;
+        if (b != null && _opIndex < b.Ops.Length)
+        {
+            ref Op op = ref b.Ops[_opIndex];
+            bool explicitStack = (op.Form & OpForm.StackSeg) != 0;
+            bool implicitStack = op.H is Handler.PushR64 or Handler.PopR64 or Handler.Push or Handler.Pop or Handler.Call
+                or Handler.CallInd or Handler.Ret or Handler.Enter or Handler.Leave or Handler.Pushf or Handler.Popf;
+            bool operandIsNonStack = (op.Form & (OpForm.MemSrc | OpForm.MemDst)) != 0 && !explicitStack;
+            if (explicitStack || (implicitStack && !(operandIsNonStack && IsOperandAddress(ref op, la))))
+                return new GuestFault(Vectors.SS, 0, true);
+        }
+        return GuestFault.Gp();
+    }
+
+    private bool IsOperandAddress(ref Op op, ulong la)
+    {
+        ulong ea = Ea(ref op, 0);
+        return la >= ea && la < ea + 16;
+    }
+
     internal static bool IsCanonical(ulong la) => (ulong)(((long)la << 16) >> 16) == la;
 
     /// <summary>
@@ -216,13 +253,15 @@ public sealed partial class Cpu
     /// </summary>
     internal ulong Translate(ulong la, Access access, bool user)
     {
-        if (!IsCanonical(la)) throw GuestFault.Gp();
+        if (!IsCanonical(la)) throw NonCanonical(la);
         TlbMisses++;
         ulong pageBase = la & ~PhysicalMemory.PageMask;
         ulong errUser = user ? PfU : 0;
         ulong errAccess = access == Access.Write ? PfW : access == Access.Exec && (Efer & EferNXE) != 0 ? PfI : 0;
         bool nxe = (Efer & EferNXE) != 0;
-        ulong rsvdHigh = ~((1UL << MaxPhysAddrBits) - 1) & ~PteNX;
+        // SDM Tables 4-14..4-19: bits 51:MAXPHYADDR are reserved, 62:52 ignored (CR4.PKE=0),
+        // bit 63 reserved unless EFER.NXE.
+        ulong rsvdHigh = ((1UL << 52) - 1) & ~((1UL << MaxPhysAddrBits) - 1);
         if (!nxe) rsvdHigh |= PteNX;
 
         ulong table = Cr3 & PteAddr;
@@ -273,7 +312,7 @@ public sealed partial class Cpu
                     if (want != e) Memory.Write64(touched[i], want);
                 }
                 bool dirty = access == Access.Write || (Memory.Read64(entryAddr) & PteD) != 0;
-                FillTlb(la, pa, user, userOk, writable, exec, dirty, global);
+                FillTlb(la, pa, user, userOk, writable, exec, dirty, global, shift);
                 return pa;
             }
             table = pte & PteAddr;
@@ -281,7 +320,7 @@ public sealed partial class Cpu
         }
     }
 
-    private void FillTlb(ulong la, ulong pa, bool user, bool userOk, bool writable, bool exec, bool dirty, bool global)
+    private void FillTlb(ulong la, ulong pa, bool user, bool userOk, bool writable, bool exec, bool dirty, bool global, int pageShift)
     {
         var page = Memory.RamPage(pa);
         if (page == null) return; // MMIO and unbacked addresses always take the slow path
@@ -296,6 +335,8 @@ public sealed partial class Cpu
         e.Page = page;
         e.PhysPage = physPage;
         e.Global = global;
+        e.PageShift = (byte)pageShift;
+        if (pageShift > PhysicalMemory.PageShift) tlb.HasLargePages = true;
         bool canRead = !user || userOk;
         e.ReadTag = canRead ? tag : Tlb.Invalid;
         bool canWrite = user ? userOk && writable : writable || (Cr0 & Cr0WP) == 0;

@@ -139,10 +139,21 @@ public sealed partial class Cpu
     private void SetCpl(int cpl)
     {
         Cpl = cpl;
-        _tlb = cpl == 3 ? _tlbUser.Entries : _tlbSup.Entries;
+        SelectTlb();
     }
 
-    internal void SetCr0(ulong v) { Cr0 = v; FlushTlb(true); }
+    /// <summary>
+    /// Points the fast path at the TLB of the current privilege level. While alignment checking
+    /// is active (CPL 3, CR0.AM, RFLAGS.AC: SDM 6.15 #AC) it points at an always-empty TLB, so
+    /// every access takes the slow path, which checks alignment; otherwise #AC costs nothing.
+    /// </summary>
+    private void SelectTlb()
+    {
+        _alignCheck = Cpl == 3 && (Cr0 & Cr0AM) != 0 && (_rflags & FlagAC) != 0;
+        _tlb = _alignCheck ? _tlbNone.Entries : Cpl == 3 ? _tlbUser.Entries : _tlbSup.Entries;
+    }
+
+    internal void SetCr0(ulong v) { Cr0 = v; FlushTlb(true); SelectTlb(); }
     internal void SetCr3(ulong v) { Cr3 = v; FlushTlb(false); }
     internal void SetCr4(ulong v) { Cr4 = v; FlushTlb(true); }
     internal void SetEfer(ulong v) { Efer = v; FlushTlb(true); }

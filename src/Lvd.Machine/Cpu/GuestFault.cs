@@ -47,5 +47,8 @@ public static class Vectors
     /// <summary>SDM 6.15 Table 6-4: contributory exceptions for the double-fault rules.</summary>
     public static bool IsContributory(int v) => v is DE or TS or NP or SS or GP;
 
+    /// <summary>SDM Table 6-1: exceptions reported as faults (the RIP is that of the faulting instruction).</summary>
+    public static bool IsFault(int v) => v is DE or BR or UD or NM or TS or NP or SS or GP or PF or MF or AC or XM or VE;
+
     public static bool HasErrorCode(int v) => v is DF or TS or NP or SS or GP or PF or AC;
 }

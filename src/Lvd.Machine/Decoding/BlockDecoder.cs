@@ -29,18 +29,25 @@ public sealed class BlockDecoder
     /// cross the page end is decoded only as the first instruction of a block and the block is
     /// then marked so the caller does not cache it.
     /// </summary>
-    public Block Decode(ReadOnlySpan<byte> code, int bytesInPage, ulong rip, ulong physAddr, out bool crossesPage)
+    public Block Decode(ReadOnlySpan<byte> code, int bytesInPage, ulong rip, ulong physAddr, out bool crossesPage, int maxOps = MaxOpsPerBlock)
     {
+        maxOps = Math.Min(maxOps, _maxOps);
         var reader = new SpanReader(code.ToArray());
         var decoder = Iced.Intel.Decoder.Create(64, reader, rip, DecoderOptions.None);
         int count = 0, offset = 0;
         crossesPage = false;
-        while (count < _maxOps)
+        while (count < maxOps)
         {
             decoder.Decode(out var ins);
             if (ins.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes)
             {
-                if (count == 0) { ref var u = ref _scratch[count++]; u = default; u.H = Handler.Ud; u.Len = 1; u.Imm = -2; }
+                if (count > 0) break;
+                // The first instruction needs bytes beyond what could be fetched: the caller
+                // raises the #PF of the next page (never caches this block).
+                ref var u = ref _scratch[count++];
+                u = default; u.H = Handler.Ud; u.Len = 1; u.Imm = -1;
+                crossesPage = true;
+                offset = 1;
                 break;
             }
             if (offset + ins.Length > bytesInPage)
@@ -103,6 +110,7 @@ public sealed class BlockDecoder
             if (ins.MemoryBase == Register.EIP) op.Disp = (long)(uint)(ins.IPRelativeMemoryAddress - ins.NextIP);
         }
         op.Seg = ins.MemorySegment switch { Register.FS => 1, Register.GS => 2, _ => 0 };
+        if (ins.MemorySegment == Register.SS) op.Form |= OpForm.StackSeg;
     }
 
     /// <summary>Sets destination (operand 0) and source (operand 1) forms generically.</summary>

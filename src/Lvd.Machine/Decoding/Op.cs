@@ -53,4 +53,6 @@ public enum OpForm : byte
     CountCl = 16,
     PortDx = 32,
     Lock = 64,
+    /// <summary>The memory operand references the stack segment (RSP/RBP base, no override).</summary>
+    StackSeg = 128,
 }

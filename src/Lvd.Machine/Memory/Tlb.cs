@@ -16,6 +16,8 @@ public struct TlbEntry
     public byte[]? Page;
     public ulong PhysPage;
     public bool Global;
+    /// <summary>12, 21 or 30: the size of the page this 4 KiB piece came from (INVLPG drops all pieces).</summary>
+    public byte PageShift;
 }
 
 /// <summary>
@@ -31,6 +33,9 @@ public sealed class Tlb
 
     public readonly TlbEntry[] Entries = new TlbEntry[Size];
 
+    /// <summary>Some entry came from a 2 MiB or 1 GiB page (INVLPG must then scan).</summary>
+    public bool HasLargePages;
+
     public Tlb() => FlushAll();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -39,6 +44,7 @@ public sealed class Tlb
     public void FlushAll()
     {
         for (int i = 0; i < Entries.Length; i++) Clear(ref Entries[i]);
+        HasLargePages = false;
     }
 
     public void FlushNonGlobal()
@@ -47,11 +53,20 @@ public sealed class Tlb
             if (!Entries[i].Global) Clear(ref Entries[i]);
     }
 
+    /// <summary>INVLPG: drops the translation of a page, all of it if it was a large page (SDM 4.10.4.1).</summary>
     public void FlushPage(ulong linear)
     {
         ref var e = ref Entries[IndexOf(linear)];
         ulong tag = linear & ~PhysicalMemory.PageMask;
         if (e.ReadTag == tag || e.WriteTag == tag || e.ExecTag == tag) Clear(ref e);
+        if (!HasLargePages) return;
+        for (int i = 0; i < Entries.Length; i++)
+        {
+            ref var x = ref Entries[i];
+            if (x.PageShift <= PhysicalMemory.PageShift || x.Page == null) continue;
+            ulong t = x.ReadTag != Invalid ? x.ReadTag : x.ExecTag != Invalid ? x.ExecTag : x.WriteTag;
+            if (t != Invalid && (t >> x.PageShift) == (linear >> x.PageShift)) Clear(ref x);
+        }
     }
 
     /// <summary>Drops write permission for every entry that maps the given physical page.</summary>
@@ -69,5 +84,6 @@ public sealed class Tlb
         e.Page = null;
         e.PhysPage = Invalid;
         e.Global = false;
+        e.PageShift = 0;
     }
 }

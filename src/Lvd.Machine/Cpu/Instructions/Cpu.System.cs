@@ -96,8 +96,7 @@ public sealed partial class Cpu
                 break;
             }
             case Handler.Rdpid:
-                SetReg(op.R1, 8, TscAux);
-                break;
+                throw GuestFault.Ud(); // CPUID.7.0:ECX.RDPID[22] is not reported
             case Handler.Rdmsr:
             {
                 RequireCpl0();
@@ -271,7 +270,9 @@ public sealed partial class Cpu
                 break;
             case 4:
                 Cycles += Costs.MovCr;
-                if ((v & Cr4PAE) == 0 || (v & ~0x3f07ffUL) != 0 || (v & Cr4VMXE) != 0) throw GuestFault.Gp();
+                // Bits of features CPUID does not report are reserved (SDM 2.5): only VME..OSXMMEXCPT
+                // (0-10) and FSGSBASE (16) may be set; PAE must stay on in long mode.
+                if ((v & Cr4PAE) == 0 || (v & ~(0x7ffUL | Cr4FSGSBASE)) != 0) throw GuestFault.Gp();
                 SetCr4(v);
                 break;
             case 8:
@@ -327,7 +328,7 @@ public sealed partial class Cpu
             case Msr.FsBase: IsCanonicalOrGp(v); FsBase = v; return;
             case Msr.GsBase: IsCanonicalOrGp(v); GsBase = v; return;
             case Msr.KernelGsBase: IsCanonicalOrGp(v); KernelGsBase = v; return;
-            case Msr.TscAux: TscAux = v & 0xffffffff; return;
+            case Msr.TscAux: if ((v >> 32) != 0) throw GuestFault.Gp(); TscAux = v; return;
             case Msr.Pat: Pat = v; return;
             case Msr.SysenterCs: SysenterCs = v; return;
             case Msr.SysenterEsp: SysenterEsp = v; return;
@@ -473,7 +474,7 @@ public sealed partial class Cpu
         if (rpl > Cpl)
         {
             // Returning to an outer level: data segments with a DPL below the new CPL are nulled.
-            foreach (int s in new[] { (int)SegReg.DS, (int)SegReg.ES, (int)SegReg.FS, (int)SegReg.GS })
+            foreach (int s in DataSegs)
             {
                 ref var seg = ref Segs[s];
                 bool conformingCode = (seg.Attributes & 0x1c) == 0x1c;
@@ -489,4 +490,6 @@ public sealed partial class Cpu
         R(RSP) = rsp;
         Rip = rip;
     }
+
+    private static readonly int[] DataSegs = [(int)SegReg.DS, (int)SegReg.ES, (int)SegReg.FS, (int)SegReg.GS];
 }

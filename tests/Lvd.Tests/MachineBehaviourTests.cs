@@ -1,0 +1,106 @@
+using Lvd.Machine;
+using Lvd.Machine.Cost;
+using Lvd.Machine.Loader;
+using Lvd.Tests.Support;
+
+namespace Lvd.Tests;
+
+/// <summary>What a user sees when a guest exits, crashes, runs away or deadlocks; modeled time.</summary>
+public sealed class MachineBehaviourTests
+{
+    [Fact]
+    public void ExitCodeAndSerialOutputReachTheHost()
+    {
+        var elf = Guest.BuildSource("exit42", "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
+        var r = Guest.Run(elf);
+        Assert.Equal(RunOutcome.Exited, r.Run.Outcome);
+        Assert.Equal(42, r.ExitStatus);
+        Assert.Equal("hi -7 there 0beef\n", r.OutputText);
+        Assert.True(r.Run.Instructions > 100);
+    }
+
+    [Fact]
+    public void NullDereferenceGivesAPageFaultReportWithTheInstruction()
+    {
+        var elf = Guest.BuildSource("nullderef", "int main(void){ volatile int *p = (int *)0; *p = 5; return 0; }", "-O1");
+        var r = Guest.Run(elf);
+        Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
+        Assert.Equal(ProgramRunner.StatusCrash, r.ExitStatus);
+        Assert.Contains("#PF (page fault)", r.Run.CrashReport);
+        Assert.Contains("page not present, write, supervisor", r.Run.CrashReport);
+        Assert.Contains("CR2 0x0", r.Run.CrashReport);
+        Assert.Contains("mov dword ptr [", r.Run.CrashReport);
+        Assert.Contains("rip ", r.Run.CrashReport);
+    }
+
+    [Fact]
+    public void UnimplementedInstructionIsNamedInTheReport()
+    {
+        // An SSE instruction: valid x86-64, not part of the machine (no SSE state).
+        var elf = Guest.BuildSource("sse", "int main(void){ __asm__ volatile(\"pxor %%xmm0, %%xmm0\" ::: \"memory\"); return 0; }", "-O1");
+        var r = Guest.Run(elf);
+        Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
+        Assert.Contains("#UD (invalid opcode)", r.Run.CrashReport);
+        Assert.Contains("pxor xmm0,xmm0", r.Run.CrashReport);
+        Assert.Contains("not implemented by this emulator: Pxor_xmm_xmmm128", r.Run.CrashReport);
+    }
+
+    [Fact]
+    public void RunawayGuestStopsAtTheInstructionLimit()
+    {
+        var elf = Guest.BuildSource("spin", "int main(void){ for (;;) __asm__ volatile(\"\"); }", "-O1");
+        var r = Guest.Run(elf, maxInstructions: 1_000_000);
+        Assert.Equal(RunOutcome.InstructionLimit, r.Run.Outcome);
+        Assert.Equal(ProgramRunner.StatusRunaway, r.ExitStatus);
+        Assert.InRange(r.Run.Instructions, 1_000_000, 1_100_000);
+        Assert.Contains("instruction limit", r.Run.CrashReport);
+    }
+
+    [Fact]
+    public void HaltWithInterruptsOffIsReportedAsDeadlock()
+    {
+        var elf = Guest.BuildSource("cli_hlt", "int main(void){ __asm__ volatile(\"cli; hlt\"); return 0; }", "-O1");
+        var r = Guest.Run(elf);
+        Assert.Equal(RunOutcome.Deadlock, r.Run.Outcome);
+        Assert.Equal(ProgramRunner.StatusDeadlock, r.ExitStatus);
+        Assert.Contains("halted", r.Run.CrashReport);
+    }
+
+    [Fact]
+    public void RdtscCountsModeledCyclesFromTheCostFile()
+    {
+        // Two OUTs to an unclaimed port between two RDTSCs: the delta moves with port_io.
+        const string src = """
+            #include <stdio.h>
+            static inline unsigned long rdtsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((unsigned long)hi << 32) | lo; }
+            int main(void) {
+                unsigned long t0 = rdtsc();
+                __asm__ volatile("outb %%al, $0x80; outb %%al, $0x80" ::: "memory");
+                unsigned long t1 = rdtsc();
+                printf("%lu\n", t1 - t0);
+                return 0;
+            }
+            """;
+        var elf = Guest.BuildSource("rdtsc_out", src, "-O2");
+        long Delta(CostModel costs) => long.Parse(Guest.Run(elf, options: new RunOptions { Costs = costs }).OutputText.Trim());
+        long baseline = Delta(CostModel.Default);
+        string json = File.ReadAllText(Guest.Path("config", "costs.json")).Replace("\"cycles\": 4213", "\"cycles\": 1213");
+        long cheaper = Delta(CostModel.Parse(json, "test"));
+        Assert.Equal(2 * (4213 - 1213), baseline - cheaper);
+        Assert.InRange(baseline, 2 * 4213, 2 * 4213 + 100);
+        // Deterministic: the same program gives the same modeled time.
+        Assert.Equal(baseline, Delta(CostModel.Default));
+    }
+
+    [Fact]
+    public void BadCostFilesGiveOneLineErrors()
+    {
+        Assert.Contains("not valid JSON", Assert.Throws<CostModelException>(() => CostModel.Parse("{", "x.json")).Message);
+        Assert.Contains("missing cost entry \"",
+            Assert.Throws<CostModelException>(() => CostModel.Parse("""{"clock_hz": 1, "costs": {"insn": {"cycles": 1}}}""", "x.json")).Message);
+        Assert.Contains("negative", Assert.Throws<CostModelException>(() =>
+            CostModel.Parse(File.ReadAllText(Guest.Path("config", "costs.json")).Replace("\"cycles\": 169", "\"cycles\": -1"), "x.json")).Message);
+        Assert.Equal(169, CostModel.Default.Vmfunc);
+        Assert.All(CostModel.Default.Entries.Values, e => Assert.False(string.IsNullOrWhiteSpace(e.Source), $"{e.Name} has no source"));
+    }
+}

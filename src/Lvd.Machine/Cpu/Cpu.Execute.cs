@@ -18,8 +18,21 @@ public sealed partial class Cpu
     private Block? _currentBlock;
     private readonly CodeCache _code;
 
-    /// <summary>Set by the platform to interrupt a running slice (exit device, debugger).</summary>
-    public bool StopRequested;
+    private bool _stopRequested;
+    /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
+    private bool _attention;
+    private long _cycleLimit, _instructionLimit;
+    private ulong _blockRip;
+
+    /// <summary>Set by the platform to end the running slice (exit device, debugger).</summary>
+    public bool StopRequested
+    {
+        get => _stopRequested;
+        set { _stopRequested = value; if (value) _attention = true; }
+    }
+
+    /// <summary>Makes the CPU leave its block chain at the next block boundary (e.g. an interrupt became pending).</summary>
+    public void RequestAttention() => _attention = true;
 
     /// <summary>
     /// A code page was written. If it holds the block being executed, the ops after the current
@@ -35,47 +48,70 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/> (or its retired-instruction count <paramref name="instructionLimit"/>), it halts or shuts
-    /// down, or <see cref="StopRequested"/> is set. Interrupts are accepted between blocks.
+    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/> (or its retired
+    /// instructions <paramref name="instructionLimit"/>), it halts or shuts down, or
+    /// <see cref="StopRequested"/> is set. Interrupts are accepted between block chains.
     /// </summary>
     public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
-        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !StopRequested)
+        _cycleLimit = cycleLimit;
+        _instructionLimit = instructionLimit;
+        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested)
         {
+            _attention = false;
             if (InterruptWindowCheck()) continue;
-            // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
-            // that instruction alone, then clear RF unless the instruction reloaded it.
-            bool rf = (_rflags & FlagRF) != 0;
-            Block block;
             try
             {
-                block = rf ? DecodeBlock(Rip, FetchPhys(Rip), single: true) : GetBlock();
+                // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
+                // that instruction alone, then clear RF unless the instruction reloaded it.
+                if ((_rflags & FlagRF) != 0)
+                {
+                    var single = DecodeBlock(Rip, FetchPhys(Rip), single: true);
+                    RunBlock(single);
+                    if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                }
+                else RunChain();
             }
             catch (GuestFault f)
             {
-                RaiseException(f);
-                continue;
-            }
-            ulong blockRip = Rip;
-            _trace?.WriteLine($"cpu{Id} {blockRip:x16}  {CrashReport.Disassemble(this, blockRip)}");
-            try
-            {
-                ExecuteBlock(block, blockRip);
-                if (rf && block.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
-            }
-            catch (GuestFault f)
-            {
-                ref Op op = ref block.Ops[_opIndex];
-                Rip = blockRip + op.Offset;
-                Instructions += _opIndex;
-                Cycles -= op.CostAfter;
-                RaiseException(f);
-            }
-            finally
-            {
+                var b = _currentBlock;
+                if (b != null)
+                {
+                    // Rewind to the faulting instruction; it did not retire.
+                    ref Op op = ref b.Ops[_opIndex];
+                    Rip = _blockRip + op.Offset;
+                    Instructions += _opIndex;
+                    Cycles -= op.CostAfter;
+                }
                 _currentBlock = null;
+                RaiseException(f);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs blocks back to back while they end in ordinary control transfers and nothing needs
+    /// the run loop: the per-block cost is a TLB probe and a code-cache probe.
+    /// </summary>
+    private void RunChain()
+    {
+        do
+        {
+            var block = GetBlock();
+            if (!RunBlock(block)) break;
+        }
+        while (Cycles < _cycleLimit && Instructions < _instructionLimit && !_attention);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RunBlock(Block block)
+    {
+        _trace?.WriteLine($"cpu{Id} {Rip:x16}  {CrashReport.Disassemble(this, Rip)}");
+        _currentBlock = block;
+        _blockRip = Rip;
+        bool chain = ExecuteBlock(block, Rip);
+        _currentBlock = null;
+        return chain;
     }
 
     private Block GetBlock()
@@ -118,9 +154,9 @@ public sealed partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ExecuteBlock(Block block, ulong blockRip)
+    /// <summary>Runs one block; false when it ended in a system instruction (the run loop must look).</summary>
+    private bool ExecuteBlock(Block block, ulong blockRip)
     {
-        _currentBlock = block;
         block.Executions++;
         Cycles += block.Cost;
         var ops = block.Ops;
@@ -400,22 +436,22 @@ public sealed partial class Cpu
                 case Handler.Jmp:
                     Rip = Target(next + (ulong)op.Imm);
                     Instructions += i + 1;
-                    return;
+                    return true;
                 case Handler.Jcc:
                     Rip = Cond(op.Sub) ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 case Handler.JmpInd:
                     Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
                     Instructions += i + 1;
-                    return;
+                    return true;
                 case Handler.Call:
                 {
                     ulong target = Target(next + (ulong)op.Imm);
                     Push64(next);
                     Rip = target;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 }
                 case Handler.CallInd:
                 {
@@ -423,7 +459,7 @@ public sealed partial class Cpu
                     Push64(next);
                     Rip = target;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 }
                 case Handler.Ret:
                 {
@@ -432,12 +468,12 @@ public sealed partial class Cpu
                     R(RSP) = sp + 8 + (ulong)op.Imm;
                     Rip = target;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 }
                 case Handler.Jrcxz:
                     Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 case Handler.Loop:
                 {
                     ulong c = (R(RCX) - 1) & Mask(op.Size);
@@ -445,7 +481,7 @@ public sealed partial class Cpu
                     bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
                     Rip = take ? Target(next + (ulong)op.Imm) : next;
                     Instructions += i + 1;
-                    return;
+                    return true;
                 }
 
                 case Handler.Movs:
@@ -461,18 +497,19 @@ public sealed partial class Cpu
                     Rip = blockRip + op.Offset;
                     Instructions += i;
                     Cycles -= op.Cost + op.CostAfter;
-                    return;
+                    return true;
 
                 default:
                     // System instructions: rare, may change mode, always end the block.
                     Rip = next;
                     ExecSystem(ref op, next, blockRip + op.Offset);
                     Instructions += i + 1;
-                    return;
+                    return false;
             }
         }
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
+        return true;
     }
 
     /// <summary>A branch target must be canonical; the branch itself faults (#GP), before any side effect.</summary>

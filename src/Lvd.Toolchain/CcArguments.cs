@@ -2,13 +2,14 @@ namespace Lvd.Toolchain;
 
 /// <summary>
 /// The command line of <c>lvd cc</c>, sorted into what we hand to gcc unchanged (flags), the
-/// user's inputs, and the output. Only options that cannot break the guest ABI pass; anything
-/// else is refused with a message rather than silently dropped or passed.
+/// user's inputs, and the output. Only the option families a guest build needs pass; anything
+/// else (-l, -L, -shared, ...) is refused with a message rather than dropped or passed. A user
+/// -m or -f can still undo one of our flags (-msse, -fpie): that is the user's explicit choice.
 /// </summary>
 internal sealed record CcArguments(IReadOnlyList<string> Flags, IReadOnlyList<string> Inputs, string? Output,
     bool Link, bool Verbose)
 {
-    public const string Supported = "-O* -g* -W* -f* -m* -std=* -I -D -U -w -o -c -S -E -v";
+    public const string Supported = "-O* -g* -W* -f* -m* -std=* -ansi -pedantic* -I -D -U -w -o -c -S -E -v";
 
     public static CcArguments Parse(IReadOnlyList<string> args)
     {
@@ -43,7 +44,7 @@ internal sealed record CcArguments(IReadOnlyList<string> Flags, IReadOnlyList<st
                     verbose = true;
                     flags.Add(a);
                     continue;
-                case "-w":
+                case "-w" or "-ansi" or "-pedantic" or "-pedantic-errors":
                     flags.Add(a);
                     continue;
             }

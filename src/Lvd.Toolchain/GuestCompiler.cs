@@ -101,7 +101,7 @@ public sealed class GuestCompiler
 
     /// <summary>
     /// <c>lvd cc [options] file.c ... [-o out.elf]</c>: compiles and links a guest program
-    /// (default output a.out.elf). Options: -O* -g* -W* -f* -m* -std=* -I -D -U -w -o, and
+    /// (default output a.out.elf). Options: -O* -g* -W* -f* -m* -std=* -ansi -pedantic* -I -D -U -w -o, and
     /// -c/-S/-E to stop before linking. gcc's output and diagnostics go to the given writers.
     /// </summary>
     /// <returns>gcc's exit code.</returns>

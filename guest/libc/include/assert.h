@@ -1,5 +1,7 @@
-// assert.h: no include guard, so that re-including after changing NDEBUG
-// takes effect, as the C standard requires.
+/*
+ * assert.h: no include guard, so that re-including after changing NDEBUG
+ * takes effect, as the C standard requires.
+ */
 
 #undef assert
 
@@ -12,7 +14,9 @@ void __assert_fail(const char *expr, const char *file, unsigned int line,
 	((e) ? (void)0 : __assert_fail(#e, __FILE__, __LINE__, __func__))
 #endif
 
+/* From gcc 13, C23's static_assert is a keyword; before, a macro (as glibc). */
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && \
-    __STDC_VERSION__ < 202000L && !defined(static_assert)
+    (__STDC_VERSION__ <= 201710L || __GNUC__ < 13)
+#undef static_assert
 #define static_assert _Static_assert
 #endif

@@ -1,4 +1,4 @@
-// ctype.h: character classes, ASCII only (the "C" locale).
+/* ctype.h: character classes, ASCII only (the "C" locale). */
 #ifndef _CTYPE_H
 #define _CTYPE_H
 

@@ -1,6 +1,8 @@
-// errno.h: the error number set by strtol and malloc.
-//
-// One thread, so a plain variable; the values are Linux's.
+/*
+ * errno.h: the error number set by strtol and malloc.
+ *
+ * One thread, so a plain variable; the values are Linux's.
+ */
 #ifndef _ERRNO_H
 #define _ERRNO_H
 

@@ -1,13 +1,15 @@
-// inttypes.h: printf formats for <stdint.h> types, LP64 (as on x86-64 Linux).
-//
-// No SCN* macros: there is no scanf.
+/*
+ * inttypes.h: printf formats for <stdint.h> types, LP64 (as on x86-64 Linux).
+ *
+ * No SCN* macros: there is no scanf.
+ */
 #ifndef _INTTYPES_H
 #define _INTTYPES_H
 
 #include <stdint.h>
 
-#define __PRI64 "l"      // int64_t is long
-#define __PRIPTR "l"     // intptr_t, intmax_t and the fast 16/32/64 types are long
+#define __PRI64 "l"      /* int64_t is long */
+#define __PRIPTR "l"     /* intptr_t, intmax_t and the fast 16/32/64 types are long */
 
 #define PRId8  "d"
 #define PRId16 "d"

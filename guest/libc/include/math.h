@@ -1,9 +1,11 @@
-// math.h: declarations only.
-//
-// The guest has no SSE: everything is built with -mgeneral-regs-only, so a
-// call that passes or returns a double does not even compile.  The header
-// exists because programs (csmith's among them) include it and mention these
-// functions in code that is never emitted.  None is defined in the runtime.
+/*
+ * math.h: declarations only.
+ *
+ * The guest has no SSE: everything is built with -mgeneral-regs-only, so a
+ * call that passes or returns a double does not even compile.  The header
+ * exists because programs (csmith's among them) include it and mention these
+ * functions in code that is never emitted.  None is defined in the runtime.
+ */
 #ifndef _MATH_H
 #define _MATH_H
 

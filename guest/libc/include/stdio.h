@@ -1,10 +1,12 @@
-// stdio.h: output to the serial console.
-//
-// stdout and stderr both write to COM1.  There is no input and no file
-// system, so stdin, fopen, scanf and friends deliberately do not exist: a
-// program that needs them fails to build instead of misbehaving at run time.
-// Floating-point conversions (%f %e %g) are not supported: the guest has no
-// SSE (everything is built with -mgeneral-regs-only).
+/*
+ * stdio.h: output to the serial console.
+ *
+ * stdout and stderr both write to COM1.  There is no input and no file
+ * system, so stdin, fopen, scanf and friends deliberately do not exist: a
+ * program that needs them fails to build instead of misbehaving at run time.
+ * Floating-point conversions (%f %e %g) are not supported: the guest has no
+ * SSE (everything is built with -mgeneral-regs-only).
+ */
 #ifndef _STDIO_H
 #define _STDIO_H
 
@@ -16,7 +18,7 @@ typedef struct FILE FILE;
 
 extern FILE *stdout;
 extern FILE *stderr;
-// Like glibc: some programs test "#ifdef stdout".
+/* Like glibc: some programs test "#ifdef stdout". */
 #define stdout stdout
 #define stderr stderr
 

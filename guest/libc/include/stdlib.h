@@ -1,7 +1,9 @@
-// stdlib.h: process exit, the heap, and integer conversions.
-//
-// malloc is a bump allocator over a fixed arena laid out by exec.ld; free
-// does nothing.  See malloc.c.
+/*
+ * stdlib.h: process exit, the heap, and integer conversions.
+ *
+ * malloc is a bump allocator over a fixed arena laid out by exec.ld; free
+ * does nothing.  See malloc.c.
+ */
 #ifndef _STDLIB_H
 #define _STDLIB_H
 

@@ -1,4 +1,4 @@
-// string.h: memory and NUL-terminated string functions.
+/* string.h: memory and NUL-terminated string functions. */
 #ifndef _STRING_H
 #define _STRING_H
 

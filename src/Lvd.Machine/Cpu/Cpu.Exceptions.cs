@@ -1,4 +1,5 @@
 using Lvd.Machine.Decoding;
+using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Cpu;
 
@@ -22,6 +23,13 @@ public sealed partial class Cpu
     /// <summary>Delivers a pending external interrupt if RFLAGS.IF allows; true if one was.</summary>
     private bool InterruptWindowCheck()
     {
+        // External-interrupt exiting takes the interrupt regardless of RFLAGS.IF (SDM 25.2).
+        if (NonRoot && (Vmcs!.PinBased & PinControls.ExternalInterruptExiting) != 0)
+        {
+            if (Platform.PendingInterrupt(this) < 0) return false;
+            PerformVmExit(new VmExit(ExitReason.ExternalInterrupt), 0);
+            return true;
+        }
         if (_interruptShadow) { _interruptShadow = false; return false; }
         if ((_rflags & FlagIF) == 0) return false;
         int v = Platform.PendingInterrupt(this);
@@ -45,6 +53,14 @@ public sealed partial class Cpu
     internal void RaiseException(GuestFault f)
     {
         ExceptionsDelivered++;
+        // Exception bitmap (SDM 25.2): the exception becomes a VM exit before delivery; for a
+        // #PF the address goes to the exit qualification and CR2 is left alone.
+        if (NonRoot && (Vmcs!.ExceptionBitmap & (1u << f.Vector)) != 0)
+            throw new VmExit(ExitReason.ExceptionOrNmi, f.Vector == Vectors.PF ? f.Address : 0)
+            {
+                InterruptionInfo = InterruptionInfo.Make(f.Vector, InterruptionInfo.TypeHardwareException, f.HasErrorCode),
+                InterruptionErrorCode = f.ErrorCode,
+            };
         if (f.Vector == Vectors.PF) Cr2 = f.Address;
         if (_firstVector < 0)
         {
@@ -76,6 +92,7 @@ public sealed partial class Cpu
 
     private void Shutdown(string reason)
     {
+        if (NonRoot) throw new VmExit(ExitReason.TripleFault);
         Crash = new CrashInfo(reason, _firstVector, _firstError, _firstRip, _firstCr2);
         State = CpuState.Shutdown;
     }
@@ -83,6 +100,9 @@ public sealed partial class Cpu
     /// <summary>Software interrupt (INT n, INT3): the return address is the next instruction.</summary>
     private void SoftwareInterrupt(int vector, ulong next)
     {
+        // INT3 is a software exception: subject to the exception bitmap (INT n is not).
+        if (vector == Vectors.BP && NonRoot && (Vmcs!.ExceptionBitmap & (1u << Vectors.BP)) != 0)
+            throw new VmExit(ExitReason.ExceptionOrNmi) { InterruptionInfo = InterruptionInfo.Make(Vectors.BP, InterruptionInfo.TypeSoftwareException, false) };
         Deliver(vector, false, 0, EventKind.Software, next);
     }
 

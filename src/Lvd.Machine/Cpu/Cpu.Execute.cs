@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Memory;
+using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Cpu;
 
@@ -54,39 +55,59 @@ public sealed partial class Cpu
     /// </summary>
     public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
-        _cycleLimit = cycleLimit;
         _instructionLimit = instructionLimit;
         while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested)
         {
             _attention = false;
-            if (InterruptWindowCheck()) continue;
+            _cycleLimit = Math.Min(cycleLimit, _preemptDeadline);
             try
             {
-                // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
-                // that instruction alone, then clear RF unless the instruction reloaded it.
-                if ((_rflags & FlagRF) != 0)
+                if (EventsAtBoundary()) continue;
+                try
                 {
-                    var single = DecodeBlock(Rip, FetchPhys(Rip), single: true);
-                    RunBlock(single);
-                    if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                    // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
+                    // that instruction alone, then clear RF unless the instruction reloaded it.
+                    if ((_rflags & FlagRF) != 0)
+                    {
+                        var single = DecodeBlock(Rip, FetchPhys(Rip), single: true);
+                        RunBlock(single);
+                        if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                    }
+                    else RunChain();
                 }
-                else RunChain();
+                catch (GuestFault f)
+                {
+                    RewindToFaultingInstruction();
+                    RaiseException(f);
+                }
             }
-            catch (GuestFault f)
+            catch (VmExit x)
             {
-                var b = _currentBlock;
-                if (b != null)
-                {
-                    // Rewind to the faulting instruction; it did not retire.
-                    ref Op op = ref b.Ops[_opIndex];
-                    Rip = _blockRip + op.Offset;
-                    Instructions += _opIndex;
-                    Cycles -= op.CostAfter;
-                }
-                _currentBlock = null;
-                RaiseException(f);
+                uint length = RewindToFaultingInstruction();
+                PerformVmExit(x, length);
             }
         }
+    }
+
+    /// <summary>Puts RIP back on the instruction that faulted or exited (it did not retire); returns its length.</summary>
+    private uint RewindToFaultingInstruction()
+    {
+        var b = _currentBlock;
+        _currentBlock = null;
+        if (b == null) return 0;
+        ref Op op = ref b.Ops[_opIndex];
+        Rip = _blockRip + op.Offset;
+        Instructions += _opIndex;
+        Cycles -= op.CostAfter;
+        return op.Len;
+    }
+
+    /// <summary>VMX timers and windows, NMIs, then maskable interrupts; true if one was taken.</summary>
+    private bool EventsAtBoundary()
+    {
+        if (NonRoot && VmxBoundaryEvents()) return true;
+        if (NmiWindowCheck()) return true;
+        return InterruptWindowCheck();
     }
 
     /// <summary>

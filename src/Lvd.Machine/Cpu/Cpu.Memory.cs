@@ -14,8 +14,8 @@ public sealed partial class Cpu
 {
     public enum Access : byte { Read = 0, Write = 1, Exec = 2 }
 
-    private readonly Tlb _tlbSup;
-    private readonly Tlb _tlbUser;
+    private Tlb _tlbSup;
+    private Tlb _tlbUser;
     /// <summary>Never filled: selected while alignment checking forces the slow path.</summary>
     private readonly Tlb _tlbNone = new();
     private TlbEntry[] _tlb;
@@ -29,6 +29,7 @@ public sealed partial class Cpu
     private const ulong PteAddr = ((1UL << MaxPhysAddrBits) - 1) & ~0xfffUL;
     private const uint PfP = 1, PfW = 2, PfU = 4, PfRsvd = 8, PfI = 16;
 
+    /// <summary>Flushes the current translation context (MOV CR3, CR4.PGE changes: SDM 4.10.4.1).</summary>
     internal void FlushTlb(bool includingGlobal)
     {
         if (includingGlobal) { _tlbSup.FlushAll(); _tlbUser.FlushAll(); }
@@ -43,8 +44,7 @@ public sealed partial class Cpu
 
     internal void RevokeWrite(ulong physPage)
     {
-        _tlbSup.RevokeWrite(physPage);
-        _tlbUser.RevokeWrite(physPage);
+        foreach (var set in _tlbSets.Values) { set.Sup.RevokeWrite(physPage); set.User.RevokeWrite(physPage); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -274,7 +274,8 @@ public sealed partial class Cpu
         {
             int shift = 12 + 9 * (level - 1);
             entryAddr = table + (((la >> shift) & 0x1ff) << 3);
-            ulong pte = Memory.Read64(entryAddr);
+            ulong pteHpa = _eptActive ? EptTranslate(entryAddr, Access.Read, false, la) : entryAddr;
+            ulong pte = Memory.Read64(pteHpa);
             PageWalkRefs++;
             Cycles += Costs.MemRef;
             if ((pte & PteP) == 0)
@@ -289,7 +290,7 @@ public sealed partial class Cpu
             writable &= (pte & PteRW) != 0;
             userOk &= (pte & PteUS) != 0;
             if (nxe && (pte & PteNX) != 0) exec = false;
-            touched[nTouched++] = entryAddr;
+            touched[nTouched++] = pteHpa;
             if (leaf)
             {
                 global = (pte & PteG) != 0 && (Cr4 & Cr4PGE) != 0;
@@ -311,13 +312,30 @@ public sealed partial class Cpu
                     if (i == nTouched - 1 && access == Access.Write) want |= PteD;
                     if (want != e) Memory.Write64(touched[i], want);
                 }
-                bool dirty = access == Access.Write || (Memory.Read64(entryAddr) & PteD) != 0;
+                bool dirty = access == Access.Write || (Memory.Read64(pteHpa) & PteD) != 0;
+                if (_eptActive)
+                {
+                    // Two-dimensional walk: the final guest-physical address through EPT; the TLB
+                    // keeps the combined permissions (SDM 28.3.1).
+                    pa = EptTranslate(pa, access, true, la, out ulong eptPerms);
+                    writable &= (eptPerms & Vmx.Ept.Write) != 0;
+                    exec &= (eptPerms & Vmx.Ept.Exec) != 0;
+                    if ((eptPerms & Vmx.Ept.Read) == 0) { FillTlbExecOnly(la, pa, user, userOk, exec, global, shift); return pa; }
+                }
                 FillTlb(la, pa, user, userOk, writable, exec, dirty, global, shift);
                 return pa;
             }
             table = pte & PteAddr;
             level--;
         }
+    }
+
+    /// <summary>An EPT execute-only page: fetches may hit, data reads and writes must exit.</summary>
+    private void FillTlbExecOnly(ulong la, ulong pa, bool user, bool userOk, bool exec, bool global, int pageShift)
+    {
+        FillTlb(la, pa, user, userOk, false, exec, false, global, pageShift);
+        var tlb = user ? _tlbUser : _tlbSup;
+        tlb.Entries[Tlb.IndexOf(la)].ReadTag = Tlb.Invalid;
     }
 
     private void FillTlb(ulong la, ulong pa, bool user, bool userOk, bool writable, bool exec, bool dirty, bool global, int pageShift)

@@ -82,8 +82,9 @@ public sealed partial class Cpu
         Memory = memory;
         Costs = costs;
         Platform = platform;
-        _tlbSup = new Tlb();
-        _tlbUser = new Tlb();
+        var native = TlbSetFor(0, 0);
+        _tlbSup = native.Sup;
+        _tlbUser = native.User;
         _tlb = _tlbSup.Entries;
         _decoder = new Decoding.BlockDecoder(costs, trace != null ? 1 : Decoding.BlockDecoder.MaxOpsPerBlock);
         for (int i = 0; i < Segs.Length; i++) Segs[i].Attributes = Segment.Unusable;

@@ -1,4 +1,5 @@
 using Lvd.Machine.Decoding;
+using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Cpu;
 
@@ -64,12 +65,14 @@ public sealed partial class Cpu
             }
             case Handler.Hlt:
                 RequireCpl0();
+                if (NonRoot && (Vmcs!.ProcBased & ProcControls.HltExiting) != 0) throw new VmExit(ExitReason.Hlt);
                 State = CpuState.Halted;
                 break;
             case Handler.In:
             {
                 if (Cpl > Iopl) throw GuestFault.Gp();
                 ushort port = (op.Form & OpForm.PortDx) != 0 ? (ushort)R(RDX) : (ushort)op.Imm;
+                if (NonRoot && IoExits(port, op.Size)) throw new VmExit(ExitReason.IoInstruction, IoQualification(ref op, port, true));
                 SetReg(RAX, op.Size, Platform.PortIn(this, port, op.Size));
                 break;
             }
@@ -77,11 +80,13 @@ public sealed partial class Cpu
             {
                 if (Cpl > Iopl) throw GuestFault.Gp();
                 ushort port = (op.Form & OpForm.PortDx) != 0 ? (ushort)R(RDX) : (ushort)op.Imm;
+                if (NonRoot && IoExits(port, op.Size)) throw new VmExit(ExitReason.IoInstruction, IoQualification(ref op, port, false));
                 Platform.PortOut(this, port, op.Size, GetReg(RAX, op.Size));
                 break;
             }
             case Handler.Cpuid:
             {
+                ExitIfNonRoot(ExitReason.Cpuid);
                 var (a, b, c, d) = CpuidLeaf((uint)R(RAX), (uint)R(RCX));
                 R(RAX) = a; R(RBX) = b; R(RCX) = c; R(RDX) = d;
                 break;
@@ -89,7 +94,10 @@ public sealed partial class Cpu
             case Handler.Rdtsc:
             case Handler.Rdtscp:
             {
+                if (op.H == Handler.Rdtscp && NonRoot && !Vmcs!.Has2(Proc2Controls.EnableRdtscp)) throw GuestFault.Ud();
                 if ((Cr4 & Cr4TSD) != 0 && Cpl != 0) throw GuestFault.Gp();
+                if (NonRoot && (Vmcs!.ProcBased & ProcControls.RdtscExiting) != 0)
+                    throw new VmExit(op.H == Handler.Rdtsc ? ExitReason.Rdtsc : ExitReason.Rdtscp);
                 ulong tsc = Tsc;
                 R(RAX) = (uint)tsc; R(RDX) = tsc >> 32;
                 if (op.H == Handler.Rdtscp) R(RCX) = (uint)TscAux;
@@ -100,12 +108,14 @@ public sealed partial class Cpu
             case Handler.Rdmsr:
             {
                 RequireCpl0();
+                if (NonRoot && MsrExits((uint)R(RCX), false)) throw new VmExit(ExitReason.Rdmsr);
                 ulong v = ReadMsr((uint)R(RCX));
                 R(RAX) = (uint)v; R(RDX) = v >> 32;
                 break;
             }
             case Handler.Wrmsr:
                 RequireCpl0();
+                if (NonRoot && MsrExits((uint)R(RCX), true)) throw new VmExit(ExitReason.Wrmsr);
                 WriteMsr((uint)R(RCX), ((R(RDX) & 0xffffffff) << 32) | (R(RAX) & 0xffffffff));
                 break;
             case Handler.Swapgs:
@@ -128,28 +138,35 @@ public sealed partial class Cpu
             }
             case Handler.MovFromCr:
                 RequireCpl0();
-                R(op.R1) = op.Sub switch { 0 => Cr0, 2 => Cr2, 3 => Cr3, 4 => Cr4, 8 => Cr8, _ => throw GuestFault.Ud() };
+                R(op.R1) = ReadCr(op.Sub, op.R1);
                 break;
             case Handler.MovToCr:
                 RequireCpl0();
-                WriteCr(op.Sub, R(op.R2));
+                WriteCrChecked(op.Sub, R(op.R2), op.R2);
                 break;
             case Handler.MovFromDr:
                 RequireCpl0();
+                if (NonRoot && (Vmcs!.ProcBased & ProcControls.MovDrExiting) != 0)
+                    throw new VmExit(ExitReason.MovDr, (ulong)op.Sub | (1UL << 4) | ((ulong)op.R1 << 8));
                 R(op.R1) = Dr[op.Sub];
                 break;
             case Handler.MovToDr:
                 RequireCpl0();
+                if (NonRoot && (Vmcs!.ProcBased & ProcControls.MovDrExiting) != 0)
+                    throw new VmExit(ExitReason.MovDr, (ulong)op.Sub | ((ulong)op.R2 << 8));
                 Dr[op.Sub] = R(op.R2);
                 break;
             case Handler.Clts:
                 RequireCpl0();
+                if (NonRoot && (Vmcs!.Cr0GuestHostMask & Cr0TS & Vmcs.Cr0ReadShadow) != 0) throw new VmExit(ExitReason.CrAccess, 2UL << 4);
                 Cr0 &= ~Cr0TS;
+                if (NonRoot) Vmcs!.Cr0ReadShadow &= ~(Cr0TS & ~Vmcs.Cr0GuestHostMask);
                 break;
             case Handler.Lgdt:
             case Handler.Lidt:
             {
                 RequireCpl0();
+                DescriptorTableExit(ref op, next);
                 ulong ea = Ea(ref op, next);
                 ushort limit = Read16(ea);
                 ulong bas = Read64(ea + 2);
@@ -161,6 +178,7 @@ public sealed partial class Cpu
             case Handler.Sgdt:
             case Handler.Sidt:
             {
+                DescriptorTableExit(ref op, next);
                 ulong ea = Ea(ref op, next);
                 var t = op.H == Handler.Sgdt ? Gdtr : Idtr;
                 ProbeWrite(ea, 10);
@@ -170,11 +188,13 @@ public sealed partial class Cpu
             }
             case Handler.Ltr:
                 RequireCpl0();
+                DescriptorTableExit(ref op, next);
                 LoadTr((ushort)((op.Form & OpForm.MemSrc) != 0 ? Read16(Ea(ref op, next)) : GetReg(op.R2, 2)));
                 break;
             case Handler.Lldt:
             {
                 RequireCpl0();
+                DescriptorTableExit(ref op, next);
                 ushort sel = (ushort)((op.Form & OpForm.MemSrc) != 0 ? Read16(Ea(ref op, next)) : GetReg(op.R2, 2));
                 if ((sel & ~3) != 0) throw GuestFault.Gp((uint)(sel & ~3)); // LDTs are not supported; null is
                 Ldtr = new Segment { Attributes = Segment.Unusable };
@@ -183,26 +203,33 @@ public sealed partial class Cpu
             case Handler.Str:
             case Handler.Sldt:
             {
+                DescriptorTableExit(ref op, next);
                 ushort sel = op.H == Handler.Str ? Tr.Selector : Ldtr.Selector;
                 if ((op.Form & OpForm.MemDst) != 0) Write16(Ea(ref op, next), sel);
                 else SetReg(op.R1, op.Size, sel);
                 break;
             }
             case Handler.Invlpg:
+            {
                 RequireCpl0();
-                FlushTlbPage(Ea(ref op, next));
+                ulong la = Ea(ref op, next);
+                if (NonRoot && (Vmcs!.ProcBased & ProcControls.InvlpgExiting) != 0) throw new VmExit(ExitReason.Invlpg, la);
+                FlushTlbPage(la);
                 break;
+            }
             case Handler.Invpcid:
                 RequireCpl0();
                 FlushTlb(R(op.R1) >= 2);
                 break;
             case Handler.Wbinvd:
                 RequireCpl0();
+                if (NonRoot && Vmcs!.Has2(Proc2Controls.WbinvdExiting)) throw new VmExit(ExitReason.Wbinvd);
                 break;
             case Handler.Pause:
                 break;
             case Handler.Iret:
                 Iret();
+                NoteIret();
                 break;
             case Handler.Syscall:
                 Syscall(next);
@@ -233,10 +260,17 @@ public sealed partial class Cpu
                 break;
             }
             case Handler.Vmcall:
+                // Outside VMX non-root operation VMCALL is #UD; inside it always exits (SDM 25.1.2).
+                ExitIfNonRoot(ExitReason.Vmcall);
+                throw GuestFault.Ud();
             case Handler.Vmfunc:
+                ExecVmfunc();
+                break;
             case Handler.Xsetbv:
+                // XSETBV exits unconditionally in non-root operation; natively XSAVE is not reported (#UD).
+                if (NonRoot && Cpl == 0) throw new VmExit(ExitReason.Xsetbv);
+                throw GuestFault.Ud();
             case Handler.Xgetbv:
-                // Outside VMX non-root operation (and with XSAVE not reported) these are #UD.
                 throw GuestFault.Ud();
             default:
                 LastUnimplemented = (long)op.H;
@@ -245,6 +279,127 @@ public sealed partial class Cpu
     }
 
     private int Iopl => (int)(_rflags >> 12) & 3;
+
+    /// <summary>MOV from CR with VMX semantics: CR3/CR8 store exiting, CR0/CR4 read shadows (SDM 25.3).</summary>
+    private ulong ReadCr(int cr, int gpr)
+    {
+        if (NonRoot)
+        {
+            var v = Vmcs!;
+            ulong q = (uint)cr | (1UL << 4) | ((ulong)(uint)gpr << 8);
+            if (cr == 3 && (v.ProcBased & ProcControls.Cr3StoreExiting) != 0) throw new VmExit(ExitReason.CrAccess, q);
+            if (cr == 8 && (v.ProcBased & ProcControls.Cr8StoreExiting) != 0) throw new VmExit(ExitReason.CrAccess, q);
+            if (cr == 0) return (Cr0 & ~v.Cr0GuestHostMask) | (v.Cr0ReadShadow & v.Cr0GuestHostMask);
+            if (cr == 4) return (Cr4 & ~v.Cr4GuestHostMask) | (v.Cr4ReadShadow & v.Cr4GuestHostMask);
+        }
+        return cr switch { 0 => Cr0, 2 => Cr2, 3 => Cr3, 4 => Cr4, 8 => Cr8, _ => throw GuestFault.Ud() };
+    }
+
+    /// <summary>
+    /// MOV to CR with VMX semantics (SDM 25.1.3): CR0/CR4 exit when a host-owned bit would differ
+    /// from its read shadow (owned bits are otherwise left alone); CR3 exits unless the value is
+    /// in the CR3-target list; CR8 per its control.
+    /// </summary>
+    private void WriteCrChecked(int cr, ulong value, int gpr)
+    {
+        if (NonRoot)
+        {
+            var v = Vmcs!;
+            ulong q = (uint)cr | ((ulong)(uint)gpr << 8);
+            switch (cr)
+            {
+                case 0:
+                    if (((value ^ v.Cr0ReadShadow) & v.Cr0GuestHostMask) != 0) throw new VmExit(ExitReason.CrAccess, q);
+                    value = (value & ~v.Cr0GuestHostMask) | (Cr0 & v.Cr0GuestHostMask);
+                    break;
+                case 4:
+                    if (((value ^ v.Cr4ReadShadow) & v.Cr4GuestHostMask) != 0) throw new VmExit(ExitReason.CrAccess, q);
+                    value = (value & ~v.Cr4GuestHostMask) | (Cr4 & v.Cr4GuestHostMask);
+                    break;
+                case 3:
+                    if ((v.ProcBased & ProcControls.Cr3LoadExiting) != 0)
+                    {
+                        bool target = false;
+                        for (int i = 0; i < v.Cr3TargetCount; i++) target |= v.Cr3Targets[i] == value;
+                        if (!target) throw new VmExit(ExitReason.CrAccess, q);
+                    }
+                    break;
+                case 8:
+                    if ((v.ProcBased & ProcControls.Cr8LoadExiting) != 0) throw new VmExit(ExitReason.CrAccess, q);
+                    break;
+            }
+        }
+        WriteCr(cr, value);
+    }
+
+    /// <summary>I/O exiting per the unconditional control or the I/O bitmaps (SDM 25.1.3).</summary>
+    private bool IoExits(ushort port, int size)
+    {
+        var v = Vmcs!;
+        if ((v.ProcBased & ProcControls.UseIoBitmaps) == 0) return (v.ProcBased & ProcControls.UnconditionalIoExiting) != 0;
+        for (int p = port; p < port + size; p++)
+        {
+            if (p > 0xffff) return true;
+            ulong bitmap = p < 0x8000 ? v.IoBitmapA : v.IoBitmapB;
+            int bit = p & 0x7fff;
+            if ((Memory.Read(bitmap + (ulong)(bit >> 3), 1) & (1UL << (bit & 7))) != 0) return true;
+        }
+        return false;
+    }
+
+    /// <summary>SDM Table 27-5: size-1, direction (1 = IN), string, REP, immediate operand, port.</summary>
+    private static ulong IoQualification(ref Op op, ushort port, bool isIn) =>
+        (uint)(op.Size - 1) | (isIn ? 1UL << 3 : 0) | ((op.Form & OpForm.PortDx) == 0 ? 1UL << 6 : 0) | ((ulong)port << 16);
+
+    /// <summary>RDMSR/WRMSR exiting through the MSR bitmap (SDM 24.6.9); MSRs outside its ranges always exit.</summary>
+    private bool MsrExits(uint msr, bool write)
+    {
+        var v = Vmcs!;
+        if ((v.ProcBased & ProcControls.UseMsrBitmaps) == 0) return true;
+        ulong offset;
+        uint bit;
+        if (msr <= 0x1fff) { offset = write ? 2048UL : 0; bit = msr; }
+        else if (msr is >= 0xc0000000 and <= 0xc0001fff) { offset = write ? 3072UL : 1024; bit = msr - 0xc0000000; }
+        else return true;
+        return (Memory.Read(v.MsrBitmap + offset + (bit >> 3), 1) & (1UL << (int)(bit & 7))) != 0;
+    }
+
+    /// <summary>
+    /// Descriptor-table exiting (SDM 25.1.3): LGDT/LIDT/SGDT/SIDT exit with reason 46 and
+    /// LLDT/LTR/SLDT/STR with 47; the operand is described by the instruction-information field
+    /// (SDM Tables 27-10, 27-11) and the displacement in the qualification.
+    /// </summary>
+    private void DescriptorTableExit(ref Op op, ulong next)
+    {
+        if (!NonRoot || !Vmcs!.Has2(Proc2Controls.DescriptorTableExiting)) return;
+        bool gdtIdt = op.H is Handler.Lgdt or Handler.Lidt or Handler.Sgdt or Handler.Sidt;
+        uint identity = op.H switch
+        {
+            Handler.Sgdt or Handler.Sldt => 0u,
+            Handler.Sidt or Handler.Str => 1u,
+            Handler.Lgdt or Handler.Lldt => 2u,
+            _ => 3u,
+        };
+        uint info = identity << 28;
+        ulong qual = 0;
+        bool memory = (op.Form & (OpForm.MemSrc | OpForm.MemDst)) != 0 || gdtIdt;
+        if (memory)
+        {
+            info |= op.Scale;
+            info |= ((op.Form & OpForm.Addr32) != 0 ? 1u : 2u) << 7;
+            uint seg = op.Seg == 1 ? 4u : op.Seg == 2 ? 5u : (op.Form & OpForm.StackSeg) != 0 ? 2u : 3u;
+            info |= seg << 15;
+            if (op.Index == Op.NoReg) info |= 1u << 22; else info |= (uint)op.Index << 18;
+            if (op.Base == Op.NoReg || op.Base == Op.RipReg) info |= 1u << 27; else info |= (uint)op.Base << 23;
+            qual = op.Base == Op.RipReg ? next + (ulong)op.Disp : (ulong)op.Disp;
+        }
+        else
+        {
+            info |= 1u << 10;
+            info |= (uint)(op.H is Handler.Ltr or Handler.Lldt ? op.R2 : op.R1) << 3;
+        }
+        throw new VmExit(gdtIdt ? ExitReason.GdtrIdtrAccess : ExitReason.LdtrTrAccess, qual) { InstructionInfo = info };
+    }
 
     public ulong Tsc => (ulong)Cycles + TscOffset;
 
@@ -271,8 +426,9 @@ public sealed partial class Cpu
             case 4:
                 Cycles += Costs.MovCr;
                 // Bits of features CPUID does not report are reserved (SDM 2.5): only VME..OSXMMEXCPT
-                // (0-10) and FSGSBASE (16) may be set; PAE must stay on in long mode.
-                if ((v & Cr4PAE) == 0 || (v & ~(0x7ffUL | Cr4FSGSBASE)) != 0) throw GuestFault.Gp();
+                // (0-10) and FSGSBASE (16) may be set (VMXE too in VMX operation, where the
+                // hypervisor owns it); PAE must stay on in long mode.
+                if ((v & Cr4PAE) == 0 || (v & ~(0x7ffUL | Cr4FSGSBASE | (NonRoot ? Cr4VMXE : 0))) != 0) throw GuestFault.Gp();
                 SetCr4(v);
                 break;
             case 8:

@@ -1,0 +1,50 @@
+namespace Lvd.Machine.Vmx;
+
+/// <summary>
+/// Basic VM-exit reasons (SDM Vol. 3C Appendix C). The one table that gives them numbers;
+/// everything else names them. The guest ABI header (lvd_abi.h) is generated from this enum.
+/// </summary>
+public enum ExitReason : ushort
+{
+    ExceptionOrNmi = 0,
+    ExternalInterrupt = 1,
+    TripleFault = 2,
+    InitSignal = 3,
+    Sipi = 4,
+    InterruptWindow = 7,
+    NmiWindow = 8,
+    TaskSwitch = 9,
+    Cpuid = 10,
+    Hlt = 12,
+    Invd = 13,
+    Invlpg = 14,
+    Rdpmc = 15,
+    Rdtsc = 16,
+    Vmcall = 18,
+    CrAccess = 28,
+    MovDr = 29,
+    IoInstruction = 30,
+    Rdmsr = 31,
+    Wrmsr = 32,
+    EntryFailInvalidGuestState = 33,
+    EntryFailMsrLoading = 34,
+    Mwait = 36,
+    MonitorTrapFlag = 37,
+    Monitor = 39,
+    Pause = 40,
+    EntryFailMachineCheck = 41,
+    TprBelowThreshold = 43,
+    GdtrIdtrAccess = 46,
+    LdtrTrAccess = 47,
+    EptViolation = 48,
+    EptMisconfiguration = 49,
+    Invept = 50,
+    Rdtscp = 51,
+    PreemptionTimer = 52,
+    Invvpid = 53,
+    Wbinvd = 54,
+    Xsetbv = 55,
+    Rdrand = 57,
+    Invpcid = 58,
+    Vmfunc = 59,
+}

@@ -1,0 +1,184 @@
+// lvd_glue.h: the runtime ABI that IDL-generated cross-domain glue targets.
+//
+// A crossing carries one message of eight 64-bit words (LVD.md section 4): in
+// registers rdi rsi rdx r8 r9 r10 r11 r12 on the real trampoline, in a
+// struct lvd_msg everywhere else.  Request word 0 is {u32 function id, u32
+// target}; reply word 0 is a status (0 or a negative LVD_E* code).  What does
+// not fit in words 1..7 goes to the per-CPU register page at offsets the IDL
+// compiler fixed at build time; bulk data stays in the shared pool and only its
+// offset crosses.  Objects cross as capabilities: opaque u64 names, resolved in
+// the receiving side's own table and type-checked there.
+//
+// The glue is freestanding: it needs memcpy, memset and strnlen, nothing else.
+// The domain runtime supplies the transport (the VMFUNC trampoline) and the
+// shadow allocator; loopback.c supplies both for native tests.
+
+#ifndef LVD_GLUE_H
+#define LVD_GLUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+// ---- status codes (reply word 0) ----
+#define LVD_OK          0
+#define LVD_ENOSYS      (-1)  // function id names no rpc of this interface
+#define LVD_EBADREF     (-2)  // capability unknown, stale, or of another type
+#define LVD_ERANGE      (-3)  // buffer offset/length outside the shared pool
+#define LVD_E2BIG       (-4)  // length or string over its declared bound
+#define LVD_EBADUNION   (-5)  // union discriminator names no arm
+#define LVD_ELOOP       (-6)  // list longer than its depth bound, or cyclic
+#define LVD_ENOMEM      (-7)  // no shadow object or capability slot left
+#define LVD_EINVAL      (-8)  // NULL object, malformed count, bad status word
+#define LVD_ENOREF      (-9)  // the caller holds no reference the callee knows
+#define LVD_ECROSS      (-10) // the crossing itself failed (domain gone)
+#define LVD_EMIN        LVD_ECROSS
+
+// ---- the message ----
+#define LVD_MSG_WORDS 8
+struct lvd_msg {
+	uint64_t w[LVD_MSG_WORDS];
+};
+
+#define LVD_MSG_HDR(fid, target) \
+	((uint64_t)(uint32_t)(fid) | ((uint64_t)(uint32_t)(target) << 32))
+#define LVD_MSG_FID(w0)    ((uint32_t)(w0))
+#define LVD_MSG_TARGET(w0) ((uint32_t)((w0) >> 32))
+
+// A reply status comes from the other domain: anything but 0 or a known code
+// is itself an error, so a hostile callee cannot make a caller return 42.
+static inline int
+lvd_status(uint64_t w0)
+{
+	int64_t s = (int64_t)w0;
+
+	if (s == 0)
+		return LVD_OK;
+	if (s < 0 && s >= LVD_EMIN)
+		return (int)s;
+	return LVD_EINVAL;
+}
+
+// ---- the per-CPU register page ----
+#define LVD_REGPAGE_SIZE 4096
+struct lvd_regpage {
+	uint8_t bytes[LVD_REGPAGE_SIZE];
+} __attribute__((aligned(64)));
+
+// Offsets are compile-time constants checked by the IDL compiler against
+// LVD_REGPAGE_SIZE, so these accessors need no bounds check.  memcpy keeps
+// them alignment- and aliasing-safe.
+#define LVD_RP_ACCESSORS(name, type)                                          \
+	static inline void lvd_rp_put_##name(struct lvd_regpage *rp, size_t off, \
+					     type v)                              \
+	{                                                                      \
+		memcpy(rp->bytes + off, &v, sizeof(v));                        \
+	}                                                                      \
+	static inline type lvd_rp_get_##name(const struct lvd_regpage *rp,     \
+					     size_t off)                          \
+	{                                                                      \
+		type v;                                                        \
+		memcpy(&v, rp->bytes + off, sizeof(v));                        \
+		return v;                                                      \
+	}
+LVD_RP_ACCESSORS(u8, uint8_t)
+LVD_RP_ACCESSORS(u16, uint16_t)
+LVD_RP_ACCESSORS(u32, uint32_t)
+LVD_RP_ACCESSORS(u64, uint64_t)
+LVD_RP_ACCESSORS(s8, int8_t)
+LVD_RP_ACCESSORS(s16, int16_t)
+LVD_RP_ACCESSORS(s32, int32_t)
+LVD_RP_ACCESSORS(s64, int64_t)
+LVD_RP_ACCESSORS(char, char)
+#undef LVD_RP_ACCESSORS
+
+static inline void
+lvd_rp_put_bytes(struct lvd_regpage *rp, size_t off, const void *src, size_t n)
+{
+	memcpy(rp->bytes + off, src, n);
+}
+
+static inline void
+lvd_rp_get_bytes(const struct lvd_regpage *rp, size_t off, void *dst, size_t n)
+{
+	memcpy(dst, rp->bytes + off, n);
+}
+
+// ---- the shared pool ----
+// Both sides map the same pages, each at its own address: only offsets cross.
+struct lvd_pool {
+	uint8_t *base;
+	uint64_t size;
+};
+
+int lvd_pool_offset(const struct lvd_pool *pool, const void *p, uint64_t len,
+		    uint64_t *off);
+void *lvd_pool_ptr(const struct lvd_pool *pool, uint64_t off, uint64_t len);
+
+// ---- the capability table ----
+// One table per side of a channel.  A capability is (generation << 32 | slot
+// index + 1): 0 is never valid, and a freed slot's generation moves on so a
+// stale capability no longer resolves.  `remote` is the other side's
+// capability for the same object, learned when the object was first shared.
+struct lvd_cap {
+	void *ptr;
+	uint64_t remote;
+	uint32_t tag; // 0 = free slot
+	uint32_t gen;
+};
+
+struct lvd_captab {
+	struct lvd_cap *slots;
+	uint32_t nslots;
+};
+
+void lvd_captab_init(struct lvd_captab *t, struct lvd_cap *slots, uint32_t n);
+uint64_t lvd_cap_insert(struct lvd_captab *t, void *ptr, uint32_t tag);
+struct lvd_cap *lvd_cap_lookup(struct lvd_captab *t, uint64_t cap, uint32_t tag);
+uint64_t lvd_cap_find(struct lvd_captab *t, const void *ptr, uint32_t tag);
+void lvd_cap_remove(struct lvd_captab *t, uint64_t cap);
+
+// ---- shadow objects ----
+// A side's private copy of an object the other side owns.  Supplied by the
+// domain runtime (its heap) or the test harness; must return zeroed memory.
+void *lvd_shadow_alloc(size_t size, uint32_t tag);
+void lvd_shadow_free(void *obj, uint32_t tag);
+
+// ---- channels ----
+// The crossing.  On the real machine: load m into the eight registers,
+// VMFUNC, and copy the reply registers back into m.  Returns 0 when a reply
+// arrived (its status is in m->w[0]), LVD_ECROSS when none can.
+typedef int (*lvd_transport)(struct lvd_msg *m);
+
+// One side's view of a connection to the other side.
+struct lvd_chan {
+	uint32_t target;             // request word 0, high half
+	lvd_transport transport;     // how this side calls the other
+	struct lvd_captab *caps;     // this side's capability table
+	struct lvd_regpage *regpage; // this side's view of the register page
+	struct lvd_pool pool;        // this side's view of the shared pool
+};
+
+// A generated dispatcher: serves one request in m and leaves the reply in m.
+typedef void (*lvd_dispatch)(struct lvd_chan *ch, struct lvd_msg *m);
+
+// Generated handlers clear the reply words before writing their results, so
+// a reply never echoes leftover request words.
+static inline void
+lvd_msg_clear_reply(struct lvd_msg *m)
+{
+	memset(&m->w[1], 0, sizeof(m->w) - sizeof(m->w[0]));
+}
+
+// ---- loopback transport (native tests) ----
+// Connects a kernel channel and a domain channel in one process.  Each
+// crossing copies the message, the register page and the pool from the
+// caller's views into the callee's, so a pointer that leaked into the data
+// would point into the wrong copy and a test would see it.
+void lvd_loopback_connect(struct lvd_chan *kernel, lvd_dispatch kernel_dispatch,
+			  struct lvd_chan *domain, lvd_dispatch domain_dispatch);
+int lvd_loopback_to_domain(struct lvd_msg *m);
+int lvd_loopback_to_kernel(struct lvd_msg *m);
+extern uint64_t lvd_loopback_crossings;
+
+#endif // LVD_GLUE_H

@@ -18,9 +18,17 @@ public sealed record MachineConfig
     public bool CaptureSerial { get; init; }
     /// <summary>Print every executed instruction here (decodes one instruction per block: slow).</summary>
     public TextWriter? Trace { get; init; }
+    /// <summary>RAM at the top reserved for a hypervisor (never given to the guest; 2 MiB multiple).</summary>
+    public ulong HypervisorReservedBytes { get; init; }
 }
 
-public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock }
+public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByHypervisor }
+
+/// <summary>Platform firmware services a hypervisor registers (late launch through a CPUID leaf).</summary>
+public interface IFirmwareService
+{
+    bool TryCpuid(Lvd.Machine.Cpu.Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
+}
 
 public sealed record RunResult(
     RunOutcome Outcome,
@@ -50,9 +58,27 @@ public sealed class Machine : IPlatform
 
     public int? ExitCode { get; private set; }
 
+    /// <summary>Firmware hook of an installed hypervisor (null: none).</summary>
+    public IFirmwareService? Firmware { get; set; }
+
+    /// <summary>Why the hypervisor stopped the run, if it did.</summary>
+    public string? StopReport { get; private set; }
+
+    /// <summary>The hypervisor ends the whole run (e.g. a violation before domains exist).</summary>
+    public void StopByHypervisor(string report)
+    {
+        StopReport ??= report;
+        foreach (var c in Cpus) c.StopRequested = true;
+    }
+
+    /// <summary>First byte of RAM reserved for the hypervisor (= RAM size without one).</summary>
+    public ulong GuestRamTop => Memory.RamSize - Config.HypervisorReservedBytes;
+
     public Machine(MachineConfig config)
     {
         if (config.CpuCount < 1 || config.CpuCount > 64) throw new ArgumentOutOfRangeException(nameof(config), "1 to 64 vCPUs");
+        if ((config.HypervisorReservedBytes & ((2UL << 20) - 1)) != 0 || config.HypervisorReservedBytes >= config.MemoryBytes)
+            throw new ArgumentOutOfRangeException(nameof(config), "hypervisor reservation must be a 2 MiB multiple below the RAM size");
         Config = config;
         Costs = config.Costs;
         Memory = new PhysicalMemory(config.MemoryBytes);
@@ -90,6 +116,7 @@ public sealed class Machine : IPlatform
             while (true)
             {
                 if (ExitCode != null) { outcome = RunOutcome.Exited; break; }
+                if (StopReport != null) { outcome = RunOutcome.StoppedByHypervisor; crash = StopReport; break; }
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }
@@ -133,4 +160,10 @@ public sealed class Machine : IPlatform
     public int PendingInterrupt(CpuCore cpu) => -1;
 
     public void AcknowledgeInterrupt(CpuCore cpu, int vector) { }
+
+    public bool TryFirmwareCpuid(CpuCore cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
+    {
+        result = default;
+        return Firmware != null && Firmware.TryCpuid(cpu, leaf, subleaf, out result);
+    }
 }

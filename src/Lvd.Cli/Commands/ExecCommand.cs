@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
 using Spectre.Console.Cli;
 
@@ -21,6 +22,14 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Stop a runaway guest after N instructions (exit status 124).")]
         public long? MaxInstructions { get; init; }
 
+        [CommandOption("--hypervisor")]
+        [Description("Late-launch the LVD hypervisor before the program runs (it then runs as a VT-x guest under an identity EPT).")]
+        public bool Hypervisor { get; init; }
+
+        [CommandOption("--hypervisor-on-request")]
+        [Description("Install the hypervisor but launch it only when the program asks (CPUID leaf 0x4bf00000).")]
+        public bool HypervisorOnRequest { get; init; }
+
         [CommandOption("--trace")]
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
@@ -30,6 +39,8 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
     {
         if (settings.MaxInstructions is <= 0) throw new UsageException("--max-instructions must be positive");
         using var stdout = Console.OpenStandardOutput();
+        if (settings.Hypervisor && settings.HypervisorOnRequest) throw new UsageException("--hypervisor and --hypervisor-on-request exclude each other");
+        var mode = settings.Hypervisor ? HypervisorMode.LaunchAtStart : settings.HypervisorOnRequest ? HypervisorMode.OnRequest : HypervisorMode.None;
         var result = ProgramRunner.Run(settings.Elf, new RunOptions
         {
             MemoryBytes = settings.MemoryBytes,
@@ -37,7 +48,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             Trace = settings.Trace ? Console.Error : null,
-        });
+        }.With(mode));
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         return result.ExitStatus;

@@ -1,4 +1,5 @@
 using Lvd.Machine;
+using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
 using Lvd.Toolchain;
 
@@ -21,6 +22,8 @@ public sealed class CsmithCampaign
 
     public TimeSpan NativeTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public long MaxInstructions { get; init; } = 2_000_000_000;
+    /// <summary>Run the emulated side under the late-launched hypervisor (identity EPT).</summary>
+    public Lvd.Hypervisor.HypervisorMode Hypervisor { get; init; }
 
     public CsmithCampaign(GuestCompiler cc, string workDir)
     {
@@ -60,7 +63,7 @@ public sealed class CsmithCampaign
         if (nr.TimedOut) return new CaseResult(seed, opt, Verdict.NativeTooSlow, $"native run longer than {NativeTimeout.TotalSeconds} s", 0, 0);
         try { _cc.Build([c], elf, flags); }
         catch (GuestCompilerException e) { return new CaseResult(seed, opt, Verdict.BuildFailed, "lvd cc: " + FirstLine(e.Message), 0, 0); }
-        var er = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, MaxInstructions = MaxInstructions });
+        var er = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, MaxInstructions = MaxInstructions }.With(Hypervisor));
         if (er.Run.Outcome != RunOutcome.Exited)
             return new CaseResult(seed, opt, Verdict.EmulatorFailed, $"{er.Run.Outcome}: {FirstLine(er.Run.CrashReport ?? "")}", er.Run.Instructions, er.Run.HostSeconds);
         if (!er.Output.AsSpan().SequenceEqual(nr.Stdout) || er.ExitStatus != (nr.ExitCode & 0xff))

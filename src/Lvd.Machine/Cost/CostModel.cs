@@ -23,6 +23,7 @@ public sealed class CostModel
     public int Syscall { get; }
     public int Sysret { get; }
     public int VmExit { get; }
+    public int HvDispatch { get; }
     public int Msr { get; }
     public int PortIo { get; }
     public int MovCr3 { get; }
@@ -53,6 +54,7 @@ public sealed class CostModel
         Syscall = Get("syscall");
         Sysret = Get("sysret");
         VmExit = Get("vmexit");
+        HvDispatch = Get("hv_dispatch");
         Msr = Get("msr");
         PortIo = Get("port_io");
         MovCr3 = Get("mov_cr3");

@@ -247,6 +247,9 @@ public sealed partial class Cpu
 
     internal static bool IsCanonical(ulong la) => (ulong)(((long)la << 16) >> 16) == la;
 
+    /// <summary>48-bit canonical form (bits 63:47 equal).</summary>
+    public static bool IsCanonicalAddress(ulong la) => IsCanonical(la);
+
     /// <summary>
     /// Translates a linear address for an access, raising #PF/#GP as the architecture says,
     /// and fills the TLB of the privilege level the access was made at.

@@ -195,6 +195,7 @@ public sealed partial class Cpu
     {
         // No unrestricted guest: protected mode and paging on; long mode only (SDM 26.3.1.1).
         if ((v.GuestCr0 & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG)) throw new VmEntryException("VM entry failed: invalid guest state: CR0.PE and CR0.PG must be 1 (SDM 26.3.1.1)");
+        if ((v.GuestCr4 & Cr4VMXE) == 0) throw new VmEntryException("VM entry failed: invalid guest state: CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0, SDM 26.3.1.1)");
         if ((v.GuestCr4 & Cr4PAE) == 0 || (v.GuestEfer & (EferLMA | EferLME)) != (EferLMA | EferLME))
             throw new VmEntryException("VM entry failed: invalid guest state: this machine runs IA-32e mode guests only (SDM 26.3.1.1)");
         if ((v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) == 0) throw new VmEntryException("VM entry failed: invalid guest state: CS.L must be 1 (SDM 26.3.1.2)");
@@ -294,9 +295,32 @@ public sealed partial class Cpu
         if (!v.VpidEnabled) FlushVpidZero();
         SelectTlbSet();
         _attention = true;
-        bool resume = _root!.HandleExit(this, v);
-        if (!resume) { State = CpuState.Stopped; return; }
-        VmEnter(v, _root);
+        switch (_root!.HandleExit(this, v))
+        {
+            case ExitAction.Resume: VmEnter(v, _root); break;
+            case ExitAction.LeaveVmx: LeaveVmx(v); break;
+            default: State = CpuState.Stopped; break;
+        }
+    }
+
+    /// <summary>
+    /// VMXOFF for a devirtualizing hypervisor: the vCPU continues natively from the VMCS's guest
+    /// state (CR4.VMXE cleared), with no VMCS. Valid after an exit, or for a vCPU that is not
+    /// running (its live state is then saved first).
+    /// </summary>
+    public void LeaveVmx(Vmcs v)
+    {
+        if (NonRoot) SaveGuestState(v);
+        v.GuestCr4 &= ~Cr4VMXE;
+        LoadGuestState(v);
+        State = v.GuestActivityState == 1 ? CpuState.Halted : CpuState.Running;
+        NonRoot = false;
+        Vmcs = null;
+        _root = null;
+        _preemptDeadline = long.MaxValue;
+        SelectTlbSet();
+        FlushTlb(true);
+        _attention = true;
     }
 
     /// <summary>Raises a VM exit from an instruction handler if in non-root operation.</summary>

@@ -17,4 +17,9 @@ public interface IPlatform
     int PendingInterrupt(Cpu cpu);
     /// <summary>The CPU accepted the vector (moves it from IRR to ISR in an APIC).</summary>
     void AcknowledgeInterrupt(Cpu cpu, int vector);
+    /// <summary>
+    /// CPUID leaves served by platform firmware outside VMX operation (the late-launch request
+    /// of an installed hypervisor); false = the CPU answers itself.
+    /// </summary>
+    bool TryFirmwareCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
 }

@@ -20,12 +20,12 @@ public static class BootLoader
     public static BootInfo Load(Machine machine, ElfImage image, string name)
     {
         var mem = machine.Memory;
-        ulong boot = mem.RamSize - BootAreaSize;
+        ulong boot = machine.GuestRamTop - BootAreaSize;
         foreach (var s in image.Segments)
         {
             ulong end = s.Address + s.MemorySize;
             if (s.Address < PhysicalMemory.PageSize || end < s.Address || end > boot)
-                throw new LoadException($"{name}: segment 0x{s.Address:x}-0x{end:x} is outside usable memory 0x1000-0x{boot:x} ({mem.RamSize >> 20} MiB RAM; try --memory)");
+                throw new LoadException($"{name}: segment 0x{s.Address:x}-0x{end:x} is outside usable memory 0x1000-0x{boot:x} ({machine.GuestRamTop >> 20} MiB guest RAM; try --memory)");
         }
         foreach (var s in image.Segments)
         {

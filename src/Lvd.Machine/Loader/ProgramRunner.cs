@@ -11,6 +11,10 @@ public sealed record RunOptions
     public Stream? SerialOut { get; init; }
     public bool CaptureSerial { get; init; }
     public TextWriter? Trace { get; init; }
+    /// <summary>RAM at the top kept from the guest for a hypervisor (see Lvd.Hypervisor).</summary>
+    public ulong HypervisorReservedBytes { get; init; }
+    /// <summary>Called after loading, before the first instruction (e.g. to install and launch a hypervisor).</summary>
+    public Action<Machine>? Setup { get; init; }
 }
 
 /// <summary>The result of running one program, with what `lvd exec --stats-json` writes.</summary>
@@ -24,10 +28,34 @@ public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output
         RunOutcome.Exited => Run.ExitCode,
         RunOutcome.InstructionLimit => ProgramRunner.StatusRunaway,
         RunOutcome.Deadlock => ProgramRunner.StatusDeadlock,
+        RunOutcome.StoppedByHypervisor => ProgramRunner.StatusHypervisorStop,
         _ => ProgramRunner.StatusCrash,
     };
 
     public double Mips => Run.HostSeconds > 0 ? Run.Instructions / Run.HostSeconds / 1e6 : 0;
+
+    public long TotalExits => Machine.Cpus.Sum(c => c.VmExits);
+
+    /// <summary>VM exits by SDM reason name, summed over vCPUs; "vcpuN" entries split them per vCPU.</summary>
+    public Dictionary<string, object> ExitsByReason()
+    {
+        var total = new SortedDictionary<string, long>();
+        var result = new Dictionary<string, object>();
+        foreach (var c in Machine.Cpus)
+        {
+            var mine = new SortedDictionary<string, long>();
+            for (int r = 0; r < c.ExitsByReason.Length; r++)
+            {
+                if (c.ExitsByReason[r] == 0) continue;
+                string name = Enum.IsDefined(typeof(Vmx.ExitReason), (ushort)r) ? ((Vmx.ExitReason)r).ToString() : $"reason{r}";
+                mine[name] = c.ExitsByReason[r];
+                total[name] = total.GetValueOrDefault(name) + c.ExitsByReason[r];
+            }
+            if (Machine.Cpus.Length > 1 && mine.Count > 0) result[$"vcpu{c.Id}"] = mine;
+        }
+        foreach (var kv in total) result[kv.Key] = kv.Value;
+        return result;
+    }
 
     public string StatsJson()
     {
@@ -48,6 +76,9 @@ public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output
             ["page_walk_refs"] = cpu.PageWalkRefs,
             ["exceptions"] = cpu.ExceptionsDelivered,
             ["memory_pages_touched"] = Machine.Memory.PagesTouched,
+            ["vm_exits"] = TotalExits,
+            ["vmfuncs"] = Machine.Cpus.Sum(c => c.VmFuncs),
+            ["exits_by_reason"] = ExitsByReason(),
         };
         return JsonSerializer.Serialize(stats, new JsonSerializerOptions { WriteIndented = true });
     }
@@ -57,7 +88,7 @@ public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output
 public static class ProgramRunner
 {
     /// <summary>Exit statuses of `lvd exec` when the guest did not exit by itself.</summary>
-    public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusBadInput = 2;
+    public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusHypervisorStop = 127, StatusBadInput = 2;
 
     public static ProgramResult Run(string elfPath, RunOptions options)
     {
@@ -69,8 +100,10 @@ public static class ProgramRunner
             SerialOut = options.SerialOut,
             CaptureSerial = options.CaptureSerial,
             Trace = options.Trace,
+            HypervisorReservedBytes = options.HypervisorReservedBytes,
         });
         BootLoader.Load(machine, image, Path.GetFileName(elfPath));
+        options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);
         if (result.Outcome == RunOutcome.InstructionLimit)
             result = result with { CrashReport = CrashReport.DescribeRunaway(machine, options.MaxInstructions) };

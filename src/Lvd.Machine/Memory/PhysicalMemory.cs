@@ -43,6 +43,9 @@ public sealed class PhysicalMemory
 
     public bool IsRam(ulong pa) => pa < RamSize;
 
+    /// <summary>The MMIO ranges (base, size), for building identity mappings.</summary>
+    public IEnumerable<(ulong Base, ulong Size)> MmioRanges => _mmio.Select(r => (r.Base, r.Size));
+
     /// <summary>The backing array of a RAM page, allocated on first touch; null outside RAM.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte[]? RamPage(ulong pa)

@@ -10,6 +10,17 @@ namespace Lvd.Machine.Vmx;
 /// </summary>
 public interface IVmxRoot
 {
-    /// <summary>Handles the exit of <paramref name="cpu"/>; true = VMRESUME, false = stay in root (stop this vCPU).</summary>
-    bool HandleExit(CpuCore cpu, Vmcs vmcs);
+    /// <summary>Handles the exit of <paramref name="cpu"/> and says how the vCPU continues.</summary>
+    ExitAction HandleExit(CpuCore cpu, Vmcs vmcs);
+}
+
+/// <summary>What the hypervisor does after handling an exit.</summary>
+public enum ExitAction
+{
+    /// <summary>VMRESUME: enter the guest with the (edited) VMCS.</summary>
+    Resume,
+    /// <summary>Leave VMX operation: the guest state of the VMCS continues natively (devirtualize).</summary>
+    LeaveVmx,
+    /// <summary>Stay in root mode: this vCPU stops (the hypervisor recorded why).</summary>
+    Stop,
 }

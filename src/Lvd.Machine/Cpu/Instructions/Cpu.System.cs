@@ -87,7 +87,8 @@ public sealed partial class Cpu
             case Handler.Cpuid:
             {
                 ExitIfNonRoot(ExitReason.Cpuid);
-                var (a, b, c, d) = CpuidLeaf((uint)R(RAX), (uint)R(RCX));
+                if (!Platform.TryFirmwareCpuid(this, (uint)R(RAX), (uint)R(RCX), out var fw)) fw = CpuidLeaf((uint)R(RAX), (uint)R(RCX));
+                var (a, b, c, d) = fw;
                 R(RAX) = a; R(RBX) = b; R(RCX) = c; R(RDX) = d;
                 break;
             }

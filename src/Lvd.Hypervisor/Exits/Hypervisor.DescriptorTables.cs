@@ -1,0 +1,123 @@
+using Lvd.Machine.Cpu;
+using Lvd.Machine.Vmx;
+using CpuCore = Lvd.Machine.Cpu.Cpu;
+
+namespace Lvd.Hypervisor;
+
+/// <summary>
+/// LGDT/LIDT/SGDT/SIDT/LLDT/LTR/SLDT/STR, intercepted by descriptor-table exiting so that only
+/// the hypervisor decides which tables the kernel uses (LVD Invariant 4). The operand comes
+/// from the instruction-information field and the displacement in the qualification
+/// (SDM Tables 27-10 and 27-11).
+/// </summary>
+public sealed partial class Hypervisor
+{
+    private ExitAction DescriptorTable(VcpuContext ctx)
+    {
+        var v = ctx.Vmcs;
+        uint info = v.ExitInstructionInfo;
+        int identity = (int)(info >> 28) & 3;
+        bool gdtIdt = v.ExitReason == ExitReason.GdtrIdtrAccess;
+        bool register = !gdtIdt && (info & (1u << 10)) != 0;
+        ulong la = register ? 0 : OperandAddress(ctx, info, v.ExitQualification);
+        switch (gdtIdt, identity)
+        {
+            case (true, 2): // LGDT
+            case (true, 3): // LIDT
+            {
+                if (!ReadGuest(ctx, la, 10, out var bytes)) return Inject(ctx, Vectors.GP, 0);
+                var table = new DescriptorTable { Limit = BitConverter.ToUInt16(bytes, 0), Base = BitConverter.ToUInt64(bytes, 2) };
+                if (!CpuCore.IsCanonicalAddress(table.Base)) return Inject(ctx, Vectors.GP, 0);
+                if (identity == 2) v.GuestGdtr = table; else v.GuestIdtr = table;
+                return Advance(ctx);
+            }
+            case (true, _): // SGDT, SIDT
+            {
+                var table = identity == 0 ? v.GuestGdtr : v.GuestIdtr;
+                var bytes = new byte[10];
+                BitConverter.TryWriteBytes(bytes.AsSpan(0, 2), table.Limit);
+                BitConverter.TryWriteBytes(bytes.AsSpan(2, 8), table.Base);
+                return WriteGuest(ctx, la, bytes) ? Advance(ctx) : Inject(ctx, Vectors.GP, 0);
+            }
+            case (false, 0): // SLDT
+            case (false, 1): // STR
+            {
+                ushort sel = identity == 0 ? v.GuestLdtr.Selector : v.GuestTr.Selector;
+                if (register) { SetGpr(ctx, (int)(info >> 3) & 15, sel); return Advance(ctx); }
+                return WriteGuest(ctx, la, BitConverter.GetBytes(sel)) ? Advance(ctx) : Inject(ctx, Vectors.GP, 0);
+            }
+            default: // LLDT, LTR
+            {
+                ushort sel;
+                if (register) sel = (ushort)GetGpr(ctx, (int)(info >> 3) & 15);
+                else if (ReadGuest(ctx, la, 2, out var sb)) sel = BitConverter.ToUInt16(sb, 0);
+                else return Inject(ctx, Vectors.GP, 0);
+                return identity == 2 ? Lldt(ctx, sel) : Ltr(ctx, sel);
+            }
+        }
+    }
+
+    private static ExitAction Lldt(VcpuContext ctx, ushort sel)
+    {
+        // The machine supports no LDT: only a null selector is accepted (as it is natively).
+        if ((sel & ~3) != 0) return Inject(ctx, Vectors.GP, (uint)(sel & ~3));
+        ctx.Vmcs.GuestLdtr = new Segment { Selector = sel, Attributes = Segment.Unusable };
+        return Advance(ctx);
+    }
+
+    private ExitAction Ltr(VcpuContext ctx, ushort sel)
+    {
+        var v = ctx.Vmcs;
+        ulong index = (ulong)(sel & ~7);
+        if ((sel & ~3) == 0 || (sel & 4) != 0 || index + 15 > v.GuestGdtr.Limit) return Inject(ctx, Vectors.GP, (uint)(sel & ~3));
+        ulong descAddr = v.GuestGdtr.Base + index;
+        if (!ReadGuest(ctx, descAddr, 16, out var d)) return Inject(ctx, Vectors.GP, 0);
+        ulong lo = BitConverter.ToUInt64(d, 0), hi = BitConverter.ToUInt64(d, 8);
+        uint attr = Segment.AttributesFromDescriptor(lo);
+        if ((attr & 0x1f) != 0x09) return Inject(ctx, Vectors.GP, (uint)(sel & ~3)); // available 64-bit TSS
+        if ((attr & 0x80) == 0) return Inject(ctx, Vectors.NP, (uint)(sel & ~3));
+        if (!WriteGuest(ctx, descAddr, BitConverter.GetBytes(lo | (2UL << 40)))) return Inject(ctx, Vectors.GP, 0);
+        v.GuestTr = new Segment
+        {
+            Selector = sel,
+            Base = Segment.BaseFromDescriptor(lo) | ((hi & 0xffffffff) << 32),
+            Limit = Segment.LimitFromDescriptor(lo),
+            Attributes = attr | 2,
+        };
+        return Advance(ctx);
+    }
+
+    /// <summary>Linear address of a memory operand from the instruction-information field.</summary>
+    private static ulong OperandAddress(VcpuContext ctx, uint info, ulong displacement)
+    {
+        ulong a = displacement;
+        if ((info & (1u << 27)) == 0) a += GetGpr(ctx, (int)(info >> 23) & 15);
+        if ((info & (1u << 22)) == 0) a += GetGpr(ctx, (int)(info >> 18) & 15) << (int)(info & 3);
+        int addrSize = (int)(info >> 7) & 7;
+        if (addrSize == 1) a = (uint)a;
+        int seg = (int)(info >> 15) & 7;
+        if (seg is (int)SegReg.FS or (int)SegReg.GS) a += ctx.Vmcs.GuestSegs[seg].Base;
+        return a;
+    }
+
+    /// <summary>Reads guest-linear memory through the guest's page tables and its EPT.</summary>
+    private bool ReadGuest(VcpuContext ctx, ulong la, int length, out byte[] bytes)
+    {
+        bytes = new byte[length];
+        for (int i = 0; i < length; i++)
+        {
+            if (!ctx.Cpu.TryTranslateGuest(la + (ulong)i, out ulong hpa) || _memory.Contains(hpa)) return false;
+            bytes[i] = (byte)_machine.Memory.Read(hpa, 1);
+        }
+        return true;
+    }
+
+    private bool WriteGuest(VcpuContext ctx, ulong la, byte[] bytes)
+    {
+        var hpas = new ulong[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++)
+            if (!ctx.Cpu.TryTranslateGuest(la + (ulong)i, out hpas[i]) || _memory.Contains(hpas[i])) return false;
+        for (int i = 0; i < bytes.Length; i++) _machine.Memory.Write(hpas[i], 1, bytes[i]);
+        return true;
+    }
+}

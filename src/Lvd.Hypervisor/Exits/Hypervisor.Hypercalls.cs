@@ -1,0 +1,129 @@
+using Lvd.Machine.Memory;
+using Lvd.Machine.Vmx;
+using CpuCore = Lvd.Machine.Cpu.Cpu;
+
+namespace Lvd.Hypervisor;
+
+/// <summary>
+/// The hypercall ABI (<see cref="Hypercall"/>, docs/HYPERCALLS.md). Every argument is checked
+/// before anything changes: a bad call returns an error status and leaves all state as it was.
+/// Only the kernel EPT may call (checked in <see cref="HandleExit"/> for every exit).
+/// </summary>
+public sealed partial class Hypervisor
+{
+    private const ulong PhysLimit = 1UL << CpuCore.MaxPhysAddrBits;
+    private const ulong Rwx = Ept.Read | Ept.Write | Ept.Exec;
+
+    private ExitAction HypercallExit(VcpuContext ctx)
+    {
+        var cpu = ctx.Cpu;
+        Hypercalls++;
+        ulong a0 = cpu.GetRegister(CpuCore.RDI), a1 = cpu.GetRegister(CpuCore.RSI), a2 = cpu.GetRegister(CpuCore.RDX);
+        ulong a3 = cpu.GetRegister(10), a4 = cpu.GetRegister(8);
+        ulong value = 0;
+        var call = (Hypercall)(uint)cpu.GetRegister(CpuCore.RAX);
+        HypercallStatus status;
+        switch (call)
+        {
+            case Hypercall.Version: value = HypercallAbi.Version; status = HypercallStatus.Ok; break;
+            case Hypercall.Devirtualize:
+                cpu.SetRegister(CpuCore.RAX, 0);
+                cpu.SetRegister(CpuCore.RDX, 0);
+                Advance(ctx);
+                return Devirtualize(ctx);
+            case Hypercall.EnableVmfunc: status = EnableVmfunc(ctx); break;
+            case Hypercall.EptCreate: status = EptCreate(ctx, out value); break;
+            case Hypercall.EptDestroy: status = EptDestroy(ctx, (int)a0); break;
+            case Hypercall.EptMap: status = EptMap(ctx, (int)a0, a1, a2, a3, a4); break;
+            case Hypercall.EptUnmap: status = EptUnmap(ctx, (int)a0, a1, a2); break;
+            case Hypercall.EptpListSet: status = EptpListSet(ctx, a0, (long)a1); break;
+            case Hypercall.KernelRemap: status = KernelRemap(ctx, a0, a1); break;
+            case Hypercall.KillDomain: status = EptDestroy(ctx, (int)a0); break;
+            default: status = HypercallStatus.NoSuchCall; break;
+        }
+        cpu.SetRegister(CpuCore.RAX, (ulong)(long)status);
+        cpu.SetRegister(CpuCore.RDX, value);
+        return Advance(ctx);
+    }
+
+    private HypercallStatus EnableVmfunc(VcpuContext ctx)
+    {
+        var v = ctx.Vmcs;
+        v.ProcBased2 |= Proc2Controls.EnableVmFunctions;
+        v.VmFunctionControls = VmFunctionControls.EptpSwitching;
+        v.EptpListAddress = ctx.EptpList;
+        ctx.VmfuncEnabled = true;
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus EptCreate(VcpuContext ctx, out ulong id)
+    {
+        id = 0;
+        var ept = EptTable.Create(_memory, _machine.Memory);
+        if (ept == null) return HypercallStatus.NoMemory;
+        int n = ctx.NextEptId++;
+        ctx.DomainEpts[n] = ept;
+        id = (ulong)n;
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus EptDestroy(VcpuContext ctx, int id)
+    {
+        if (!ctx.DomainEpts.Remove(id, out var ept)) return HypercallStatus.Invalid;
+        // Any list slot that still names this EPT becomes an invalid EPTP: a VMFUNC to it exits.
+        for (ulong slot = 1; slot < 512; slot++)
+            if ((_machine.Memory.Read64(ctx.EptpList + slot * 8) & ~0xfffUL) == ept.Root) _machine.Memory.Write64(ctx.EptpList + slot * 8, 0);
+        ctx.Cpu.InvalidateEpt(ept.Eptp);
+        ept.Destroy();
+        return HypercallStatus.Ok;
+    }
+
+    /// <summary>Checks a range: page-aligned, non-empty, no overflow, within the physical-address width.</summary>
+    private static bool ValidRange(ulong start, ulong size) =>
+        size != 0 && (start & PhysicalMemory.PageMask) == 0 && (size & PhysicalMemory.PageMask) == 0
+        && start + size > start && start + size <= PhysLimit;
+
+    private HypercallStatus EptMap(VcpuContext ctx, int id, ulong gpa, ulong hpa, ulong size, ulong perms)
+    {
+        if (!ctx.DomainEpts.TryGetValue(id, out var ept)) return HypercallStatus.Invalid;
+        if (!ValidRange(gpa, size) || !ValidRange(hpa, size)) return HypercallStatus.Invalid;
+        // R/W/X only, never write-without-read (an EPT misconfiguration).
+        if ((perms & ~Rwx) != 0 || (perms & Rwx) == 0 || ((perms & Ept.Write) != 0 && (perms & Ept.Read) == 0)) return HypercallStatus.Invalid;
+        if (_memory.Overlaps(hpa, size)) return HypercallStatus.Denied;
+        if (!ept.Map(gpa, hpa, size, perms)) return HypercallStatus.NoMemory;
+        ctx.Cpu.InvalidateEpt(ept.Eptp);
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus EptUnmap(VcpuContext ctx, int id, ulong gpa, ulong size)
+    {
+        if (!ctx.DomainEpts.TryGetValue(id, out var ept)) return HypercallStatus.Invalid;
+        if (!ValidRange(gpa, size)) return HypercallStatus.Invalid;
+        if (!ept.Unmap(gpa, size)) return HypercallStatus.NoMemory;
+        ctx.Cpu.InvalidateEpt(ept.Eptp);
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus EptpListSet(VcpuContext ctx, ulong slot, long id)
+    {
+        if (!ctx.VmfuncEnabled) return HypercallStatus.NotEnabled;
+        if (slot is 0 or >= 512) return HypercallStatus.Invalid; // slot 0 is the kernel's, for good
+        ulong entry = 0;
+        if (id != -1)
+        {
+            if (!ctx.DomainEpts.TryGetValue((int)id, out var ept)) return HypercallStatus.Invalid;
+            entry = ept.Eptp;
+        }
+        _machine.Memory.Write64(ctx.EptpList + slot * 8, entry);
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus KernelRemap(VcpuContext ctx, ulong gpa, ulong hpa)
+    {
+        if (!ValidRange(gpa, PhysicalMemory.PageSize) || !ValidRange(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Invalid;
+        if (gpa >= _machine.GuestRamTop || _memory.Overlaps(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
+        if (!ctx.KernelEpt.Map(gpa, hpa, PhysicalMemory.PageSize, Rwx)) return HypercallStatus.NoMemory;
+        ctx.Cpu.InvalidateEpt(ctx.KernelEpt.Eptp);
+        return HypercallStatus.Ok;
+    }
+}

@@ -1,0 +1,180 @@
+using Lvd.Machine.Cpu;
+using Lvd.Machine.Vmx;
+using CpuCore = Lvd.Machine.Cpu.Cpu;
+
+namespace Lvd.Hypervisor;
+
+/// <summary>Emulation of the intercepted instructions (LVD Invariant 4), on behalf of the kernel.</summary>
+public sealed partial class Hypervisor
+{
+    private static ulong GetGpr(VcpuContext ctx, int gpr) => gpr == CpuCore.RSP ? ctx.Vmcs.GuestRsp : ctx.Cpu.GetRegister(gpr);
+
+    private static void SetGpr(VcpuContext ctx, int gpr, ulong value)
+    {
+        if (gpr == CpuCore.RSP) ctx.Vmcs.GuestRsp = value; else ctx.Cpu.SetRegister(gpr, value);
+    }
+
+    /// <summary>CPUID passthrough: VMX stays hidden, the hypervisor-present bit and our leaves are added.</summary>
+    private ExitAction Cpuid(VcpuContext ctx)
+    {
+        var cpu = ctx.Cpu;
+        uint leaf = (uint)cpu.GetRegister(CpuCore.RAX), sub = (uint)cpu.GetRegister(CpuCore.RCX);
+        var (a, b, c, d) = cpu.CpuidLeaf(leaf, sub);
+        if (leaf == 1) c |= 1u << 31; // hypervisor present
+        if (leaf == HypercallAbi.LaunchLeaf) (a, b, c, d) = (0, 0, 0, 0); // already launched: success
+        if (leaf == HypercallAbi.InfoLeaf) (a, b, c, d) = ((uint)HypercallAbi.Version, 0x2344564c, 0x00005648, 0); // "LVD#" "HV"
+        cpu.SetRegister(CpuCore.RAX, a);
+        cpu.SetRegister(CpuCore.RBX, b);
+        cpu.SetRegister(CpuCore.RCX, c);
+        cpu.SetRegister(CpuCore.RDX, d);
+        return Advance(ctx);
+    }
+
+    private ExitAction Rdmsr(VcpuContext ctx)
+    {
+        var cpu = ctx.Cpu;
+        ulong value;
+        try { value = cpu.ReadMsr((uint)cpu.GetRegister(CpuCore.RCX)); }
+        catch (GuestFault f) { return Inject(ctx, f.Vector, f.ErrorCode); }
+        cpu.SetRegister(CpuCore.RAX, (uint)value);
+        cpu.SetRegister(CpuCore.RDX, value >> 32);
+        return Advance(ctx);
+    }
+
+    private ExitAction Wrmsr(VcpuContext ctx)
+    {
+        var cpu = ctx.Cpu;
+        uint msr = (uint)cpu.GetRegister(CpuCore.RCX);
+        ulong value = (cpu.GetRegister(CpuCore.RDX) << 32) | (uint)cpu.GetRegister(CpuCore.RAX);
+        // The VMCS holds the live copies of these while in non-root operation.
+        switch (msr)
+        {
+            case CpuCore.Msr.FsBase: if (!CpuCore.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.FS].Base = value; return Advance(ctx);
+            case CpuCore.Msr.GsBase: if (!CpuCore.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value; return Advance(ctx);
+            case CpuCore.Msr.Efer:
+                if ((value & ~(CpuCore.EferSCE | CpuCore.EferLME | CpuCore.EferLMA | CpuCore.EferNXE)) != 0 || ((value ^ ctx.Vmcs.GuestEfer) & CpuCore.EferLME) != 0)
+                    return Inject(ctx, Vectors.GP, 0);
+                ctx.Vmcs.GuestEfer = (value & ~CpuCore.EferLMA) | (ctx.Vmcs.GuestEfer & CpuCore.EferLMA);
+                cpu.InvalidateVpid(ctx.Vmcs.Vpid);
+                return Advance(ctx);
+            case CpuCore.Msr.Pat: ctx.Vmcs.GuestPat = value; return Advance(ctx);
+            case CpuCore.Msr.SysenterCs: ctx.Vmcs.GuestSysenterCs = value; return Advance(ctx);
+            case CpuCore.Msr.SysenterEsp: ctx.Vmcs.GuestSysenterEsp = value; return Advance(ctx);
+            case CpuCore.Msr.SysenterEip: ctx.Vmcs.GuestSysenterEip = value; return Advance(ctx);
+        }
+        try { cpu.WriteMsr(msr, value); }
+        catch (GuestFault f) { return Inject(ctx, f.Vector, f.ErrorCode); }
+        return Advance(ctx);
+    }
+
+    /// <summary>MOV to/from CR and CLTS (qualification: SDM Table 27-3).</summary>
+    private ExitAction CrAccess(VcpuContext ctx)
+    {
+        var v = ctx.Vmcs;
+        var cpu = ctx.Cpu;
+        int cr = (int)(v.ExitQualification & 15), type = (int)(v.ExitQualification >> 4) & 3, gpr = (int)(v.ExitQualification >> 8) & 15;
+        if (type == 2) // CLTS
+        {
+            v.GuestCr0 &= ~CpuCore.Cr0TS;
+            v.Cr0ReadShadow &= ~CpuCore.Cr0TS;
+            return Advance(ctx);
+        }
+        if (type == 1) // MOV from CR3/CR8 (store exiting)
+        {
+            SetGpr(ctx, gpr, cr == 3 ? v.GuestCr3 : cpu.Cr8);
+            return Advance(ctx);
+        }
+        ulong value = GetGpr(ctx, gpr);
+        switch (cr)
+        {
+            case 0:
+                // The guest may not leave protected mode or paging (no unrestricted guest).
+                if ((value & (CpuCore.Cr0PE | CpuCore.Cr0PG)) != (CpuCore.Cr0PE | CpuCore.Cr0PG) || (value >> 32) != 0) return Inject(ctx, Vectors.GP, 0);
+                v.Cr0ReadShadow = value;
+                v.GuestCr0 = value | CpuCore.Cr0NE | CpuCore.Cr0ET;
+                cpu.InvalidateVpid(v.Vpid);
+                return Advance(ctx);
+            case 4:
+                // CR4.VMXE belongs to the hypervisor: the guest sees no VMX.
+                if ((value & CpuCore.Cr4VMXE) != 0 || (value & CpuCore.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
+                v.Cr4ReadShadow = value;
+                v.GuestCr4 = value | CpuCore.Cr4VMXE;
+                cpu.InvalidateVpid(v.Vpid);
+                return Advance(ctx);
+            case 3:
+                if ((value >> CpuCore.MaxPhysAddrBits) != 0) return Inject(ctx, Vectors.GP, 0);
+                v.GuestCr3 = value;
+                cpu.InvalidateVpid(v.Vpid); // MOV CR3 flushes the guest's non-global translations
+                // CR3-target list as an LRU of 4: the next loads of this value exit no more.
+                ctx.Cr3Lru.Remove(value);
+                ctx.Cr3Lru.Insert(0, value);
+                if (ctx.Cr3Lru.Count > 4) ctx.Cr3Lru.RemoveAt(4);
+                SyncCr3Targets(ctx);
+                return Advance(ctx);
+            default:
+                cpu.Cr8 = value & 15;
+                return Advance(ctx);
+        }
+    }
+
+    /// <summary>IN/OUT passed through to the device on the kernel's behalf (qualification: SDM Table 27-5).</summary>
+    private ExitAction Io(VcpuContext ctx)
+    {
+        ulong q = ctx.Vmcs.ExitQualification;
+        int size = (int)(q & 7) + 1;
+        bool isIn = (q & (1UL << 3)) != 0;
+        if ((q & (1UL << 4)) != 0) return Stop("string I/O instructions are not emulated");
+        ushort port = (ushort)(q >> 16);
+        var cpu = ctx.Cpu;
+        if (isIn)
+        {
+            ulong value = _machine.Io.In(cpu.Id, port, size);
+            ulong mask = size == 4 ? 0xffffffffUL : (1UL << (size * 8)) - 1;
+            ulong rax = cpu.GetRegister(CpuCore.RAX);
+            cpu.SetRegister(CpuCore.RAX, size == 4 ? value & mask : (rax & ~mask) | (value & mask));
+        }
+        else _machine.Io.Out(cpu.Id, port, size, cpu.GetRegister(CpuCore.RAX));
+        return Advance(ctx);
+    }
+
+    private static ExitAction MovDr(VcpuContext ctx)
+    {
+        ulong q = ctx.Vmcs.ExitQualification;
+        int dr = (int)(q & 7), gpr = (int)(q >> 8) & 15;
+        bool fromDr = (q & (1UL << 4)) != 0;
+        if (fromDr) SetGpr(ctx, gpr, dr == 7 ? ctx.Vmcs.GuestDr7 : ctx.Cpu.Dr[dr]);
+        else if (dr == 7) ctx.Vmcs.GuestDr7 = GetGpr(ctx, gpr);
+        else ctx.Cpu.Dr[dr] = GetGpr(ctx, gpr);
+        return Advance(ctx);
+    }
+
+    /// <summary>HLT: the guest waits in the HLT activity state until an interrupt (no busy exit loop).</summary>
+    private static ExitAction Hlt(VcpuContext ctx)
+    {
+        ctx.Vmcs.GuestActivityState = 1;
+        return Advance(ctx);
+    }
+
+    /// <summary>An NMI exit: re-inject it as a virtual NMI, or wait for the NMI window if the guest blocks NMIs.</summary>
+    private static ExitAction ExceptionOrNmi(VcpuContext ctx)
+    {
+        var v = ctx.Vmcs;
+        uint type = (v.ExitInterruptionInfo >> 8) & 7;
+        if (type != InterruptionInfo.TypeNmi)
+            return Inject(ctx, (int)(v.ExitInterruptionInfo & 0xff), (v.ExitInterruptionInfo & InterruptionInfo.ErrorCodeValid) != 0 ? v.ExitInterruptionErrorCode : null);
+        if ((v.GuestInterruptibility & 8) != 0)
+        {
+            v.ProcBased |= ProcControls.NmiWindowExiting;
+            return ExitAction.Resume;
+        }
+        v.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
+        return ExitAction.Resume;
+    }
+
+    private static ExitAction NmiWindow(VcpuContext ctx)
+    {
+        ctx.Vmcs.ProcBased &= ~ProcControls.NmiWindowExiting;
+        ctx.Vmcs.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
+        return ExitAction.Resume;
+    }
+}

@@ -1,0 +1,60 @@
+namespace Lvd.Hypervisor;
+
+/// <summary>
+/// The hypercall ABI of the LVD hypervisor (docs/HYPERCALLS.md). The one table that numbers
+/// them; the guest header lvd_abi.h is generated from it.
+/// Calling convention: VMCALL with RAX = number, arguments in RDI, RSI, RDX, R10, R8;
+/// result status in RAX (0 or a negative <see cref="HypercallStatus"/>), a value in RDX.
+/// Late launch is the exception: outside VMX operation VMCALL is #UD, so the kernel asks the
+/// platform firmware with CPUID leaf <see cref="LaunchLeaf"/>.
+/// </summary>
+public enum Hypercall : uint
+{
+    /// <summary>Returns the ABI version in RDX.</summary>
+    Version = 0,
+    /// <summary>Leave VMX operation on every vCPU; the kernel continues natively.</summary>
+    Devirtualize = 1,
+    /// <summary>Enable VM functions and EPTP switching on the calling vCPU; RDX = kernel EPTP index (0).</summary>
+    EnableVmfunc = 2,
+    /// <summary>Create an empty domain EPT on the calling vCPU; RDX = EPT id.</summary>
+    EptCreate = 3,
+    /// <summary>Destroy a domain EPT (RDI = id); its list slots become invalid.</summary>
+    EptDestroy = 4,
+    /// <summary>Map RDI = EPT id, RSI = guest-physical, RDX = host-physical, R10 = bytes, R8 = R|W|X bits.</summary>
+    EptMap = 5,
+    /// <summary>Unmap RDI = EPT id, RSI = guest-physical, RDX = bytes.</summary>
+    EptUnmap = 6,
+    /// <summary>Set EPTP-list slot RDI (1..511) of the calling vCPU to EPT id RSI, or invalid if RSI = -1.</summary>
+    EptpListSet = 7,
+    /// <summary>Remap guest-physical page RDI to host page RSI in the calling vCPU's kernel EPT (RSI = RDI restores).</summary>
+    KernelRemap = 8,
+    /// <summary>Kill the domain whose EPT id is RDI (policy: its EPT is torn down, list slots invalidated).</summary>
+    KillDomain = 9,
+}
+
+/// <summary>Hypercall results (RAX).</summary>
+public enum HypercallStatus : long
+{
+    Ok = 0,
+    /// <summary>Unknown hypercall number.</summary>
+    NoSuchCall = -1,
+    /// <summary>Called from an EPT other than the kernel's.</summary>
+    NotKernel = -2,
+    /// <summary>A bad argument (alignment, range, permissions, unknown id); nothing changed.</summary>
+    Invalid = -3,
+    /// <summary>The range touches hypervisor memory.</summary>
+    Denied = -4,
+    /// <summary>Hypervisor memory exhausted.</summary>
+    NoMemory = -5,
+    /// <summary>VM functions were not enabled on this vCPU first.</summary>
+    NotEnabled = -6,
+}
+
+public static class HypercallAbi
+{
+    public const int Version = 1;
+    /// <summary>CPUID leaf that asks the platform firmware for late launch (outside VMX operation).</summary>
+    public const uint LaunchLeaf = 0x4bf00000;
+    /// <summary>CPUID leaf answering "LVD#HV" in EBX:ECX:EDX once under the hypervisor.</summary>
+    public const uint InfoLeaf = 0x4bf00001;
+}

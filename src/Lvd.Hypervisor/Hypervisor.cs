@@ -1,0 +1,209 @@
+using Lvd.Machine;
+using Lvd.Machine.Cpu;
+using Lvd.Machine.Vmx;
+using CpuCore = Lvd.Machine.Cpu.Cpu;
+
+namespace Lvd.Hypervisor;
+
+/// <summary>
+/// The minimal LVD hypervisor, host code in VMX root operation. It late-launches the running
+/// kernel into non-root mode (copying each vCPU's live state into its VMCS), keeps it there
+/// under an identity EPT that excludes its own memory, emulates the sensitive instructions it
+/// intercepts (LVD Invariant 4) and serves the hypercall ABI of the kernel's LVD runtime.
+/// Split by concern: launch and policy here, exit handlers and hypercalls in Exits/.
+/// </summary>
+public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
+{
+    /// <summary>Default RAM reserved for the hypervisor at the top of guest-physical memory.</summary>
+    public const ulong DefaultReservedBytes = 16UL << 20;
+
+    private readonly Lvd.Machine.Machine _machine;
+    private readonly HypervisorMemory _memory;
+    private readonly VcpuContext?[] _vcpus;
+    private ulong _msrBitmap;
+
+    public bool Launched { get; private set; }
+    public long Hypercalls { get; private set; }
+    public int PagesInUse => _memory.PagesInUse;
+    public ulong MemoryBase => _memory.Base;
+
+    public Hypervisor(Lvd.Machine.Machine machine)
+    {
+        if (machine.Config.HypervisorReservedBytes == 0)
+            throw new InvalidOperationException("the machine reserves no memory for a hypervisor (MachineConfig.HypervisorReservedBytes)");
+        _machine = machine;
+        _memory = new HypervisorMemory(machine.Memory, machine.GuestRamTop, machine.Memory.RamSize);
+        _vcpus = new VcpuContext?[machine.Cpus.Length];
+        machine.Firmware = this;
+    }
+
+    /// <summary>The EPTP of a vCPU's kernel EPT (after launch).</summary>
+    public ulong KernelEptp(int cpu) => _vcpus[cpu]?.KernelEpt.Eptp ?? 0;
+
+    // ---------------- late launch ----------------
+
+    /// <summary>Firmware CPUID: the late-launch request of a kernel running natively.</summary>
+    public bool TryCpuid(CpuCore cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
+    {
+        result = default;
+        if (leaf != HypercallAbi.LaunchLeaf) return false;
+        result = ((uint)(long)(Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory), 0, 0, 0);
+        return true;
+    }
+
+    /// <summary>
+    /// Deprivileges every vCPU: builds its VMCS from its live state and enters non-root mode.
+    /// The guest continues exactly where it was, now under EPT. False if out of memory.
+    /// </summary>
+    public bool Launch()
+    {
+        if (Launched) return true;
+        if (_memory.AllocPage() is not ulong msrBitmap) return false;
+        _msrBitmap = msrBitmap;
+        _machine.Memory.Fill(msrBitmap, 4096, 0xff); // trap every RDMSR/WRMSR (LVD Invariant 4)
+        foreach (var cpu in _machine.Cpus)
+        {
+            var kernelEpt = EptTable.Create(_memory, _machine.Memory);
+            if (kernelEpt == null || !MapKernelIdentity(kernelEpt)) return false;
+            if (_memory.AllocPage() is not ulong list || _memory.AllocPage() is not ulong region) return false;
+            _machine.Memory.Write64(list, kernelEpt.Eptp);
+            var ctx = new VcpuContext(cpu, kernelEpt, list, region);
+            _vcpus[cpu.Id] = ctx;
+            SetupVmcs(ctx);
+        }
+        foreach (var ctx in _vcpus) ctx!.Cpu.VmEnter(ctx.Vmcs, this);
+        Launched = true;
+        return true;
+    }
+
+    /// <summary>Identity map of guest RAM and MMIO; hypervisor memory is simply never mapped.</summary>
+    private bool MapKernelIdentity(EptTable ept)
+    {
+        const ulong Rwx = Ept.Read | Ept.Write | Ept.Exec;
+        if (!ept.Map(0, 0, _machine.GuestRamTop, Rwx)) return false;
+        foreach (var (b, s) in _machine.Memory.MmioRanges)
+            if (!ept.Map(b, b, s, Ept.Read | Ept.Write, uncached: true)) return false;
+        return true;
+    }
+
+    private void SetupVmcs(VcpuContext ctx)
+    {
+        var cpu = ctx.Cpu;
+        var v = ctx.Vmcs;
+        // Controls: LVD Invariant 4 exits; external interrupts and exceptions go straight to the
+        // guest's IDT (exitless interrupt delivery).
+        v.PinBased = PinControls.NmiExiting | PinControls.VirtualNmis;
+        v.ProcBased = ProcControls.HltExiting | ProcControls.Cr3LoadExiting | ProcControls.MovDrExiting
+            | ProcControls.UnconditionalIoExiting | ProcControls.UseMsrBitmaps | ProcControls.ActivateSecondary;
+        v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp;
+        v.Vpid = (ushort)(cpu.Id + 1);
+        v.Eptp = ctx.KernelEpt.Eptp;
+        v.MsrBitmap = _msrBitmap;
+        v.ExceptionBitmap = 0;
+        // CR0: the VMX fixed bits are the hypervisor's; CR4.VMXE is set but hidden.
+        v.Cr0GuestHostMask = CpuCore.Cr0PE | CpuCore.Cr0PG | CpuCore.Cr0NE;
+        v.Cr0ReadShadow = cpu.Cr0;
+        v.Cr4GuestHostMask = CpuCore.Cr4VMXE;
+        v.Cr4ReadShadow = cpu.Cr4;
+        ctx.Cr3Lru.Add(cpu.Cr3);
+        SyncCr3Targets(ctx);
+        // Guest state: the live state of the running kernel.
+        v.GuestRip = cpu.Rip;
+        v.GuestRsp = cpu.GetRegister(CpuCore.RSP);
+        v.GuestRflags = cpu.Rflags;
+        v.GuestCr0 = cpu.Cr0 | CpuCore.Cr0NE;
+        v.GuestCr3 = cpu.Cr3;
+        v.GuestCr4 = cpu.Cr4 | CpuCore.Cr4VMXE;
+        v.GuestDr7 = cpu.Dr[7];
+        for (int i = 0; i < 6; i++) v.GuestSegs[i] = cpu.Segs[i];
+        v.GuestTr = cpu.Tr;
+        v.GuestLdtr = cpu.Ldtr;
+        v.GuestGdtr = cpu.Gdtr;
+        v.GuestIdtr = cpu.Idtr;
+        v.GuestEfer = cpu.Efer;
+        v.GuestPat = cpu.Pat;
+        v.GuestSysenterCs = cpu.SysenterCs;
+        v.GuestSysenterEsp = cpu.SysenterEsp;
+        v.GuestSysenterEip = cpu.SysenterEip;
+        v.GuestActivityState = cpu.State == CpuState.Halted ? 1u : 0;
+        v.GuestInterruptibility = 0;
+    }
+
+    private static void SyncCr3Targets(VcpuContext ctx)
+    {
+        var v = ctx.Vmcs;
+        v.Cr3TargetCount = ctx.Cr3Lru.Count;
+        for (int i = 0; i < ctx.Cr3Lru.Count; i++) v.Cr3Targets[i] = ctx.Cr3Lru[i];
+    }
+
+    // ---------------- exits ----------------
+
+    public ExitAction HandleExit(CpuCore cpu, Vmcs v)
+    {
+        var ctx = _vcpus[cpu.Id] ?? throw new InvalidOperationException($"exit from vCPU {cpu.Id}, which was never launched");
+        cpu.Cycles += _machine.Costs.HvDispatch;
+        // Only the kernel (EPTP index 0, its own EPT) may cause exits that are emulated;
+        // anything else is a violation for the domain policy.
+        bool fromKernel = v.EptpIndex == 0 && (v.Eptp & ~0xfffUL) == ctx.KernelEpt.Root;
+        if (!fromKernel) return Violation(ctx, $"{v.ExitReason} exit while EPTP index {v.EptpIndex} was active (not the kernel EPT)");
+        return v.ExitReason switch
+        {
+            ExitReason.Cpuid => Cpuid(ctx),
+            ExitReason.Vmcall => HypercallExit(ctx),
+            ExitReason.Rdmsr => Rdmsr(ctx),
+            ExitReason.Wrmsr => Wrmsr(ctx),
+            ExitReason.CrAccess => CrAccess(ctx),
+            ExitReason.IoInstruction => Io(ctx),
+            ExitReason.GdtrIdtrAccess or ExitReason.LdtrTrAccess => DescriptorTable(ctx),
+            ExitReason.MovDr => MovDr(ctx),
+            ExitReason.Hlt => Hlt(ctx),
+            ExitReason.ExceptionOrNmi => ExceptionOrNmi(ctx),
+            ExitReason.NmiWindow => NmiWindow(ctx),
+            ExitReason.PreemptionTimer => ExitAction.Resume,
+            ExitReason.Xsetbv => Inject(ctx, Vectors.UD, null),
+            ExitReason.TripleFault => Stop($"the kernel triple-faulted on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+            ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
+            ExitReason.EptMisconfiguration => Stop($"EPT misconfiguration at guest-physical 0x{v.GuestPhysicalAddress:x} on vCPU {cpu.Id}: a hypervisor bug"),
+            ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(CpuCore.RAX):x}, ECX 0x{cpu.GetRegister(CpuCore.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+            _ => Stop($"unexpected VM exit {v.ExitReason} on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+        };
+    }
+
+    private ExitAction Stop(string report)
+    {
+        _machine.StopByHypervisor("hypervisor: " + report);
+        return ExitAction.Stop;
+    }
+
+    /// <summary>
+    /// The domain policy hook. Domains do not exist yet, so a violation is reported and the run
+    /// stopped; the domains work replaces this with "kill the domain, keep the kernel".
+    /// </summary>
+    private ExitAction Violation(VcpuContext ctx, string what) => Stop($"violation on vCPU {ctx.Cpu.Id}: {what}, RIP 0x{ctx.Vmcs.GuestRip:x}");
+
+    private static ExitAction Advance(VcpuContext ctx)
+    {
+        ctx.Vmcs.GuestRip += ctx.Vmcs.ExitInstructionLength;
+        return ExitAction.Resume;
+    }
+
+    /// <summary>Injects an exception into the guest at the exiting instruction (it does not retire).</summary>
+    private static ExitAction Inject(VcpuContext ctx, int vector, uint? errorCode)
+    {
+        ctx.Vmcs.EntryInterruptionInfo = InterruptionInfo.Make(vector, InterruptionInfo.TypeHardwareException, errorCode != null);
+        ctx.Vmcs.EntryExceptionErrorCode = errorCode ?? 0;
+        return ExitAction.Resume;
+    }
+
+    /// <summary>Devirtualize: every vCPU leaves VMX operation; the calling one after its VMCALL.</summary>
+    private ExitAction Devirtualize(VcpuContext caller)
+    {
+        foreach (var ctx in _vcpus)
+        {
+            if (ctx == null || ctx == caller) continue;
+            ctx.Cpu.LeaveVmx(ctx.Vmcs);
+        }
+        Launched = false;
+        return ExitAction.LeaveVmx;
+    }
+}

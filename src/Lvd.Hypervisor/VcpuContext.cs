@@ -1,0 +1,21 @@
+using Lvd.Machine.Vmx;
+using CpuCore = Lvd.Machine.Cpu.Cpu;
+
+namespace Lvd.Hypervisor;
+
+/// <summary>What the hypervisor keeps per vCPU: its VMCS, its kernel EPT, EPTP list and domain EPTs.</summary>
+internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpList, ulong vmcsRegion)
+{
+    public readonly CpuCore Cpu = cpu;
+    public readonly Vmcs Vmcs = new();
+    /// <summary>EPT_K of this vCPU: identity over guest RAM and MMIO, minus hypervisor memory, plus per-CPU remaps.</summary>
+    public readonly EptTable KernelEpt = kernelEpt;
+    public readonly ulong EptpList = eptpList;
+    /// <summary>The 4 KiB VMCS region (SDM 24.2) reserved for this vCPU; the fields live in <see cref="Vmcs"/>.</summary>
+    public readonly ulong VmcsRegion = vmcsRegion;
+    public readonly Dictionary<int, EptTable> DomainEpts = new();
+    public int NextEptId = 1;
+    /// <summary>CR3 values in the CR3-target list, most recently used first.</summary>
+    public readonly List<ulong> Cr3Lru = new();
+    public bool VmfuncEnabled;
+}

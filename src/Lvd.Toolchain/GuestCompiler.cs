@@ -48,9 +48,29 @@ public sealed class GuestCompiler
         // -nostdinc keeps the host's /usr/include out: a header the runtime lacks is a compile
         // error, not a glibc declaration that fails at link time. gcc's own directory supplies
         // stddef.h, stdarg.h, stdbool.h, float.h and the rest of the freestanding headers.
-        _includeFlags = ["-nostdinc", "-isystem", Path.Combine(_libcDir, "include"), "-isystem", GccIncludeDir(gcc)];
+        // guest/include holds headers shared by guest programs (the hypercall wrappers);
+        // build/guest/include the generated lvd_abi.h (exit reasons, hypercall numbers).
+        string generated = GenerateAbiHeader(repoRoot);
+        _includeFlags = ["-nostdinc", "-isystem", Path.Combine(_libcDir, "include"), "-isystem", GccIncludeDir(gcc),
+            "-I", Path.Combine(repoRoot, "guest", "include"), "-I", generated];
         _runtime = new RuntimeCache(_libcDir, Path.Combine(repoRoot, "build", "guest"), gcc,
             [.. CodegenFlags, .. RuntimeFlags, .. _includeFlags]);
+    }
+
+    /// <summary>Writes build/guest/include/lvd_abi.h from the C# definitions (only when it changed).</summary>
+    private static string GenerateAbiHeader(string repoRoot)
+    {
+        string dir = Path.Combine(repoRoot, "build", "guest", "include");
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, Lvd.Hypervisor.AbiHeader.FileName);
+        string text = Lvd.Hypervisor.AbiHeader.Generate();
+        if (!File.Exists(path) || File.ReadAllText(path) != text)
+        {
+            string tmp = path + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, path, overwrite: true);
+        }
+        return dir;
     }
 
     /// <summary>The repository whose guest/libc this compiler uses.</summary>

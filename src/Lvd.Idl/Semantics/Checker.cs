@@ -168,11 +168,13 @@ internal sealed class Checker
                 continue;
             arms.Add(new UnionArm(a.Tag, a.Name.Text, scalar, (int)count) { IsArray = a.ArrayLength is not null });
         }
-        if (arms.Count == 0)
+        if (f.Arms!.Count == 0)
         {
             Error(f.Name.Span, $"union '{f.Name.Text}' has no arm");
             return null;
         }
+        if (arms.Count < f.Arms.Count)
+            return null;
         return new StructField(f.Name.Text, FieldKind.Union, null, 1, null, new UnionType(disc.Name.Text, arms));
     }
 

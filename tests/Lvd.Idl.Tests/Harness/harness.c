@@ -6,6 +6,8 @@
 //   live                  prints the number of live shadow objects
 //   crossings             prints the number of crossings so far
 
+#include <ctype.h>
+
 #include "harness.h"
 
 struct side kside, dside;
@@ -64,7 +66,6 @@ size_t
 next_hex(char **s, uint8_t *out, size_t max)
 {
 	size_t n = 0;
-	unsigned v;
 
 	while (**s == ' ')
 		(*s)++;
@@ -72,8 +73,9 @@ next_hex(char **s, uint8_t *out, size_t max)
 		(*s)++;
 		return 0;
 	}
-	while (n < max && sscanf(*s, "%2x", &v) == 1) {
-		out[n++] = (uint8_t)v;
+	while (n < max && isxdigit((unsigned char)(*s)[0]) && isxdigit((unsigned char)(*s)[1])) {
+		char pair[3] = { (*s)[0], (*s)[1], '\0' };
+		out[n++] = (uint8_t)strtoul(pair, NULL, 16);
 		*s += 2;
 	}
 	return n;

@@ -1,0 +1,150 @@
+namespace Lvd.Idl.Tests;
+
+/// <summary>The shipped interfaces, the layout decisions, byte stability and the command line.</summary>
+public sealed class CompilerTests
+{
+    public static TheoryData<string> ShippedInterfaces => new()
+    {
+        "idl/net_device.idl",
+        "idl/blk_mq.idl",
+        "idl/examples/devices.idl",
+        "idl/examples/data.idl",
+        "idl/examples/ksplit_bench.idl",
+    };
+
+    private static IdlResult CompileShipped(string relative)
+    {
+        var path = Repo.Path(relative.Split('/'));
+        var result = IdlCompiler.Compile(Path.GetFileName(path), File.ReadAllText(path));
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics.Select(d => d.Format())));
+        return result;
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedInterfaces))]
+    public void ShippedInterfaceGeneratesCThatGccBuildsWithoutWarnings(string relative)
+    {
+        var result = CompileShipped(relative);
+        var dir = Directory.CreateTempSubdirectory("lvd-idl-").FullName;
+        foreach (var (name, text) in result.GeneratedFiles)
+            File.WriteAllText(Path.Combine(dir, name), text);
+        var sources = result.GeneratedFiles.Keys.Where(k => k.EndsWith(".c", StringComparison.Ordinal)).Select(k => Path.Combine(dir, k));
+        foreach (var source in sources)
+            Gcc.Compile([source], [Repo.Path("guest", "lvd", "include"), dir], source + ".o", link: false);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedInterfaces))]
+    public void OutputIsByteStable(string relative)
+    {
+        var first = CompileShipped(relative).GeneratedFiles;
+        var second = CompileShipped(relative).GeneratedFiles;
+
+        Assert.Equal(3, first.Count);
+        foreach (var (name, text) in first)
+        {
+            Assert.Equal(text, second[name]);
+            Assert.DoesNotContain('\r', text);
+            Assert.EndsWith("\n", text, StringComparison.Ordinal);
+        }
+    }
+
+    private static string LayoutOf(string source, string rpc)
+    {
+        var result = IdlCompiler.Compile("t.idl", source);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics.Select(d => d.Format())));
+        var lines = result.GeneratedFiles["t_kernel.c"].Split('\n');
+        var start = Array.FindIndex(lines, l => l.StartsWith($" * {rpc}:", StringComparison.Ordinal));
+        return string.Join("\n", lines[start..(start + 4)]);
+    }
+
+    [Fact]
+    public void ScalarsFillTheSevenWordsThenSpillToTheRegisterPageWithNaturalAlignment()
+    {
+        var layout = LayoutOf("""
+            interface t;
+            domain rpc u16 f(in u8 a, in u8 b, in u8 c, in u8 d, in u8 e, in u8 f, in u8 g, in u8 h, in u32 k, out u64 j);
+            """, "f");
+
+        Assert.Equal("""
+             * f: kernel -> domain, function 1
+             *   request: w0 function id | target, w1 a, w2 b, w3 c, w4 d, w5 e, w6 f, w7 g, regpage+0 h, regpage+4 k
+             *   reply:   w0 status, w1 *j, w2 *ret
+             *   register page: 8 bytes in, 0 bytes out
+            """, layout);
+    }
+
+    [Fact]
+    public void KsplitBenchmarkCasesAreLaidOutAsExpected()
+    {
+        var text = CompileShipped("idl/examples/ksplit_bench.idl").GeneratedFiles["bench_kernel.c"];
+
+        Assert.Contains(" *   request: w0 function id | target\n", text, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 x\n", text, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, regpage+0 vals[256 bytes]\n", text, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 strlen(s), regpage+0 s[<=256]\n", text, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 pool offset of buf, w2 buf_len\n", text, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 body->kind, regpage+0 body->body[32 bytes]\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheRegisterPageIsFilledToTheByteAndNoFurther()
+    {
+        var fits = IdlCompiler.Compile("t.idl", "interface t;\ndomain rpc void f(in u8 a[4096]);\n");
+        var over = IdlCompiler.Compile("t.idl", "interface t;\ndomain rpc void f(in u8 a[4096], in u8 b[1]);\n");
+
+        Assert.True(fits.Succeeded);
+        Assert.Equal("t.idl:2:17: error: rpc 'f' needs 4097 bytes of the register page, which holds 4096: pass bulk data as a 'buffer' in the shared pool",
+            over.Diagnostics.Single().Format().Split('\n')[0]);
+        Assert.Empty(over.GeneratedFiles);
+    }
+
+    [Fact]
+    public void TypeTagsAreTheSameForAStructSharedByTwoInterfaces()
+    {
+        const string body = "\nstruct device { u32 id; }\nprojection p : device { in id; }\ndomain rpc void f(p *d [bind]);\n";
+        var a = IdlCompiler.Compile("a.idl", "interface a;" + body).GeneratedFiles["a_glue.h"];
+        var b = IdlCompiler.Compile("b.idl", "interface b;" + body).GeneratedFiles["b_glue.h"];
+
+        static string Tag(string header) => header.Split('\n').Single(l => l.StartsWith("#define LVD_TAG_DEVICE ", StringComparison.Ordinal));
+        Assert.Equal(Tag(a), Tag(b));
+    }
+
+    [Fact]
+    public void CommandLineWritesTheGlueAndReportsDiagnosticsAndUsage()
+    {
+        var dir = Directory.CreateTempSubdirectory("lvd-idl-").FullName;
+        var good = Path.Combine(dir, "good.idl");
+        var bad = Path.Combine(dir, "bad.idl");
+        File.WriteAllText(good, "interface good;\ndomain rpc void ping();\n");
+        File.WriteAllText(bad, "interface bad;\ndomain rpc void ping()\n");
+
+        var (code, stdout, stderr) = Run(good, "-o", Path.Combine(dir, "out"));
+        Assert.Equal((0, ""), (code, stderr));
+        Assert.Equal(["good_domain.c", "good_glue.h", "good_kernel.c"], Directory.GetFiles(Path.Combine(dir, "out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(3, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
+        (code, stdout, stderr) = Run(bad, "-o", Path.Combine(dir, "badout"));
+        Assert.Equal(1, code);
+        Assert.StartsWith($"{bad}:3:1: error: expected ';' after the rpc, found end of file\n", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "badout")));
+
+        Assert.Equal(2, Run().Code);
+        Assert.Equal(2, Run(good, "-o").Code);
+        Assert.Equal(2, Run(good, "--frobnicate").Code);
+        Assert.Equal(2, Run(good, good).Code);
+
+        (code, _, stderr) = Run(Path.Combine(dir, "missing.idl"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("lvd idl: Could not find file", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var code = IdlCommandLine.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace Lvd.Idl.Tests;
+
+/// <summary>Runs gcc and the programs it builds; a failure throws with the tool's own output.</summary>
+internal static class Gcc
+{
+    // The generated glue must build warning-free; the sanitizers turn any out-of-bounds
+    // access or undefined behavior in it into a failed test.
+    private static readonly string[] Flags =
+        ["-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"];
+
+    public static void Compile(IEnumerable<string> sources, IEnumerable<string> includes, string output, bool link = true)
+    {
+        var args = new List<string>(Flags);
+        args.AddRange(includes.Select(i => "-I" + i));
+        if (!link)
+            args.Add("-c");
+        args.AddRange(sources);
+        args.AddRange(["-o", output]);
+        var (code, stdout, stderr) = Run("gcc", args, "");
+        if (code != 0)
+            throw new InvalidOperationException($"gcc failed ({code}):\n{stdout}{stderr}");
+    }
+
+    public static (int Code, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, string stdin)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}

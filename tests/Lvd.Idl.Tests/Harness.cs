@@ -1,0 +1,42 @@
+namespace Lvd.Idl.Tests;
+
+/// <summary>
+/// One interface's generated kernel and domain glue, compiled with the runtime and a C
+/// harness into one native program (Harness/NAME_harness.c) that reads commands on stdin.
+/// </summary>
+internal sealed class Harness
+{
+    private static readonly Lazy<Harness> DataHarness = new(() => new Harness("data", "data"));
+    private static readonly Lazy<Harness> DevicesHarness = new(() => new Harness("devices", "devices"));
+
+    private readonly string _exe;
+
+    private Harness(string idl, string name)
+    {
+        var dir = Directory.CreateTempSubdirectory("lvd-idl-").FullName;
+        var result = IdlCompiler.CompileFile(Repo.Path("idl", "examples", idl + ".idl"), dir);
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics.Select(d => d.Format())));
+        var harness = Repo.Path("tests", "Lvd.Idl.Tests", "Harness");
+        var glue = Repo.Path("guest", "lvd", "glue");
+        _exe = Path.Combine(dir, name + "_harness");
+        Gcc.Compile(
+            [Path.Combine(dir, $"{name}_kernel.c"), Path.Combine(dir, $"{name}_domain.c"),
+             .. Directory.GetFiles(glue, "*.c").Order(StringComparer.Ordinal),
+             Path.Combine(harness, "harness.c"), Path.Combine(harness, $"{name}_harness.c")],
+            [Repo.Path("guest", "lvd", "include"), dir, harness],
+            _exe);
+    }
+
+    public static Harness Data => DataHarness.Value;
+    public static Harness Devices => DevicesHarness.Value;
+
+    /// <summary>Runs the commands (after `connect`) and returns the lines printed.</summary>
+    public string[] Run(IEnumerable<string> commands)
+    {
+        var (code, stdout, stderr) = Gcc.Run(_exe, [], "connect\n" + string.Join("\n", commands) + "\n");
+        Assert.True(code == 0, $"harness exited with {code}:\n{stderr}");
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    public static string Hex(ReadOnlySpan<byte> bytes) => bytes.Length == 0 ? "-" : Convert.ToHexStringLower(bytes);
+}

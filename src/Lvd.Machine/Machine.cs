@@ -67,7 +67,7 @@ public sealed class Machine : IPlatform
     /// <summary>The hypervisor ends the whole run (e.g. a violation before domains exist).</summary>
     public void StopByHypervisor(string report)
     {
-        StopReport ??= report;
+        StopReport ??= report.EndsWith('\n') ? report : report + "\n";
         foreach (var c in Cpus) c.StopRequested = true;
     }
 

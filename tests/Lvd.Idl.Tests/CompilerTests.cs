@@ -49,6 +49,59 @@ public sealed class CompilerTests
         }
     }
 
+    /// <summary>
+    /// No double fetch: between the start of a handler and its reply (or between a stub's
+    /// transport call and its return), each message word and each register-page offset is
+    /// read at most once, so the other side cannot change a value after it was checked.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ShippedInterfaces))]
+    public void ReceiversReadEveryWordAndPageOffsetOnce(string relative)
+    {
+        var files = CompileShipped(relative).GeneratedFiles.Where(f => f.Key.EndsWith(".c", StringComparison.Ordinal));
+        var receiving = 0;
+        foreach (var (name, text) in files)
+        {
+            foreach (var function in text.Split("\n}\n"))
+            {
+                var start = function.Contains("_handler(struct lvd_chan *ch", StringComparison.Ordinal) ? 0 : function.IndexOf("rc = ch->transport(m);", StringComparison.Ordinal);
+                if (start < 0)
+                    continue;
+                var end = function.IndexOf("lvd_msg_clear_reply(m);", start, StringComparison.Ordinal);
+                var body = OneArmPerSwitch(function[start..(end < 0 ? function.Length : end)]);
+                var reads = System.Text.RegularExpressions.Regex.Matches(body, @"\(\w+\)m->w\[\d\]|m->w\[\d\], |lvd_rp_get_\w+\(rp, [^,]+")
+                    .Select(mt => mt.Value.Contains("m->w", StringComparison.Ordinal) ? mt.Value[mt.Value.IndexOf('m')..(mt.Value.IndexOf(']') + 1)] : mt.Value[mt.Value.IndexOf(',')..])
+                    .ToList();
+                receiving++;
+                var twice = reads.GroupBy(r => r).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+                Assert.True(twice.Count == 0, $"{name}: read more than once: {string.Join(", ", twice)}\n{body}");
+            }
+        }
+        Assert.True(receiving > 0);
+    }
+
+    /// <summary>The arms of a union switch are alternatives: only one of their reads runs.</summary>
+    private static string OneArmPerSwitch(string body)
+    {
+        var kept = new List<string>();
+        var casesSeen = 0;
+        var skipNext = false;
+        foreach (var line in body.Split('\n'))
+        {
+            if (line.TrimStart().StartsWith("switch (", StringComparison.Ordinal))
+                casesSeen = 0;
+            if (skipNext)
+            {
+                skipNext = false;
+                continue;
+            }
+            if (line.TrimStart().StartsWith("case ", StringComparison.Ordinal) && casesSeen++ > 0)
+                skipNext = true;
+            kept.Add(line);
+        }
+        return string.Join('\n', kept);
+    }
+
     private static string LayoutOf(string source, string rpc)
     {
         var result = IdlCompiler.Compile("t.idl", source);

@@ -26,4 +26,20 @@ public sealed class CsmithDifferentialTests
         Assert.Equal(cases.Count, results.Count);
         Assert.True(results.Sum(r => r.Instructions) > 100_000_000, "the csmith programs executed suspiciously little");
     }
+
+    /// <summary>The first 25 fixed seeds at -O2 again, as a VT-x guest under an identity EPT.</summary>
+    [Fact]
+    public void FixedSeedsMatchNativeUnderTheHypervisor()
+    {
+        var seeds = CsmithSeeds.Parse(File.ReadAllText(Guest.Path("tests", "data", "csmith-seeds.txt")), "csmith-seeds.txt").Take(25).ToList();
+        var campaign = new CsmithCampaign(Guest.Cc, Guest.TempDir("csmith-hv"))
+        {
+            NativeTimeout = TimeSpan.FromSeconds(30),
+            Hypervisor = Lvd.Hypervisor.HypervisorMode.LaunchAtStart,
+        };
+        var results = new ConcurrentBag<CsmithCampaign.CaseResult>();
+        Parallel.ForEach(seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, s => results.Add(campaign.Run(s, "-O2")));
+        var bad = results.Where(r => r.Verdict != CsmithCampaign.Verdict.Pass).OrderBy(r => r.Seed).ToList();
+        Assert.True(bad.Count == 0, string.Join("\n", bad.Select(r => $"  seed {r.Seed}: {r.Verdict} {r.Detail}")));
+    }
 }

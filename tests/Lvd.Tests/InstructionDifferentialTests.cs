@@ -1,4 +1,5 @@
 using System.Text;
+using Lvd.Hypervisor;
 using Lvd.Machine;
 using Lvd.Tests.Support;
 
@@ -15,13 +16,16 @@ public sealed class InstructionDifferentialTests
         .Select(f => Path.GetRelativePath(Guest.Root, f)).Order().ToArray();
 
     [Theory]
-    [InlineData("-O1")]
-    [InlineData("-O2")]
-    public void EmulatorMatchesHostCpu(string opt)
+    [InlineData("-O1", false)]
+    [InlineData("-O2", false)]
+    [InlineData("-O2", true)]
+    public void EmulatorMatchesHostCpu(string opt, bool underHypervisor)
     {
         var native = Guest.Native($"insn{opt}", Sources, opt, "-mgeneral-regs-only");
         Assert.Equal(0, native.ExitCode);
-        var emu = Guest.Run(Guest.Build($"insn{opt}.elf", Sources, opt));
+        var emu = Guest.Run(Guest.Build($"insn{opt}.elf", Sources, opt),
+            options: new Lvd.Machine.Loader.RunOptions().With(underHypervisor ? Lvd.Hypervisor.HypervisorMode.LaunchAtStart : Lvd.Hypervisor.HypervisorMode.None));
+        if (underHypervisor) Assert.True(emu.TotalExits > 0);
         Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
         Assert.Equal(0, emu.ExitStatus);
 

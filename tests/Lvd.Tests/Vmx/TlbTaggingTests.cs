@@ -1,0 +1,129 @@
+using Lvd.Machine.Vmx;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Lvd.Tests.Vmx;
+
+/// <summary>
+/// TLB tagging by VPID and EPTP (SDM 28.4): only what the architecture guarantees is asserted;
+/// where a stale translation is permitted but not required, either value is accepted.
+/// </summary>
+public sealed class TlbTaggingTests
+{
+    private const ulong ValueA = 0xAAAA_0000_AAAA_0001UL, ValueB = 0xBBBB_0000_BBBB_0002UL;
+
+    /// <summary>Guest: three reads of [rbx] into r8, r9, r10 with a VMCALL (R15 = 1, 2) between them.</summary>
+    private static void ThreeReads(VmxHarness h, ulong la)
+    {
+        h.Guest(a =>
+        {
+            a.mov(rbx, la);
+            a.mov(r8, __qword_ptr[rbx]);
+            a.mov(r15d, 1); a.vmcall();
+            a.mov(r9, __qword_ptr[rbx]);
+            a.mov(r15d, 2); a.vmcall();
+            a.mov(r10, __qword_ptr[rbx]);
+            VmxHarness.EmitDone(a);
+        });
+    }
+
+    /// <summary>
+    /// SDM 28.4.3.1 / 28.3.3.4: a changed EPT entry may be ignored until INVEPT, and is used after
+    /// an INVEPT of that EPTP (VPID on, so VM entry and exit flush nothing).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ChangedEptEntryIsUsedAfterInvalidateEpt(bool vpid)
+    {
+        var h = new VmxHarness(vpid);
+        const ulong other = 0x210000;
+        h.Mem.Write64(VmxHarness.Data, ValueA);
+        h.Mem.Write64(other, ValueB);
+        Assert.True(h.Ept.Map(VmxHarness.Data, VmxHarness.Data, 0x1000, VmxHarness.Rwx)); // a 4 KiB leaf to change
+        ThreeReads(h, VmxHarness.Data);
+        h.ResumeUntilDone(r =>
+        {
+            if (r.R15 == 1) Assert.True(h.Ept.Map(VmxHarness.Data, other, 0x1000, VmxHarness.Rwx)); // no INVEPT
+            if (r.R15 == 2) h.Cpu.InvalidateEpt(h.Ept.Eptp);
+            return true;
+        });
+        h.Enter();
+        Assert.Equal(3, h.Exits.Count);
+        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
+        Assert.Contains(h.Cpu.GetRegister(9), new[] { ValueA, ValueB }); // stale or fresh: both allowed
+        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+    }
+
+    /// <summary>SDM 28.4.3.3: without VPIDs, every VM entry and exit invalidates the linear and combined mappings of VPID 0000H; a changed guest PTE is seen without INVLPG.</summary>
+    [Fact]
+    public void WithoutVpidEntryAndExitFlushGuestTranslations()
+    {
+        var h = new VmxHarness(vpid: false);
+        const ulong la = 0x7000;
+        h.Mem.Write64(0x7000, ValueA);
+        h.Mem.Write64(0x8000, ValueB);
+        ThreeReads(h, la);
+        h.ResumeUntilDone(r =>
+        {
+            if (r.R15 == 1) h.Mem.Write64(VmxHarness.Pt0 + 7 * 8, 0x8000 | 7); // guest PTE 0x7000 -> 0x8000, no INVLPG
+            return true;
+        });
+        h.Enter();
+        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(9));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+    }
+
+    /// <summary>SDM 28.4.3.2: with VPIDs the guest's translations may survive the round trip; INVVPID of the VPID removes them.</summary>
+    [Fact]
+    public void WithVpidChangedPteIsUsedAfterInvalidateVpid()
+    {
+        var h = new VmxHarness(vpid: true);
+        const ulong la = 0x7000;
+        h.Mem.Write64(0x7000, ValueA);
+        h.Mem.Write64(0x8000, ValueB);
+        ThreeReads(h, la);
+        h.ResumeUntilDone(r =>
+        {
+            if (r.R15 == 1) h.Mem.Write64(VmxHarness.Pt0 + 7 * 8, 0x8000 | 7);
+            if (r.R15 == 2) h.Cpu.InvalidateVpid(h.V.Vpid);
+            return true;
+        });
+        h.Enter();
+        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
+        Assert.Contains(h.Cpu.GetRegister(9), new[] { ValueA, ValueB });
+        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+    }
+
+    /// <summary>
+    /// SDM 28.4.1: translations are tagged by EPTP: a VMFUNC switch away and back needs no
+    /// invalidation, and each EPT's data is seen; an INVEPT of the other EPTP does not disturb this one.
+    /// </summary>
+    [Fact]
+    public void VmfuncRoundTripWithVpidNeedsNoFlush()
+    {
+        var h = new VmxHarness(vpid: true);
+        var (_, second) = VmfuncTests.SetupSwitching(h);
+        h.Guest(a =>
+        {
+            a.mov(rbx, VmxHarness.Data);
+            a.mov(r8, __qword_ptr[rbx]);
+            a.xor(eax, eax); a.mov(ecx, 1); a.vmfunc();
+            a.mov(r9, __qword_ptr[rbx]);
+            a.mov(r15d, 1); a.vmcall();                 // root: INVEPT of the first EPT only
+            a.mov(r10, __qword_ptr[rbx]);
+            a.xor(eax, eax); a.xor(ecx, ecx); a.vmfunc();
+            a.mov(r11, __qword_ptr[rbx]);
+            VmxHarness.EmitDone(a);
+        });
+        h.ResumeUntilDone(r => { if (r.R15 == 1) h.Cpu.InvalidateEpt(h.Ept.Eptp); return true; });
+        h.Enter();
+        Assert.Equal(2, h.Exits.Count);
+        Assert.Equal(second.Eptp, h.Exits[0].Eptp);
+        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
+        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(9));
+        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(10));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(11));
+        Assert.Equal(2, h.Cpu.VmFuncs);
+    }
+}

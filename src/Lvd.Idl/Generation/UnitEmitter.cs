@@ -45,7 +45,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 break;
             case UnitKind.String:
                 w.Line($"size_t v_{u.Label}_len = strnlen({u.Expr}, {u.Size + 1});");
-                //MUT
+                w.Fail($"v_{u.Label}_len > {u.Size}", "LVD_E2BIG");
                 WriteWord(u.Where, $"v_{u.Label}_len");
                 w.Line($"lvd_rp_put_bytes(rp, {u.Extra.PageOffset}, {u.Expr}, v_{u.Label}_len);");
                 break;
@@ -162,7 +162,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.String:
                 // The callee terminates its own copy: the sender's NUL is never trusted.
                 w.Line($"uint64_t v_{u.Label}_len = {ReadWord(u.Where)};");
-                //MUT
+                w.Fail($"v_{u.Label}_len > {u.Size}", "LVD_E2BIG");
                 w.Line($"lvd_rp_get_bytes(rp, {u.Extra.PageOffset}, s_{u.Label}, v_{u.Label}_len);");
                 w.Line($"s_{u.Label}[v_{u.Label}_len] = '\\0';");
                 break;

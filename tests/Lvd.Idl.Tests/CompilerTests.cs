@@ -34,6 +34,21 @@ public sealed class CompilerTests
     }
 
     [Theory]
+    [InlineData("idl/net_device.idl")]
+    [InlineData("idl/blk_mq.idl")]
+    public void DriverGlueAndRuntimeBuildFreestandingAgainstTheGuestLibc(string relative)
+    {
+        var result = CompileShipped(relative);
+        var dir = Directory.CreateTempSubdirectory("lvd-idl-").FullName;
+        foreach (var (name, text) in result.GeneratedFiles)
+            File.WriteAllText(Path.Combine(dir, name), text);
+        var sources = result.GeneratedFiles.Keys.Where(k => k.EndsWith(".c", StringComparison.Ordinal)).Select(k => Path.Combine(dir, k))
+            .Concat(Directory.GetFiles(Repo.Path("guest", "lvd", "glue"), "*.c"));
+        foreach (var source in sources)
+            Gcc.CompileForGuest(source, [Repo.Path("guest", "lvd", "include"), dir], Path.Combine(dir, Path.GetFileName(source) + ".o"));
+    }
+
+    [Theory]
     [MemberData(nameof(ShippedInterfaces))]
     public void OutputIsByteStable(string relative)
     {

@@ -23,6 +23,21 @@ internal static class Gcc
             throw new InvalidOperationException($"gcc failed ({code}):\n{stdout}{stderr}");
     }
 
+    /// <summary>
+    /// Compiles (no link) the way the guest runtime is compiled: freestanding, no host headers,
+    /// only the guest libc's and gcc's own, so the glue cannot lean on anything the guest lacks.
+    /// </summary>
+    public static void CompileForGuest(string source, IEnumerable<string> includes, string output)
+    {
+        var gccInclude = Run("gcc", ["-print-file-name=include"], "").Stdout.Trim();
+        string[] flags = ["-nostdinc", "-isystem", Repo.Path("guest", "libc", "include"), "-isystem", gccInclude,
+            "-ffreestanding", "-fno-pie", "-mgeneral-regs-only", "-mno-red-zone", "-fno-stack-protector",
+            "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-c"];
+        var (code, stdout, stderr) = Run("gcc", [.. flags, .. includes.Select(i => "-I" + i), source, "-o", output], "");
+        if (code != 0)
+            throw new InvalidOperationException($"gcc (guest flags) failed ({code}):\n{stdout}{stderr}");
+    }
+
     public static (int Code, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, string stdin)
     {
         var info = new ProcessStartInfo(program)

@@ -39,6 +39,8 @@ public sealed class EptAccessTests
         ulong pt = h.NewPage();
         h.Mem.Write64(slotPde, pt | VmxHarness.Rwx);
         h.Mem.Write64(pt, VmxHarness.Data | leafBits); // GPA bits 20:12 = 0
+        // The next page is ordinary memory, so only the leaf under test differs from 2 MiB/1 GiB leaves.
+        h.Mem.Write64(pt + 8, (VmxHarness.Data + 0x1000) | VmxHarness.Rwx | VmxHarness.Wb);
         return pt;
     }
 
@@ -96,7 +98,7 @@ public sealed class EptAccessTests
             // SDM 27.2.1 / 28.3.3.1: EPT misconfiguration, exit 49, guest-physical address saved.
             Assert.Equal(ExitReason.EptMisconfiguration, x.Reason);
             Assert.Equal(TestGpa, x.GuestPhysical);
-            Assert.Equal(accessRip, x.GuestRip);
+            Assert.Equal(kind == Kind.Fetch ? TestGpa : accessRip, x.GuestRip);
         }
         else if (((ulong)perms & need) == 0)
         {
@@ -270,13 +272,61 @@ public sealed class EptAccessTests
         const ulong la = 0x4020_3100;
         for (ulong i = 0; i < 512; i++) h.Mem.Write64(VmxHarness.SparePt + i * 8, (0x4020_0000UL + (i << 12)) | 7); // A = 0
         h.Mem.Write64(VmxHarness.Pd1 + 8, VmxHarness.SparePt | 7 | 0x20);
+        InstallLeaf(h, 2, VmxHarness.Rwx | VmxHarness.Wb); // the final guest-physical page is mapped
         Assert.True(h.Ept.Map(VmxHarness.SparePt, VmxHarness.SparePt, 0x1000, Ept.Read));
         h.Guest(a => { a.mov(rbx, la); a.mov(rax, __qword_ptr[rbx]); VmxHarness.EmitDone(a); });
         h.Enter();
         var x = h.Single();
-        Assert.Equal(ExitReason.EptViolation, x.Reason);
+        Assert.True(x.Reason == ExitReason.EptViolation,
+            $"exit {x.Reason} (PTE now 0x{h.Mem.Read64(VmxHarness.SparePt + 3 * 8):x}): the A-bit write to a read-only (EPT) guest page table did not exit");
         Assert.Equal(2UL | (1UL << 3) | (1UL << 7), x.Qualification & 0x1ff);
         Assert.Equal(VmxHarness.SparePt + 3 * 8, x.GuestPhysical);
         Assert.Equal(0UL, h.Mem.Read64(VmxHarness.SparePt + 3 * 8) & 0x20); // the A bit was not set
+    }
+
+    /// <summary>
+    /// SDM 28.3.3.2: an EPT violation is caused by an access that is actually made. Code that ends
+    /// well before the end of its page must run even if the next guest-physical page is not mapped
+    /// in EPT (no fetch from that page is ever made).
+    /// </summary>
+    [Fact]
+    public void CodeBeforeAnUnmappedNextPageRuns()
+    {
+        var h = new VmxHarness();
+        ulong pt = InstallLeaf(h, 1, VmxHarness.Rwx | VmxHarness.Wb);
+        h.Mem.Write64(pt + 8, 0); // GPA 0x40201000: not present
+        var t = VmxHarness.Asm();
+        t.mov(ecx, 0xC0DE);
+        VmxHarness.EmitDone(t);
+        h.WriteCode(TestHpa, t);
+        h.Guest(a => { a.mov(rbx, TestGpa); a.jmp(rbx); });
+        h.Enter();
+        var x = h.Single();
+        Assert.True(x.Reason == ExitReason.Vmcall, $"unexpected exit {x.Reason}: qualification 0x{x.Qualification:x}, GPA 0x{x.GuestPhysical:x}, GLA 0x{x.GuestLinear:x}, RIP 0x{x.GuestRip:x}");
+        Assert.Equal(0xC0DEUL, x.Rcx);
+    }
+
+    /// <summary>SDM 28.3.3.2 / Table 27-7: an instruction that straddles into a page without EPT execute permission is a fetch violation at that page's first byte.</summary>
+    [Fact]
+    public void InstructionStraddlingIntoNonExecutablePageIsFetchViolation()
+    {
+        var h = new VmxHarness();
+        ulong pt = InstallLeaf(h, 1, VmxHarness.Rwx | VmxHarness.Wb);
+        h.Mem.Write64(pt + 8, (VmxHarness.Data + 0x1000) | Ept.Read | Ept.Write | VmxHarness.Wb); // next page: RW, not X
+        const ulong start = 0x4020_0ffe; // mov ecx, imm32 (5 bytes): 2 bytes here, 3 on the next page
+        var t = VmxHarness.Asm();
+        t.mov(ecx, 0xC0DE);
+        VmxHarness.EmitDone(t);
+        var ms = new MemoryStream();
+        t.Assemble(new Iced.Intel.StreamCodeWriter(ms), start);
+        h.Mem.WriteBytes(VmxHarness.Data + 0xffe, ms.ToArray());
+        h.Guest(a => { a.mov(rbx, start); a.jmp(rbx); });
+        h.Enter();
+        var x = h.Single();
+        Assert.Equal(ExitReason.EptViolation, x.Reason);
+        Assert.Equal(4UL | (3UL << 3) | (1UL << 7) | (1UL << 8), x.Qualification & 0x1ff);
+        Assert.Equal(0x4020_1000UL, x.GuestPhysical);
+        Assert.Equal(0x4020_1000UL, x.GuestLinear);
+        Assert.Equal(start, x.GuestRip);
     }
 }

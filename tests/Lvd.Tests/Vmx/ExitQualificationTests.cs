@@ -487,4 +487,87 @@ public sealed class ExitQualificationTests
         Assert.Equal(VmxHarness.Code, x.GuestRip);
         Assert.Equal(0L, h.Cpu.Instructions);
     }
+
+    /// <summary>SDM Table 27-3: MOV from CR3 with "CR3-store exiting": CR 3, access type 1 (bits 5:4), GPR in 11:8.</summary>
+    [Fact]
+    public void MovFromCr3WithStoreExiting()
+    {
+        var (h, rip) = One(Nothing, a => a.mov(r11, cr3), h => h.V.ProcBased |= ProcControls.Cr3StoreExiting);
+        var x = h.Single();
+        Assert.Equal(ExitReason.CrAccess, x.Reason);
+        Assert.Equal(3UL | (1UL << 4) | (11UL << 8), x.Qualification);
+        Assert.Equal(rip, x.GuestRip);
+    }
+
+    /// <summary>SDM 25.1.3 / Table 27-3: CLTS exits if CR0.TS is owned and its shadow is 1 (access type 2); otherwise it clears TS without exiting.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Clts(bool shadowTs)
+    {
+        var (h, rip) = One(Nothing, a => a.clts(), h =>
+        {
+            h.V.GuestCr0 |= CpuCore.Cr0TS;
+            h.V.Cr0GuestHostMask = CpuCore.Cr0TS;
+            h.V.Cr0ReadShadow = shadowTs ? CpuCore.Cr0TS : 0;
+        });
+        var x = h.Exits[0];
+        if (shadowTs)
+        {
+            Assert.Equal(ExitReason.CrAccess, x.Reason);
+            Assert.Equal(0UL | (2UL << 4), x.Qualification);
+            Assert.Equal(rip, x.GuestRip);
+        }
+        else
+        {
+            Assert.Equal(ExitReason.Vmcall, x.Reason);
+            Assert.Equal(CpuCore.Cr0TS, x.GuestCr0 & CpuCore.Cr0TS); // owned bit: CLTS leaves CR0.TS alone
+        }
+    }
+
+    /// <summary>SDM 25.2 / 27.2.2: INT3 with exception-bitmap bit 3 exits with interruption type 6 (software exception) and the instruction length.</summary>
+    [Fact]
+    public void Int3ThroughExceptionBitmap()
+    {
+        var (h, rip) = One(Nothing, a => a.int3(), h => h.V.ExceptionBitmap = 1u << Vectors.BP);
+        var x = h.Single();
+        Assert.Equal(ExitReason.ExceptionOrNmi, x.Reason);
+        Assert.Equal(0x8000_0603u, x.InterruptionInfo);
+        Assert.Equal(1u, x.InstructionLength);
+        Assert.Equal(rip, x.GuestRip);
+    }
+
+    /// <summary>SDM 25.3: NMI-window exiting with no virtual-NMI blocking exits before the first guest instruction (reason 8).</summary>
+    [Fact]
+    public void NmiWindowWithoutBlockingExitsAtOnce()
+    {
+        var (h, _) = One(Nothing, a => a.nop(), h =>
+        {
+            h.V.PinBased |= PinControls.NmiExiting | PinControls.VirtualNmis;
+            h.V.ProcBased |= ProcControls.NmiWindowExiting;
+        });
+        var x = h.Single();
+        Assert.Equal(ExitReason.NmiWindow, x.Reason);
+        Assert.Equal(VmxHarness.Code, x.GuestRip);
+    }
+
+    /// <summary>
+    /// SDM 27.2.4: a VM exit during delivery of an event through the IDT records the event in the
+    /// IDT-vectoring information (here an EPT violation on the IDT read while delivering #UD).
+    /// </summary>
+    [Fact]
+    public void ExitDuringEventDeliveryRecordsIdtVectoringInfo()
+    {
+        var h = new VmxHarness();
+        Assert.True(h.Ept.Map(VmxHarness.Idt, VmxHarness.Idt, 0x1000, 0)); // IDT page not present in EPT
+        var l = default(Label);
+        var r = h.Guest(a => { l = a.CreateLabel(); a.Label(ref l); a.ud2(); VmxHarness.EmitDone(a); });
+        h.Enter();
+        var x = h.Single();
+        Assert.Equal(ExitReason.EptViolation, x.Reason);
+        Assert.Equal(VmxHarness.Idt + (ulong)Vectors.UD * 16, x.GuestPhysical);
+        Assert.Equal(1UL, x.Qualification & 7);
+        Assert.Equal(r.GetLabelRIP(l), x.GuestRip);
+        Assert.Equal(InterruptionInfo.Make(Vectors.UD, InterruptionInfo.TypeHardwareException, false), h.V.IdtVectoringInfo);
+    }
 }

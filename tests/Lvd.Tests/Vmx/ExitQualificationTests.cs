@@ -570,4 +570,20 @@ public sealed class ExitQualificationTests
         Assert.Equal(r.GetLabelRIP(l), x.GuestRip);
         Assert.Equal(InterruptionInfo.Make(Vectors.UD, InterruptionInfo.TypeHardwareException, false), h.V.IdtVectoringInfo);
     }
+
+    /// <summary>SDM 25.5.1: the preemption timer counts down in the HLT activity state too and its exit saves activity state HLT (1).</summary>
+    [Fact]
+    public void PreemptionTimerWakesAHaltedGuest()
+    {
+        var h = new VmxHarness();
+        h.V.PinBased |= PinControls.PreemptionTimer;
+        h.V.PreemptionTimerValue = 100;
+        h.Guest(a => { a.hlt(); VmxHarness.EmitDone(a); });
+        h.Enter();
+        Assert.True(h.Exits.Count == 1, $"no exit: outcome with the vCPU {h.Cpu.State}");
+        var x = h.Single();
+        Assert.Equal(ExitReason.PreemptionTimer, x.Reason);
+        Assert.Equal(1u, h.V.GuestActivityState);
+        Assert.Equal(VmxHarness.Code + 1, x.GuestRip);
+    }
 }

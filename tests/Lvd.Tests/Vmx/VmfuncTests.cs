@@ -266,4 +266,23 @@ public sealed class VmfuncTests
         Assert.Equal(ExitReason.Vmcall, h.Single().Reason);
         Assert.Equal(0xBUL, h.Cpu.GetRegister(13));
     }
+
+    /// <summary>SDM VMFUNC: the function number is EAX and the index ECX; bits 63:32 of RAX/RCX are ignored.</summary>
+    [Fact]
+    public void UpperRegisterHalvesAreIgnored()
+    {
+        var h = new VmxHarness();
+        var (_, second) = SetupSwitching(h);
+        h.Guest(a =>
+        {
+            a.mov(rax, 0x7fff_0000_0000_0000L);
+            a.mov(rcx, 0x1234_5678_0000_0001L);
+            a.vmfunc();
+            VmxHarness.EmitDone(a);
+        });
+        h.Enter();
+        Assert.Equal(ExitReason.Vmcall, h.Single().Reason);
+        Assert.Equal(second.Eptp, h.V.Eptp);
+        Assert.Equal(1, h.V.EptpIndex);
+    }
 }

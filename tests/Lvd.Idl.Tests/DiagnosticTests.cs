@@ -110,6 +110,15 @@ test.idl:3:1: error: expected ',' or ')', found end of file
     
     ^
 """ },
+        { "listout", """
+interface x;
+struct node { u32 v; node *next; }
+projection l : node { out v; in next -> l depth 4; }
+""", """
+test.idl:3:23: error: field 'v' of list projection 'l' can only be 'in': the callee gets a private copy of the list
+    projection l : node { out v; in next -> l depth 4; }
+                          ^^^
+""" },
         { "lenout", """
 interface x;
 domain rpc void f(out u32 n, in u8 v[n <= 8]);

@@ -223,6 +223,10 @@ internal sealed class Checker
         }
         foreach (var pf in p.Fields)
             CheckDiscriminatorProjected(pf, fields);
+        // A list is copied into the callee for the call: nothing of it can come back.
+        if (link is not null)
+            foreach (var pf in p.Fields.Where(f => f.Direction != Direction.In && f.Field.Text != link.Name))
+                Error(pf.DirectionSpan, $"field '{pf.Field.Text}' of list projection '{p.Name.Text}' can only be 'in': the callee gets a private copy of the list");
         _projections[p.Name.Text] = projection with { Link = link, Depth = depth };
     }
 

@@ -199,6 +199,24 @@ public sealed class DataRoundTripTests
     }
 
     [Fact]
+    public void AHostileReplyIsRefusedAndLeavesTheCallersDataAlone()
+    {
+        var lines = Harness.Data.Run(
+        [
+            "corrupt 0 42", "scalars 1 2 3 4 5 6 7 8 21",                      // a status that is no status code
+            "corrupt 0 18446744073709551614", "scalars 1 2 3 4 5 6 7 8 21",    // a genuine error passes through
+            "corrupt_page 8 09000000", "mutate 1 2 3 4 5 6 7 8 0 0102030405060708", // the reply's union tag names no arm
+        ]);
+
+        Assert.Equal(
+        [
+            "recv 1 2 3 4 5 6 7 8 21", "rc -8 ret 0 sum_lo 0 twice 21",
+            "recv 1 2 3 4 5 6 7 8 21", "rc -2 ret 0 sum_lo 0 twice 21",
+            "recv 1 2 3 4 5 6 7 8 0 0102030405060708", "rc -5", "back 1 2 3 4 5 6 7 8 0 0102030405060708",
+        ], lines);
+    }
+
+    [Fact]
     public void ABufferEndingExactlyAtThePoolsEndIsAccepted()
     {
         Assert.Equal([$"recv off {PoolSize} len 0", "status 0 calls 1"], Harness.Data.Run([$"raw 4 {PoolSize} 0 0 0 0 0 0"]));

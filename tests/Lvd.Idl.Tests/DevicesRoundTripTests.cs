@@ -77,6 +77,14 @@ public sealed class DevicesRoundTripTests
         ], lines);
     }
 
+    [Fact]
+    public void AReplyWithoutACapabilityForTheNewObjectCreatesNoShadow()
+    {
+        var lines = Harness.Devices.Run(["register 5 3 6574683000", "corrupt 1 0", "lookup 6", "live"]);
+
+        Assert.Equal(["rc 0 ret 7 flags 259 dcap 1 dfn 2", "rc -2 ret -1 distinct 1", "live 1"], lines);
+    }
+
     /// <summary>References a hostile kernel could forge, sent to the driver after a normal registration.</summary>
     [Theory]
     [InlineData("device_open with a capability never issued", "raw 2 12345 0", -2)]

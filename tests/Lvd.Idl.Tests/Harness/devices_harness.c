@@ -140,10 +140,13 @@ cmd_lookup(char *args)
 {
 	int32_t ret = -1;
 	uint32_t id = (uint32_t)next_u64(&args);
+
+	dborrowed = NULL;
 	int rc = devices_call_device_lookup(&dside.chan, id, &dborrowed, &ret);
 
 	printf("rc %d ret %d distinct %d\n", rc, ret, dborrowed != &kobjs[id % 4]);
-	print_device("borrowed", dborrowed);
+	if (rc == LVD_OK)
+		print_device("borrowed", dborrowed);
 }
 
 int

@@ -3,6 +3,8 @@
 //   page OFF HEX          write bytes into the kernel's view of the register page
 //   raw FID W1 .. W7      send a hand-made request from the kernel to the domain;
 //                         prints "status S calls C" (C: driver functions run so far)
+//   corrupt W V           the next reply (either way) gets word W replaced by V
+//   corrupt_page OFF HEX  the next reply gets these register-page bytes at OFF
 //   live                  prints the number of live shadow objects
 //   crossings             prints the number of crossings so far
 
@@ -31,6 +33,40 @@ lvd_shadow_free(void *obj, uint32_t tag)
 	free(obj);
 }
 
+// A hostile callee, played by corrupting the reply on its way back to the caller.
+static struct {
+	int word;
+	uint64_t value;
+	int page_armed;
+	uint64_t page_off;
+	uint8_t bytes[64];
+	size_t n;
+} corruption = { .word = -1 };
+
+static int
+corrupt(struct side *caller, int rc, struct lvd_msg *m)
+{
+	if (corruption.word >= 0)
+		m->w[corruption.word] = corruption.value;
+	if (corruption.page_armed)
+		memcpy(caller->page.bytes + corruption.page_off, corruption.bytes, corruption.n);
+	corruption.word = -1;
+	corruption.page_armed = 0;
+	return rc;
+}
+
+static int
+corrupting_to_domain(struct lvd_msg *m)
+{
+	return corrupt(&kside, lvd_loopback_to_domain(m), m);
+}
+
+static int
+corrupting_to_kernel(struct lvd_msg *m)
+{
+	return corrupt(&dside, lvd_loopback_to_kernel(m), m);
+}
+
 static void
 init_side(struct side *s)
 {
@@ -48,6 +84,8 @@ harness_connect(lvd_dispatch kernel, lvd_dispatch domain)
 	init_side(&kside);
 	init_side(&dside);
 	lvd_loopback_connect(&kside.chan, kernel, &dside.chan, domain);
+	kside.chan.transport = corrupting_to_domain;
+	dside.chan.transport = corrupting_to_kernel;
 }
 
 uint64_t
@@ -122,6 +160,13 @@ main(void)
 		if (strcmp(cmd, "page") == 0) {
 			uint64_t off = next_u64(&args);
 			next_hex(&args, kside.page.bytes + off, LVD_REGPAGE_SIZE - off);
+		} else if (strcmp(cmd, "corrupt") == 0) {
+			corruption.word = (int)next_u64(&args) % LVD_MSG_WORDS;
+			corruption.value = next_u64(&args);
+		} else if (strcmp(cmd, "corrupt_page") == 0) {
+			corruption.page_off = next_u64(&args) % (LVD_REGPAGE_SIZE - 64);
+			corruption.n = next_hex(&args, corruption.bytes, sizeof(corruption.bytes));
+			corruption.page_armed = 1;
 		} else if (strcmp(cmd, "raw") == 0)
 			raw(args);
 		else if (strcmp(cmd, "live") == 0)

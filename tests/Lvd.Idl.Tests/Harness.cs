@@ -6,15 +6,16 @@ namespace Lvd.Idl.Tests;
 /// </summary>
 internal sealed class Harness
 {
-    private static readonly Lazy<Harness> DataHarness = new(() => new Harness("data", "data"));
-    private static readonly Lazy<Harness> DevicesHarness = new(() => new Harness("devices", "devices"));
+    private static readonly Lazy<Harness> DataHarness = new(() => new Harness("examples/data", "data"));
+    private static readonly Lazy<Harness> DevicesHarness = new(() => new Harness("examples/devices", "devices"));
+    private static readonly Lazy<Harness> NetDeviceHarness = new(() => new Harness("net_device", "net_device"));
 
     private readonly string _exe;
 
     private Harness(string idl, string name)
     {
         var dir = Directory.CreateTempSubdirectory("lvd-idl-").FullName;
-        var result = IdlCompiler.CompileFile(Repo.Path("idl", "examples", idl + ".idl"), dir);
+        var result = IdlCompiler.CompileFile(Repo.Path(["idl", .. (idl + ".idl").Split('/')]), dir);
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics.Select(d => d.Format())));
         var harness = Repo.Path("tests", "Lvd.Idl.Tests", "Harness");
         var glue = Repo.Path("guest", "lvd", "glue");
@@ -33,6 +34,7 @@ internal sealed class Harness
 
     public static Harness Data => DataHarness.Value;
     public static Harness Devices => DevicesHarness.Value;
+    public static Harness NetDevice => NetDeviceHarness.Value;
 
     /// <summary>Runs the commands (after `connect`) and returns the lines printed.</summary>
     public string[] Run(IEnumerable<string> commands)

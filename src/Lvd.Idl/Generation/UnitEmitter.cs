@@ -268,30 +268,26 @@ internal sealed class UnitEmitter(CWriter w, Names names)
         w.Line($"lvd_shadow_free({(callerSide ? $"v_{p.Name}_obj" : p.Name)}, {Tag(p)});");
     }
 
-    /// <summary>The caller learns the callee's name for an object it just shared with alloc(callee).</summary>
+    /// <summary>
+    /// The caller learns the callee's name for an object it just shared with alloc(callee).
+    /// The entry may be gone: a nested call during this one may have deallocated the object.
+    /// </summary>
     public void RecordRemote(Unit u)
     {
         var p = u.Param!;
-        w.Line($"lvd_cap_lookup(ch->caps, v_{p.Name}, {Tag(p)})->remote = v_{u.Label};");
+        w.Line($"struct lvd_cap *c_{p.Name} = lvd_cap_lookup(ch->caps, v_{p.Name}, {Tag(p)});");
+        w.Line($"if (c_{p.Name} != NULL)");
+        w.Indented($"c_{p.Name}->remote = v_{u.Label};");
     }
 
-    /// <summary>What dealloc does once the call is over, on each side.</summary>
+    /// <summary>
+    /// Once a dealloc call is over both sides forget the pairing, and the side named by the
+    /// qualifier frees its shadow (the one its alloc made); the other side's object is its own.
+    /// </summary>
     public void Release(Param p, bool callerSide)
     {
-        var tag = Tag(p);
-        var callerFrees = p.Ownership == Ownership.DeallocCaller;
-        if (callerSide)
-        {
-            w.Line($"lvd_cap_remove(ch->caps, v_{p.Name});");
-            if (callerFrees)
-                w.Line($"lvd_shadow_free({p.Name}, {tag});");
-        }
-        else if (callerFrees)
-            w.Line($"c_{p.Name}->remote = 0;");
-        else
-        {
-            w.Line($"lvd_cap_remove(ch->caps, v_{p.Name});");
-            w.Line($"lvd_shadow_free({p.Name}, {tag});");
-        }
+        w.Line($"lvd_cap_remove(ch->caps, v_{p.Name});");
+        if (callerSide == (p.Ownership == Ownership.DeallocCaller))
+            w.Line($"lvd_shadow_free({p.Name}, {Tag(p)});");
     }
 }

@@ -9,6 +9,7 @@ internal sealed class Harness
     private static readonly Lazy<Harness> DataHarness = new(() => new Harness("examples/data", "data"));
     private static readonly Lazy<Harness> DevicesHarness = new(() => new Harness("examples/devices", "devices"));
     private static readonly Lazy<Harness> NetDeviceHarness = new(() => new Harness("net_device", "net_device"));
+    private static readonly Lazy<Harness> BlkMqHarness = new(() => new Harness("blk_mq", "blk_mq"));
 
     private readonly string _exe;
 
@@ -35,6 +36,7 @@ internal sealed class Harness
     public static Harness Data => DataHarness.Value;
     public static Harness Devices => DevicesHarness.Value;
     public static Harness NetDevice => NetDeviceHarness.Value;
+    public static Harness BlkMq => BlkMqHarness.Value;
 
     /// <summary>Runs the commands (after `connect`) and returns the lines printed.</summary>
     public string[] Run(IEnumerable<string> commands)

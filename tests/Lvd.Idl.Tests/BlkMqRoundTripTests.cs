@@ -1,0 +1,41 @@
+using System.Globalization;
+using CsCheck;
+
+namespace Lvd.Idl.Tests;
+
+/// <summary>
+/// nullblk's glue, generated from idl/blk_mq.idl: module init registering the tag set and
+/// queue_rq, then I/O with three crossings each (queue_rq in, start and end out, nested),
+/// the request shadowed in the domain for exactly that long, and module exit.
+/// </summary>
+public sealed class BlkMqRoundTripTests
+{
+    private static string S(IFormattable v) => v.ToString(null, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void RequestsCrossThreeTimesEachAndLeaveNothingBehind()
+    {
+        var io = Gen.Select(Gen.Select(Gen.UInt[0, 15], Gen.UInt[0, 15], Gen.ULong, Gen.UInt), Gen.Select(Gen.UInt, Gen.UInt, Gen.Byte[0, 1], Gen.Byte.Array[0, 512]));
+        Gen.Select(Gen.UInt[1, 64], Gen.UInt[512, 4096], Gen.UInt[1, 1024], io.Array[1, 30]).Sample(c =>
+        {
+            var (queues, blockSize, depth, ios) = c;
+            var commands = new List<string> { $"init {S(queues)} {S(blockSize)} {S(depth)}", "crossings" };
+            var expected = new List<string> { $"tag_set queues {S(queues)} depth {S(depth)} cmd_size {S(blockSize)} flags 1", "rc 0 ret 0", "crossings 2" };
+            foreach (var ((hwq, slot, sector, bytes), (flags, tag, last, data)) in ios)
+            {
+                var error = sector % 2 == 1 ? -5 : 0;
+                commands.Add($"io {S(hwq)} {S(slot)} {S(sector)} {S(bytes)} {S(flags)} {S(tag)} {S(last)} {Harness.Hex(data)}");
+                expected.AddRange(
+                [
+                    $"queue_rq hwq {S(hwq)} sector {S(sector)} bytes {S(bytes)} flags {S(flags)} tag {S(tag)} data 4096+{data.Length} sum {data.Sum(b => (long)b)} last {S(last)}",
+                    $"start {S(slot)}",
+                    $"end {S(slot)} error {error} synced {error}",
+                    "rc 0 ret 0",
+                ]);
+            }
+            commands.AddRange(["crossings", "exit", "live", "caps"]);
+            expected.AddRange([$"crossings {2 + 3 * ios.Length}", "free_tag_set same 1", "rc 0", "live 0", "caps kernel 0 domain 1"]);
+            Assert.Equal(expected, Harness.BlkMq.Run(commands));
+        }, iter: 6, threads: 1);
+    }
+}

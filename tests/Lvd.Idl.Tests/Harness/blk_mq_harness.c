@@ -1,0 +1,148 @@
+// blk_mq_harness.c: nullblk over idl/blk_mq.idl.  The kernel loads the driver (null_init,
+// which registers its tag set and queue_rq), then issues I/O: queue_rq crosses into the
+// driver, which starts and ends the request in the kernel, three crossings per I/O as in
+// the paper's nullblk.
+
+#include "harness.h"
+#include "blk_mq_glue.h"
+
+// ---- the driver ----
+
+static struct blk_mq_tag_set set;
+
+static int32_t
+drv_queue_rq(uint32_t hw_queue, struct request *rq, void *data, uint64_t data_len, uint8_t last)
+{
+	const uint8_t *p = data;
+	uint64_t sum = 0;
+	int32_t error;
+
+	impl_calls++;
+	for (uint64_t i = 0; i < data_len; i++)
+		sum += p[i];
+	printf("queue_rq hwq %u sector %" PRIu64 " bytes %u flags %u tag %u data %td+%" PRIu64
+	       " sum %" PRIu64 " last %u\n", hw_queue, rq->sector, rq->nr_bytes, rq->cmd_flags,
+	       rq->tag, p - dside.pool, data_len, sum, last);
+	if (blk_mq_call_blk_mq_start_request(&dside.chan, rq) != LVD_OK)
+		return -1;
+	// An odd sector fails with -EIO, to see the error travel.
+	error = rq->sector % 2 == 1 ? -5 : 0;
+	rq->error = error;
+	if (blk_mq_call_blk_mq_end_request(&dside.chan, rq, error) != LVD_OK)
+		return -1;
+	return 0;
+}
+
+int32_t
+null_init(uint32_t nr_devices, uint32_t block_size, uint32_t hw_queue_depth)
+{
+	int32_t ret = -1;
+
+	impl_calls++;
+	set.nr_hw_queues = nr_devices;
+	set.queue_depth = hw_queue_depth;
+	set.cmd_size = block_size;
+	set.numa_node = 0;
+	set.flags = 1;
+	int rc = blk_mq_call_blk_mq_alloc_tag_set(&dside.chan, &set, drv_queue_rq, &ret);
+	return rc == LVD_OK ? ret : rc;
+}
+
+void
+null_exit(void)
+{
+	impl_calls++;
+	blk_mq_call_blk_mq_free_tag_set(&dside.chan, &set);
+}
+
+// ---- the kernel ----
+
+static struct blk_mq_tag_set *kset;
+static uint64_t kqueue_rq;
+static struct request requests[16];
+
+int32_t
+blk_mq_alloc_tag_set(struct blk_mq_tag_set *s, uint64_t queue_rq)
+{
+	impl_calls++;
+	kset = s;
+	kqueue_rq = queue_rq;
+	printf("tag_set queues %u depth %u cmd_size %u flags %" PRIu64 "\n", s->nr_hw_queues,
+	       s->queue_depth, s->cmd_size, s->flags);
+	return 0;
+}
+
+void
+blk_mq_free_tag_set(struct blk_mq_tag_set *s)
+{
+	impl_calls++;
+	printf("free_tag_set same %d\n", s == kset);
+	kset = NULL;
+}
+
+void
+blk_mq_start_request(struct request *rq)
+{
+	impl_calls++;
+	printf("start %td\n", rq - requests);
+}
+
+void
+blk_mq_end_request(struct request *rq, int32_t error)
+{
+	impl_calls++;
+	printf("end %td error %d synced %d\n", rq - requests, error, rq->error);
+}
+
+static int
+used_slots(const struct lvd_captab *t)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < t->nslots; i++)
+		n += t->slots[i].tag != 0;
+	return n;
+}
+
+static void
+cmd_io(char *args)
+{
+	uint32_t hwq = (uint32_t)next_u64(&args);
+	struct request *rq = &requests[next_u64(&args) % 16];
+	uint8_t *data = kside.pool + 4096;
+	int32_t ret = -1;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->sector = next_u64(&args);
+	rq->nr_bytes = (uint32_t)next_u64(&args);
+	rq->cmd_flags = (uint32_t)next_u64(&args);
+	rq->tag = (uint32_t)next_u64(&args);
+	uint8_t last = (uint8_t)next_u64(&args);
+	size_t n = next_hex(&args, data, 4096);
+	int rc = blk_mq_call_queue_rq(&kside.chan, kqueue_rq, hwq, rq, data, n, last, &ret);
+	printf("rc %d ret %d\n", rc, ret);
+}
+
+int
+harness_command(const char *cmd, char *args)
+{
+	int32_t ret = -1;
+
+	if (strcmp(cmd, "connect") == 0)
+		harness_connect(blk_mq_kernel_dispatch, blk_mq_domain_dispatch);
+	else if (strcmp(cmd, "init") == 0) {
+		uint32_t nr = (uint32_t)next_u64(&args);
+		uint32_t bs = (uint32_t)next_u64(&args);
+		uint32_t depth = (uint32_t)next_u64(&args);
+		int rc = blk_mq_call_null_init(&kside.chan, nr, bs, depth, &ret);
+		printf("rc %d ret %d\n", rc, ret);
+	} else if (strcmp(cmd, "io") == 0)
+		cmd_io(args);
+	else if (strcmp(cmd, "exit") == 0)
+		printf("rc %d\n", blk_mq_call_null_exit(&kside.chan));
+	else if (strcmp(cmd, "caps") == 0)
+		printf("caps kernel %d domain %d\n", used_slots(&kside.caps), used_slots(&dside.caps));
+	else
+		return 0;
+	return 1;
+}

@@ -126,7 +126,16 @@ public sealed class Machine : IPlatform
                     if (c.State == CpuState.Halted) c.TryWake();
                     if (c.State == CpuState.Running && (next == null || c.Cycles < next.Cycles)) next = c;
                 }
-                if (next == null) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
+                if (next == null)
+                {
+                    // Everyone is halted: skip idle time to the earliest timed event, if any.
+                    CpuCore? sleeper = null;
+                    foreach (var c in Cpus)
+                        if (c.State == CpuState.Halted && c.NextTimedEvent != long.MaxValue && (sleeper == null || c.NextTimedEvent < sleeper.NextTimedEvent)) sleeper = c;
+                    if (sleeper == null) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
+                    sleeper.SkipToNextTimedEvent();
+                    continue;
+                }
                 long limit = next.Cycles + (Cpus.Length == 1 ? Quantum * 50 : Quantum);
                 long total = TotalInstructions;
                 next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));

@@ -13,6 +13,8 @@ public sealed partial class Cpu
     private enum EventKind { Exception, External, Software }
 
     private bool _interruptShadow;
+    /// <summary>The event being delivered right now, in interruption-information format (0 = none), for IDT-vectoring information.</summary>
+    private uint _deliveringInfo, _deliveringError;
     private int _firstVector = -1;
     private uint _firstError;
     private ulong _firstRip, _firstCr2;
@@ -107,6 +109,20 @@ public sealed partial class Cpu
     }
 
     private void Deliver(int vector, bool hasError, uint error, EventKind kind, ulong returnRip)
+    {
+        uint type = kind switch
+        {
+            EventKind.External => vector == Vectors.NMI && _nmiBlocked ? InterruptionInfo.TypeNmi : InterruptionInfo.TypeExternal,
+            EventKind.Software => vector is Vectors.BP or Vectors.OF ? InterruptionInfo.TypeSoftwareException : InterruptionInfo.TypeSoftwareInterrupt,
+            _ => InterruptionInfo.TypeHardwareException,
+        };
+        _deliveringInfo = InterruptionInfo.Make(vector, type, hasError);
+        _deliveringError = error;
+        DeliverThroughIdt(vector, hasError, error, kind, returnRip);
+        _deliveringInfo = 0;
+    }
+
+    private void DeliverThroughIdt(int vector, bool hasError, uint error, EventKind kind, ulong returnRip)
     {
         // SDM 6.13: EXT is set for events external to the program: interrupts and exceptions,
         // not INT n / INT3 / INTO.

@@ -163,7 +163,8 @@ public sealed partial class Cpu
                 if (page2 != null) { page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total)); total += 15; }
             }
         }
-        catch (GuestFault) { /* next page not executable: a straddling instruction faults below */ }
+        catch (GuestFault) { /* next page not fetchable: only an instruction that really straddles faults, below */ }
+        catch (Vmx.VmExit) { /* likewise for an EPT violation on the next page (SDM 28.3.3.2: only accesses made) */ }
         var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
         if (crossesPage && total == inPage)
         {
@@ -391,6 +392,23 @@ public sealed partial class Cpu
                     if (sub != AluOp.Cmp) R(op.R1) = r;
                     AluFlags(sub, size, a, b, r, carry);
                     break;
+                }
+                case Handler.CmpRRJcc:
+                case Handler.CmpRIJcc:
+                case Handler.TestRRJcc:
+                {
+                    int size = op.Size;
+                    ulong m = Mask(size);
+                    ulong a = R(op.R1) & m;
+                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : R(op.R2) & m;
+                    if (op.H == Handler.TestRRJcc) SetLazy(FlagOp.Logic, size, a, b, a & b);
+                    else SetLazy(FlagOp.Sub, size, a, b, (a - b) & m);
+                    ref Op jcc = ref ops[i + 1];
+                    _opIndex = i + 1;
+                    ulong jnext = next + jcc.Len;
+                    Rip = Cond(jcc.Sub) ? Target(jnext + (ulong)jcc.Imm) : jnext;
+                    Instructions += i + 2;
+                    return true;
                 }
                 case Handler.Alu:
                     ExecAlu(ref op, next);

@@ -272,6 +272,7 @@ public sealed partial class Cpu
         ulong entryAddr = 0, pa = 0;
         int level = 4;
         Span<ulong> touched = stackalloc ulong[4];
+        Span<ulong> touchedGpa = stackalloc ulong[4];
         int nTouched = 0;
         while (true)
         {
@@ -293,6 +294,7 @@ public sealed partial class Cpu
             writable &= (pte & PteRW) != 0;
             userOk &= (pte & PteUS) != 0;
             if (nxe && (pte & PteNX) != 0) exec = false;
+            touchedGpa[nTouched] = entryAddr;
             touched[nTouched++] = pteHpa;
             if (leaf)
             {
@@ -307,13 +309,16 @@ public sealed partial class Cpu
                     _ => exec && (!user || userOk),
                 };
                 if (!ok) throw GuestFault.Pf(la, (uint)(PfP | errUser | errAccess));
-                // Accessed bits on every level; dirty on the leaf for writes.
+                // Accessed bits on every level; dirty on the leaf for writes. Under EPT such an
+                // update is a write to the paging structure (SDM 28.3.3.2).
                 for (int i = 0; i < nTouched; i++)
                 {
                     ulong e = Memory.Read64(touched[i]);
                     ulong want = e | PteA;
                     if (i == nTouched - 1 && access == Access.Write) want |= PteD;
-                    if (want != e) Memory.Write64(touched[i], want);
+                    if (want == e) continue;
+                    if (_eptActive) EptTranslate(touchedGpa[i], Access.Write, false, la);
+                    Memory.Write64(touched[i], want);
                 }
                 bool dirty = access == Access.Write || (Memory.Read64(pteHpa) & PteD) != 0;
                 if (_eptActive)

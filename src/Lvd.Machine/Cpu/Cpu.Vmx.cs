@@ -219,6 +219,9 @@ public sealed partial class Cpu
         R(RSP) = v.GuestRsp;
         SetRflags(v.GuestRflags);
         _interruptShadow = (v.GuestInterruptibility & 3) != 0;
+        // Bit 3: blocking by NMI, virtual-NMI blocking when "virtual NMIs" is on (SDM 26.6.1).
+        bool nmiBlocking = (v.GuestInterruptibility & 8) != 0;
+        if ((v.PinBased & PinControls.VirtualNmis) != 0) _virtualNmiBlocked = nmiBlocking; else _nmiBlocked = nmiBlocking;
         Cpl = Segs[(int)SegReg.CS].Dpl;
     }
 
@@ -285,7 +288,10 @@ public sealed partial class Cpu
         v.ExitInterruptionErrorCode = x.InterruptionErrorCode;
         v.ExitInstructionLength = instructionLength;
         v.ExitInstructionInfo = x.InstructionInfo != 0 ? x.InstructionInfo : instructionInfo;
-        v.IdtVectoringInfo = 0;
+        // SDM 27.2.4: an exit during event delivery records the event that was being delivered.
+        v.IdtVectoringInfo = _deliveringInfo;
+        v.IdtVectoringErrorCode = _deliveringError;
+        _deliveringInfo = 0;
         VmExits++;
         ExitsByReason[(int)x.Reason & 63]++;
         Cycles += Costs.VmExit;
@@ -327,6 +333,21 @@ public sealed partial class Cpu
     private void ExitIfNonRoot(ExitReason reason, ulong qualification = 0)
     {
         if (NonRoot) throw new VmExit(reason, qualification);
+    }
+
+    /// <summary>The modeled time of this vCPU's next timed event while halted (VMX-preemption timer), or long.MaxValue.</summary>
+    public long NextTimedEvent => NonRoot ? _preemptDeadline : long.MaxValue;
+
+    /// <summary>Idle time skip: a halted vCPU's clock jumps to its next timed event, which then fires.</summary>
+    public void SkipToNextTimedEvent()
+    {
+        long t = NextTimedEvent;
+        if (State != CpuState.Halted || t == long.MaxValue) return;
+        if (Cycles < t) Cycles = t;
+        // The VMX-preemption timer counts in the HLT state too (SDM 25.5.1); the exit saves
+        // activity state HLT.
+        _preemptDeadline = long.MaxValue;
+        PerformVmExit(new VmExit(ExitReason.PreemptionTimer), 0);
     }
 
     /// <summary>Preemption timer and NMI-window checks at a block boundary; true if an exit happened.</summary>

@@ -63,7 +63,22 @@ public sealed class BlockDecoder
             offset += ins.Length;
             if (ends || offset >= bytesInPage) break;
         }
+        Fuse(count);
         return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset);
+    }
+
+    /// <summary>
+    /// A CMP or TEST of registers (or a register and an immediate) right before the block's
+    /// closing Jcc becomes one superinstruction that also takes the branch; the Jcc op stays in
+    /// place (it supplies condition and target, and keeps offsets and counts exact).
+    /// </summary>
+    private void Fuse(int count)
+    {
+        if (count < 2 || _scratch[count - 1].H != Handler.Jcc) return;
+        ref var op = ref _scratch[count - 2];
+        if (op.H is Handler.AluRR32 or Handler.AluRR64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRRJcc;
+        else if (op.H is Handler.AluRI32 or Handler.AluRI64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRIJcc;
+        else if (op.H == Handler.Test && op.Form == OpForm.None && op.Size >= 4 && op.R1 < 16 && op.R2 < 16) op.H = Handler.TestRRJcc;
     }
 
     private sealed class SpanReader(byte[] bytes) : CodeReader

@@ -13,7 +13,9 @@ public enum Handler : ushort
     Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc, Bswap,
     Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,
     // integer arithmetic
-    Alu, AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
+    Alu, AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32,
+    /// <summary>Superinstructions: CMP/TEST on registers fused with the Jcc that follows (one dispatch for both).</summary>
+    CmpRRJcc, CmpRIJcc, TestRRJcc, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
     // control flow
     Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,

@@ -55,6 +55,7 @@ public sealed class Vmcs
     public uint ExitInterruptionInfo;
     public uint ExitInterruptionErrorCode;
     public uint IdtVectoringInfo;
+    public uint IdtVectoringErrorCode;
     public uint ExitInstructionLength;
     public uint ExitInstructionInfo;
 

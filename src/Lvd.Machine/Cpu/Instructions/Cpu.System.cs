@@ -159,9 +159,14 @@ public sealed partial class Cpu
                 break;
             case Handler.Clts:
                 RequireCpl0();
-                if (NonRoot && (Vmcs!.Cr0GuestHostMask & Cr0TS & Vmcs.Cr0ReadShadow) != 0) throw new VmExit(ExitReason.CrAccess, 2UL << 4);
+                // SDM 25.1.3/25.3: CLTS exits if TS is owned and set in the shadow; if owned and
+                // clear in the shadow it completes without changing CR0.TS.
+                if (NonRoot && (Vmcs!.Cr0GuestHostMask & Cr0TS) != 0)
+                {
+                    if ((Vmcs.Cr0ReadShadow & Cr0TS) != 0) throw new VmExit(ExitReason.CrAccess, 2UL << 4);
+                    break;
+                }
                 Cr0 &= ~Cr0TS;
-                if (NonRoot) Vmcs!.Cr0ReadShadow &= ~(Cr0TS & ~Vmcs.Cr0GuestHostMask);
                 break;
             case Handler.Lgdt:
             case Handler.Lidt:

@@ -94,16 +94,6 @@ blk_mq_end_request(struct request *rq, int32_t error)
 	printf("end %td error %d synced %d\n", rq - requests, error, rq->error);
 }
 
-static int
-used_slots(const struct lvd_captab *t)
-{
-	int n = 0;
-
-	for (uint32_t i = 0; i < t->nslots; i++)
-		n += t->slots[i].tag != 0;
-	return n;
-}
-
 static void
 cmd_io(char *args)
 {
@@ -140,8 +130,6 @@ harness_command(const char *cmd, char *args)
 		cmd_io(args);
 	else if (strcmp(cmd, "exit") == 0)
 		printf("rc %d\n", blk_mq_call_null_exit(&kside.chan));
-	else if (strcmp(cmd, "caps") == 0)
-		printf("caps kernel %d domain %d\n", used_slots(&kside.caps), used_slots(&dside.caps));
 	else
 		return 0;
 	return 1;

@@ -6,6 +6,7 @@
 //   corrupt W V           the next reply (either way) gets word W replaced by V
 //   corrupt_page OFF HEX  the next reply gets these register-page bytes at OFF
 //   live                  prints the number of live shadow objects
+//   caps                  prints how many capability-table slots each side uses
 //   crossings             prints the number of crossings so far
 
 #include <ctype.h>
@@ -128,6 +129,16 @@ print_hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
+static int
+used_slots(const struct lvd_captab *t)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < t->nslots; i++)
+		n += t->slots[i].tag != 0;
+	return n;
+}
+
 static void
 raw(char *args)
 {
@@ -171,6 +182,8 @@ main(void)
 			raw(args);
 		else if (strcmp(cmd, "live") == 0)
 			printf("live %ld\n", shadows_live);
+		else if (strcmp(cmd, "caps") == 0)
+			printf("caps kernel %d domain %d\n", used_slots(&kside.caps), used_slots(&dside.caps));
 		else if (strcmp(cmd, "crossings") == 0)
 			printf("crossings %" PRIu64 "\n", lvd_loopback_crossings);
 		else if (!harness_command(cmd, args))

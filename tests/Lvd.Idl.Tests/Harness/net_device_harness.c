@@ -77,16 +77,6 @@ consume_skb(struct sk_buff *skb)
 	free(skb);
 }
 
-static int
-used_slots(const struct lvd_captab *t)
-{
-	int n = 0;
-
-	for (uint32_t i = 0; i < t->nslots; i++)
-		n += t->slots[i].tag != 0;
-	return n;
-}
-
 static void
 cmd_xmit(char *args)
 {
@@ -135,8 +125,6 @@ harness_command(const char *cmd, char *args)
 		cmd_xmit(args);
 	else if (strcmp(cmd, "unregister") == 0)
 		printf("rc %d\n", net_device_call_unregister_netdev(&dside.chan, &ndev));
-	else if (strcmp(cmd, "caps") == 0)
-		printf("caps kernel %d domain %d\n", used_slots(&kside.caps), used_slots(&dside.caps));
 	else
 		return 0;
 	return 1;

@@ -119,6 +119,18 @@ test.idl:3:23: error: field 'v' of list projection 'l' can only be 'in': the cal
     projection l : node { out v; in next -> l depth 4; }
                           ^^^
 """ },
+        { "keyword", """
+interface x;
+struct ev { u32 kind; u64 default; }
+domain rpc void switch(in u32 a);
+""", """
+test.idl:2:27: error: 'default' is a C keyword: choose another field name
+    struct ev { u32 kind; u64 default; }
+                              ^^^^^^^
+test.idl:3:17: error: 'switch' is a C keyword: choose another rpc name
+    domain rpc void switch(in u32 a);
+                    ^^^^^^
+""" },
         { "lenout", """
 interface x;
 domain rpc void f(out u32 n, in u8 v[n <= 8]);

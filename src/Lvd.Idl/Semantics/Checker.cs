@@ -31,8 +31,28 @@ internal sealed class Checker
 
     private void Error(Span span, string message) => _diagnostics.Add(_source.Error(span, message));
 
+    // Every name becomes a C identifier in the generated files.
+    private static readonly HashSet<string> CKeywords =
+    [
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+        "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+        "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+        "_Bool", "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic", "_Generic", "_Noreturn",
+        "_Static_assert", "_Thread_local", "asm", "typeof",
+    ];
+
+    private bool IsCKeyword(Name name, string what)
+    {
+        if (!CKeywords.Contains(name.Text))
+            return false;
+        Error(name.Span, $"'{name.Text}' is a C keyword: choose another {what} name");
+        return true;
+    }
+
     private bool Declare<T>(Dictionary<string, T> table, Name name, T value, string what, bool reserve = true)
     {
+        if (IsCKeyword(name, what))
+            return false;
         if (reserve && (ReservedNames.Contains(name.Text) || Array.Exists(ReservedPrefixes, prefix => name.Text.StartsWith(prefix, StringComparison.Ordinal))))
         {
             Error(name.Span, $"'{name.Text}' is reserved by the generated glue: choose another {what} name");
@@ -94,6 +114,8 @@ internal sealed class Checker
         var names = new Dictionary<string, Span>();
         foreach (var f in s.Fields)
         {
+            if (IsCKeyword(f.Name, "field"))
+                continue;
             if (!names.TryAdd(f.Name.Text, f.Name.Span))
             {
                 Error(f.Name.Span, $"struct '{s.Name.Text}' already has a field '{f.Name.Text}'");
@@ -153,6 +175,8 @@ internal sealed class Checker
         var seen = new Dictionary<long, string>();
         foreach (var a in f.Arms!)
         {
+            if (IsCKeyword(a.Name, "union arm"))
+                continue;
             if (!seen.TryAdd(a.Tag, a.Name.Text))
             {
                 Error(a.TagSpan, $"case {a.Tag} already selects arm '{seen[a.Tag]}'");

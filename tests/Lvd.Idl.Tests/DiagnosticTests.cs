@@ -131,6 +131,14 @@ test.idl:3:17: error: 'switch' is a C keyword: choose another rpc name
     domain rpc void switch(in u32 a);
                     ^^^^^^
 """ },
+        { "casetoobig", """
+interface x;
+struct ev { u8 kind; union u switch (kind) { case 255: u64 a; case 256: u32 b; }; }
+""", """
+test.idl:2:68: error: case 256 does not fit discriminator 'kind' (u8): at most 255
+    struct ev { u8 kind; union u switch (kind) { case 255: u64 a; case 256: u32 b; }; }
+                                                                       ^^^
+""" },
         { "lenout", """
 interface x;
 domain rpc void f(out u32 n, in u8 v[n <= 8]);

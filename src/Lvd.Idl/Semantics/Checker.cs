@@ -173,8 +173,17 @@ internal sealed class Checker
         }
         var arms = new List<UnionArm>();
         var seen = new Dictionary<long, string>();
+        var discType = ScalarType.All[disc.Type.Text];
+        var maxTag = discType.Size == 8 ? long.MaxValue
+            : discType.Idl.StartsWith('u') ? (1L << (8 * discType.Size)) - 1
+            : (1L << (8 * discType.Size - 1)) - 1;
         foreach (var a in f.Arms!)
         {
+            if (a.Tag > maxTag)
+            {
+                Error(a.TagSpan, $"case {a.Tag} does not fit discriminator '{disc.Name.Text}' ({discType.Idl}): at most {maxTag}");
+                continue;
+            }
             if (IsCKeyword(a.Name, "union arm"))
                 continue;
             if (!seen.TryAdd(a.Tag, a.Name.Text))

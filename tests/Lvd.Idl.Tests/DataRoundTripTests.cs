@@ -163,6 +163,7 @@ public sealed class DataRoundTripTests
             ($"arrays 1 2 3 4 33{string.Concat(Enumerable.Repeat(" 5", 33))}", [$"rc -4 crossed 0 ret 0 doubled{string.Concat(Enumerable.Repeat(" 61166", 32))} guard eeee block 0000000000000000"]),
             ("checksum_outside 18446744073709551615 4", ["rc -3 crossed 0"]),   // a buffer that is not in the pool
             ($"checksum_outside {PoolSize - 4} 8", ["rc -3 crossed 0"]),      // one that runs off its end
+            ("count_bytes -1", ["rc -4 ret 0"]),                               // a negative signed length
         ]);
     }
 
@@ -179,7 +180,9 @@ public sealed class DataRoundTripTests
     [InlineData("sum_list: one node over the depth", "raw 6 9", -6)]
     [InlineData("sum_list: huge count", "raw 6 18446744073709551615", -6)]
     [InlineData("unknown function 0", "raw 0", -1)]
-    [InlineData("unknown function past the table", "raw 8", -1)]
+    [InlineData("count_bytes: a negative signed length", "raw 8 18446744073709551615", -4)]
+    [InlineData("count_bytes: a length whose declared 16 bits say 17", "raw 8 0xffffffff80000011", -4)]
+    [InlineData("unknown function past the table", "raw 9", -1)]
     [InlineData("unknown function 2^32-1", "raw 4294967295", -1)]
     public void HostileRequestsAreRejectedBeforeTheDriverRuns(string what, string raw, int status)
     {

@@ -38,9 +38,10 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 w.Line($"lvd_rp_put_bytes(rp, {u.Where.PageOffset}, {u.Expr}, {u.Size});");
                 break;
             case UnitKind.VarBytes:
+                // Compared unsigned, a negative signed length is over the bound, not under it.
                 // A callee's reply reuses the length it already checked on the way in.
                 if (callerSide)
-                    w.Fail($"{u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
+                    w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
                 w.Line($"lvd_rp_put_bytes(rp, {u.Where.PageOffset}, {u.Expr}, (size_t){u.Length} * sizeof({u.Scalar!.C}));");
                 break;
             case UnitKind.String:
@@ -154,7 +155,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 w.Line($"lvd_rp_get_bytes(rp, {u.Where.PageOffset}, {u.Received}, {u.Size});");
                 break;
             case UnitKind.VarBytes:
-                w.Fail($"{u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
+                w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
                 if (!u.Private)
                     w.Line($"{u.Scalar.C} {u.Received}[{u.Size / u.Scalar.Size}];");
                 w.Line($"lvd_rp_get_bytes(rp, {u.Where.PageOffset}, {u.Received}, (size_t){u.Length} * sizeof({u.Scalar.C}));");

@@ -132,6 +132,17 @@ sum_list(struct node *head)
 	return sum;
 }
 
+uint32_t
+count_bytes(int16_t n, const uint8_t *bytes)
+{
+	uint32_t sum = 0;
+
+	impl_calls++;
+	for (int16_t i = 0; i < n; i++)
+		sum += bytes[i];
+	return sum;
+}
+
 // ---- the kernel's side ----
 
 void
@@ -285,7 +296,13 @@ harness_command(const char *cmd, char *args)
 		cmd_list(args, 0);
 	else if (strcmp(cmd, "cycle") == 0)
 		cmd_list(args, 1);
-	else if (strcmp(cmd, "ping") == 0)
+	else if (strcmp(cmd, "count_bytes") == 0) {
+		uint8_t bytes[16] = { 0 };
+		int16_t n = (int16_t)next_s64(&args);
+		uint32_t ret = 0;
+		int rc = data_call_count_bytes(&kside.chan, n, bytes, &ret);
+		printf("rc %d ret %u\n", rc, ret);
+	} else if (strcmp(cmd, "ping") == 0)
 		printf("rc %d\n", data_call_ping(&dside.chan));
 	else if (strcmp(cmd, "connect") == 0)
 		harness_connect(data_kernel_dispatch, data_domain_dispatch);

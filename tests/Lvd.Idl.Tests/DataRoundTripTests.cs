@@ -164,6 +164,8 @@ public sealed class DataRoundTripTests
             ("checksum_outside 18446744073709551615 4", ["rc -3 crossed 0"]),   // a buffer that is not in the pool
             ($"checksum_outside {PoolSize - 4} 8", ["rc -3 crossed 0"]),      // one that runs off its end
             ("count_bytes -1", ["rc -4 ret 0"]),                               // a negative signed length
+            ("fill 9", ["rc -4 buf eeeeeeeeeeeeeeeeeeee"]),                    // an out array over its bound
+            ("fill 3", ["rc 0 buf a0a1a2eeeeeeeeeeeeee"]),                     // and one within it: only n bytes come back
         ]);
     }
 
@@ -182,7 +184,8 @@ public sealed class DataRoundTripTests
     [InlineData("unknown function 0", "raw 0", -1)]
     [InlineData("count_bytes: a negative signed length", "raw 8 18446744073709551615", -4)]
     [InlineData("count_bytes: a length whose declared 16 bits say 17", "raw 8 0xffffffff80000011", -4)]
-    [InlineData("unknown function past the table", "raw 9", -1)]
+    [InlineData("fill: the length of an out array over its bound", "raw 9 1000", -4)]
+    [InlineData("unknown function past the table", "raw 10", -1)]
     [InlineData("unknown function 2^32-1", "raw 4294967295", -1)]
     public void HostileRequestsAreRejectedBeforeTheDriverRuns(string what, string raw, int status)
     {

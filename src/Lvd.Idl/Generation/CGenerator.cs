@@ -156,7 +156,7 @@ internal sealed class CGenerator
         w.Line(" */");
     }
 
-    private static string Describe(List<Unit> units) => string.Concat(units.Select(u => ", " + u.Kind switch
+    private static string Describe(List<Unit> units) => string.Concat(units.Where(u => u.Kind != UnitKind.Bound).Select(u => ", " + u.Kind switch
     {
         UnitKind.String => $"{u.Where} strlen({u.Expr}), {u.Extra} {u.Expr}[<={u.Size}]",
         UnitKind.Buffer => $"{u.Where} pool offset of {u.Expr}, {u.Extra} {u.Expr}_len",

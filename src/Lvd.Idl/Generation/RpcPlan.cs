@@ -58,6 +58,8 @@ internal sealed class RpcPlan
                 var size = p.Length * p.Scalar!.Size;
                 if (sendsIn)
                     Request.Add(new Unit(kind, p.Name, p.Name) { Scalar = p.Scalar, Size = size, Length = p.LengthParam, Private = true });
+                else if (kind == UnitKind.VarBytes)
+                    Request.Add(new Unit(UnitKind.Bound, p.Name, p.Name) { Scalar = p.Scalar, Size = size, Length = p.LengthParam, Private = true });
                 if (sendsOut)
                     Reply.Add(new Unit(kind, p.Name, p.Name) { Scalar = p.Scalar, Size = size, Length = p.LengthParam });
                 break;
@@ -164,6 +166,8 @@ internal sealed class RpcPlan
                 case UnitKind.Chain:
                     u.Where = region.Word(8);
                     PlaceRecord(u, region);
+                    break;
+                case UnitKind.Bound:
                     break;
                 default:
                     u.Where = region.Word(8);

@@ -14,6 +14,7 @@ internal enum UnitKind
     AllocRef,   // a capability for an object the receiver will shadow (alloc)
     Callback,   // a capability naming a function of the sender
     Chain,      // a linked list copied node by node, at most Depth nodes
+    Bound,      // no data: the length of an `out` array, checked before the callee runs
 }
 
 /// <summary>

@@ -38,10 +38,9 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 w.Line($"lvd_rp_put_bytes(rp, {u.Where.PageOffset}, {u.Expr}, {u.Size});");
                 break;
             case UnitKind.VarBytes:
-                // Compared unsigned, a negative signed length is over the bound, not under it.
                 // A callee's reply reuses the length it already checked on the way in.
                 if (callerSide)
-                    w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
+                    CheckBound(u);
                 w.Line($"lvd_rp_put_bytes(rp, {u.Where.PageOffset}, {u.Expr}, (size_t){u.Length} * sizeof({u.Scalar!.C}));");
                 break;
             case UnitKind.String:
@@ -78,8 +77,14 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.Chain:
                 SendChain(u);
                 break;
+            case UnitKind.Bound:
+                CheckBound(u);
+                break;
         }
     }
+
+    // Compared unsigned, a negative signed length is over the bound, not under it.
+    private void CheckBound(Unit u) => w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
 
     private void FindOrInsert(string variable, string pointer, string tag)
     {
@@ -155,10 +160,10 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 w.Line($"lvd_rp_get_bytes(rp, {u.Where.PageOffset}, {u.Received}, {u.Size});");
                 break;
             case UnitKind.VarBytes:
-                w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
+                CheckBound(u);
                 if (!u.Private)
-                    w.Line($"{u.Scalar.C} {u.Received}[{u.Size / u.Scalar.Size}];");
-                w.Line($"lvd_rp_get_bytes(rp, {u.Where.PageOffset}, {u.Received}, (size_t){u.Length} * sizeof({u.Scalar.C}));");
+                    w.Line($"{u.Scalar!.C} {u.Received}[{u.Size / u.Scalar.Size}];");
+                w.Line($"lvd_rp_get_bytes(rp, {u.Where.PageOffset}, {u.Received}, (size_t){u.Length} * sizeof({u.Scalar!.C}));");
                 break;
             case UnitKind.String:
                 // The callee terminates its own copy: the sender's NUL is never trusted.
@@ -196,6 +201,9 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 break;
             case UnitKind.Chain:
                 ReceiveChain(u);
+                break;
+            case UnitKind.Bound:
+                CheckBound(u);
                 break;
         }
     }

@@ -143,6 +143,14 @@ count_bytes(int16_t n, const uint8_t *bytes)
 	return sum;
 }
 
+void
+fill(uint32_t n, uint8_t *buf)
+{
+	impl_calls++;
+	for (uint32_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)(0xa0 + i);
+}
+
 // ---- the kernel's side ----
 
 void
@@ -302,6 +310,14 @@ harness_command(const char *cmd, char *args)
 		uint32_t ret = 0;
 		int rc = data_call_count_bytes(&kside.chan, n, bytes, &ret);
 		printf("rc %d ret %u\n", rc, ret);
+	} else if (strcmp(cmd, "fill") == 0) {
+		uint8_t buf[64];
+		uint32_t n = (uint32_t)next_u64(&args);
+		memset(buf, 0xee, sizeof(buf));
+		int rc = data_call_fill(&kside.chan, n, buf);
+		printf("rc %d buf ", rc);
+		print_hex(buf, 10);
+		printf("\n");
 	} else if (strcmp(cmd, "ping") == 0)
 		printf("rc %d\n", data_call_ping(&dside.chan));
 	else if (strcmp(cmd, "connect") == 0)

@@ -234,23 +234,6 @@ public sealed partial class Cpu
                 case Handler.Lea:
                     SetReg(op.R1, op.Size, Ea(ref op, next));
                     break;
-                case Handler.Xchg:
-                {
-                    if ((op.Form & OpForm.MemDst) != 0)
-                    {
-                        ulong ea = Ea(ref op, next);
-                        ulong m = ReadMem(ea, op.Size);
-                        WriteMem(ea, op.Size, GetReg(op.R2, op.Size));
-                        SetReg(op.R2, op.Size, m);
-                    }
-                    else
-                    {
-                        ulong a = GetReg(op.R1, op.Size), b = GetReg(op.R2, op.Size);
-                        SetReg(op.R1, op.Size, b);
-                        SetReg(op.R2, op.Size, a);
-                    }
-                    break;
-                }
                 case Handler.PushR64:
                     Push64(R(op.R2));
                     break;
@@ -258,29 +241,6 @@ public sealed partial class Cpu
                 {
                     ulong v = Pop64();
                     R(op.R1) = v;
-                    break;
-                }
-                case Handler.Push:
-                {
-                    ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm
-                        : (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size)
-                        : GetReg(op.R2, op.Size);
-                    if (op.Size == 8) Push64(v);
-                    else { ulong sp = R(RSP) - 2; Write16(sp, (ushort)v); R(RSP) = sp; }
-                    break;
-                }
-                case Handler.Pop:
-                {
-                    ulong sp = R(RSP);
-                    ulong v = ReadMem(sp, op.Size);
-                    R(RSP) = sp + op.Size;
-                    try
-                    {
-                        // SDM POP: an RSP-based destination address is computed after the increment.
-                        if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
-                        else SetReg(op.R1, op.Size, v);
-                    }
-                    catch (GuestFault) { R(RSP) = sp; throw; }
                     break;
                 }
                 case Handler.Cmov:
@@ -297,49 +257,6 @@ public sealed partial class Cpu
                     else SetReg(op.R1, 1, v);
                     break;
                 }
-                case Handler.Bswap:
-                    if (op.Size == 8) R(op.R1) = BinaryPrimitives.ReverseEndianness(R(op.R1));
-                    else if (op.Size == 4) R(op.R1) = BinaryPrimitives.ReverseEndianness((uint)R(op.R1));
-                    else SetReg(op.R1, 2, 0); // SDM: BSWAP of a 16-bit register is undefined; hardware gives 0
-                    break;
-                case Handler.Cbw:
-                    if (op.Size == 2) SetReg(RAX, 2, (ulong)(sbyte)R(RAX));
-                    else if (op.Size == 4) R(RAX) = (uint)(short)R(RAX);
-                    else R(RAX) = (ulong)(int)R(RAX);
-                    break;
-                case Handler.Cwd:
-                {
-                    bool neg = (GetReg(RAX, op.Size) & SignBit(op.Size)) != 0;
-                    SetReg(RDX, op.Size, neg ? ulong.MaxValue : 0);
-                    break;
-                }
-                case Handler.Lahf:
-                    SetReg(16, 1, (GetRflags() & (FlagSF | FlagZF | FlagAF | FlagPF | FlagCF)) | 2);
-                    break;
-                case Handler.Sahf:
-                    SetFlagBits(FlagSF | FlagZF | FlagAF | FlagPF | FlagCF, GetReg(16, 1));
-                    break;
-                case Handler.FlagBit:
-                    switch (op.Sub)
-                    {
-                        case 0: SetFlagBits(FlagCF, 0); break;
-                        case 1: SetFlagBits(FlagCF, FlagCF); break;
-                        case 2: SetFlagBits(FlagCF, GetCF() ? 0 : FlagCF); break;
-                        case 3: _rflags &= ~FlagDF; break;
-                        default: _rflags |= FlagDF; break;
-                    }
-                    break;
-                case Handler.Enter:
-                    Enter(ref op);
-                    break;
-                case Handler.Leave:
-                {
-                    ulong bp = R(RBP);
-                    if (op.Size == 8) { ulong v = Read64(bp); R(RSP) = bp + 8; R(RBP) = v; }
-                    else { ulong v = Read16(bp); R(RSP) = bp + 2; SetReg(RBP, 2, v); }
-                    break;
-                }
-
                 case Handler.AluRR64:
                 {
                     int sub = op.Sub;
@@ -425,53 +342,6 @@ public sealed partial class Cpu
                 case Handler.Shift:
                     Shift(ref op, next);
                     break;
-                case Handler.Shld:
-                case Handler.Shrd:
-                    DoubleShift(ref op, next);
-                    break;
-                case Handler.Mul:
-                    Mul1(ref op, next, false);
-                    break;
-                case Handler.Imul1:
-                    Mul1(ref op, next, true);
-                    break;
-                case Handler.Imul2:
-                case Handler.Imul3:
-                    ImulN(ref op, next);
-                    break;
-                case Handler.Div:
-                    Divide(ref op, next, false);
-                    break;
-                case Handler.Idiv:
-                    Divide(ref op, next, true);
-                    break;
-                case Handler.Bt:
-                    BitTest(ref op, next);
-                    break;
-                case Handler.Bsf:
-                case Handler.Bsr:
-                case Handler.Tzcnt:
-                case Handler.Lzcnt:
-                case Handler.Popcnt:
-                    BitScan(ref op, next);
-                    break;
-                case Handler.Andn:
-                case Handler.Bextr:
-                case Handler.Blsi:
-                case Handler.Blsmsk:
-                case Handler.Blsr:
-                    Bmi(ref op, next);
-                    break;
-                case Handler.Cmpxchg:
-                    Cmpxchg(ref op, next);
-                    break;
-                case Handler.Xadd:
-                    Xadd(ref op, next);
-                    break;
-                case Handler.Cmpxchg16b:
-                    Cmpxchg16b(ref op, next);
-                    break;
-
                 case Handler.Jmp:
                     Rip = Target(next + (ulong)op.Imm);
                     Instructions += i + 1;
@@ -509,28 +379,6 @@ public sealed partial class Cpu
                     Instructions += i + 1;
                     return true;
                 }
-                case Handler.Jrcxz:
-                    Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;
-                    Instructions += i + 1;
-                    return true;
-                case Handler.Loop:
-                {
-                    ulong c = (R(RCX) - 1) & Mask(op.Size);
-                    SetReg(RCX, op.Size, c);
-                    bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
-                    Rip = take ? Target(next + (ulong)op.Imm) : next;
-                    Instructions += i + 1;
-                    return true;
-                }
-
-                case Handler.Movs:
-                case Handler.Stos:
-                case Handler.Lods:
-                case Handler.Cmps:
-                case Handler.Scas:
-                    StringOp(ref op);
-                    break;
-
                 case Handler.Resync:
                     // The block's code was overwritten by an earlier op: refetch from here.
                     Rip = blockRip + op.Offset;
@@ -539,16 +387,186 @@ public sealed partial class Cpu
                     return true;
 
                 default:
-                    // System instructions: rare, may change mode, always end the block.
-                    Rip = next;
-                    ExecSystem(ref op, next, blockRip + op.Offset);
-                    Instructions += i + 1;
-                    return false;
+                {
+                    int r = ExecuteCold(ref op, next, i, blockRip);
+                    if (r < 0) break;
+                    return r == 0;
+                }
             }
         }
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
         return true;
+    }
+
+    /// <summary>
+    /// The less frequent instructions, out of the hot switch so the JIT can inline the helpers
+    /// of the hot one. Returns -1 to continue the block, 0 if the block ended with a control
+    /// transfer (chainable), 1 if it ended with a system instruction (back to the run loop).
+    /// </summary>
+    private int ExecuteCold(ref Op op, ulong next, int i, ulong blockRip)
+    {
+        switch (op.H)
+        {
+            case Handler.Xchg:
+            {
+                if ((op.Form & OpForm.MemDst) != 0)
+                {
+                    ulong ea = Ea(ref op, next);
+                    ulong m = ReadMem(ea, op.Size);
+                    WriteMem(ea, op.Size, GetReg(op.R2, op.Size));
+                    SetReg(op.R2, op.Size, m);
+                }
+                else
+                {
+                    ulong a = GetReg(op.R1, op.Size), b = GetReg(op.R2, op.Size);
+                    SetReg(op.R1, op.Size, b);
+                    SetReg(op.R2, op.Size, a);
+                }
+                return -1;
+            }
+            case Handler.Push:
+            {
+                ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm
+                    : (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size)
+                    : GetReg(op.R2, op.Size);
+                if (op.Size == 8) Push64(v);
+                else { ulong sp = R(RSP) - 2; Write16(sp, (ushort)v); R(RSP) = sp; }
+                return -1;
+            }
+            case Handler.Pop:
+            {
+                ulong sp = R(RSP);
+                ulong v = ReadMem(sp, op.Size);
+                R(RSP) = sp + op.Size;
+                try
+                {
+                    // SDM POP: an RSP-based destination address is computed after the increment.
+                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                    else SetReg(op.R1, op.Size, v);
+                }
+                catch (GuestFault) { R(RSP) = sp; throw; }
+                return -1;
+            }
+            case Handler.Bswap:
+                if (op.Size == 8) R(op.R1) = BinaryPrimitives.ReverseEndianness(R(op.R1));
+                else if (op.Size == 4) R(op.R1) = BinaryPrimitives.ReverseEndianness((uint)R(op.R1));
+                else SetReg(op.R1, 2, 0); // SDM: BSWAP of a 16-bit register is undefined; hardware gives 0
+                return -1;
+            case Handler.Cbw:
+                if (op.Size == 2) SetReg(RAX, 2, (ulong)(sbyte)R(RAX));
+                else if (op.Size == 4) R(RAX) = (uint)(short)R(RAX);
+                else R(RAX) = (ulong)(int)R(RAX);
+                return -1;
+            case Handler.Cwd:
+            {
+                bool neg = (GetReg(RAX, op.Size) & SignBit(op.Size)) != 0;
+                SetReg(RDX, op.Size, neg ? ulong.MaxValue : 0);
+                return -1;
+            }
+            case Handler.Lahf:
+                SetReg(16, 1, (GetRflags() & (FlagSF | FlagZF | FlagAF | FlagPF | FlagCF)) | 2);
+                return -1;
+            case Handler.Sahf:
+                SetFlagBits(FlagSF | FlagZF | FlagAF | FlagPF | FlagCF, GetReg(16, 1));
+                return -1;
+            case Handler.FlagBit:
+                switch (op.Sub)
+                {
+                    case 0: SetFlagBits(FlagCF, 0); break;
+                    case 1: SetFlagBits(FlagCF, FlagCF); break;
+                    case 2: SetFlagBits(FlagCF, GetCF() ? 0 : FlagCF); break;
+                    case 3: _rflags &= ~FlagDF; break;
+                    default: _rflags |= FlagDF; break;
+                }
+                return -1;
+            case Handler.Enter:
+                Enter(ref op);
+                return -1;
+            case Handler.Leave:
+            {
+                ulong bp = R(RBP);
+                if (op.Size == 8) { ulong v = Read64(bp); R(RSP) = bp + 8; R(RBP) = v; }
+                else { ulong v = Read16(bp); R(RSP) = bp + 2; SetReg(RBP, 2, v); }
+                return -1;
+            }
+
+            case Handler.Shld:
+            case Handler.Shrd:
+                DoubleShift(ref op, next);
+                return -1;
+            case Handler.Mul:
+                Mul1(ref op, next, false);
+                return -1;
+            case Handler.Imul1:
+                Mul1(ref op, next, true);
+                return -1;
+            case Handler.Imul2:
+            case Handler.Imul3:
+                ImulN(ref op, next);
+                return -1;
+            case Handler.Div:
+                Divide(ref op, next, false);
+                return -1;
+            case Handler.Idiv:
+                Divide(ref op, next, true);
+                return -1;
+            case Handler.Bt:
+                BitTest(ref op, next);
+                return -1;
+            case Handler.Bsf:
+            case Handler.Bsr:
+            case Handler.Tzcnt:
+            case Handler.Lzcnt:
+            case Handler.Popcnt:
+                BitScan(ref op, next);
+                return -1;
+            case Handler.Andn:
+            case Handler.Bextr:
+            case Handler.Blsi:
+            case Handler.Blsmsk:
+            case Handler.Blsr:
+                Bmi(ref op, next);
+                return -1;
+            case Handler.Cmpxchg:
+                Cmpxchg(ref op, next);
+                return -1;
+            case Handler.Xadd:
+                Xadd(ref op, next);
+                return -1;
+            case Handler.Cmpxchg16b:
+                Cmpxchg16b(ref op, next);
+                return -1;
+
+            case Handler.Jrcxz:
+                Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;
+                Instructions += i + 1;
+                return 0;
+            case Handler.Loop:
+            {
+                ulong c = (R(RCX) - 1) & Mask(op.Size);
+                SetReg(RCX, op.Size, c);
+                bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
+                Rip = take ? Target(next + (ulong)op.Imm) : next;
+                Instructions += i + 1;
+                return 0;
+            }
+
+            case Handler.Movs:
+            case Handler.Stos:
+            case Handler.Lods:
+            case Handler.Cmps:
+            case Handler.Scas:
+                StringOp(ref op);
+                return -1;
+
+            default:
+                // System instructions: rare, may change mode, always end the block.
+                Rip = next;
+                ExecSystem(ref op, next, blockRip + op.Offset);
+                Instructions += i + 1;
+                return 1;
+        }
     }
 
     /// <summary>A branch target must be canonical; the branch itself faults (#GP), before any side effect.</summary>

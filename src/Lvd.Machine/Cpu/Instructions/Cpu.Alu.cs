@@ -395,8 +395,15 @@ public sealed partial class Cpu
                 }
                 else
                 {
-                    UInt128 n = ((UInt128)R(RDX) << 64) | R(RAX);
                     if (R(RDX) >= src) throw GuestFault.De();
+                    if (R(RDX) == 0)
+                    {
+                        // The common case (a 64-bit dividend): no 128-bit arithmetic needed.
+                        (ulong q64, ulong r64) = Math.DivRem(R(RAX), src);
+                        R(RAX) = q64; R(RDX) = r64;
+                        break;
+                    }
+                    UInt128 n = ((UInt128)R(RDX) << 64) | R(RAX);
                     UInt128 q = n / src, rem = n % src;
                     R(RAX) = (ulong)q; R(RDX) = (ulong)rem;
                 }

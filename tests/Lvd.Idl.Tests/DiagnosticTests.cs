@@ -139,6 +139,22 @@ test.idl:2:68: error: case 256 does not fit discriminator 'kind' (u8): at most 2
     struct ev { u8 kind; union u switch (kind) { case 255: u64 a; case 256: u32 b; }; }
                                                                        ^^^
 """ },
+        { "lenafter", """
+interface x;
+domain rpc void f(in u8 v[n <= 8], in u32 n);
+""", """
+test.idl:2:27: error: length 'n' must come before 'v': the receiver checks the length before it takes the data
+    domain rpc void f(in u8 v[n <= 8], in u32 n);
+                              ^
+""" },
+        { "samename", """
+interface x;
+domain rpc void f(in u32 f);
+""", """
+test.idl:2:26: error: parameter 'f' has the rpc's own name: the handler could not call 'f'
+    domain rpc void f(in u32 f);
+                             ^
+""" },
         { "lenout", """
 interface x;
 domain rpc void f(out u32 n, in u8 v[n <= 8]);

@@ -11,7 +11,7 @@ internal sealed class Checker
 {
     private const int MaxArrayLength = 4096;
     private const int MaxDepth = 1024;
-    private static readonly HashSet<string> ReservedNames = ["ch", "m", "rp", "ret", "p", "rc", "i", "fn", "msg"];
+    private static readonly HashSet<string> ReservedNames = ["ch", "m", "rp", "ret", "p", "rc", "i", "fn", "msg", "NULL"];
     private static readonly string[] ReservedPrefixes = ["lvd_", "v_", "s_", "c_"];
 
     private readonly SourceText _source;
@@ -322,7 +322,9 @@ internal sealed class Checker
     private void CheckParams(RpcSyntax r, Rpc rpc)
     {
         var names = new Dictionary<string, Span>();
-        foreach (var p in r.Params)
+        foreach (var p in r.Params.Where(p => p.Name.Text == r.Name.Text))
+            Error(p.Name.Span, $"parameter '{p.Name.Text}' has the rpc's own name: the handler could not call '{r.Name.Text}'");
+        foreach (var p in r.Params.Where(p => p.Name.Text != r.Name.Text))
             if (Declare(names, p.Name, p.Name.Span, "parameter"))
             {
                 if (p.Form == ParamForm.Buffer && r.Params.Any(q => q.Name.Text == p.Name.Text + "_len"))
@@ -416,6 +418,8 @@ internal sealed class Checker
             return Fail(lengthName.Span, $"no parameter '{lengthName.Text}' gives the length of '{p.Name.Text}'");
         if (length.Form != ParamForm.Named || length.Star || length.SuffixSpan.Length != 0 || !ScalarType.All.TryGetValue(length.Type.Text, out var lengthType) || lengthType.Idl == "char")
             return Fail(lengthName.Span, $"length '{lengthName.Text}' must be an integer scalar parameter");
+        if (r.Params.IndexOf(length) > r.Params.IndexOf(p))
+            return Fail(lengthName.Span, $"length '{lengthName.Text}' must come before '{p.Name.Text}': the receiver checks the length before it takes the data");
         if (length.Direction is not (Direction.In or Direction.None))
             return Fail(lengthName.Span, $"length '{lengthName.Text}' must be 'in': both sides need it before the data moves");
         return CheckLength(p.Bound!.Value, p.SuffixSpan)

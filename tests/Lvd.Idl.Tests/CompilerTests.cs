@@ -131,11 +131,11 @@ public sealed class CompilerTests
     {
         var layout = LayoutOf("""
             interface t;
-            domain rpc u16 f(in u8 a, in u8 b, in u8 c, in u8 d, in u8 e, in u8 f, in u8 g, in u8 h, in u32 k, out u64 j);
-            """, "f");
+            domain rpc u16 spill(in u8 a, in u8 b, in u8 c, in u8 d, in u8 e, in u8 f, in u8 g, in u8 h, in u32 k, out u64 j);
+            """, "spill");
 
         Assert.Equal("""
-             * f: kernel -> domain, function 1
+             * spill: kernel -> domain, function 1
              *   request: w0 function id | target, w1 a, w2 b, w3 c, w4 d, w5 e, w6 f, w7 g, regpage+0 h, regpage+4 k
              *   reply:   w0 status, w1 *j, w2 *ret
              *   register page: 8 bytes in, 0 bytes out

@@ -258,58 +258,23 @@ public sealed partial class Cpu
                     break;
                 }
                 case Handler.AluRR64:
-                {
-                    int sub = op.Sub;
-                    ulong a = R(op.R1), b = R(op.R2);
-                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
-                    ulong r = AluValue(sub, a, b, carry);
-                    if (sub != AluOp.Cmp) R(op.R1) = r;
-                    AluFlags(sub, 8, a, b, r, carry);
+                    AluToRegister(ref op, R(op.R1), R(op.R2));
                     break;
-                }
                 case Handler.AluRI64:
-                {
-                    int sub = op.Sub;
-                    ulong a = R(op.R1), b = (ulong)op.Imm;
-                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
-                    ulong r = AluValue(sub, a, b, carry);
-                    if (sub != AluOp.Cmp) R(op.R1) = r;
-                    AluFlags(sub, 8, a, b, r, carry);
+                    AluToRegister(ref op, R(op.R1), (ulong)op.Imm);
                     break;
-                }
                 case Handler.AluRR32:
-                {
-                    int sub = op.Sub;
-                    ulong a = (uint)R(op.R1), b = (uint)R(op.R2);
-                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
-                    ulong r = (uint)AluValue(sub, a, b, carry);
-                    if (sub != AluOp.Cmp) R(op.R1) = r;
-                    AluFlags(sub, 4, a, b, r, carry);
+                    AluToRegister(ref op, (uint)R(op.R1), (uint)R(op.R2));
                     break;
-                }
                 case Handler.AluRI32:
-                {
-                    int sub = op.Sub;
-                    ulong a = (uint)R(op.R1), b = (uint)op.Imm;
-                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
-                    ulong r = (uint)AluValue(sub, a, b, carry);
-                    if (sub != AluOp.Cmp) R(op.R1) = r;
-                    AluFlags(sub, 4, a, b, r, carry);
+                    AluToRegister(ref op, (uint)R(op.R1), (uint)op.Imm);
                     break;
-                }
                 case Handler.AluRM64:
-                case Handler.AluRM32:
-                {
-                    int sub = op.Sub, size = op.Size;
-                    ulong a, b;
-                    if (size == 8) { b = Read64(Ea(ref op, next)); a = R(op.R1); }
-                    else { b = Read32(Ea(ref op, next)); a = (uint)R(op.R1); }
-                    bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
-                    ulong r = AluValue(sub, a, b, carry) & Mask(size);
-                    if (sub != AluOp.Cmp) R(op.R1) = r;
-                    AluFlags(sub, size, a, b, r, carry);
+                    AluToRegister(ref op, R(op.R1), Read64(Ea(ref op, next)));
                     break;
-                }
+                case Handler.AluRM32:
+                    AluToRegister(ref op, (uint)R(op.R1), Read32(Ea(ref op, next)));
+                    break;
                 case Handler.CmpRRJcc:
                 case Handler.CmpRIJcc:
                 case Handler.TestRRJcc:
@@ -397,6 +362,18 @@ public sealed partial class Cpu
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
         return true;
+    }
+
+    /// <summary>A 32/64-bit ALU op whose destination is a full register (32-bit results zero-extend).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AluToRegister(ref Op op, ulong a, ulong b)
+    {
+        int sub = op.Sub, size = op.Size;
+        bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+        ulong r = AluValue(sub, a, b, carry);
+        if (size == 4) r = (uint)r;
+        if (sub != AluOp.Cmp) R(op.R1) = r;
+        AluFlags(sub, size, a, b, r, carry);
     }
 
     /// <summary>

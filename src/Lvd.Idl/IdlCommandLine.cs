@@ -31,6 +31,11 @@ public static class IdlCommandLine
         }
         if (input is null)
             return UsageError(stderr, "no interface file given");
+        if (!File.Exists(input))
+        {
+            stderr.WriteLine($"lvd idl: {input}: no such file");
+            return 2;
+        }
         IdlResult result;
         try
         {

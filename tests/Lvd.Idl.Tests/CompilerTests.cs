@@ -203,8 +203,8 @@ public sealed class CompilerTests
         Assert.Equal(2, Run(good, good).Code);
 
         (code, _, stderr) = Run(Path.Combine(dir, "missing.idl"));
-        Assert.Equal(1, code);
-        Assert.StartsWith("lvd idl: Could not find file", stderr, StringComparison.Ordinal);
+        Assert.Equal(2, code); // a missing input is a usage error, like every other bad argument
+        Assert.EndsWith("missing.idl: no such file", stderr.Trim(), StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 

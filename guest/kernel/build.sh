@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# build.sh OUT.elf: build the LVD guest kernel with the host gcc.
+# No Makefile: the whole kernel is ~20 files and builds in about a second,
+# and `lvd boot` (C#) can run this script or copy the flag list below.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+libc="$here/../libc"
+out="${1:?usage: build.sh OUT.elf}"
+
+CFLAGS=(
+  -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
+  -ffreestanding             # no hosted library; implies -fno-builtin
+  -fno-tree-loop-distribute-patterns  # gcc must not turn memset's own loop into a call to memset
+  -nostdinc -isystem "$(gcc -print-file-name=include)"  # gcc's stddef/stdarg/stdint only, never /usr/include
+  -mcmodel=kernel            # code and data live in the top 2 GiB (the kernel window)
+  -fno-pie -fno-pic          # linked at a fixed address, no GOT
+  -mno-red-zone              # traps land on the interrupted kernel stack: no red zone below RSP
+  -mgeneral-regs-only        # the machine has no SSE/x87 state; never save it on a trap
+  -fno-stack-protector       # the canary would live in %fs/%gs-relative TLS, which we do not have
+  -fno-omit-frame-pointer    # panic() walks the RBP chain for its backtrace
+  -fno-asynchronous-unwind-tables -fcf-protection=none  # nothing unwinds; no endbr64
+)
+ASFLAGS=(-g -D__ASSEMBLY__)
+LDFLAGS=(
+  -nostdlib -static -no-pie  # one self-contained image, none of the host's start files
+  -Wl,--build-id=none        # no .note section to place
+  -Wl,-z,max-page-size=4096  # segments page-aligned, not 2 MiB-aligned
+  -T "$here/kernel.ld"
+)
+
+obj="$(mktemp -d)"
+trap 'rm -rf "$obj"' EXIT
+for f in "$here"/*.c; do
+  gcc "${CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .c).o"
+done
+for f in "$here"/*.S; do
+  gcc "${ASFLAGS[@]}" "${CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .S).S.o"
+done
+# printk's formatter is the runtime's printf.c, compiled as kernel code
+# against the runtime's own headers (guest/libc is not edited).
+gcc "${CFLAGS[@]}" -I "$libc" -isystem "$libc/include" -c "$libc/printf.c" -o "$obj/libc_printf.o"
+gcc "${CFLAGS[@]}" "${LDFLAGS[@]}" "$obj"/*.o -lgcc -o "$out"

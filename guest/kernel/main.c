@@ -1,0 +1,166 @@
+// main.c: the order of boot, and the boot-time self tests.
+
+#include "kernel.h"
+#include "percpu.h"
+#include "x86.h"
+
+extern char __kernel_start[], __kernel_end[];
+void bsp_setup(void);
+
+// LVD Invariant 3: a physical range for isolated domains, never used by
+// the kernel's allocator.  "domainmem=N" (MiB) on the command line, default
+// 64 MiB (or an eighth of the largest usable region if that is smaller),
+// taken 2 MiB-aligned from the top of the largest usable region, so that
+// it is one contiguous range that EPTs can map with large pages.
+static void
+carve_domain_memory(void)
+{
+	uint64_t want = 64UL << 20;
+	const char *opt = cmdline_option("domainmem");
+	if (opt) {
+		want = 0;
+		while (*opt >= '0' && *opt <= '9')
+			want = want * 10 + (uint64_t)(*opt++ - '0');
+		want <<= 20;
+	}
+	struct mmap_entry *best = NULL;
+	for (uint32_t i = 0; i < bootinfo.mmap_count; i++) {
+		struct mmap_entry *e = &bootinfo.mmap[i];
+		if (e->type == MMAP_USABLE && (best == NULL || e->length > best->length))
+			best = e;
+	}
+	if (best == NULL)
+		panic("no usable memory");
+	if (want > best->length / 8)
+		want = best->length / 8;
+	uint64_t end = (best->base + best->length) & ~((2UL << 20) - 1);
+	uint64_t base = (end - want) & ~((2UL << 20) - 1);
+	if (want == 0 || base < best->base)
+		base = end;   // nothing reserved
+	domain_phys = (struct phys_range){ base, end };
+	printk("mem: domain memory [%#lx-%#lx) %lu MiB (not for kalloc)\n",
+	       base, end, (end - base) >> 20);
+}
+
+static struct spinlock testlock = { .name = "test" };
+static struct waitq donewq;    // guarded by testlock
+static int ndone;
+static uint64_t counter;       // guarded by testlock
+static volatile int spin_flag[2];
+
+#define WORKERS_PER_CPU 2
+#define ROUNDS 200
+
+// Increment a shared counter under a lock from every CPU, sleeping now
+// and then, then report in on a wait queue.
+static void
+worker(void *arg)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		acquire(&testlock);
+		counter++;
+		release(&testlock);
+		if (i % 50 == 0)
+			sleep_ticks(1);
+	}
+	acquire(&testlock);
+	ndone++;
+	wq_wakeup(&donewq);
+	release(&testlock);
+}
+
+// Two threads on one CPU, each spinning until the other has run: only
+// timer preemption can finish this.
+static void
+spinner(void *arg)
+{
+	int me = (int)(uint64_t)arg;
+
+	spin_flag[me] = 1;
+	while (!spin_flag[!me])
+		pause();
+	acquire(&testlock);
+	ndone++;
+	wq_wakeup(&donewq);
+	release(&testlock);
+}
+
+static void
+wait_done(int n)
+{
+	acquire(&testlock);
+	while (ndone < n)
+		wq_sleep(&donewq, &testlock);
+	release(&testlock);
+}
+
+static void
+selftest(void *arg)
+{
+	// Heap: reuse after free, and distinct blocks.
+	void *a = kmalloc(24), *b = kmalloc(24);
+	if (a == b)
+		panic("kmalloc returned one block twice");
+	kfree(a);
+	if (kmalloc(24) != a)
+		panic("kmalloc did not reuse a freed block");
+
+	// IPIs: every other CPU takes one.
+	apic_ipi_allbutself(T_TEST);
+	for (int i = 0; i < 100 && test_ipis < (uint64_t)ncpu - 1; i++)
+		sleep_ticks(1);
+	if (test_ipis != (uint64_t)ncpu - 1)
+		panic("IPI test: %lu of %d CPUs answered", test_ipis, ncpu - 1);
+	printk("test: IPI to all-but-self answered by %lu cpu(s)\n", test_ipis);
+
+	// Preemption: both spinners on the last CPU.
+	int last = ncpu - 1;
+	thread_create("spin0", spinner, (void *)0, last);
+	thread_create("spin1", spinner, (void *)1, last);
+	wait_done(2);
+	printk("test: preemption ok (two spinners on cpu %d)\n", last);
+
+	// Locks, sleep and wakeup across CPUs.
+	ndone = 0;
+	for (int c = 0; c < ncpu; c++)
+		for (int w = 0; w < WORKERS_PER_CPU; w++)
+			thread_create("worker", worker, NULL, c);
+	wait_done(ncpu * WORKERS_PER_CPU);
+	if (counter != (uint64_t)ncpu * WORKERS_PER_CPU * ROUNDS)
+		panic("lock test: counter %lu", counter);
+	printk("test: %d workers, counter %lu ok\n", ncpu * WORKERS_PER_CPU, counter);
+
+	for (int c = 0; c < ncpu; c++)
+		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);
+	printk("kernel: all tests passed, %lu pages free\n", kalloc_free_pages());
+	if (cmdline_option("noexit") == NULL)
+		machine_exit(0);
+}
+
+void
+kmain(uint64_t bootinfo_pa)
+{
+	// GS first: locks (and so printk) use the per-CPU block.
+	percpu_init(0);
+	boot_parse(bootinfo_pa);
+	printk("LVD kernel\n");
+	boot_print();
+
+	kernel_image = (struct phys_range){ KV2P(__kernel_start), KV2P(__kernel_end) };
+	carve_domain_memory();
+	kalloc_init(4UL << 30);    // what the boot identity map reaches
+	vm_init();                  // from here on, only our own tables
+	kalloc_init(~0UL);         // the rest of RAM
+	printk("mem: kernel [%#lx-%#lx), %lu MiB free\n", kernel_image.base,
+	       kernel_image.end, kalloc_free_pages() >> 8);
+
+	idt_init();
+	bsp_setup();                // GDT, TSS, IDT, APIC timer of CPU 0
+	sched_init();
+	sti();
+	smp_start();
+
+	thread_create("selftest", selftest, NULL, 0);
+	cli();
+	scheduler();
+}

@@ -1,0 +1,108 @@
+// trap.c: the IDT and the C half of every trap.
+
+#include "kernel.h"
+#include "percpu.h"
+#include "x86.h"
+
+struct gate {
+	uint16_t off_lo, sel;
+	uint8_t ist, type;          // type: P | DPL | 0xe (interrupt gate: IF cleared)
+	uint16_t off_mid;
+	uint32_t off_hi, reserved;
+} __attribute__((packed));
+
+static struct gate idt[256];
+extern char vectors[], vectors_end[];
+volatile uint64_t test_ipis;
+
+static const char *const excname[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound", "#UD invalid opcode", "#NM no FPU", "#DF double fault", "coprocessor",
+	"#TS invalid TSS", "#NP segment not present", "#SS stack fault",
+	"#GP general protection", "#PF page fault", "15", "#MF x87", "#AC alignment",
+	"#MC machine check", "#XM SIMD", "#VE virtualization", "#CP control protection",
+};
+
+// Which IST each vector uses.  All of them use one (LVD section 5): no
+// vector ever pushes its frame on whatever RSP happened to be live.
+static int
+ist_for(int v)
+{
+	if (v == 2 || v == 8 || v == 18)
+		return IST_NMI;    // NMI, #DF, #MC can arrive in the middle of anything
+	if (v < 32)
+		return IST_EXC;
+	return IST_IRQ;
+}
+
+void
+idt_init(void)
+{
+	if (vectors_end - vectors != 256 * 16)
+		panic("idt_init: vector stubs are %ld bytes, want 4096", (long)(vectors_end - vectors));
+	for (int v = 0; v < 256; v++) {
+		uint64_t a = (uint64_t)vectors + 16 * v;
+		idt[v] = (struct gate){
+			.off_lo = a & 0xffff, .sel = SEG_KCODE, .ist = ist_for(v),
+			.type = 0x8e, .off_mid = (a >> 16) & 0xffff, .off_hi = a >> 32,
+		};
+	}
+}
+
+void
+idt_load(void)
+{
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = {
+		sizeof idt - 1, (uint64_t)idt
+	};
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+static void
+dump(struct trapframe *tf)
+{
+	printk("  rip %#lx cs %#lx rflags %#lx rsp %#lx ss %#lx\n",
+	       tf->rip, tf->cs, tf->rflags, tf->rsp, tf->ss);
+	printk("  rax %#lx rbx %#lx rcx %#lx rdx %#lx\n", tf->rax, tf->rbx, tf->rcx, tf->rdx);
+	printk("  rsi %#lx rdi %#lx rbp %#lx r8 %#lx\n", tf->rsi, tf->rdi, tf->rbp, tf->r8);
+	printk("  backtrace:\n  #- %#lx\n", tf->rip);
+	backtrace(tf->rbp);
+}
+
+void
+trap(struct trapframe *tf)
+{
+	uint64_t v = tf->vector;
+
+	if (v < 32) {
+		uint64_t cr2 = rcr2();
+		panicking = 1;   // take the console whatever state it is in
+		printk("trap: cpu %d: %s (vector %lu) err %#lx cr2 %#lx in %s mode\n",
+		       mycpu()->id, excname[v] ? excname[v] : "reserved", v, tf->err, cr2,
+		       (tf->cs & 3) ? "user" : "kernel");
+		dump(tf);
+		// No user threads yet: a user-mode fault will kill its thread.
+		machine_exit(128 + v);
+	}
+	switch (v) {
+	case T_TIMER:
+		mycpu()->ticks++;
+		if (mycpu()->id == 0)
+			ticks++;
+		apic_eoi();
+		sched_tick();
+		break;
+	case T_RESCHED:
+		apic_eoi();        // the run queue is looked at on the way out of hlt
+		break;
+	case T_TEST:
+		__atomic_fetch_add(&test_ipis, 1, __ATOMIC_RELAXED);
+		apic_eoi();
+		break;
+	case T_SPURIOUS:
+		break;             // no EOI for a spurious interrupt (SDM 11.9)
+	default:
+		printk("trap: cpu %d: unexpected vector %lu\n", mycpu()->id, v);
+		apic_eoi();
+	}
+}

@@ -1,0 +1,123 @@
+// vectors.S: the 256 interrupt entry points and the common trap path.
+//
+// Every gate uses an IST (trap.c), so every trap starts on a per-CPU IST
+// stack.  An IST stack is reset to its top on each entry, so a handler that
+// could be re-entered, or that could switch threads, must not stay on it:
+// interrupts and user-mode exceptions copy their frame to the interrupted
+// thread's stack (the interrupted RSP in kernel mode, the thread's kernel
+// stack from user mode) and continue there, with interrupts still off
+// (LVD section 5: "handlers keep interrupts off until the frame is copied
+// off the IST").  Kernel-mode exceptions, NMI, #DF and #MC stay on their
+// IST: they panic (or, for NMI, return without ever enabling interrupts).
+
+#define TF_SIZE   (22 * 8)
+#define TF_VECTOR (15 * 8)
+#define TF_CS     (18 * 8)
+#define TF_RSP    (20 * 8)
+
+// Each stub is at most 16 bytes and 16-aligned: trap.c finds vector n's
+// entry at vectors + 16 * n.
+.section .text
+.balign 16
+.globl vectors
+vectors:
+.set n, 0
+.rept 256
+	.balign 16
+	// The CPU pushes an error code for these; the others get a 0 so that
+	// every frame has the same shape.
+	.if (n == 8) || (n == 10) || (n == 11) || (n == 12) || (n == 13) || (n == 14) || (n == 17) || (n == 21) || (n == 29) || (n == 30)
+	.else
+	pushq $0
+	.endif
+	pushq $n
+	jmp alltraps
+	.set n, n + 1
+.endr
+.balign 16
+.globl vectors_end
+vectors_end:
+
+alltraps:
+	cld
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+
+	// From user mode, GS holds the user's base: swap in the kernel's.
+	// (An NMI hitting kernel entry code before its swapgs would see
+	// CS = kernel with the user GS; with no user mode yet, not handled.)
+	testb $3, TF_CS(%rsp)
+	jz 1f
+	swapgs
+1:
+	movq TF_VECTOR(%rsp), %rax
+	cmpq $2, %rax             // NMI
+	je stay
+	cmpq $8, %rax             // #DF
+	je stay
+	cmpq $18, %rax            // #MC
+	je stay
+	testb $3, TF_CS(%rsp)
+	jnz from_user
+	cmpq $32, %rax            // kernel-mode exception: it panics, stay
+	jb stay
+	movq TF_RSP(%rsp), %rdi   // kernel-mode interrupt: below the interrupted RSP
+	jmp copy
+from_user:
+	movq %gs:8, %rdi          // the current thread's kernel stack top
+copy:
+	subq $TF_SIZE, %rdi
+	andq $~15, %rdi
+	movq %rdi, %rdx
+	movq %rsp, %rsi
+	movl $(TF_SIZE / 8), %ecx
+	rep movsq
+	movq %rdx, %rsp
+stay:
+	movq %rsp, %rdi
+	// A frame-pointer link so that backtraces run through the trap into
+	// the interrupted code: [rbp] = interrupted rbp, [rbp+8] = its rip.
+	pushq 17*8(%rsp)          // tf->rip
+	pushq 10*8+8(%rsp)        // tf->rbp
+	movq %rsp, %rbp
+	call trap
+	addq $16, %rsp
+
+.globl trapret
+trapret:
+	testb $3, TF_CS(%rsp)
+	jz 1f
+	swapgs
+1:
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp            // vector and error code
+	iretq
+
+.section .note.GNU-stack, "", @progbits

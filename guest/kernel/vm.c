@@ -16,7 +16,6 @@
 
 uint64_t phys_base;     // see P2V in kernel.h
 uint64_t kernel_cr3;    // physical; APs load it in entry.S
-static pte_t *kpml4;
 
 #define PML4_SLOT(va) (((uint64_t)(va) >> 39) & 511)
 
@@ -92,6 +91,7 @@ vm_translate(pte_t *pml4, uint64_t va)
 
 #ifndef HOST_TEST
 extern char __kernel_start[], __text_end[], __rodata_end[], __kernel_end[];
+static pte_t *kpml4;
 
 static void
 map_or_panic(uint64_t va, uint64_t pa, uint64_t size, uint64_t perm, uint64_t pgsize, const char *what)

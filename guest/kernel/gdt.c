@@ -50,14 +50,19 @@ gdt_init(struct cpu *c)
 	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr = {
 		sizeof c->gdt - 1, (uint64_t)c->gdt
 	};
-	// Reload CS with a far return, and the data selectors; not FS and GS,
-	// whose selector load would clear the GS base percpu_init() set.
+	// Reload CS (through an iretq: this machine does not implement lretq)
+	// and the data selectors; not FS and GS, whose selector load would
+	// clear the GS base percpu_init() set.
 	__asm__ volatile(
 		"lgdt %0\n\t"
-		"pushq %1\n\t"
+		"movq %%rsp, %%rax\n\t"
+		"pushq %2\n\t"          // ss
+		"pushq %%rax\n\t"       // rsp
+		"pushfq\n\t"
+		"pushq %1\n\t"          // cs
 		"leaq 1f(%%rip), %%rax\n\t"
-		"pushq %%rax\n\t"
-		"lretq\n"
+		"pushq %%rax\n\t"       // rip
+		"iretq\n"
 		"1:\n\t"
 		"movw %w2, %%ax\n\t"
 		"movw %%ax, %%ds\n\t"

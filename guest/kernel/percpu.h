@@ -120,7 +120,7 @@ void apic_ipi(int cpu, int vector);
 void apic_ipi_allbutself(int vector);
 void apic_init_sipi(int cpu);
 uint32_t apic_id(void);
-#define HZ 100
+#define HZ 1000   // 2.6M modeled cycles per tick at the default clock
 extern volatile uint64_t ticks;   // timer ticks of CPU 0: the kernel's clock
 // smp.c
 void smp_start(void);

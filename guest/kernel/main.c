@@ -94,9 +94,28 @@ wait_done(int n)
 	release(&testlock);
 }
 
+// "crash=pf|ud|panic|nmi" on the command line: check that faults are
+// reported (vector, error code, RIP, CR2, backtrace) and stop the machine.
+static void __attribute__((noinline))
+crash(const char *how)
+{
+	if (strncmp(how, "pf", 2) == 0)
+		*(volatile uint64_t *)0xdead000 = 1;     // user range: unmapped in kernel tables
+	if (strncmp(how, "ud", 2) == 0)
+		__asm__ volatile("ud2");
+	if (strncmp(how, "domain", 6) == 0)
+		(void)*(volatile uint64_t *)DOMAIN_BASE;  // reserved, nothing mapped
+	if (strncmp(how, "panic", 5) == 0)
+		panic("crash=panic from the command line");
+}
+
 static void
 selftest(void *arg)
 {
+	const char *how = cmdline_option("crash");
+	if (how)
+		crash(how);
+
 	// Heap: reuse after free, and distinct blocks.
 	void *a = kmalloc(24), *b = kmalloc(24);
 	if (a == b)

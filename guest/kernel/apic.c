@@ -18,6 +18,7 @@
 #define TIMER_PERIODIC  (1 << 17)
 #define TDCR_DIV16      0x3
 #define ICR_FIXED       (0 << 8)
+#define ICR_NMI         (4 << 8)
 #define ICR_INIT        (5 << 8)
 #define ICR_STARTUP     (6 << 8)
 #define ICR_ASSERT      (1 << 14)
@@ -70,6 +71,12 @@ void
 apic_ipi_allbutself(int vector)
 {
 	icr(ICR_ALLBUTSELF | ICR_FIXED | ICR_ASSERT | vector);
+}
+
+void
+apic_nmi_allbutself(void)
+{
+	icr(ICR_ALLBUTSELF | ICR_NMI | ICR_ASSERT);
 }
 
 // INIT then Start-up (the vector is ignored by this machine: the AP takes

@@ -132,6 +132,14 @@ selftest(void *arg)
 		panic("IPI test: %lu of %d CPUs answered", test_ipis, ncpu - 1);
 	printk("test: IPI to all-but-self answered by %lu cpu(s)\n", test_ipis);
 
+	// NMIs: every other CPU takes one, on its NMI IST (trap.c checks).
+	apic_nmi_allbutself();
+	for (int i = 0; i < 100 && test_nmis < (uint64_t)ncpu - 1; i++)
+		sleep_ticks(1);
+	if (test_nmis != (uint64_t)ncpu - 1)
+		panic("NMI test: %lu of %d CPUs answered", test_nmis, ncpu - 1);
+	printk("test: NMI to all-but-self answered by %lu cpu(s)\n", test_nmis);
+
 	// Preemption: both spinners on the last CPU.
 	int last = ncpu - 1;
 	thread_create("spin0", spinner, (void *)0, last);

@@ -112,12 +112,13 @@ void trap(struct trapframe *tf);
 #define T_RESCHED  0xf0      // IPI: "look at your run queue"
 #define T_TEST     0xf1      // IPI: self-test counter
 #define T_SPURIOUS 0xff
-extern volatile uint64_t test_ipis;
+extern volatile uint64_t test_ipis, test_nmis;
 // apic.c
 void apic_init(void);
 void apic_eoi(void);
 void apic_ipi(int cpu, int vector);
 void apic_ipi_allbutself(int vector);
+void apic_nmi_allbutself(void);
 void apic_init_sipi(int cpu);
 uint32_t apic_id(void);
 #define HZ 1000   // 2.6M modeled cycles per tick at the default clock

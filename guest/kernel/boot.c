@@ -59,7 +59,7 @@ boot_print(void)
 	printk("boot: cmdline \"%s\"\n", bootinfo.cmdline);
 	for (uint32_t i = 0; i < bootinfo.mmap_count; i++) {
 		struct mmap_entry *e = &bootinfo.mmap[i];
-		printk("  mem [%#014lx-%#014lx) %8lu KiB %s\n", e->base,
+		printk("  mem [0x%012lx-0x%012lx) %8lu KiB %s\n", e->base,
 		       e->base + e->length, e->length >> 10,
 		       e->type == MMAP_USABLE ? "usable" : "reserved");
 		if (e->type == MMAP_USABLE)

@@ -9,6 +9,9 @@
 	.globl _start
 	.type _start, @function
 _start:
+	// RDI at entry is the boot-information block when the program is booted as a kernel
+	// (docs/BOOT.md); keep it for the program (.data, so zeroing .bss cannot erase it).
+	movq %rdi, __lvd_entry_rdi(%rip)
 	// Zero .bss first, while nothing can have used it.  rep stos needs no
 	// stack.  exec.ld aligns both ends to 8 bytes.  The loader may have
 	// zeroed it already; doing it again is cheap and removes the doubt.
@@ -55,3 +58,9 @@ empty:
 
 	// No executable stack wanted.
 	.section .note.GNU-stack, "", @progbits
+
+	.data
+	.balign 8
+	.globl __lvd_entry_rdi
+__lvd_entry_rdi:
+	.quad 0

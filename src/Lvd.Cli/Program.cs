@@ -20,7 +20,7 @@ public static class Program
             // `lvd cc` passes arbitrary gcc options through, so it bypasses option parsing.
             if (args.Length > 0 && args[0] == "cc")
                 return CcCommand.Run(args.Skip(1).ToArray());
-            // `lvd idl FILE.idl [-o OUTDIR]`: the glue compiler (docs/IDL.md) has its own argument handling.
+            // `lvd idl FILE.idl [[-o OUTDIR]]`: the glue compiler (docs/IDL.md) has its own argument handling.
             if (args.Length > 0 && args[0] == "idl")
                 return Lvd.Idl.IdlCommandLine.Run(args[1..], Console.Out, Console.Error);
 
@@ -30,8 +30,9 @@ public static class Program
                 config.SetApplicationName("lvd");
                 config.AddCommand<DemoCommand>("demo").WithDescription("Build and run the bundled demo program on the emulated machine.");
                 config.AddCommand<ExecCommand>("exec").WithDescription("Run a static x86-64 ELF on the emulated machine.");
-                config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [gcc options] file.c... -o out.elf");
-                config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [-o OUTDIR] (docs/IDL.md).");
+                config.AddCommand<BootCommand>("boot").WithDescription("Build the guest kernel and boot it on N vCPUs (docs/BOOT.md).");
+                config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
+                config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
                 config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.");
                 config.AddBranch("bench", bench =>
                 {
@@ -57,6 +58,14 @@ public static class Program
         {
             Console.Error.WriteLine($"lvd: {e.Message} (see lvd --help)");
             return ProgramRunner.StatusBadInput;
+        }
+        catch (Exception e)
+        {
+            // Anything else is a bug in lvd: say so in one line rather than a stack trace
+            // (LVD_DEBUG=1 shows the trace).
+            if (Environment.GetEnvironmentVariable("LVD_DEBUG") == "1") throw;
+            Console.Error.WriteLine($"lvd: internal error (please report; LVD_DEBUG=1 shows details): {e.GetType().Name}: {e.Message}");
+            return 70;
         }
     }
 }

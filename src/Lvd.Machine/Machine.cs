@@ -3,6 +3,7 @@ using Lvd.Machine.Cost;
 using Lvd.Machine.Cpu;
 using Lvd.Machine.Devices;
 using Lvd.Machine.Memory;
+using Lvd.Machine.Loader;
 using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Machine;
@@ -55,6 +56,11 @@ public sealed class Machine : IPlatform
     public IoBus Io { get; } = new();
     public SerialPort Serial { get; }
     public CpuCore[] Cpus { get; }
+    /// <summary>The x2APIC of each vCPU (index = APIC ID = vCPU id).</summary>
+    public LocalApic[] Apics { get; }
+
+    /// <summary>How APs start on INIT/SIPI (set by the kernel loader; docs/BOOT.md).</summary>
+    public ApStartup? ApStartup { get; set; }
 
     public int? ExitCode { get; private set; }
 
@@ -87,9 +93,11 @@ public sealed class Machine : IPlatform
         Io.Register(SerialPort.Com1, 8, Serial);
         Io.Register(ExitDevice.Port, 1, new ExitDevice(RequestExit));
         Cpus = new CpuCore[config.CpuCount];
+        Apics = new LocalApic[config.CpuCount];
         for (int i = 0; i < Cpus.Length; i++)
         {
             Cpus[i] = new CpuCore(i, Memory, Costs, this, config.Trace);
+            Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }
     }
@@ -129,14 +137,13 @@ public sealed class Machine : IPlatform
                 if (next == null)
                 {
                     // Everyone is halted: skip idle time to the earliest timed event, if any.
-                    CpuCore? sleeper = null;
-                    foreach (var c in Cpus)
-                        if (c.State == CpuState.Halted && c.NextTimedEvent != long.MaxValue && (sleeper == null || c.NextTimedEvent < sleeper.NextTimedEvent)) sleeper = c;
-                    if (sleeper == null) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
-                    sleeper.SkipToNextTimedEvent();
+                    if (!SkipIdleTime()) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
                     continue;
                 }
+                // A vCPU runs at most a quantum ahead, and stops at its own next timer event.
                 long limit = next.Cycles + (Cpus.Length == 1 ? Quantum * 50 : Quantum);
+                long timer = Apics[next.Id].NextTimerEvent;
+                if (timer < limit) limit = Math.Max(timer, next.Cycles + 1);
                 long total = TotalInstructions;
                 next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));
             }
@@ -152,6 +159,65 @@ public sealed class Machine : IPlatform
         return new RunResult(outcome, ExitCode ?? 0, TotalInstructions, cycles, sw.Elapsed.TotalSeconds, crash);
     }
 
+    /// <summary>
+    /// All vCPUs are halted: advance the clock of the one with the earliest timed event (APIC
+    /// timer, VMX-preemption timer) to it. Halted time is idle time, so this is exact.
+    /// </summary>
+    private bool SkipIdleTime()
+    {
+        CpuCore? sleeper = null;
+        long when = long.MaxValue;
+        foreach (var c in Cpus)
+        {
+            if (c.State != CpuState.Halted) continue;
+            long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent);
+            if (t < when) { when = t; sleeper = c; }
+        }
+        if (sleeper == null) return false;
+        if (sleeper.NextTimedEvent == when) { sleeper.SkipToNextTimedEvent(); return true; }
+        if (sleeper.Cycles < when) sleeper.Cycles = when;
+        Apics[sleeper.Id].UpdateTimer();
+        if (!sleeper.TryWake())
+        {
+            // The timer fired into a masked LVT or with IF clear: the vCPU sleeps on; make sure
+            // time still moves so the next event (if any) is found.
+            return Array.Exists(Cpus, c => c.State == CpuState.Halted && Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent) != long.MaxValue);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// An interprocessor interrupt from <paramref name="from"/> (SDM 11.6): fixed vectors go to
+    /// the target APIC, NMIs to the CPU, INIT puts it in wait-for-SIPI, SIPI starts it through
+    /// its mailbox (docs/BOOT.md). A sleeping target's clock catches up with the sender's.
+    /// </summary>
+    public void DeliverIpi(CpuCore from, CpuCore target, int deliveryMode, int vector)
+    {
+        if (target.State is CpuState.Halted or CpuState.WaitForSipi && target.Cycles < from.Cycles) target.Cycles = from.Cycles;
+        switch (deliveryMode)
+        {
+            case 0: // fixed
+            case 1: // lowest priority, delivered as fixed
+                Apics[target.Id].Raise(vector);
+                break;
+            case 4:
+                target.RaiseNmi();
+                break;
+            case 5:
+                if (target != from) target.State = CpuState.WaitForSipi;
+                break;
+            case 6:
+                if (target.State == CpuState.WaitForSipi && ApStartup is { } start) start.Start(this, target);
+                break;
+        }
+    }
+
+    /// <summary>A message-signalled interrupt from a device: <paramref name="vector"/> on the vCPU with APIC ID <paramref name="apicId"/>.</summary>
+    public void RaiseMsi(int apicId, int vector)
+    {
+        if ((uint)apicId < (uint)Apics.Length) Apics[apicId].Raise(vector);
+    }
+
     // ---- IPlatform ----
 
     public ulong PortIn(CpuCore cpu, ushort port, int size) => Io.In(cpu.Id, port, size);
@@ -160,15 +226,24 @@ public sealed class Machine : IPlatform
 
     public bool TryReadMsr(CpuCore cpu, uint msr, out ulong value)
     {
+        var apic = Apics[cpu.Id];
         value = 0;
-        return false;
+        if (!apic.Handles(msr)) return false;
+        value = apic.Read(msr);
+        return true;
     }
 
-    public bool TryWriteMsr(CpuCore cpu, uint msr, ulong value) => false;
+    public bool TryWriteMsr(CpuCore cpu, uint msr, ulong value)
+    {
+        var apic = Apics[cpu.Id];
+        if (!apic.Handles(msr)) return false;
+        apic.Write(msr, value);
+        return true;
+    }
 
-    public int PendingInterrupt(CpuCore cpu) => -1;
+    public int PendingInterrupt(CpuCore cpu) => Apics[cpu.Id].PendingVector();
 
-    public void AcknowledgeInterrupt(CpuCore cpu, int vector) { }
+    public void AcknowledgeInterrupt(CpuCore cpu, int vector) => Apics[cpu.Id].Accept(vector);
 
     public bool TryFirmwareCpuid(CpuCore cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {

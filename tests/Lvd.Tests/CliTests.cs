@@ -52,6 +52,15 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void HelpListsTheCommands()
+    {
+        var (status, stdout, err) = Lvd("--help");
+        Assert.Equal(0, status);
+        Assert.DoesNotContain("   at ", err);
+        foreach (var cmd in new[] { "demo", "exec", "boot", "cc", "idl", "csmith", "bench" }) Assert.Contains(cmd, stdout);
+    }
+
+    [Fact]
     public void ExecPassesTheGuestExitStatusAndWritesStats()
     {
         string elf = Guest.BuildSource("cli_exit7", "#include <stdio.h>\nint main(void){ puts(\"seven\"); return 7; }", "-O1");

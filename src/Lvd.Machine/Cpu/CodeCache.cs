@@ -17,6 +17,8 @@ public sealed class CodeCache
     private readonly Block?[] _direct = new Block?[1 << DirectBits];
     private readonly Dictionary<ulong, Block> _blocks = new();
     private readonly Dictionary<ulong, List<Block>> _byPage = new();
+    /// <summary>One-instruction blocks (interrupt shadow, RF), invalidated with their page like the others.</summary>
+    private readonly Dictionary<ulong, Block> _singles = new();
     private readonly PhysicalMemory _memory;
     private readonly List<Cpu> _cpus = new();
 
@@ -43,10 +45,23 @@ public sealed class CodeCache
         return null;
     }
 
+    public Block? LookupSingle(ulong pa) => _singles.TryGetValue(pa, out var b) ? b : null;
+
+    public void AddSingle(Block block)
+    {
+        _singles[block.PhysAddr] = block;
+        Register(block);
+    }
+
     public void Add(Block block)
     {
         _blocks[block.PhysAddr] = block;
         _direct[Slot(block.PhysAddr)] = block;
+        Register(block);
+    }
+
+    private void Register(Block block)
+    {
         BlocksDecoded++;
         ulong ppn = block.PhysAddr >> PhysicalMemory.PageShift;
         if (!_byPage.TryGetValue(ppn, out var list)) _byPage[ppn] = list = new List<Block>();
@@ -67,7 +82,8 @@ public sealed class CodeCache
         foreach (var b in list)
         {
             b.Valid = false;
-            _blocks.Remove(b.PhysAddr);
+            if (_singles.TryGetValue(b.PhysAddr, out var single) && single == b) _singles.Remove(b.PhysAddr);
+            else if (_blocks.TryGetValue(b.PhysAddr, out var normal) && normal == b) _blocks.Remove(b.PhysAddr);
             ref var d = ref _direct[Slot(b.PhysAddr)];
             if (d == b) d = null;
         }

@@ -32,7 +32,7 @@ public sealed partial class Cpu
             PerformVmExit(new VmExit(ExitReason.ExternalInterrupt), 0);
             return true;
         }
-        if (_interruptShadow) { _interruptShadow = false; return false; }
+        if (_interruptShadow) return false; // cleared once the next instruction has run
         if ((_rflags & FlagIF) == 0) return false;
         int v = Platform.PendingInterrupt(this);
         if (v < 0) return false;
@@ -46,7 +46,10 @@ public sealed partial class Cpu
     public bool TryWake()
     {
         if (State != CpuState.Halted) return false;
-        if ((_rflags & FlagIF) == 0 || Platform.PendingInterrupt(this) < 0) return false;
+        // An NMI always wakes; a maskable interrupt when IF allows it, or (external-interrupt
+        // exiting) to cause its VM exit.
+        bool exiting = NonRoot && (Vmcs!.PinBased & PinControls.ExternalInterruptExiting) != 0;
+        if (!_nmiPending && (((_rflags & FlagIF) == 0 && !exiting) || Platform.PendingInterrupt(this) < 0)) return false;
         State = CpuState.Running;
         return true;
     }
@@ -163,7 +166,7 @@ public sealed partial class Cpu
         // Push the frame with supervisor privilege; all writes are probed before any lands.
         int frame = hasError ? 6 : 5;
         ulong sp = newRsp - (ulong)frame * 8;
-        for (int i = 0; i < frame; i++) Translate(sp + (ulong)i * 8, Access.Write, false);
+        for (int i = 0; i < frame; i++) TranslateCached(sp + (ulong)i * 8, Access.Write, false);
         WriteSupervisor(newRsp - 8, 8, oldSs);
         WriteSupervisor(newRsp - 16, 8, oldRsp);
         WriteSupervisor(newRsp - 24, 8, rflags);

@@ -65,13 +65,17 @@ public sealed partial class Cpu
                 if (EventsAtBoundary()) continue;
                 try
                 {
-                    // RFLAGS.RF (set by IRET after a fault) lasts one instruction (SDM 17.3.1.1): run
-                    // that instruction alone, then clear RF unless the instruction reloaded it.
-                    if ((_rflags & FlagRF) != 0)
+                    // Two states last exactly one instruction, so that instruction runs alone:
+                    // RFLAGS.RF after a fault's IRET (SDM 17.3.1.1), cleared unless the
+                    // instruction reloaded it; and the STI/POPF interrupt shadow, after which
+                    // pending interrupts are taken (SDM 6.8.3).
+                    if ((_rflags & FlagRF) != 0 || _interruptShadow)
                     {
-                        var single = DecodeBlock(Rip, FetchPhys(Rip), single: true);
+                        bool shadow = _interruptShadow;
+                        var single = GetSingleBlock();
                         RunBlock(single);
                         if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                        if (shadow && single.Ops[0].H != Handler.Sti) _interruptShadow = false;
                     }
                     else RunChain();
                 }
@@ -127,12 +131,19 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool RunBlock(Block block)
     {
-        _trace?.WriteLine($"cpu{Id} {Rip:x16}  {CrashReport.Disassemble(this, Rip)}");
+        _trace?.WriteLine($"cpu{Id} {Rip:x16}  {CrashReport.Disassemble(this, Rip)}    ; cycle {Cycles}");
         _currentBlock = block;
         _blockRip = Rip;
         bool chain = ExecuteBlock(block, Rip);
         _currentBlock = null;
         return chain;
+    }
+
+    /// <summary>A one-instruction block for RIP (cached apart from the normal blocks).</summary>
+    private Block GetSingleBlock()
+    {
+        ulong pa = FetchPhys(Rip);
+        return _code.LookupSingle(pa) ?? DecodeBlock(Rip, pa, single: true);
     }
 
     private Block GetBlock()
@@ -154,24 +165,21 @@ public sealed partial class Cpu
         // Bytes of the next page, only if it is mapped executable: an instruction that
         // straddles the boundary is decoded from both pages.
         ulong nextLa = (rip | PhysicalMemory.PageMask) + 1;
-        try
+        // The look-ahead is the emulator's, not the guest's: it walks without side effects or
+        // cycles. Only an instruction that really straddles translates the next page for real
+        // (below), raising its #PF or EPT violation (SDM 28.3.3.2: only accesses made).
+        if (TryTranslateGuest(nextLa, out ulong pa2) && Memory.RamPage(pa2) is { } page2)
         {
-            if (IsCanonical(nextLa))
-            {
-                ulong pa2 = Translate(nextLa, Access.Exec, Cpl == 3);
-                var page2 = Memory.RamPage(pa2);
-                if (page2 != null) { page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total)); total += 15; }
-            }
+            page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total));
+            total += 15;
         }
-        catch (GuestFault) { /* next page not fetchable: only an instruction that really straddles faults, below */ }
-        catch (Vmx.VmExit) { /* likewise for an EPT violation on the next page (SDM 28.3.3.2: only accesses made) */ }
         var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
         if (crossesPage && total == inPage)
         {
             // The instruction needs bytes from a page we cannot fetch: #PF on that page.
             Translate(nextLa, Access.Exec, Cpl == 3);
         }
-        if (!crossesPage && !single) _code.Add(block);
+        if (!crossesPage) { if (single) _code.AddSingle(block); else _code.Add(block); }
         return block;
     }
 

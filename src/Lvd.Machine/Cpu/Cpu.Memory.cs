@@ -204,18 +204,43 @@ public sealed partial class Cpu
         Memory.Write(p, size, v);
     }
 
+    /// <summary>
+    /// Translation through the TLB of the given privilege (a hit costs nothing); a miss walks
+    /// and fills it. Used by implicit supervisor accesses (IDT, GDT, TSS, interrupt frames).
+    /// </summary>
+    private ulong TranslateCached(ulong la, Access access, bool user)
+    {
+        var tlb = user ? _tlbUser : _tlbSup;
+        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
+        ulong tag = la & ~PhysicalMemory.PageMask;
+        ulong hit = access switch { Access.Read => e.ReadTag, Access.Write => e.WriteTag, _ => e.ExecTag };
+        if (hit == tag) return e.PhysPage | (la & PhysicalMemory.PageMask);
+        return Translate(la, access, user);
+    }
+
     /// <summary>Reads with supervisor privilege (IDT, GDT, TSS: implicit supervisor accesses).</summary>
     internal ulong ReadSupervisor(ulong la, int size)
     {
+        if ((la & PhysicalMemory.PageMask) + (ulong)size <= PhysicalMemory.PageSize)
+            return Memory.Read(TranslateCached(la, Access.Read, false), size);
         ulong v = 0;
-        for (int i = 0; i < size; i++) v |= Memory.Read(Translate(la + (ulong)i, Access.Read, false), 1) << (8 * i);
+        for (int i = 0; i < size; i++) v |= Memory.Read(TranslateCached(la + (ulong)i, Access.Read, false), 1) << (8 * i);
         return v;
     }
 
+    /// <summary>Writes with supervisor privilege; both pages are checked before anything is written.</summary>
     internal void WriteSupervisor(ulong la, int size, ulong value)
     {
-        for (int i = 0; i < size; i++) Translate(la + (ulong)i, Access.Write, false);
-        for (int i = 0; i < size; i++) Memory.Write(Translate(la + (ulong)i, Access.Write, false), 1, value >> (8 * i));
+        ulong last = la + (ulong)size - 1;
+        ulong pa0 = TranslateCached(la, Access.Write, false);
+        if ((la ^ last) <= PhysicalMemory.PageMask) { Memory.Write(pa0, size, value); return; }
+        ulong pa1 = TranslateCached(last & ~PhysicalMemory.PageMask, Access.Write, false);
+        for (int i = 0; i < size; i++)
+        {
+            ulong a = la + (ulong)i;
+            ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+            Memory.Write(pa, 1, value >> (8 * i));
+        }
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using Lvd.Machine.Memory;
 namespace Lvd.Machine.Cpu;
 
 /// <summary>Why <see cref="Cpu.Run"/> returned.</summary>
-public enum CpuState { Running, Halted, Shutdown, Stopped }
+public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }
 
 /// <summary>
 /// One x86-64 vCPU: architectural state, the software TLBs and the block executor. It runs in

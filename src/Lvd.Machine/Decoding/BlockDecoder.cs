@@ -496,6 +496,10 @@ public sealed class BlockDecoder
             case Mnemonic.Invlpg:
                 op.H = Handler.Invlpg; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true; return true;
             case Mnemonic.Iretq: op.H = Handler.Iret; op.Cost = _costs.Iretq; ends = true; return true;
+            case Mnemonic.Retf:
+                // Only the 64-bit form (lretq, the usual CS reload after LGDT); 16/32-bit far returns would need compatibility mode.
+                if (ins.Code is not (Code.Retfq or Code.Retfq_imm16)) return false;
+                op.H = Handler.Retf; op.Cost = _costs.Branch; op.Imm = ins.OpCount > 0 ? (long)ins.GetImmediate(0) : 0; ends = true; return true;
             case Mnemonic.Syscall: op.H = Handler.Syscall; op.Cost = _costs.Syscall; ends = true; return true;
             case Mnemonic.Sysretq: op.H = Handler.Sysret; op.Size = 8; op.Cost = _costs.Sysret; ends = true; return true;
             case Mnemonic.Sysret: op.H = Handler.Sysret; op.Size = 4; op.Cost = _costs.Sysret; ends = true; return true;

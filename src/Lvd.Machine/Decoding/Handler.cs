@@ -25,7 +25,7 @@ public enum Handler : ushort
     Resync,
     // system
     Cli, Sti, Pushf, Popf, Hlt, In, Out, Cpuid, Rdtsc, Rdtscp, Rdmsr, Wrmsr, Swapgs, RdSegBase, WrSegBase,
-    MovToCr, MovFromCr, Lgdt, Lidt, Sgdt, Sidt, Ltr, Str, Lldt, Sldt, Invlpg, Iret, Syscall, Sysret,
+    MovToCr, MovFromCr, Lgdt, Lidt, Sgdt, Sidt, Ltr, Str, Lldt, Sldt, Invlpg, Iret, Retf, Syscall, Sysret,
     Int, Int3, Int1, Ud, Vmcall, Vmfunc, Xsetbv, Xgetbv, MovToDr, MovFromDr, Pause, Wbinvd, Rdpid, Invpcid, Clts,
 }
 

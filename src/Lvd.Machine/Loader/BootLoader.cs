@@ -17,10 +17,41 @@ public static class BootLoader
 
     public sealed record BootInfo(ulong Entry, ulong StackTop, ulong Cr3, ulong BootArea);
 
+    /// <summary>
+    /// GDT: null, kernel code64, kernel data, user code32 (unused, SYSRET layout), user data,
+    /// user code64, 64-bit TSS (16 bytes) whose RSP0 is <paramref name="rsp0"/>.
+    /// </summary>
+    internal static void WriteGdt(PhysicalMemory mem, ulong gdt, ulong tss, ulong rsp0)
+    {
+        mem.Write64(gdt + 0x00, 0);
+        mem.Write64(gdt + 0x08, 0x00af9a000000ffffUL);
+        mem.Write64(gdt + 0x10, 0x00cf92000000ffffUL);
+        mem.Write64(gdt + 0x18, 0x00cffa000000ffffUL);
+        mem.Write64(gdt + 0x20, 0x00cff2000000ffffUL);
+        mem.Write64(gdt + 0x28, 0x00affa000000ffffUL);
+        ulong tssLo = 0x67UL | ((tss & 0xffffff) << 16) | (0x8bUL << 40) | (((tss >> 24) & 0xff) << 56);
+        mem.Write64(gdt + 0x30, tssLo);
+        mem.Write64(gdt + 0x38, tss >> 32);
+        mem.Write64(tss + 4, rsp0);
+    }
+
+    /// <summary>
+    /// Identity paging of the first 4 GiB: PML4[0] -> PDPT -> 4 PDs of 2 MiB pages, except the
+    /// first 2 MiB, mapped by 4 KiB pages in <paramref name="pt0"/> with page 0 not present.
+    /// </summary>
+    internal static void WriteIdentityMap(PhysicalMemory mem, ulong pml4, ulong pdpt, ulong pd, ulong pt0)
+    {
+        const ulong P = 1, RW = 2, PS = 0x80;
+        mem.Write64(pml4, pdpt | P | RW);
+        for (ulong i = 0; i < 4; i++) mem.Write64(pdpt + i * 8, (pd + i * 0x1000) | P | RW);
+        for (ulong i = 0; i < 4 * 512; i++) mem.Write64(pd + i * 8, i == 0 ? pt0 | P | RW : (i << 21) | P | RW | PS);
+        for (ulong i = 1; i < 512; i++) mem.Write64(pt0 + i * 8, (i << 12) | P | RW);
+    }
+
     public static BootInfo Load(Machine machine, ElfImage image, string name)
     {
         var mem = machine.Memory;
-        ulong boot = machine.GuestRamTop - BootAreaSize;
+        ulong boot = Math.Min(machine.GuestRamTop, 4UL << 30) - BootAreaSize; // inside the identity map
         foreach (var s in image.Segments)
         {
             ulong end = s.Address + s.MemorySize;
@@ -35,29 +66,11 @@ public static class BootLoader
         }
 
         ulong gdt = boot, tss = boot + 0x800, pml4 = boot + 0x1000, pdpt = boot + 0x2000, pd = boot + 0x3000, pt0 = boot + 0x7000;
-        // GDT: null, kernel code64, kernel data, user code32 (unused, SYSRET layout), user data, user code64, TSS.
-        mem.Write64(gdt + 0x00, 0);
-        mem.Write64(gdt + 0x08, 0x00af9a000000ffffUL);
-        mem.Write64(gdt + 0x10, 0x00cf92000000ffffUL);
-        mem.Write64(gdt + 0x18, 0x00cffa000000ffffUL);
-        mem.Write64(gdt + 0x20, 0x00cff2000000ffffUL);
-        mem.Write64(gdt + 0x28, 0x00affa000000ffffUL);
-        ulong tssLimit = 0x67;
-        ulong tssLo = tssLimit | ((tss & 0xffffff) << 16) | (0x8bUL << 40) | (((tss >> 24) & 0xff) << 56);
-        mem.Write64(gdt + 0x30, tssLo);
-        mem.Write64(gdt + 0x38, tss >> 32);
         ulong stackTop = boot;
-        mem.Write64(tss + 4, stackTop); // RSP0
+        WriteGdt(mem, gdt, tss, stackTop);
+        ulong tssLimit = 0x67;
 
-        const ulong P = 1, RW = 2, PS = 0x80;
-        mem.Write64(pml4, pdpt | P | RW);
-        for (ulong i = 0; i < 4; i++) mem.Write64(pdpt + i * 8, (pd + i * 0x1000) | P | RW);
-        for (ulong i = 0; i < 4 * 512; i++)
-        {
-            ulong pa = i << 21;
-            mem.Write64(pd + i * 8, i == 0 ? pt0 | P | RW : pa | P | RW | PS);
-        }
-        for (ulong i = 1; i < 512; i++) mem.Write64(pt0 + i * 8, (i << 12) | P | RW);
+        WriteIdentityMap(mem, pml4, pdpt, pd, pt0);
 
         var cpu = machine.Cpus[0];
         cpu.EnterLongMode(pml4, gdt, 0x3f, KernelCode, KernelData, image.Entry, stackTop);

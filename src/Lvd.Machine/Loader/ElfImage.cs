@@ -6,7 +6,7 @@ namespace Lvd.Machine.Loader;
 /// <summary>The loadable parts of a static x86-64 ELF executable, read with ELFSharp.</summary>
 public sealed class ElfImage
 {
-    public sealed record LoadSegment(ulong Address, ulong MemorySize, byte[] FileBytes, bool Executable, bool Writable);
+    public sealed record LoadSegment(ulong Address, ulong PhysicalAddress, ulong MemorySize, byte[] FileBytes, bool Executable, bool Writable);
 
     public ulong Entry { get; }
     public IReadOnlyList<LoadSegment> Segments { get; }
@@ -43,7 +43,7 @@ public sealed class ElfImage
                 {
                     if (s.Type == SegmentType.Interpreter) throw new LoadException($"{path}: dynamically linked; build a static executable (use ./lvd cc)");
                     if (s.Type != SegmentType.Load || s.Size == 0) continue;
-                    segs.Add(new LoadSegment(s.Address, s.Size, s.GetFileContents(),
+                    segs.Add(new LoadSegment(s.Address, s.PhysicalAddress, s.Size, s.GetFileContents(),
                         (s.Flags & SegmentFlags.Execute) != 0, (s.Flags & SegmentFlags.Write) != 0));
                 }
                 if (segs.Count == 0) throw new LoadException($"{path}: no loadable segments");

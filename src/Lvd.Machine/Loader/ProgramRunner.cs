@@ -13,6 +13,13 @@ public sealed record RunOptions
     public TextWriter? Trace { get; init; }
     /// <summary>RAM at the top kept from the guest for a hypervisor (see Lvd.Hypervisor).</summary>
     public ulong HypervisorReservedBytes { get; init; }
+    /// <summary>vCPUs (1-64).</summary>
+    public int CpuCount { get; init; } = 1;
+    /// <summary>
+    /// Non-null: boot the image as a kernel (docs/BOOT.md) with this command line; null: run
+    /// it as a program (docs/EXEC-ABI.md).
+    /// </summary>
+    public string? KernelCommandLine { get; init; }
     /// <summary>Called after loading, before the first instruction (e.g. to install and launch a hypervisor).</summary>
     public Action<Machine>? Setup { get; init; }
 }
@@ -96,13 +103,15 @@ public static class ProgramRunner
         var machine = new Machine(new MachineConfig
         {
             MemoryBytes = options.MemoryBytes,
+            CpuCount = options.CpuCount,
             Costs = options.Costs,
             SerialOut = options.SerialOut,
             CaptureSerial = options.CaptureSerial,
             Trace = options.Trace,
             HypervisorReservedBytes = options.HypervisorReservedBytes,
         });
-        BootLoader.Load(machine, image, Path.GetFileName(elfPath));
+        if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine);
+        else BootLoader.Load(machine, image, Path.GetFileName(elfPath));
         options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);
         if (result.Outcome == RunOutcome.InstructionLimit)

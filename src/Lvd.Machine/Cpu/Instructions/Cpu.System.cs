@@ -237,6 +237,9 @@ public sealed partial class Cpu
                 Iret();
                 NoteIret();
                 break;
+            case Handler.Retf:
+                FarReturn((ulong)op.Imm);
+                break;
             case Handler.Syscall:
                 Syscall(next);
                 break;
@@ -595,6 +598,26 @@ public sealed partial class Cpu
         SetRflags((R(11) & 0x3c7fd7) | 2);
         SetCpl(3);
         Rip = target;
+    }
+
+    /// <summary>
+    /// RETF with REX.W (SDM RET, far return to the same privilege level): pops RIP and CS.
+    /// Returns to an outer level (which would also pop SS:RSP) are not supported: #GP.
+    /// </summary>
+    private void FarReturn(ulong release)
+    {
+        ulong sp = R(RSP);
+        ulong rip = Read64(sp), cs = Read64(sp + 8);
+        ushort sel = (ushort)cs;
+        if ((sel & 3) != Cpl) throw GuestFault.Gp((uint)(sel & ~3));
+        ulong desc = ReadDescriptor(sel);
+        uint attr = Segment.AttributesFromDescriptor(desc);
+        if ((attr & 0x18) != 0x18 || (attr & (1u << 13)) == 0 || ((attr >> 5) & 3) != Cpl) throw GuestFault.Gp((uint)(sel & ~3));
+        if ((attr & 0x80) == 0) throw new GuestFault(Vectors.NP, (uint)(sel & ~3), true);
+        if (!IsCanonical(rip)) throw GuestFault.Gp();
+        Segs[(int)SegReg.CS] = new Segment { Selector = sel, Attributes = attr, Limit = 0xffffffff };
+        R(RSP) = sp + 16 + release;
+        Rip = rip;
     }
 
     private void Iret()

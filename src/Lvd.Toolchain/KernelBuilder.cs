@@ -1,0 +1,17 @@
+namespace Lvd.Toolchain;
+
+/// <summary>Builds the guest kernel with guest/kernel/build.sh (which owns the kernel's gcc flags).</summary>
+public static class KernelBuilder
+{
+    public static string Build(GuestCompiler cc)
+    {
+        string script = Path.Combine(cc.RepoRoot, "guest", "kernel", "build.sh");
+        if (!File.Exists(script)) throw new GuestCompilerException($"{script}: no kernel build script (guest/kernel is not there yet)");
+        string dir = Path.Combine(cc.RepoRoot, "build", "kernel");
+        Directory.CreateDirectory(dir);
+        string elf = Path.Combine(dir, "kernel.elf");
+        var r = ProcessRunner.Run("bash", [script, elf], cc.RepoRoot);
+        if (r.ExitCode != 0) throw new GuestCompilerException($"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+        return elf;
+    }
+}

@@ -174,10 +174,11 @@ public sealed partial class Cpu
             total += 15;
         }
         var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
-        if (crossesPage && total == inPage)
+        if (crossesPage)
         {
-            // The instruction needs bytes from a page we cannot fetch: #PF on that page.
-            Translate(nextLa, Access.Exec, Cpl == 3);
+            // The instruction really fetches from the next page: translate it for execution,
+            // with every permission check (#PF, EPT violation on that page); a TLB hit is free.
+            TranslateCached(nextLa, Access.Exec, Cpl == 3);
         }
         if (!crossesPage) { if (single) _code.AddSingle(block); else _code.Add(block); }
         return block;

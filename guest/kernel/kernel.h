@@ -111,3 +111,17 @@ pte_t *vm_walk(pte_t *pml4, uint64_t va, int level, int alloc);
 int vm_map(pte_t *pml4, uint64_t va, uint64_t pa, uint64_t size, uint64_t perm, uint64_t pgsize);
 uint64_t vm_translate(pte_t *pml4, uint64_t va);
 void vm_init(void);
+
+// proc.c: user processes, one ring-3 thread each (docs/KERNEL.md).
+struct proc {
+	pte_t *pml4;             // user half private, kernel half shared
+	uint64_t entry;          // user RIP of the first instruction
+	struct thread *thread;   // valid until it exits
+	int pid;                 // the thread's tid
+	int status;              // exit status; -1 if killed by a fault
+	int done;                // guarded by proclock (proc.c)
+};
+struct proc *proc_create(const char *name, void *prog, int cpu);
+_Noreturn void proc_exit(int status);
+int proc_wait(struct proc *p);
+int copyin(struct proc *p, void *dst, uint64_t src, size_t n);

@@ -52,6 +52,8 @@ struct thread {
 	void (*fn)(void *);
 	void *arg;
 	uint64_t slice_start;    // tick at which it was last switched to
+	struct proc *proc;       // NULL for a kernel thread
+	uint64_t cr3;            // the process's page tables; 0: the kernel's
 };
 
 struct runqueue {
@@ -103,6 +105,10 @@ curthread(void)
 void percpu_init(int id);
 // gdt.c
 void gdt_init(struct cpu *c);
+// syscall.c, syscall.S
+void syscall_init(void);
+void syscall(struct trapframe *tf);
+void syscall_entry(void);
 // trap.c
 void idt_init(void);
 void idt_load(void);
@@ -128,6 +134,7 @@ void smp_start(void);
 // sched.c
 void sched_init(void);
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu);
+struct thread *thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, struct proc *p);
 void scheduler(void) __attribute__((noreturn));
 void yield(void);
 void sched_tick(void);

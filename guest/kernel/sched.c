@@ -83,6 +83,14 @@ make_runnable(struct thread *t)
 struct thread *
 thread_create(const char *name, void (*fn)(void *), void *arg, int cpu)
 {
+	return thread_create_proc(name, fn, arg, cpu, NULL);
+}
+
+// A thread of process p (NULL: a kernel thread), which runs on p's page
+// tables from its first instruction.
+struct thread *
+thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, struct proc *p)
+{
 	struct thread *t = kzalloc(sizeof *t);
 	if (t == NULL || (t->kstack = kalloc()) == NULL)
 		panic("thread_create: out of memory");
@@ -91,6 +99,8 @@ thread_create(const char *name, void (*fn)(void *), void *arg, int cpu)
 	t->fn = fn;
 	t->arg = arg;
 	t->cpu = cpu;
+	t->proc = p;
+	t->cr3 = p ? V2P(p->pml4) : 0;
 	acquire(&tidlock);
 	t->tid = nexttid++;
 	release(&tidlock);
@@ -152,6 +162,11 @@ scheduler(void)
 		c->cur = t;
 		c->kstack_top = (uint64_t)t->kstack + PGSIZE;
 		c->rq.switches++;
+		// A user thread runs on its process's tables, a kernel thread on
+		// the kernel's: never on those of a process that may be freed.
+		uint64_t cr3 = t->cr3 ? t->cr3 : kernel_cr3;
+		if (rcr3() != cr3)
+			lcr3(cr3);
 		swtch(&c->sched_rsp, t->rsp);
 		c->cur = NULL;
 		if (t->state == T_DEAD) {

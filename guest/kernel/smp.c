@@ -27,6 +27,7 @@ cpu_setup(int id)
 	percpu_init(id);
 	gdt_init(c);
 	idt_load();
+	syscall_init();
 	apic_init();
 	if (apic_id() != (uint32_t)id)
 		panic("cpu %d has APIC ID %u", id, apic_id());

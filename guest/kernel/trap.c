@@ -83,6 +83,15 @@ trap(struct trapframe *tf)
 		__atomic_fetch_add(&test_nmis, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	if (v < 32 && (tf->cs & 3) && curthread() && curthread()->proc) {
+		// A fault in user mode is the process's problem, not the
+		// kernel's: one line, and the thread ends.  We are on its kernel
+		// stack (vectors.S copied the frame there), so it can exit here.
+		struct thread *t = curthread();
+		printk("user: pid %d (%s) killed: %s at rip %#lx, cr2 %#lx, err %#lx\n",
+		       t->tid, t->name, excname[v] ? excname[v] : "reserved", tf->rip, rcr2(), tf->err);
+		proc_exit(-1);
+	}
 	if (v < 32) {
 		uint64_t cr2 = rcr2();
 		panicking = 1;   // take the console whatever state it is in
@@ -90,7 +99,6 @@ trap(struct trapframe *tf)
 		       mycpu()->id, excname[v] ? excname[v] : "reserved", v, tf->err, cr2,
 		       (tf->cs & 3) ? "user" : "kernel");
 		dump(tf);
-		// No user threads yet: a user-mode fault will kill its thread.
 		machine_exit(128 + v);
 	}
 	switch (v) {

@@ -49,3 +49,8 @@ static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
 #define MSR_FS_BASE        0xc0000100
 #define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102   // swapped with GS_BASE by swapgs
+#define MSR_EFER           0xc0000080
+#define EFER_SCE           1             // SYSCALL/SYSRET enabled
+#define MSR_STAR           0xc0000081    // SYSCALL/SYSRET selectors
+#define MSR_LSTAR          0xc0000082    // 64-bit SYSCALL entry point
+#define MSR_FMASK          0xc0000084    // RFLAGS bits SYSCALL clears

@@ -1,0 +1,78 @@
+// user.S: the user programs the boot self tests run in ring 3.
+//
+// There is no file system yet, so user code is embedded in the kernel
+// image: proc.c copies the bytes between user_image and user_image_end
+// into a fresh user page at USER_TEXT.  That is why this is assembly and
+// every reference is RIP-relative: the bytes run at another address than
+// the one they were linked at.  They sit in rodata: the kernel never
+// executes them at their link address.
+#include "syscall.h"
+
+.macro sys n
+	movl $\n, %eax
+	syscall
+.endm
+
+.section .rodata.user, "a"
+.balign 16
+.globl user_image
+user_image:
+
+// hello: every system call once, checking each result; exit(0x40 + cpu).
+.globl uprog_hello
+uprog_hello:
+	leaq hello_msg(%rip), %rdi
+	movl $(hello_end - hello_msg), %esi
+	sys SYS_write
+	cmpq $(hello_end - hello_msg), %rax
+	jne 1f
+	sys SYS_getcpu
+	movq %rax, %rbx               // callee-saved: the kernel keeps it
+	sys SYS_yield
+	movl $2, %edi
+	sys SYS_sleep_ticks
+	movl $0x1000, %edi            // unmapped: write must fail, not fault
+	movl $8, %esi
+	sys SYS_write
+	cmpq $-EFAULT, %rax
+	jne 1f
+	movl $99, %eax                // no such call
+	syscall
+	cmpq $-ENOSYS, %rax
+	jne 1f
+	leaq 0x40(%rbx), %rdi
+	sys SYS_exit
+1:	movl $1, %edi
+	sys SYS_exit
+
+// loop: 20 rounds of yield / getcpu / sleep, then exit(7).  Runs next to
+// the faulting program to show the kill touches nobody else.
+.globl uprog_loop
+uprog_loop:
+	movl $20, %ebx
+1:	sys SYS_yield
+	sys SYS_getcpu
+	movl $1, %edi
+	sys SYS_sleep_ticks
+	decl %ebx
+	jnz 1b
+	movl $7, %edi
+	sys SYS_exit
+
+// fault: a NULL write.  The kernel kills the thread (status -1).
+.globl uprog_fault
+uprog_fault:
+	sys SYS_yield
+	xorl %eax, %eax
+	movq $1, (%rax)
+	movl $3, %edi                 // not reached
+	sys SYS_exit
+
+hello_msg:
+	.ascii "user: hello from ring 3\n"
+hello_end:
+
+.globl user_image_end
+user_image_end:
+
+.section .note.GNU-stack, "", @progbits

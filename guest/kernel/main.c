@@ -1,6 +1,7 @@
 // main.c: the order of boot, and the boot-time self tests.
 
 #include "kernel.h"
+#include "net.h"
 #include "percpu.h"
 #include "x86.h"
 
@@ -109,7 +110,7 @@ crash(const char *how)
 		panic("crash=panic from the command line");
 }
 
-extern char uprog_hello[], uprog_loop[], uprog_fault[];
+extern char uprog_hello[], uprog_loop[], uprog_fault[], uprog_send[];
 
 // Ring 3: one program that makes every system call and checks the
 // results, then a NULL write that must kill only its own thread while a
@@ -144,6 +145,37 @@ user_tests(void)
 	sleep_ticks(2);
 	if (kalloc_free_pages() != free0)
 		panic("user test: %ld pages leaked", (long)(free0 - kalloc_free_pages()));
+}
+
+// Networking: the RFC 1071 checksum example, then one sending user
+// process per CPU, all at once, counted by nullnet.
+#define SEND_N       32      // user.S
+#define SEND_PAYLOAD 73      // user.S: payload_end - payload
+static void
+net_tests(void)
+{
+	static const uint8_t rfc1071[8] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	uint16_t c = ip_checksum(rfc1071, sizeof rfc1071);
+	if (c != __builtin_bswap16(0x220d))   // ~0xddf2, stored big-endian
+		panic("net test: checksum %#x", c);
+
+	struct net_device_stats s0 = dev_get_stats(&nullnet_dev);
+	struct proc *senders[NCPU];
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		senders[cpu] = proc_create("send", uprog_send, cpu);
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		int status = proc_wait(senders[cpu]);
+		if (status != 0)
+			panic("net test: sender on cpu %d exited with %d", cpu, status);
+	}
+	struct net_device_stats s = dev_get_stats(&nullnet_dev);
+	uint64_t packets = s.tx_packets - s0.tx_packets, bytes = s.tx_bytes - s0.tx_bytes;
+	uint64_t want = (uint64_t)ncpu * SEND_N;
+	if (packets != want || bytes != want * (IP_HLEN + UDP_HLEN + SEND_PAYLOAD))
+		panic("net test: %s counted %lu packets, %lu bytes; want %lu", nullnet_dev.name,
+		      packets, bytes, want);
+	printk("test: %d user thread(s) sent %lu UDP packets, %s counted %lu packets, %lu bytes\n",
+	       ncpu, want, nullnet_dev.name, packets, bytes);
 }
 
 static void
@@ -195,6 +227,7 @@ selftest(void *arg)
 	printk("test: %d workers, counter %lu ok\n", ncpu * WORKERS_PER_CPU, counter);
 
 	user_tests();
+	net_tests();
 
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);
@@ -226,6 +259,7 @@ kmain(uint64_t bootinfo_pa)
 	sti();
 	smp_start();
 
+	nullnet_init();
 	thread_create("selftest", selftest, NULL, 0);
 	cli();
 	scheduler();

@@ -6,6 +6,7 @@
 // or be preempted, so interrupts go back on at once.
 
 #include "kernel.h"
+#include "net.h"
 #include "percpu.h"
 #include "syscall.h"
 #include "x86.h"
@@ -58,12 +59,22 @@ sys_sleep_ticks(struct trapframe *tf)
 	return 0;
 }
 
+// send(buf, len, dst_ip, dst_port): one UDP datagram (udp.c).
+static long
+sys_send(struct trapframe *tf)
+{
+	if (tf->rsi > PGSIZE || tf->rdx > 0xffffffffUL || tf->r10 > 0xffff)
+		return -EINVAL;
+	return udp_send(curthread()->proc, tf->rdi, tf->rsi, (uint32_t)tf->rdx, (uint16_t)tf->r10);
+}
+
 static long (*const systab[NSYSCALL])(struct trapframe *) = {
 	[SYS_write] = sys_write,
 	[SYS_exit] = sys_exit,
 	[SYS_yield] = sys_yield,
 	[SYS_getcpu] = sys_getcpu,
 	[SYS_sleep_ticks] = sys_sleep_ticks,
+	[SYS_send] = sys_send,
 };
 
 void

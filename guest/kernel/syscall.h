@@ -17,6 +17,9 @@
 #define EFAULT 14             // returned as -EFAULT: a bad user pointer
 #define EINVAL 22
 #define ENOSYS 38
+#define ENOMEM 12
+#define EMSGSIZE 90
+#define ENETDOWN 100
 
 // User layout (all in PML4 slot 0, the user half): code at USER_TEXT,
 // one stack page just below USER_STACK_TOP; everything else unmapped, so

@@ -68,6 +68,35 @@ uprog_fault:
 	movl $3, %edi                 // not reached
 	sys SYS_exit
 
+// send: SEND_N UDP datagrams of the payload below to 10.0.0.1:9, each
+// returning its length; then one from an unmapped buffer (-EFAULT); exit(0).
+#define SEND_N 32
+.globl uprog_send
+uprog_send:
+	movl $SEND_N, %ebx
+1:	leaq payload(%rip), %rdi
+	movl $(payload_end - payload), %esi
+	movl $0x0a000001, %edx
+	movl $9, %r10d
+	sys SYS_send
+	cmpq $(payload_end - payload), %rax
+	jne 2f
+	decl %ebx
+	jnz 1b
+	movl $0x1000, %edi
+	movl $16, %esi
+	sys SYS_send
+	cmpq $-EFAULT, %rax
+	jne 2f
+	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $1, %edi
+	sys SYS_exit
+
+payload:
+	.ascii "LVD guest kernel: one UDP datagram through the nullnet transmit path....\n"
+payload_end:
+
 hello_msg:
 	.ascii "user: hello from ring 3\n"
 hello_end:

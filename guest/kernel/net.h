@@ -1,0 +1,65 @@
+// net.h: the networking skeleton, shaped like Linux's so that drivers
+// moved into LVD domains later see familiar structures: sk_buff (skbuff.c),
+// net_device with its ops and stats (netdev.c), the UDP/IPv4 send path
+// (udp.c) and nullnet, a device that drops everything (nullnet.c).
+#pragma once
+#include "kernel.h"
+
+// A packet buffer: one page, the packet in [data, data + len).  Headers
+// are prepended (skb_push) in front of data, so each layer reserves room
+// for the ones below it (skb_reserve) instead of copying the payload.
+struct sk_buff {
+	unsigned char *head;       // start of the page
+	unsigned char *data;       // first byte of the packet
+	unsigned int len;          // bytes from data
+	unsigned int size;         // bytes from head (PGSIZE)
+	struct net_device *dev;
+};
+
+struct sk_buff *alloc_skb(unsigned int size);
+void kfree_skb(struct sk_buff *skb);
+void skb_reserve(struct sk_buff *skb, unsigned int n);   // empty skb: move data forward
+void *skb_put(struct sk_buff *skb, unsigned int n);      // grow at the tail
+void *skb_push(struct sk_buff *skb, unsigned int n);     // grow at the head
+
+struct net_device_stats {
+	uint64_t tx_packets, tx_bytes, tx_dropped;
+};
+
+struct net_device;
+struct net_device_ops {
+	int (*open)(struct net_device *dev);
+	int (*stop)(struct net_device *dev);
+	// Takes the skb in every case (frees or queues it); returns NETDEV_TX_OK.
+	int (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
+};
+#define NETDEV_TX_OK 0
+
+struct net_device {
+	char name[16];
+	const struct net_device_ops *ops;
+	struct net_device_stats stats;   // written by the driver, under tx_lock
+	unsigned int mtu;
+	uint32_t ip_addr;                // host order; the one address of the device
+	int up;
+	struct spinlock tx_lock;         // serializes start_xmit (Linux: the queue's xmit lock)
+	struct net_device *next;
+};
+
+// netdev.c
+int register_netdev(struct net_device *dev);
+int dev_open(struct net_device *dev);
+int dev_close(struct net_device *dev);
+int dev_queue_xmit(struct sk_buff *skb);
+struct net_device *dev_default(void);   // the route for every destination: the first up device
+struct net_device_stats dev_get_stats(struct net_device *dev);
+
+// udp.c
+#define IP_HLEN  20
+#define UDP_HLEN 8
+long udp_send(struct proc *p, uint64_t ubuf, size_t len, uint32_t daddr, uint16_t dport);
+uint16_t ip_checksum(const void *p, size_t n);
+
+// nullnet.c
+extern struct net_device nullnet_dev;
+void nullnet_init(void);

@@ -1,0 +1,57 @@
+// skbuff.c: packet buffers.  One page each: a UDP datagram up to the MTU
+// plus headers always fits, and a page can later be shared with (mapped
+// into) a driver domain without copying.
+
+#include "net.h"
+
+struct sk_buff *
+alloc_skb(unsigned int size)
+{
+	if (size > PGSIZE)
+		return NULL;
+	struct sk_buff *skb = kzalloc(sizeof *skb);
+	if (skb == NULL)
+		return NULL;
+	if ((skb->head = kalloc()) == NULL) {
+		kfree(skb);
+		return NULL;
+	}
+	skb->data = skb->head;
+	skb->size = PGSIZE;
+	return skb;
+}
+
+void
+kfree_skb(struct sk_buff *skb)
+{
+	kfree_page(skb->head);
+	kfree(skb);
+}
+
+void
+skb_reserve(struct sk_buff *skb, unsigned int n)
+{
+	if (skb->len != 0 || skb->data + n > skb->head + skb->size)
+		panic("skb_reserve: %u bytes", n);
+	skb->data += n;
+}
+
+void *
+skb_put(struct sk_buff *skb, unsigned int n)
+{
+	unsigned char *tail = skb->data + skb->len;
+	if (tail + n > skb->head + skb->size)
+		panic("skb_put: %u bytes past the end", n);
+	skb->len += n;
+	return tail;
+}
+
+void *
+skb_push(struct sk_buff *skb, unsigned int n)
+{
+	if (skb->data - n < skb->head)
+		panic("skb_push: %u bytes before the head", n);
+	skb->data -= n;
+	skb->len += n;
+	return skb->data;
+}

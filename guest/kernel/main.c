@@ -110,7 +110,7 @@ crash(const char *how)
 		panic("crash=panic from the command line");
 }
 
-extern char uprog_hello[], uprog_loop[], uprog_fault[], uprog_send[];
+extern char uprog_hello[], uprog_loop[], uprog_fault[], uprog_send[], user_payload[];
 
 // Ring 3: one program that makes every system call and checks the
 // results, then a NULL write that must kill only its own thread while a
@@ -174,7 +174,27 @@ net_tests(void)
 	if (packets != want || bytes != want * (IP_HLEN + UDP_HLEN + SEND_PAYLOAD))
 		panic("net test: %s counted %lu packets, %lu bytes; want %lu", nullnet_dev.name,
 		      packets, bytes, want);
-	printk("test: %d user thread(s) sent %lu UDP packets, %s counted %lu packets, %lu bytes\n",
+	// The last datagram's headers, as null0 saw them: both checksums
+	// verify (sum to 0), and the fields are the ones the sender asked for.
+	uint8_t *h = nullnet_last;
+	uint16_t ulen = (uint16_t)(h[IP_HLEN + 4] << 8 | h[IP_HLEN + 5]);
+	if (nullnet_last_len != 64 || h[0] != 0x45 || h[9] != 17 || ulen != UDP_HLEN + SEND_PAYLOAD ||
+	    ip_checksum(h, IP_HLEN) != 0 || h[IP_HLEN + 2] != 0 || h[IP_HLEN + 3] != 9)
+		panic("net test: bad headers in the last packet");
+	static uint8_t dgram[UDP_HLEN + SEND_PAYLOAD];
+	memcpy(dgram, h + IP_HLEN, 64 - IP_HLEN);
+	memcpy(dgram + 64 - IP_HLEN, user_payload + 64 - IP_HLEN - UDP_HLEN, SEND_PAYLOAD - (64 - IP_HLEN - UDP_HLEN));
+	uint32_t saddr = (uint32_t)h[12] << 24 | h[13] << 16 | h[14] << 8 | h[15];
+	uint32_t daddr = (uint32_t)h[16] << 24 | h[17] << 16 | h[18] << 8 | h[19];
+	// Over a datagram carrying its checksum the sum is all ones, so the
+	// complement is 0, which udp_checksum reports as 0xffff; one changed
+	// byte must break that.
+	if (daddr != 0x0a000001 || saddr != nullnet_dev.ip_addr || udp_checksum(saddr, daddr, dgram, sizeof dgram) != 0xffff)
+		panic("net test: bad addresses or UDP checksum in the last packet");
+	dgram[UDP_HLEN]++;
+	if (udp_checksum(saddr, daddr, dgram, sizeof dgram) == 0xffff)
+		panic("net test: the UDP checksum does not cover the payload");
+	printk("test: %d user thread(s) sent %lu UDP packets, %s counted %lu packets, %lu bytes, checksums ok\n",
 	       ncpu, want, nullnet_dev.name, packets, bytes);
 }
 

@@ -59,7 +59,10 @@ struct net_device_stats dev_get_stats(struct net_device *dev);
 #define UDP_HLEN 8
 long udp_send(struct proc *p, uint64_t ubuf, size_t len, uint32_t daddr, uint16_t dport);
 uint16_t ip_checksum(const void *p, size_t n);
+uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const void *udp, size_t n);
 
 // nullnet.c
 extern struct net_device nullnet_dev;
+extern uint8_t nullnet_last[64];      // first bytes of the last packet, under tx_lock
+extern unsigned int nullnet_last_len;
 void nullnet_init(void);

@@ -16,10 +16,17 @@ nullnet_stop(struct net_device *dev)
 	return 0;
 }
 
+// The first bytes of the last packet dropped, for the self test to check
+// the headers the stack built (a one-packet tcpdump).  Guarded by tx_lock.
+uint8_t nullnet_last[64];
+unsigned int nullnet_last_len;
+
 // Called with dev->tx_lock held (dev_queue_xmit).
 static int
 nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
 {
+	nullnet_last_len = skb->len < sizeof nullnet_last ? skb->len : sizeof nullnet_last;
+	memcpy(nullnet_last, skb->data, nullnet_last_len);
 	dev->stats.tx_packets++;
 	dev->stats.tx_bytes += skb->len;
 	kfree_skb(skb);

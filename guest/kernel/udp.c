@@ -56,6 +56,18 @@ ip_checksum(const void *p, size_t n)
 	return (uint16_t)~csum_add(0, p, n);
 }
 
+// The UDP checksum field for a datagram (header with check = 0, and
+// payload) of n bytes: over the RFC 768 pseudo header (addresses,
+// protocol, length) too.  A datagram that carries it sums to 0 again,
+// which is how a receiver (and the self test) checks it.
+uint16_t
+udp_checksum(uint32_t saddr, uint32_t daddr, const void *udp, size_t n)
+{
+	uint32_t pseudo[3] = { htonl(saddr), htonl(daddr), htons(IPPROTO_UDP) << 16 | htons(n) };
+	uint16_t c = (uint16_t)~csum_add(csum_add(0, pseudo, sizeof pseudo), udp, n);
+	return c ? c : 0xffff;   // 0 means "no checksum" in UDP over IPv4
+}
+
 long
 udp_send(struct proc *p, uint64_t ubuf, size_t len, uint32_t daddr, uint16_t dport)
 {
@@ -80,10 +92,7 @@ udp_send(struct proc *p, uint64_t ubuf, size_t len, uint32_t daddr, uint16_t dpo
 	uh->dest = htons(dport);
 	uh->len = htons(UDP_HLEN + len);
 	uh->check = 0;
-	// Pseudo header (RFC 768): addresses, protocol, UDP length.
-	uint32_t pseudo[3] = { htonl(saddr), htonl(daddr), htons(IPPROTO_UDP) << 16 | htons(UDP_HLEN + len) };
-	uint16_t c = (uint16_t)~csum_add(csum_add(0, pseudo, sizeof pseudo), uh, skb->len);
-	uh->check = c ? c : 0xffff;   // 0 means "no checksum" in UDP over IPv4
+	uh->check = udp_checksum(saddr, daddr, uh, skb->len);
 
 	struct iphdr *iph = skb_push(skb, IP_HLEN);
 	*iph = (struct iphdr){

@@ -93,6 +93,8 @@ uprog_send:
 2:	movl $1, %edi
 	sys SYS_exit
 
+.globl user_payload
+user_payload:
 payload:
 	.ascii "LVD guest kernel: one UDP datagram through the nullnet transmit path....\n"
 payload_end:

@@ -164,8 +164,7 @@ public sealed partial class Cpu
 
     private static void CheckControls(Vmcs v)
     {
-        if ((v.ProcBased2 != 0) && (v.ProcBased & ProcControls.ActivateSecondary) == 0 && v.ProcBased2 != 0)
-        { /* secondary controls are ignored when not activated (SDM 24.6.2) */ }
+        // Secondary controls are ignored when not activated (SDM 24.6.2): Vmcs.Has2 checks that.
         if (v.Has2(Proc2Controls.EnableVpid) && v.Vpid == 0) throw new VmEntryException("VM entry failed: \"enable VPID\" with VPID 0000H (SDM 26.2.1.1)");
         if (v.Cr3TargetCount is < 0 or > 4) throw new VmEntryException("VM entry failed: CR3-target count above 4 (SDM 26.2.1.1)");
         if ((v.ProcBased & ProcControls.UseIoBitmaps) != 0 && ((v.IoBitmapA | v.IoBitmapB) & 0xfff) != 0)

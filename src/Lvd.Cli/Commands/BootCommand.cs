@@ -24,6 +24,20 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Kernel command line.")]
         public string Cmdline { get; init; } = "";
 
+        [CommandOption("--workload <NAME>")]
+        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device).")]
+        public string? Workload { get; init; }
+
+        [CommandOption("--threads <T>")]
+        [Description("Workload threads (default 1).")]
+        [DefaultValue(1)]
+        public int Threads { get; init; } = 1;
+
+        [CommandOption("--duration <CYCLES>")]
+        [Description("Workload length in modeled cycles (default 20,000,000).")]
+        [DefaultValue(20_000_000L)]
+        public long Duration { get; init; } = 20_000_000;
+
         [CommandOption("--hypervisor")]
         [Description("Install the LVD hypervisor; the kernel late-launches it (CPUID 0x4bf00000).")]
         public bool Hypervisor { get; init; }
@@ -44,6 +58,15 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         if (settings.Cpus is < 1 or > 64) throw new UsageException($"--cpus {settings.Cpus}: 1 to 64");
+        string cmdline = settings.Cmdline;
+        if (settings.Workload != null)
+        {
+            // The kernel reads these from its command line (docs/KERNEL.md) and prints a "result:" line.
+            if (settings.Workload != "nullnet") throw new UsageException($"--workload {settings.Workload}: the kernel has nullnet so far (nullblk comes with the block layer)");
+            if (settings.Threads is < 1 or > 64) throw new UsageException("--threads must be 1 to 64");
+            if (settings.Duration <= 0) throw new UsageException("--duration must be positive");
+            cmdline = $"{cmdline} workload={settings.Workload} threads={settings.Threads} duration={settings.Duration}".Trim();
+        }
         string elf = settings.Kernel ?? KernelBuilder.Build(GuestCompiler.Locate());
         using var stdout = Console.OpenStandardOutput();
         var options = new RunOptions
@@ -51,7 +74,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
             CpuCount = settings.Cpus,
-            KernelCommandLine = settings.Cmdline,
+            KernelCommandLine = cmdline,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             Trace = settings.Trace ? Console.Error : null,

@@ -120,8 +120,11 @@ struct proc {
 	int pid;                 // the thread's tid
 	int status;              // exit status; -1 if killed by a fault
 	int done;                // guarded by proclock (proc.c)
+	uint64_t arg;            // RDI at the program's first instruction
 };
 struct proc *proc_create(const char *name, void *prog, int cpu);
+struct proc *proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg);
+void workload_run(const char *name);      // workload.c; never returns
 _Noreturn void proc_exit(int status);
 int proc_wait(struct proc *p);
 int copyin(struct proc *p, void *dst, uint64_t src, size_t n);

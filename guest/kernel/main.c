@@ -252,6 +252,9 @@ selftest(void *arg)
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);
 	printk("kernel: all tests passed, %lu pages free\n", kalloc_free_pages());
+	const char *workload = cmdline_option("workload");
+	if (workload)
+		workload_run(workload);
 	if (cmdline_option("noexit") == NULL)
 		machine_exit(0);
 }

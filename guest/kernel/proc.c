@@ -118,6 +118,7 @@ user_thread(void *arg)
 
 	memset(&tf, 0, sizeof tf);
 	tf.rip = p->entry;
+	tf.rdi = p->arg;
 	tf.cs = SEG_UCODE | 3;
 	tf.rflags = FL_IF | 2;
 	tf.rsp = USER_STACK_TOP;
@@ -125,9 +126,11 @@ user_thread(void *arg)
 	usermode_enter(&tf);
 }
 
-// A process running `prog` (a label in user.S) on `cpu`.
+// A process running `prog` (a label in user.S) on `cpu`, with `arg` in
+// RDI when it starts.  The argument is set before the thread exists: once
+// thread_create_proc returns, the thread may already be running.
 struct proc *
-proc_create(const char *name, void *prog, int cpu)
+proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg)
 {
 	struct proc *p = kzalloc(sizeof *p);
 	size_t size = user_image_end - user_image;
@@ -139,9 +142,16 @@ proc_create(const char *name, void *prog, int cpu)
 	memcpy(uvm_page(p->pml4, USER_TEXT, 0), user_image, size);       // R-X
 	uvm_page(p->pml4, USER_STACK_TOP - PGSIZE, PTE_W | PTE_NX);
 	p->entry = USER_TEXT + (uint64_t)((char *)prog - user_image);
+	p->arg = arg;
 	p->thread = thread_create_proc(name, user_thread, p, cpu, p);
 	p->pid = p->thread->tid;
 	return p;
+}
+
+struct proc *
+proc_create(const char *name, void *prog, int cpu)
+{
+	return proc_create_arg(name, prog, cpu, 0);
 }
 
 // End the current user thread with `status`.  The CR3 switch comes first,

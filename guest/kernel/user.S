@@ -93,6 +93,33 @@ uprog_send:
 2:	movl $1, %edi
 	sys SYS_exit
 
+// nullnet: the measured workload (workload.c).  RDI = the deadline in
+// modeled cycles.  Sends MTU-sized datagrams (1472 bytes: 1500 - IP - UDP,
+// what iperf2 sends with MTU packets) through the real send system call
+// until RDTSC passes the deadline, then exit(0); exit(1) if a send fails.
+// The payload is the (zeroed) stack page: the code page is too small for
+// 1472 bytes next to the other programs, and nothing here uses the stack.
+#define NULLNET_PAYLOAD 1472
+.globl uprog_nullnet
+uprog_nullnet:
+	movq %rdi, %r12               // callee-saved: the kernel keeps it
+1:	movl $(USER_STACK_TOP - 4096), %edi
+	movl $NULLNET_PAYLOAD, %esi
+	movl $0x0a000001, %edx
+	movl $9, %r10d
+	sys SYS_send
+	cmpq $NULLNET_PAYLOAD, %rax
+	jne 2f
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	cmpq %r12, %rax
+	jb 1b
+	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $1, %edi
+	sys SYS_exit
+
 .globl user_payload
 user_payload:
 payload:

@@ -19,6 +19,8 @@ CFLAGS=(
   -fno-stack-protector       # the canary would live in %fs/%gs-relative TLS, which we do not have
   -fno-omit-frame-pointer    # panic() walks the RBP chain for its backtrace
   -fno-asynchronous-unwind-tables -fcf-protection=none  # nothing unwinds; no endbr64
+  -I "$here/../include"      # guest/include: lvd/hypercall.h (talking to the hypervisor)
+  -I "$here/../../build/guest/include"  # lvd_abi.h, generated from the C# definitions by `lvd cc`/`lvd boot`
 )
 ASFLAGS=(-g -D__ASSEMBLY__)
 LDFLAGS=(

@@ -1,5 +1,6 @@
 // main.c: the order of boot, and the boot-time self tests.
 
+#include <lvd/hypercall.h>
 #include "kernel.h"
 #include "net.h"
 #include "percpu.h"
@@ -259,6 +260,18 @@ selftest(void *arg)
 		machine_exit(0);
 }
 
+/*
+ * Late launch (docs/HYPERCALLS.md): once every CPU is up, ask the platform firmware for the
+ * LVD hypervisor, which deprivileges all CPUs into VT-x guests exactly where they stand.
+ * Without an installed hypervisor the request answers nothing and the kernel stays native.
+ */
+static void
+hypervisor_late_launch(void)
+{
+	if (lvd_launch() == 0 && lvd_hypervisor_present())
+		printk("hypervisor: late-launched after boot; the kernel runs as a VT-x guest\n");
+}
+
 void
 kmain(uint64_t bootinfo_pa)
 {
@@ -281,6 +294,7 @@ kmain(uint64_t bootinfo_pa)
 	sched_init();
 	sti();
 	smp_start();
+	hypervisor_late_launch();
 
 	nullnet_init();
 	thread_create("selftest", selftest, NULL, 0);

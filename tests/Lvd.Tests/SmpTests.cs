@@ -54,6 +54,13 @@ public sealed class SmpTests
         Assert.Contains("kernel: all tests passed", r.OutputText);
         Assert.Equal(0, r.ExitStatus);
         for (int i = 1; i < cpus; i++) Assert.Contains($"smp: cpu {i} up", r.OutputText);
+        if (hypervisor)
+        {
+            // Late launch after boot: the kernel asked, and from then on it exits to the hypervisor.
+            Assert.Contains("hypervisor: late-launched after boot", r.OutputText);
+            Assert.True(r.TotalExits > 0, "no VM exits under the hypervisor");
+        }
+        else Assert.DoesNotContain("late-launched", r.OutputText);
     }
 
     [Fact]

@@ -40,5 +40,8 @@ for f in "$here"/*.S; do
 done
 # printk's formatter is the runtime's printf.c, compiled as kernel code
 # against the runtime's own headers (guest/libc is not edited).
+# Shared with the guest C runtime: printf's formatter, and the word-at-a-time memory and
+# string functions (one implementation for the kernel and for programs).
 gcc "${CFLAGS[@]}" -I "$libc" -isystem "$libc/include" -c "$libc/printf.c" -o "$obj/libc_printf.o"
+gcc "${CFLAGS[@]}" -I "$libc" -isystem "$libc/include" -c "$libc/string.c" -o "$obj/libc_string.o"
 gcc "${CFLAGS[@]}" "${LDFLAGS[@]}" "$obj"/*.o -lgcc -o "$out"

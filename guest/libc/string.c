@@ -10,7 +10,6 @@
 // into calls to themselves.
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 // A 64-bit word that may alias anything, for the word loops.
@@ -203,15 +202,4 @@ strstr(const char *haystack, const char *needle)
 		if (strncmp(haystack, needle, n) == 0)
 			return (char *)haystack;
 	return n == 0 ? (char *)haystack : NULL;
-}
-
-char *
-strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		memcpy(p, s, n);
-	return p;
 }

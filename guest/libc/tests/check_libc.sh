@@ -25,7 +25,7 @@ rename=
 for n in $names; do rename="$rename -D$n=lvd_$n"; done
 
 for opt in -O0 -O2; do
-	for f in string stdlib ctype malloc errno; do
+	for f in string strdup stdlib ctype malloc errno; do
 		# shellcheck disable=SC2086
 		"$cc" $opt -c -nostdinc -isystem "$libc/include" \
 			-isystem "$("$cc" -print-file-name=include)" \

@@ -9,19 +9,16 @@ public sealed class VmExit : Exception
 {
     public ExitReason Reason { get; }
     public ulong Qualification { get; }
-    /// <summary>The RIP to save: the exiting instruction for faults and most exits.</summary>
-    public bool InstructionCompleted { get; }
     public ulong GuestPhysical { get; init; }
     public ulong GuestLinear { get; init; }
     public uint InterruptionInfo { get; init; }
     public uint InterruptionErrorCode { get; init; }
     public uint InstructionInfo { get; init; }
 
-    public VmExit(ExitReason reason, ulong qualification = 0, bool instructionCompleted = false)
+    public VmExit(ExitReason reason, ulong qualification = 0)
         : base($"VM exit {reason}")
     {
         Reason = reason;
         Qualification = qualification;
-        InstructionCompleted = instructionCompleted;
     }
 }

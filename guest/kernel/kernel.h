@@ -121,6 +121,7 @@ struct proc {
 	int status;              // exit status; -1 if killed by a fault
 	int done;                // guarded by proclock (proc.c)
 	uint64_t arg;            // RDI at the program's first instruction
+	struct kioctx *ioctx;    // aio.c: asynchronous I/O context, created on first use
 };
 struct proc *proc_create(const char *name, void *prog, int cpu);
 struct proc *proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg);
@@ -128,3 +129,7 @@ void workload_run(const char *name);      // workload.c; never returns
 _Noreturn void proc_exit(int status);
 int proc_wait(struct proc *p);
 int copyin(struct proc *p, void *dst, uint64_t src, size_t n);
+int copyout(struct proc *p, uint64_t dst, const void *src, size_t n);
+int user_range_ok(struct proc *p, uint64_t va, size_t n, int write);
+struct proc *proc_create_data(const char *name, void *prog, int cpu, uint64_t arg,
+			      const void *data, size_t len, size_t pages);

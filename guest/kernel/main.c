@@ -2,8 +2,10 @@
 
 #include <lvd/hypercall.h>
 #include "kernel.h"
+#include "blk.h"
 #include "net.h"
 #include "percpu.h"
+#include "lvd.h"
 #include "x86.h"
 
 extern char __kernel_start[], __kernel_end[];
@@ -199,6 +201,46 @@ net_tests(void)
 	       ncpu, want, nullnet_dev.name, packets, bytes);
 }
 
+// Block: one user process per CPU at once reads BLKT_N + 1 sectors from
+// nullb0 through io_submit/io_getevents and checks the bad-pointer and
+// bad-argument cases itself (uprog_blk); every read is counted by the
+// device and completed on its submitter's CPU, and every tag comes back.
+#define BLKT_N 8             // user.S
+static void
+blk_tests(void)
+{
+	extern char uprog_blk[];
+	struct request_queue *q = nullblk_disk.queue;
+	struct nullblk_stats s0 = nullblk_get_stats();
+	uint64_t done0[NCPU];
+	struct proc *ps[NCPU];
+
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		done0[cpu] = q->ctx[cpu]->rq_completed;
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		ps[cpu] = proc_create_data("blk", uprog_blk, cpu, 0, NULL, 0, 2);
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		int status = proc_wait(ps[cpu]);
+		if (status != 0)
+			panic("blk test: reader on cpu %d exited with %d", cpu, status);
+	}
+	struct nullblk_stats s = nullblk_get_stats();
+	uint64_t want = (uint64_t)ncpu * (BLKT_N + 1);
+	if (s.requests - s0.requests != want || s.bytes - s0.bytes != want * SECTOR_SIZE)
+		panic("blk test: %s counted %lu requests, %lu bytes; want %lu", nullblk_disk.disk_name,
+		      s.requests - s0.requests, s.bytes - s0.bytes, want);
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		if (q->ctx[cpu]->rq_completed - done0[cpu] != BLKT_N + 1)
+			panic("blk test: %lu requests completed on cpu %d, want %d",
+			      q->ctx[cpu]->rq_completed - done0[cpu], cpu, BLKT_N + 1);
+	for (uint32_t i = 0; i < q->nr_hw_queues; i++)
+		if (q->hctxs[i]->tags->nr_free != q->hctxs[i]->tags->depth)
+			panic("blk test: queue %u has %u tags in use", i,
+			      q->hctxs[i]->tags->depth - q->hctxs[i]->tags->nr_free);
+	printk("test: %d user thread(s) read %lu sectors asynchronously, %s counted %lu requests, bad pointers -EFAULT\n",
+	       ncpu, want, nullblk_disk.disk_name, s.requests - s0.requests);
+}
+
 static void
 selftest(void *arg)
 {
@@ -249,6 +291,9 @@ selftest(void *arg)
 
 	user_tests();
 	net_tests();
+	blk_tests();
+	lvd_init();        // isolated domains, under the hypervisor (lvd.c)
+	lvd_selftest();    // with the "selftest" boot module (lvd_test.c)
 
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);
@@ -297,6 +342,7 @@ kmain(uint64_t bootinfo_pa)
 	hypervisor_late_launch();
 
 	nullnet_init();
+	nullblk_init();
 	thread_create("selftest", selftest, NULL, 0);
 	cli();
 	scheduler();

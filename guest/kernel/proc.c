@@ -14,6 +14,7 @@
 // still running on it.
 
 #include "kernel.h"
+#include "blk.h"
 #include "percpu.h"
 #include "syscall.h"
 #include "x86.h"
@@ -105,6 +106,41 @@ copyin(struct proc *p, void *dst, uint64_t src, size_t n)
 	return 0;
 }
 
+// The reverse of copyin: n bytes to user address dst, which must be
+// present, user and writable page by page.
+int
+copyout(struct proc *p, uint64_t dst, const void *src, size_t n)
+{
+	while (n > 0) {
+		char *k = uvm_addr(p->pml4, dst, 1);
+		if (k == NULL)
+			return -1;
+		size_t chunk = PGSIZE - (dst & (PGSIZE - 1));
+		if (chunk > n)
+			chunk = n;
+		memcpy(k, src, chunk);
+		src = (const char *)src + chunk;
+		dst += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+// Whether [va, va + n) is all present user memory (writable too if
+// `write`): for a system call that must refuse a pointer before it starts.
+int
+user_range_ok(struct proc *p, uint64_t va, size_t n, int write)
+{
+	if (n == 0)
+		return 1;
+	if (va >= USER_TOP || n > USER_TOP - va)
+		return 0;
+	for (uint64_t a = PGROUNDDOWN(va); a < va + n; a += PGSIZE)
+		if (uvm_addr(p->pml4, a, write) == NULL)
+			return 0;
+	return 1;
+}
+
 // The kernel half of a user thread: enter ring 3 at the program's entry.
 // Runs on the thread's kernel stack with the process's CR3 (the scheduler
 // loaded it).  The frame is a local: usermode_enter never returns, so this
@@ -132,6 +168,15 @@ user_thread(void *arg)
 struct proc *
 proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg)
 {
+	return proc_create_data(name, prog, cpu, arg, NULL, 0, 0);
+}
+
+// The same with `pages` zeroed data pages (RW, NX) at USER_DATA, the first
+// `len` bytes a copy of `data`: parameters and buffers of a program.
+struct proc *
+proc_create_data(const char *name, void *prog, int cpu, uint64_t arg, const void *data, size_t len,
+		 size_t pages)
+{
 	struct proc *p = kzalloc(sizeof *p);
 	size_t size = user_image_end - user_image;
 
@@ -141,6 +186,13 @@ proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg)
 		panic("proc_create: user image is %zu bytes", size);
 	memcpy(uvm_page(p->pml4, USER_TEXT, 0), user_image, size);       // R-X
 	uvm_page(p->pml4, USER_STACK_TOP - PGSIZE, PTE_W | PTE_NX);
+	if (pages > USER_DATA_MAX_PAGES || len > pages * PGSIZE)
+		panic("proc_create: %zu data pages, %zu bytes", pages, len);
+	for (size_t i = 0; i < pages; i++) {
+		char *pg = uvm_page(p->pml4, USER_DATA + i * PGSIZE, PTE_W | PTE_NX);
+		if (i * PGSIZE < len)
+			memcpy(pg, (const char *)data + i * PGSIZE, len - i * PGSIZE < PGSIZE ? len - i * PGSIZE : PGSIZE);
+	}
 	p->entry = USER_TEXT + (uint64_t)((char *)prog - user_image);
 	p->arg = arg;
 	p->thread = thread_create_proc(name, user_thread, p, cpu, p);
@@ -183,6 +235,7 @@ proc_wait(struct proc *p)
 		wq_sleep(&exitwq, &proclock);
 	release(&proclock);
 	int status = p->status;
+	aio_exit(p);   // its I/Os may still complete into the process's context
 	uvm_free(p->pml4);
 	kfree(p);
 	return status;

@@ -6,6 +6,7 @@
 // or be preempted, so interrupts go back on at once.
 
 #include "kernel.h"
+#include "blk.h"
 #include "net.h"
 #include "percpu.h"
 #include "syscall.h"
@@ -68,6 +69,20 @@ sys_send(struct trapframe *tf)
 	return udp_send(curthread()->proc, tf->rdi, tf->rsi, (uint32_t)tf->rdx, (uint16_t)tf->r10);
 }
 
+// io_submit(iocbs, n): queue n asynchronous reads (aio.c).
+static long
+sys_io_submit(struct trapframe *tf)
+{
+	return aio_submit(curthread()->proc, tf->rdi, tf->rsi);
+}
+
+// io_getevents(min, max, events): wait for min completions, reap up to max.
+static long
+sys_io_getevents(struct trapframe *tf)
+{
+	return aio_getevents(curthread()->proc, tf->rdi, tf->rsi, tf->rdx);
+}
+
 static long (*const systab[NSYSCALL])(struct trapframe *) = {
 	[SYS_write] = sys_write,
 	[SYS_exit] = sys_exit,
@@ -75,6 +90,8 @@ static long (*const systab[NSYSCALL])(struct trapframe *) = {
 	[SYS_getcpu] = sys_getcpu,
 	[SYS_sleep_ticks] = sys_sleep_ticks,
 	[SYS_send] = sys_send,
+	[SYS_io_submit] = sys_io_submit,
+	[SYS_io_getevents] = sys_io_getevents,
 };
 
 void

@@ -120,6 +120,223 @@ uprog_nullnet:
 2:	movl $1, %edi
 	sys SYS_exit
 
+// blk: the block self test (main.c), with 2 data pages at USER_DATA.
+// Reads BLKT_N sectors (k * 1000) asynchronously into buffers filled with
+// 0xa5 and checks each event and that the buffers now hold the device's
+// data (nullblk: zeros).  Bad calls first: an unmapped iocb array, a
+// buffer in the read-only code page, an unmapped buffer and an unmapped
+// events array are -EFAULT; a sector past the end, and waiting for more
+// than are in flight, -EINVAL.  Then a batch whose second iocb is bad
+// queues only the first (returns 1).  exit(0); exit(10 + step) on a failure.
+#define BLKT_N      8
+#define BLKT_IOCBS  0
+#define BLKT_EVENTS 512
+#define BLKT_BUFS   1024
+.macro blkt_expect val, step
+	movl $\step, %r12d
+	cmpq $\val, %rax
+	jne 9f
+.endm
+.globl uprog_blk
+uprog_blk:
+	movl $USER_DATA, %ebp
+	movabsq $0xa5a5a5a5a5a5a5a5, %rax
+	leaq BLKT_BUFS(%rbp), %rdi
+	movl $(BLKT_N * 512 / 8), %ecx
+1:	movq %rax, (%rdi)
+	addq $8, %rdi
+	decl %ecx
+	jnz 1b
+	xorl %ebx, %ebx                // iocb k: data 0x100 + k, buffer k, sector k * 1000
+1:	movq %rbx, %rax
+	shlq $5, %rax
+	leaq BLKT_IOCBS(%rbp,%rax), %rcx
+	leaq 0x100(%rbx), %rax
+	movq %rax, IOCB_DATA(%rcx)
+	movq %rbx, %rax
+	shlq $9, %rax
+	leaq BLKT_BUFS(%rbp,%rax), %rax
+	movq %rax, IOCB_BUF(%rcx)
+	imulq $1000, %rbx, %rax
+	movq %rax, IOCB_SECTOR(%rcx)
+	movl $512, IOCB_NBYTES(%rcx)
+	movl $IOCB_CMD_PREAD, IOCB_OP(%rcx)
+	incl %ebx
+	cmpl $(BLKT_N + 1), %ebx       // one spare iocb (index BLKT_N) for the bad cases
+	jb 1b
+	leaq (BLKT_IOCBS + BLKT_N * IOCB_SIZE)(%rbp), %rbx   // the spare
+	movl $1, %edi                  // nothing in flight: waiting for 1 is -EINVAL
+	movl $BLKT_N, %esi
+	leaq BLKT_EVENTS(%rbp), %rdx
+	sys SYS_io_getevents
+	blkt_expect -EINVAL, 0
+	movl $0x1000, %edi             // unmapped iocb array
+	movl $1, %esi
+	sys SYS_io_submit
+	blkt_expect -EFAULT, 1
+	movq $USER_TEXT, IOCB_BUF(%rbx) // read into read-only code
+	movq %rbx, %rdi
+	movl $1, %esi
+	sys SYS_io_submit
+	blkt_expect -EFAULT, 2
+	movq $0x1000, IOCB_BUF(%rbx)   // unmapped buffer
+	movq %rbx, %rdi
+	movl $1, %esi
+	sys SYS_io_submit
+	blkt_expect -EFAULT, 3
+	leaq BLKT_BUFS(%rbp), %rax     // good buffer, sector past the end
+	movq %rax, IOCB_BUF(%rbx)
+	movq $-1, IOCB_SECTOR(%rbx)
+	movq %rbx, %rdi
+	movl $1, %esi
+	sys SYS_io_submit
+	blkt_expect -EINVAL, 4
+	leaq BLKT_IOCBS(%rbp), %rdi    // the batch
+	movl $BLKT_N, %esi
+	sys SYS_io_submit
+	blkt_expect BLKT_N, 5
+	movl $1, %edi                  // unmapped events array
+	movl $BLKT_N, %esi
+	movl $0x1000, %edx
+	sys SYS_io_getevents
+	blkt_expect -EFAULT, 6
+	movl $(BLKT_N + 1), %edi       // more than in flight
+	movl $(BLKT_N + 1), %esi
+	leaq BLKT_EVENTS(%rbp), %rdx
+	sys SYS_io_getevents
+	blkt_expect -EINVAL, 7
+	movl $BLKT_N, %edi
+	movl $BLKT_N, %esi
+	leaq BLKT_EVENTS(%rbp), %rdx
+	sys SYS_io_getevents
+	blkt_expect BLKT_N, 8
+	xorl %ecx, %ecx                // each event: res 512; the data values sum to N * 0x100 + N(N-1)/2
+	xorl %edx, %edx
+1:	movq %rcx, %rax
+	shlq $4, %rax
+	movl $9, %r12d
+	cmpq $512, (BLKT_EVENTS + IOEV_RES)(%rbp,%rax)
+	jne 9f
+	addq (BLKT_EVENTS + IOEV_DATA)(%rbp,%rax), %rdx
+	incl %ecx
+	cmpl $BLKT_N, %ecx
+	jb 1b
+	movq %rdx, %rax
+	blkt_expect (BLKT_N * 0x100 + BLKT_N * (BLKT_N - 1) / 2), 10
+	leaq BLKT_BUFS(%rbp), %rdi     // the buffers hold what the device returned: zeros
+	movl $(BLKT_N * 512 / 8), %ecx
+	movl $11, %r12d
+1:	cmpq $0, (%rdi)
+	jne 9f
+	addq $8, %rdi
+	decl %ecx
+	jnz 1b
+	leaq (BLKT_IOCBS + (BLKT_N - 1) * IOCB_SIZE)(%rbp), %rdi  // iocb N-1 good, the spare bad
+	movl $2, %esi
+	sys SYS_io_submit
+	blkt_expect 1, 12
+	movl $1, %edi
+	movl $BLKT_N, %esi
+	leaq BLKT_EVENTS(%rbp), %rdx
+	sys SYS_io_getevents
+	blkt_expect 1, 13
+	movq (BLKT_EVENTS + IOEV_DATA)(%rbp), %rax
+	blkt_expect (0x100 + BLKT_N - 1), 14
+	xorl %edi, %edi
+	sys SYS_exit
+9:	leal 10(%r12), %edi
+	sys SYS_exit
+
+// fio: the nullblk workload (workload.c), an fio-like random reader:
+// rw=randread bs=512 ioengine=libaio iodepth=D.  Its data area (syscall.h
+// FIO_*) holds the deadline, the depth D, its xorshift64 state and the
+// device size.  It keeps D reads in flight: D iocbs, then in a loop reap
+// at least one completion (io_getevents(1, D)), check each (res 512) and
+// submit as many new ones, each for a random sector into the buffer the
+// reaped one used, until RDTSC passes the deadline; then it reaps the ones
+// still in flight and exits 0 (exit 1 on any unexpected result).
+//   rbp data area, r12 batch size, r13 in flight, r14 D, r15 PRNG state,
+//   rbx index in the batch.
+.globl uprog_fio
+uprog_fio:
+	movl $USER_DATA, %ebp
+	movq FIO_DEPTH(%rbp), %r14
+	movq FIO_STATE(%rbp), %r15
+	xorl %ebx, %ebx                // the first batch: buffer k for iocb k
+1:	movq %rbx, %rdi
+	call fio_prep
+	incq %rbx
+	cmpq %r14, %rbx
+	jb 1b
+	movq %r14, %r12
+	xorl %r13d, %r13d
+fio_submit:
+	leaq FIO_IOCBS(%rbp), %rdi
+	movq %r12, %rsi
+	sys SYS_io_submit
+	cmpq %r12, %rax
+	jne fio_fail
+	addq %r12, %r13
+fio_reap:
+	movl $1, %edi
+	movq %r14, %rsi
+	leaq FIO_EVENTS(%rbp), %rdx
+	sys SYS_io_getevents
+	testq %rax, %rax
+	jle fio_fail
+	movq %rax, %r12
+	subq %rax, %r13
+	xorl %ebx, %ebx                // check each event, reuse its buffer for a new iocb
+1:	movq %rbx, %rax
+	shlq $4, %rax
+	cmpq $512, (FIO_EVENTS + IOEV_RES)(%rbp,%rax)
+	jne fio_fail
+	movq (FIO_EVENTS + IOEV_DATA)(%rbp,%rax), %rdi
+	call fio_prep
+	incq %rbx
+	cmpq %r12, %rbx
+	jb 1b
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	cmpq FIO_DEADLINE(%rbp), %rax
+	jb fio_submit
+	testq %r13, %r13               // past the deadline: drain
+	jnz fio_reap
+	xorl %edi, %edi
+	sys SYS_exit
+fio_fail:
+	movl $1, %edi
+	sys SYS_exit
+
+// iocb rbx := a read of one random sector into buffer rdi (data = rdi).
+// xorshift64 (13, 7, 17); the sector is the high half of state * size,
+// uniform over [0, size).  Clobbers rax, rcx, rdx.
+fio_prep:
+	movq %rbx, %rax
+	shlq $5, %rax
+	leaq FIO_IOCBS(%rbp,%rax), %rcx
+	movq %rdi, IOCB_DATA(%rcx)
+	movq %rdi, %rax
+	shlq $9, %rax
+	leaq FIO_BUFS(%rbp,%rax), %rax
+	movq %rax, IOCB_BUF(%rcx)
+	movq %r15, %rax
+	shlq $13, %rax
+	xorq %rax, %r15
+	movq %r15, %rax
+	shrq $7, %rax
+	xorq %rax, %r15
+	movq %r15, %rax
+	shlq $17, %rax
+	xorq %rax, %r15
+	movq %r15, %rax
+	mulq FIO_NSECT(%rbp)
+	movq %rdx, IOCB_SECTOR(%rcx)
+	movl $512, IOCB_NBYTES(%rcx)
+	movl $IOCB_CMD_PREAD, IOCB_OP(%rcx)
+	ret
+
 .globl user_payload
 user_payload:
 payload:

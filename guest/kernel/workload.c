@@ -5,21 +5,27 @@
 // UDP/IPv4 headers and checksums, dev_queue_xmit, the device's tx lock.
 //
 //   workload=nullnet threads=T duration=CYCLES
+//   workload=nullblk threads=T depth=D duration=CYCLES seed=S
 //
 // T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
-// datagrams to null0 until RDTSC passes start + CYCLES.  Time is the
+// datagrams to null0, or keep D random 512-byte reads of nullb0 in flight
+// (io_submit / io_getevents), until RDTSC passes start + CYCLES.  Time is the
 // machine's modeled cycles (RDTSC; tsc_hz from the boot info), never host
 // time, so a result does not depend on how fast the host ran the model.
 
 #include "kernel.h"
+#include "blk.h"
 #include "net.h"
 #include "percpu.h"
 
-extern char uprog_nullnet[];
+extern char uprog_nullnet[], uprog_fio[];
 
 #define NULLNET_PAYLOAD   1472        // user.S: MTU 1500 - IP 20 - UDP 8
 #define DEFAULT_THREADS   1
 #define DEFAULT_DURATION  20000000UL  // modeled cycles
+#define DEFAULT_DEPTH     1
+#define DEFAULT_SEED      1
+#define MAX_THREADS       64
 
 static inline uint64_t
 rdtsc(void)
@@ -103,12 +109,77 @@ nullnet_workload(void)
 	       threads, packets, cycles, pps, cpp);
 }
 
+// The xorshift64 state of reader i: seed and i mixed (splitmix64's
+// finalizer), so that neighbouring seeds and threads start far apart;
+// never 0 (xorshift's one fixed point).
+static uint64_t
+fio_state(uint64_t seed, uint64_t i)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15UL + (i + 1) * 0xbf58476d1ce4e5b9UL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+// fio's randread with libaio: T readers (uprog_fio), each keeping D
+// 512-byte reads at random sectors of nullb0 in flight until the deadline,
+// then draining them.  The I/O count is the device's.
+static void
+nullblk_workload(void)
+{
+	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
+	uint64_t depth = option_u64("depth", DEFAULT_DEPTH);
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	uint64_t seed = option_u64("seed", DEFAULT_SEED);
+	static struct proc *procs[MAX_THREADS];
+	static uint64_t params[4];
+
+	if (threads == 0 || threads > MAX_THREADS)
+		panic("workload: threads=%lu (1..%d)", threads, MAX_THREADS);
+	if (depth == 0 || depth > IO_MAX_INFLIGHT)
+		panic("workload: depth=%lu (1..%d)", depth, IO_MAX_INFLIGHT);
+	if (duration == 0)
+		panic("workload: duration=0");
+
+	struct nullblk_stats s0 = nullblk_get_stats();
+	uint64_t start = rdtsc();
+	for (uint64_t i = 0; i < threads; i++) {
+		params[FIO_DEADLINE / 8] = start + duration;
+		params[FIO_DEPTH / 8] = depth;
+		params[FIO_STATE / 8] = fio_state(seed, i);
+		params[FIO_NSECT / 8] = nullblk_disk.capacity;
+		procs[i] = proc_create_data("fio", uprog_fio, (int)(i % (uint64_t)ncpu), 0, params,
+					    sizeof params, FIO_PAGES(depth));
+	}
+	for (uint64_t i = 0; i < threads; i++) {
+		int status = proc_wait(procs[i]);
+		if (status != 0)
+			panic("workload: reader %lu exited with %d", i, status);
+	}
+	uint64_t cycles = rdtsc() - start;
+	struct nullblk_stats s = nullblk_get_stats();
+
+	uint64_t ios = s.requests - s0.requests;
+	if (s.bytes - s0.bytes != ios * SECTOR_SIZE)
+		panic("workload: %s counted %lu bytes for %lu requests", nullblk_disk.disk_name,
+		      s.bytes - s0.bytes, ios);
+	if (ios == 0)
+		panic("workload: no I/O completed");
+	uint64_t iops = (uint64_t)((unsigned __int128)ios * bootinfo.tsc_hz / cycles);
+	uint64_t cpi = (uint64_t)((unsigned __int128)cycles * threads / ios);
+	printk("result: workload=nullblk threads=%lu depth=%lu ios=%lu cycles=%lu iops=%lu cycles_per_io=%lu\n",
+	       threads, depth, ios, cycles, iops, cpi);
+}
+
 void
 workload_run(const char *name)
 {
 	if (option_is(name, "nullnet"))
 		nullnet_workload();
+	else if (option_is(name, "nullblk"))
+		nullblk_workload();
 	else
-		panic("workload: unknown workload (want workload=nullnet)");
+		panic("workload: unknown workload (want workload=nullnet or nullblk)");
 	machine_exit(0);
 }

@@ -1,0 +1,95 @@
+// nullblk.c: a block device that completes every request at once (Linux's
+// null_blk with irqmode=0 (none) and memory_backed=0): queue_rq starts the
+// request, counts it and ends it with BLK_STS_OK in the same call, so the
+// submitter finds it complete when io_submit returns.  It never touches the
+// data: a read returns whatever the request's buffer held, which is zeros
+// (the block layer's buffers are zeroed pages and nothing ever writes them:
+// only reads exist).  Like null_blk's default it has no storage at all.
+//
+// One hardware queue per CPU (null_blk's submit_queues = nr_cpus), so
+// submitters on different CPUs share nothing here; each queue's counters
+// are only written under that queue's dispatch lock (queue_rq is
+// serialized per hardware queue by the block layer).
+//
+// Written against the blk_mq ops and calls only (blk.h, idl/blk_mq.idl),
+// so that it can later run in an LVD domain.
+
+#include "blk.h"
+#include "percpu.h"
+
+#define NULLBLK_SIZE_GB 1             // null_blk's gb= (it defaults to 250)
+#define NULLBLK_DEPTH   IO_MAX_INFLIGHT   // null_blk's hw_queue_depth (64 there): one process at its
+                                          // largest depth never waits for a tag
+
+struct nullb_queue {
+	uint64_t requests, bytes;        // under the hardware queue's dispatch lock
+	unsigned int index;
+};
+
+static struct nullb_queue *nullb_queues;
+static uint32_t nullb_nr_queues;
+static struct blk_mq_tag_set nullb_set;
+struct gendisk nullblk_disk = { .disk_name = "nullb0" };
+
+static int
+null_init_hctx(struct blk_mq_hw_ctx *hctx, void *data, unsigned int index)
+{
+	struct nullb_queue *nq = &((struct nullb_queue *)data)[index];
+	nq->index = index;
+	hctx->driver_data = nq;
+	return 0;
+}
+
+static blk_status_t
+null_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
+{
+	struct nullb_queue *nq = hctx->driver_data;
+	struct request *rq = bd->rq;
+
+	blk_mq_start_request(rq);
+	nq->requests++;
+	nq->bytes += rq->nr_bytes;
+	blk_mq_end_request(rq, BLK_STS_OK);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops null_mq_ops = {
+	.queue_rq = null_queue_rq,
+	.init_hctx = null_init_hctx,
+};
+
+void
+nullblk_init(void)
+{
+	nullb_nr_queues = (uint32_t)ncpu;
+	nullb_queues = kzalloc(nullb_nr_queues * sizeof nullb_queues[0]);
+	if (nullb_queues == NULL)
+		panic("nullblk: out of memory");
+	nullb_set = (struct blk_mq_tag_set){
+		.nr_hw_queues = nullb_nr_queues,
+		.queue_depth = NULLBLK_DEPTH,
+		.ops = &null_mq_ops,
+		.driver_data = nullb_queues,
+	};
+	if (blk_mq_alloc_tag_set(&nullb_set) != 0)
+		panic("nullblk: cannot allocate the tag set");
+	nullblk_disk.queue = blk_mq_init_queue(&nullb_set);
+	if (nullblk_disk.queue == NULL)
+		panic("nullblk: cannot create the queue");
+	nullblk_disk.queue->queuedata = &nullblk_disk;
+	nullblk_disk.capacity = (uint64_t)NULLBLK_SIZE_GB << (30 - SECTOR_SHIFT);
+	if (add_disk(&nullblk_disk) != 0)
+		panic("nullblk: cannot add %s", nullblk_disk.disk_name);
+}
+
+// A snapshot; each queue's counters are read without its lock (statistics).
+struct nullblk_stats
+nullblk_get_stats(void)
+{
+	struct nullblk_stats s = { 0, 0 };
+	for (uint32_t i = 0; i < nullb_nr_queues; i++) {
+		s.requests += __atomic_load_n(&nullb_queues[i].requests, __ATOMIC_RELAXED);
+		s.bytes += __atomic_load_n(&nullb_queues[i].bytes, __ATOMIC_RELAXED);
+	}
+	return s;
+}

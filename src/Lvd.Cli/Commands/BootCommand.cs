@@ -2,6 +2,7 @@ using System.ComponentModel;
 using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
 using Lvd.Toolchain;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
@@ -25,7 +26,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string Cmdline { get; init; } = "";
 
         [CommandOption("--workload <NAME>")]
-        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device).")]
+        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device) or nullblk (random 512-byte asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 
         [CommandOption("--threads <T>")]
@@ -37,6 +38,16 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Workload length in modeled cycles (default 20,000,000).")]
         [DefaultValue(20_000_000L)]
         public long Duration { get; init; } = 20_000_000;
+
+        [CommandOption("--depth <D>")]
+        [Description("nullblk: reads each thread keeps in flight, 1 to 256 (default 1).")]
+        [DefaultValue(1)]
+        public int Depth { get; init; } = 1;
+
+        [CommandOption("--seed <S>")]
+        [Description("Workload seed (nullblk: the random sectors; default 1).")]
+        [DefaultValue(1L)]
+        public long Seed { get; init; } = 1;
 
         [CommandOption("--hypervisor")]
         [Description("Install the LVD hypervisor; the kernel late-launches it (CPUID 0x4bf00000).")]
@@ -62,13 +73,20 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         if (settings.Workload != null)
         {
             // The kernel reads these from its command line (docs/KERNEL.md) and prints a "result:" line.
-            if (settings.Workload != "nullnet") throw new UsageException($"--workload {settings.Workload}: the kernel has nullnet so far (nullblk comes with the block layer)");
+            if (settings.Workload is not ("nullnet" or "nullblk")) throw new UsageException($"--workload {settings.Workload}: nullnet or nullblk");
             if (settings.Threads is < 1 or > 64) throw new UsageException("--threads must be 1 to 64");
             if (settings.Duration <= 0) throw new UsageException("--duration must be positive");
-            cmdline = $"{cmdline} workload={settings.Workload} threads={settings.Threads} duration={settings.Duration}".Trim();
+            if (settings.Depth is < 1 or > 256) throw new UsageException("--depth must be 1 to 256");
+            if (settings.Seed < 0) throw new UsageException("--seed must be 0 or more");
+            cmdline = $"{cmdline} workload={settings.Workload} threads={settings.Threads} duration={settings.Duration} seed={settings.Seed}";
+            if (settings.Workload == "nullblk") cmdline += $" depth={settings.Depth}";
+            cmdline = cmdline.Trim();
         }
         string elf = settings.Kernel ?? KernelBuilder.Build(GuestCompiler.Locate());
         using var stdout = Console.OpenStandardOutput();
+        // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
+        var progress = settings.Workload != null && !Console.IsErrorRedirected && !settings.Trace
+            ? new WorkloadProgress(settings.Workload, settings.Duration) : null;
         var options = new RunOptions
         {
             MemoryBytes = settings.MemoryBytes,
@@ -76,10 +94,22 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             CpuCount = settings.Cpus,
             KernelCommandLine = cmdline,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
-            SerialOut = stdout,
+            SerialOut = progress?.Watch(stdout) ?? stdout,
+            Setup = progress == null ? null : progress.Attach,
             Trace = settings.Trace ? Console.Error : null,
         }.With(settings.Hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
-        var result = ProgramRunner.Run(elf, options);
+        ProgramResult result;
+        if (progress == null) result = ProgramRunner.Run(elf, options);
+        else
+        {
+            var run = Task.Run(() =>
+            {
+                try { return ProgramRunner.Run(elf, options); }
+                finally { progress.RunFinished(); }
+            }, cancellationToken);
+            progress.Show(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }));
+            result = run.GetAwaiter().GetResult();
+        }
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         return result.ExitStatus;

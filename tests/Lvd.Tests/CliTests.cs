@@ -52,6 +52,24 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void BootWorkloadOptionsAreCheckedBeforeBooting()
+    {
+        var (s1, out1, e1) = Lvd("boot", "--workload", "nullblk", "--depth", "0");
+        Assert.Equal(2, s1);
+        Assert.Equal("", out1);
+        AssertOneLineError(e1, "--depth must be 1 to 256");
+        var (s2, _, e2) = Lvd("boot", "--workload", "nullblk", "--depth", "257");
+        Assert.Equal(2, s2);
+        AssertOneLineError(e2, "--depth must be 1 to 256");
+        var (s3, _, e3) = Lvd("boot", "--workload", "nulldisk");
+        Assert.Equal(2, s3);
+        AssertOneLineError(e3, "nullnet or nullblk");
+        var (s4, _, e4) = Lvd("boot", "--workload", "nullblk", "--seed", "-1");
+        Assert.Equal(2, s4);
+        AssertOneLineError(e4, "--seed");
+    }
+
+    [Fact]
     public void HelpListsTheCommands()
     {
         var (status, stdout, err) = Lvd("--help");

@@ -17,7 +17,7 @@ struct lvd_boot_info {
 	uint64_t mailbox;
 	uint64_t tsc_hz;
 	uint32_t mmap_count;
-	uint32_t reserved;
+	uint32_t module_count;       // the module table follows mmap[]
 	struct mmap_entry mmap[];
 };
 
@@ -40,6 +40,14 @@ boot_parse(uint64_t info_pa)
 	bootinfo.mmap_count = bi->mmap_count < MMAP_MAX ? bi->mmap_count : MMAP_MAX;
 	for (uint32_t i = 0; i < bootinfo.mmap_count; i++)
 		bootinfo.mmap[i] = bi->mmap[i];
+	if (bi->module_count > MODULE_MAX)
+		panic("boot info: %u modules, at most %d", bi->module_count, MODULE_MAX);
+	const struct boot_module *mods = (const struct boot_module *)&bi->mmap[bi->mmap_count];
+	bootinfo.module_count = bi->module_count;
+	for (uint32_t i = 0; i < bi->module_count; i++) {
+		bootinfo.module[i] = mods[i];
+		bootinfo.module[i].name[sizeof mods[i].name - 1] = 0;
+	}
 	if (bi->cmdline != 0) {
 		const char *s = P2V(bi->cmdline);
 		size_t i;
@@ -47,6 +55,15 @@ boot_parse(uint64_t info_pa)
 			bootinfo.cmdline[i] = s[i];
 		bootinfo.cmdline[i] = 0;
 	}
+}
+
+const struct boot_module *
+boot_module(const char *name)
+{
+	for (uint32_t i = 0; i < bootinfo.module_count; i++)
+		if (strncmp(bootinfo.module[i].name, name, sizeof bootinfo.module[i].name) == 0)
+			return &bootinfo.module[i];
+	return NULL;
 }
 
 void
@@ -66,6 +83,9 @@ boot_print(void)
 			usable += e->length;
 	}
 	printk("boot: %lu MiB usable\n", usable >> 20);
+	for (uint32_t i = 0; i < bootinfo.module_count; i++)
+		printk("boot: module %s at %#lx, %lu bytes\n", bootinfo.module[i].name,
+		       bootinfo.module[i].base, bootinfo.module[i].length);
 }
 
 // Options are space-separated "name=value" words.

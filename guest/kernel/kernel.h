@@ -35,6 +35,11 @@ extern uint64_t phys_base;
 #define MMAP_USABLE   1
 #define MMAP_RESERVED 2
 struct mmap_entry { uint64_t base, length; uint32_t type, pad; };
+// Boot modules (docs/BOOT.md): images the loader placed in reserved memory,
+// e.g. the drivers that run in LVD domains.
+#define MODULE_MAX 16
+struct boot_module { uint64_t base, length; char name[32]; };
+const struct boot_module *boot_module(const char *name);   // NULL if absent
 struct bootinfo {
 	uint32_t cpu_count;
 	uint64_t mailbox;          // physical
@@ -42,6 +47,8 @@ struct bootinfo {
 	uint32_t mmap_count;
 	struct mmap_entry mmap[MMAP_MAX];
 	char cmdline[256];
+	uint32_t module_count;
+	struct boot_module module[MODULE_MAX];
 };
 extern struct bootinfo bootinfo;
 void boot_parse(uint64_t info_pa);

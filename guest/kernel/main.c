@@ -5,6 +5,7 @@
 #include "blk.h"
 #include "net.h"
 #include "percpu.h"
+#include "lvd.h"
 #include "x86.h"
 
 extern char __kernel_start[], __kernel_end[];
@@ -291,6 +292,8 @@ selftest(void *arg)
 	user_tests();
 	net_tests();
 	blk_tests();
+	lvd_init();        // isolated domains, under the hypervisor (lvd.c)
+	lvd_selftest();    // with the "selftest" boot module (lvd_test.c)
 
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);

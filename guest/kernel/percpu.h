@@ -2,6 +2,7 @@
 // structures that entry code (vectors.S, swtch.S) touches by offset.
 #pragma once
 #include "kernel.h"
+#include "lvd.h"
 
 // Segment selectors: the same layout as the boot GDT (docs/BOOT.md), which
 // is also the layout SYSCALL/SYSRET need (STAR[63:48] = 0x18 gives user
@@ -39,6 +40,14 @@ struct trapframe {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 
+// A CPU's GDT and TSS, alone in one page: domain EPTs map this page (read
+// only, on its own CPU) so that the CPU can deliver interrupts there.
+struct cpu_desc {
+	uint64_t gdt[NGDT];
+	struct tss tss;
+} __attribute__((aligned(4096)));
+extern struct cpu_desc cpu_descs[NCPU];
+
 enum tstate { T_UNUSED, T_RUNNABLE, T_RUNNING, T_SLEEPING, T_DEAD };
 
 struct thread {
@@ -54,6 +63,7 @@ struct thread {
 	uint64_t slice_start;    // tick at which it was last switched to
 	struct proc *proc;       // NULL for a kernel thread
 	uint64_t cr3;            // the process's page tables; 0: the kernel's
+	struct lvd_thread lvd;   // its place in LVD domains (lvd.h)
 };
 
 struct runqueue {
@@ -77,9 +87,9 @@ struct cpu {
 	volatile uint64_t ticks; // timer interrupts taken on this CPU
 	uint64_t sched_rsp;      // the scheduler loop's saved stack pointer
 	struct runqueue rq;
-	uint64_t gdt[NGDT];
-	struct tss tss;
+	struct cpu_desc *desc;   // GDT and TSS: a page of their own (mapped in domain EPTs)
 	void *ist[3];            // bottoms of the IST stacks
+	struct lvd_domain *lvd_slot;  // the domain in this CPU's EPTP-list slot 1
 };
 
 extern struct cpu cpus[NCPU];

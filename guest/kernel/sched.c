@@ -137,7 +137,9 @@ sched(void)
 	if (rflags() & FL_IF)
 		panic("sched: interrupts on");
 	int intena = c->intena;
+	lvd_switch_out(&t->lvd);   // the state page's per-thread words (lvd.c)
 	swtch(&t->rsp, c->sched_rsp);
+	lvd_switch_in(&t->lvd);
 	mycpu()->intena = intena;
 }
 

@@ -10,6 +10,8 @@
 // off the IST").  Kernel-mode exceptions, NMI, #DF and #MC stay on their
 // IST: they panic (or, for NMI, return without ever enabling interrupts).
 
+#include "lvd.h"
+
 #define TF_SIZE   (22 * 8)
 #define TF_VECTOR (15 * 8)
 #define TF_CS     (18 * 8)
@@ -17,7 +19,9 @@
 
 // Each stub is at most 16 bytes and 16-aligned: trap.c finds vector n's
 // entry at vectors + 16 * n.
-.section .text
+// The stubs and the common path live in .lvd_entry: mapped in every domain
+// EPT too, so that interrupts arriving inside a domain need no VM exit.
+.section .lvd_entry, "ax"
 .balign 16
 .globl vectors
 vectors:
@@ -40,6 +44,13 @@ vectors_end:
 
 alltraps:
 	cld
+	// LVD section 5: a trap taken inside a domain (the view page reads 0
+	// in domain EPTs), or in a trampoline window (RSP not the kernel's).
+	testq $1, lvd_view_in_kernel(%rip)
+	jz lvd_from_domain
+	cmpq $0, lvd_state+S_INDOM(%rip)
+	jne lvd_from_window
+kernel_trap:
 	pushq %rax
 	pushq %rbx
 	pushq %rcx
@@ -118,6 +129,139 @@ trapret:
 	popq %rbx
 	popq %rax
 	addq $16, %rsp            // vector and error code
+	iretq
+
+// ---- traps inside domains (docs/DOMAINS.md, "Interrupts") ----
+
+lvd_from_window:
+	// In the kernel EPT but on a domain-chosen RSP.  NMI, #DF and #MC stay
+	// on their IST as always; everything else goes to the call's kernel stack.
+	cmpq $2, (%rsp)
+	je kernel_trap
+	cmpq $8, (%rsp)
+	je kernel_trap
+	cmpq $18, (%rsp)
+	je kernel_trap
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	xorl %r8d, %r8d           // kind 0: no VMFUNC on the way back
+	jmp lvd_domain_trap
+
+lvd_from_domain:
+	// In a domain EPT, on this CPU's IST.  Back to the kernel EPT first.
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	xorl %eax, %eax
+	xorl %ecx, %ecx
+	vmfunc
+	testq $1, lvd_view_in_kernel(%rip)
+	jz lvd_bad_vmfunc         // still in a domain EPT: not our VMFUNC
+	popq %rdx
+	popq %rcx
+	popq %rax
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movl $1, %r8d             // kind 1: VMFUNC back into the domain on return
+
+lvd_domain_trap:
+	// Trust only the state page: the kernel GS, the kernel stack of the call.
+	movq %rsp, %rsi           // the frame on the IST
+	rdgsbase %rdx             // the domain's GS base, restored on return
+	movq lvd_state+S_KGS(%rip), %rax
+	wrgsbase %rax
+	movq lvd_state+S_KRSP(%rip), %rdi
+	subq $(TF_SIZE + DF_SIZE), %rdi
+	andq $~15, %rdi
+	movq %rdx, TF_SIZE+DF_GS(%rdi)
+	movq %r8, TF_SIZE+DF_KIND(%rdi)
+	movq %rsi, TF_SIZE+DF_IST(%rdi)
+	movq %rdi, %rdx
+	movl $(TF_SIZE / 8), %ecx
+	rep movsq
+	movq %rdx, %rsp
+	movq $0, lvd_state+S_INDOM(%rip)
+	movq %rsp, %rdi
+	xorl %ebp, %ebp
+	call lvd_trap             // lvd.c: kills the domain (no return) or handles an interrupt
+	cli
+	movq TF_SIZE+DF_GS(%rsp), %rax
+	wrgsbase %rax
+	movq $1, lvd_state+S_INDOM(%rip)
+	cmpq $0, TF_SIZE+DF_KIND(%rsp)
+	je 1f
+	// Back into the domain: the frame returns to the IST (mapped in the
+	// domain EPT), then VMFUNC, then iretq from there.
+	movq TF_SIZE+DF_IST(%rsp), %rdi
+	movq %rsp, %rsi
+	movl $(TF_SIZE / 8), %ecx
+	rep movsq
+	movq TF_SIZE+DF_IST(%rsp), %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rdx
+	movq 8(%rsp), %rbx
+	xorl %eax, %eax
+	movl $1, %ecx
+	vmfunc
+	cmpl $1, %ecx
+	jne lvd_bad_vmfunc
+	movq 0(%rsp), %rcx
+	movq 16(%rsp), %rax
+	addq $(3 * 8 + 16), %rsp
+	iretq
+1:	// A trampoline window: return where it was, in the kernel EPT.
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp
 	iretq
 
 .section .note.GNU-stack, "", @progbits

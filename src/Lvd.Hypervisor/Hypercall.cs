@@ -30,6 +30,14 @@ public enum Hypercall : uint
     KernelRemap = 8,
     /// <summary>Kill the domain whose EPT id is RDI (policy: its EPT is torn down, list slots invalidated).</summary>
     KillDomain = 9,
+    /// <summary>
+    /// Register the calling vCPU's domain-abort entry: RDI = kernel RIP. From then on a violation
+    /// by a domain (docs/HYPERCALLS.md, "Domain policy") does not stop the machine: the vCPU is
+    /// put back on its kernel EPT at that RIP with interrupts off, the kernel's CS/SS of the
+    /// moment of this call, and the violation in RDI (exit reason), RSI (qualification),
+    /// RDX (guest RIP), R10 (guest-physical address), R8 (EPTP index).
+    /// </summary>
+    DomainAbortEntry = 10,
 }
 
 /// <summary>Hypercall results (RAX).</summary>

@@ -146,6 +146,9 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         // anything else is a violation for the domain policy.
         bool fromKernel = v.EptpIndex == 0 && (v.Eptp & ~0xfffUL) == ctx.KernelEpt.Root;
         if (!fromKernel) return Violation(ctx, $"{v.ExitReason} exit while EPTP index {v.EptpIndex} was active (not the kernel EPT)");
+        // A failing VMFUNC from the kernel EPT is a trampoline switching to a slot whose domain
+        // was killed (or never set): the domain's call fails, the kernel goes on.
+        if (v.ExitReason == ExitReason.Vmfunc && ctx.AbortEntry != 0) return Violation(ctx, "VMFUNC to an invalid EPTP-list entry");
         return v.ExitReason switch
         {
             ExitReason.Cpuid => Cpuid(ctx),
@@ -175,11 +178,47 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         return ExitAction.Stop;
     }
 
+    /// <summary>Violations redirected to the kernel's abort entry, over all vCPUs.</summary>
+    public long DomainAborts
+    {
+        get { long n = 0; foreach (var c in _vcpus) n += c?.DomainAborts ?? 0; return n; }
+    }
+
     /// <summary>
-    /// The domain policy hook. Domains do not exist yet, so a violation is reported and the run
-    /// stopped; the domains work replaces this with "kill the domain, keep the kernel".
+    /// The domain policy (LVD.md section 5, docs/HYPERCALLS.md): an exit caused by a domain is
+    /// never emulated. With no abort entry registered the run stops with a report. Otherwise the
+    /// vCPU goes back to its kernel EPT at the kernel's abort entry, interrupts off, kernel CS/SS,
+    /// with the violation in registers; the kernel kills the domain and fails its call.
     /// </summary>
-    private ExitAction Violation(VcpuContext ctx, string what) => Stop($"violation on vCPU {ctx.Cpu.Id}: {what}, RIP 0x{ctx.Vmcs.GuestRip:x}");
+    private ExitAction Violation(VcpuContext ctx, string what)
+    {
+        var v = ctx.Vmcs;
+        if (ctx.AbortEntry == 0) return Stop($"violation on vCPU {ctx.Cpu.Id}: {what}, RIP 0x{v.GuestRip:x}");
+        // An interrupt or NMI being delivered is the kernel's, not the domain's: keep it.
+        uint vectoring = v.IdtVectoringInfo;
+        if ((vectoring & InterruptionInfo.Valid) != 0 && ((vectoring >> 8) & 7) is InterruptionInfo.TypeExternal)
+            return Stop($"violation on vCPU {ctx.Cpu.Id} while delivering external interrupt {vectoring & 0xff}: {what} (the kernel's interrupt path is not mapped in the domain EPT?)");
+        if (v.ExitReason == ExitReason.ExceptionOrNmi && ((v.ExitInterruptionInfo >> 8) & 7) == InterruptionInfo.TypeNmi)
+            ExceptionOrNmi(ctx);   // re-inject the NMI into the kernel
+        else
+            v.EntryInterruptionInfo = 0;
+        var cpu = ctx.Cpu;
+        cpu.SetRegister(CpuCore.RDI, (ulong)v.ExitReason);
+        cpu.SetRegister(CpuCore.RSI, v.ExitQualification);
+        cpu.SetRegister(CpuCore.RDX, v.GuestRip);
+        cpu.SetRegister(10, v.GuestPhysicalAddress);
+        cpu.SetRegister(8, v.EptpIndex);
+        v.Eptp = ctx.KernelEpt.Eptp;
+        v.EptpIndex = 0;
+        v.GuestRip = ctx.AbortEntry;
+        v.GuestRflags = 2;
+        v.GuestSegs[(int)SegReg.CS] = ctx.AbortCs;
+        v.GuestSegs[(int)SegReg.SS] = ctx.AbortSs;
+        v.GuestInterruptibility &= 8;   // keep "blocked by NMI"; drop STI/MOV-SS blocking
+        v.GuestActivityState = 0;
+        ctx.DomainAborts++;
+        return ExitAction.Resume;
+    }
 
     private static ExitAction Advance(VcpuContext ctx)
     {

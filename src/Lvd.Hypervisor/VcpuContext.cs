@@ -18,4 +18,9 @@ internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpLis
     /// <summary>CR3 values in the CR3-target list, most recently used first.</summary>
     public readonly List<ulong> Cr3Lru = new();
     public bool VmfuncEnabled;
+    /// <summary>Kernel RIP that takes domain violations (0: none registered, a violation stops the run).</summary>
+    public ulong AbortEntry;
+    public Lvd.Machine.Cpu.Segment AbortCs, AbortSs;
+    /// <summary>Violations redirected to <see cref="AbortEntry"/> on this vCPU.</summary>
+    public long DomainAborts;
 }

@@ -64,6 +64,23 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [CommandOption("--stats-json <FILE>")]
         [Description("Write run statistics as JSON.")]
         public string? StatsJson { get; init; }
+
+        [CommandOption("--isolate <DRIVERS>")]
+        [Description("Run these drivers isolated in LVD domains (comma list: nullnet, nullblk); implies --hypervisor.")]
+        public string? Isolate { get; init; }
+
+        [CommandOption("--crossings <N>")]
+        [Description("Isolated nullnet: 1 (transmit) or 2 (transmit + the consume callback) crossings per packet (default 1).")]
+        [DefaultValue(1)]
+        public int Crossings { get; init; } = 1;
+
+        [CommandOption("--domain <DRIVER>")]
+        [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
+        public string[] Domains { get; init; } = [];
+
+        [CommandOption("--lvd-selftest")]
+        [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 20 misbehaviours that must each be contained. Implies --hypervisor.")]
+        public bool LvdSelftest { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -83,6 +100,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             cmdline = cmdline.Trim();
         }
         string elf = settings.Kernel ?? KernelBuilder.Build(GuestCompiler.Locate());
+        var (modules, lvdCmdline) = DomainModules(settings);
+        cmdline = $"{cmdline} {lvdCmdline}".Trim();
+        bool hypervisor = settings.Hypervisor || modules.Count > 0;
         using var stdout = Console.OpenStandardOutput();
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
         var progress = settings.Workload != null && !Console.IsErrorRedirected && !settings.Trace
@@ -93,11 +113,12 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Costs = settings.LoadCosts(),
             CpuCount = settings.Cpus,
             KernelCommandLine = cmdline,
+            BootModules = modules,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = progress?.Watch(stdout) ?? stdout,
             Setup = progress == null ? null : progress.Attach,
             Trace = settings.Trace ? Console.Error : null,
-        }.With(settings.Hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
+        }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
         else
@@ -114,4 +135,39 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         return result.ExitStatus;
     }
+
+    /// <summary>The driver images to build and hand to the kernel as boot modules, and the command-line words that use them.</summary>
+    private static (List<KernelLoader.Module> Modules, string Cmdline) DomainModules(Settings settings)
+    {
+        var modules = new List<KernelLoader.Module>();
+        var words = new List<string>();
+        if (settings.Crossings is < 1 or > 2) throw new UsageException("--crossings must be 1 or 2");
+        if (settings.Isolate == null && settings.Domains.Length == 0 && !settings.LvdSelftest) return (modules, "");
+        var cc = GuestCompiler.Locate();
+        void Add(string driver)
+        {
+            var (name, path) = DomainBuilder.Build(cc, driver);
+            if (modules.Any(m => m.Name == name)) throw new UsageException($"domain {name} given twice");
+            modules.Add(new KernelLoader.Module(name, File.ReadAllBytes(path)));
+        }
+        if (settings.Isolate != null)
+        {
+            var drivers = settings.Isolate.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var d in drivers)
+            {
+                if (d is not ("nullnet" or "nullblk")) throw new UsageException($"--isolate {d}: nullnet or nullblk");
+                Add(d);
+            }
+            words.Add($"isolate={string.Join(',', drivers)}");
+            words.Add($"crossings={settings.Crossings}");
+        }
+        foreach (var d in settings.Domains)
+        {
+            Add(d);
+            words.Add($"domain={modules[^1].Name}");
+        }
+        if (settings.LvdSelftest) Add("selftest");
+        return (modules, string.Join(' ', words));
+    }
 }
+

@@ -39,6 +39,7 @@ public sealed partial class Hypervisor
             case Hypercall.EptpListSet: status = EptpListSet(ctx, a0, (long)a1); break;
             case Hypercall.KernelRemap: status = KernelRemap(ctx, a0, a1); break;
             case Hypercall.KillDomain: status = EptDestroy(ctx, (int)a0); break;
+            case Hypercall.DomainAbortEntry: status = SetAbortEntry(ctx, a0); break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
         cpu.SetRegister(CpuCore.RAX, (ulong)(long)status);
@@ -115,6 +116,15 @@ public sealed partial class Hypervisor
             entry = ept.Eptp;
         }
         _machine.Memory.Write64(ctx.EptpList + slot * 8, entry);
+        return HypercallStatus.Ok;
+    }
+
+    private static HypercallStatus SetAbortEntry(VcpuContext ctx, ulong rip)
+    {
+        if (rip == 0 || !CpuCore.IsCanonicalAddress(rip)) return HypercallStatus.Invalid;
+        ctx.AbortEntry = rip;
+        ctx.AbortCs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Cpu.SegReg.CS];
+        ctx.AbortSs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Cpu.SegReg.SS];
         return HypercallStatus.Ok;
     }
 

@@ -20,8 +20,14 @@ public static class KernelLoader
 
     public sealed record KernelBoot(ulong Entry, ulong BootInfo, ulong BootArea, IReadOnlyList<(ulong Base, ulong Length, uint Type)> MemoryMap);
 
-    public static KernelBoot Load(Machine machine, ElfImage image, string name, string cmdline)
+    /// <summary>A boot module (docs/BOOT.md): bytes the kernel finds through the boot-information block.</summary>
+    public sealed record Module(string Name, byte[] Bytes);
+
+    public const int ModuleNameBytes = 32;
+
+    public static KernelBoot Load(Machine machine, ElfImage image, string name, string cmdline, IReadOnlyList<Module>? modules = null)
     {
+        modules ??= [];
         var mem = machine.Memory;
         ulong top = machine.GuestRamTop;
         // The boot structures must be reachable through the 4 GiB identity map.
@@ -56,6 +62,13 @@ public static class KernelLoader
         mem.Write64(pdptK + 510 * 8, pd | P | RW);
         mem.Write64(pdptK + 511 * 8, (pd + 0x1000) | P | RW);
 
+        // Modules go right below the boot area, page by page, and are reserved in the map.
+        ulong modulesBase = boot;
+        foreach (var m in modules) modulesBase -= ((ulong)m.Bytes.Length + PhysicalMemory.PageMask) & ~PhysicalMemory.PageMask;
+        foreach (var (_, end) in kernelRanges)
+            if (modulesBase < end) throw new LoadException($"boot modules ({(boot - modulesBase) >> 10} KiB) do not fit between the kernel image and the boot area; try --memory");
+        if (modules.Count > 0) kernelRanges.Add((modulesBase, boot));
+
         var cmdBytes = Encoding.UTF8.GetBytes(cmdline);
         if (cmdBytes.Length >= 4096) throw new LoadException("command line longer than 4095 bytes");
         mem.WriteBytes(cmd, cmdBytes);
@@ -68,12 +81,27 @@ public static class KernelLoader
         mem.Write64(info + 24, mailbox);
         mem.Write64(info + 32, (ulong)machine.Costs.ClockHz);
         mem.Write(info + 40, 4, (ulong)map.Count);
+        mem.Write(info + 44, 4, (ulong)modules.Count);
         for (int i = 0; i < map.Count; i++)
         {
             ulong e = info + 48 + (ulong)i * 24;
             mem.Write64(e, map[i].Base);
             mem.Write64(e + 8, map[i].Length);
             mem.Write(e + 16, 4, map[i].Type);
+        }
+        // The module table follows the memory map: { u64 base; u64 length; char name[32]; }.
+        ulong table = info + 48 + (ulong)map.Count * 24, at = modulesBase;
+        if (table + (ulong)modules.Count * 48 > cmd) throw new LoadException($"{modules.Count} boot modules: too many for the boot-information page");
+        foreach (var m in modules)
+        {
+            var nameBytes = Encoding.UTF8.GetBytes(m.Name);
+            if (nameBytes.Length >= ModuleNameBytes) throw new LoadException($"boot module name '{m.Name}' is longer than {ModuleNameBytes - 1} bytes");
+            mem.WriteBytes(at, m.Bytes);
+            mem.Write64(table, at);
+            mem.Write64(table + 8, (ulong)m.Bytes.Length);
+            mem.WriteBytes(table + 16, nameBytes);
+            table += 48;
+            at += ((ulong)m.Bytes.Length + PhysicalMemory.PageMask) & ~PhysicalMemory.PageMask;
         }
 
         ulong star = ((ulong)(BootLoader.UserData - 8) << 48) | ((ulong)BootLoader.KernelCode << 32);

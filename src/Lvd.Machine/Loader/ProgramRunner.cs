@@ -20,6 +20,8 @@ public sealed record RunOptions
     /// it as a program (docs/EXEC-ABI.md).
     /// </summary>
     public string? KernelCommandLine { get; init; }
+    /// <summary>Boot modules handed to a kernel (docs/BOOT.md), e.g. driver images for LVD domains.</summary>
+    public IReadOnlyList<KernelLoader.Module> BootModules { get; init; } = [];
     /// <summary>Called after loading, before the first instruction (e.g. to install and launch a hypervisor).</summary>
     public Action<Machine>? Setup { get; init; }
 }
@@ -110,7 +112,7 @@ public static class ProgramRunner
             Trace = options.Trace,
             HypervisorReservedBytes = options.HypervisorReservedBytes,
         });
-        if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine);
+        if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
         else BootLoader.Load(machine, image, Path.GetFileName(elfPath));
         options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# build.sh DRIVER_DIR_OR_FILE OUT.elf: build an LVD domain image (docs/DOMAINS.md):
+# the domain library (lib/) plus the driver's C files, linked at LVD_DOMAIN_BASE.
+# A driver is a directory of .c files or one .c file.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+libc="$here/../libc"
+src="${1:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
+out="${2:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
+
+CFLAGS=(
+  -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
+  -ffreestanding -fno-tree-loop-distribute-patterns
+  -nostdinc -isystem "$(gcc -print-file-name=include)"
+  -fpie -mcmodel=small       # RIP-relative code; the static link fixes every address
+  -mno-red-zone              # interrupts inside a domain land on its stack's neighbour pages: no red zone
+  -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
+  -fno-asynchronous-unwind-tables -fcf-protection=none
+  -I "$here/../include" -I "$here/lib" -I "$here/../../build/guest/include"
+)
+LDFLAGS=(-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,norelro -T "$here/domain.ld")
+
+obj="$(mktemp -d)"
+trap 'rm -rf "$obj"' EXIT
+files=("$here"/lib/*.c "$here"/lib/*.S)
+if [ -d "$src" ]; then files+=("$src"/*.c); else files+=("$src"); fi
+i=0
+for f in "${files[@]}"; do
+  if [[ "$f" == *.S ]]; then gcc "${CFLAGS[@]}" -D__ASSEMBLY__ -c "$f" -o "$obj/$i.o"; else gcc "${CFLAGS[@]}" -c "$f" -o "$obj/$i.o"; fi
+  i=$((i + 1))
+done
+gcc "${CFLAGS[@]}" -I "$libc" -isystem "$libc/include" -c "$libc/string.c" -o "$obj/libc_string.o"
+gcc "${CFLAGS[@]}" -I "$libc" -isystem "$libc/include" -c "$libc/printf.c" -o "$obj/libc_printf.o"
+gcc "${CFLAGS[@]}" "${LDFLAGS[@]}" "$obj"/*.o -o "$out"

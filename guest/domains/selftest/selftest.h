@@ -1,0 +1,9 @@
+// selftest.h: function ids of the selftest domain (shared with the
+// kernel's guest/kernel/lvd_test.c).
+#pragma once
+#include <lvd/domain.h>
+enum {
+	ST_WRITE = LVD_FN_USER, ST_READ, ST_JUMP, ST_VMFUNC, ST_INT, ST_CLI_LOOP, ST_STI,
+	ST_WRMSR, ST_MOVCR3, ST_LIDT, ST_OUT, ST_HLT, ST_STACK, ST_SWAPGS, ST_UD2, ST_SPIN,
+	ST_GARBAGE,
+};

@@ -1,0 +1,260 @@
+// lvd_tramp.S: the cross-domain trampolines (LVD.md section 4).
+//
+// This is the first page of the kernel image (kernel.ld), at LVD_TRAMP_BASE,
+// mapped execute-only-ish (R+X) at the same address in the kernel and in every
+// domain: after a VMFUNC the next instruction is fetched through the other
+// EPT, so every VMFUNC here is followed by code of this same page.  Domains
+// reach it only through the two entries at its start.
+//
+// Rules kept on every path:
+// - after every VMFUNC, ECX is checked against the EPTP index the code meant
+//   to reach (a VMFUNC the trampoline did not issue lands on a wrong ECX);
+//   a mismatch is ud2: an exception, which kills the domain (lvd_trap);
+// - in the kernel EPT only the state page is trusted: RSP comes from it;
+// - the state page's in_domain word is 1 exactly while RSP is not a kernel
+//   stack (vectors.S then puts interrupt frames on the kernel stack of the
+//   call, never below a domain-chosen RSP);
+// - registers the domain must not see (rbx, rbp, r13-r15) are zeroed.
+
+#include "lvd.h"
+
+#define KDATA 0x10
+#define ST(off) (lvd_state + off)(%rip)
+
+.section .lvd_tramp, "ax"
+.balign 4096
+.globl lvd_tramp_start
+lvd_tramp_start:
+	// LVD_TRAMP_RETURN: a domain's reply, words in registers.
+	jmp lvd_domain_return
+	.balign 16
+	// LVD_TRAMP_UPCALL: a domain calls a kernel service (with `call`).
+	jmp lvd_domain_upcall
+	.balign 16
+
+// long lvd_enter(struct lvd_msg *m, uint64_t domain_rsp, uint64_t domain_if)
+// Called by lvd_call with interrupts off, EPTP slot 1 = the domain on this
+// CPU and the CR3 remap in place.  Returns 0 (reply words written to *m) or
+// -LVD_EDEAD through lvd_unwind.
+.globl lvd_enter
+lvd_enter:
+	cli
+	pushq %rbp
+	movq %rsp, %rbp
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	pushq %rdi                      // the message, for the reply
+	pushq ST(S_DOMIF)               // the outer call's words (nesting)
+	pushq ST(S_DRSP)
+	pushq ST(S_KRSP)
+	movq %rsp, ST(S_KRSP)
+	movq %rdx, ST(S_DOMIF)
+	movq %rsi, %rax                 // the domain stack
+	movq 8(%rdi), %rsi
+	movq 16(%rdi), %rdx
+	movq 24(%rdi), %r8
+	movq 32(%rdi), %r9
+	movq 40(%rdi), %r10
+	movq 48(%rdi), %r11
+	movq 56(%rdi), %r12
+	movq 0(%rdi), %rdi
+	movq $1, ST(S_INDOM)            // from here RSP is not ours
+	movq %rax, %rsp
+	xorl %ebx, %ebx
+	xorl %ebp, %ebp
+	xorl %r13d, %r13d
+	xorl %r14d, %r14d
+	xorl %r15d, %r15d
+	movl $1, %ecx
+	xorl %eax, %eax
+	cmpq $0, ST(S_DOMIF)
+	je 1f
+	sti                             // the STI shadow covers the VMFUNC
+	vmfunc
+	jmp 2f
+1:	vmfunc
+2:	cmpl $1, %ecx                   // in the domain EPT now
+	jne lvd_bad_vmfunc
+	movabsq $LVD_DOMAIN_BASE, %rax  // the domain's entry point
+	jmp *%rax
+
+// The domain's reply (reached by jmp LVD_TRAMP_RETURN with any IF).
+lvd_domain_return:
+	cli
+	xorl %eax, %eax
+	xorl %ecx, %ecx
+	vmfunc
+	cmpl $0, %ecx                   // in the kernel EPT now
+	jne lvd_bad_vmfunc
+	cli                             // (a jump straight to the vmfunc skipped the first)
+	cmpq $0, ST(S_INDOM)
+	je lvd_bad_vmfunc               // no call in progress on this CPU
+	movq ST(S_KRSP), %rsp
+	movq %rdi, %rax                 // keep the reply's first word
+	rdgsbase %rcx                   // the domain must leave GS alone (Invariant 5)
+	cmpq ST(S_KGS), %rcx
+	jne lvd_gs_tampered
+	movq $0, ST(S_INDOM)
+	popq ST(S_KRSP)
+	popq ST(S_DRSP)
+	popq ST(S_DOMIF)
+	popq %rcx                       // the message
+	movq %rax, 0(%rcx)
+	movq %rsi, 8(%rcx)
+	movq %rdx, 16(%rcx)
+	movq %r8, 24(%rcx)
+	movq %r9, 32(%rcx)
+	movq %r10, 40(%rcx)
+	movq %r11, 48(%rcx)
+	movq %r12, 56(%rcx)
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	xorl %eax, %eax
+	ret
+
+// A kernel service called by a domain: words in registers, the return
+// address on the domain stack.
+lvd_domain_upcall:
+	cli
+	xorl %eax, %eax
+	xorl %ecx, %ecx
+	vmfunc
+	cmpl $0, %ecx
+	jne lvd_bad_vmfunc
+	cli
+	cmpq $0, ST(S_INDOM)
+	je lvd_bad_vmfunc
+	movq %rsp, ST(S_DRSP)
+	movq ST(S_KRSP), %rsp
+	rdgsbase %rcx
+	cmpq ST(S_KGS), %rcx
+	jne lvd_gs_tampered
+	movq $0, ST(S_INDOM)
+	subq $64, %rsp                  // the message, on the kernel stack
+	andq $-16, %rsp
+	movq %rdi, 0(%rsp)
+	movq %rsi, 8(%rsp)
+	movq %rdx, 16(%rsp)
+	movq %r8, 24(%rsp)
+	movq %r9, 32(%rsp)
+	movq %r10, 40(%rsp)
+	movq %r11, 48(%rsp)
+	movq %r12, 56(%rsp)
+	movq %rsp, %rdi
+	xorl %ebp, %ebp
+	call lvd_upcall_dispatch        // lvd.c: never trusts the words
+	movq 0(%rsp), %rdi
+	movq 8(%rsp), %rsi
+	movq 16(%rsp), %rdx
+	movq 24(%rsp), %r8
+	movq 32(%rsp), %r9
+	movq 40(%rsp), %r10
+	movq 48(%rsp), %r11
+	movq 56(%rsp), %r12
+	movq $1, ST(S_INDOM)
+	movq ST(S_DRSP), %rsp
+	xorl %ebx, %ebx
+	xorl %ebp, %ebp
+	xorl %r13d, %r13d
+	xorl %r14d, %r14d
+	xorl %r15d, %r15d
+	movl $1, %ecx
+	xorl %eax, %eax
+	cmpq $0, ST(S_DOMIF)
+	je 1f
+	sti
+	vmfunc
+	jmp 2f
+1:	vmfunc
+2:	cmpl $1, %ecx
+	jne lvd_bad_vmfunc
+	ret                             // in the domain, from the domain stack
+
+// A VMFUNC that landed with the wrong ECX, or a trampoline entered out of
+// turn: an exception, taken in whichever EPT we are in (vectors.S sends
+// it to lvd_trap, which kills the domain).
+.globl lvd_bad_vmfunc
+lvd_bad_vmfunc:
+	ud2
+
+.balign 4096
+.globl lvd_tramp_end
+lvd_tramp_end:
+
+// Kernel-only from here (not mapped in domains).
+.text
+
+// The domain changed the GS base (swapgs or wrgsbase): kill it.
+lvd_gs_tampered:
+	movq ST(S_KGS), %rax
+	wrgsbase %rax
+	movq $0, ST(S_INDOM)
+	movl $1, %edi
+	call lvd_fault_gs
+	jmp lvd_unwind
+
+// The hypervisor's domain-abort entry (Hypercall DomainAbortEntry): a
+// violation by a domain.  Kernel EPT, interrupts off, kernel CS/SS; the
+// violation in rdi, rsi, rdx, r10, r8.
+.globl lvd_abort_entry
+lvd_abort_entry:
+	movw $KDATA, %ax
+	movw %ax, %ss
+	movw %ax, %ds
+	movw %ax, %es
+	movq ST(S_KGS), %rax
+	wrgsbase %rax
+	cmpq $0, ST(S_INDOM)
+	je 1f
+	movq ST(S_KRSP), %rsp
+	movq $0, ST(S_INDOM)
+	movq %r10, %rcx
+	call lvd_violation              // lvd.c: report, kill
+	jmp lvd_unwind
+1:	// Not inside a call: the kernel itself caused it.
+	movq ST(S_KRSP), %rsp
+	movq %r10, %rcx
+	call lvd_violation_kernel       // panics
+
+// Return -LVD_EDEAD from the innermost lvd_enter (RSP = its frame).
+.globl lvd_unwind
+lvd_unwind:
+	cli
+	movq ST(S_KRSP), %rsp
+	movq $0, ST(S_INDOM)
+	popq ST(S_KRSP)
+	popq ST(S_DRSP)
+	popq ST(S_DOMIF)
+	popq %rcx                       // the message
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	movq $-LVD_EDEAD, %rax
+	ret
+
+// The view page: 1 here, and 0 in the page domain EPTs map at its address.
+.section .lvd_view, "aw"
+.balign 4096
+.globl lvd_view_in_kernel
+lvd_view_in_kernel:
+	.quad 1
+.balign 4096
+
+// The state page (struct lvd_state); per-CPU host pages after lvd_init.
+.section .lvd_state, "aw"
+.balign 4096
+.globl lvd_state
+lvd_state:
+	.zero 4096
+
+.section .note.GNU-stack, "", @progbits

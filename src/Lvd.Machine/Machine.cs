@@ -21,6 +21,10 @@ public sealed record MachineConfig
     public TextWriter? Trace { get; init; }
     /// <summary>RAM at the top reserved for a hypervisor (never given to the guest; 2 MiB multiple).</summary>
     public ulong HypervisorReservedBytes { get; init; }
+    /// <summary>Non-zero: sample each vCPU every this many modeled cycles (<see cref="Machine.Profiler"/>).</summary>
+    public long ProfilePeriod { get; init; }
+    /// <summary>Modeled cycle of a vCPU's clock at which its sampling starts (e.g. after the boot).</summary>
+    public long ProfileStart { get; init; }
 }
 
 public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByHypervisor }
@@ -67,6 +71,9 @@ public sealed class Machine : IPlatform
     /// <summary>Firmware hook of an installed hypervisor (null: none).</summary>
     public IFirmwareService? Firmware { get; set; }
 
+    /// <summary>The sampling profiler (<see cref="MachineConfig.ProfilePeriod"/>), or null when off.</summary>
+    public Diagnostics.Profiler? Profiler { get; }
+
     /// <summary>Why the hypervisor stopped the run, if it did.</summary>
     public string? StopReport { get; private set; }
 
@@ -99,6 +106,11 @@ public sealed class Machine : IPlatform
             Cpus[i] = new CpuCore(i, Memory, Costs, this, config.Trace);
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
+        }
+        if (config.ProfilePeriod != 0)
+        {
+            Profiler = new Diagnostics.Profiler(config.ProfilePeriod, Cpus.Length);
+            for (int i = 0; i < Cpus.Length; i++) Cpus[i].AttachProfile(Profiler.Vcpus[i], config.ProfilePeriod, config.ProfileStart);
         }
     }
 

@@ -81,6 +81,24 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [CommandOption("--lvd-selftest")]
         [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 20 misbehaviours that must each be contained. Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
+
+        [CommandOption("--profile [FILE]")]
+        [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
+        public FlagValue<string>? Profile { get; init; }
+
+        [CommandOption("--profile-period <CYCLES>")]
+        [Description("Modeled cycles between two samples of one vCPU (default 997).")]
+        [DefaultValue(ProfileOutput.DefaultPeriod)]
+        public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
+
+        [CommandOption("--profile-from <CYCLE>")]
+        [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
+        public long ProfileFrom { get; init; }
+
+        [CommandOption("--profile-top <N>")]
+        [Description("Functions listed in the profile (default 30).")]
+        [DefaultValue(ProfileOutput.DefaultTop)]
+        public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -118,6 +136,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             SerialOut = progress?.Watch(stdout) ?? stdout,
             Setup = progress == null ? null : progress.Attach,
             Trace = settings.Trace ? Console.Error : null,
+            ProfilePeriod = ProfileOutput.Period(settings.Profile, settings.ProfilePeriod, settings.ProfileTop, settings.ProfileFrom),
+            ProfileStart = settings.ProfileFrom,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
@@ -133,6 +153,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         }
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
+        ProfileOutput.Write(result, elf, settings.Profile, settings.ProfileTop, ProfileOutput.KernelUserImage);
         return result.ExitStatus;
     }
 

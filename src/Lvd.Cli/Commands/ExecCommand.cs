@@ -33,6 +33,24 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [CommandOption("--trace")]
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
+
+        [CommandOption("--profile [FILE]")]
+        [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
+        public FlagValue<string>? Profile { get; init; }
+
+        [CommandOption("--profile-period <CYCLES>")]
+        [Description("Modeled cycles between two samples of one vCPU (default 997).")]
+        [DefaultValue(ProfileOutput.DefaultPeriod)]
+        public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
+
+        [CommandOption("--profile-from <CYCLE>")]
+        [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
+        public long ProfileFrom { get; init; }
+
+        [CommandOption("--profile-top <N>")]
+        [Description("Functions listed in the profile (default 30).")]
+        [DefaultValue(ProfileOutput.DefaultTop)]
+        public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -48,9 +66,12 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             Trace = settings.Trace ? Console.Error : null,
+            ProfilePeriod = ProfileOutput.Period(settings.Profile, settings.ProfilePeriod, settings.ProfileTop, settings.ProfileFrom),
+            ProfileStart = settings.ProfileFrom,
         }.With(mode));
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
+        ProfileOutput.Write(result, settings.Elf, settings.Profile, settings.ProfileTop);
         return result.ExitStatus;
     }
 }

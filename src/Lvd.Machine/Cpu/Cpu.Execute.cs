@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
+using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;
 
@@ -56,13 +57,21 @@ public sealed partial class Cpu
     public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
         _instructionLimit = instructionLimit;
+        // The clock moved outside Run only while this vCPU was halted or waiting for SIPI.
+        ProfileCheck(SampleKind.Idle, 0, (byte)Cpl, NonRoot);
         while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested)
         {
             _attention = false;
-            _cycleLimit = Math.Min(cycleLimit, _preemptDeadline);
+            _cycleLimit = Math.Min(Math.Min(cycleLimit, _preemptDeadline), _nextSample);
             try
             {
-                if (EventsAtBoundary()) continue;
+                if (EventsAtBoundary())
+                {
+                    ProfileCheck(SampleKind.Interrupt, 0, (byte)Cpl, NonRoot);
+                    continue;
+                }
+                _chainCpl = (byte)Cpl;
+                _chainNonRoot = NonRoot;
                 try
                 {
                     // Two states last exactly one instruction, so that instruction runs alone:
@@ -78,11 +87,14 @@ public sealed partial class Cpu
                         if (shadow && single.Ops[0].H != Handler.Sti) _interruptShadow = false;
                     }
                     else RunChain();
+                    ProfileCheck(SampleKind.Code, _blockRip, _chainCpl, _chainNonRoot);
                 }
                 catch (GuestFault f)
                 {
                     RewindToFaultingInstruction();
+                    ProfileCheck(SampleKind.Code, Rip, _chainCpl, _chainNonRoot);
                     RaiseException(f);
+                    ProfileCheck(SampleKind.Exception, (ulong)f.Vector, (byte)Cpl, NonRoot);
                 }
             }
             catch (VmExit x)

@@ -1,5 +1,6 @@
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Memory;
+using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Cpu;
@@ -278,6 +279,8 @@ public sealed partial class Cpu
     private void PerformVmExit(VmExit x, uint instructionLength, uint instructionInfo = 0)
     {
         var v = Vmcs!;
+        // Cycles up to here belong to the guest code that exited (or to idle time in HLT).
+        ProfileCheck(State == CpuState.Halted ? SampleKind.Idle : SampleKind.Code, Rip, (byte)Cpl, true);
         v.ExitReason = x.Reason;
         v.EntryFailure = false;
         v.ExitQualification = x.Qualification;
@@ -306,6 +309,7 @@ public sealed partial class Cpu
             case ExitAction.LeaveVmx: LeaveVmx(v); break;
             default: State = CpuState.Stopped; break;
         }
+        ProfileCheck(SampleKind.VmExit, (ulong)x.Reason, 0, false);
     }
 
     /// <summary>

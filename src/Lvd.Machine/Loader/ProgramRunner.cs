@@ -22,6 +22,10 @@ public sealed record RunOptions
     public string? KernelCommandLine { get; init; }
     /// <summary>Boot modules handed to a kernel (docs/BOOT.md), e.g. driver images for LVD domains.</summary>
     public IReadOnlyList<KernelLoader.Module> BootModules { get; init; } = [];
+    /// <summary>Non-zero: profile the guest, one sample per vCPU every this many modeled cycles (Machine.Profiler).</summary>
+    public long ProfilePeriod { get; init; }
+    /// <summary>Modeled cycle from which the profiler samples (each vCPU by its own clock).</summary>
+    public long ProfileStart { get; init; }
     /// <summary>Called after loading, before the first instruction (e.g. to install and launch a hypervisor).</summary>
     public Action<Machine>? Setup { get; init; }
 }
@@ -111,6 +115,8 @@ public static class ProgramRunner
             CaptureSerial = options.CaptureSerial,
             Trace = options.Trace,
             HypervisorReservedBytes = options.HypervisorReservedBytes,
+            ProfilePeriod = options.ProfilePeriod,
+            ProfileStart = options.ProfileStart,
         });
         if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
         else BootLoader.Load(machine, image, Path.GetFileName(elfPath));

@@ -1,0 +1,121 @@
+using Lvd.Experiments.Profiling;
+using Lvd.Machine.Loader;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lvd.Cli.Commands;
+
+/// <summary>`--profile [FILE]` of `lvd boot` and `lvd exec`: sample period, symbols, the printed tables.</summary>
+internal static class ProfileOutput
+{
+    /// <summary>Default modeled cycles between samples of one vCPU (prime, so that no loop of a round length aliases with it).</summary>
+    public const long DefaultPeriod = 997;
+    public const int DefaultTop = 30;
+
+    /// <summary>The sample period to give the machine: 0 when --profile is not set.</summary>
+    public static long Period(FlagValue<string>? profile, long period, int top, long from)
+    {
+        if (profile is not { IsSet: true }) return 0;
+        if (from < 0) throw new UsageException("--profile-from must not be negative");
+        // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.
+        if (!string.IsNullOrEmpty(profile.Value) && File.Exists(profile.Value) && IsElf(profile.Value))
+            throw new UsageException($"--profile {profile.Value}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after the ELF)");
+        if (period < 1) throw new UsageException("--profile-period must be at least 1 cycle");
+        if (top < 1) throw new UsageException("--profile-top must be at least 1");
+        return period;
+    }
+
+    private static bool IsElf(string path)
+    {
+        using var f = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return f.Read(magic) == 4 && magic[0] == 0x7f && magic[1] == (byte)'E' && magic[2] == (byte)'L' && magic[3] == (byte)'F';
+    }
+
+    /// <summary>
+    /// The guest kernel's user programs (user.S) are copied from [user_image, user_image_end) to
+    /// the user code page at USER_TEXT (guest/kernel/syscall.h): name them as the image's labels.
+    /// </summary>
+    public static void KernelUserImage(Symbolizer symbols)
+    {
+        const ulong userText = 0x400000;
+        if (symbols.ByName.TryGetValue("user_image", out ulong start) && symbols.ByName.TryGetValue("user_image_end", out ulong end) && end > start)
+            symbols.AddAlias(userText, end - start, start);
+    }
+
+    /// <summary>
+    /// Prints the profile of a finished run (stdout, or FILE as plain text), naming addresses with
+    /// the image's symbols. <paramref name="configure"/> may add aliases (code that runs copied).
+    /// </summary>
+    public static void Write(ProgramResult result, string elf, FlagValue<string>? profile, int top, Action<Symbolizer>? configure = null)
+    {
+        if (profile is not { IsSet: true } || result.Machine.Profiler is not { } profiler) return;
+        var symbols = Symbolizer.FromElf(elf);
+        configure?.Invoke(symbols);
+        var report = ProfileReport.Build(profiler, symbols);
+        string? file = string.IsNullOrEmpty(profile.Value) ? null : profile.Value;
+        if (file == null)
+        {
+            // Piped output has no terminal width: do not wrap the names into 80 columns.
+            if (Console.IsOutputRedirected) AnsiConsole.Console.Profile.Width = 200;
+            Render(AnsiConsole.Console, report, top);
+            return;
+        }
+        using var writer = new StreamWriter(file);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Out = new AnsiConsoleOutput(writer),
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 200;
+        Render(console, report, top);
+    }
+
+    private static void Render(IAnsiConsole console, ProfileReport r, int top)
+    {
+        bool perCpu = r.CpuCount is > 1 and <= 8;
+        string Pct(long n, long of) => of == 0 ? "-" : $"{100.0 * n / of:F1}";
+        console.WriteLine();
+        console.MarkupLine($"profile: {r.TotalSamples:N0} samples, one per {r.Period:N0} modeled cycles of each of {r.CpuCount} vCPU(s); " +
+                           $"busy {r.BusySamples:N0} ({Pct(r.BusySamples, r.TotalSamples)}%), idle {r.IdleSamples:N0}");
+
+        Table NewTable(string title, bool byFunction)
+        {
+            var t = new Table().Title(title).AddColumn(byFunction ? "function" : "mode");
+            if (byFunction) t.AddColumn("mode");
+            t
+                .AddColumn(new TableColumn("samples").RightAligned())
+                .AddColumn(new TableColumn("cycles").RightAligned())
+                .AddColumn(new TableColumn("% all").RightAligned())
+                .AddColumn(new TableColumn("% busy").RightAligned());
+            if (perCpu) for (int i = 0; i < r.CpuCount; i++) t.AddColumn(new TableColumn($"cpu{i}").RightAligned());
+            return t;
+        }
+        void AddRow(Table t, ProfileRow row, bool idle, bool byFunction)
+        {
+            var cells = new List<string> { Markup.Escape(row.Name) };
+            if (byFunction) cells.Add(Markup.Escape(row.Mode));
+            cells.AddRange([row.Samples.ToString("N0"), (row.Samples * r.Period).ToString("N0"),
+                Pct(row.Samples, r.TotalSamples), idle ? "-" : Pct(row.Samples, r.BusySamples)]);
+            if (perCpu) cells.AddRange(row.PerCpu.Select(c => c.ToString("N0")));
+            t.AddRow(cells.ToArray());
+        }
+
+        var modes = NewTable("modeled cycles by mode", false);
+        foreach (var m in r.Modes) AddRow(modes, m, m.Name == "idle", false);
+        console.Write(modes);
+
+        var functions = NewTable($"modeled cycles by function (top {Math.Min(top, r.Functions.Count)} of {r.Functions.Count})", true);
+        foreach (var f in r.Functions.Take(top)) AddRow(functions, f, f.Name == ProfileReport.IdleName, true);
+        if (r.Functions.Count > top)
+        {
+            var rest = r.Functions.Skip(top).ToList();
+            var per = new long[r.CpuCount];
+            foreach (var f in rest) for (int i = 0; i < per.Length; i++) per[i] += f.PerCpu[i];
+            AddRow(functions, new ProfileRow($"({rest.Count} more)", "", rest.Sum(f => f.Samples), per), false, true);
+        }
+        console.Write(functions);
+    }
+}

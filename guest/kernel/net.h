@@ -54,6 +54,9 @@ int dev_queue_xmit(struct sk_buff *skb);
 struct net_device *dev_default(void);   // the route for every destination: the first up device
 struct net_device_stats dev_get_stats(struct net_device *dev);
 
+// csum.c: the RFC 1071 sum of n bytes added to sum, folded to 16 bits, not complemented
+uint32_t csum_add(uint32_t sum, const void *p, size_t n);
+
 // udp.c
 #define IP_HLEN  20
 #define UDP_HLEN 8

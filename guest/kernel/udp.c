@@ -30,25 +30,6 @@ _Static_assert(sizeof(struct udphdr) == UDP_HLEN, "udphdr");
 
 static uint16_t ip_id;        // atomic: datagrams from all CPUs
 
-// The 16-bit one's-complement sum of RFC 1071, not yet complemented, over
-// big-endian 16-bit words, added to `sum`.  Summing the bytes in memory
-// order as little-endian words and swapping at the end gives the same
-// result (RFC 1071, byte-order independence), so no swap per word.
-static uint32_t
-csum_add(uint32_t sum, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t s = sum;
-
-	for (; n >= 2; n -= 2, b += 2)
-		s += (uint32_t)b[0] | (uint32_t)b[1] << 8;
-	if (n)
-		s += b[0];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint32_t)s;
-}
-
 // The checksum field value (network order in memory) for n bytes at p.
 uint16_t
 ip_checksum(const void *p, size_t n)

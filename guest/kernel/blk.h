@@ -194,3 +194,6 @@ void nullblk_init(void);
 extern struct gendisk nullblk_disk;
 struct nullblk_stats { uint64_t requests, bytes; };
 struct nullblk_stats nullblk_get_stats(void);   // summed over the hardware queues
+void nullblk_isolate(const struct blk_mq_ops *glue);            // lvd_drivers.c
+void nullblk_account(unsigned int hctx, uint64_t requests, uint64_t bytes);
+void nullblk_queue_counters(unsigned int hctx, uint64_t *requests, uint64_t *bytes);

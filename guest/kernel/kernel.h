@@ -93,6 +93,12 @@ int strncmp(const char *a, const char *b, size_t n);
 struct phys_range { uint64_t base, end; };
 extern struct phys_range domain_phys;   // LVD Invariant 3: never given to kalloc
 extern struct phys_range kernel_image;  // physical extent of the image
+// pktpool.c: the packet pool (shared with isolated network drivers)
+struct pktpool { uint64_t pa, size; uint8_t *va; };
+extern struct pktpool pktpool;
+void pktpool_init(void);
+void *pktpool_alloc(void);        // one page, not zeroed; NULL if the pool is empty
+void pktpool_free(void *page);
 void kalloc_init(uint64_t limit);
 void kalloc_add(uint64_t lo, uint64_t hi);
 void *kalloc(void);

@@ -294,6 +294,7 @@ selftest(void *arg)
 	blk_tests();
 	lvd_init();        // isolated domains, under the hypervisor (lvd.c)
 	lvd_selftest();    // with the "selftest" boot module (lvd_test.c)
+	lvd_isolate_from_cmdline();   // isolate= and domain= (lvd_drivers.c)
 
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);
@@ -341,6 +342,7 @@ kmain(uint64_t bootinfo_pa)
 	smp_start();
 	hypervisor_late_launch();
 
+	pktpool_init();             // before the first sk_buff
 	nullnet_init();
 	nullblk_init();
 	thread_create("selftest", selftest, NULL, 0);

@@ -82,6 +82,32 @@ nullblk_init(void)
 		panic("nullblk: cannot add %s", nullblk_disk.disk_name);
 }
 
+// LVD (lvd_drivers.c): the driver runs isolated.  The tag set's ops become
+// the kernel glue's, which crosses into the domain for each request; the
+// domain's queue counters come back with each reply (a projection) and are
+// kept here, so nullblk_get_stats reads the same either way.
+void
+nullblk_isolate(const struct blk_mq_ops *glue)
+{
+	nullb_set.ops = glue;
+}
+
+void
+nullblk_account(unsigned int hctx, uint64_t requests, uint64_t bytes)
+{
+	if (hctx < nullb_nr_queues) {
+		nullb_queues[hctx].requests = requests;
+		nullb_queues[hctx].bytes = bytes;
+	}
+}
+
+void
+nullblk_queue_counters(unsigned int hctx, uint64_t *requests, uint64_t *bytes)
+{
+	*requests = hctx < nullb_nr_queues ? nullb_queues[hctx].requests : 0;
+	*bytes = hctx < nullb_nr_queues ? nullb_queues[hctx].bytes : 0;
+}
+
 // A snapshot; each queue's counters are read without its lock (statistics).
 struct nullblk_stats
 nullblk_get_stats(void)

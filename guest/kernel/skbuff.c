@@ -12,7 +12,7 @@ alloc_skb(unsigned int size)
 	struct sk_buff *skb = kzalloc(sizeof *skb);
 	if (skb == NULL)
 		return NULL;
-	if ((skb->head = kalloc()) == NULL) {
+	if ((skb->head = pktpool_alloc()) == NULL) {   // pktpool.c: shared with driver domains
 		kfree(skb);
 		return NULL;
 	}
@@ -24,7 +24,7 @@ alloc_skb(unsigned int size)
 void
 kfree_skb(struct sk_buff *skb)
 {
-	kfree_page(skb->head);
+	pktpool_free(skb->head);
 	kfree(skb);
 }
 

@@ -282,6 +282,10 @@ public sealed partial class Cpu
     internal ulong Translate(ulong la, Access access, bool user)
     {
         if (!IsCanonical(la)) throw NonCanonical(la);
+        // The other way of the set first: a hit there is a TLB hit (no walk, no cycles).
+        var way = user ? _tlbUser : _tlbSup;
+        if (way.PromoteVictim(la, access == Access.Read ? 0 : access == Access.Write ? 1 : 2))
+            return way.Entries[Tlb.IndexOf(la)].PhysPage | (la & PhysicalMemory.PageMask);
         TlbMisses++;
         ulong pageBase = la & ~PhysicalMemory.PageMask;
         ulong errUser = user ? PfU : 0;
@@ -376,8 +380,9 @@ public sealed partial class Cpu
         var page = Memory.RamPage(pa);
         if (page == null) return; // MMIO and unbacked addresses always take the slow path
         var tlb = user ? _tlbUser : _tlbSup;
-        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
         ulong tag = la & ~PhysicalMemory.PageMask;
+        tlb.Displace(Tlb.IndexOf(la), tag);
+        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
         ulong physPage = pa & ~PhysicalMemory.PageMask;
         if (e.PhysPage != physPage || e.ReadTag != tag)
         {
@@ -442,23 +447,9 @@ public sealed partial class Cpu
     public bool TryReadLinear(ulong la, out byte value)
     {
         value = 0;
-        if (!IsCanonical(la)) return false;
-        ulong table = Cr3 & PteAddr;
-        for (int level = 4; level >= 1; level--)
-        {
-            int shift = 12 + 9 * (level - 1);
-            ulong pte = Memory.Read64(table + (((la >> shift) & 0x1ff) << 3));
-            if ((pte & PteP) == 0) return false;
-            if (level == 1 || (level <= 3 && (pte & PtePS) != 0))
-            {
-                ulong size = 1UL << shift;
-                ulong pa = (pte & PteAddr & ~(size - 1)) | (la & (size - 1));
-                if (!Memory.IsRam(pa)) return false;
-                value = (byte)Memory.Read(pa, 1);
-                return true;
-            }
-            table = pte & PteAddr;
-        }
-        return false;
+        // Through the guest's page tables and, in non-root operation, its EPT.
+        if (!TryTranslateGuest(la, out ulong pa) || !Memory.IsRam(pa)) return false;
+        value = (byte)Memory.Read(pa, 1);
+        return true;
     }
 }

@@ -372,7 +372,7 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 
 // This CPU's EPTP-list slot 1 and the CR3 remap, for a call into d.
 static int
-prepare(struct lvd_domain *d, struct cpu *c)
+prepare(struct lvd_domain *d, struct cpu *c, struct thread *t)
 {
 	if (d->ept[c->id] <= 0)
 		return -LVD_EDEAD;
@@ -384,7 +384,7 @@ prepare(struct lvd_domain *d, struct cpu *c)
 	}
 	// Invariant 3: VMFUNC keeps CR3, so in the domain EPT the current root
 	// table's guest-physical page is the domain's own root.
-	uint64_t cr3 = rcr3() & ~0xfffUL;
+	uint64_t cr3 = t->cr3 ? t->cr3 : kernel_cr3;   // what the scheduler loaded
 	if (d->cr3_mapped[c->id] != cr3) {
 		if (d->cr3_mapped[c->id] != 0)
 			lvd_hypercall(LVD_HC_EPT_UNMAP, (unsigned long)d->ept[c->id], d->cr3_mapped[c->id], PGSIZE, 0, 0);
@@ -414,24 +414,21 @@ lvd_call(struct lvd_domain *d, struct lvd_msg *m)
 {
 	if (d->dead)
 		return -LVD_EDEAD;
-	int intena = (rflags() & FL_IF) != 0;
-	push_off();
+	// Interrupts off from here to the trampoline and from its return to the
+	// end (cli/sti, not push_off: this is the crossing's fast path).  The
+	// domain itself runs with the caller's interrupt state: a thread inside
+	// a domain is interrupted and preempted like any other (lvd_switch_in).
+	uint64_t flags = rflags();
+	cli();
 	struct cpu *c = mycpu();
 	struct thread *t = c->cur;
 	int r;
 	if (t == NULL)
 		panic("lvd_call outside a thread");
-	uint64_t rsp = (uint64_t)__builtin_frame_address(0);
-	if (rsp - (uint64_t)t->kstack < KSTACK_MIN) {
+	if ((uint64_t)__builtin_frame_address(0) - (uint64_t)t->kstack < KSTACK_MIN) {
 		r = -LVD_ENOSTACK;
 		goto out;
 	}
-	if (t->lvd.depth > 0 && t->lvd.domain != d) {
-		r = -LVD_EINVAL;   // calls into a second domain while inside one: not supported
-		goto out;
-	}
-	if ((r = prepare(d, c)) != 0)
-		goto out;
 	uint64_t stack;
 	if (t->lvd.depth == 0) {
 		uint64_t free = d->stacks_free[c->id];
@@ -439,28 +436,24 @@ lvd_call(struct lvd_domain *d, struct lvd_msg *m)
 			r = -LVD_ENOSTACK;
 			goto out;
 		}
+		if ((r = prepare(d, c, t)) != 0)
+			goto out;
 		int bit = __builtin_ctzl(free);
-		d->stacks_free[c->id] &= ~(1UL << bit);
+		d->stacks_free[c->id] = free & ~(1UL << bit);
 		t->lvd.stack_bit = bit;
 		t->lvd.domain = d;
 		stack = LVD_DOMAIN_STACKS + ((uint64_t)(c->id * LVD_STACKS_PER_CPU + bit) * 2 + 2) * LVD_STACK_SIZE;
 	} else {
-		stack = lvd_state.domain_rsp - 128;   // below the upcall's frame
+		if (t->lvd.domain != d) {
+			r = -LVD_EINVAL;   // a second domain while inside one: not supported
+			goto out;
+		}
+		stack = (lvd_state.domain_rsp - 128) & ~15UL;   // below the upcall's frame
 	}
 	t->lvd.depth++;
 	d->calls++;
-	// The crossing itself runs with this thread's own interrupt state: a
-	// thread inside a domain can be interrupted and preempted like any
-	// other (lvd_enter turns interrupts off for the trampoline; the domain
-	// gets them back if the caller had them on).  If it is preempted before
-	// lvd_enter, lvd_switch_in puts slot 1 and the CR3 remap back.
-	pop_off();
-	r = (int)lvd_enter(m, stack & ~15UL, (uint64_t)intena);
-	if (intena)
-		sti();   // lvd_enter returns with interrupts off
-	push_off();
+	r = (int)lvd_enter(m, stack, (flags & FL_IF) != 0);
 	t->lvd.depth--;
-	c = mycpu();
 	if (t->lvd.depth == 0) {
 		d->stacks_free[c->id] |= 1UL << t->lvd.stack_bit;
 		t->lvd.domain = NULL;
@@ -470,7 +463,8 @@ lvd_call(struct lvd_domain *d, struct lvd_msg *m)
 		r = -LVD_EDEAD;
 	}
 out:
-	pop_off();
+	if (flags & FL_IF)
+		sti();
 	return r;
 }
 
@@ -490,7 +484,7 @@ lvd_switch_in(struct lvd_thread *lt)
 	lvd_state.domain_rsp = lt->domain_rsp;
 	// A thread preempted inside a domain returns into it through slot 1.
 	if (lt->depth > 0 && lt->domain != NULL && !lt->domain->dead)
-		prepare(lt->domain, mycpu());
+		prepare(lt->domain, mycpu(), mycpu()->cur);
 }
 
 // ---------------------------------------------------------------- policy

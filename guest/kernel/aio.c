@@ -1,41 +1,50 @@
 // aio.c: asynchronous block I/O for user processes, like Linux's native
-// aio as libaio uses it (io_submit / io_getevents), on the first disk.
+// aio as libaio uses it with O_DIRECT (io_submit / io_getevents), on the
+// first disk.
 //
 //   io_submit(iocbs, n): n struct iocb (syscall.h) read contiguously from
 //     user memory; each becomes a request of the block layer (a tag of the
 //     submitting CPU's hardware queue); all are queued on the CPU's software
 //     queue and the hardware queue is run once.  Returns how many were
 //     queued; an error only if none was (then that iocb's error: -EFAULT
-//     for a bad iocb array or buffer, -EINVAL for a bad op, size or sector,
-//     -EAGAIN past IO_MAX_INFLIGHT).
+//     for a bad iocb array or buffer, -EINVAL for a bad op, size, sector or
+//     a buffer not 512-byte aligned (O_DIRECT's rule), -EAGAIN past
+//     IO_MAX_INFLIGHT).
 //   io_getevents(min, max, events): sleeps until at least min of the
-//     process's I/Os have completed, then reaps up to max: copies each one's
-//     data from its request's buffer to the user buffer (copyout), writes an
-//     io_event {data, res}, frees the request.  -EINVAL if min > max or more
-//     than are in flight (nothing could ever satisfy it: there is no
-//     timeout).
+//     process's I/Os have completed, then copies out up to max io_events
+//     {data, res}.  -EINVAL if min > max or more than are in flight
+//     (nothing could ever satisfy it: there is no timeout).
 //
-// Data: requests read into the kernel buffer of their tag and the data is
-// copied out when the event is reaped, in the process's own context (a
-// completion may run on any CPU, in an interrupt).  Every user pointer is
-// checked against the process's page table (present, user, writable for
-// buffers and events) before anything is queued or reaped, so a bad one is
-// -EFAULT and never a kernel fault.
+// Data: a request reads into the kernel buffer of its tag (what a device
+// would DMA into); at completion the data is copied into the user's buffer
+// through the direct map, then the event is posted and the request (its
+// tag) is freed at once, as in Linux, so tags are only held while the device
+// has the I/O.  The user buffer was checked and resolved at submit (present,
+// user, writable: uvm's walk, as copyin/copyout do; get_user_pages in
+// Linux); an aligned 512-byte buffer never crosses a page, and the page
+// stays the process's until proc_wait, which first waits for the process's
+// I/Os (aio_exit).  A completion may so run on any CPU, in an interrupt,
+// without the process's page tables.  Every user pointer is checked before
+// anything is queued or copied out, so a bad one is -EFAULT and never a
+// kernel fault.
 //
-// Completion (aio_complete, the request's end_io): the request goes on the
-// process's completion list under its context lock and waiters are woken.
-// The context is the process's; the only lock a completion takes is that.
+// Completion (aio_complete, the request's end_io) takes the process's
+// context lock, the only lock it needs: the event goes into the context's
+// ring (IO_MAX_INFLIGHT entries: it cannot overflow) and waiters are woken.
 
 #include "blk.h"
 #include "percpu.h"
 
+#define RING_SIZE IO_MAX_INFLIGHT    // one page of events
+
 struct kioctx {
 	struct spinlock lock;
 	struct waitq wait;          // io_getevents and aio_exit, under lock
-	struct request *done, *done_tail;
-	uint32_t ndone;             // on the done list
-	uint32_t inflight;          // submitted and not yet reaped (includes done)
+	struct user_io_event *ring; // completed, not yet reaped: [head, head + ndone)
+	uint32_t head, ndone;
+	uint32_t inflight;          // submitted and not yet reaped (includes ndone)
 };
+_Static_assert(RING_SIZE * sizeof(struct user_io_event) == PGSIZE, "the event ring is one page");
 
 static struct kioctx *
 ioctx_get(struct proc *p)
@@ -45,6 +54,10 @@ ioctx_get(struct proc *p)
 		struct kioctx *ctx = kzalloc(sizeof *ctx);
 		if (ctx == NULL)
 			return NULL;
+		if ((ctx->ring = kalloc()) == NULL) {
+			kfree(ctx);
+			return NULL;
+		}
 		initlock(&ctx->lock, "kioctx");
 		p->ioctx = ctx;
 	}
@@ -56,18 +69,17 @@ static void
 aio_complete(struct request *rq, blk_status_t error)
 {
 	struct kioctx *ctx = rq->end_io_data;
+	int64_t res = error ? -EIO : (int64_t)rq->nr_bytes;
 
+	if (res > 0)
+		memcpy(rq->user_kbuf, rq->buf, rq->nr_bytes);
 	acquire(&ctx->lock);
-	rq->next = NULL;
-	if (ctx->done_tail)
-		ctx->done_tail->next = rq;
-	else
-		ctx->done = rq;
-	ctx->done_tail = rq;
+	ctx->ring[(ctx->head + ctx->ndone) % RING_SIZE] = (struct user_io_event){ rq->user_data, res };
 	ctx->ndone++;
 	if (ctx->wait.head)
 		wq_wakeup(&ctx->wait);
 	release(&ctx->lock);
+	blk_mq_free_request(rq);
 }
 
 #define IOCB_BATCH 8   // iocbs copied in at a time (on the kernel stack)
@@ -107,12 +119,13 @@ aio_submit(struct proc *p, uint64_t uiocbs, uint64_t n)
 			}
 		}
 		struct user_iocb *cb = &cbs[i % IOCB_BATCH];
-		if (cb->op != IOCB_CMD_PREAD || cb->nbytes != SECTOR_SIZE || cb->sector >= disk->capacity ||
-		    cb->nbytes / SECTOR_SIZE > disk->capacity - cb->sector) {
+		if (cb->op != IOCB_CMD_PREAD || cb->nbytes != SECTOR_SIZE || cb->buf % SECTOR_SIZE != 0 ||
+		    cb->sector >= disk->capacity || cb->nbytes / SECTOR_SIZE > disk->capacity - cb->sector) {
 			err = -EINVAL;
 			break;
 		}
-		if (!user_range_ok(p, cb->buf, cb->nbytes, 1)) {
+		void *kbuf = user_kaddr(p, cb->buf, 1);   // aligned: the whole buffer is in this page
+		if (kbuf == NULL) {
 			err = -EFAULT;
 			break;
 		}
@@ -120,7 +133,7 @@ aio_submit(struct proc *p, uint64_t uiocbs, uint64_t n)
 		rq->sector = cb->sector;
 		rq->nr_bytes = cb->nbytes;
 		rq->user_data = cb->data;
-		rq->user_buf = cb->buf;
+		rq->user_kbuf = kbuf;
 		blk_mq_insert_request(rq, aio_complete, ctx);
 	}
 	if (i < n) {
@@ -135,7 +148,7 @@ aio_submit(struct proc *p, uint64_t uiocbs, uint64_t n)
 	return i > 0 ? (long)i : err;
 }
 
-#define EVENT_BATCH 16   // events written out at a time
+#define EVENT_BATCH 16   // events copied out at a time, from the kernel stack
 
 long
 aio_getevents(struct proc *p, uint64_t min, uint64_t max, uint64_t uevents)
@@ -162,38 +175,30 @@ aio_getevents(struct proc *p, uint64_t min, uint64_t max, uint64_t uevents)
 	while (ctx->ndone < min)
 		wq_sleep(&ctx->wait, &ctx->lock);
 	uint32_t take = ctx->ndone < max ? ctx->ndone : (uint32_t)max;
-	struct request *list = ctx->done, **end = &list;
-	for (uint32_t k = 0; k < take; k++)
-		end = &(*end)->next;
-	ctx->done = *end;
-	if (ctx->done == NULL)
-		ctx->done_tail = NULL;
-	*end = NULL;
-	ctx->ndone -= take;
-	ctx->inflight -= take;
 	release(&ctx->lock);
 
-	// Outside the lock: copies, and the tags go back.
-	uint32_t k = 0;
-	for (struct request *rq = list, *next; rq; rq = next, k++) {
-		next = rq->next;
-		int64_t res = rq->error ? -EIO : (int64_t)rq->nr_bytes;
-		if (res > 0 && copyout(p, rq->user_buf, rq->buf, rq->nr_bytes) != 0)
-			res = -EFAULT;   // checked at submit; cannot happen while nothing unmaps
-		evs[k % EVENT_BATCH] = (struct user_io_event){ rq->user_data, res };
-		blk_mq_free_request(rq);
-		if (k % EVENT_BATCH == EVENT_BATCH - 1 || next == NULL) {
-			uint64_t first = k - k % EVENT_BATCH;
-			if (copyout(p, uevents + first * IOEV_SIZE, evs, (k % EVENT_BATCH + 1) * IOEV_SIZE) != 0)
-				panic("aio: events page went away");   // checked above
-		}
+	// Only this thread consumes the ring, so the first `take` events stay
+	// put; completions only append.  Copied out a batch at a time, then
+	// given back to the ring.
+	for (uint32_t done = 0; done < take; ) {
+		uint32_t k = take - done < EVENT_BATCH ? take - done : EVENT_BATCH;
+		acquire(&ctx->lock);
+		for (uint32_t j = 0; j < k; j++)
+			evs[j] = ctx->ring[(ctx->head + j) % RING_SIZE];
+		ctx->head = (ctx->head + k) % RING_SIZE;
+		ctx->ndone -= k;
+		ctx->inflight -= k;
+		release(&ctx->lock);
+		if (copyout(p, uevents + (uint64_t)done * IOEV_SIZE, evs, k * IOEV_SIZE) != 0)
+			panic("aio: events page went away");   // checked above; nothing unmaps
+		done += k;
 	}
 	return take;
 }
 
 // From proc_wait, after the process's thread has exited: wait for its I/Os
-// still in flight (their completions use the context), free the requests
-// nobody reaped, then the context.
+// still in flight (their completions write into its pages and this
+// context), then free the context.  Unreaped events are dropped.
 void
 aio_exit(struct proc *p)
 {
@@ -204,14 +209,8 @@ aio_exit(struct proc *p)
 	acquire(&ctx->lock);
 	while (ctx->ndone < ctx->inflight)
 		wq_sleep(&ctx->wait, &ctx->lock);
-	struct request *list = ctx->done;
-	ctx->done = ctx->done_tail = NULL;
-	ctx->ndone = ctx->inflight = 0;
 	release(&ctx->lock);
-	for (struct request *rq = list, *next; rq; rq = next) {
-		next = rq->next;
-		blk_mq_free_request(rq);
-	}
+	kfree_page(ctx->ring);
 	kfree(ctx);
 	p->ioctx = NULL;
 }

@@ -13,8 +13,9 @@
 //     ops->queue_rq, one dispatcher per hardware queue at a time);
 //   driver: blk_mq_start_request, then, now or later (an interrupt),
 //     blk_mq_end_request -> rq->end_io(rq, error): back to the submitter
-//     (aio.c: the process's completion list and wait queue);
-//   submitter: blk_mq_free_request gives the tag back.
+//     (aio.c: data to the user's buffer, an event in the process's ring,
+//     its waiters woken), which frees the request (blk_mq_free_request)
+//     there: a tag is held only while the request is queued or in the driver.
 //
 // Everything on that path is per CPU (software queue, hardware queue when
 // the driver has one per CPU, tags, statistics), so submitters on
@@ -63,7 +64,8 @@ struct request {
 	struct request *next;           // software / dispatch / completion list link
 	rq_end_io_fn *end_io;           // called by blk_mq_end_request
 	void *end_io_data;
-	uint64_t user_data, user_buf;   // the submitter's (aio.c: iocb data, user buffer)
+	uint64_t user_data;             // the submitter's (aio.c: the iocb's data)
+	void *user_kbuf;                // aio.c: the user buffer, through the direct map
 	// cmd_size bytes of driver data follow (blk_mq_rq_to_pdu).
 };
 

@@ -157,7 +157,9 @@ disk_default(void)
 }
 
 // A free tag of the current CPU's hardware queue, sleeping while there is
-// none.  The request is that tag's static request.
+// none.  The request is that tag's static request.  Called with interrupts
+// on, from the submitter's thread (threads do not migrate, so the CPU and
+// its hardware queue stay the same across the sleep).
 struct request *
 blk_mq_alloc_request(struct request_queue *q, unsigned int op)
 {
@@ -165,8 +167,17 @@ blk_mq_alloc_request(struct request_queue *q, unsigned int op)
 	struct blk_mq_tags *t = h->tags;
 
 	acquire(&t->lock);
-	while (t->nr_free == 0)
-		wq_sleep(&t->wait, &t->lock);
+	while (t->nr_free == 0) {
+		// Tags may be held by requests still in software queues (ours,
+		// or those of a submitter preempted before it ran the queue):
+		// send them to the driver first, as Linux's blk_mq_get_tag does,
+		// or all could wait for tags that only a dispatch would free.
+		release(&t->lock);
+		blk_mq_run_hw_queue(h);
+		acquire(&t->lock);
+		if (t->nr_free == 0)
+			wq_sleep(&t->wait, &t->lock);
+	}
 	uint32_t words = (t->depth + 63) / 64, w = t->hint;
 	for (;; w = w + 1 == words ? 0 : w + 1) {
 		uint64_t free = ~t->bitmap[w];

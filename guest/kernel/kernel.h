@@ -144,5 +144,6 @@ int proc_wait(struct proc *p);
 int copyin(struct proc *p, void *dst, uint64_t src, size_t n);
 int copyout(struct proc *p, uint64_t dst, const void *src, size_t n);
 int user_range_ok(struct proc *p, uint64_t va, size_t n, int write);
+void *user_kaddr(struct proc *p, uint64_t va, int write);
 struct proc *proc_create_data(const char *name, void *prog, int cpu, uint64_t arg,
 			      const void *data, size_t len, size_t pages);

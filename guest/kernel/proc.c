@@ -126,6 +126,16 @@ copyout(struct proc *p, uint64_t dst, const void *src, size_t n)
 	return 0;
 }
 
+// The kernel (direct-map) address of user byte va if its page is present
+// and user (and writable if `write`), else NULL: for an I/O that completes
+// outside the process's context.  Valid while the process lives (pages are
+// only freed by proc_wait).
+void *
+user_kaddr(struct proc *p, uint64_t va, int write)
+{
+	return uvm_addr(p->pml4, va, write);
+}
+
 // Whether [va, va + n) is all present user memory (writable too if
 // `write`): for a system call that must refuse a pointer before it starts.
 int

@@ -82,6 +82,7 @@ uint64_t lvd_pool_offset(struct lvd_domain *d, const void *p, size_t n);  // -1 
 void lvd_print_stats(void);
 void lvd_selftest(void);   // lvd_test.c
 void lvd_isolate_from_cmdline(void);   // lvd_drivers.c
+void lvd_bench(void);                  // lvd_bench.c: lvdbench= measurements
 
 // lvd_tramp.S
 long lvd_enter(struct lvd_msg *m, uint64_t domain_rsp, uint64_t domain_if);

@@ -1,6 +1,6 @@
 // lvd_test.c: the LVD boot self test (docs/DOMAINS.md, "Isolation tests"),
 // run under the hypervisor when the "selftest" boot module is present
-// (`lvd boot --hypervisor --lvd-selftest`).  Every step goes through the
+// (`lvd boot --lvd-selftest`: the word lvdtest on the command line).  Every step goes through the
 // real trampolines: calls, replies, nesting, all CPUs at once, interrupts
 // inside the domain, then one misbehaviour per fresh domain, each of which
 // must end with the domain killed (or the call rejected) and the kernel
@@ -72,8 +72,10 @@ struct attack {
 void
 lvd_selftest(void)
 {
-	if (!lvd_enabled || boot_module("selftest") == NULL)
+	if (cmdline_option("lvdtest") == NULL)
 		return;
+	if (!lvd_enabled || boot_module("selftest") == NULL)
+		panic("lvdtest: needs the hypervisor and the selftest boot module");
 	uint64_t hash0 = image_hash();
 	struct lvd_domain *d = lvd_domain_create("selftest", 0, 0, NULL);
 	if (d == NULL)

@@ -295,6 +295,7 @@ selftest(void *arg)
 	lvd_init();        // isolated domains, under the hypervisor (lvd.c)
 	lvd_selftest();    // with the "selftest" boot module (lvd_test.c)
 	lvd_isolate_from_cmdline();   // isolate= and domain= (lvd_drivers.c)
+	lvd_bench();                  // lvdbench= (lvd_bench.c)
 
 	for (int c = 0; c < ncpu; c++)
 		printk("cpu %d: %lu ticks, %lu switches\n", c, cpus[c].ticks, cpus[c].rq.switches);

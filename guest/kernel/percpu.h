@@ -127,6 +127,8 @@ void trap(struct trapframe *tf);
 #define T_TIMER    32
 #define T_RESCHED  0xf0      // IPI: "look at your run queue"
 #define T_TEST     0xf1      // IPI: self-test counter
+#define T_LAT      0xf2      // IPI: interrupt-cost measurement (lvd_bench.c)
+extern volatile uint64_t lat_irqs;
 #define T_SPURIOUS 0xff
 extern volatile uint64_t test_ipis, test_nmis;
 // apic.c

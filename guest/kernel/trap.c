@@ -123,6 +123,10 @@ trap(struct trapframe *tf)
 		__atomic_fetch_add(&test_ipis, 1, __ATOMIC_RELAXED);
 		apic_eoi();
 		break;
+	case T_LAT:
+		lat_irqs++;
+		apic_eoi();
+		break;
 	case T_SPURIOUS:
 		break;             // no EOI for a spurious interrupt (SDM 11.9)
 	default:

@@ -17,6 +17,7 @@
 #include "blk.h"
 #include "net.h"
 #include "percpu.h"
+#include "lvd.h"
 
 extern char uprog_nullnet[], uprog_fio[];
 
@@ -181,5 +182,6 @@ workload_run(const char *name)
 		nullblk_workload();
 	else
 		panic("workload: unknown workload (want workload=nullnet or nullblk)");
+	lvd_print_stats();   // crossings into isolated drivers, if any (lvd.c)
 	machine_exit(0);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Lvd.Experiments.Domains;
 using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
 using Lvd.Toolchain;
@@ -104,7 +105,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         if (settings.Cpus is < 1 or > 64) throw new UsageException($"--cpus {settings.Cpus}: 1 to 64");
-        string cmdline = settings.Cmdline;
         if (settings.Workload != null)
         {
             // The kernel reads these from its command line (docs/KERNEL.md) and prints a "result:" line.
@@ -113,14 +113,25 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             if (settings.Duration <= 0) throw new UsageException("--duration must be positive");
             if (settings.Depth is < 1 or > 256) throw new UsageException("--depth must be 1 to 256");
             if (settings.Seed < 0) throw new UsageException("--seed must be 0 or more");
-            cmdline = $"{cmdline} workload={settings.Workload} threads={settings.Threads} duration={settings.Duration} seed={settings.Seed}";
-            if (settings.Workload == "nullblk") cmdline += $" depth={settings.Depth}";
-            cmdline = cmdline.Trim();
         }
-        string elf = settings.Kernel ?? KernelBuilder.Build(GuestCompiler.Locate());
-        var (modules, lvdCmdline) = DomainModules(settings);
-        cmdline = $"{cmdline} {lvdCmdline}".Trim();
-        bool hypervisor = settings.Hypervisor || modules.Count > 0;
+        if (settings.Crossings is < 1 or > 2) throw new UsageException("--crossings must be 1 or 2");
+        var isolate = (settings.Isolate ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var d in isolate)
+            if (!LvdBoot.IsolatableDrivers.Contains(d)) throw new UsageException($"--isolate {d}: nullnet or nullblk");
+        var spec = new LvdBootSpec
+        {
+            Cpus = settings.Cpus, Workload = settings.Workload, Threads = settings.Threads, Depth = settings.Depth,
+            Duration = settings.Duration, Seed = settings.Seed, Isolate = isolate, Crossings = settings.Crossings,
+            Hypervisor = settings.Hypervisor, Selftest = settings.LvdSelftest, UserDomains = settings.Domains,
+            ExtraCmdline = settings.Cmdline,
+        };
+        var cc = GuestCompiler.Locate();
+        string elf = settings.Kernel ?? KernelBuilder.Build(cc);
+        string cmdline;
+        List<KernelLoader.Module> modules;
+        try { (cmdline, modules) = LvdBoot.Prepare(spec, cc); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        bool hypervisor = spec.NeedsHypervisor;
         using var stdout = Console.OpenStandardOutput();
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
         var progress = settings.Workload != null && !Console.IsErrorRedirected && !settings.Trace
@@ -156,39 +167,4 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         ProfileOutput.Write(result, elf, settings.Profile, settings.ProfileTop, ProfileOutput.KernelUserImage);
         return result.ExitStatus;
     }
-
-    /// <summary>The driver images to build and hand to the kernel as boot modules, and the command-line words that use them.</summary>
-    private static (List<KernelLoader.Module> Modules, string Cmdline) DomainModules(Settings settings)
-    {
-        var modules = new List<KernelLoader.Module>();
-        var words = new List<string>();
-        if (settings.Crossings is < 1 or > 2) throw new UsageException("--crossings must be 1 or 2");
-        if (settings.Isolate == null && settings.Domains.Length == 0 && !settings.LvdSelftest) return (modules, "");
-        var cc = GuestCompiler.Locate();
-        void Add(string driver)
-        {
-            var (name, path) = DomainBuilder.Build(cc, driver);
-            if (modules.Any(m => m.Name == name)) throw new UsageException($"domain {name} given twice");
-            modules.Add(new KernelLoader.Module(name, File.ReadAllBytes(path)));
-        }
-        if (settings.Isolate != null)
-        {
-            var drivers = settings.Isolate.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var d in drivers)
-            {
-                if (d is not ("nullnet" or "nullblk")) throw new UsageException($"--isolate {d}: nullnet or nullblk");
-                Add(d);
-            }
-            words.Add($"isolate={string.Join(',', drivers)}");
-            words.Add($"crossings={settings.Crossings}");
-        }
-        foreach (var d in settings.Domains)
-        {
-            Add(d);
-            words.Add($"domain={modules[^1].Name}");
-        }
-        if (settings.LvdSelftest) Add("selftest");
-        return (modules, string.Join(' ', words));
-    }
 }
-

@@ -1,0 +1,148 @@
+using System.Text.RegularExpressions;
+using Lvd.Hypervisor;
+using Lvd.Machine;
+using Lvd.Machine.Loader;
+using Lvd.Toolchain;
+
+namespace Lvd.Experiments.Domains;
+
+/// <summary>
+/// One boot of the guest kernel as the LVD experiments run it (docs/DOMAINS.md): which CPUs,
+/// which workload, which drivers isolated in domains. The one place that turns such a
+/// description into a kernel command line and boot modules (driver images built with
+/// guest/domains/build.sh), used by `lvd boot`, `lvd demo`, `lvd bench` and the tests.
+/// </summary>
+public sealed record LvdBootSpec
+{
+    public int Cpus { get; init; } = 4;
+    public string? Workload { get; init; }          // nullnet | nullblk
+    public int Threads { get; init; } = 1;
+    public int Depth { get; init; } = 1;
+    public long Duration { get; init; } = 20_000_000;
+    public long Seed { get; init; } = 1;
+    public IReadOnlyList<string> Isolate { get; init; } = [];   // nullnet, nullblk
+    public int Crossings { get; init; } = 1;
+    public bool Hypervisor { get; init; }
+    /// <summary>Run the LVD self test (lvd_test.c: calls, nesting, concurrency, 20 misbehaviours).</summary>
+    public bool Selftest { get; init; }
+    /// <summary>An in-guest measurement (lvd_bench.c): "call" or "irq".</summary>
+    public string? Bench { get; init; }
+    public IReadOnlyList<string> UserDomains { get; init; } = [];
+    public string ExtraCmdline { get; init; } = "";
+
+    /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
+    public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";
+
+    public string Describe() =>
+        (Isolate.Count == 0 ? (Hypervisor ? "native drivers, under the hypervisor" : "native")
+            : $"isolated {string.Join('+', Isolate)}" + (Isolate.Contains("nullnet") ? $", {Crossings} crossing(s)/packet" : ""))
+        + (Workload == null ? "" : $", {Workload} {Threads} thread(s)" + (Workload == "nullblk" ? $" depth {Depth}" : ""));
+}
+
+/// <summary>A workload's result line and what the machine counted during the run.</summary>
+public sealed record LvdWorkloadResult(
+    string Line, long Operations, long Cycles, long PerSecond, long CyclesPerOperation,
+    long VmFuncs, long Exits, IReadOnlyDictionary<string, long> ExitsByReason, long DomainCalls, long DomainInterrupts);
+
+public static partial class LvdBoot
+{
+    public static readonly string[] IsolatableDrivers = ["nullnet", "nullblk"];
+
+    /// <summary>The kernel command line and boot modules for a spec (builds the driver images).</summary>
+    public static (string Cmdline, List<KernelLoader.Module> Modules) Prepare(LvdBootSpec s, GuestCompiler cc)
+    {
+        if (s.Cpus is < 1 or > 64) throw new ArgumentException($"{s.Cpus} CPUs: 1 to 64");
+        if (s.Crossings is < 1 or > 2) throw new ArgumentException("crossings must be 1 or 2");
+        var words = new List<string>();
+        var modules = new List<KernelLoader.Module>();
+        void Add(string driver)
+        {
+            var (name, path) = DomainBuilder.Build(cc, driver);
+            if (modules.Any(m => m.Name == name)) throw new ArgumentException($"domain {name} given twice");
+            modules.Add(new KernelLoader.Module(name, File.ReadAllBytes(path)));
+        }
+        if (s.Workload != null)
+        {
+            if (s.Workload is not ("nullnet" or "nullblk")) throw new ArgumentException($"workload {s.Workload}: nullnet or nullblk");
+            words.Add($"workload={s.Workload} threads={s.Threads} duration={s.Duration} seed={s.Seed}");
+            if (s.Workload == "nullblk") words.Add($"depth={s.Depth}");
+        }
+        if (s.Isolate.Count > 0)
+        {
+            foreach (var d in s.Isolate)
+            {
+                if (!IsolatableDrivers.Contains(d)) throw new ArgumentException($"isolate {d}: nullnet or nullblk");
+                Add(d);
+            }
+            words.Add($"isolate={string.Join(',', s.Isolate)} crossings={s.Crossings}");
+        }
+        foreach (var d in s.UserDomains)
+        {
+            Add(d);
+            words.Add($"domain={modules[^1].Name}");
+        }
+        if (s.Bench is not (null or "call" or "irq")) throw new ArgumentException($"bench {s.Bench}: call or irq");
+        if (s.Selftest || (s.Bench != null && s.NeedsHypervisor)) Add("selftest");
+        if (s.Selftest) words.Add("lvdtest");
+        if (s.Bench != null) words.Add($"lvdbench={s.Bench}");
+        if (s.ExtraCmdline.Length > 0) words.Insert(0, s.ExtraCmdline);
+        return (string.Join(' ', words), modules);
+    }
+
+    /// <summary>Boots the kernel for a spec and returns the run (serial captured unless a stream is given).</summary>
+    public static ProgramResult Run(LvdBootSpec s, Stream? serial = null, long maxInstructions = 20_000_000_000, Lvd.Machine.Cost.CostModel? costs = null)
+    {
+        var cc = GuestCompiler.Locate();
+        string elf = KernelBuilder.Build(cc);
+        var (cmdline, modules) = Prepare(s, cc);
+        return ProgramRunner.Run(elf, new RunOptions
+        {
+            CpuCount = s.Cpus,
+            KernelCommandLine = cmdline,
+            BootModules = modules,
+            SerialOut = serial,
+            CaptureSerial = serial == null,
+            MaxInstructions = maxInstructions,
+            Costs = costs ?? Lvd.Machine.Cost.CostModel.Default,
+        }.With(s.NeedsHypervisor ? HypervisorMode.OnRequest : HypervisorMode.None));
+    }
+
+    [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) (?:cycles_per_packet|cycles_per_io)=(?<k>\d+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex ResultLine();
+
+    [GeneratedRegex(@"^lvd: domain \S+: (?<calls>\d+) calls, (?<up>\d+) upcalls, (?<irq>\d+) interrupts inside", RegexOptions.Multiline)]
+    private static partial Regex DomainStats();
+
+    /// <summary>The workload result of a finished run; a clear error if the run failed or printed none.</summary>
+    public static LvdWorkloadResult Parse(ProgramResult r, string log)
+    {
+        if (r.ExitStatus != 0)
+            throw new InvalidOperationException($"the guest run failed (exit status {r.ExitStatus}){(r.Run.CrashReport != null ? ": " + r.Run.CrashReport.Trim() : "")}\n{Tail(log)}");
+        var m = ResultLine().Match(log);
+        if (!m.Success) throw new InvalidOperationException("the kernel printed no result line:\n" + Tail(log));
+        var exits = new Dictionary<string, long>();
+        long total = 0;
+        foreach (var c in r.Machine.Cpus)
+            for (int reason = 0; reason < c.ExitsByReason.Length; reason++)
+            {
+                if (c.ExitsByReason[reason] == 0) continue;
+                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason), (ushort)reason) ? ((Lvd.Machine.Vmx.ExitReason)reason).ToString() : $"reason{reason}";
+                exits[name] = exits.GetValueOrDefault(name) + c.ExitsByReason[reason];
+                total += c.ExitsByReason[reason];
+            }
+        long calls = 0, irqs = 0;
+        foreach (Match d in DomainStats().Matches(log))
+        {
+            calls += long.Parse(d.Groups["calls"].Value) + long.Parse(d.Groups["up"].Value);
+            irqs += long.Parse(d.Groups["irq"].Value);
+        }
+        return new LvdWorkloadResult(m.Value.Trim(), long.Parse(m.Groups["n"].Value), long.Parse(m.Groups["c"].Value),
+            long.Parse(m.Groups["r"].Value), long.Parse(m.Groups["k"].Value), r.Machine.Cpus.Sum(c => c.VmFuncs), total, exits, calls, irqs);
+    }
+
+    private static string Tail(string log)
+    {
+        var lines = log.Split('\n');
+        return string.Join('\n', lines.Skip(Math.Max(0, lines.Length - 15)));
+    }
+}

@@ -24,6 +24,14 @@ obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 files=("$here"/lib/*.c "$here"/lib/*.S)
 if [ -d "$src" ]; then files+=("$src"/*.c); else files+=("$src"); fi
+# A driver that talks to the kernel through IDL-generated glue (docs/IDL.md) says so
+# with a file `interfaces` (e.g. nullnet: net_device); it gets the glue runtime and
+# the generated files on its include path (guest/lvd/glue.sh generates them).
+if [ -d "$src" ] && [ -f "$src/interfaces" ]; then
+  glue="$("$here/../lvd/glue.sh")"
+  CFLAGS+=(-I "$here/../lvd/include" -I "$glue")
+  files+=("$here/../lvd/glue/captab.c" "$here/../lvd/glue/pool.c")
+fi
 i=0
 for f in "${files[@]}"; do
   if [[ "$f" == *.S ]]; then gcc "${CFLAGS[@]}" -D__ASSEMBLY__ -c "$f" -o "$obj/$i.o"; else gcc "${CFLAGS[@]}" -c "$f" -o "$obj/$i.o"; fi

@@ -30,10 +30,19 @@ LDFLAGS=(
   -T "$here/kernel.ld"
 )
 
+# The IDL-generated glue of the isolated drivers (guest/lvd/glue.sh): its runtime
+# (capability table, pool offsets) and, included by lvd_nullnet_glue.c, the kernel side
+# of idl/net_device.idl.
+glue="$("$here/../lvd/glue.sh")"
+GLUE_CFLAGS=(-I "$here/../lvd/include" -I "$glue")
+
 obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 for f in "$here"/*.c; do
-  gcc "${CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .c).o"
+  gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .c).o"
+done
+for f in "$here"/../lvd/glue/captab.c "$here"/../lvd/glue/pool.c; do
+  gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/lvd_glue_$(basename "$f" .c).o"
 done
 for f in "$here"/*.S; do
   gcc "${ASFLAGS[@]}" "${CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .S).S.o"

@@ -1,6 +1,7 @@
 // lvd_drivers.c: the kernel side of the isolated drivers (LVD.md section 4):
-// glue that stands in for nullnet's and nullblk's operations and crosses
-// into their domains, and the kernel services the domains may call.
+// glue that stands in for nullblk's operations and crosses into its domain,
+// the kernel services the domains may call, and the command line (nullnet's
+// kernel side is lvd_nullnet.c).
 //
 //   isolate=nullnet[,nullblk] crossings=1|2   (lvd boot --isolate ...)
 //   domain=NAME                               (lvd boot --domain FILE.c)
@@ -14,101 +15,10 @@
 #include "lvd.h"
 #include "net.h"
 #include "percpu.h"
-#include "../domains/nullnet/nullnet_if.h"
+#include "lvd_nullnet.h"
 #include "../domains/nullblk/nullblk_if.h"
 
-// ---------------------------------------------------------------- nullnet
-
-static struct lvd_domain *nn_dom;
-static int nn_crossings = 1;
-static struct {
-	uint64_t ref;
-	struct sk_buff *skb;     // NULL once freed
-} nn_inflight[NCPU];
-static uint64_t nn_gen[NCPU];
-
-// dev_queue_xmit calls this under the device's tx_lock, interrupts off.
-static int
-lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
-{
-	int c = mycpu()->id;
-	uint64_t ref = (uint64_t)(c + 1) << 48 | ++nn_gen[c];
-	nn_inflight[c].ref = ref;
-	nn_inflight[c].skb = skb;
-	struct lvd_msg m = { {
-		lvd_msg_word0(NN_XMIT, 0), ref, (uint64_t)(skb->head - pktpool.va),
-		(uint64_t)(skb->data - skb->head), skb->len, 0x0800, nn_crossings == 2,
-	} };
-	int r = lvd_call(nn_dom, &m);
-	if (r != 0 || m.w[0] != 0 || m.w[1] != NETDEV_TX_OK) {
-		dev->stats.tx_dropped++;
-	} else {
-		// The statistics projection: the domain's shadow counters.
-		dev->stats.tx_packets = m.w[2];
-		dev->stats.tx_bytes = m.w[3];
-		dev->stats.tx_dropped = m.w[4];
-	}
-	// One crossing: the kernel frees the packet after the reply.  Two: the
-	// domain's consume_skb upcall did (if it did not, free it anyway).
-	if (nn_inflight[c].skb != NULL)
-		kfree_skb(skb);
-	nn_inflight[c].skb = NULL;
-	return NETDEV_TX_OK;
-}
-
-static int
-lvd_nullnet_open(struct net_device *dev)
-{
-	struct lvd_msg m = { { lvd_msg_word0(NN_OPEN, 0), dev->mtu, dev->stats.tx_packets,
-			       dev->stats.tx_bytes, dev->stats.tx_dropped } };
-	return lvd_call(nn_dom, &m) == 0 && m.w[0] == 0 ? (int)m.w[1] : -1;
-}
-
-static int
-lvd_nullnet_stop(struct net_device *dev)
-{
-	struct lvd_msg m = { { lvd_msg_word0(NN_STOP, 0) } };
-	return lvd_call(nn_dom, &m) == 0 && m.w[0] == 0 ? (int)m.w[1] : -1;
-}
-
-static const struct net_device_ops lvd_nullnet_ops = {
-	.open = lvd_nullnet_open,
-	.stop = lvd_nullnet_stop,
-	.start_xmit = lvd_nullnet_xmit,
-};
-
-static int
-nn_upcall(struct lvd_domain *d, struct lvd_msg *m)
-{
-	int c = mycpu()->id;
-	switch (lvd_msg_fn(m)) {
-	case NN_KFN_CONSUME_SKB:
-		if (m->w[1] != nn_inflight[c].ref || nn_inflight[c].skb == NULL)
-			return -LVD_EINVAL;
-		kfree_skb(nn_inflight[c].skb);
-		nn_inflight[c].skb = NULL;
-		return 0;
-	}
-	return -LVD_ENOSYS;
-}
-
-static void
-isolate_nullnet(void)
-{
-	nn_dom = lvd_domain_create("nullnet", pktpool.pa, pktpool.size, nn_upcall);
-	if (nn_dom == NULL)
-		panic("lvd: cannot isolate nullnet");
-	// Swap the device's operations for the glue, with the device quiet;
-	// open carries the statistics into the domain's shadow (the projection
-	// comes back with every transmit).
-	acquire(&nullnet_dev.tx_lock);
-	if (lvd_nullnet_open(&nullnet_dev) != 0)
-		panic("lvd: isolated nullnet did not open");
-	nullnet_dev.ops = &lvd_nullnet_ops;
-	release(&nullnet_dev.tx_lock);
-	printk("lvd: nullnet isolated in domain %d, %d crossing(s) per packet, packet pool shared\n",
-	       nn_dom->id, nn_crossings);
-}
+// nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
 
 // ---------------------------------------------------------------- nullblk
 
@@ -250,14 +160,13 @@ lvd_isolate_from_cmdline(void)
 {
 	const char *iso = cmdline_option("isolate");
 	const char *cr = cmdline_option("crossings");
-	if (cr && (cr[0] == '1' || cr[0] == '2'))
-		nn_crossings = cr[0] - '0';
+	int crossings = cr && (cr[0] == '1' || cr[0] == '2') ? cr[0] - '0' : 1;
 	if (iso || cmdline_option("domain")) {
 		if (!lvd_enabled)
 			panic("lvd: isolation asked for, but no hypervisor with VMFUNC");
 	}
 	if (iso && word_in_list(iso, "nullnet"))
-		isolate_nullnet();
+		lvd_isolate_nullnet(crossings);
 	if (iso && word_in_list(iso, "nullblk"))
 		isolate_nullblk();
 	// Every domain=NAME word.

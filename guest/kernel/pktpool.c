@@ -40,11 +40,14 @@ pktpool_init(void)
 	_Static_assert(POOL_PAGES_DEFAULT * sizeof(uint32_t) <= PGSIZE, "free list in one page");
 	if (global_free == NULL)
 		panic("pktpool: no memory");
-	for (uint64_t i = 0; i < pages; i++)
+	// The first ncpu pages are the per-CPU register pages of the isolated
+	// drivers' generated glue (LVD_POOL_REGPAGE, lvd/domain.h): never packets.
+	uint64_t regpages = (uint64_t)ncpu;
+	for (uint64_t i = 0; i < pages - regpages; i++)
 		global_free[i] = (uint32_t)(pages - 1 - i);
-	nglobal = (uint32_t)pages;
-	printk("pktpool: %lu pages at [%#lx-%#lx), per-CPU caches of %d\n", pages, pktpool.pa,
-	       pktpool.pa + size, CACHE_MAX);
+	nglobal = (uint32_t)(pages - regpages);
+	printk("pktpool: %lu pages at [%#lx-%#lx) (the first %lu register pages), per-CPU caches of %d\n",
+	       pages, pktpool.pa, pktpool.pa + size, regpages, CACHE_MAX);
 }
 
 void *

@@ -1,6 +1,6 @@
 namespace Lvd.Toolchain;
 
-/// <summary>Builds the guest kernel with guest/kernel/build.sh (which owns the kernel's gcc flags).</summary>
+/// <summary>Builds the guest kernel with guest/kernel/build.sh (which owns the kernel's gcc flags), after generating the IDL glue it links (GlueGenerator).</summary>
 public static class KernelBuilder
 {
     public static string Build(GuestCompiler cc)
@@ -10,7 +10,7 @@ public static class KernelBuilder
         string dir = Path.Combine(cc.RepoRoot, "build", "kernel");
         Directory.CreateDirectory(dir);
         string elf = Path.Combine(dir, "kernel.elf");
-        var r = ProcessRunner.Run("bash", [script, elf], cc.RepoRoot);
+        var r = ProcessRunner.Run("bash", [script, elf], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
         if (r.ExitCode != 0) throw new GuestCompilerException($"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
         return elf;
     }

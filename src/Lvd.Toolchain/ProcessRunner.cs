@@ -8,7 +8,8 @@ internal static class ProcessRunner
 {
     public readonly record struct Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(string program, IEnumerable<string> args, string? workingDirectory = null)
+    public static Result Run(string program, IEnumerable<string> args, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -17,6 +18,8 @@ internal static class ProcessRunner
             UseShellExecute = false,
         };
         if (workingDirectory != null) info.WorkingDirectory = workingDirectory;
+        if (environment != null)
+            foreach (var (name, value) in environment) info.Environment[name] = value;
         foreach (string a in args) info.ArgumentList.Add(a);
 
         Process process;

@@ -51,7 +51,7 @@ public sealed class NetDeviceRoundTripTests
         var path = Repo.Path("idl", "net_device.idl");
         var kernel = IdlCompiler.Compile("net_device.idl", File.ReadAllText(path)).GeneratedFiles["net_device_kernel.c"];
 
-        Assert.Contains(" *   request: w0 function id | target, w1 function handle, w2 ref dev, w3 ref skb, w4 skb->len, w5 skb->protocol, w6 pool offset of head, w7 head_len\n", kernel, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 function handle, w2 ref dev, w3 ref skb, w4 skb->len, w5 skb->protocol, w6 pool offset of data, w7 data_len\n", kernel, StringComparison.Ordinal);
         Assert.Contains(" *   register page: 0 bytes in, 0 bytes out\n", kernel, StringComparison.Ordinal);
     }
 }

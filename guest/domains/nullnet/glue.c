@@ -1,75 +1,169 @@
-// glue.c: the domain side of the isolated nullnet's glue (LVD.md section 4).
+// glue.c: the domain side of the isolated nullnet (LVD.md section 4), over
+// the glue generated from idl/net_device.idl (net_device_domain.c, included
+// below; guest/lvd/glue.sh generates it at build time).
 //
-// Shadow copies: the driver works on its own struct net_device and a shadow
-// sk_buff per call; only the fields a call needs cross (a projection), and
-// every word from the kernel is checked before use: the skb's page must lie
-// in the shared pool, data and len inside that page.
+// What is hand-written here is only the plumbing around it:
+// - the transport: a generated stub's message goes to the kernel through the
+//   upcall trampoline (lvd_upcall_raw), its function id offset past the
+//   kernel's own services;
+// - the dispatcher: the domain library hands every call with a function id
+//   >= LVD_FN_USER to driver_call, which hands it to the generated
+//   net_device_domain_dispatch;
+// - the Linux-shaped API the driver calls (register_netdev, consume_skb) and
+//   the functions its net_device_ops cross as (callback handles name these,
+//   which call the driver's ops with Linux's signatures);
+// - shadow memory: a per-CPU free list, since an skb shadow lives one call.
+//
+// One channel per CPU: they share the capability table and the pool and
+// differ in the register page (the CPU's page of the pool).  The kernel calls
+// in under the device's tx_lock, so the table is never used concurrently.
 
 #include "lvd_driver.h"
-#include "nullnet_if.h"
 #include "netdev.h"
+#include "nullnet_if.h"
 
-static struct net_device shadow_dev;
-static int two_crossings;
-extern const struct net_device_ops nullnet_ops;
+// The generated glue serves register_netdev, unregister_netdev and
+// consume_skb on the kernel side under those names; here they are the
+// driver's API (netdev.h), so the generated header's prototypes of the
+// kernel's functions are renamed out of the way.
+#define register_netdev lvd_kernel_register_netdev
+#define unregister_netdev lvd_kernel_unregister_netdev
+#define consume_skb lvd_kernel_consume_skb
+#include "net_device_domain.c"
+#undef register_netdev
+#undef unregister_netdev
+#undef consume_skb
 
-void
-dev_consume_skb(struct sk_buff *skb)
+#define MAX_CPUS 64
+#define CAP_SLOTS 16
+
+static struct lvd_cap cap_slots[CAP_SLOTS];
+static struct lvd_captab caps;
+static struct lvd_chan chans[MAX_CPUS];
+static unsigned int ncpus;
+
+static unsigned int
+this_cpu(void)
 {
-	if (two_crossings) {
-		struct lvd_msg m = { { lvd_msg_word0(NN_KFN_CONSUME_SKB, 0), skb->ref } };
-		lvd_upcall_raw(&m);
-	}
-	skb->consumed = 1;
+	int here;
+	unsigned long c = LVD_STACK_CPU(&here);
+	return c < ncpus ? (unsigned int)c : 0;
 }
 
-long
-driver_init(unsigned int ncpu)
+static int
+to_kernel(struct lvd_msg *m)
 {
-	memset(&shadow_dev, 0, sizeof shadow_dev);
-	memcpy(shadow_dev.name, "null0", 6);
-	shadow_dev.ops = &nullnet_ops;
-	return 0;
+	m->w[0] += NN_KFN_BASE;
+	lvd_upcall_raw(m);    // the reply's status is in w[0]
+	return LVD_OK;
 }
 
 long
 driver_call(struct lvd_msg *m)
 {
-	switch (lvd_msg_fn(m)) {
-	case NN_OPEN:
-		shadow_dev.mtu = (unsigned int)m->w[1];
-		shadow_dev.stats.tx_packets = m->w[2];   // the kernel's counters so far
-		shadow_dev.stats.tx_bytes = m->w[3];
-		shadow_dev.stats.tx_dropped = m->w[4];
-		m->w[1] = (unsigned long)shadow_dev.ops->open(&shadow_dev);
-		return 0;
-	case NN_STOP:
-		m->w[1] = (unsigned long)shadow_dev.ops->stop(&shadow_dev);
-		return 0;
-	case NN_XMIT: {
-		unsigned long off = m->w[2], data = m->w[3], len = m->w[4];
-		if (off >= lvd_info->pool_size || (off & 4095) != 0 || data > 4096 || len > 4096 - data)
-			return -LVD_EINVAL;
-		struct sk_buff skb = {
-			.head = (unsigned char *)lvd_info->pool + off,
-			.len = (unsigned int)len,
-			.protocol = (unsigned short)m->w[5],
-			.ref = m->w[1],
+	m->w[0] -= NN_FN_BASE;   // >= LVD_FN_USER (lib.c)
+	net_device_domain_dispatch(&chans[this_cpu()], m);
+	return (long)m->w[0];
+}
+
+// ---- shadow objects: zeroed, per-CPU free lists of one block size ----
+
+#define SHADOW_BLOCK 128
+struct block {
+	struct block *next;
+};
+static struct block *free_blocks[MAX_CPUS];
+
+void *
+lvd_shadow_alloc(size_t size, uint32_t tag)
+{
+	if (size > SHADOW_BLOCK)
+		return NULL;
+	unsigned int c = this_cpu();
+	struct block *b = free_blocks[c];
+	if (b != NULL)
+		free_blocks[c] = b->next;
+	else if ((b = lvd_malloc(SHADOW_BLOCK)) == NULL)
+		return NULL;
+	memset(b, 0, size);
+	return b;
+}
+
+void
+lvd_shadow_free(void *obj, uint32_t tag)
+{
+	unsigned int c = this_cpu();
+	struct block *b = obj;
+	b->next = free_blocks[c];
+	free_blocks[c] = b;
+}
+
+// ---- the driver's API ----
+
+static int32_t
+cb_open(struct net_device *dev)
+{
+	return dev->netdev_ops->ndo_open(dev);
+}
+
+static int32_t
+cb_stop(struct net_device *dev)
+{
+	return dev->netdev_ops->ndo_stop(dev);
+}
+
+// skb is the shadow the generated handler made for this call; data and len
+// are the packet in the pool, already checked against it.
+static int32_t
+cb_start_xmit(struct net_device *dev, struct sk_buff *skb, void *data, uint64_t data_len)
+{
+	if (skb->len != data_len) {
+		consume_skb(skb);
+		return -1;
+	}
+	skb->head = skb->data = data;
+	skb->dev = dev;
+	return dev->netdev_ops->ndo_start_xmit(skb, dev);
+}
+
+int
+register_netdev(struct net_device *dev)
+{
+	int32_t ret;
+	int rc = net_device_call_register_netdev(&chans[this_cpu()], dev, cb_open, cb_stop,
+						 cb_start_xmit, &ret);
+	return rc != LVD_OK ? rc : ret;
+}
+
+void
+consume_skb(struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	if (dev != NULL && (dev->flags & NN_IFF_CONSUME_CROSSES) &&
+	    net_device_call_consume_skb(&chans[this_cpu()], skb) == LVD_OK)
+		return;   // the kernel freed the packet, the stub the shadow
+	// One crossing: the kernel frees the packet after the reply; the shadow
+	// and its name go now.
+	uint64_t cap = lvd_cap_find(&caps, skb, LVD_TAG_SK_BUFF);
+	if (cap != 0)
+		lvd_cap_remove(&caps, cap);
+	lvd_shadow_free(skb, LVD_TAG_SK_BUFF);
+}
+
+long
+driver_init(unsigned int ncpu)
+{
+	ncpus = ncpu < MAX_CPUS ? ncpu : MAX_CPUS;
+	if ((uint64_t)ncpus * LVD_REGPAGE_SIZE > lvd_info->pool_size)
+		return -LVD_ENOMEM;
+	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
+	for (unsigned int c = 0; c < ncpus; c++)
+		chans[c] = (struct lvd_chan){
+			.target = 0,
+			.transport = to_kernel,
+			.caps = &caps,
+			.regpage = (struct lvd_regpage *)(lvd_info->pool + LVD_POOL_REGPAGE(c)),
+			.pool = { (uint8_t *)lvd_info->pool, lvd_info->pool_size },
 		};
-		skb.data = skb.head + data;
-		two_crossings = m->w[6] == 1;
-		int r = shadow_dev.ops->start_xmit(&skb, &shadow_dev);
-		m->w[1] = (unsigned long)r;
-		m->w[2] = shadow_dev.stats.tx_packets;
-		m->w[3] = shadow_dev.stats.tx_bytes;
-		m->w[4] = shadow_dev.stats.tx_dropped;
-		m->w[5] = !two_crossings && skb.consumed;
-		return 0;
-	}
-	case NN_LAST:
-		memcpy(&m->w[1], nullnet_last, 48);
-		m->w[7] = nullnet_last_len;
-		return 0;
-	}
-	return -LVD_ENOSYS;
+	return nullnet_init();
 }

@@ -1,37 +1,54 @@
-// netdev.h: the kernel networking structures as the isolated driver sees
-// them: its shadow net_device and per-call shadow sk_buffs (glue.c).  The
-// same shapes as guest/kernel/net.h, so the driver source reads like the
-// in-kernel one.
+// netdev.h: the kernel networking API as the isolated driver sees it, shaped
+// like Linux's (and guest/kernel/net.h) so that the driver source reads like
+// an in-kernel one.  glue.c implements it over the glue generated from
+// idl/net_device.idl: these are the structs that glue shares, so they carry
+// every field the IDL names (LVD_STRUCT_* below tells the generated header
+// not to define its own).
 #pragma once
-
-struct sk_buff {
-	unsigned char *head, *data;    // in the shared pool
-	unsigned int len;
-	unsigned short protocol;
-	unsigned long ref;             // the kernel's reference (opaque)
-	int consumed;
-};
-
-struct net_device_stats {
-	unsigned long tx_packets, tx_bytes, tx_dropped;
-};
+#include <stdint.h>
 
 struct net_device;
-struct net_device_ops {
-	int (*open)(struct net_device *dev);
-	int (*stop)(struct net_device *dev);
-	int (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
+
+struct sk_buff {
+	uint32_t len;
+	uint16_t protocol;
+	uint32_t queue_mapping;
+	unsigned char *head, *data;    // in the shared pool
+	struct net_device *dev;
 };
+#define LVD_STRUCT_SK_BUFF
+
+struct net_device_stats {
+	uint64_t tx_packets, tx_bytes, tx_dropped;
+};
+
+typedef int netdev_tx_t;
 #define NETDEV_TX_OK 0
+
+struct net_device_ops {
+	int (*ndo_open)(struct net_device *dev);
+	int (*ndo_stop)(struct net_device *dev);
+	netdev_tx_t (*ndo_start_xmit)(struct sk_buff *skb, struct net_device *dev);
+};
 
 struct net_device {
 	char name[16];
-	const struct net_device_ops *ops;
-	struct net_device_stats stats;
-	unsigned int mtu;
+	uint64_t flags;
+	uint64_t features;
+	uint64_t state;
+	uint32_t mtu;
+	const struct net_device_ops *netdev_ops;
+	// The driver counts in stats; the glue's projection names the same words.
+	union {
+		struct net_device_stats stats;
+		struct {
+			uint64_t tx_packets, tx_bytes, tx_dropped;
+		};
+	};
 };
+#define LVD_STRUCT_NET_DEVICE
 
-void dev_consume_skb(struct sk_buff *skb);   // glue.c: the kernel frees it
+int register_netdev(struct net_device *dev);   // 0 or a negative error
+void consume_skb(struct sk_buff *skb);         // the driver is done with the packet
 
-extern unsigned char nullnet_last[64];
-extern unsigned int nullnet_last_len;
+int nullnet_init(void);                        // the driver's module init (nullnet.c)

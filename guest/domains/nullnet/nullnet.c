@@ -1,6 +1,8 @@
 // nullnet.c: the null network driver, as it runs inside an LVD domain.
 // The same driver as guest/kernel/nullnet.c: keep the first bytes of the
-// last packet, count it, give it back.
+// last packet, count it, give it back.  It registers itself with the kernel
+// like a Linux driver; glue.c turns that into the register_netdev call of
+// idl/net_device.idl.
 
 #include "lvd_driver.h"
 #include "netdev.h"
@@ -21,19 +23,31 @@ nullnet_stop(struct net_device *dev)
 	return 0;
 }
 
-static int
+static netdev_tx_t
 nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	nullnet_last_len = skb->len < sizeof nullnet_last ? skb->len : sizeof nullnet_last;
 	memcpy(nullnet_last, skb->data, nullnet_last_len);
 	dev->stats.tx_packets++;
 	dev->stats.tx_bytes += skb->len;
-	dev_consume_skb(skb);
+	consume_skb(skb);
 	return NETDEV_TX_OK;
 }
 
-const struct net_device_ops nullnet_ops = {
-	.open = nullnet_open,
-	.stop = nullnet_stop,
-	.start_xmit = nullnet_xmit,
+static const struct net_device_ops nullnet_ops = {
+	.ndo_open = nullnet_open,
+	.ndo_stop = nullnet_stop,
+	.ndo_start_xmit = nullnet_xmit,
 };
+
+static struct net_device nullnet_dev = {
+	.name = "null0",
+	.mtu = 1500,
+	.netdev_ops = &nullnet_ops,
+};
+
+int
+nullnet_init(void)
+{
+	return register_netdev(&nullnet_dev);
+}

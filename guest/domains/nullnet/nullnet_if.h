@@ -1,22 +1,16 @@
-// nullnet_if.h: the isolated nullnet's interface (function ids and message
-// words), shared by the kernel glue (guest/kernel/lvd_net.c) and the
-// domain glue (glue.c).  Hand-written in the shape idl/net_device.idl
-// describes: the skb crosses as the kernel's reference plus the offset of its
-// page in the shared pool; statistics come back as a projection.
+// nullnet_if.h: what the isolated nullnet's two sides agree on beyond
+// idl/net_device.idl, whose generated glue carries every call (the kernel side
+// is guest/kernel/lvd_nullnet*.c, the domain side glue.c).
 #pragma once
-#include <lvd/domain.h>
 
-enum {
-	NN_OPEN = LVD_FN_USER,  // w1 = mtu; reply w1 = 0
-	NN_STOP,
-	// w1 = skb reference, w2 = offset of skb->head in the pool, w3 = data - head,
-	// w4 = len, w5 = protocol, w6 = 1: the domain calls consume_skb (two crossings)
-	// reply w1 = NETDEV_TX_OK, w2 = tx_packets, w3 = tx_bytes, w4 = tx_dropped,
-	//       w5 = 1 if the kernel must free the skb (one crossing)
-	NN_XMIT,
-	NN_LAST,                // reply w1..w6: the first 48 bytes of the last packet, w7 = its length
-};
+// dev->flags, set by the kernel before ndo_open (the netdev_state projection).
+#define NN_IFF_UP              0x1UL
+// The driver's consume_skb crosses into the kernel (two crossings per packet);
+// without it the domain frees its shadow skb itself and the kernel frees the
+// packet after ndo_start_xmit returns (one crossing).
+#define NN_IFF_CONSUME_CROSSES (1UL << 32)
 
-enum {
-	NN_KFN_CONSUME_SKB = LVD_KFN_USER,   // w1 = skb reference
-};
+// Generated function ids start at 1; on the trampolines they are offset past
+// the ids every domain and the kernel serve themselves (lvd/domain.h).
+#define NN_FN_BASE  LVD_FN_USER     // kernel -> domain
+#define NN_KFN_BASE LVD_KFN_USER    // domain -> kernel

@@ -41,15 +41,43 @@
 #define LVD_KFN_NEST        2    /* w1 = depth: calls the domain's LVD_FN_NEST with depth - 1 */
 #define LVD_KFN_USER        16
 
-/* Errors (negative, in reply word 0 of a failed call and as lvd_call's result). */
-#define LVD_EDEAD           1    /* the domain was killed */
-#define LVD_EINVAL          2    /* bad message, bad reference */
-#define LVD_ENOSTACK        3    /* no free domain stack / kernel stack too low */
-#define LVD_ENOSYS          4    /* unknown function */
+/* Status codes: the one list for the kernel's LVD runtime, the domain library
+ * and the IDL-generated glue (guest/lvd/include/lvd_glue.h, docs/IDL.md).  The
+ * constants are positive; a failure is the negated code, in reply word 0 of a
+ * failed call and as the result of lvd_call and of every generated stub
+ * (return -LVD_EINVAL).  0 is success. */
+#define LVD_OK              0
+#define LVD_ENOSYS          1    /* unknown function */
+#define LVD_EBADREF         2    /* capability unknown, stale, or of another type */
+#define LVD_ERANGE          3    /* buffer offset/length outside the shared pool */
+#define LVD_E2BIG           4    /* length or string over its declared bound */
+#define LVD_EBADUNION       5    /* union discriminator names no arm */
+#define LVD_ELOOP           6    /* list longer than its depth bound, or cyclic */
+#define LVD_ENOMEM          7    /* no shadow object or capability slot left */
+#define LVD_EINVAL          8    /* bad message, bad reference, NULL object */
+#define LVD_ENOREF          9    /* the caller holds no reference the callee knows */
+#define LVD_ECROSS          10   /* the crossing itself failed (generated glue) */
+#define LVD_EDEAD           11   /* the domain was killed */
+#define LVD_ENOSTACK        12   /* no free domain stack / kernel stack too low */
+#define LVD_EMAX            LVD_ENOSTACK
+
+/* The per-CPU register page of generated glue (lvd_glue.h): the first ncpu pages
+ * of a domain's shared pool, CPU c's at pool offset c * 4096 (the kernel keeps
+ * them out of the packet pool, pktpool.c). */
+#define LVD_REGPAGE_SIZE    4096
+#define LVD_POOL_REGPAGE(cpu) ((unsigned long)(cpu) * LVD_REGPAGE_SIZE)
+
+/* A domain thread's stack tells its CPU: CPU c's pool of LVD_STACKS_PER_CPU
+ * stacks, each below an unmapped guard of the same size, is the c-th run of
+ * 2 * LVD_STACKS_PER_CPU * LVD_STACK_SIZE bytes at LVD_DOMAIN_STACKS (lvd.c). */
+#define LVD_STACK_CPU(sp)   (((unsigned long)(sp) - LVD_DOMAIN_STACKS) / (2UL * LVD_STACKS_PER_CPU * LVD_STACK_SIZE))
 
 #ifndef __ASSEMBLY__
+/* The message (LVD.md section 4), the one definition for the kernel, the
+ * domains and the generated glue: the registers rdi rsi rdx r8 r9 r10 r11 r12. */
+#define LVD_MSG_WORDS 8
 struct lvd_msg {
-	unsigned long w[8];
+	unsigned long w[LVD_MSG_WORDS];
 };
 
 static inline unsigned int lvd_msg_fn(const struct lvd_msg *m) { return (unsigned int)m->w[0]; }

@@ -3,7 +3,12 @@
 // A flat array: the tables hold the objects one driver shares (a few devices,
 // queues and in-flight buffers), so a linear reverse lookup is cheap enough;
 // a per-thread hash (LVD.md section 4) can replace lvd_cap_find later without
-// changing the ABI.
+// changing the ABI.  Insertion takes the lowest free slot and scans stop at
+// the highest slot ever used, so a table whose objects come and go per call
+// (an skb per packet) is searched over its few live entries, not its size.
+//
+// A table is not locked: its users serialize (the nullnet glue runs under the
+// device's tx_lock on both sides).
 
 #include "lvd_glue.h"
 
@@ -13,6 +18,7 @@ lvd_captab_init(struct lvd_captab *t, struct lvd_cap *slots, uint32_t n)
 	memset(slots, 0, sizeof(*slots) * n);
 	t->slots = slots;
 	t->nslots = n;
+	t->used = 0;
 }
 
 uint64_t
@@ -29,6 +35,8 @@ lvd_cap_insert(struct lvd_captab *t, void *ptr, uint32_t tag)
 		c->ptr = ptr;
 		c->remote = 0;
 		c->tag = tag;
+		if (i >= t->used)
+			t->used = i + 1;
 		return ((uint64_t)c->gen << 32) | (i + 1);
 	}
 	return 0;
@@ -55,7 +63,7 @@ lvd_cap_find(struct lvd_captab *t, const void *ptr, uint32_t tag)
 {
 	uint32_t i;
 
-	for (i = 0; i < t->nslots; i++) {
+	for (i = 0; i < t->used; i++) {
 		struct lvd_cap *c = &t->slots[i];
 		if (c->tag == tag && c->ptr == ptr)
 			return ((uint64_t)c->gen << 32) | (i + 1);

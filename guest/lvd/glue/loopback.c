@@ -40,7 +40,7 @@ cross(struct lvd_chan *from, struct lvd_chan *to, lvd_dispatch serve,
 	struct lvd_msg copy = *m;
 
 	if (serve == NULL)
-		return LVD_ECROSS;
+		return -LVD_ECROSS;
 	lvd_loopback_crossings++;
 	sync_views(from, to);
 	serve(to, &copy);

@@ -14,9 +14,9 @@ lvd_pool_offset(const struct lvd_pool *pool, const void *p, uint64_t len,
 	uintptr_t addr = (uintptr_t)p;
 
 	if (addr < base || addr - base > pool->size)
-		return LVD_ERANGE;
+		return -LVD_ERANGE;
 	if (len > pool->size - (addr - base))
-		return LVD_ERANGE;
+		return -LVD_ERANGE;
 	*off = addr - base;
 	return LVD_OK;
 }

@@ -3,7 +3,7 @@
 // A crossing carries one message of eight 64-bit words (LVD.md section 4): in
 // registers rdi rsi rdx r8 r9 r10 r11 r12 on the real trampoline, in a
 // struct lvd_msg everywhere else.  Request word 0 is {u32 function id, u32
-// target}; reply word 0 is a status (0 or a negative LVD_E* code).  What does
+// target}; reply word 0 is a status (0 or a negated LVD_E* code).  What does
 // not fit in words 1..7 goes to the per-CPU register page at offsets the IDL
 // compiler fixed at build time; bulk data stays in the shared pool and only its
 // offset crosses.  Objects cross as capabilities: opaque u64 names, resolved in
@@ -18,27 +18,27 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if __STDC_HOSTED__ || __has_include(<string.h>)
 #include <string.h>
+#else
+// The kernel and the domains build without a C library's headers; both link
+// guest/libc's string.c.
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+size_t strnlen(const char *s, size_t n);
+// -ffreestanding turns the builtins off, so clearing a message or copying
+// a field would be a call per use on every crossing: the glue asks for them
+// by name (gcc expands fixed sizes inline and calls the functions for the
+// rest).  Include this header after any other declaration of these two.
+#define memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define memset(d, c, n) __builtin_memset((d), (c), (n))
+#endif
 
-// ---- status codes (reply word 0) ----
-#define LVD_OK          0
-#define LVD_ENOSYS      (-1)  // function id names no rpc of this interface
-#define LVD_EBADREF     (-2)  // capability unknown, stale, or of another type
-#define LVD_ERANGE      (-3)  // buffer offset/length outside the shared pool
-#define LVD_E2BIG       (-4)  // length or string over its declared bound
-#define LVD_EBADUNION   (-5)  // union discriminator names no arm
-#define LVD_ELOOP       (-6)  // list longer than its depth bound, or cyclic
-#define LVD_ENOMEM      (-7)  // no shadow object or capability slot left
-#define LVD_EINVAL      (-8)  // NULL object, malformed count, bad status word
-#define LVD_ENOREF      (-9)  // the caller holds no reference the callee knows
-#define LVD_ECROSS      (-10) // the crossing itself failed (domain gone)
-#define LVD_EMIN        LVD_ECROSS
-
-// ---- the message ----
-#define LVD_MSG_WORDS 8
-struct lvd_msg {
-	uint64_t w[LVD_MSG_WORDS];
-};
+// The message (struct lvd_msg, LVD_MSG_WORDS) and the status codes (LVD_OK,
+// LVD_E*: positive constants, a failure is the negated code) have one
+// definition, the kernel-domain contract; a path relative to this header, so
+// that the glue builds with nothing but this directory on the include path.
+#include "../../include/lvd/domain.h"
 
 #define LVD_MSG_HDR(fid, target) \
 	((uint64_t)(uint32_t)(fid) | ((uint64_t)(uint32_t)(target) << 32))
@@ -54,13 +54,12 @@ lvd_status(uint64_t w0)
 
 	if (s == 0)
 		return LVD_OK;
-	if (s < 0 && s >= LVD_EMIN)
+	if (s < 0 && s >= -LVD_EMAX)
 		return (int)s;
-	return LVD_EINVAL;
+	return -LVD_EINVAL;
 }
 
-// ---- the per-CPU register page ----
-#define LVD_REGPAGE_SIZE 4096
+// ---- the per-CPU register page (LVD_REGPAGE_SIZE: lvd/domain.h) ----
 struct lvd_regpage {
 	uint8_t bytes[LVD_REGPAGE_SIZE];
 } __attribute__((aligned(64)));
@@ -130,6 +129,7 @@ struct lvd_cap {
 struct lvd_captab {
 	struct lvd_cap *slots;
 	uint32_t nslots;
+	uint32_t used; // slots [used, nslots) have never been handed out: scans stop here
 };
 
 void lvd_captab_init(struct lvd_captab *t, struct lvd_cap *slots, uint32_t n);
@@ -147,7 +147,7 @@ void lvd_shadow_free(void *obj, uint32_t tag);
 // ---- channels ----
 // The crossing.  On the real machine: load m into the eight registers,
 // VMFUNC, and copy the reply registers back into m.  Returns 0 when a reply
-// arrived (its status is in m->w[0]), LVD_ECROSS when none can.
+// arrived (its status is in m->w[0]), -LVD_ECROSS when none can.
 typedef int (*lvd_transport)(struct lvd_msg *m);
 
 // One side's view of a connection to the other side.

@@ -184,7 +184,7 @@ internal sealed class CGenerator
         foreach (var u in plan.Request)
             units.Send(u, callerSide: true);
         w.Line().Line("rc = ch->transport(m);");
-        w.Fail("rc != LVD_OK", "LVD_ECROSS");
+        w.Fail("rc != LVD_OK", "-LVD_ECROSS");
         w.Line("rc = lvd_status(m->w[0]);");
         w.Fail("rc != LVD_OK", "rc");
         if (plan.Reply.Count > 0)
@@ -228,7 +228,7 @@ internal sealed class CGenerator
         if (rpc.IsCallback)
         {
             w.Line("struct lvd_cap *c_fn = lvd_cap_lookup(ch->caps, m->w[1], " + _names.CallbackTag(rpc) + ");");
-            w.Fail("c_fn == NULL", "LVD_EBADREF");
+            w.Fail("c_fn == NULL", "-LVD_EBADREF");
         }
         foreach (var u in plan.Request)
             units.Receive(u, callerSide: false);
@@ -303,7 +303,7 @@ internal sealed class CGenerator
         w.Close("};");
         w.Line().Line("void").Line($"{_names.Dispatch(side)}(struct lvd_chan *ch, struct lvd_msg *m)").Open("{");
         w.Line("uint32_t fid = LVD_MSG_FID(m->w[0]);");
-        w.Line("int rc = LVD_ENOSYS;").Line();
+        w.Line("int rc = -LVD_ENOSYS;").Line();
         w.Line($"if (fid < sizeof({table}) / sizeof({table}[0]) && {table}[fid] != NULL)");
         w.Indented($"rc = {table}[fid](ch, m);");
         w.Line("// A failed call returns nothing but its status.");

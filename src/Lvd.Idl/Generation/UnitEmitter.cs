@@ -45,7 +45,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 break;
             case UnitKind.String:
                 w.Line($"size_t v_{u.Label}_len = strnlen({u.Expr}, {u.Size + 1});");
-                w.Fail($"v_{u.Label}_len > {u.Size}", "LVD_E2BIG");
+                w.Fail($"v_{u.Label}_len > {u.Size}", "-LVD_E2BIG");
                 WriteWord(u.Where, $"v_{u.Label}_len");
                 w.Line($"lvd_rp_put_bytes(rp, {u.Extra.PageOffset}, {u.Expr}, v_{u.Label}_len);");
                 break;
@@ -54,21 +54,21 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 break;
             case UnitKind.Buffer:
                 w.Line($"uint64_t v_{u.Label}_off;");
-                w.Fail($"lvd_pool_offset(&ch->pool, {u.Expr}, {u.Expr}_len, &v_{u.Label}_off) != LVD_OK", "LVD_ERANGE");
+                w.Fail($"lvd_pool_offset(&ch->pool, {u.Expr}, {u.Expr}_len, &v_{u.Label}_off) != LVD_OK", "-LVD_ERANGE");
                 WriteWord(u.Where, $"v_{u.Label}_off");
                 WriteWord(u.Extra, $"{u.Expr}_len");
                 break;
             case UnitKind.Callback:
                 var tag = names.CallbackTag(u.Param!.Callback!);
-                w.Fail($"{u.Expr} == NULL", "LVD_EINVAL");
+                w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
                 FindOrInsert($"v_{u.Label}", $"(void *){u.Expr}", tag);
                 WriteWord(u.Where, $"v_{u.Label}");
                 break;
             case UnitKind.Ref:
-                w.Fail($"{u.Expr} == NULL", "LVD_EINVAL");
+                w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
                 w.Line($"uint64_t v_{u.Label} = lvd_cap_find(ch->caps, {u.Expr}, {Tag(u.Param!)});");
                 w.Line($"struct lvd_cap *c_{u.Label} = lvd_cap_lookup(ch->caps, v_{u.Label}, {Tag(u.Param!)});");
-                w.Fail($"c_{u.Label} == NULL || c_{u.Label}->remote == 0", "LVD_ENOREF");
+                w.Fail($"c_{u.Label} == NULL || c_{u.Label}->remote == 0", "-LVD_ENOREF");
                 WriteWord(u.Where, $"c_{u.Label}->remote");
                 break;
             case UnitKind.AllocRef:
@@ -84,14 +84,14 @@ internal sealed class UnitEmitter(CWriter w, Names names)
     }
 
     // Compared unsigned, a negative signed length is over the bound, not under it.
-    private void CheckBound(Unit u) => w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "LVD_E2BIG");
+    private void CheckBound(Unit u) => w.Fail($"(uint64_t){u.Length} > {u.Size / u.Scalar!.Size}", "-LVD_E2BIG");
 
     private void FindOrInsert(string variable, string pointer, string tag)
     {
         w.Line($"uint64_t {variable} = lvd_cap_find(ch->caps, {pointer}, {tag});");
         w.Line($"if ({variable} == 0)");
         w.Indented($"{variable} = lvd_cap_insert(ch->caps, {pointer}, {tag});");
-        w.Fail($"{variable} == 0", "LVD_ENOMEM");
+        w.Fail($"{variable} == 0", "-LVD_ENOMEM");
     }
 
     private void SendAllocRef(Unit u, bool callerSide)
@@ -100,7 +100,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
         if (callerSide)
         {
             // alloc(callee), request: our own capability, which the callee records as remote.
-            w.Fail($"{p.Name} == NULL", "LVD_EINVAL");
+            w.Fail($"{p.Name} == NULL", "-LVD_EINVAL");
             FindOrInsert($"v_{p.Name}", p.Name, Tag(p));
             WriteWord(u.Where, $"v_{p.Name}");
         }
@@ -109,7 +109,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
         else
         {
             // alloc(caller), reply: the callee's object, which the caller will shadow.
-            w.Fail($"*{p.Name} == NULL", "LVD_EINVAL");
+            w.Fail($"*{p.Name} == NULL", "-LVD_EINVAL");
             FindOrInsert($"v_{p.Name}_own", $"*{p.Name}", Tag(p));
             WriteWord(u.Where, $"v_{p.Name}_own");
         }
@@ -125,19 +125,19 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             w.Indented("break;");
         }
         w.Line("default:");
-        w.Indented("return LVD_EBADUNION;");
+        w.Indented("return -LVD_EBADUNION;");
         w.Line("}");
     }
 
     private void SendChain(Unit u)
     {
         // The walk stops at the bound, so a cyclic list is refused, not followed forever.
-        w.Fail($"{u.Expr} == NULL", "LVD_EINVAL");
+        w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
         w.Open("{");
         w.Line($"{Names.StructOf(u.Param!)} *p;");
         w.Line("uint64_t i = 0;");
         w.Open($"for (p = {u.Expr}; p != NULL; p = p->{u.Param!.Projection!.Link!.Name}, i++) {{");
-        w.Fail($"i == {u.Size}", "LVD_ELOOP");
+        w.Fail($"i == {u.Size}", "-LVD_ELOOP");
         foreach (var f in u.Record)
             Send(f, callerSide: true);
         w.Close();
@@ -168,7 +168,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.String:
                 // The callee terminates its own copy: the sender's NUL is never trusted.
                 w.Line($"uint64_t v_{u.Label}_len = {ReadWord(u.Where)};");
-                w.Fail($"v_{u.Label}_len > {u.Size}", "LVD_E2BIG");
+                w.Fail($"v_{u.Label}_len > {u.Size}", "-LVD_E2BIG");
                 w.Line($"lvd_rp_get_bytes(rp, {u.Extra.PageOffset}, s_{u.Label}, v_{u.Label}_len);");
                 w.Line($"s_{u.Label}[v_{u.Label}_len] = '\\0';");
                 break;
@@ -184,7 +184,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.Buffer:
                 w.Line($"{u.Expr}_len = {ReadWord(u.Extra)};");
                 w.Line($"{u.Expr} = lvd_pool_ptr(&ch->pool, {ReadWord(u.Where)}, {u.Expr}_len);");
-                w.Fail($"{u.Expr} == NULL", "LVD_ERANGE");
+                w.Fail($"{u.Expr} == NULL", "-LVD_ERANGE");
                 break;
             case UnitKind.Callback:
                 w.Line($"{u.Expr} = {ReadWord(u.Where)};");
@@ -192,12 +192,12 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.Ref:
                 w.Line($"uint64_t v_{u.Label} = {ReadWord(u.Where)};");
                 w.Line($"struct lvd_cap *c_{u.Label} = lvd_cap_lookup(ch->caps, v_{u.Label}, {Tag(u.Param!)});");
-                w.Fail($"c_{u.Label} == NULL", "LVD_EBADREF");
+                w.Fail($"c_{u.Label} == NULL", "-LVD_EBADREF");
                 w.Line($"{u.Expr} = c_{u.Label}->ptr;");
                 break;
             case UnitKind.AllocRef:
                 w.Line($"uint64_t v_{u.Label} = {ReadWord(u.Where)};");
-                w.Fail($"v_{u.Label} == 0", "LVD_EBADREF");
+                w.Fail($"v_{u.Label} == 0", "-LVD_EBADREF");
                 break;
             case UnitKind.Chain:
                 ReceiveChain(u);
@@ -212,7 +212,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
     {
         var link = u.Param!.Projection!.Link!.Name;
         w.Line($"uint64_t v_{u.Label}_count = {ReadWord(u.Where)};");
-        w.Fail($"v_{u.Label}_count == 0 || v_{u.Label}_count > {u.Size}", "LVD_ELOOP");
+        w.Fail($"v_{u.Label}_count == 0 || v_{u.Label}_count > {u.Size}", "-LVD_ELOOP");
         w.Line($"memset(s_{u.Label}, 0, sizeof(s_{u.Label}));");
         w.Open($"for (uint64_t i = 0; i < v_{u.Label}_count; i++) {{");
         w.Line($"{Names.StructOf(u.Param)} *p = &s_{u.Label}[i];");
@@ -263,7 +263,7 @@ internal sealed class UnitEmitter(CWriter w, Names names)
         w.Indented($"lvd_shadow_free({obj}, {tag});");
         foreach (var d in done)
             Undo(d, callerSide);
-        w.Line("return LVD_ENOMEM;");
+        w.Line("return -LVD_ENOMEM;");
         w.Close();
         w.Line($"lvd_cap_lookup(ch->caps, {own}, {tag})->remote = {remote};");
         if (callerSide)

@@ -36,7 +36,8 @@ public static class Program
                 config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.");
                 config.AddBranch("bench", bench =>
                 {
-                    bench.SetDescription("Benchmarks (host speed; later the paper's tables).");
+                    bench.SetDescription("The LVD paper's evaluation on LVD# (lvd bench [[--out DIR]]), and micro/host-speed benchmarks.");
+                    bench.SetDefaultCommand<BenchLvdCommand>();
                     bench.AddCommand<BenchMicroCommand>("micro").WithDescription("VMFUNC, SYSCALL, native vs virtualized WRMSR/OUT/CR3 in modeled cycles, beside the paper's Tables 1 and 2.");
                     bench.AddCommand<BenchMipsCommand>("mips").WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
                 });

@@ -21,7 +21,10 @@ public static class DomainBuilder
         string dir = Path.Combine(cc.RepoRoot, "build", "domains");
         Directory.CreateDirectory(dir);
         string elf = Path.Combine(dir, name + ".elf");
-        var r = ProcessRunner.Run("bash", [script, source, elf], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
+        string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";   // concurrent builds: rename into place
+        var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
+        if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
+        else File.Delete(tmp);
         if (r.ExitCode != 0) throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
         return (name, elf);
     }

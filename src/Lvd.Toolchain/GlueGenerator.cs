@@ -27,8 +27,11 @@ public static class GlueGenerator
             foreach (var (name, content) in result.GeneratedFiles)
             {
                 string path = Path.Combine(outDir, name);
-                if (!File.Exists(path) || File.ReadAllText(path) != content)
-                    File.WriteAllText(path, content);
+                if (File.Exists(path) && File.ReadAllText(path) == content) continue;
+                // Builds may run at once (parallel tests, lvd bench): write aside, rename into place.
+                string tmp = $"{path}.{System.Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+                File.WriteAllText(tmp, content);
+                File.Move(tmp, path, overwrite: true);
             }
         }
         return outDir;

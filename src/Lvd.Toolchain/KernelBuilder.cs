@@ -10,8 +10,16 @@ public static class KernelBuilder
         string dir = Path.Combine(cc.RepoRoot, "build", "kernel");
         Directory.CreateDirectory(dir);
         string elf = Path.Combine(dir, "kernel.elf");
-        var r = ProcessRunner.Run("bash", [script, elf], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
-        if (r.ExitCode != 0) throw new GuestCompilerException($"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+        // Several builds may run at once (parallel tests, lvd bench): each writes its own file
+        // and renames it into place, so nobody ever reads a half-written image.
+        string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        var r = ProcessRunner.Run("bash", [script, tmp], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
+        if (r.ExitCode != 0)
+        {
+            File.Delete(tmp);
+            throw new GuestCompilerException($"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+        }
+        File.Move(tmp, elf, overwrite: true);
         return elf;
     }
 }

@@ -48,8 +48,36 @@ public static partial class LvdBoot
 {
     public static readonly string[] IsolatableDrivers = ["nullnet", "nullblk"];
 
+    /// <summary>
+    /// Images built once for many runs (lvd bench, tests): the kernel and driver modules by name.
+    /// Without it every run builds what it needs.
+    /// </summary>
+    public sealed class Images(GuestCompiler cc)
+    {
+        private readonly Dictionary<string, KernelLoader.Module> _modules = new();
+        private string? _kernel;
+        public GuestCompiler Cc { get; } = cc;
+
+        public string Kernel
+        {
+            get { lock (_modules) return _kernel ??= KernelBuilder.Build(Cc); }
+        }
+
+        public KernelLoader.Module Module(string driver)
+        {
+            lock (_modules)
+            {
+                if (_modules.TryGetValue(driver, out var m)) return m;
+                var (name, path) = DomainBuilder.Build(Cc, driver);
+                return _modules[driver] = new KernelLoader.Module(name, File.ReadAllBytes(path));
+            }
+        }
+    }
+
     /// <summary>The kernel command line and boot modules for a spec (builds the driver images).</summary>
-    public static (string Cmdline, List<KernelLoader.Module> Modules) Prepare(LvdBootSpec s, GuestCompiler cc)
+    public static (string Cmdline, List<KernelLoader.Module> Modules) Prepare(LvdBootSpec s, GuestCompiler cc) => Prepare(s, new Images(cc));
+
+    public static (string Cmdline, List<KernelLoader.Module> Modules) Prepare(LvdBootSpec s, Images images)
     {
         if (s.Cpus is < 1 or > 64) throw new ArgumentException($"{s.Cpus} CPUs: 1 to 64");
         if (s.Crossings is < 1 or > 2) throw new ArgumentException("crossings must be 1 or 2");
@@ -57,9 +85,9 @@ public static partial class LvdBoot
         var modules = new List<KernelLoader.Module>();
         void Add(string driver)
         {
-            var (name, path) = DomainBuilder.Build(cc, driver);
-            if (modules.Any(m => m.Name == name)) throw new ArgumentException($"domain {name} given twice");
-            modules.Add(new KernelLoader.Module(name, File.ReadAllBytes(path)));
+            var module = images.Module(driver);
+            if (modules.Any(m => m.Name == module.Name)) throw new ArgumentException($"domain {module.Name} given twice");
+            modules.Add(module);
         }
         if (s.Workload != null)
         {
@@ -90,11 +118,12 @@ public static partial class LvdBoot
     }
 
     /// <summary>Boots the kernel for a spec and returns the run (serial captured unless a stream is given).</summary>
-    public static ProgramResult Run(LvdBootSpec s, Stream? serial = null, long maxInstructions = 20_000_000_000, Lvd.Machine.Cost.CostModel? costs = null)
+    public static ProgramResult Run(LvdBootSpec s, Stream? serial = null, long maxInstructions = 20_000_000_000,
+        Lvd.Machine.Cost.CostModel? costs = null, Images? images = null)
     {
-        var cc = GuestCompiler.Locate();
-        string elf = KernelBuilder.Build(cc);
-        var (cmdline, modules) = Prepare(s, cc);
+        images ??= new Images(GuestCompiler.Locate());
+        string elf = images.Kernel;
+        var (cmdline, modules) = Prepare(s, images);
         return ProgramRunner.Run(elf, new RunOptions
         {
             CpuCount = s.Cpus,

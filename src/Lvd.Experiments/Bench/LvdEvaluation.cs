@@ -1,0 +1,221 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Lvd.Experiments.Domains;
+using Lvd.Machine.Cost;
+
+namespace Lvd.Experiments.Bench;
+
+/// <summary>
+/// The LVD paper's evaluation (LVD.md section 7), rerun on LVD#: every figure comes from a
+/// guest run under the cost model (boots of the guest kernel with the drivers linked in or
+/// isolated), never from a constant. `lvd bench` prints it beside the paper and writes JSON
+/// and plots.
+/// </summary>
+public static partial class LvdEvaluation
+{
+    /// <summary>The paper's numbers (LVD.md section 7), only for printing beside ours.</summary>
+    public static class Paper
+    {
+        public const double CallReply = 396, Vmfunc = 169;
+        public const double IrqNativeLvdKernel = 666, IrqVirtualizedInKernel = 680, IrqInDomain = 1060;
+        public const double NullnetNativePps = 968_000, NullnetOneCrossingPct = 91, NullnetTwoCrossingsPct = 65;
+        public const double NullblkQd1Native = 559_000, NullblkQd1Isolated = 337_000, NullblkQd16Native = 837_000, NullblkQd16Isolated = 760_000;
+        public const double NullnetCrossings = 41e6, NullnetExits = 14_074, NullblkCrossings = 33e6, NullblkExits = 25_789;
+    }
+
+    public sealed record Options
+    {
+        public int Cpus { get; init; } = 4;
+        public long Duration { get; init; } = 10_000_000;
+        public int[] Threads { get; init; } = [1, 2, 4];
+        public int Parallelism { get; init; } = Math.Max(1, Environment.ProcessorCount);
+        public CostModel Costs { get; init; } = CostModel.Default;
+    }
+
+    /// <summary>One guest run of the evaluation.</summary>
+    public sealed record Job(string Key, string Title, LvdBootSpec Spec);
+
+    public sealed record JobResult(Job Job, LvdWorkloadResult? Workload, IReadOnlyDictionary<string, long> Values, string Log);
+
+    public static List<Job> Plan(Options o)
+    {
+        var jobs = new List<Job>
+        {
+            new("call", "Table 1: call/reply round trips", new LvdBootSpec { Cpus = 2, Bench = "call" }),
+            new("irq-native", "Table 3: interrupts, native", new LvdBootSpec { Cpus = 2, Bench = "irq" }),
+            new("irq-lvd", "Table 3: interrupts, virtualized and in a domain", new LvdBootSpec { Cpus = 2, Bench = "irq", Hypervisor = true }),
+        };
+        foreach (int t in o.Threads)
+        {
+            var net = new LvdBootSpec { Cpus = o.Cpus, Workload = "nullnet", Threads = t, Duration = o.Duration };
+            jobs.Add(new($"nullnet-native-{t}", $"Figure 6: nullnet native, {t} thread(s)", net));
+            jobs.Add(new($"nullnet-1x-{t}", $"Figure 6: nullnet 1 crossing, {t} thread(s)", net with { Isolate = ["nullnet"], Crossings = 1 }));
+            jobs.Add(new($"nullnet-2x-{t}", $"Figure 6: nullnet 2 crossings, {t} thread(s)", net with { Isolate = ["nullnet"], Crossings = 2 }));
+            foreach (int depth in new[] { 1, 16 })
+            {
+                var blk = new LvdBootSpec { Cpus = o.Cpus, Workload = "nullblk", Threads = t, Depth = depth, Duration = o.Duration };
+                jobs.Add(new($"nullblk-native-{depth}-{t}", $"Figure 9: nullblk native, depth {depth}, {t} thread(s)", blk));
+                jobs.Add(new($"nullblk-iso-{depth}-{t}", $"Figure 9: nullblk isolated, depth {depth}, {t} thread(s)", blk with { Isolate = ["nullblk"] }));
+            }
+        }
+        return jobs;
+    }
+
+    [GeneratedRegex(@"^lvdbench: call round_trips=\d+ cycles_per_call=(\d+)", RegexOptions.Multiline)]
+    private static partial Regex CallLine();
+
+    [GeneratedRegex(@"^lvdbench: irq where=(\S+) interrupts=\d+ cycles_per_interrupt=(\d+)", RegexOptions.Multiline)]
+    private static partial Regex IrqLine();
+
+    /// <summary>Runs one job; an in-guest failure is an exception naming the job.</summary>
+    public static JobResult RunJob(Job job, Options o, LvdBoot.Images? images = null)
+    {
+        var r = LvdBoot.Run(job.Spec, costs: o.Costs, images: images);
+        string log = r.OutputText;
+        var values = new Dictionary<string, long>();
+        LvdWorkloadResult? w = null;
+        try
+        {
+            if (job.Spec.Workload != null) w = LvdBoot.Parse(r, log);
+            else
+            {
+                if (r.ExitStatus != 0) throw new InvalidOperationException($"exit status {r.ExitStatus}: {r.Run.CrashReport}\n{log}");
+                foreach (Match m in CallLine().Matches(log)) values["call"] = long.Parse(m.Groups[1].Value);
+                foreach (Match m in IrqLine().Matches(log)) values[m.Groups[1].Value] = long.Parse(m.Groups[2].Value);
+                if (values.Count == 0) throw new InvalidOperationException("no lvdbench line in the log:\n" + log);
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ExperimentException($"{job.Title}: {e.Message}");
+        }
+        values["vmfuncs"] = r.Machine.Cpus.Sum(c => c.VmFuncs);
+        values["exits"] = r.TotalExits;
+        return new JobResult(job, w, values, log);
+    }
+
+    /// <summary>Runs the whole plan, several guests at once; calls back after each job.</summary>
+    public static Dictionary<string, JobResult> Run(Options o, Action<JobResult, int, int>? done = null)
+    {
+        var jobs = Plan(o);
+        var images = new LvdBoot.Images(Lvd.Toolchain.GuestCompiler.Locate());   // built once for all runs
+        var results = new Dictionary<string, JobResult>();
+        int n = 0;
+        Exception? failure = null;
+        Parallel.ForEach(jobs, new ParallelOptions { MaxDegreeOfParallelism = o.Parallelism }, (job, state) =>
+        {
+            try
+            {
+                var res = RunJob(job, o, images);
+                lock (results)
+                {
+                    results[job.Key] = res;
+                    done?.Invoke(res, ++n, jobs.Count);
+                }
+            }
+            catch (Exception e)
+            {
+                lock (results) failure ??= e;
+                state.Stop();
+            }
+        });
+        if (failure != null) throw failure is ExperimentException ? failure : new ExperimentException(failure.Message);
+        return results;
+    }
+
+    // ---------------- the report ----------------
+
+    public sealed record Row(string Name, string Ours, string Paper, string Note = "");
+
+    public sealed record Report(string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string Footnote);
+
+    private static string N(double v) => v.ToString("#,0");
+    private static string Pct(double part, double whole) => whole > 0 ? $"{100 * part / whole:0}%" : "-";
+
+    public static List<Report> Tables(Dictionary<string, JobResult> r, Options o)
+    {
+        var tables = new List<Report>();
+        long call = r["call"].Values["call"];
+        tables.Add(new Report("Table 1: cross-domain call/reply (modeled cycles)", ["operation", "LVD#", "paper"],
+        [
+            ["VMFUNC instruction (cost file)", N(o.Costs.Vmfunc), N(Paper.Vmfunc)],
+            ["LVD call/reply round trip, kernel -> domain -> kernel", N(call), N(Paper.CallReply)],
+        ], "LVD#: lvd_call() from C, both VMFUNCs, both trampolines, the domain's entry and dispatch (lvdbench=call, 5,000 calls)."));
+
+        var irqN = r["irq-native"].Values;
+        var irqV = r["irq-lvd"].Values;
+        tables.Add(new Report("Table 3: cost of one interrupt (modeled cycles)", ["where", "LVD#", "paper"],
+        [
+            ["native (LVD kernel: every vector on an IST)", N(irqN["kernel-native"]), N(Paper.IrqNativeLvdKernel)],
+            ["virtualized, arriving in the kernel", N(irqV["kernel-virtualized"]), N(Paper.IrqVirtualizedInKernel)],
+            ["virtualized, arriving inside a domain", N(irqV["domain"]), N(Paper.IrqInDomain)],
+        ], "Mean RDTSC gap per interrupt minus the loop's own iteration; a fixed IPI every 20,000 cycles from another CPU (lvdbench=irq)."));
+
+        var net = new List<IReadOnlyList<string>>();
+        foreach (int t in o.Threads)
+        {
+            var nat = r[$"nullnet-native-{t}"].Workload!;
+            var one = r[$"nullnet-1x-{t}"].Workload!;
+            var two = r[$"nullnet-2x-{t}"].Workload!;
+            net.Add([$"{t}", N(nat.PerSecond), $"{N(one.PerSecond)} ({Pct(one.PerSecond, nat.PerSecond)})", $"{N(two.PerSecond)} ({Pct(two.PerSecond, nat.PerSecond)})",
+                $"{N(nat.CyclesPerOperation)} / {N(one.CyclesPerOperation)} / {N(two.CyclesPerOperation)}",
+                t == 1 ? $"{N(Paper.NullnetNativePps)}; {Paper.NullnetOneCrossingPct}%; {Paper.NullnetTwoCrossingsPct}%" : ""]);
+        }
+        tables.Add(new Report("Figure 6: nullnet, 1472-byte UDP sends (packets/s)", ["threads", "native", "1 crossing", "2 crossings", "cycles/packet", "paper (1 thread)"], net,
+            $"{o.Cpus} vCPUs, {N(o.Duration)} modeled cycles per run; native = drivers linked into the kernel, no hypervisor."));
+
+        var blk = new List<IReadOnlyList<string>>();
+        foreach (int depth in new[] { 1, 16 })
+            foreach (int t in o.Threads)
+            {
+                var nat = r[$"nullblk-native-{depth}-{t}"].Workload!;
+                var iso = r[$"nullblk-iso-{depth}-{t}"].Workload!;
+                string paper = t != 1 ? "" : depth == 1
+                    ? $"{N(Paper.NullblkQd1Native)} vs {N(Paper.NullblkQd1Isolated)} ({Pct(Paper.NullblkQd1Isolated, Paper.NullblkQd1Native)})"
+                    : $"{N(Paper.NullblkQd16Native)} vs {N(Paper.NullblkQd16Isolated)} ({Pct(Paper.NullblkQd16Isolated, Paper.NullblkQd16Native)})";
+                blk.Add([$"{depth}", $"{t}", N(nat.PerSecond), $"{N(iso.PerSecond)} ({Pct(iso.PerSecond, nat.PerSecond)})",
+                    $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}", paper]);
+            }
+        tables.Add(new Report("Figure 9: nullblk, random 512-byte reads (IOPS)", ["depth", "threads", "native", "isolated (3 crossings/IO)", "cycles/IO", "paper (1 thread)"], blk,
+            "fio-like user threads through io_submit/io_getevents; isolated = nullblk in a domain: queue_rq in, start and end requests out."));
+
+        var n1 = r["nullnet-1x-1"];
+        var b1 = r["nullblk-iso-1-1"];
+        tables.Add(new Report("Table 4: crossings vs VM exits in one run", ["run", "domain calls", "VMFUNCs", "VM exits", "paper: crossings / exits"],
+        [
+            ["nullnet, 1 crossing, 1 thread", N(n1.Workload!.DomainCalls), N(n1.Values["vmfuncs"]), N(n1.Values["exits"]), $"{N(Paper.NullnetCrossings)} / {N(Paper.NullnetExits)}"],
+            ["nullblk, depth 1, 1 thread", N(b1.Workload!.DomainCalls), N(b1.Values["vmfuncs"]), N(b1.Values["exits"]), $"{N(Paper.NullblkCrossings)} / {N(Paper.NullblkExits)}"],
+        ], "A whole run: boot, self tests, late launch, domain creation (EPT hypercalls) and the workload; the paper's runs were minutes long, ours milliseconds of modeled time."));
+        return tables;
+    }
+
+    /// <summary>Writes results.json and the plots into a directory.</summary>
+    public static IReadOnlyList<string> Write(string dir, Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables)
+    {
+        Directory.CreateDirectory(dir);
+        var files = new List<string>();
+        string json = Path.Combine(dir, "results.json");
+        var doc = new
+        {
+            cost_model = new { path = o.Costs.SourcePath, clock_hz = o.Costs.ClockHz, cycles = o.Costs.Entries.ToDictionary(e => e.Key, e => e.Value.Cycles) },
+            cpus = o.Cpus,
+            duration_cycles = o.Duration,
+            runs = r.Values.OrderBy(x => x.Job.Key).Select(x => new
+            {
+                key = x.Job.Key,
+                title = x.Job.Title,
+                spec = x.Job.Spec,
+                result = x.Workload?.Line,
+                values = x.Values,
+                exits_by_reason = x.Workload?.ExitsByReason,
+            }),
+            tables = tables.Select(t => new { t.Title, t.Columns, t.Rows, t.Footnote }),
+        };
+        File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+        files.Add(json);
+        files.Add(Plots.Nullnet(Path.Combine(dir, "figure6-nullnet.png"), r, o));
+        files.Add(Plots.Nullblk(Path.Combine(dir, "figure9-nullblk.png"), r, o));
+        files.Add(Plots.Interrupts(Path.Combine(dir, "table3-interrupts.png"), r));
+        return files;
+    }
+}

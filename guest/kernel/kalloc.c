@@ -7,8 +7,23 @@
 // uses 20 MiB should cost 20 MiB, whatever the RAM size.
 //
 // Pages come back zeroed: page tables need it, and everyone else is safer.
+//
+// Each CPU keeps a small cache of free pages (Linux: the per-CPU page
+// lists), so a CPU that frees and allocates at a high rate (packet buffers,
+// process pages) takes no global lock in the steady state: the cache moves
+// PCP_BATCH pages at a time to or from the global structures when it runs
+// empty or full.  A cache is an array of physical addresses (valid on both
+// sides of vm_init), not a list through the pages, so caching a page never
+// touches it.  It belongs to its CPU and is
+// used there only, with interrupts off.
 
 #include "kernel.h"
+#ifdef HOST_TEST
+static inline int this_cpu(void) { return 0; }   // tests/test_mm.c: one CPU
+#else
+#include "percpu.h"
+static inline int this_cpu(void) { return mycpu()->id; }
+#endif
 
 #define NRANGE (2 * MMAP_MAX + 2)
 
@@ -21,6 +36,14 @@ static struct {
 	struct run *freelist;              // pages handed out and given back
 	uint64_t nfree;
 } kmem = { .lock = { .name = "kmem" } };
+
+#define PCP_HIGH  64   // pages a CPU's cache holds at most
+#define PCP_BATCH 32   // pages moved at a time to or from the global structures
+
+static struct pcp {
+	int count;
+	uint64_t pa[PCP_HIGH];
+} pcp[NCPU];
 
 // LVD Invariant 3: the physical memory of isolated domains and the kernel's
 // do not overlap.  vm.c / main.c carve this out of the memory map; kalloc
@@ -87,12 +110,12 @@ kalloc_init(uint64_t limit)
 	done = limit;
 }
 
-void *
-kalloc(void)
+// One page from the global free list or ranges, or NULL.  kmem.lock held.
+static void *
+take_global(void)
 {
 	void *va = NULL;
 
-	acquire(&kmem.lock);
 	if (kmem.freelist) {
 		va = kmem.freelist;
 		kmem.freelist = kmem.freelist->next;
@@ -110,7 +133,23 @@ kalloc(void)
 	}
 	if (va)
 		kmem.nfree--;
-	release(&kmem.lock);
+	return va;
+}
+
+void *
+kalloc(void)
+{
+	push_off();
+	struct pcp *c = &pcp[this_cpu()];
+	if (c->count == 0) {
+		acquire(&kmem.lock);
+		void *va;
+		while (c->count < PCP_BATCH && (va = take_global()) != NULL)
+			c->pa[c->count++] = V2P(va);
+		release(&kmem.lock);
+	}
+	void *va = c->count > 0 ? P2V(c->pa[--c->count]) : NULL;
+	pop_off();
 	if (va)
 		zero_page(va);
 	return va;
@@ -126,16 +165,29 @@ kfree_page(void *va)
 	if ((pa >= kernel_image.base && pa < kernel_image.end) ||
 	    (pa >= domain_phys.base && pa < domain_phys.end))
 		panic("kfree_page: %#lx is not kalloc's", pa);
-	struct run *r = va;
-	acquire(&kmem.lock);
-	r->next = kmem.freelist;
-	kmem.freelist = r;
-	kmem.nfree++;
-	release(&kmem.lock);
+	push_off();
+	struct pcp *c = &pcp[this_cpu()];
+	if (c->count == PCP_HIGH) {
+		acquire(&kmem.lock);
+		while (c->count > PCP_HIGH - PCP_BATCH) {
+			struct run *r = P2V(c->pa[--c->count]);
+			r->next = kmem.freelist;
+			kmem.freelist = r;
+			kmem.nfree++;
+		}
+		release(&kmem.lock);
+	}
+	c->pa[c->count++] = pa;
+	pop_off();
 }
 
+// Free pages, cached ones included (a snapshot: other CPUs may be moving
+// pages meanwhile; exact when they are quiet, as in the boot self tests).
 uint64_t
 kalloc_free_pages(void)
 {
-	return kmem.nfree;
+	uint64_t n = __atomic_load_n(&kmem.nfree, __ATOMIC_RELAXED);
+	for (int i = 0; i < NCPU; i++)
+		n += __atomic_load_n(&pcp[i].count, __ATOMIC_RELAXED);
+	return n;
 }

@@ -16,6 +16,8 @@ static int failures;
 
 void acquire(struct spinlock *lk) { assert(lk->owner == lk->next); lk->next++; }
 void release(struct spinlock *lk) { assert(lk->owner + 1 == lk->next); lk->owner++; }
+void push_off(void) {}
+void pop_off(void) {}
 int printk(const char *fmt, ...) { va_list ap; va_start(ap, fmt); int n = vprintf(fmt, ap); va_end(ap); return n; }
 _Noreturn void panic(const char *fmt, ...)
 {

@@ -53,6 +53,12 @@ public sealed class Machine : IPlatform
     /// <summary>Modeled cycles one vCPU runs before the scheduler looks again.</summary>
     public const long Quantum = 20_000;
 
+    /// <summary>
+    /// A vCPU spinning (PAUSE) yields once its clock is this far past the next other running
+    /// vCPU's: about the time a released lock's cache line takes to reach another core.
+    /// </summary>
+    public const long SpinSlack = 200;
+
     public MachineConfig Config { get; }
     public PhysicalMemory Memory { get; }
     public CostModel Costs { get; }
@@ -141,10 +147,17 @@ public sealed class Machine : IPlatform
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }
                 CpuCore? next = null;
+                long secondCycles = long.MaxValue;
                 foreach (var c in Cpus)
                 {
                     if (c.State == CpuState.Halted) c.TryWake();
-                    if (c.State == CpuState.Running && (next == null || c.Cycles < next.Cycles)) next = c;
+                    if (c.State != CpuState.Running) continue;
+                    if (next == null || c.Cycles < next.Cycles)
+                    {
+                        if (next != null) secondCycles = next.Cycles;
+                        next = c;
+                    }
+                    else if (c.Cycles < secondCycles) secondCycles = c.Cycles;
                 }
                 if (next == null)
                 {
@@ -156,6 +169,7 @@ public sealed class Machine : IPlatform
                 long limit = next.Cycles + (Cpus.Length == 1 ? Quantum * 50 : Quantum);
                 long timer = Apics[next.Id].NextTimerEvent;
                 if (timer < limit) limit = Math.Max(timer, next.Cycles + 1);
+                next.PauseYieldCycle = secondCycles == long.MaxValue ? long.MaxValue : secondCycles + SpinSlack;
                 long total = TotalInstructions;
                 next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));
             }

@@ -21,6 +21,15 @@ public sealed partial class Cpu
     private readonly CodeCache _code;
 
     private bool _stopRequested;
+    /// <summary>PAUSE ended the slice (<see cref="PauseYieldCycle"/>).</summary>
+    private bool _yieldSlice;
+
+    /// <summary>
+    /// A PAUSE at or after this modeled cycle ends the slice (set by the scheduler: just past the
+    /// other vCPUs' clocks). A spinning vCPU cannot see the lock it waits for released until
+    /// the holder runs; without this it would spin out a whole quantum for every hand-over.
+    /// </summary>
+    public long PauseYieldCycle = long.MaxValue;
     /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
     private bool _attention;
     private long _cycleLimit, _instructionLimit;
@@ -57,9 +66,10 @@ public sealed partial class Cpu
     public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
         _instructionLimit = instructionLimit;
+        _yieldSlice = false;
         // The clock moved outside Run only while this vCPU was halted or waiting for SIPI.
         ProfileCheck(SampleKind.Idle, 0, (byte)Cpl, NonRoot);
-        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested)
+        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested && !_yieldSlice)
         {
             _attention = false;
             _cycleLimit = Math.Min(Math.Min(cycleLimit, _preemptDeadline), _nextSample);

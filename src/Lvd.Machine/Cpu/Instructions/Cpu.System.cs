@@ -232,6 +232,9 @@ public sealed partial class Cpu
                 if (NonRoot && Vmcs!.Has2(Proc2Controls.WbinvdExiting)) throw new VmExit(ExitReason.Wbinvd);
                 break;
             case Handler.Pause:
+                // A spin-wait hint (SDM PAUSE): once this vCPU's clock is past the other vCPUs',
+                // end the slice, so that the one it waits for (a lock holder) gets to run.
+                if (Cycles >= PauseYieldCycle) { _yieldSlice = true; _attention = true; }
                 break;
             case Handler.Iret:
                 Iret();

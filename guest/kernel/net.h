@@ -14,6 +14,7 @@ struct sk_buff {
 	unsigned int len;          // bytes from data
 	unsigned int size;         // bytes from head (PGSIZE)
 	struct net_device *dev;
+	struct sk_buff *next;      // in a device's transmit queue
 };
 
 struct sk_buff *alloc_skb(unsigned int size);
@@ -31,6 +32,7 @@ struct net_device_ops {
 	int (*open)(struct net_device *dev);
 	int (*stop)(struct net_device *dev);
 	// Takes the skb in every case (frees or queues it); returns NETDEV_TX_OK.
+	// Called with tx_lock held, by the sender that runs the transmit queue.
 	int (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
 };
 #define NETDEV_TX_OK 0
@@ -44,6 +46,18 @@ struct net_device {
 	int up;
 	struct spinlock tx_lock;         // serializes start_xmit (Linux: the queue's xmit lock)
 	struct net_device *next;
+
+	// The transmit queue (Linux: the root qdisc, here a FIFO), netdev.c.
+	// Guarded by txq_lock, never held together with tx_lock.  The sender
+	// that finds the queue idle marks it running and drains it into
+	// start_xmit (qdisc_run); senders arriving meanwhile only enqueue.
+	struct spinlock txq_lock;
+	struct sk_buff *txq_head, *txq_tail;
+	unsigned int txq_len;
+	unsigned int tx_queue_len;       // limit (0 at registration: 1000, Linux's default); senders wait beyond it
+	int txq_running;                 // a sender is draining the queue
+	uint64_t txq_bypassed;           // sent without queuing (queue idle and empty), for the stats
+	uint64_t txq_enqueued;           // left queued for the running sender
 };
 
 // netdev.c

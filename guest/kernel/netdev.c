@@ -5,6 +5,7 @@
 // is set before it is linked in).
 
 #include "net.h"
+#include "x86.h"
 
 static struct spinlock devlock = { .name = "netdev" };
 static struct net_device *devices;
@@ -15,6 +16,9 @@ register_netdev(struct net_device *dev)
 	if (dev->ops == NULL || dev->ops->start_xmit == NULL)
 		return -1;
 	initlock(&dev->tx_lock, dev->name);
+	initlock(&dev->txq_lock, "txq");
+	if (dev->tx_queue_len == 0)
+		dev->tx_queue_len = 1000;
 	acquire(&devlock);
 	struct net_device **pp = &devices;
 	while (*pp)
@@ -55,13 +59,11 @@ dev_default(void)
 	return NULL;
 }
 
-// Hand skb to its device.  Consumes the skb whatever happens, as in Linux,
-// so a caller never has to know whether the driver kept it.
-int
-dev_queue_xmit(struct sk_buff *skb)
+// The driver's side of one packet: start_xmit under tx_lock, or a drop if
+// the device went down meanwhile.  Consumes the skb.
+static int
+xmit_one(struct net_device *dev, struct sk_buff *skb)
 {
-	struct net_device *dev = skb->dev;
-
 	acquire(&dev->tx_lock);
 	if (!dev->up) {
 		dev->stats.tx_dropped++;
@@ -72,6 +74,77 @@ dev_queue_xmit(struct sk_buff *skb)
 	int r = dev->ops->start_xmit(skb, dev);
 	release(&dev->tx_lock);
 	return r == NETDEV_TX_OK ? 0 : -1;
+}
+
+// Hand skb to its device.  Consumes the skb whatever happens, as in Linux,
+// so a caller never has to know whether the driver kept it.
+//
+// Linux's __dev_xmit_skb with a FIFO qdisc: under the queue lock, a sender
+// that finds the queue idle (not running) becomes its runner; if the queue
+// is also empty it sends its own skb straight away (TCQ_F_CAN_BYPASS),
+// otherwise it queues it.  The runner then drains the queue, one skb per
+// start_xmit, taking the queue lock only to dequeue (qdisc_restart), so
+// senders on other CPUs only enqueue and return instead of waiting for the
+// driver.  The runner drains until the queue is empty: each skb it sends
+// for another sender cost that sender a whole UDP send to produce, so it
+// catches up.
+int
+dev_queue_xmit(struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	int r = 0;
+
+	skb->next = NULL;
+	acquire(&dev->txq_lock);
+	// A full queue makes the sender wait for room, as a socket's send
+	// buffer (sk_wmem) makes a Linux UDP sender wait before it reaches a
+	// qdisc that would drop; the running sender is draining it meanwhile.
+	// It watches the length without the lock, so that it does not stand in
+	// the lock's queue in front of the runner's dequeues.
+	while (dev->txq_running && dev->txq_len >= dev->tx_queue_len) {
+		release(&dev->txq_lock);
+		while (__atomic_load_n(&dev->txq_running, __ATOMIC_RELAXED) &&
+		       __atomic_load_n(&dev->txq_len, __ATOMIC_RELAXED) >= dev->tx_queue_len)
+			pause();
+		acquire(&dev->txq_lock);
+	}
+	if (dev->txq_running || dev->txq_head != NULL) {
+		if (dev->txq_tail)
+			dev->txq_tail->next = skb;
+		else
+			dev->txq_head = skb;
+		dev->txq_tail = skb;
+		dev->txq_len++;
+		dev->txq_enqueued++;
+		if (dev->txq_running) {      // the runner will send it
+			release(&dev->txq_lock);
+			return 0;
+		}
+		skb = NULL;                  // queued behind others: drain from the head
+	} else {
+		dev->txq_bypassed++;
+	}
+	dev->txq_running = 1;
+	release(&dev->txq_lock);
+
+	if (skb != NULL)
+		r = xmit_one(dev, skb);
+	for (;;) {
+		acquire(&dev->txq_lock);
+		struct sk_buff *q = dev->txq_head;
+		if (q == NULL) {
+			dev->txq_running = 0;
+			release(&dev->txq_lock);
+			return r;
+		}
+		dev->txq_head = q->next;
+		if (dev->txq_head == NULL)
+			dev->txq_tail = NULL;
+		dev->txq_len--;
+		release(&dev->txq_lock);
+		q->next = NULL;
+		xmit_one(dev, q);            // another sender's skb: its fate is in the stats
+	}
 }
 
 // A consistent copy: the stats are written under tx_lock.

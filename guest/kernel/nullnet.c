@@ -21,7 +21,8 @@ nullnet_stop(struct net_device *dev)
 uint8_t nullnet_last[64];
 unsigned int nullnet_last_len;
 
-// Called with dev->tx_lock held (dev_queue_xmit).
+// Called with dev->tx_lock held, by the sender running the transmit queue
+// (dev_queue_xmit).
 static int
 nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
 {

@@ -54,7 +54,7 @@ struct net_device {
 	struct spinlock txq_lock;
 	struct sk_buff *txq_head, *txq_tail;
 	unsigned int txq_len;
-	unsigned int tx_queue_len;       // limit (0 at registration: 1000, Linux's default); senders wait beyond it
+	unsigned int tx_queue_len;       // limit (0 at registration: 64, well inside the packet pool); senders wait beyond it
 	int txq_running;                 // a sender is draining the queue
 	uint64_t txq_bypassed;           // sent without queuing (queue idle and empty), for the stats
 	uint64_t txq_enqueued;           // left queued for the running sender

@@ -18,7 +18,7 @@ register_netdev(struct net_device *dev)
 	initlock(&dev->tx_lock, dev->name);
 	initlock(&dev->txq_lock, "txq");
 	if (dev->tx_queue_len == 0)
-		dev->tx_queue_len = 1000;
+		dev->tx_queue_len = 64;
 	acquire(&devlock);
 	struct net_device **pp = &devices;
 	while (*pp)

@@ -28,8 +28,9 @@ public static class Program
             app.Configure(config =>
             {
                 config.SetApplicationName("lvd");
-                config.AddCommand<DemoCommand>("demo").WithDescription("Build and run the bundled demo program on the emulated machine.");
+                config.AddCommand<DemoCommand>("demo").WithDescription("The main job: 4 vCPUs under the LVD hypervisor, nullnet and nullblk in the kernel and isolated in domains, a faulty driver contained.");
                 config.AddCommand<ExecCommand>("exec").WithDescription("Run a static x86-64 ELF on the emulated machine.");
+                config.AddCommand<AttackCommand>("attack").WithDescription("Every attack of the paper (and more) made by a domain through the real trampolines, each shown contained.");
                 config.AddCommand<BootCommand>("boot").WithDescription("Build the guest kernel and boot it on N vCPUs (docs/BOOT.md).");
                 config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
                 config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");

@@ -93,6 +93,9 @@ cpu_setup(void *unused)
 	lvd_hc(LVD_HC_ENABLE_VMFUNC, 0, 0, 0, 0, 0, "ENABLE_VMFUNC");
 	lvd_hc(LVD_HC_KERNEL_REMAP, KV2P(&lvd_state), V2P(page), 0, 0, 0, "KERNEL_REMAP");
 	lvd_hc(LVD_HC_DOMAIN_ABORT_ENTRY, (uint64_t)lvd_abort_entry, 0, 0, 0, 0, "DOMAIN_ABORT_ENTRY");
+	// The watchdog (docs/HYPERCALLS.md): the default period; progress is
+	// the state page's progress word (read-only in domain EPTs).
+	lvd_hc(LVD_HC_WATCHDOG, KV2P(&lvd_state) + S_PROGRESS, 0, 0, 0, 0, "WATCHDOG");
 	if (lvd_state.cpu != (uint64_t)c->id || lvd_state.kernel_gs != (uint64_t)c)
 		panic("lvd: cpu %d: the state page remap did not take", c->id);
 	pop_off();
@@ -457,6 +460,7 @@ lvd_call(struct lvd_domain *d, struct lvd_msg *m)
 	if (t->lvd.depth == 0) {
 		d->stacks_free[c->id] |= 1UL << t->lvd.stack_bit;
 		t->lvd.domain = NULL;
+		lvd_state.progress++;   // the watchdog: an outermost call came back
 	}
 	if (d->dead) {
 		reap_here(d, c);
@@ -591,7 +595,10 @@ void
 lvd_violation(uint64_t reason, uint64_t qual, uint64_t rip, uint64_t gpa, uint64_t index)
 {
 	char why[160];
-	if (reason == 48)
+	if (reason == 52)
+		snprintf(why, sizeof why, "watchdog: interrupts off and no progress for a whole preemption-timer period (VM exit 52) at rip %#lx",
+			 rip);
+	else if (reason == 48)
 		snprintf(why, sizeof why, "%s (VM exit %lu) at rip %#lx: %s%s%s guest-physical %#lx (EPTP index %lu)",
 			 exit_name(reason), reason, rip, qual & 1 ? "read" : "", qual & 2 ? "write" : "",
 			 qual & 4 ? "fetch" : "", gpa, index);

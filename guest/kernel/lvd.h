@@ -16,7 +16,7 @@
 #define S_DOMIF    40   // 1: the domain runs with interrupts on
 #define S_ISTEXC   48   // top of this CPU's exception IST
 #define S_ISTIRQ   56   // top of this CPU's interrupt IST
-#define S_PROGRESS 64   // bumped by every interrupt taken in a domain (watchdog)
+#define S_PROGRESS 64   // watchdog: bumped by every interrupt taken in a domain and every outermost return
 
 // Trap frame extension written by the domain-interrupt path (vectors.S):
 // the words above a copied struct trapframe.

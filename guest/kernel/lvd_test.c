@@ -125,6 +125,7 @@ lvd_selftest(void)
 		{ "int3", ST_INT, 3, 0, 1 },
 		{ "int $0x80", ST_INT, 0x80, 0, 1 },
 		{ "sti inside a call made with interrupts off", ST_STI, 3000000, 1, 1 },
+		{ "cli plus an endless loop", ST_CLI_LOOP, 0, 0, 1 },
 		{ "wrmsr GS_BASE", ST_WRMSR, 0, 0, 1 },
 		{ "mov to cr3", ST_MOVCR3, 0x1000, 0, 1 },
 		{ "lidt", ST_LIDT, 0, 0, 1 },

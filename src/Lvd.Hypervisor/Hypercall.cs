@@ -38,6 +38,15 @@ public enum Hypercall : uint
     /// RDX (guest RIP), R10 (guest-physical address), R8 (EPTP index).
     /// </summary>
     DomainAbortEntry = 10,
+    /// <summary>
+    /// Configure the calling vCPU's domain watchdog (armed by <see cref="EnableVmfunc"/> with
+    /// <see cref="HypercallAbi.WatchdogDefaultMs"/>): RDI = guest-physical address of an 8-byte
+    /// progress word in kernel memory (0: none), RSI = period in TSC cycles (0: the default).
+    /// At each expiry of the VMX-preemption timer, a vCPU found in a domain EPT with RFLAGS.IF = 0
+    /// that was also there at the previous expiry, with neither the progress word nor its count of
+    /// kernel exits changed in between, is a violation (the domain is killed).
+    /// </summary>
+    Watchdog = 11,
 }
 
 /// <summary>Hypercall results (RAX).</summary>
@@ -65,4 +74,8 @@ public static class HypercallAbi
     public const uint LaunchLeaf = 0x4bf00000;
     /// <summary>CPUID leaf answering "LVD#HV" in EBX:ECX:EDX once under the hypervisor.</summary>
     public const uint InfoLeaf = 0x4bf00001;
+    /// <summary>Default watchdog period (VMX-preemption timer), milliseconds of modeled time at the cost model's clock.</summary>
+    public const int WatchdogDefaultMs = 10;
+    /// <summary>Shortest watchdog period accepted, in TSC cycles.</summary>
+    public const ulong WatchdogMinCycles = 1UL << 16;
 }

@@ -153,7 +153,11 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         // Only the kernel (EPTP index 0, its own EPT) may cause exits that are emulated;
         // anything else is a violation for the domain policy.
         bool fromKernel = v.EptpIndex == 0 && (v.Eptp & ~0xfffUL) == ctx.KernelEpt.Root;
+        // The watchdog's timer expires wherever the vCPU is: it is the one exit a domain may cause.
+        if (v.ExitReason == ExitReason.PreemptionTimer) return PreemptionTimer(ctx, fromKernel);
         if (!fromKernel) return Violation(ctx, $"{v.ExitReason} exit while EPTP index {v.EptpIndex} was active (not the kernel EPT)");
+        ctx.KernelExits++;
+        if (ctx.WatchdogTicks != 0 && (v.PinBased & PinControls.PreemptionTimer) == 0) ArmTimer(ctx);
         // A failing VMFUNC from the kernel EPT is a trampoline switching to a slot whose domain
         // was killed (or never set): the domain's call fails, the kernel goes on.
         if (v.ExitReason == ExitReason.Vmfunc && ctx.AbortEntry != 0) return Violation(ctx, "VMFUNC to an invalid EPTP-list entry");
@@ -170,7 +174,6 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             ExitReason.Hlt => Hlt(ctx),
             ExitReason.ExceptionOrNmi => ExceptionOrNmi(ctx),
             ExitReason.NmiWindow => NmiWindow(ctx),
-            ExitReason.PreemptionTimer => ExitAction.Resume,
             ExitReason.Xsetbv => Inject(ctx, Vectors.UD, null),
             ExitReason.TripleFault => Stop($"the kernel triple-faulted on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
             ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),

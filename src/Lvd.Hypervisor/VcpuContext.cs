@@ -23,4 +23,18 @@ internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpLis
     public Lvd.Machine.Cpu.Segment AbortCs, AbortSs;
     /// <summary>Violations redirected to <see cref="AbortEntry"/> on this vCPU.</summary>
     public long DomainAborts;
+
+    // The domain watchdog (VMX-preemption timer, docs/HYPERCALLS.md "Watchdog").
+    /// <summary>Period in preemption-timer ticks (2^5 TSC cycles each); 0: no watchdog.</summary>
+    public uint WatchdogTicks;
+    /// <summary>Guest-physical address of the kernel's progress word (0: none).</summary>
+    public ulong ProgressGpa;
+    /// <summary>Exits taken from the kernel EPT (other than the timer): progress the domain cannot forge.</summary>
+    public long KernelExits;
+    /// <summary>The previous expiry found a domain running with interrupts off; what progress looked like then.</summary>
+    public bool WatchdogSuspect;
+    public ulong SuspectProgress;
+    public long SuspectKernelExits;
+    /// <summary>Domains this vCPU's watchdog found stuck.</summary>
+    public long WatchdogKills;
 }

@@ -40,6 +40,7 @@ public sealed partial class Hypervisor
             case Hypercall.KernelRemap: status = KernelRemap(ctx, a0, a1); break;
             case Hypercall.KillDomain: status = EptDestroy(ctx, (int)a0); break;
             case Hypercall.DomainAbortEntry: status = SetAbortEntry(ctx, a0); break;
+            case Hypercall.Watchdog: status = SetWatchdog(ctx, a0, a1); break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
         cpu.SetRegister(CpuCore.RAX, (ulong)(long)status);
@@ -54,6 +55,21 @@ public sealed partial class Hypervisor
         v.VmFunctionControls = VmFunctionControls.EptpSwitching;
         v.EptpListAddress = ctx.EptpList;
         ctx.VmfuncEnabled = true;
+        if (ctx.WatchdogTicks == 0) ArmWatchdog(ctx, WatchdogDefaultCycles);
+        return HypercallStatus.Ok;
+    }
+
+    private ulong WatchdogDefaultCycles => (ulong)(_machine.Costs.ClockHz / 1000 * HypercallAbi.WatchdogDefaultMs);
+
+    private HypercallStatus SetWatchdog(VcpuContext ctx, ulong progressGpa, ulong periodCycles)
+    {
+        if (!ctx.VmfuncEnabled) return HypercallStatus.NotEnabled;
+        if (periodCycles == 0) periodCycles = WatchdogDefaultCycles;
+        if (periodCycles < HypercallAbi.WatchdogMinCycles || (periodCycles >> CpuCore.PreemptionTimerShift) > uint.MaxValue) return HypercallStatus.Invalid;
+        if (progressGpa != 0 && ((progressGpa & 7) != 0 || progressGpa >= _machine.GuestRamTop)) return HypercallStatus.Invalid;
+        ctx.ProgressGpa = progressGpa;
+        ctx.WatchdogSuspect = false;
+        ArmWatchdog(ctx, periodCycles);
         return HypercallStatus.Ok;
     }
 

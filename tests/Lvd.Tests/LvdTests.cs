@@ -199,11 +199,11 @@ public sealed partial class LvdTests
         // The write into the kernel image: a page fault in the domain's own address space (the
         // kernel is not mapped there), fatal to it.
         Assert.Matches(@"lvd: domain lvdt_badwrite killed on cpu \d+: exception #PF .* cr2 0xffffffff80200000", log);
-        Assert.Contains("lvd: lvdt_badwrite: call failed (-1): the domain was killed", log);
+        Assert.Matches(@"lvd: lvdt_badwrite: call failed \(-\d+\): the domain was killed", log);
         Assert.Contains("lvd: kernel still running after lvdt_badwrite", log);
         // cli and an endless loop: the watchdog.
         Assert.Matches(@"lvd: domain lvdt_cliloop killed on cpu \d+: watchdog: ", log);
-        Assert.Contains("lvd: lvdt_cliloop: call failed (-1): the domain was killed", log);
+        Assert.Matches(@"lvd: lvdt_cliloop: call failed \(-\d+\): the domain was killed", log);
         Assert.Contains("lvd: kernel still running after lvdt_cliloop", log);
         Assert.Equal(1, Hv(r).WatchdogKills);
         // The kernel goes on serving the next driver, which behaves.

@@ -375,7 +375,7 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 
 // This CPU's EPTP-list slot 1 and the CR3 remap, for a call into d.
 static int
-prepare(struct lvd_domain *d, struct cpu *c, struct thread *t)
+prepare_slow(struct lvd_domain *d, struct cpu *c, struct thread *t)
 {
 	if (d->ept[c->id] <= 0)
 		return -LVD_EDEAD;
@@ -398,6 +398,17 @@ prepare(struct lvd_domain *d, struct cpu *c, struct thread *t)
 		d->cr3_mapped[c->id] = cr3;
 	}
 	return 0;
+}
+
+// The common case, inline in lvd_call: this CPU's slot already holds d and
+// its EPT already remaps the current root table.
+static inline int
+prepare(struct lvd_domain *d, struct cpu *c, struct thread *t)
+{
+	uint64_t cr3 = t->cr3 ? t->cr3 : kernel_cr3;
+	if (c->lvd_slot == d && d->cr3_mapped[c->id] == cr3 && d->ept[c->id] > 0)
+		return 0;
+	return prepare_slow(d, c, t);
 }
 
 // A domain that was killed on another CPU: drop its EPT here too.

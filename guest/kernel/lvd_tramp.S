@@ -73,10 +73,8 @@ lvd_enter:
 	cmpq $0, ST(S_DOMIF)
 	je 1f
 	sti                             // the STI shadow covers the VMFUNC
-	vmfunc
-	jmp 2f
 1:	vmfunc
-2:	cmpl $1, %ecx                   // in the domain EPT now
+	cmpl $1, %ecx                   // in the domain EPT now
 	jne lvd_bad_vmfunc
 	movabsq $LVD_DOMAIN_BASE, %rax  // the domain's entry point
 	jmp *%rax
@@ -169,11 +167,9 @@ lvd_domain_upcall:
 	xorl %eax, %eax
 	cmpq $0, ST(S_DOMIF)
 	je 1f
-	sti
-	vmfunc
-	jmp 2f
+	sti                             // the STI shadow covers the VMFUNC
 1:	vmfunc
-2:	cmpl $1, %ecx
+	cmpl $1, %ecx
 	jne lvd_bad_vmfunc
 	ret                             // in the domain, from the domain stack
 

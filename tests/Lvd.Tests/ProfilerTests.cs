@@ -111,4 +111,21 @@ public sealed class ProfilerTests
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("--profile-period", run.Stderr);
     }
+
+    [Fact]
+    public void AnotherImageIsNamedByItsModule()
+    {
+        // LVD domains are ELF images of their own (build/domains/NAME.elf), all linked at one
+        // address range: their code is named "module:function", by every image that covers it.
+        string elf = HotElf();
+        ulong hot = Symbolizer.FromElf(elf).ByName["hot_loop"];
+        Assert.Null(Symbolizer.None.Lookup(hot));
+        var one = Symbolizer.FromElf(elf);
+        var symbols = Symbolizer.FromElf(elf);
+        symbols.AddImage("nullnet", elf);
+        Assert.Equal("nullnet:hot_loop", symbols.Lookup(hot));
+        symbols.AddImage("other", elf);
+        Assert.Equal("nullnet:hot_loop|other:hot_loop", symbols.Lookup(hot));
+        Assert.Equal("hot_loop", one.Lookup(hot));
+    }
 }

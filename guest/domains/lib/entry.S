@@ -19,9 +19,7 @@ lvd_domain_entry:
 	movq %r10, 40(%rsp)
 	movq %r11, 48(%rsp)
 	movq %r12, 56(%rsp)
-	movq %rsp, %rdi
-	xorl %ebp, %ebp
-	andq $-16, %rsp            // (already aligned: the kernel hands out 16-aligned stacks)
+	movq %rsp, %rdi            // (16-aligned: the kernel hands out aligned stacks, rbp zeroed)
 	call lvd_dispatch          // lib.c: the reply replaces the message
 	movq 0(%rsp), %rdi
 	movq 8(%rsp), %rsi

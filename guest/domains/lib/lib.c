@@ -44,6 +44,11 @@ void
 lvd_dispatch(struct lvd_msg *m)
 {
 	long r;
+	// The driver's interface first: every packet comes this way.
+	if (lvd_msg_fn(m) >= LVD_FN_USER) {
+		m->w[0] = (unsigned long)driver_call(m);
+		return;
+	}
 	switch (lvd_msg_fn(m)) {
 	case LVD_FN_INIT:
 		if (initialized) {
@@ -78,7 +83,7 @@ lvd_dispatch(struct lvd_msg *m)
 		break;
 	}
 	default:
-		r = lvd_msg_fn(m) >= LVD_FN_USER ? driver_call(m) : -LVD_ENOSYS;
+		r = -LVD_ENOSYS;
 		break;
 	}
 	m->w[0] = (unsigned long)r;

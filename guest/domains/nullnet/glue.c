@@ -85,7 +85,11 @@ lvd_shadow_alloc(size_t size, uint32_t tag)
 		free_blocks[c] = b->next;
 	else if ((b = lvd_malloc(SHADOW_BLOCK)) == NULL)
 		return NULL;
-	memset(b, 0, size);
+	// Zero whole words of the block (a call to memset, or a loop, cost more
+	// than the clearing of an skb's 48 bytes): the block is 128 bytes.
+	void *d = b;
+	size_t n = (size + 7) / 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0UL) : "memory");
 	return b;
 }
 

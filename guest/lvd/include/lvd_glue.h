@@ -40,6 +40,8 @@ size_t strnlen(const char *s, size_t n);
 // that the glue builds with nothing but this directory on the include path.
 #include "../../include/lvd/domain.h"
 
+_Static_assert(LVD_MSG_WORDS == 8, "lvd_msg_clear and lvd_msg_clear_reply name every word");
+
 #define LVD_MSG_HDR(fid, target) \
 	((uint64_t)(uint32_t)(fid) | ((uint64_t)(uint32_t)(target) << 32))
 #define LVD_MSG_FID(w0)    ((uint32_t)(w0))
@@ -110,9 +112,31 @@ struct lvd_pool {
 	uint64_t size;
 };
 
-int lvd_pool_offset(const struct lvd_pool *pool, const void *p, uint64_t len,
-		    uint64_t *off);
-void *lvd_pool_ptr(const struct lvd_pool *pool, uint64_t off, uint64_t len);
+// Inline: each crossing of a buffer makes one of these checks (a call each
+// cost about as much as the check).  Written so that no sum can wrap: a
+// hostile offset near 2^64 must not pass.
+static inline int
+lvd_pool_offset(const struct lvd_pool *pool, const void *p, uint64_t len,
+		uint64_t *off)
+{
+	uintptr_t base = (uintptr_t)pool->base;
+	uintptr_t addr = (uintptr_t)p;
+
+	if (addr < base || addr - base > pool->size)
+		return -LVD_ERANGE;
+	if (len > pool->size - (addr - base))
+		return -LVD_ERANGE;
+	*off = addr - base;
+	return LVD_OK;
+}
+
+static inline void *
+lvd_pool_ptr(const struct lvd_pool *pool, uint64_t off, uint64_t len)
+{
+	if (off > pool->size || len > pool->size - off)
+		return NULL;
+	return pool->base + off;
+}
 
 // ---- the capability table ----
 // One table per side of a channel.  A capability is (generation << 32 | slot
@@ -129,14 +153,88 @@ struct lvd_cap {
 struct lvd_captab {
 	struct lvd_cap *slots;
 	uint32_t nslots;
-	uint32_t used; // slots [used, nslots) have never been handed out: scans stop here
+	uint32_t used; // slots [used, nslots) are free: scans stop here
+	uint32_t free; // slots [0, free) are in use: insertion starts here
 };
 
 void lvd_captab_init(struct lvd_captab *t, struct lvd_cap *slots, uint32_t n);
 uint64_t lvd_cap_insert(struct lvd_captab *t, void *ptr, uint32_t tag);
-struct lvd_cap *lvd_cap_lookup(struct lvd_captab *t, uint64_t cap, uint32_t tag);
-uint64_t lvd_cap_find(struct lvd_captab *t, const void *ptr, uint32_t tag);
-void lvd_cap_remove(struct lvd_captab *t, uint64_t cap);
+
+// Lookup, find and remove run on every crossing that names an object (a
+// device, an skb per packet): inline (captab.c has the rest and the design).
+
+// The one place a capability from another domain is trusted: every field of
+// it is checked before the slot is handed out.
+static inline struct lvd_cap *
+lvd_cap_lookup(struct lvd_captab *t, uint64_t cap, uint32_t tag)
+{
+	uint32_t index = (uint32_t)cap - 1; // 0 wraps to UINT32_MAX: never below nslots
+	struct lvd_cap *c;
+
+	if (index >= t->nslots || tag == 0)
+		return NULL;
+	c = &t->slots[index];
+	if (c->tag != tag || c->gen != (uint32_t)(cap >> 32))
+		return NULL;
+	return c;
+}
+
+// Newest first: objects that live one call (an skb) take the highest slots
+// in use, above the long-lived ones (the device, the callbacks).
+static inline uint64_t
+lvd_cap_find(struct lvd_captab *t, const void *ptr, uint32_t tag)
+{
+	uint32_t i;
+
+	for (i = t->used; i-- > 0;) {
+		struct lvd_cap *c = &t->slots[i];
+		if (c->ptr == ptr && c->tag == tag)
+			return ((uint64_t)c->gen << 32) | (i + 1);
+	}
+	return 0;
+}
+
+// lvd_cap_find and the slot in one pass: the slot of ptr's capability (and
+// the capability in *cap), or NULL (and 0).
+static inline struct lvd_cap *
+lvd_cap_find_slot(struct lvd_captab *t, const void *ptr, uint32_t tag, uint64_t *cap)
+{
+	uint32_t i;
+
+	for (i = t->used; i-- > 0;) {
+		struct lvd_cap *c = &t->slots[i];
+		if (c->ptr == ptr && c->tag == tag && tag != 0) {
+			*cap = ((uint64_t)c->gen << 32) | (i + 1);
+			return c;
+		}
+	}
+	*cap = 0;
+	return NULL;
+}
+
+static inline void
+lvd_cap_remove(struct lvd_captab *t, uint64_t cap)
+{
+	uint32_t index = (uint32_t)cap - 1;
+	struct lvd_cap *c;
+
+	if (index >= t->nslots)
+		return;
+	c = &t->slots[index];
+	if (c->tag == 0 || c->gen != (uint32_t)(cap >> 32))
+		return;
+	// A new generation makes every copy of this capability stale.
+	c->gen++;
+	c->tag = 0;
+	c->ptr = NULL;
+	c->remote = 0;
+	if (index < t->free)
+		t->free = index;
+	// The newest slot going (an skb at the end of its call): scans stop
+	// below it again.
+	if (index + 1 == t->used)
+		t->used = index;
+}
 
 // ---- shadow objects ----
 // A side's private copy of an object the other side owns.  Supplied by the
@@ -163,11 +261,23 @@ struct lvd_chan {
 typedef void (*lvd_dispatch)(struct lvd_chan *ch, struct lvd_msg *m);
 
 // Generated handlers clear the reply words before writing their results, so
-// a reply never echoes leftover request words.
+// a reply never echoes leftover request words.  Word by word, not memset: the
+// compiler then drops the stores to the words the handler writes anyway.
 static inline void
 lvd_msg_clear_reply(struct lvd_msg *m)
 {
-	memset(&m->w[1], 0, sizeof(m->w) - sizeof(m->w[0]));
+	m->w[1] = 0, m->w[2] = 0, m->w[3] = 0, m->w[4] = 0;
+	m->w[5] = 0, m->w[6] = 0, m->w[7] = 0;
+}
+
+// Generated stubs clear a request before filling it, so a request never
+// carries stack garbage in the words its function does not use (the stores
+// to the words it does use are dropped by the compiler).
+static inline void
+lvd_msg_clear(struct lvd_msg *m)
+{
+	m->w[0] = 0, m->w[1] = 0, m->w[2] = 0, m->w[3] = 0;
+	m->w[4] = 0, m->w[5] = 0, m->w[6] = 0, m->w[7] = 0;
 }
 
 // ---- loopback transport (native tests) ----

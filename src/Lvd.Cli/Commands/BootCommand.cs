@@ -164,7 +164,11 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         }
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
-        ProfileOutput.Write(result, elf, settings.Profile, settings.ProfileTop, ProfileOutput.KernelUserImage);
+        ProfileOutput.Write(result, elf, settings.Profile, settings.ProfileTop, symbols =>
+        {
+            ProfileOutput.KernelUserImage(symbols);
+            ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));
+        });
         return result.ExitStatus;
     }
 }

@@ -44,6 +44,19 @@ internal static class ProfileOutput
     }
 
     /// <summary>
+    /// The LVD domains a boot loaded (boot modules built to build/domains/NAME.elf, all linked at
+    /// LVD_DOMAIN_BASE): their code is named "NAME:function" instead of [no symbol].
+    /// </summary>
+    public static void DomainImages(Symbolizer symbols, string repoRoot, IEnumerable<string> modules)
+    {
+        foreach (var m in modules)
+        {
+            string path = Path.Combine(repoRoot, "build", "domains", m + ".elf");
+            if (File.Exists(path)) symbols.AddImage(m, path);
+        }
+    }
+
+    /// <summary>
     /// Prints the profile of a finished run (stdout, or FILE as plain text), naming addresses with
     /// the image's symbols. <paramref name="configure"/> may add aliases (code that runs copied).
     /// </summary>

@@ -13,8 +13,11 @@ public sealed class Symbolizer
     private readonly record struct Sym(ulong Start, ulong Size, string Name);
     private readonly record struct Alias(ulong Start, ulong Length, ulong ImageAddress);
 
+    private readonly record struct Image(string Module, Symbolizer Symbols, ulong Low, ulong High);
+
     private readonly Sym[] _syms;
     private readonly List<Alias> _aliases = [];
+    private readonly List<Image> _images = [];
 
     public IReadOnlyDictionary<string, ulong> ByName { get; }
 
@@ -55,9 +58,33 @@ public sealed class Symbolizer
     /// </summary>
     public void AddAlias(ulong start, ulong length, ulong imageAddress) => _aliases.Add(new Alias(start, length, imageAddress));
 
+    /// <summary>
+    /// Another image's symbols, named "module:symbol": an LVD domain's ELF (build/domains/NAME.elf).
+    /// Domains are all linked at one address range and a sample carries no EPTP index, so when
+    /// several loaded images cover an address every one of their names is given ("a:f|b:g").
+    /// </summary>
+    public void AddImage(string module, string elfPath)
+    {
+        var s = FromElf(elfPath);
+        if (s._syms.Length == 0) return;
+        // The image's code: from its first symbol to the end of its last (or a page past an unsized one).
+        var last = s._syms[^1];
+        _images.Add(new Image(module, s, s._syms[0].Start, last.Start + Math.Max(last.Size, 4096)));
+    }
+
     /// <summary>The symbol covering the address, or null.</summary>
     public string? Lookup(ulong address)
     {
+        if (_images.Count > 0)
+        {
+            string? names = null;
+            foreach (var im in _images)
+            {
+                if (address < im.Low || address >= im.High || im.Symbols.Lookup(address) is not { } n) continue;
+                names = names == null ? $"{im.Module}:{n}" : $"{names}|{im.Module}:{n}";
+            }
+            if (names != null) return names;
+        }
         foreach (var a in _aliases)
             if (address - a.Start < a.Length) { address = a.ImageAddress + (address - a.Start); break; }
         int lo = 0, hi = _syms.Length - 1, found = -1;

@@ -177,7 +177,7 @@ internal sealed class CGenerator
         if (UsesPage(plan))
             w.Line("struct lvd_regpage *rp = ch->regpage;");
         w.Line("int rc;").Line();
-        w.Line("memset(&msg, 0, sizeof(msg));");
+        w.Line("lvd_msg_clear(m);");
         w.Line($"m->w[0] = LVD_MSG_HDR({_names.FunctionId(rpc)}, ch->target);");
         if (rpc.IsCallback)
             w.Line("m->w[1] = fn;");

@@ -66,8 +66,8 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 break;
             case UnitKind.Ref:
                 w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
-                w.Line($"uint64_t v_{u.Label} = lvd_cap_find(ch->caps, {u.Expr}, {Tag(u.Param!)});");
-                w.Line($"struct lvd_cap *c_{u.Label} = lvd_cap_lookup(ch->caps, v_{u.Label}, {Tag(u.Param!)});");
+                w.Line($"uint64_t v_{u.Label};");
+                w.Line($"struct lvd_cap *c_{u.Label} = lvd_cap_find_slot(ch->caps, {u.Expr}, {Tag(u.Param!)}, &v_{u.Label});");
                 w.Fail($"c_{u.Label} == NULL || c_{u.Label}->remote == 0", "-LVD_ENOREF");
                 WriteWord(u.Where, $"c_{u.Label}->remote");
                 break;

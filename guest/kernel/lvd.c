@@ -33,6 +33,7 @@ extern char lvd_tramp_start[], lvd_tramp_end[], __lvd_entry_start[], __lvd_entry
 uint64_t idt_address(void);
 
 int lvd_enabled;
+uint64_t lvd_preempted_inside;
 static struct lvd_domain *domains;
 static struct spinlock lvdlock = { .name = "lvd" };
 static uint64_t state_pages[NCPU];     // per-CPU host page behind lvd_state
@@ -488,8 +489,11 @@ out:
 void
 lvd_switch_out(struct lvd_thread *lt)
 {
+	if (lt->depth > 0)
+		lvd_preempted_inside++;   // statistics: a thread switched out while inside a domain
 	lt->kernel_rsp = lvd_state.kernel_rsp;
 	lt->domain_rsp = lvd_state.domain_rsp;
+	lt->domain_if = lvd_state.domain_if;
 }
 
 void
@@ -497,6 +501,7 @@ lvd_switch_in(struct lvd_thread *lt)
 {
 	lvd_state.kernel_rsp = lt->kernel_rsp;
 	lvd_state.domain_rsp = lt->domain_rsp;
+	lvd_state.domain_if = lt->domain_if;   // another thread's call may have left its own
 	// A thread preempted inside a domain returns into it through slot 1.
 	if (lt->depth > 0 && lt->domain != NULL && !lt->domain->dead)
 		prepare(lt->domain, mycpu(), mycpu()->cur);

@@ -65,10 +65,11 @@ struct lvd_thread {
 	struct lvd_domain *domain;      // the domain this thread is in (depth > 0)
 	int depth;                      // nesting of calls into it
 	int stack_bit;                  // its domain stack (pool bit on its CPU)
-	uint64_t kernel_rsp, domain_rsp;// saved state-page words while switched out
+	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
 };
 
-extern int lvd_enabled;             // domains can be created (hypervisor with VMFUNC)
+extern int lvd_enabled;
+extern uint64_t lvd_preempted_inside;   // switches of threads that were inside a domain             // domains can be created (hypervisor with VMFUNC)
 
 void lvd_init(void);                // after late launch, on the BSP: every CPU
 struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,

@@ -84,6 +84,8 @@ lvd_domain_return:
 	cli
 	xorl %eax, %eax
 	xorl %ecx, %ecx
+.globl lvd_return_vmfunc             // (the self test makes a domain jump here with its own ECX)
+lvd_return_vmfunc:
 	vmfunc
 	cmpl $0, %ecx                   // in the kernel EPT now
 	jne lvd_bad_vmfunc

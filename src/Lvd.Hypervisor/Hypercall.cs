@@ -47,6 +47,13 @@ public enum Hypercall : uint
     /// kernel exits changed in between, is a violation (the domain is killed).
     /// </summary>
     Watchdog = 11,
+    /// <summary>
+    /// RDX = FNV-1a (64-bit) of guest-physical memory [RDI, RDI + RSI), read by the hypervisor
+    /// through the caller's kernel EPT: a fingerprint of kernel memory that guest code cannot
+    /// fake (the LVD self test checks that no attack changed the kernel's code or data).
+    /// Page-aligned range, at most 64 MiB.
+    /// </summary>
+    HashMemory = 12,
 }
 
 /// <summary>Hypercall results (RAX).</summary>

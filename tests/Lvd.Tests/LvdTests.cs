@@ -8,7 +8,7 @@ namespace Lvd.Tests;
 
 /// <summary>
 /// LVD domains end to end (docs/DOMAINS.md, LVD.md sections 3-6), booted the way `lvd boot`
-/// does it (<see cref="LvdBoot"/>): the kernel's LVD self test (21 misbehaviours, each killed or
+/// does it (<see cref="LvdBoot"/>): the kernel's LVD self test (24 misbehaviours, each killed or
 /// rejected, the watchdog among them), isolated nullnet and nullblk (every packet or I/O crosses
 /// by VMFUNC, none exits), users' drivers through --domain (a bad one is killed, the kernel goes
 /// on), determinism, and the CLI's checks of --isolate and --crossings.
@@ -49,7 +49,8 @@ public sealed partial class LvdTests
         ("sti inside a call made with interrupts off", true), ("cli plus an endless loop", true),
         ("wrmsr GS_BASE", true), ("mov to cr3", true), ("lidt", true), ("out to a port", true), ("hlt", true),
         ("write another cpu's IST", true), ("exhaust the domain stack", true), ("swapgs", true), ("ud2", true),
-        ("garbage reply", false),
+        ("garbage reply", false), ("VMFUNC with a tampered ECX inside the return trampoline", true),
+        ("corrupt index into the shared packet pool", false), ("pool index running past its end", false),
     ];
 
     [Theory]
@@ -62,7 +63,8 @@ public sealed partial class LvdTests
         var summary = SelftestSummary().Match(log);
         Assert.True(summary.Success, "no self-test summary line:\n" + Tail(log));
         Assert.Contains("lvdtest: nested calls kernel -> domain -> kernel ... depth 5 ok", log);
-        Assert.Contains($"lvdtest: {cpus} cpus in the domain at once: ok", log);
+        // Two threads per CPU in the same domain, preempted inside it, each resuming on its own stack.
+        Assert.Matches($@"lvdtest: {2 * cpus} threads on {cpus} cpus in the domain at once: ok; [1-9]\d* interrupts taken inside it, exitless; [1-9]\d* preemptions inside it", log);
 
         var lines = AttackLine().Matches(log).Select(m => (Name: m.Groups["name"].Value, Verdict: m.Groups["verdict"].Value, Result: long.Parse(m.Groups["r"].Value))).ToList();
         Assert.Equal(Attacks.Select(a => a.Name), lines.Select(l => l.Name));

@@ -88,10 +88,26 @@ driver_call(struct lvd_msg *m)
 	case ST_UD2:
 		__asm__ volatile("ud2");
 		return 0;
-	case ST_SPIN:   // with interrupts on: a long call that interrupts preempt
+	case ST_SPIN: {  // with interrupts on: a long call that interrupts preempt
+		unsigned long sp0, sp1;
+		__asm__ volatile("mov %%rsp, %0" : "=r"(sp0));
 		for (volatile unsigned long i = 0; i < a; i++)
 			;
+		__asm__ volatile("mov %%rsp, %0" : "=r"(sp1));
+		m->w[1] = sp0;   // the stack before and after the spin: the same one
+		m->w[2] = sp1;   // if a preempted call resumed on its own stack
 		return 0;
+	}
+	case ST_TAMPER:
+		// Jump into the kernel's return trampoline right at its VMFUNC with an
+		// ECX of our choosing (1: stay in this EPT), skipping the code that sets it.
+		__asm__ volatile("jmp *%0" : : "r"(a), "a"(0), "c"(1) : "memory");
+		return 0;
+	case ST_POOLIDX: {
+		// Hand the kernel a corrupt index into the shared pool.
+		struct lvd_msg k = { { lvd_msg_word0(ST_KFN_POOL_SUM, 0), a, 64 } };
+		return lvd_upcall_raw(&k);
+	}
 	case ST_GAPS: {
 		// Interrupt cost inside a domain (lvd_bench.c): spin on RDTSC for
 		// `a` cycles; a gap over 200 cycles is an interrupt taken here.

@@ -88,7 +88,7 @@ public sealed partial class DemoCommand : Command<MachineSettings>
         foreach (var line in fault.Log.Split('\n').Where(l => DemoLines().IsMatch(l)))
             AnsiConsole.MarkupLineInterpolated($"  [grey]guest>[/] {line.TrimEnd()}");
         AnsiConsole.MarkupLineInterpolated($"The kernel went on: after the kill it ran the isolated nullnet workload ({fault.W.PerSecond:N0} pkts/s).");
-        AnsiConsole.MarkupLine("More: [blue]./lvd bench[/] (the paper's tables), [blue]./lvd attack[/] (21 attacks contained), [blue]./lvd boot --domain your.c[/].");
+        AnsiConsole.MarkupLine("More: [blue]./lvd bench[/] (the paper's tables), [blue]./lvd attack[/] (24 attacks contained), [blue]./lvd boot --domain your.c[/].");
         return 0;
     }
 

@@ -23,7 +23,7 @@ public sealed record LvdBootSpec
     public IReadOnlyList<string> Isolate { get; init; } = [];   // nullnet, nullblk
     public int Crossings { get; init; } = 1;
     public bool Hypervisor { get; init; }
-    /// <summary>Run the LVD self test (lvd_test.c: calls, nesting, concurrency, 21 misbehaviours).</summary>
+    /// <summary>Run the LVD self test (lvd_test.c: calls, nesting, concurrency, 24 misbehaviours).</summary>
     public bool Selftest { get; init; }
     /// <summary>An in-guest measurement (lvd_bench.c): "call" or "irq".</summary>
     public string? Bench { get; init; }

@@ -41,6 +41,7 @@ public sealed partial class Hypervisor
             case Hypercall.KillDomain: status = EptDestroy(ctx, (int)a0); break;
             case Hypercall.DomainAbortEntry: status = SetAbortEntry(ctx, a0); break;
             case Hypercall.Watchdog: status = SetWatchdog(ctx, a0, a1); break;
+            case Hypercall.HashMemory: status = HashMemory(ctx, a0, a1, out value); break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
         cpu.SetRegister(CpuCore.RAX, (ulong)(long)status);
@@ -132,6 +133,22 @@ public sealed partial class Hypervisor
             entry = ept.Eptp;
         }
         _machine.Memory.Write64(ctx.EptpList + slot * 8, entry);
+        return HypercallStatus.Ok;
+    }
+
+    private HypercallStatus HashMemory(VcpuContext ctx, ulong gpa, ulong size, out ulong hash)
+    {
+        hash = 0;
+        if (!ValidRange(gpa, size) || size > (64UL << 20)) return HypercallStatus.Invalid;
+        ulong h = 0xcbf29ce484222325UL;
+        for (ulong page = gpa; page < gpa + size; page += PhysicalMemory.PageSize)
+        {
+            if (!ctx.Cpu.TryGuestPhysToHost(page, out ulong hpa)) return HypercallStatus.Invalid;
+            if (_memory.Overlaps(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
+            for (ulong o = 0; o < PhysicalMemory.PageSize; o += 8)
+                h = (h ^ _machine.Memory.Read64(hpa + o)) * 0x100000001b3UL;
+        }
+        hash = h;
         return HypercallStatus.Ok;
     }
 

@@ -271,6 +271,25 @@ ept_build(void *arg)
 
 // ---------------------------------------------------------------- creation
 
+// Physical memory to share with one domain (e.g. its register pages): from
+// the top of the domain carve-out, as the packet pool is, never inside a
+// domain's chunk (Invariant 3).  Zeroed; 0 if there is none left.
+uint64_t
+lvd_pool_alloc(uint64_t size)
+{
+	uint64_t pa = 0;
+	size = PGROUNDUP(size);
+	acquire(&lvdlock);
+	if (size != 0 && domain_phys.end - dphys_next >= size) {
+		domain_phys.end -= size;
+		pa = domain_phys.end;
+	}
+	release(&lvdlock);
+	if (pa != 0)
+		memset(P2V(pa), 0, size);
+	return pa;
+}
+
 struct lvd_domain *
 lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		  int (*upcall)(struct lvd_domain *, struct lvd_msg *))

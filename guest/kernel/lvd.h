@@ -72,6 +72,7 @@ extern int lvd_enabled;
 extern uint64_t lvd_preempted_inside;   // switches of threads that were inside a domain             // domains can be created (hypervisor with VMFUNC)
 
 void lvd_init(void);                // after late launch, on the BSP: every CPU
+uint64_t lvd_pool_alloc(uint64_t size);   // shared with one domain: physical, zeroed, 0 if none
 struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 				     int (*upcall)(struct lvd_domain *, struct lvd_msg *));
 int lvd_call(struct lvd_domain *d, struct lvd_msg *m);   // 0 or -LVD_E*

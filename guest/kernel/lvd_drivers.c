@@ -1,13 +1,14 @@
 // lvd_drivers.c: the kernel side of the isolated drivers (LVD.md section 4):
-// glue that stands in for nullblk's operations and crosses into its domain,
-// the kernel services the domains may call, and the command line (nullnet's
-// kernel side is lvd_nullnet.c).
+// nullblk's operations, which cross into its domain through the glue
+// generated from idl/blk_mq.idl (lvd_nullblk_glue.c), users' drivers, and
+// the command line (nullnet's kernel side is lvd_nullnet.c).
 //
 //   isolate=nullnet[,nullblk] crossings=1|2   (lvd boot --isolate ...)
 //   domain=NAME                               (lvd boot --domain FILE.c)
 //
-// References the kernel hands a domain are opaque per-CPU tokens valid for
-// one call; an upcall naming anything else is refused.  Every reply word is
+// References the kernel hands a domain are capabilities in the kernel's own
+// tables (docs/IDL.md); a request's lives for one call, and an upcall naming
+// anything else is refused by the generated glue.  Every reply word is
 // checked or only ever used as a number.
 
 #include "kernel.h"
@@ -16,44 +17,65 @@
 #include "net.h"
 #include "percpu.h"
 #include "lvd_nullnet.h"
+#include "lvd_nullblk.h"
 #include "../domains/nullblk/nullblk_if.h"
 
 // nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
 
 // ---------------------------------------------------------------- nullblk
+//
+// The driver runs in its domain (guest/domains/nullblk) and registers its
+// tag set, with its queue_rq as a handle, through the blk_mq_alloc_tag_set
+// call of idl/blk_mq.idl while the kernel loads it (null_init); the block
+// layer then drives it through the generated queue_rq stub
+// (lvd_nullblk_glue.c), and the driver's blk_mq_start_request and
+// blk_mq_end_request are the generated rpcs back: three crossings per I/O.
+// The register pages of the glue are a pool of ncpu pages shared with this
+// domain alone.
 
 static struct lvd_domain *nb_dom;
-static struct {
-	uint64_t ref;
-	struct request *rq;
-	int started, ended;
-} nb_cur[NCPU];
-static uint64_t nb_gen[NCPU];
+static uint64_t nb_base_requests[NCPU], nb_base_bytes[NCPU];   // the queues' counters at the takeover
+
+int
+nb_to_domain(struct lvd_msg *m)
+{
+	m->w[0] += NB_FN_BASE;
+	return lvd_call(nb_dom, m) == 0 ? LVD_OK : -LVD_ECROSS;
+}
+
+void
+nb_start_rq(void *krq)
+{
+	blk_mq_start_request(krq);
+}
+
+void
+nb_end_rq(void *krq, int32_t error)
+{
+	blk_mq_end_request(krq, error == BLK_STS_OK ? BLK_STS_OK : BLK_STS_IOERR);
+}
 
 // Called by the block layer under the hardware queue's lock.
 static blk_status_t
 lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 {
 	struct request *rq = bd->rq;
-	int c = mycpu()->id;
-	uint64_t ref = (uint64_t)(c + 1) << 48 | ++nb_gen[c];
-	nb_cur[c].ref = ref;
-	nb_cur[c].rq = rq;
-	nb_cur[c].started = nb_cur[c].ended = 0;
-	struct lvd_msg m = { {
-		lvd_msg_word0(NB_QUEUE_RQ, 0), h->queue_num, ref, rq->sector, rq->nr_bytes,
-		rq->cmd_flags, rq->tag, (uint64_t)bd->last,
-	} };
-	int r = lvd_call(nb_dom, &m);
-	int ended = nb_cur[c].ended;
-	nb_cur[c].rq = NULL;
-	if (r == 0 && m.w[0] == 0)
-		nullblk_account(h->queue_num, m.w[2], m.w[3]);
+	struct nb_io io = {
+		.sector = rq->sector, .nr_bytes = rq->nr_bytes, .cmd_flags = rq->cmd_flags,
+		.tag = rq->tag, .last = (uint8_t)(bd->last != 0),
+	};
+	int32_t ret;
+	uint64_t requests, bytes;
+	int started, ended;
+	unsigned int q = h->queue_num;
+	int r = nb_glue_queue_rq(mycpu()->id, q, rq, &io, &ret, &requests, &bytes, &started, &ended);
+	if (r == LVD_OK && q < NCPU)
+		nullblk_account(q, nb_base_requests[q] + requests, nb_base_bytes[q] + bytes);
 	if (ended)
 		return BLK_STS_OK;
 	// The domain died or returned without ending the request (this glue
 	// has no later completion): the request fails, the submitter hears.
-	if (!nb_cur[c].started)
+	if (!started)
 		blk_mq_start_request(rq);
 	blk_mq_end_request(rq, BLK_STS_IOERR);
 	return BLK_STS_OK;
@@ -66,43 +88,33 @@ static const struct blk_mq_ops lvd_null_mq_ops = {
 static int
 nb_upcall(struct lvd_domain *d, struct lvd_msg *m)
 {
-	int c = mycpu()->id;
-	if (m->w[1] != nb_cur[c].ref || nb_cur[c].rq == NULL)
-		return -LVD_EINVAL;
-	switch (lvd_msg_fn(m)) {
-	case NB_KFN_START_REQUEST:
-		if (nb_cur[c].started)
-			return -LVD_EINVAL;
-		nb_cur[c].started = 1;
-		blk_mq_start_request(nb_cur[c].rq);
-		return 0;
-	case NB_KFN_END_REQUEST:
-		if (!nb_cur[c].started || nb_cur[c].ended)
-			return -LVD_EINVAL;
-		nb_cur[c].ended = 1;
-		blk_mq_end_request(nb_cur[c].rq, m->w[2] == BLK_STS_OK ? BLK_STS_OK : BLK_STS_IOERR);
-		return 0;
-	}
-	return -LVD_ENOSYS;
+	return nb_glue_upcall(mycpu()->id, m);
 }
 
 static void
 isolate_nullblk(void)
 {
-	nb_dom = lvd_domain_create("nullblk", 0, 0, nb_upcall);
+	uint64_t pool_size = (uint64_t)ncpu * LVD_REGPAGE_SIZE;
+	uint64_t pool_pa = lvd_pool_alloc(pool_size);
+	if (pool_pa == 0)
+		panic("lvd: nullblk: no domain memory for its register pages (domainmem=)");
+	if (nb_glue_init(P2V(pool_pa), pool_size, ncpu) != 0)
+		panic("lvd: nullblk glue: too many CPUs");
+	nb_dom = lvd_domain_create("nullblk", pool_pa, pool_size, nb_upcall);
 	if (nb_dom == NULL)
 		panic("lvd: cannot isolate nullblk");
-	for (int q = 0; q < ncpu; q++) {
-		uint64_t req, bytes;
-		nullblk_queue_counters((unsigned int)q, &req, &bytes);
-		struct lvd_msg m = { { lvd_msg_word0(NB_INIT_HCTX, 0), (uint64_t)q, req, bytes } };
-		if (lvd_call(nb_dom, &m) != 0 || m.w[0] != 0 || m.w[1] != 0)
-			panic("lvd: isolated nullblk: init_hctx %d failed", q);
-	}
-	// The domain's counters started where the kernel's were (the boot self
-	// test counted some): from now on each reply's projection replaces ours.
+	// The domain counts from zero; the kernel's counters so far (the boot
+	// self test counted some) are the base of what each reply reports.
+	for (int q = 0; q < ncpu; q++)
+		nullblk_queue_counters((unsigned int)q, &nb_base_requests[q], &nb_base_bytes[q]);
+	push_off();
+	int r = nb_glue_load(mycpu()->id, (uint32_t)ncpu, SECTOR_SIZE, IO_MAX_INFLIGHT);
+	pop_off();
+	if (r != 0)
+		panic("lvd: the isolated nullblk did not register its tag set (%d)", r);
 	nullblk_isolate(&lvd_null_mq_ops);
-	printk("lvd: nullblk isolated in domain %d, 3 crossings per I/O\n", nb_dom->id);
+	printk("lvd: nullblk isolated in domain %d: it registered its tag set (%d hardware queues), "
+	       "3 crossings per I/O, capabilities per CPU\n", nb_dom->id, ncpu);
 }
 
 // ---------------------------------------------------------------- users' drivers

@@ -1,63 +1,245 @@
-// glue.c: the domain side of the isolated nullblk's glue: shadow hardware
-// queue contexts (one per kernel hardware queue, made at NB_INIT_HCTX), a
-// shadow request per call, and the kernel's calls as upcalls.
+// glue.c: the domain side of the isolated nullblk (LVD.md section 4), over
+// the glue generated from idl/blk_mq.idl (blk_mq_domain.c, included below;
+// guest/lvd/glue.sh generates it at build time).
+//
+// What is hand-written here is only the plumbing around it:
+// - the transport: a generated stub's message goes to the kernel through the
+//   upcall trampoline (lvd_upcall_raw), its function id offset past the
+//   kernel's own services;
+// - the dispatcher: the domain library hands every call with a function id
+//   >= LVD_FN_USER to driver_call, which hands it to the generated
+//   blk_mq_domain_dispatch;
+// - the Linux-shaped API the driver calls (blk.h: blk_mq_alloc_tag_set,
+//   blk_mq_start_request, blk_mq_end_request, ...) and the function its
+//   queue_rq crosses as (the handle names cb_queue_rq, which calls the
+//   driver's ops with Linux's signature on the hardware queue's context);
+// - shadow memory: a per-CPU free list, since a request shadow lives one call.
+//
+// One channel per CPU, each with its own capability table: the kernel calls
+// queue_rq on every CPU at once.  What the driver registers while the kernel
+// loads it (the tag set, the queue_rq handle) goes into the loading CPU's
+// table, which null_init then copies to every CPU's (same slots, same
+// generations), so that queue_rq finds the handle on every CPU.  (The
+// kernel's shadow of the tag set stays in its loading CPU's table: it never
+// touches another CPU's.)
 
 #include "lvd_driver.h"
 #include "blk.h"
 #include "nullblk_if.h"
 
+// The generated glue serves these on the kernel side under these names; here
+// they are the driver's API (blk.h), so the generated header's prototypes of
+// the kernel's functions are renamed out of the way.
+#define blk_mq_alloc_tag_set lvd_kernel_blk_mq_alloc_tag_set
+#define blk_mq_free_tag_set lvd_kernel_blk_mq_free_tag_set
+#define blk_mq_start_request lvd_kernel_blk_mq_start_request
+#define blk_mq_end_request lvd_kernel_blk_mq_end_request
+#include "blk_mq_domain.c"
+#undef blk_mq_alloc_tag_set
+#undef blk_mq_free_tag_set
+#undef blk_mq_start_request
+#undef blk_mq_end_request
+
+#define MAX_CPUS 64
+#define CAP_SLOTS 8
+
+static struct lvd_cap cap_slots[MAX_CPUS][CAP_SLOTS];
+static struct lvd_captab caps[MAX_CPUS];
+static struct lvd_chan chans[MAX_CPUS];
+static unsigned int ncpus;
+
+// The registered tag set and its hardware queue contexts.
+static struct blk_mq_tag_set *the_set;
 static struct blk_mq_hw_ctx hctxs[NB_MAX_QUEUES];
-static unsigned char hctx_ready[NB_MAX_QUEUES];
+// Per CPU: the shadow blk_mq_end_request ended (and freed) in this queue_rq.
+static struct request *ended[MAX_CPUS];
 
-long
-driver_init(unsigned int ncpu)
+static unsigned int
+this_cpu(void)
 {
-	return ncpu <= NB_MAX_QUEUES ? 0 : -LVD_EINVAL;
+	int here;
+	unsigned long c = LVD_STACK_CPU(&here);
+	return c < ncpus ? (unsigned int)c : 0;
 }
 
-void
-blk_mq_start_request(struct request *rq)
+static int
+to_kernel(struct lvd_msg *m)
 {
-	struct lvd_msg m = { { lvd_msg_word0(NB_KFN_START_REQUEST, 0), rq->ref } };
-	lvd_upcall_raw(&m);
-}
-
-void
-blk_mq_end_request(struct request *rq, blk_status_t error)
-{
-	struct lvd_msg m = { { lvd_msg_word0(NB_KFN_END_REQUEST, 0), rq->ref, (unsigned long)(long)error } };
-	lvd_upcall_raw(&m);
+	m->w[0] += NB_KFN_BASE;
+	lvd_upcall_raw(m);    // the reply's status is in w[0]
+	return LVD_OK;
 }
 
 long
 driver_call(struct lvd_msg *m)
 {
-	unsigned long q = m->w[1];
-	if (q >= NB_MAX_QUEUES)
+	m->w[0] -= NB_FN_BASE;   // >= LVD_FN_USER (lib.c)
+	blk_mq_domain_dispatch(&chans[this_cpu()], m);
+	return (long)m->w[0];
+}
+
+// ---- shadow objects: zeroed, per-CPU free lists of one block size ----
+
+#define SHADOW_BLOCK 64
+struct block {
+	struct block *next;
+};
+static struct block *free_blocks[MAX_CPUS];
+
+void *
+lvd_shadow_alloc(size_t size, uint32_t tag)
+{
+	if (size > SHADOW_BLOCK)
+		return NULL;
+	unsigned int c = this_cpu();
+	struct block *b = free_blocks[c];
+	if (b != NULL)
+		free_blocks[c] = b->next;
+	else if ((b = lvd_malloc(SHADOW_BLOCK)) == NULL)
+		return NULL;
+	void *d = b;
+	size_t n = (size + 7) / 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0UL) : "memory");
+	return b;
+}
+
+void
+lvd_shadow_free(void *obj, uint32_t tag)
+{
+	unsigned int c = this_cpu();
+	struct block *b = obj;
+	b->next = free_blocks[c];
+	free_blocks[c] = b;
+}
+
+// ---- what the kernel calls ----
+
+// queue_rq's handle names this.  rq is the shadow the generated handler made
+// for this call; the driver ends it (blk_mq_end_request frees it).
+static int32_t
+cb_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *requests, uint64_t *bytes)
+{
+	struct blk_mq_tag_set *set = the_set;
+	blk_status_t st = BLK_STS_IOERR;
+	unsigned int c = this_cpu();
+	ended[c] = NULL;
+	if (set != NULL && hw_queue < set->nr_hw_queues) {
+		struct blk_mq_queue_data bd = { rq, last != 0 };
+		struct blk_mq_hw_ctx *hctx = &hctxs[hw_queue];
+		st = set->ops->queue_rq(hctx, &bd);
+		struct nullb_queue *nq = hctx->driver_data;
+		if (nq != NULL) {
+			*requests = nq->requests;
+			*bytes = nq->bytes;
+		}
+	}
+	// A request the driver did not end (it has no later completion): its
+	// shadow and name go now; the kernel fails it.
+	if (ended[c] != rq) {
+		uint64_t cap = lvd_cap_find(&caps[c], rq, LVD_TAG_REQUEST);
+		if (cap != 0) {
+			lvd_cap_remove(&caps[c], cap);
+			lvd_shadow_free(rq, LVD_TAG_REQUEST);
+		}
+	}
+	return st;
+}
+
+int32_t
+null_init(uint32_t submit_queues, uint32_t block_size, uint32_t hw_queue_depth)
+{
+	unsigned int me = this_cpu();
+	int r = nullblk_init(submit_queues, block_size, hw_queue_depth);
+	if (r != 0)
+		return r;
+	// What the driver registered, every CPU's table has.
+	for (unsigned int c = 0; c < ncpus; c++) {
+		if (c == me)
+			continue;
+		memcpy(cap_slots[c], cap_slots[me], sizeof cap_slots[c]);
+		caps[c].used = caps[me].used;
+		caps[c].free = caps[me].free;
+	}
+	return 0;
+}
+
+void
+null_exit(void)
+{
+	nullblk_exit();
+}
+
+// ---- the driver's API ----
+
+int
+blk_mq_alloc_tag_set(struct blk_mq_tag_set *set)
+{
+	if (the_set != NULL || set->ops == NULL || set->ops->queue_rq == NULL ||
+	    set->nr_hw_queues == 0 || set->nr_hw_queues > NB_MAX_QUEUES)
 		return -LVD_EINVAL;
-	switch (lvd_msg_fn(m)) {
-	case NB_INIT_HCTX:
-		hctxs[q].queue_num = (unsigned int)q;
-		m->w[1] = (unsigned long)null_mq_ops.init_hctx(&hctxs[q], nullb_queues, (unsigned int)q);
-		nullb_queues[q].requests = m->w[2];   // the kernel's counters so far
-		nullb_queues[q].bytes = m->w[3];
-		hctx_ready[q] = 1;
-		return 0;
-	case NB_QUEUE_RQ: {
-		if (!hctx_ready[q])
+	int32_t ret;
+	int rc = blk_mq_call_blk_mq_alloc_tag_set(&chans[this_cpu()], set, cb_queue_rq, &ret);
+	if (rc != LVD_OK)
+		return rc;
+	if (ret != 0)
+		return ret;
+	// blk_mq_init_queue's part: the hardware queue contexts.
+	for (unsigned int q = 0; q < set->nr_hw_queues; q++) {
+		hctxs[q].queue_num = q;
+		if (set->ops->init_hctx != NULL && set->ops->init_hctx(&hctxs[q], set->driver_data, q) != 0)
 			return -LVD_EINVAL;
-		struct request rq = {
-			.ref = m->w[2], .sector = m->w[3], .nr_bytes = (unsigned int)m->w[4],
-			.cmd_flags = (unsigned int)m->w[5], .tag = (unsigned int)m->w[6],
+	}
+	the_set = set;
+	return 0;
+}
+
+void
+blk_mq_free_tag_set(struct blk_mq_tag_set *set)
+{
+	if (set != the_set || blk_mq_call_blk_mq_free_tag_set(&chans[this_cpu()], set) != LVD_OK)
+		return;
+	the_set = NULL;
+	// The set's and the handle's copies in every table go.
+	for (unsigned int c = 0; c < ncpus; c++) {
+		uint64_t cap = lvd_cap_find(&caps[c], set, LVD_TAG_BLK_MQ_TAG_SET);
+		if (cap != 0)
+			lvd_cap_remove(&caps[c], cap);
+		cap = lvd_cap_find(&caps[c], (void *)cb_queue_rq, BLK_MQ_TAG_FN_QUEUE_RQ);
+		if (cap != 0)
+			lvd_cap_remove(&caps[c], cap);
+	}
+}
+
+void
+blk_mq_start_request(struct request *rq)
+{
+	blk_mq_call_blk_mq_start_request(&chans[this_cpu()], rq);
+}
+
+void
+blk_mq_end_request(struct request *rq, blk_status_t error)
+{
+	unsigned int c = this_cpu();
+	// On success the stub dropped the name and freed the shadow.
+	if (blk_mq_call_blk_mq_end_request(&chans[c], rq, error) == LVD_OK)
+		ended[c] = rq;
+}
+
+long
+driver_init(unsigned int ncpu)
+{
+	ncpus = ncpu < MAX_CPUS ? ncpu : MAX_CPUS;
+	if ((uint64_t)ncpus * LVD_REGPAGE_SIZE > lvd_info->pool_size)
+		return -LVD_ENOMEM;
+	for (unsigned int c = 0; c < ncpus; c++) {
+		lvd_captab_init(&caps[c], cap_slots[c], CAP_SLOTS);
+		chans[c] = (struct lvd_chan){
+			.target = 0,
+			.transport = to_kernel,
+			.caps = &caps[c],
+			.regpage = (struct lvd_regpage *)(lvd_info->pool + LVD_POOL_REGPAGE(c)),
+			.pool = { (uint8_t *)lvd_info->pool, lvd_info->pool_size },
 		};
-		struct blk_mq_queue_data bd = { &rq, (int)m->w[7] };
-		blk_status_t st = null_mq_ops.queue_rq(&hctxs[q], &bd);
-		struct nullb_queue *nq = hctxs[q].driver_data;
-		m->w[1] = (unsigned long)(long)st;
-		m->w[2] = nq->requests;
-		m->w[3] = nq->bytes;
-		return 0;
 	}
-	}
-	return -LVD_ENOSYS;
+	return 0;
 }

@@ -17,6 +17,7 @@
 // - registers the domain must not see (rbx, rbp, r13-r15) are zeroed.
 
 #include "lvd.h"
+#include <lvd/msg_asm.h>
 
 #define KDATA 0x10
 #define ST(off) (lvd_state + off)(%rip)
@@ -53,14 +54,7 @@ lvd_enter:
 	movq %rsp, ST(S_KRSP)
 	movq %rdx, ST(S_DOMIF)
 	movq %rsi, %rax                 // the domain stack
-	movq 8(%rdi), %rsi
-	movq 16(%rdi), %rdx
-	movq 24(%rdi), %r8
-	movq 32(%rdi), %r9
-	movq 40(%rdi), %r10
-	movq 48(%rdi), %r11
-	movq 56(%rdi), %r12
-	movq 0(%rdi), %rdi
+	LVD_MSG_LOAD %rdi
 	movq $1, ST(S_INDOM)            // from here RSP is not ours
 	movq %rax, %rsp
 	xorl %ebx, %ebx
@@ -102,14 +96,7 @@ lvd_return_vmfunc:
 	popq ST(S_DRSP)
 	popq ST(S_DOMIF)
 	popq %rcx                       // the message
-	movq %rax, 0(%rcx)
-	movq %rsi, 8(%rcx)
-	movq %rdx, 16(%rcx)
-	movq %r8, 24(%rcx)
-	movq %r9, 32(%rcx)
-	movq %r10, 40(%rcx)
-	movq %r11, 48(%rcx)
-	movq %r12, 56(%rcx)
+	LVD_MSG_STORE %rcx, %rax
 	popq %r15
 	popq %r14
 	popq %r13
@@ -139,25 +126,11 @@ lvd_domain_upcall:
 	movq $0, ST(S_INDOM)
 	subq $64, %rsp                  // the message, on the kernel stack
 	andq $-16, %rsp
-	movq %rdi, 0(%rsp)
-	movq %rsi, 8(%rsp)
-	movq %rdx, 16(%rsp)
-	movq %r8, 24(%rsp)
-	movq %r9, 32(%rsp)
-	movq %r10, 40(%rsp)
-	movq %r11, 48(%rsp)
-	movq %r12, 56(%rsp)
+	LVD_MSG_STORE %rsp
 	movq %rsp, %rdi
 	xorl %ebp, %ebp
 	call lvd_upcall_dispatch        // lvd.c: never trusts the words
-	movq 0(%rsp), %rdi
-	movq 8(%rsp), %rsi
-	movq 16(%rsp), %rdx
-	movq 24(%rsp), %r8
-	movq 32(%rsp), %r9
-	movq 40(%rsp), %r10
-	movq 48(%rsp), %r11
-	movq 56(%rsp), %r12
+	LVD_MSG_LOAD %rsp
 	movq $1, ST(S_INDOM)
 	movq ST(S_DRSP), %rsp
 	xorl %ebx, %ebx

@@ -8,6 +8,8 @@
 // The frame built is a struct trapframe (percpu.h), the same one traps
 // use, so syscall code and the fault path read user registers alike.
 
+#include "trapframe_asm.h"
+
 #define SEG_UDATA 0x20
 #define SEG_UCODE 0x28
 
@@ -25,40 +27,12 @@ syscall_entry:
 	pushq $0                  // err
 	pushq $-1                 // vector: -1 marks a system call
 	cld
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rbp
-	pushq %rsi
-	pushq %rdi
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_GPRS
 	movq %rsp, %rdi
 	xorl %ebp, %ebp           // the backtrace ends here
 	call syscall              // syscall.c; enables interrupts itself
 	cli                       // from here to sysret we hold user RSP/GS state
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rdi
-	popq %rsi
-	popq %rbp
-	popq %rdx
-	popq %rcx
-	popq %rbx
-	popq %rax
+	POP_GPRS
 	addq $16, %rsp            // vector and error code
 	// SYSRET takes RIP from RCX and RFLAGS from R11 (SDM SYSRET); the
 	// frame's values, not the user's RCX/R11, which SYSCALL overwrote.

@@ -11,6 +11,7 @@
 // IST: they panic (or, for NMI, return without ever enabling interrupts).
 
 #include "lvd.h"
+#include "trapframe_asm.h"
 
 #define TF_SIZE   (22 * 8)
 #define TF_VECTOR (15 * 8)
@@ -51,21 +52,7 @@ alltraps:
 	cmpq $0, lvd_state+S_INDOM(%rip)
 	jne lvd_from_window
 kernel_trap:
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rbp
-	pushq %rsi
-	pushq %rdi
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_GPRS
 
 	// From user mode, GS holds the user's base: swap in the kernel's.
 	// (An NMI hitting kernel entry code before its swapgs would see
@@ -113,21 +100,7 @@ trapret:
 	jz 1f
 	swapgs
 1:
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rdi
-	popq %rsi
-	popq %rbp
-	popq %rdx
-	popq %rcx
-	popq %rbx
-	popq %rax
+	POP_GPRS
 	addq $16, %rsp            // vector and error code
 	iretq
 
@@ -142,21 +115,7 @@ lvd_from_window:
 	je kernel_trap
 	cmpq $18, (%rsp)
 	je kernel_trap
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rbp
-	pushq %rsi
-	pushq %rdi
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_GPRS
 	xorl %r8d, %r8d           // kind 0: no VMFUNC on the way back
 	jmp lvd_domain_trap
 
@@ -173,21 +132,7 @@ lvd_from_domain:
 	popq %rdx
 	popq %rcx
 	popq %rax
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rbp
-	pushq %rsi
-	pushq %rdi
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_GPRS
 	movl $1, %r8d             // kind 1: VMFUNC back into the domain on return
 
 lvd_domain_trap:
@@ -223,18 +168,7 @@ lvd_domain_trap:
 	movl $(TF_SIZE / 8), %ecx
 	rep movsq
 	movq TF_SIZE+DF_IST(%rsp), %rsp
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rdi
-	popq %rsi
-	popq %rbp
-	popq %rdx
+	POP_GPRS_TO_RDX
 	movq 8(%rsp), %rbx
 	xorl %eax, %eax
 	movl $1, %ecx
@@ -246,21 +180,7 @@ lvd_domain_trap:
 	addq $(3 * 8 + 16), %rsp
 	iretq
 1:	// A trampoline window: return where it was, in the kernel EPT.
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rdi
-	popq %rsi
-	popq %rbp
-	popq %rdx
-	popq %rcx
-	popq %rbx
-	popq %rax
+	POP_GPRS
 	addq $16, %rsp
 	iretq
 

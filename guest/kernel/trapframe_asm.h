@@ -1,0 +1,48 @@
+// trapframe_asm.h: assembler macros that push and pop the general
+// registers of a struct trapframe (percpu.h), lowest address first: r15 ...
+// rax.  One definition for every entry path (vectors.S, syscall.S).
+#pragma once
+#ifdef __ASSEMBLY__
+
+.macro PUSH_GPRS
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+.endm
+
+// All but rcx, rbx and rax (the domain return path needs those two free).
+.macro POP_GPRS_TO_RDX
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rdx
+.endm
+
+.macro POP_GPRS
+	POP_GPRS_TO_RDX
+	popq %rcx
+	popq %rbx
+	popq %rax
+.endm
+
+#endif

@@ -13,10 +13,11 @@
 // under its own lock), so unlike nullnet's no table is shared, and a CPU
 // only ever touches its own.  The kernel's shadow of the driver's tag set is
 // in the table of the CPU that loaded the driver (null_init), so only a
-// call on that CPU can name it (blk_mq_free_tag_set at unload).  A request's
-// capability is in its CPU's table for one queue_rq: the descriptor is the
-// CPU's, the capability goes at blk_mq_end_request or when the call returns,
-// and the domain can name no other request, nor one of another CPU.
+// call on that CPU can name it (blk_mq_free_tag_set at unload).  A request is
+// named by a call-scoped slot of its CPU's channel for one queue_rq ([call]
+// in the IDL): the descriptor is the CPU's, the name dies at
+// blk_mq_end_request or when the call returns, and the domain can name no
+// other request, nor one of another CPU.
 
 #include "lvd_nullblk.h"
 #include "../domains/nullblk/nullblk_if.h"
@@ -110,7 +111,7 @@ nb_serve_free_tag_set(struct blk_mq_tag_set *set)
 // The checks of the request's life: started once, ended once after that,
 // and only while its queue_rq runs (krq).  A refused call is ignored; a
 // refused blk_mq_end_request still drops the request's name (the generated
-// handler of a dealloc removes it), and the request fails with an I/O error
+// handler of a [call(end)] closes its slot), and the request fails with an I/O error
 // when queue_rq returns unended.
 void
 nb_serve_start_request(struct request *rq)
@@ -161,13 +162,8 @@ nb_glue_queue_rq(int cpu, uint32_t hw_queue, void *krq, const struct nb_io *io, 
 	*ret = -1;
 	int rc = h_queue_rq == 0 ? -LVD_ENOREF :
 		blk_mq_call_queue_rq(&chans[cpu], h_queue_rq, hw_queue, rq, io->last, &req, &b, ret);
-	// The descriptor's name dies with the call: the handler of an accepted
-	// blk_mq_end_request removed it, or it goes here.
-	if (!rq->ended) {
-		uint64_t cap = lvd_cap_find(&caps[cpu], rq, LVD_TAG_REQUEST);
-		if (cap != 0)
-			lvd_cap_remove(&caps[cpu], cap);
-	}
+	// The descriptor's name (a call-scoped slot of this CPU's channel) died
+	// with the call, or earlier at blk_mq_end_request.
 	rq->krq = NULL;
 	*started = rq->started;
 	*ended = rq->ended;

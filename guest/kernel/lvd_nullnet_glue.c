@@ -153,12 +153,9 @@ nn_glue_xmit(int cpu, void *kskb, void *data, uint32_t len, uint64_t *tx_packets
 	skb->queue_mapping = (uint32_t)cpu;
 	skb->kskb = kskb;
 	int rc = net_device_call_ndo_start_xmit(&chans[cpu], h_xmit, ndev, skb, data, len, &ret);
-	// The descriptor's name dies with the call: the domain's consume_skb
-	// removed it (two crossings), or it goes here.  A packet the domain did
-	// not consume (one crossing, or a failed call) is freed here.
-	uint64_t cap = lvd_cap_find(&caps, skb, LVD_TAG_SK_BUFF);
-	if (cap != 0)
-		lvd_cap_remove(&caps, cap);
+	// The descriptor's name (a call-scoped slot of this CPU's channel) died
+	// with the call.  A packet the domain did not consume (one crossing, or
+	// a failed call) is freed here.
 	if (skb->kskb != NULL) {
 		nn_free_skb(skb->kskb);
 		skb->kskb = NULL;

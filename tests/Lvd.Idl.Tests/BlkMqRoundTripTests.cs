@@ -6,7 +6,8 @@ namespace Lvd.Idl.Tests;
 /// <summary>
 /// nullblk's glue, generated from idl/blk_mq.idl: module init registering the tag set and
 /// queue_rq, then I/O with three crossings each (queue_rq in, start and end out, nested),
-/// the request shadowed in the domain for exactly that long, and module exit.
+/// the request call-scoped ([call]: a slot name, a reused shadow) for exactly that long, a
+/// forged name refused during the call and the real one after its end, and module exit.
 /// </summary>
 public sealed class BlkMqRoundTripTests
 {
@@ -34,11 +35,12 @@ public sealed class BlkMqRoundTripTests
                     $"queue_rq hwq {S(hwq)} sector {S(sector)} bytes {S(bytes)} flags {S(flags)} tag {S(tag)} last {S(last)}",
                     $"start {S(slot)}",
                     $"end {S(slot)} error {error}",
+                    "refused forged -2 stale -2 local -9",
                     $"rc 0 ret 0 requests {S(queueRequests[hwq])} bytes {S(queueBytes[hwq])}",
                 ]);
             }
             commands.AddRange(["crossings", "exit", "live", "caps"]);
-            expected.AddRange([$"crossings {2 + 3 * ios.Length}", "free_tag_set same 1", "rc 0", "live 0", "caps kernel 0 domain 1"]);
+            expected.AddRange([$"crossings {2 + 5 * ios.Length}", "free_tag_set same 1", "rc 0", "live 0", "caps kernel 0 domain 1"]);
             Assert.Equal(expected, Harness.BlkMq.Run(commands));
         }, iter: 6, threads: 1);
     }

@@ -168,6 +168,44 @@ public sealed class CompilerTests
     }
 
     [Fact]
+    public void CallScopedObjectsUseAChannelSlotAndAReusedShadowNotTheTable()
+    {
+        var files = IdlCompiler.Compile("s.idl", """
+            interface s;
+            struct pkt { u32 len; u32 seq; }
+            projection lend : pkt { in len; out seq; }
+            projection back : pkt { }
+            domain rpc s32 xmit(lend *pk [call], in u32 n);
+            kernel rpc void touch(back *pk [call(use)]);
+            kernel rpc void done(back *pk [call(end)]);
+            """).GeneratedFiles;
+        static string Function(string file, string head) => file[file.IndexOf(head, StringComparison.Ordinal)..][..file[file.IndexOf(head, StringComparison.Ordinal)..].IndexOf("\n}\n", StringComparison.Ordinal)];
+        var kernel = files["s_kernel.c"];
+        var domain = files["s_domain.c"];
+
+        // The caller opens a slot just before crossing and closes it as soon as the crossing is back.
+        var stub = Function(kernel, "s_call_xmit(");
+        Assert.Contains("uint64_t v_pk = lvd_scope_open(ch, pk, LVD_TAG_PKT);", stub, StringComparison.Ordinal);
+        Assert.True(stub.IndexOf("lvd_scope_open", StringComparison.Ordinal) > stub.IndexOf("m->w[3] = (uint64_t)n;", StringComparison.Ordinal));
+        Assert.Contains("rc = ch->transport(m);\n\tlvd_scope_close(ch, v_pk, LVD_TAG_PKT);\n", stub, StringComparison.Ordinal);
+        // The callee checks the name's form, takes the slot's shadow in the commit step, leaves it after the call.
+        var handler = Function(domain, "xmit_handler(");
+        Assert.Contains("if (!lvd_scope_name_ok(v_pk))\n\t\treturn -LVD_EBADREF;", handler, StringComparison.Ordinal);
+        Assert.True(handler.IndexOf("lvd_scope_enter(ch, v_pk, LVD_TAG_PKT, sizeof(*pk))", StringComparison.Ordinal) > handler.IndexOf("// Commit.", StringComparison.Ordinal));
+        Assert.Contains("lvd_scope_leave(ch, v_pk, LVD_TAG_PKT);", handler, StringComparison.Ordinal);
+        // Nested calls name it by the slot: the kernel checks slot, type and generation; end kills the name on both sides.
+        Assert.Contains("struct lvd_scope *c_pk = lvd_scope_lookup(ch, v_pk, LVD_TAG_PKT);\n\tif (c_pk == NULL)\n\t\treturn -LVD_EBADREF;", Function(kernel, "touch_handler("), StringComparison.Ordinal);
+        Assert.DoesNotContain("lvd_scope_close", Function(kernel, "touch_handler("), StringComparison.Ordinal);
+        Assert.Contains("lvd_scope_close(ch, v_pk, LVD_TAG_PKT);", Function(kernel, "done_handler("), StringComparison.Ordinal);
+        Assert.Contains("lvd_scope_close_slot(c_pk);", Function(domain, "s_call_done("), StringComparison.Ordinal);
+        Assert.Contains("if (c_pk == NULL)\n\t\treturn -LVD_ENOREF;", Function(domain, "s_call_touch("), StringComparison.Ordinal);
+        // No capability table, no per-call shadow.
+        foreach (var file in new[] { kernel, domain })
+            foreach (var table in new[] { "lvd_cap_insert", "lvd_cap_find", "lvd_cap_remove", "lvd_shadow_alloc", "lvd_shadow_free" })
+                Assert.DoesNotContain(table, file, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TypeTagsAreTheSameForAStructSharedByTwoInterfaces()
     {
         const string body = "\nstruct device { u32 id; }\nprojection p : device { in id; }\ndomain rpc void f(p *d [bind]);\n";

@@ -18,6 +18,26 @@ test.idl:4:24: error: alloc(caller) needs an 'out' parameter: the callee produce
     domain rpc void f(p *d [alloc(caller)]);
                            ^^^^^^^^^^^^^^^
 """ },
+        { "callarm", """
+interface x;
+struct dev { u32 flags; }
+projection p : dev { in flags; }
+domain rpc void f(p *d [call(keep)]);
+""", """
+test.idl:4:30: error: expected 'use' or 'end', found 'keep'
+    domain rpc void f(p *d [call(keep)]);
+                                 ^^^^
+""" },
+        { "callscalar", """
+interface x;
+struct dev { u32 flags; }
+projection p : dev { in flags; }
+domain rpc void f(in u32 n [call]);
+""", """
+test.idl:4:28: error: ownership (bind, alloc, dealloc, call) applies only to projection pointers
+    domain rpc void f(in u32 n [call]);
+                               ^^^^^^
+""" },
         { "badchar", """
 interface x;
 struct a { u32 x; } $

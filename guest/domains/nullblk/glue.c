@@ -51,8 +51,6 @@ static unsigned int ncpus;
 // The registered tag set and its hardware queue contexts.
 static struct blk_mq_tag_set *the_set;
 static struct blk_mq_hw_ctx hctxs[NB_MAX_QUEUES];
-// Per CPU: the shadow blk_mq_end_request ended (and freed) in this queue_rq.
-static struct request *ended[MAX_CPUS];
 
 static unsigned int
 this_cpu(void)
@@ -114,15 +112,15 @@ lvd_shadow_free(void *obj, uint32_t tag)
 
 // ---- what the kernel calls ----
 
-// queue_rq's handle names this.  rq is the shadow the generated handler made
-// for this call; the driver ends it (blk_mq_end_request frees it).
+// queue_rq's handle names this.  rq is the call-scoped shadow of this CPU's
+// channel ([call] in the IDL): valid for this call only; the generated
+// handler closes its slot when the call returns and keeps the shadow for the
+// next request.  The driver ends it (blk_mq_end_request kills its name).
 static int32_t
 cb_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *requests, uint64_t *bytes)
 {
 	struct blk_mq_tag_set *set = the_set;
 	blk_status_t st = BLK_STS_IOERR;
-	unsigned int c = this_cpu();
-	ended[c] = NULL;
 	if (set != NULL && hw_queue < set->nr_hw_queues) {
 		struct blk_mq_queue_data bd = { rq, last != 0 };
 		struct blk_mq_hw_ctx *hctx = &hctxs[hw_queue];
@@ -134,14 +132,7 @@ cb_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *reque
 		}
 	}
 	// A request the driver did not end (it has no later completion): its
-	// shadow and name go now; the kernel fails it.
-	if (ended[c] != rq) {
-		uint64_t cap = lvd_cap_find(&caps[c], rq, LVD_TAG_REQUEST);
-		if (cap != 0) {
-			lvd_cap_remove(&caps[c], cap);
-			lvd_shadow_free(rq, LVD_TAG_REQUEST);
-		}
-	}
+	// name dies with the call; the kernel fails it.
 	return st;
 }
 
@@ -219,10 +210,9 @@ blk_mq_start_request(struct request *rq)
 void
 blk_mq_end_request(struct request *rq, blk_status_t error)
 {
-	unsigned int c = this_cpu();
-	// On success the stub dropped the name and freed the shadow.
-	if (blk_mq_call_blk_mq_end_request(&chans[c], rq, error) == LVD_OK)
-		ended[c] = rq;
+	// On success the stub killed the request's name; the shadow stays the
+	// channel's.
+	blk_mq_call_blk_mq_end_request(&chans[this_cpu()], rq, error);
 }
 
 long

@@ -12,7 +12,8 @@
 // - the Linux-shaped API the driver calls (register_netdev, consume_skb) and
 //   the functions its net_device_ops cross as (callback handles name these,
 //   which call the driver's ops with Linux's signatures);
-// - shadow memory: a per-CPU free list, since an skb shadow lives one call.
+// - shadow memory: a per-CPU free list (the skb's shadow is call-scoped: one
+//   per slot of a CPU's channel, reused by the generated glue).
 //
 // One channel per CPU: they share the capability table and the pool and
 // differ in the register page (the CPU's page of the pool).  The kernel calls
@@ -145,13 +146,11 @@ consume_skb(struct sk_buff *skb)
 	struct net_device *dev = skb->dev;
 	if (dev != NULL && (dev->flags & NN_IFF_CONSUME_CROSSES) &&
 	    net_device_call_consume_skb(&chans[this_cpu()], skb) == LVD_OK)
-		return;   // the kernel freed the packet, the stub the shadow
-	// One crossing: the kernel frees the packet after the reply; the shadow
-	// and its name go now.
-	uint64_t cap = lvd_cap_find(&caps, skb, LVD_TAG_SK_BUFF);
-	if (cap != 0)
-		lvd_cap_remove(&caps, cap);
-	lvd_shadow_free(skb, LVD_TAG_SK_BUFF);
+		return;   // the kernel freed the packet; the skb's name is dead
+	// One crossing: the kernel frees the packet after the reply.  The skb is
+	// the call-scoped shadow of this CPU's channel ([call] in the IDL): the
+	// generated handler closes its slot when the call returns and keeps the
+	// shadow for the next packet, so there is nothing to free here.
 }
 
 long

@@ -48,3 +48,18 @@ lvd_cap_insert(struct lvd_captab *t, void *ptr, uint32_t tag)
 	t->free = t->nslots;
 	return 0;
 }
+
+void
+lvd_scope_flush(struct lvd_chan *ch)
+{
+	for (uint32_t i = 0; i < LVD_SCOPE_SLOTS; i++) {
+		struct lvd_scope *c = &ch->scope[i];
+		if (c->shadow != NULL)
+			lvd_shadow_free(c->shadow, c->shadow_tag);
+		c->shadow = NULL;
+		c->shadow_tag = 0;
+		c->shadow_size = 0;
+		if (c->tag != 0)
+			lvd_scope_close_slot(c);
+	}
+}

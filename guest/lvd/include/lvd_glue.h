@@ -242,6 +242,147 @@ lvd_cap_remove(struct lvd_captab *t, uint64_t cap)
 void *lvd_shadow_alloc(size_t size, uint32_t tag);
 void lvd_shadow_free(void *obj, uint32_t tag);
 
+// ---- call-scoped objects ([call] in the IDL) ----
+// An object that lives exactly one call (an skb in ndo_start_xmit, a request in
+// queue_rq) is named by a slot of the caller's channel for that call instead of
+// a capability-table entry: no insert, find or remove, and the callee keeps one
+// shadow per slot, reused from call to call instead of allocated and freed.
+// A name is (generation << 32 | slot + 1), as a capability; the caller's slot
+// moves to a new generation when the call ends (or a nested [call(end)] ends it
+// early), so a stale name no longer resolves, and a forged one names no open
+// slot or the wrong generation or type.  Channels are per CPU (or serialized),
+// so a slot is never used by two CPUs; nested and preempted calls on one CPU
+// take different slots.
+#define LVD_SCOPE_SLOTS 4
+
+struct lvd_scope {
+	void *ptr;        // caller: the lent object; callee: the shadow; NULL = closed
+	uint64_t remote;  // callee: the caller's name for the object
+	void *shadow;     // callee: this slot's shadow, kept across calls
+	size_t shadow_size;
+	uint32_t tag;     // 0 = closed
+	uint32_t gen;
+	uint32_t shadow_tag;
+};
+
+struct lvd_chan;
+static inline struct lvd_scope *lvd_chan_scopes(struct lvd_chan *ch);
+
+// Caller: open a slot naming obj for the coming call; 0 if none is free.
+static inline uint64_t
+lvd_scope_open(struct lvd_chan *ch, void *obj, uint32_t tag)
+{
+	struct lvd_scope *s = lvd_chan_scopes(ch);
+	uint32_t i;
+
+	if (tag == 0)
+		return 0;
+	for (i = 0; i < LVD_SCOPE_SLOTS; i++) {
+		if (s[i].tag != 0)
+			continue;
+		s[i].ptr = obj;
+		s[i].tag = tag;
+		return ((uint64_t)s[i].gen << 32) | (i + 1);
+	}
+	return 0;
+}
+
+// Either side: the open slot a name (caller) or a remote name (callee) stands
+// for, every field checked; NULL if stale, forged or of another type.
+static inline struct lvd_scope *
+lvd_scope_lookup(struct lvd_chan *ch, uint64_t name, uint32_t tag)
+{
+	uint32_t index = (uint32_t)name - 1; // 0 wraps: never below LVD_SCOPE_SLOTS
+	struct lvd_scope *c;
+
+	if (index >= LVD_SCOPE_SLOTS || tag == 0)
+		return NULL;
+	c = &lvd_chan_scopes(ch)[index];
+	if (c->tag != tag || c->ptr == NULL || c->gen != (uint32_t)(name >> 32))
+		return NULL;
+	return c;
+}
+
+// Callee: a name the caller sent is well formed (its slot is checked against
+// the caller's generation only by the caller, when the name comes back).
+static inline int
+lvd_scope_name_ok(uint64_t name)
+{
+	return (uint32_t)name - 1 < LVD_SCOPE_SLOTS;
+}
+
+// Close a slot: a new generation makes every copy of its name stale.  The
+// callee's shadow stays for the slot's next call.
+static inline void
+lvd_scope_close_slot(struct lvd_scope *c)
+{
+	c->ptr = NULL;
+	c->tag = 0;
+	c->remote = 0;
+	c->gen++;
+}
+
+// Caller: the call is over (idempotent: a nested end may have closed it).
+static inline void
+lvd_scope_close(struct lvd_chan *ch, uint64_t name, uint32_t tag)
+{
+	struct lvd_scope *c = lvd_scope_lookup(ch, name, tag);
+
+	if (c != NULL)
+		lvd_scope_close_slot(c);
+}
+
+// Callee: enter the call with the slot's shadow, zeroed as a new one would
+// be (allocated once per slot and type); NULL if it cannot be allocated.
+static inline void *
+lvd_scope_enter(struct lvd_chan *ch, uint64_t name, uint32_t tag, size_t size)
+{
+	struct lvd_scope *c = &lvd_chan_scopes(ch)[(uint32_t)name - 1];
+
+	if (c->shadow == NULL || c->shadow_tag != tag || c->shadow_size != size) {
+		void *obj = lvd_shadow_alloc(size, tag);
+		if (obj == NULL)
+			return NULL;
+		if (c->shadow != NULL)
+			lvd_shadow_free(c->shadow, c->shadow_tag);
+		c->shadow = obj;
+		c->shadow_tag = tag;
+		c->shadow_size = size;
+	} else
+		memset(c->shadow, 0, size);
+	c->ptr = c->shadow;
+	c->tag = tag;
+	c->remote = name;
+	return c->shadow;
+}
+
+// Callee: the call is over (idempotent: a nested end may have closed it).
+static inline void
+lvd_scope_leave(struct lvd_chan *ch, uint64_t name, uint32_t tag)
+{
+	struct lvd_scope *c = &lvd_chan_scopes(ch)[(uint32_t)name - 1];
+
+	if (c->tag == tag && c->remote == name)
+		lvd_scope_close_slot(c);
+}
+
+// Callee, calling back: the open slot whose shadow is obj; NULL if none (the
+// object's call is over, or it was never lent).
+static inline struct lvd_scope *
+lvd_scope_find(struct lvd_chan *ch, const void *obj, uint32_t tag)
+{
+	struct lvd_scope *s = lvd_chan_scopes(ch);
+	uint32_t i;
+
+	for (i = 0; i < LVD_SCOPE_SLOTS; i++)
+		if (s[i].ptr == obj && s[i].tag == tag && tag != 0 && obj != NULL)
+			return &s[i];
+	return NULL;
+}
+
+// Free the shadows a channel keeps (at unload).
+void lvd_scope_flush(struct lvd_chan *ch);
+
 // ---- channels ----
 // The crossing.  On the real machine: load m into the eight registers,
 // VMFUNC, and copy the reply registers back into m.  Returns 0 when a reply
@@ -255,7 +396,14 @@ struct lvd_chan {
 	struct lvd_captab *caps;     // this side's capability table
 	struct lvd_regpage *regpage; // this side's view of the register page
 	struct lvd_pool pool;        // this side's view of the shared pool
+	struct lvd_scope scope[LVD_SCOPE_SLOTS]; // call-scoped objects
 };
+
+static inline struct lvd_scope *
+lvd_chan_scopes(struct lvd_chan *ch)
+{
+	return ch->scope;
+}
 
 // A generated dispatcher: serves one request in m and leaves the reply in m.
 typedef void (*lvd_dispatch)(struct lvd_chan *ch, struct lvd_msg *m);

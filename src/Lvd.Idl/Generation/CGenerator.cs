@@ -162,6 +162,7 @@ internal sealed class CGenerator
         UnitKind.Buffer => $"{u.Where} pool offset of {u.Expr}, {u.Extra} {u.Expr}_len",
         UnitKind.Chain => $"{u.Where} node count, {u.Extra} {u.Size} x {u.RecordSize}-byte nodes of {u.Expr}",
         UnitKind.Ref or UnitKind.AllocRef or UnitKind.Callback => $"{u.Where} ref {u.Label}",
+        UnitKind.ScopeOpen or UnitKind.ScopeRef => $"{u.Where} call-scoped {u.Label}",
         UnitKind.Bytes or UnitKind.VarBytes or UnitKind.Union => $"{u.Where} {u.Expr}[{u.Size} bytes]",
         _ => $"{u.Where} {u.Expr}",
     }));
@@ -183,7 +184,12 @@ internal sealed class CGenerator
             w.Line("m->w[1] = fn;");
         foreach (var u in plan.Request)
             units.Send(u, callerSide: true);
+        var scoped = plan.Request.Where(u => u.Kind == UnitKind.ScopeOpen).ToList();
+        foreach (var u in scoped)
+            units.OpenScope(u, scoped.TakeWhile(d => d != u).ToList());
         w.Line().Line("rc = ch->transport(m);");
+        foreach (var u in scoped)
+            units.CloseScope(u);
         w.Fail("rc != LVD_OK", "-LVD_ECROSS");
         w.Line("rc = lvd_status(m->w[0]);");
         w.Fail("rc != LVD_OK", "rc");
@@ -211,7 +217,7 @@ internal sealed class CGenerator
         w.Line("return LVD_OK;").Close();
     }
 
-    private static bool IsDealloc(Param p) => p.Ownership is Ownership.DeallocCallee or Ownership.DeallocCaller;
+    private static bool IsDealloc(Param p) => p.Ownership is Ownership.DeallocCallee or Ownership.DeallocCaller or Ownership.CallEnd;
 
     private void Handler(CWriter w, UnitEmitter units, RpcPlan plan)
     {
@@ -239,6 +245,12 @@ internal sealed class CGenerator
             units.Allocate(u, allocated, callerSide: false);
             allocated.Add(u);
         }
+        var entered = new List<Unit>();
+        foreach (var u in plan.Request.Where(u => u.Kind == UnitKind.ScopeOpen))
+        {
+            units.EnterScope(u, allocated, entered);
+            entered.Add(u);
+        }
         foreach (var u in plan.Request)
             units.Apply(u);
         var args = string.Join(", ", rpc.Params.Select(p => p.Kind == ParamKind.Buffer ? $"{p.Name}, {p.Name}_len" : p.Name));
@@ -249,6 +261,8 @@ internal sealed class CGenerator
             units.Send(u, callerSide: false);
         foreach (var p in rpc.Params.Where(IsDealloc))
             units.Release(p, callerSide: false);
+        foreach (var u in entered)
+            units.LeaveScope(u);
         w.Line("return LVD_OK;").Close();
     }
 

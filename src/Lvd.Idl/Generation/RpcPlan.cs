@@ -100,6 +100,13 @@ internal sealed class RpcPlan
             case Ownership.AllocCaller:
                 Reply.Add(new Unit(UnitKind.AllocRef, p.Name, p.Name) { Param = p });
                 break;
+            case Ownership.Call:
+                Request.Add(new Unit(UnitKind.ScopeOpen, p.Name, p.Name) { Param = p });
+                break;
+            case Ownership.CallUse:
+            case Ownership.CallEnd:
+                Request.Add(new Unit(UnitKind.ScopeRef, p.Name, p.Name) { Param = p });
+                break;
             default:
                 Request.Add(new Unit(UnitKind.Ref, p.Name, p.Name) { Param = p });
                 break;

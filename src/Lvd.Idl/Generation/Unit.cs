@@ -13,6 +13,8 @@ internal enum UnitKind
     Ref,        // a capability naming an object the receiver already has (bind, dealloc)
     AllocRef,   // a capability for an object the receiver will shadow (alloc)
     Callback,   // a capability naming a function of the sender
+    ScopeOpen,  // a per-CPU slot name for an object lent for this call ([call])
+    ScopeRef,   // the slot name of an object the receiver lent ([call(use)], [call(end)])
     Chain,      // a linked list copied node by node, at most Depth nodes
     Bound,      // no data: the length of an `out` array, checked before the callee runs
 }

@@ -74,6 +74,17 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             case UnitKind.AllocRef:
                 SendAllocRef(u, callerSide);
                 break;
+            case UnitKind.ScopeOpen:
+                // The slot is opened just before the crossing (OpenScope), so no
+                // failure on the way there can leave it open.
+                w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
+                break;
+            case UnitKind.ScopeRef:
+                w.Fail($"{u.Expr} == NULL", "-LVD_EINVAL");
+                w.Line($"struct lvd_scope *c_{u.Label} = lvd_scope_find(ch, {u.Expr}, {Tag(u.Param!)});");
+                w.Fail($"c_{u.Label} == NULL", "-LVD_ENOREF");
+                WriteWord(u.Where, $"c_{u.Label}->remote");
+                break;
             case UnitKind.Chain:
                 SendChain(u);
                 break;
@@ -199,6 +210,16 @@ internal sealed class UnitEmitter(CWriter w, Names names)
                 w.Line($"uint64_t v_{u.Label} = {ReadWord(u.Where)};");
                 w.Fail($"v_{u.Label} == 0", "-LVD_EBADREF");
                 break;
+            case UnitKind.ScopeOpen:
+                w.Line($"uint64_t v_{u.Label} = {ReadWord(u.Where)};");
+                w.Fail($"!lvd_scope_name_ok(v_{u.Label})", "-LVD_EBADREF");
+                break;
+            case UnitKind.ScopeRef:
+                w.Line($"uint64_t v_{u.Label} = {ReadWord(u.Where)};");
+                w.Line($"struct lvd_scope *c_{u.Label} = lvd_scope_lookup(ch, v_{u.Label}, {Tag(u.Param!)});");
+                w.Fail($"c_{u.Label} == NULL", "-LVD_EBADREF");
+                w.Line($"{u.Expr} = c_{u.Label}->ptr;");
+                break;
             case UnitKind.Chain:
                 ReceiveChain(u);
                 break;
@@ -270,6 +291,44 @@ internal sealed class UnitEmitter(CWriter w, Names names)
             w.Line($"*{p.Name} = {obj};");
     }
 
+    // ---- call-scoped objects ([call]) ----
+
+    /// <summary>Caller, just before crossing: a slot names the object for this call.</summary>
+    public void OpenScope(Unit u, List<Unit> opened)
+    {
+        var tag = Tag(u.Param!);
+        w.Line($"uint64_t v_{u.Label} = lvd_scope_open(ch, {u.Expr}, {tag});");
+        w.Open($"if (v_{u.Label} == 0) {{");
+        foreach (var d in opened)
+            CloseScope(d);
+        w.Line("return -LVD_ENOMEM;");
+        w.Close();
+        WriteWord(u.Where, $"v_{u.Label}");
+    }
+
+    /// <summary>Caller, as soon as the crossing is back (failed or not): the name is dead.</summary>
+    public void CloseScope(Unit u) => w.Line($"lvd_scope_close(ch, v_{u.Label}, {Tag(u.Param!)});");
+
+    /// <summary>
+    /// Callee, in the commit step: the slot's shadow, reused from call to call and zeroed
+    /// as a new one would be. A failure undoes this call's earlier shadows.
+    /// </summary>
+    public void EnterScope(Unit u, List<Unit> allocated, List<Unit> entered)
+    {
+        var tag = Tag(u.Param!);
+        w.Line($"{u.Expr} = lvd_scope_enter(ch, v_{u.Label}, {tag}, sizeof(*{u.Expr}));");
+        w.Open($"if ({u.Expr} == NULL) {{");
+        foreach (var d in allocated)
+            Undo(d, callerSide: false);
+        foreach (var d in entered)
+            LeaveScope(d);
+        w.Line("return -LVD_ENOMEM;");
+        w.Close();
+    }
+
+    /// <summary>Callee, once the call is over: the slot closes, its shadow stays for the next call.</summary>
+    public void LeaveScope(Unit u) => w.Line($"lvd_scope_leave(ch, v_{u.Label}, {Tag(u.Param!)});");
+
     private void Undo(Unit u, bool callerSide)
     {
         var p = u.Param!;
@@ -295,6 +354,18 @@ internal sealed class UnitEmitter(CWriter w, Names names)
     /// </summary>
     public void Release(Param p, bool callerSide)
     {
+        if (p.Ownership == Ownership.CallEnd)
+        {
+            // The object's call is ended early: its name is dead on both sides.
+            if (callerSide)
+            {
+                w.Line($"if (c_{p.Name}->ptr == {p.Name})");
+                w.Indented($"lvd_scope_close_slot(c_{p.Name});");
+            }
+            else
+                w.Line($"lvd_scope_close(ch, v_{p.Name}, {Tag(p)});");
+            return;
+        }
         w.Line($"lvd_cap_remove(ch->caps, v_{p.Name});");
         if (callerSide == (p.Ownership == Ownership.DeallocCaller))
             w.Line($"lvd_shadow_free({p.Name}, {Tag(p)});");

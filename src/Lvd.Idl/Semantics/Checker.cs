@@ -342,7 +342,7 @@ internal sealed class Checker
     {
         if (p.Ownership != Ownership.None && !(p.Form == ParamForm.Named && p.Star))
         {
-            Error(p.SuffixSpan, "ownership (bind, alloc, dealloc) applies only to projection pointers");
+            Error(p.SuffixSpan, "ownership (bind, alloc, dealloc, call) applies only to projection pointers");
             return null;
         }
         return p.Form switch

@@ -27,6 +27,9 @@ internal enum Ownership
     AllocCallee,
     DeallocCaller,
     DeallocCallee,
+    Call,     // [call]: lent to the callee for this call only
+    CallUse,  // [call(use)]: names an object the callee lent for the enclosing call
+    CallEnd,  // [call(end)]: as use; afterwards the name is dead on both sides
 }
 
 internal sealed record InterfaceSyntax(Name Name, List<StructSyntax> Structs, List<ProjectionSyntax> Projections, List<RpcSyntax> Rpcs);

@@ -250,6 +250,21 @@ internal sealed class Parser
             }
             else if (Peek().Is("alloc") || Peek().Is("dealloc"))
                 ownership = ParseOwnership();
+            else if (Peek().Is("call"))
+            {
+                Next();
+                ownership = Ownership.Call;
+                if (Accept("("))
+                {
+                    if (Accept("use"))
+                        ownership = Ownership.CallUse;
+                    else if (Accept("end"))
+                        ownership = Ownership.CallEnd;
+                    else
+                        throw Expected("'use' or 'end'");
+                    Expect(")");
+                }
+            }
             else if (Peek().Kind == TokenKind.Identifier)
             {
                 lengthParam = ExpectName("the length parameter");
@@ -257,7 +272,7 @@ internal sealed class Parser
                 bound2 = ExpectInteger("the array's maximum length (an integer)").Value;
             }
             else
-                throw Expected("an array length, '[n <= N]', 'bind', 'alloc(caller|callee)' or 'dealloc(caller|callee)'");
+                throw Expected("an array length, '[n <= N]', 'bind', 'alloc(caller|callee)', 'dealloc(caller|callee)' or 'call'");
             var close = Expect("]");
             suffixSpan = Span.Covering(open.Span, close.Span);
         }

@@ -11,6 +11,15 @@
 static struct blk_mq_tag_set set;
 static uint64_t queue_requests[16], queue_bytes[16];
 
+// A hostile domain: blk_mq_start_request with a name of its own choosing.
+static int
+hostile_start(uint64_t name)
+{
+	struct lvd_msg m = { { LVD_MSG_HDR(BLK_MQ_FN_BLK_MQ_START_REQUEST, dside.chan.target), name } };
+	int rc = dside.chan.transport(&m);
+	return rc == LVD_OK ? lvd_status(m.w[0]) : rc;
+}
+
 static int32_t
 drv_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *requests, uint64_t *bytes)
 {
@@ -25,11 +34,21 @@ drv_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *requ
 	*bytes = queue_bytes[hw_queue % 16];
 	if (blk_mq_call_blk_mq_start_request(&dside.chan, rq) != LVD_OK)
 		return -1;
+	// The request is call-scoped: the kernel's name for it is a slot of its channel.
+	// A forged name (another generation) is refused by the kernel...
+	struct lvd_scope *sc = lvd_scope_find(&dside.chan, rq, LVD_TAG_REQUEST);
+	uint64_t name = sc == NULL ? 0 : sc->remote;
+	int forged = hostile_start(name + (1ull << 32));
 	// An odd sector fails with -EIO, to see the error travel.
 	error = rq->sector % 2 == 1 ? -5 : 0;
 	rq->error = error;
 	if (blk_mq_call_blk_mq_end_request(&dside.chan, rq, error) != LVD_OK)
 		return -1;
+	// ...and so is the real one once the request has ended, and the stub refuses
+	// to name it at all.
+	int stale = hostile_start(name);
+	int local = blk_mq_call_blk_mq_end_request(&dside.chan, rq, error);
+	printf("refused forged %d stale %d local %d\n", forged, stale, local);
 	return 0;
 }
 
@@ -53,6 +72,8 @@ null_exit(void)
 {
 	impl_calls++;
 	blk_mq_call_blk_mq_free_tag_set(&dside.chan, &set);
+	// Unloading: the domain drops the call-scoped shadows its channel keeps.
+	lvd_scope_flush(&dside.chan);
 }
 
 // ---- the kernel ----

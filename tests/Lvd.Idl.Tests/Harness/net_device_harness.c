@@ -41,6 +41,9 @@ drv_start_xmit(struct net_device *dev, struct sk_buff *skb, void *head, uint64_t
 	dev->tx_bytes += skb->len;
 	// nullnet drops every packet: give the skb back to the kernel at once.
 	int rc = net_device_call_consume_skb(&dside.chan, skb);
+	// The skb is call-scoped: once consumed, it has no name any more.
+	if (rc == LVD_OK && net_device_call_consume_skb(&dside.chan, skb) != -LVD_ENOREF)
+		return -100;
 	return rc == LVD_OK ? 0 : rc;
 }
 
@@ -123,8 +126,11 @@ harness_command(const char *cmd, char *args)
 		printf("rc %d ret %d state %" PRIu64 "\n", rc, ret, kdev->state);
 	} else if (strcmp(cmd, "xmit") == 0)
 		cmd_xmit(args);
-	else if (strcmp(cmd, "unregister") == 0)
+	else if (strcmp(cmd, "unregister") == 0) {
 		printf("rc %d\n", net_device_call_unregister_netdev(&dside.chan, &ndev));
+		// Unloading: the domain drops the call-scoped shadows its channel keeps.
+		lvd_scope_flush(&dside.chan);
+	}
 	else
 		return 0;
 	return 1;

@@ -27,21 +27,13 @@
 volatile uint64_t lat_irqs;
 static volatile int lat_stop;
 
-static inline uint64_t
-rdtsc_b(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 static void
 lat_sender(void *arg)
 {
 	while (!lat_stop) {
 		apic_ipi(0, T_LAT);
-		uint64_t t = rdtsc_b();
-		while (rdtsc_b() - t < SEND_EVERY && !lat_stop)
+		uint64_t t = rdtsc();
+		while (rdtsc() - t < SEND_EVERY && !lat_stop)
 			;
 	}
 	lat_stop = 2;
@@ -50,11 +42,11 @@ lat_sender(void *arg)
 static void
 kernel_gaps(uint64_t cycles, uint64_t *n, uint64_t *sum, uint64_t *min)
 {
-	uint64_t now = rdtsc_b(), end = now + cycles, prev = now;
+	uint64_t now = rdtsc(), end = now + cycles, prev = now;
 	*n = *sum = 0;
 	*min = ~0UL;
 	while (now < end) {
-		now = rdtsc_b();
+		now = rdtsc();
 		uint64_t g = now - prev;
 		if (g < *min)
 			*min = g;
@@ -113,12 +105,12 @@ bench_call(void)
 	enum { N = 5000 };
 	for (int pass = 0; pass < 2; pass++) {   // the first pass warms TLBs and caches
 		cli();
-		uint64_t t0 = rdtsc_b();
+		uint64_t t0 = rdtsc();
 		for (uint64_t i = 0; i < N; i++) {
 			struct lvd_msg m = { { lvd_msg_word0(LVD_FN_PING, 0), i } };
 			lvd_call(d, &m);
 		}
-		uint64_t t1 = rdtsc_b();
+		uint64_t t1 = rdtsc();
 		sti();
 		if (pass == 1)
 			printk("lvdbench: call round_trips=%d cycles_per_call=%lu\n", N, (t1 - t0) / N);

@@ -19,14 +19,6 @@ static volatile uint64_t canary_page[512] __attribute__((aligned(4096)));
 #define canary canary_page[0]
 #define CANARY 0x1234567890abcdefUL
 
-static inline uint64_t
-rdtsc_now(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 static long
 call1(struct lvd_domain *d, unsigned int fn, uint64_t a, uint64_t *out)
 {
@@ -123,10 +115,10 @@ lvd_selftest(void)
 	// but the crossing is timed.
 	enum { N = 2000 };
 	push_off();
-	uint64_t t0 = rdtsc_now();
+	uint64_t t0 = rdtsc();
 	for (uint64_t i = 0; i < N; i++)
 		call1(d, LVD_FN_PING, i, NULL);
-	uint64_t t1 = rdtsc_now();
+	uint64_t t1 = rdtsc();
 	pop_off();
 	printk("lvdtest: call/reply round trip %lu cycles (mean of %d, kernel -> domain -> kernel)\n",
 	       (t1 - t0) / N, N);

@@ -22,6 +22,23 @@
 #define KDATA 0x10
 #define ST(off) (lvd_state + off)(%rip)
 
+// Into the domain (EPTP-list slot 1): zero the registers the domain must not
+// see, give it interrupts if the call was made with them on (the STI shadow
+// covers the VMFUNC), switch.  The caller checks ECX right after.
+.macro VMFUNC_TO_DOMAIN
+	xorl %ebx, %ebx
+	xorl %ebp, %ebp
+	xorl %r13d, %r13d
+	xorl %r14d, %r14d
+	xorl %r15d, %r15d
+	movl $1, %ecx
+	xorl %eax, %eax
+	cmpq $0, ST(S_DOMIF)
+	je 1f
+	sti
+1:	vmfunc
+.endm
+
 .section .lvd_tramp, "ax"
 .balign 4096
 .globl lvd_tramp_start
@@ -57,17 +74,7 @@ lvd_enter:
 	LVD_MSG_LOAD %rdi
 	movq $1, ST(S_INDOM)            // from here RSP is not ours
 	movq %rax, %rsp
-	xorl %ebx, %ebx
-	xorl %ebp, %ebp
-	xorl %r13d, %r13d
-	xorl %r14d, %r14d
-	xorl %r15d, %r15d
-	movl $1, %ecx
-	xorl %eax, %eax
-	cmpq $0, ST(S_DOMIF)
-	je 1f
-	sti                             // the STI shadow covers the VMFUNC
-1:	vmfunc
+	VMFUNC_TO_DOMAIN
 	cmpl $1, %ecx                   // in the domain EPT now
 	jne lvd_bad_vmfunc
 	movabsq $LVD_DOMAIN_BASE, %rax  // the domain's entry point
@@ -133,17 +140,7 @@ lvd_domain_upcall:
 	LVD_MSG_LOAD %rsp
 	movq $1, ST(S_INDOM)
 	movq ST(S_DRSP), %rsp
-	xorl %ebx, %ebx
-	xorl %ebp, %ebp
-	xorl %r13d, %r13d
-	xorl %r14d, %r14d
-	xorl %r15d, %r15d
-	movl $1, %ecx
-	xorl %eax, %eax
-	cmpq $0, ST(S_DOMIF)
-	je 1f
-	sti                             // the STI shadow covers the VMFUNC
-1:	vmfunc
+	VMFUNC_TO_DOMAIN
 	cmpl $1, %ecx
 	jne lvd_bad_vmfunc
 	ret                             // in the domain, from the domain stack

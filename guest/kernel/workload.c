@@ -17,6 +17,7 @@
 #include "blk.h"
 #include "net.h"
 #include "percpu.h"
+#include "x86.h"
 #include "lvd.h"
 
 extern char uprog_nullnet[], uprog_fio[];
@@ -27,14 +28,6 @@ extern char uprog_nullnet[], uprog_fio[];
 #define DEFAULT_DEPTH     1
 #define DEFAULT_SEED      1
 #define MAX_THREADS       64
-
-static inline uint64_t
-rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
 
 // The decimal value of option `name`, or `def` if it is absent.  A value
 // that is not a plain decimal number panics: a typo must not silently

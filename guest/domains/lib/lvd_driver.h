@@ -24,7 +24,15 @@ long driver_call(struct lvd_msg *m);            /* functions >= LVD_FN_USER; rep
 /* Provided by the library. */
 long lvd_upcall_raw(struct lvd_msg *m);         /* call a kernel service; reply in *m; returns word 0 */
 int lvd_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void *lvd_malloc(size_t n);                     /* from the domain heap; never freed */
+void *lvd_malloc(size_t n);
+/* The CPU this call runs on (from the domain stack's pool), 0 if not below `bound`. */
+static inline unsigned int
+lvd_this_cpu(unsigned int bound)
+{
+	int here;   /* on this call's stack, which belongs to this CPU's pool */
+	unsigned long c = LVD_STACK_CPU(&here);
+	return c < bound ? (unsigned int)c : 0;
+}                     /* from the domain heap; never freed */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int vsnprintf(char *buf, size_t size, const char *fmt, __builtin_va_list ap);

@@ -55,9 +55,7 @@ static struct blk_mq_hw_ctx hctxs[NB_MAX_QUEUES];
 static unsigned int
 this_cpu(void)
 {
-	int here;
-	unsigned long c = LVD_STACK_CPU(&here);
-	return c < ncpus ? (unsigned int)c : 0;
+	return lvd_this_cpu(ncpus);
 }
 
 static int

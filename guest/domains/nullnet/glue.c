@@ -46,9 +46,7 @@ static unsigned int ncpus;
 static unsigned int
 this_cpu(void)
 {
-	int here;
-	unsigned long c = LVD_STACK_CPU(&here);
-	return c < ncpus ? (unsigned int)c : 0;
+	return lvd_this_cpu(ncpus);
 }
 
 static int

@@ -11,7 +11,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd boot`: build the guest kernel and boot it on N vCPUs (docs/BOOT.md); the kernel log on stdout.</summary>
 public sealed class BootCommand : Command<BootCommand.Settings>
 {
-    public sealed class Settings : MachineSettings
+    public sealed class Settings : ProfiledMachineSettings
     {
         [CommandOption("--cpus <N>")]
         [Description("vCPUs, 1 to 64 (default 1).")]
@@ -83,23 +83,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 24 misbehaviours that must each be contained. Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
 
-        [CommandOption("--profile [FILE]")]
-        [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
-        public FlagValue<string>? Profile { get; init; }
-
-        [CommandOption("--profile-period <CYCLES>")]
-        [Description("Modeled cycles between two samples of one vCPU (default 997).")]
-        [DefaultValue(ProfileOutput.DefaultPeriod)]
-        public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
-
-        [CommandOption("--profile-from <CYCLE>")]
-        [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
-        public long ProfileFrom { get; init; }
-
-        [CommandOption("--profile-top <N>")]
-        [Description("Functions listed in the profile (default 30).")]
-        [DefaultValue(ProfileOutput.DefaultTop)]
-        public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

@@ -22,3 +22,25 @@ public class MachineSettings : CommandSettings
         ? (ulong)MemoryMiB << 20
         : throw new UsageException($"--memory {MemoryMiB}: must be 1 to 65536 MiB");
 }
+
+/// <summary>Machine settings plus the guest profiler's options (`lvd exec` and `lvd boot`).</summary>
+public class ProfiledMachineSettings : MachineSettings
+{
+    [CommandOption("--profile [FILE]")]
+    [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
+    public FlagValue<string>? Profile { get; init; }
+
+    [CommandOption("--profile-period <CYCLES>")]
+    [Description("Modeled cycles between two samples of one vCPU (default 997).")]
+    [DefaultValue(ProfileOutput.DefaultPeriod)]
+    public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
+
+    [CommandOption("--profile-from <CYCLE>")]
+    [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
+    public long ProfileFrom { get; init; }
+
+    [CommandOption("--profile-top <N>")]
+    [Description("Functions listed in the profile (default 30).")]
+    [DefaultValue(ProfileOutput.DefaultTop)]
+    public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
+}

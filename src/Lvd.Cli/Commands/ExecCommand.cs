@@ -8,7 +8,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd exec prog.elf`: guest serial to stdout, the guest's exit code as ours.</summary>
 public sealed class ExecCommand : Command<ExecCommand.Settings>
 {
-    public sealed class Settings : MachineSettings
+    public sealed class Settings : ProfiledMachineSettings
     {
         [CommandArgument(0, "<ELF>")]
         [Description("Static x86-64 ELF executable (build one with lvd cc).")]
@@ -34,23 +34,6 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
 
-        [CommandOption("--profile [FILE]")]
-        [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
-        public FlagValue<string>? Profile { get; init; }
-
-        [CommandOption("--profile-period <CYCLES>")]
-        [Description("Modeled cycles between two samples of one vCPU (default 997).")]
-        [DefaultValue(ProfileOutput.DefaultPeriod)]
-        public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
-
-        [CommandOption("--profile-from <CYCLE>")]
-        [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
-        public long ProfileFrom { get; init; }
-
-        [CommandOption("--profile-top <N>")]
-        [Description("Functions listed in the profile (default 30).")]
-        [DefaultValue(ProfileOutput.DefaultTop)]
-        public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

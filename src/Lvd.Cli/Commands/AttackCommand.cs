@@ -13,12 +13,23 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed partial class AttackCommand : Command<AttackCommand.Settings>
 {
-    public sealed class Settings : MachineSettings
+    public sealed class Settings : CostSettings
     {
         [CommandOption("--cpus <N>")]
-        [Description("vCPUs (default 4; the cross-CPU IST attack needs 2 or more).")]
+        [Description("vCPUs, 2 to 9 (default 4; the cross-CPU attacks need 2 or more).")]
         [DefaultValue(4)]
         public int Cpus { get; init; } = 4;
+
+        [CommandOption("--json <FILE>")]
+        [Description("Write each attack and its outcome for scripts (docs/RESULTS.md).")]
+        public string? Json { get; init; }
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Cpus is >= 2 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 2 to {LvdBoot.MaxCpus} (the cross-CPU attacks need a second vCPU; the guest kernel runs on at most {LvdBoot.MaxCpus})");
+            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
+        }
     }
 
     [GeneratedRegex(@"^lvdtest: (?<name>.+?)\s+(?<what>killed|rejected) \((?<r>-?\d+)\)\s*$")]
@@ -29,10 +40,13 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
-        Lvd.Machine.Loader.ProgramResult r = null!;
-        AnsiConsole.Status().Start($"booting the kernel on {settings.Cpus} vCPUs under the hypervisor; a domain attacks it ...", _ =>
-            r = LvdBoot.Run(new LvdBootSpec { Cpus = settings.Cpus, Selftest = true }, costs: settings.LoadCosts()));
+        var r = Terminal.Status($"booting the kernel on {settings.Cpus} vCPUs under the hypervisor; a domain attacks it ...", () =>
+            LvdBoot.Run(new LvdBootSpec
+            {
+                Cpus = settings.Cpus, Selftest = true,
+                MemoryMiB = settings.Cpus > 4 ? LvdBoot.SelftestManyCpusMemoryMiB : new LvdBootSpec().MemoryMiB,
+            }, costs: settings.LoadCosts()));
+        var attacks = new System.Text.Json.Nodes.JsonArray();
         var log = r.OutputText.Split('\n');
         var table = new Table().Title("Attacks by a domain, each through the real VMFUNC trampolines")
             .AddColumn("attack").AddColumn("outcome").AddColumn("how it was stopped");
@@ -45,6 +59,13 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
             var a = AttackLine().Match(line);
             if (!a.Success) continue;
             bool killed = a.Groups["what"].Value == "killed";
+            attacks.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["attack"] = a.Groups["name"].Value,
+                ["outcome"] = killed ? "domain_killed" : "call_rejected",
+                ["status"] = int.Parse(a.Groups["r"].Value),
+                ["reason"] = killed ? why : null,
+            });
             table.AddRow(Markup.Escape(a.Groups["name"].Value), killed ? "[green]domain killed[/]" : "[green]call rejected[/]",
                 Markup.Escape(killed ? why ?? "" : $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"));
             why = null;
@@ -53,6 +74,15 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
         AnsiConsole.Write(table);
         foreach (var line in log.Where(l => l.StartsWith("lvdtest: ") && !AttackLine().IsMatch(l)))
             AnsiConsole.MarkupLineInterpolated($"[grey]{line.TrimEnd()}[/]");
+        if (settings.Json != null)
+            ResultsJson.Write(settings.Json, "attack", settings.LoadCosts(), new System.Text.Json.Nodes.JsonObject
+            {
+                ["cpus"] = settings.Cpus,
+                ["exit_status"] = r.ExitStatus,
+                ["attacks_contained"] = n,
+                ["vm_exits"] = r.TotalExits,
+                ["attacks"] = attacks,
+            });
         if (r.ExitStatus != 0 || n == 0)
         {
             Console.Error.Write(r.Run.CrashReport ?? string.Join('\n', log.TakeLast(20)));

@@ -11,32 +11,40 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
 {
-    public sealed class Settings : MachineSettings
+    public sealed class Settings : CostSettings
     {
         [CommandOption("--out <DIR>")]
-        [Description("Write results.json and the plots (PNG) here (default: build/bench).")]
+        [Description("Write results.json and the plots (PNG and SVG) into this directory, created if missing (default: build/bench).")]
         public string Out { get; init; } = "";
 
         [CommandOption("--cpus <N>")]
-        [Description("vCPUs for the workloads (default 4); threads run 1, 2, 4, ... up to N.")]
+        [Description("vCPUs for the workloads, 1 to 9 (default 4); threads run 1, 2, 4, ... up to N.")]
         [DefaultValue(4)]
         public int Cpus { get; init; } = 4;
 
         [CommandOption("--duration <CYCLES>")]
-        [Description("Modeled cycles of each workload run (default 10,000,000).")]
+        [Description("Modeled cycles of each workload run, at least 1,000,000 (default 10,000,000).")]
         [DefaultValue(10_000_000L)]
         public long Duration { get; init; } = 10_000_000;
 
         [CommandOption("--jobs <N>")]
         [Description("Guest runs at once (default: the host's processor count).")]
         public int? Jobs { get; init; }
+
+        public string OutDir => Out.Length > 0 ? Out : Path.Combine(Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, "build", "bench");
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Cpus is >= 1 and <= Lvd.Experiments.Domains.LvdBoot.MaxCpus, $"--cpus {Cpus}: the guest kernel runs on 1 to {Lvd.Experiments.Domains.LvdBoot.MaxCpus} vCPUs");
+            Require(Duration >= 1_000_000, $"--duration {Duration}: must be at least 1,000,000 cycles");
+            Require(Jobs is null or >= 1, $"--jobs {Jobs}: must be at least 1");
+            OutputPaths.CheckOutputDirectory("--out", OutDir);
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
-        if (settings.Duration < 1_000_000) throw new UsageException("--duration must be at least 1,000,000 cycles");
-        if (settings.Jobs is < 1) throw new UsageException("--jobs must be at least 1");
         var threads = new List<int>();
         for (int t = 1; t <= settings.Cpus; t *= 2) threads.Add(t);
         if (threads[^1] != settings.Cpus) threads.Add(settings.Cpus);
@@ -48,20 +56,11 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
             Parallelism = settings.Jobs ?? Math.Max(1, Environment.ProcessorCount),
             Costs = settings.LoadCosts(),
         };
-        string outDir = settings.Out.Length > 0 ? settings.Out : Path.Combine(Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, "build", "bench");
+        string outDir = settings.OutDir;
         var plan = LvdEvaluation.Plan(o);
         Dictionary<string, LvdEvaluation.JobResult> results = null!;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask($"{plan.Count} guest runs ({o.Parallelism} at once)", maxValue: plan.Count);
-                results = LvdEvaluation.Run(o, (r, done, total) =>
-                {
-                    task.Increment(1);
-                    task.Description = $"{done}/{total}: {Markup.Escape(r.Job.Title)}";
-                });
-            });
+        Terminal.Steps($"lvd bench: {plan.Count} guest runs ({o.Parallelism} at once)", plan.Count, step =>
+            results = LvdEvaluation.Run(o, (r, done, total) => step(r.Job.Title)));
         var tables = LvdEvaluation.Tables(results, o);
         foreach (var t in tables)
         {
@@ -71,7 +70,8 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
             table.Caption(Markup.Escape(t.Footnote));
             AnsiConsole.Write(table);
         }
-        var files = LvdEvaluation.Write(outDir, results, o, tables);
+        var header = Lvd.Experiments.Results.Header("bench", o.Costs, Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, Program.CommandLine);
+        var files = LvdEvaluation.Write(outDir, results, o, tables, header);
         AnsiConsole.MarkupLineInterpolated($"cost file: {o.Costs.SourcePath}");
         foreach (var f in files) AnsiConsole.MarkupLineInterpolated($"wrote {f}");
         return 0;

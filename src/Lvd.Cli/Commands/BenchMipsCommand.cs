@@ -27,11 +27,17 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         [Description("Work units passed to the benchmark program (default 40).")]
         [DefaultValue(40)]
         public int Scale { get; init; } = 40;
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Runs >= 1, $"--runs {Runs}: must be at least 1");
+            Require(Scale >= 1, $"--scale {Scale}: must be at least 1");
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Runs < 1) throw new UsageException("--runs must be at least 1");
         var cc = GuestCompiler.Locate();
         string src = Path.Combine(cc.RepoRoot, "guest", "bench", "mips.c");
         string dir = Path.Combine(cc.RepoRoot, "build", "bench");
@@ -39,14 +45,15 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         string elf = Path.Combine(dir, "mips.elf"), native = Path.Combine(dir, "mips.native");
         string scale = $"-DSCALE={settings.Scale}";
         cc.Build([src], elf, "-O2", scale);
+        var (need, why) = ExecCommand.Settings.NeededMemory(elf);
+        if (settings.MemoryMiB < need) throw new UsageException($"--memory {settings.MemoryMiB}: at least {need} MiB ({why})");
         RunProcess("gcc", ["-O2", "-mgeneral-regs-only", scale, "-o", native, src], out _);
 
         double emuBest = double.MaxValue, eptBest = double.MaxValue;
         long instructions = 0;
         string emuOut = "";
-        AnsiConsole.Progress().Start(ctx =>
+        Terminal.Steps("emulator, native and under the hypervisor (EPT)", 2 * settings.Runs, step =>
         {
-            var task = ctx.AddTask("emulator, native and under the hypervisor (EPT)", maxValue: 2 * settings.Runs);
             for (int i = 0; i < settings.Runs; i++)
             {
                 foreach (var mode in new[] { HypervisorMode.None, HypervisorMode.LaunchAtStart })
@@ -59,7 +66,7 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                     if (emuOut.Length > 0 && r.OutputText != emuOut) throw new UsageException("the emulator's output differs with and without the hypervisor");
                     instructions = r.Run.Instructions;
                     emuOut = r.OutputText;
-                    task.Increment(1);
+                    step(mode == HypervisorMode.None ? "emulator" : "emulator under the hypervisor");
                 }
             }
         });

@@ -14,16 +14,15 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     public sealed class Settings : ProfiledMachineSettings
     {
         [CommandOption("--cpus <N>")]
-        [Description("vCPUs, 1 to 64 (default 1).")]
-        [DefaultValue(1)]
-        public int Cpus { get; init; } = 1;
+        [Description("vCPUs, 1 to 9 (default 1).")]
+        public int? CpusOption { get; init; }
 
         [CommandOption("--kernel <ELF>")]
         [Description("Boot this kernel image instead of building guest/kernel.")]
         public string? Kernel { get; init; }
 
         [CommandOption("--cmdline <TEXT>")]
-        [Description("Kernel command line.")]
+        [Description("Extra kernel command line words the options do not set: domainmem=MIB, crash=pf|ud|domain|panic, noexit (docs/KERNEL.md).")]
         public string Cmdline { get; init; } = "";
 
         [CommandOption("--workload <NAME>")]
@@ -31,24 +30,20 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string? Workload { get; init; }
 
         [CommandOption("--threads <T>")]
-        [Description("Workload threads (default 1).")]
-        [DefaultValue(1)]
-        public int Threads { get; init; } = 1;
+        [Description("With --workload: threads, 1 to 64 (default 1).")]
+        public int? Threads { get; init; }
 
         [CommandOption("--duration <CYCLES>")]
-        [Description("Workload length in modeled cycles (default 20,000,000).")]
-        [DefaultValue(20_000_000L)]
-        public long Duration { get; init; } = 20_000_000;
+        [Description("With --workload: length in modeled cycles (default 20,000,000).")]
+        public long? Duration { get; init; }
 
         [CommandOption("--depth <D>")]
-        [Description("nullblk: reads each thread keeps in flight, 1 to 256 (default 1).")]
-        [DefaultValue(1)]
-        public int Depth { get; init; } = 1;
+        [Description("With --workload nullblk: reads each thread keeps in flight, 1 to 256 (default 1).")]
+        public int? Depth { get; init; }
 
         [CommandOption("--seed <S>")]
-        [Description("Workload seed (nullblk: the random sectors; default 1).")]
-        [DefaultValue(1L)]
-        public long Seed { get; init; } = 1;
+        [Description("With --workload nullblk: the seed of the random sectors (default 1).")]
+        public long? Seed { get; init; }
 
         [CommandOption("--hypervisor")]
         [Description("Install the LVD hypervisor; the kernel late-launches it (CPUID 0x4bf00000).")]
@@ -63,17 +58,20 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public bool Trace { get; init; }
 
         [CommandOption("--stats-json <FILE>")]
-        [Description("Write run statistics as JSON.")]
+        [Description("Write the machine's run statistics as JSON (instructions, cycles, exits by reason ...).")]
         public string? StatsJson { get; init; }
+
+        [CommandOption("--json <FILE>")]
+        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), the boot's options, the workload's measurement (numbers, units in the key names) and the run statistics (docs/RESULTS.md).")]
+        public string? Json { get; init; }
 
         [CommandOption("--isolate <DRIVERS>")]
         [Description("Run these drivers isolated in LVD domains (comma list: nullnet, nullblk); implies --hypervisor.")]
         public string? Isolate { get; init; }
 
         [CommandOption("--crossings <N>")]
-        [Description("Isolated nullnet: 1 (transmit) or 2 (transmit + the consume callback) crossings per packet (default 1).")]
-        [DefaultValue(1)]
-        public int Crossings { get; init; } = 1;
+        [Description("With --isolate nullnet: 1 (transmit) or 2 (transmit + the consume callback) crossings per packet (default 1).")]
+        public int? Crossings { get; init; }
 
         [CommandOption("--domain <DRIVER>")]
         [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
@@ -83,31 +81,62 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 24 misbehaviours that must each be contained. Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
 
+        public int Cpus => CpusOption ?? 1;
+
+        public string[] IsolateList => (Isolate ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        /// <summary>The boot these options describe (defaults filled in).</summary>
+        public LvdBootSpec Spec => new()
+        {
+            Cpus = Cpus, Workload = Workload, Threads = Threads ?? 1, Depth = Depth ?? 1,
+            Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
+            Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, ExtraCmdline = Cmdline,
+            MemoryMiB = MemoryMiB,
+        };
+
+        protected override (int MiB, string Why) MinimumMemory => (1, "");
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Isolate == null || IsolateList.Length > 0, "--isolate needs a driver: nullnet, nullblk or both (nullnet,nullblk)");
+            // Options that would do nothing in this combination are mistakes, not defaults.
+            OnlyWith(Threads != null, Workload != null, "--threads", "--workload");
+            OnlyWith(Duration != null, Workload != null, "--duration", "--workload");
+            OnlyWith(Depth != null, Workload == "nullblk", "--depth", "--workload nullblk");
+            OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
+            OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
+            Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
+            if (Kernel != null)
+            {
+                OutputPaths.CheckInputFile("--kernel", Kernel);
+                Require(ProfileOutput.IsElf(Kernel), $"--kernel {Kernel}: not an ELF file");
+            }
+            if (Domains.Length > 0)
+            {
+                string domains = Path.Combine(GuestCompiler.Locate().RepoRoot, "guest", "domains");
+                var names = new List<string>(IsolateList);
+                foreach (var d in Domains)
+                {
+                    bool builtIn = !d.Contains('/') && Directory.Exists(Path.Combine(domains, d));
+                    Require(builtIn || File.Exists(d) || Directory.Exists(d), $"--domain {d}: no such file or directory (a driver is a .c file or a directory of them, or a directory under guest/domains)");
+                    Require(builtIn || Directory.Exists(d) || d.EndsWith(".c"), $"--domain {d}: a driver is a .c file or a directory of them");
+                    string name = Path.GetFileNameWithoutExtension(d.TrimEnd('/'));
+                    Require(name.Length is >= 1 and <= 15, $"--domain {d}: a domain's name (its file name, {name}) must be 1 to 15 characters");
+                    Require(!names.Contains(name), $"--domain {d}: a domain named {name} is already loaded (each domain needs its own file name)");
+                    names.Add(name);
+                }
+            }
+            var problem = Spec.Problems().FirstOrDefault();
+            if (problem != null) throw new UsageException(problem);
+            if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
+            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Cpus is < 1 or > 64) throw new UsageException($"--cpus {settings.Cpus}: 1 to 64");
-        if (settings.Workload != null)
-        {
-            // The kernel reads these from its command line (docs/KERNEL.md) and prints a "result:" line.
-            if (settings.Workload is not ("nullnet" or "nullblk")) throw new UsageException($"--workload {settings.Workload}: nullnet or nullblk");
-            if (settings.Threads is < 1 or > 64) throw new UsageException("--threads must be 1 to 64");
-            if (settings.Duration <= 0) throw new UsageException("--duration must be positive");
-            if (settings.Depth is < 1 or > 256) throw new UsageException("--depth must be 1 to 256");
-            if (settings.Seed < 0) throw new UsageException("--seed must be 0 or more");
-        }
-        if (settings.Crossings is < 1 or > 2) throw new UsageException("--crossings must be 1 or 2");
-        var isolate = (settings.Isolate ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var d in isolate)
-            if (!LvdBoot.IsolatableDrivers.Contains(d)) throw new UsageException($"--isolate {d}: nullnet or nullblk");
-        var spec = new LvdBootSpec
-        {
-            Cpus = settings.Cpus, Workload = settings.Workload, Threads = settings.Threads, Depth = settings.Depth,
-            Duration = settings.Duration, Seed = settings.Seed, Isolate = isolate, Crossings = settings.Crossings,
-            Hypervisor = settings.Hypervisor, Selftest = settings.LvdSelftest, UserDomains = settings.Domains,
-            ExtraCmdline = settings.Cmdline,
-        };
+        var spec = settings.Spec;
         var cc = GuestCompiler.Locate();
         string elf = settings.Kernel ?? KernelBuilder.Build(cc);
         string cmdline;
@@ -116,9 +145,12 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         bool hypervisor = spec.NeedsHypervisor;
         using var stdout = Console.OpenStandardOutput();
+        // --json needs the kernel's result line: keep a copy of the log as it goes to stdout.
+        var log = settings.Json != null ? new TeeStream(stdout) : null;
+        Stream serial = log ?? stdout;
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
-        var progress = settings.Workload != null && !Console.IsErrorRedirected && !settings.Trace
-            ? new WorkloadProgress(settings.Workload, settings.Duration) : null;
+        var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace
+            ? new WorkloadProgress(settings.Workload, spec.Duration) : null;
         var options = new RunOptions
         {
             MemoryBytes = settings.MemoryBytes,
@@ -127,11 +159,11 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             KernelCommandLine = cmdline,
             BootModules = modules,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
-            SerialOut = progress?.Watch(stdout) ?? stdout,
+            SerialOut = progress?.Watch(serial) ?? serial,
             Setup = progress == null ? null : progress.Attach,
             Trace = settings.Trace ? Console.Error : null,
-            ProfilePeriod = ProfileOutput.Period(settings.Profile, settings.ProfilePeriod, settings.ProfileTop, settings.ProfileFrom),
-            ProfileStart = settings.ProfileFrom,
+            ProfilePeriod = ProfileOutput.Period(settings),
+            ProfileStart = settings.ProfileFrom ?? 0,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
@@ -142,12 +174,13 @@ public sealed class BootCommand : Command<BootCommand.Settings>
                 try { return ProgramRunner.Run(elf, options); }
                 finally { progress.RunFinished(); }
             }, cancellationToken);
-            progress.Show(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }));
+            progress.Show(Terminal.Stderr);
             result = run.GetAwaiter().GetResult();
         }
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
-        ProfileOutput.Write(result, elf, settings.Profile, settings.ProfileTop, symbols =>
+        if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, log?.Text ?? ""));
+        ProfileOutput.Write(result, elf, settings, symbols =>
         {
             ProfileOutput.KernelUserImage(symbols);
             ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));

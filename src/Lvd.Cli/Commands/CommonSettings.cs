@@ -4,23 +4,75 @@ using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
-/// <summary>Options every command that runs the machine shares.</summary>
-public class MachineSettings : CommandSettings
+/// <summary>
+/// The base of every command's settings: Spectre.Console.Cli binds the options (strict parsing:
+/// an unknown option is an error), then calls <see cref="Validate"/> before the command runs,
+/// so every check of <see cref="Check"/> (ranges, combinations, paths) happens before any work.
+/// A check throws <see cref="UsageException"/>; it becomes a one-line error with exit status 2.
+/// </summary>
+public abstract class LvdSettings : CommandSettings
+{
+    public sealed override Spectre.Console.ValidationResult Validate()
+    {
+        try { Check(); }
+        catch (UsageException e) { return Spectre.Console.ValidationResult.Error(e.Message); }
+        return Spectre.Console.ValidationResult.Success();
+    }
+
+    /// <summary>Throws <see cref="UsageException"/> for the first problem of these settings.</summary>
+    protected virtual void Check() { }
+
+    protected static void Require(bool ok, string message)
+    {
+        if (!ok) throw new UsageException(message);
+    }
+
+    /// <summary>An option that only means something together with another one.</summary>
+    protected static void OnlyWith(bool given, bool context, string option, string needs)
+    {
+        if (given && !context) throw new UsageException($"{option} needs {needs}");
+    }
+}
+
+/// <summary>The cost model option of every command that runs guests.</summary>
+public class CostSettings : LvdSettings
 {
     [CommandOption("--costs <FILE>")]
     [Description("Cost model file (default: config/costs.json, built in).")]
     public string? Costs { get; init; }
 
-    [CommandOption("--memory <MIB>")]
-    [Description("Guest RAM in MiB (default 256; allocated on touch).")]
-    [DefaultValue(256)]
-    public int MemoryMiB { get; init; } = 256;
-
     public CostModel LoadCosts() => Costs == null ? CostModel.Default : CostModel.Load(Costs);
 
-    public ulong MemoryBytes => MemoryMiB is >= 1 and <= 65536
-        ? (ulong)MemoryMiB << 20
-        : throw new UsageException($"--memory {MemoryMiB}: must be 1 to 65536 MiB");
+    protected override void Check()
+    {
+        base.Check();
+        if (Costs != null) OutputPaths.CheckInputFile("--costs", Costs);
+    }
+}
+
+/// <summary>Options of the commands that run one machine whose RAM size is theirs to choose.</summary>
+public class MachineSettings : CostSettings
+{
+    public const int DefaultMemoryMiB = 256, MaxMemoryMiB = 65536;
+
+    [CommandOption("--memory <MIB>")]
+    [Description("Guest RAM in MiB (default 256; allocated on touch).")]
+    public int? Memory { get; init; }
+
+    public int MemoryMiB => Memory ?? DefaultMemoryMiB;
+
+    public ulong MemoryBytes => (ulong)MemoryMiB << 20;
+
+    /// <summary>The least RAM this command's guest can run in, and why (for the message).</summary>
+    protected virtual (int MiB, string Why) MinimumMemory => (1, "");
+
+    protected override void Check()
+    {
+        base.Check();
+        var (min, why) = MinimumMemory;
+        if (MemoryMiB < min || MemoryMiB > MaxMemoryMiB)
+            throw new UsageException($"--memory {MemoryMiB}: {min} to {MaxMemoryMiB} MiB{(why.Length > 0 ? " (" + why + ")" : "")}");
+    }
 }
 
 /// <summary>Machine settings plus the guest profiler's options (`lvd exec` and `lvd boot`).</summary>
@@ -31,16 +83,35 @@ public class ProfiledMachineSettings : MachineSettings
     public FlagValue<string>? Profile { get; init; }
 
     [CommandOption("--profile-period <CYCLES>")]
-    [Description("Modeled cycles between two samples of one vCPU (default 997).")]
-    [DefaultValue(ProfileOutput.DefaultPeriod)]
-    public long ProfilePeriod { get; init; } = ProfileOutput.DefaultPeriod;
+    [Description("With --profile: modeled cycles between two samples of one vCPU (default 997).")]
+    public long? ProfilePeriod { get; init; }
 
     [CommandOption("--profile-from <CYCLE>")]
-    [Description("Start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
-    public long ProfileFrom { get; init; }
+    [Description("With --profile: start sampling when a vCPU's clock reaches this modeled cycle (e.g. skip the boot; default 0).")]
+    public long? ProfileFrom { get; init; }
 
     [CommandOption("--profile-top <N>")]
-    [Description("Functions listed in the profile (default 30).")]
-    [DefaultValue(ProfileOutput.DefaultTop)]
-    public int ProfileTop { get; init; } = ProfileOutput.DefaultTop;
+    [Description("With --profile: functions listed in the profile (default 30).")]
+    public int? ProfileTop { get; init; }
+
+    public bool Profiling => Profile is { IsSet: true };
+    public string? ProfileFile => Profiling && !string.IsNullOrEmpty(Profile!.Value) ? Profile.Value : null;
+
+    protected override void Check()
+    {
+        base.Check();
+        OnlyWith(ProfilePeriod != null, Profiling, "--profile-period", "--profile");
+        OnlyWith(ProfileFrom != null, Profiling, "--profile-from", "--profile");
+        OnlyWith(ProfileTop != null, Profiling, "--profile-top", "--profile");
+        Require(ProfilePeriod is null or >= 1, "--profile-period must be at least 1 cycle");
+        Require(ProfileFrom is null or >= 0, "--profile-from must not be negative");
+        Require(ProfileTop is null or >= 1, "--profile-top must be at least 1");
+        if (ProfileFile is string f)
+        {
+            // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.
+            if (File.Exists(f) && ProfileOutput.IsElf(f))
+                throw new UsageException($"--profile {f}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after the ELF)");
+            OutputPaths.CheckOutputFile("--profile", f);
+        }
+    }
 }

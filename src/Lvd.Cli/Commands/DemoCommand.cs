@@ -12,13 +12,26 @@ namespace Lvd.Cli.Commands;
 /// LVD domains, print the comparison, and show a faulty driver contained (a domain that writes
 /// kernel memory is killed; the kernel goes on with its workload).
 /// </summary>
-public sealed partial class DemoCommand : Command<MachineSettings>
+public sealed partial class DemoCommand : Command<DemoCommand.Settings>
 {
+    public sealed class Settings : CostSettings
+    {
+        [CommandOption("--json <FILE>")]
+        [System.ComponentModel.Description("Write the measurements for scripts (header, each run's workload numbers; docs/RESULTS.md).")]
+        public string? Json { get; init; }
+
+        protected override void Check()
+        {
+            base.Check();
+            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
+        }
+    }
+
     private const long Duration = 10_000_000;   // modeled cycles per workload: ~4 ms at 2.6 GHz
 
     private sealed record Run(string Key, string Title, LvdBootSpec Spec);
 
-    public override int Execute(CommandContext context, MachineSettings settings, CancellationToken cancellationToken)
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var costs = settings.LoadCosts();
         var cc = GuestCompiler.Locate();
@@ -38,32 +51,28 @@ public sealed partial class DemoCommand : Command<MachineSettings>
         AnsiConsole.MarkupLine("(late launch), its nullnet and nullblk drivers run in the kernel and isolated in domains (own EPT,");
         AnsiConsole.MarkupLine("VMFUNC crossings, exitless interrupts). Times are modeled cycles of the cost file, not host time.");
         var results = new Dictionary<string, (LvdWorkloadResult W, string Log)>();
-        var progressConsole = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         Exception? failure = null;
-        progressConsole.Progress().AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
+        Terminal.Status("building the kernel and the driver domains", () =>
+        {
+            _ = images.Kernel;
+            foreach (var d in new[] { "nullnet", "nullblk", scribbler }) images.Module(d);
+            return 0;
+        });
+        Terminal.Steps($"{runs.Count} guest runs", runs.Count, step =>
+            Parallel.ForEach(runs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, run =>
             {
-                var build = ctx.AddTask("building the kernel and the driver domains", maxValue: 1);
-                _ = images.Kernel;
-                foreach (var d in new[] { "nullnet", "nullblk", scribbler }) images.Module(d);
-                build.Increment(1);
-                var task = ctx.AddTask($"{runs.Count} guest runs", maxValue: runs.Count);
-                Parallel.ForEach(runs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, run =>
+                try
                 {
-                    try
-                    {
-                        var r = LvdBoot.Run(run.Spec, costs: costs, images: images);
-                        var w = LvdBoot.Parse(r, r.OutputText);
-                        lock (results) results[run.Key] = (w, r.OutputText);
-                    }
-                    catch (Exception e)
-                    {
-                        lock (results) failure ??= new Lvd.Experiments.ExperimentException($"{run.Title}: {e.Message}");
-                    }
-                    lock (task) { task.Increment(1); task.Description = $"done: {Markup.Escape(run.Title)}"; }
-                });
-            });
+                    var r = LvdBoot.Run(run.Spec, costs: costs, images: images);
+                    var w = LvdBoot.Parse(r, r.OutputText);
+                    lock (results) results[run.Key] = (w, r.OutputText);
+                }
+                catch (Exception e)
+                {
+                    lock (results) failure ??= new Lvd.Experiments.ExperimentException($"{run.Title}: {e.Message}");
+                }
+                step(run.Title);
+            }));
         if (failure != null) throw failure;
 
         var table = new Table().Title("Driver in the kernel vs isolated in an LVD domain (hypervisor on in both)")
@@ -88,6 +97,22 @@ public sealed partial class DemoCommand : Command<MachineSettings>
         foreach (var line in fault.Log.Split('\n').Where(l => DemoLines().IsMatch(l)))
             AnsiConsole.MarkupLineInterpolated($"  [grey]guest>[/] {line.TrimEnd()}");
         AnsiConsole.MarkupLineInterpolated($"The kernel went on: after the kill it ran the isolated nullnet workload ({fault.W.PerSecond:N0} pkts/s).");
+        if (settings.Json != null)
+        {
+            var doc = new System.Text.Json.Nodes.JsonObject();
+            var list = new System.Text.Json.Nodes.JsonArray();
+            foreach (var run in runs)
+                list.Add(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["key"] = run.Key,
+                    ["title"] = run.Title,
+                    ["boot"] = ResultsJson.Spec(run.Spec),
+                    ["workload"] = ResultsJson.Workload(run.Spec.Workload!, results[run.Key].W),
+                });
+            doc["runs"] = list;
+            doc["faulty_driver_killed"] = fault.Log.Contains("lvd: domain scribbler killed");
+            ResultsJson.Write(settings.Json, "demo", costs, doc);
+        }
         AnsiConsole.MarkupLine("More: [blue]./lvd bench[/] (the paper's tables), [blue]./lvd attack[/] (24 attacks contained), [blue]./lvd boot --domain your.c[/].");
         return 0;
     }

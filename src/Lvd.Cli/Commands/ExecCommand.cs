@@ -18,6 +18,10 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Write instructions, cycles, host_seconds and more as JSON.")]
         public string? StatsJson { get; init; }
 
+        [CommandOption("--json <FILE>")]
+        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), exit status and the run statistics (docs/RESULTS.md).")]
+        public string? Json { get; init; }
+
         [CommandOption("--max-instructions <N>")]
         [Description("Stop a runaway guest after N instructions (exit status 124).")]
         public long? MaxInstructions { get; init; }
@@ -34,13 +38,34 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
 
+        protected override (int MiB, string Why) MinimumMemory => File.Exists(Elf) ? NeededMemory(Elf) : (1, "");
+
+        /// <summary>RAM a program needs: its image and fixed heap (up to __heap_end, exec.ld), then the boot structures and stack in the top 64 KiB.</summary>
+        public static (int MiB, string Why) NeededMemory(string elf)
+        {
+            if (!ProfileOutput.IsElf(elf)) return (1, "");
+            var symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(elf);
+            ulong end = symbols.ByName.TryGetValue("__heap_end", out ulong h) ? h : symbols.ByName.TryGetValue("_end", out ulong e) ? e : 0;
+            if (end == 0) return (1, "");
+            int mib = (int)((end + (64 << 10) + (1 << 20) - 1) >> 20);
+            return (mib, $"{Path.GetFileName(elf)} and its heap end at {end / (1024.0 * 1024):0.#} MiB; the top 64 KiB hold the page tables and stack");
+        }
+
+        protected override void Check()
+        {
+            if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
+            if (!File.Exists(Elf)) throw new UsageException($"{Elf}: no such file");
+            Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
+            Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");
+            base.Check();
+            if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
+            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.MaxInstructions is <= 0) throw new UsageException("--max-instructions must be positive");
         using var stdout = Console.OpenStandardOutput();
-        if (settings.Hypervisor && settings.HypervisorOnRequest) throw new UsageException("--hypervisor and --hypervisor-on-request exclude each other");
         var mode = settings.Hypervisor ? HypervisorMode.LaunchAtStart : settings.HypervisorOnRequest ? HypervisorMode.OnRequest : HypervisorMode.None;
         var result = ProgramRunner.Run(settings.Elf, new RunOptions
         {
@@ -49,12 +74,22 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             Trace = settings.Trace ? Console.Error : null,
-            ProfilePeriod = ProfileOutput.Period(settings.Profile, settings.ProfilePeriod, settings.ProfileTop, settings.ProfileFrom),
-            ProfileStart = settings.ProfileFrom,
+            ProfilePeriod = ProfileOutput.Period(settings),
+            ProfileStart = settings.ProfileFrom ?? 0,
         }.With(mode));
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
-        ProfileOutput.Write(result, settings.Elf, settings.Profile, settings.ProfileTop);
+        if (settings.Json != null)
+            ResultsJson.Write(settings.Json, "exec", settings.LoadCosts(), new System.Text.Json.Nodes.JsonObject
+            {
+                ["elf"] = settings.Elf,
+                ["memory_mib"] = settings.MemoryMiB,
+                ["hypervisor"] = mode.ToString() switch { "None" => "none", "LaunchAtStart" => "launch_at_start", _ => "on_request" },
+                ["exit_status"] = result.ExitStatus,
+                ["outcome"] = ResultsJson.Snake(result.Run.Outcome.ToString()),
+                ["stats"] = ResultsJson.Stats(result),
+            });
+        ProfileOutput.Write(result, settings.Elf, settings);
         return result.ExitStatus;
     }
 }

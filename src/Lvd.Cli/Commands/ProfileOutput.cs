@@ -12,20 +12,10 @@ internal static class ProfileOutput
     public const long DefaultPeriod = 997;
     public const int DefaultTop = 30;
 
-    /// <summary>The sample period to give the machine: 0 when --profile is not set.</summary>
-    public static long Period(FlagValue<string>? profile, long period, int top, long from)
-    {
-        if (profile is not { IsSet: true }) return 0;
-        if (from < 0) throw new UsageException("--profile-from must not be negative");
-        // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.
-        if (!string.IsNullOrEmpty(profile.Value) && File.Exists(profile.Value) && IsElf(profile.Value))
-            throw new UsageException($"--profile {profile.Value}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after the ELF)");
-        if (period < 1) throw new UsageException("--profile-period must be at least 1 cycle");
-        if (top < 1) throw new UsageException("--profile-top must be at least 1");
-        return period;
-    }
+    /// <summary>The sample period to give the machine: 0 when --profile is not set (the options are checked by ProfiledMachineSettings).</summary>
+    public static long Period(ProfiledMachineSettings s) => s.Profiling ? s.ProfilePeriod ?? DefaultPeriod : 0;
 
-    private static bool IsElf(string path)
+    public static bool IsElf(string path)
     {
         using var f = File.OpenRead(path);
         Span<byte> magic = stackalloc byte[4];
@@ -60,17 +50,16 @@ internal static class ProfileOutput
     /// Prints the profile of a finished run (stdout, or FILE as plain text), naming addresses with
     /// the image's symbols. <paramref name="configure"/> may add aliases (code that runs copied).
     /// </summary>
-    public static void Write(ProgramResult result, string elf, FlagValue<string>? profile, int top, Action<Symbolizer>? configure = null)
+    public static void Write(ProgramResult result, string elf, ProfiledMachineSettings s, Action<Symbolizer>? configure = null)
     {
-        if (profile is not { IsSet: true } || result.Machine.Profiler is not { } profiler) return;
+        if (!s.Profiling || result.Machine.Profiler is not { } profiler) return;
+        int top = s.ProfileTop ?? DefaultTop;
         var symbols = Symbolizer.FromElf(elf);
         configure?.Invoke(symbols);
         var report = ProfileReport.Build(profiler, symbols);
-        string? file = string.IsNullOrEmpty(profile.Value) ? null : profile.Value;
+        string? file = s.ProfileFile;
         if (file == null)
         {
-            // Piped output has no terminal width: do not wrap the names into 80 columns.
-            if (Console.IsOutputRedirected) AnsiConsole.Console.Profile.Width = 200;
             Render(AnsiConsole.Console, report, top);
             return;
         }

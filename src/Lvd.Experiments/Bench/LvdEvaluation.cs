@@ -189,33 +189,137 @@ public static partial class LvdEvaluation
         return tables;
     }
 
-    /// <summary>Writes results.json and the plots into a directory.</summary>
-    public static IReadOnlyList<string> Write(string dir, Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables)
+    /// <summary>
+    /// Writes results.json (docs/RESULTS.md: header, then numbers as numbers, units in the key
+    /// names) and the plots (PNG and SVG) into a directory.
+    /// </summary>
+    public static IReadOnlyList<string> Write(string dir, Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables, System.Text.Json.Nodes.JsonObject header)
     {
         Directory.CreateDirectory(dir);
         var files = new List<string>();
         string json = Path.Combine(dir, "results.json");
-        var doc = new
-        {
-            cost_model = new { path = o.Costs.SourcePath, clock_hz = o.Costs.ClockHz, cycles = o.Costs.Entries.ToDictionary(e => e.Key, e => e.Value.Cycles) },
-            cpus = o.Cpus,
-            duration_cycles = o.Duration,
-            runs = r.Values.OrderBy(x => x.Job.Key).Select(x => new
-            {
-                key = x.Job.Key,
-                title = x.Job.Title,
-                spec = x.Job.Spec,
-                result = x.Workload?.Line,
-                values = x.Values,
-                exits_by_reason = x.Workload?.ExitsByReason,
-            }),
-            tables = tables.Select(t => new { t.Title, t.Columns, t.Rows, t.Footnote }),
-        };
-        File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+        Results.Write(json, header, ResultsDocument(r, o, tables));
         files.Add(json);
-        files.Add(Plots.Nullnet(Path.Combine(dir, "figure6-nullnet.png"), r, o));
-        files.Add(Plots.Nullblk(Path.Combine(dir, "figure9-nullblk.png"), r, o));
-        files.Add(Plots.Interrupts(Path.Combine(dir, "table3-interrupts.png"), r));
+        files.AddRange(Plots.Nullnet(Path.Combine(dir, "figure6-nullnet"), r, o));
+        files.AddRange(Plots.NullnetPercent(Path.Combine(dir, "figure6-nullnet-percent"), r, o));
+        files.AddRange(Plots.Nullblk(Path.Combine(dir, "figure9-nullblk"), r, o));
+        files.AddRange(Plots.NullblkPercent(Path.Combine(dir, "figure9-nullblk-percent"), r, o));
+        files.AddRange(Plots.CallReply(Path.Combine(dir, "table1-call-reply"), r, o));
+        files.AddRange(Plots.Interrupts(Path.Combine(dir, "table3-interrupts"), r));
+        files.AddRange(Plots.Crossings(Path.Combine(dir, "table4-crossings-exits"), r));
         return files;
+    }
+
+    /// <summary>The results as numbers: each table's measurements beside the paper's, each run's counters.</summary>
+    public static System.Text.Json.Nodes.JsonObject ResultsDocument(Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables)
+    {
+        static string Snake(string s) => JsonNamingPolicy.SnakeCaseLower.ConvertName(s);
+        var irqN = r["irq-native"].Values;
+        var irqV = r["irq-lvd"].Values;
+        var nullnet = new System.Text.Json.Nodes.JsonArray();
+        foreach (int t in o.Threads)
+        {
+            var nat = r[$"nullnet-native-{t}"].Workload!;
+            var one = r[$"nullnet-1x-{t}"].Workload!;
+            var two = r[$"nullnet-2x-{t}"].Workload!;
+            nullnet.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["threads"] = t,
+                ["native_packets_per_second"] = nat.PerSecond,
+                ["one_crossing_packets_per_second"] = one.PerSecond,
+                ["two_crossings_packets_per_second"] = two.PerSecond,
+                ["one_crossing_percent_of_native"] = Math.Round(100.0 * one.PerSecond / nat.PerSecond, 1),
+                ["two_crossings_percent_of_native"] = Math.Round(100.0 * two.PerSecond / nat.PerSecond, 1),
+                ["native_cycles_per_packet"] = nat.CyclesPerOperation,
+                ["one_crossing_cycles_per_packet"] = one.CyclesPerOperation,
+                ["two_crossings_cycles_per_packet"] = two.CyclesPerOperation,
+            });
+        }
+        var nullblk = new System.Text.Json.Nodes.JsonArray();
+        foreach (int depth in new[] { 1, 16 })
+            foreach (int t in o.Threads)
+            {
+                var nat = r[$"nullblk-native-{depth}-{t}"].Workload!;
+                var iso = r[$"nullblk-iso-{depth}-{t}"].Workload!;
+                nullblk.Add(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["depth"] = depth,
+                    ["threads"] = t,
+                    ["native_iops"] = nat.PerSecond,
+                    ["isolated_iops"] = iso.PerSecond,
+                    ["isolated_percent_of_native"] = Math.Round(100.0 * iso.PerSecond / nat.PerSecond, 1),
+                    ["native_cycles_per_io"] = nat.CyclesPerOperation,
+                    ["isolated_cycles_per_io"] = iso.CyclesPerOperation,
+                });
+            }
+        var n1 = r["nullnet-1x-1"];
+        var b1 = r["nullblk-iso-1-1"];
+        var runs = new System.Text.Json.Nodes.JsonArray();
+        foreach (var x in r.Values.OrderBy(x => x.Job.Key))
+        {
+            var values = new System.Text.Json.Nodes.JsonObject();
+            foreach (var (k, v) in x.Values.OrderBy(kv => kv.Key)) values[Snake(k).Replace('-', '_')] = v;
+            var w = x.Workload;
+            runs.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["key"] = x.Job.Key,
+                ["title"] = x.Job.Title,
+                ["boot"] = Results.Node(x.Job.Spec),
+                ["values"] = values,
+                ["workload"] = w == null ? null : new System.Text.Json.Nodes.JsonObject
+                {
+                    ["operations"] = w.Operations,
+                    ["cycles"] = w.Cycles,
+                    ["operations_per_second"] = w.PerSecond,
+                    ["cycles_per_operation"] = w.CyclesPerOperation,
+                    ["vmfuncs"] = w.VmFuncs,
+                    ["vm_exits"] = w.Exits,
+                    ["domain_calls"] = w.DomainCalls,
+                    ["domain_interrupts"] = w.DomainInterrupts,
+                    ["vm_exits_by_reason"] = new System.Text.Json.Nodes.JsonObject(w.ExitsByReason.OrderBy(kv => kv.Key)
+                        .Select(kv => KeyValuePair.Create(Snake(kv.Key), (System.Text.Json.Nodes.JsonNode?)kv.Value))),
+                },
+            });
+        }
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["cpus"] = o.Cpus,
+            ["duration_cycles"] = o.Duration,
+            ["threads"] = new System.Text.Json.Nodes.JsonArray(o.Threads.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
+            ["cost_model_cycles"] = new System.Text.Json.Nodes.JsonObject(o.Costs.Entries.OrderBy(e => e.Key)
+                .Select(e => KeyValuePair.Create(e.Key, (System.Text.Json.Nodes.JsonNode?)e.Value.Cycles))),
+            ["table1_call_reply"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["vmfunc_cycles"] = o.Costs.Vmfunc, ["paper_vmfunc_cycles"] = Paper.Vmfunc,
+                ["round_trip_cycles"] = r["call"].Values["call"], ["paper_round_trip_cycles"] = Paper.CallReply,
+            },
+            ["table3_interrupts"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["native_cycles"] = irqN["kernel-native"], ["paper_native_cycles"] = Paper.IrqNativeLvdKernel,
+                ["virtualized_in_kernel_cycles"] = irqV["kernel-virtualized"], ["paper_virtualized_in_kernel_cycles"] = Paper.IrqVirtualizedInKernel,
+                ["in_domain_cycles"] = irqV["domain"], ["paper_in_domain_cycles"] = Paper.IrqInDomain,
+            },
+            ["figure6_nullnet"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["paper_native_packets_per_second"] = Paper.NullnetNativePps,
+                ["paper_one_crossing_percent_of_native"] = Paper.NullnetOneCrossingPct,
+                ["paper_two_crossings_percent_of_native"] = Paper.NullnetTwoCrossingsPct,
+                ["rows"] = nullnet,
+            },
+            ["figure9_nullblk"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["paper_depth1_native_iops"] = Paper.NullblkQd1Native, ["paper_depth1_isolated_iops"] = Paper.NullblkQd1Isolated,
+                ["paper_depth16_native_iops"] = Paper.NullblkQd16Native, ["paper_depth16_isolated_iops"] = Paper.NullblkQd16Isolated,
+                ["rows"] = nullblk,
+            },
+            ["table4_crossings_exits"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["nullnet_domain_calls"] = n1.Workload!.DomainCalls, ["nullnet_vmfuncs"] = n1.Values["vmfuncs"], ["nullnet_vm_exits"] = n1.Values["exits"],
+                ["paper_nullnet_crossings"] = Paper.NullnetCrossings, ["paper_nullnet_vm_exits"] = Paper.NullnetExits,
+                ["nullblk_domain_calls"] = b1.Workload!.DomainCalls, ["nullblk_vmfuncs"] = b1.Values["vmfuncs"], ["nullblk_vm_exits"] = b1.Values["exits"],
+                ["paper_nullblk_crossings"] = Paper.NullblkCrossings, ["paper_nullblk_vm_exits"] = Paper.NullblkExits,
+            },
+            ["runs"] = runs,
+        };
     }
 }

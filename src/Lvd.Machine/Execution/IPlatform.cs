@@ -1,3 +1,5 @@
+using Lvd.Machine.Memory;
+
 namespace Lvd.Machine.Cpu;
 
 /// <summary>

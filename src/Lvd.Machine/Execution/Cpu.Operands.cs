@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>Register and operand access by size, effective addresses and the stack, shared by every instruction family.</summary>
 public sealed partial class Cpu

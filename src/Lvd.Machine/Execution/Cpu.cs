@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Lvd.Machine.Cost;
 using Lvd.Machine.Memory;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>Why <see cref="Cpu.Run"/> returned.</summary>
 public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }

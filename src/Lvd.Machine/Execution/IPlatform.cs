@@ -1,6 +1,6 @@
 using Lvd.Machine.Memory;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// What a vCPU needs from the rest of the machine: the I/O-port bus, platform MSRs (x2APIC,

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
-using Lvd.Machine.Memory;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Memory;
 
@@ -20,7 +20,7 @@ public sealed class CodeCache
     /// <summary>One-instruction blocks (interrupt shadow, RF), invalidated with their page like the others.</summary>
     private readonly Dictionary<ulong, Block> _singles = new();
     private readonly PhysicalMemory _memory;
-    private readonly List<Cpu.Cpu> _cpus = new();
+    private readonly List<Cpu> _cpus = new();
 
     public long BlocksDecoded { get; private set; }
     public long Invalidations { get; private set; }
@@ -31,7 +31,7 @@ public sealed class CodeCache
         memory.CodeWritten = InvalidatePage;
     }
 
-    internal void Attach(Cpu.Cpu cpu) => _cpus.Add(cpu);
+    internal void Attach(Cpu cpu) => _cpus.Add(cpu);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(ulong pa) => (int)((pa ^ (pa >> DirectBits)) & ((1 << DirectBits) - 1));

@@ -1,7 +1,7 @@
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// EPT translation (SDM 28.3): in VMX non-root operation with "enable EPT", every

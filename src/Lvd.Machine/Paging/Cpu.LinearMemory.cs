@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Paging;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// Linear memory access: a TLB hit is one tag compare and a direct array access; a miss

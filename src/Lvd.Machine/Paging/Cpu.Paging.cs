@@ -2,7 +2,7 @@ using Lvd.Machine.Decoding;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Paging;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// IA-32e paging (SDM 4.5): a TLB miss walks the 4-level page tables (4 KiB / 2 MiB / 1 GiB

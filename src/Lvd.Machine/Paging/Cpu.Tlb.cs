@@ -1,7 +1,7 @@
 using Lvd.Machine.Memory;
 using Lvd.Machine.Paging;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// The TLBs (SDM 4.10): fills after a walk, flushes (MOV CR3, INVLPG, CR4.PGE), write

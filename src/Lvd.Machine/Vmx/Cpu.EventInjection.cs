@@ -1,6 +1,6 @@
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// Event injection on VM entry (SDM 26.6) and NMIs: blocking by NMI, virtual-NMI blocking,

@@ -1,7 +1,7 @@
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// Instructions that cause VM exits conditionally (SDM 25.1.3) and exits at a block boundary

@@ -1,6 +1,6 @@
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>The VMX-preemption timer (SDM 25.5.1): a deadline in modeled time, kept while halted.</summary>
 public sealed partial class Cpu

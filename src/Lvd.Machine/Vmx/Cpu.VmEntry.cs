@@ -1,6 +1,6 @@
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// VM entry (SDM 26): VMLAUNCH/VMRESUME checks of the VM-execution controls and of the guest

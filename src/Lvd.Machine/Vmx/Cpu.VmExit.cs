@@ -1,7 +1,7 @@
 using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// VMX non-root operation is a mode of this CPU (SDM Vol. 3C chapters 24-28). This file: the VM

@@ -1,6 +1,6 @@
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>VM functions (SDM 25.5.5): EPTP switching, the one VMFUNC leaf LVD uses.</summary>
 public sealed partial class Cpu

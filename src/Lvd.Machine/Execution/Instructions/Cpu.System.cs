@@ -1,7 +1,7 @@
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// System instructions: interrupt flag, ports, CPUID, TSC, MSRs, control and debug registers,

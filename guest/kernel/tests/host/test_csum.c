@@ -1,7 +1,7 @@
 // test_csum.c: csum.c's word-at-a-time RFC 1071 sum against the definition
 // (big-endian 16-bit words, one's-complement addition), natively on the host,
 // for every length up to 300 at every alignment, plus MTU-sized datagrams.
-// Run: guest/kernel/tests/run.sh
+// Run: guest/kernel/tests/host/run.sh
 
 #include <stdio.h>
 #include <stdlib.h>

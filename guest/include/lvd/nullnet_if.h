@@ -1,6 +1,6 @@
 // nullnet_if.h: what the isolated nullnet's two sides agree on beyond
 // idl/net_device.idl, whose generated glue carries every call (the kernel side
-// is guest/kernel/lvd_nullnet*.c, the domain side glue.c).
+// is guest/kernel/lvd/lvd_nullnet*.c, the domain side glue.c).
 #pragma once
 
 // dev->flags, set by the kernel before ndo_open (the netdev_state projection).

@@ -18,7 +18,7 @@
 #include "lvd.h"
 #include "percpu.h"
 #include "x86.h"
-#include "../domains/selftest/selftest.h"
+#include <lvd/selftest.h>
 
 #define MSR_X2APIC_TPR 0x808
 #define GAP_THRESHOLD 200

@@ -1,6 +1,6 @@
 // lvd_nullblk_glue.c: the kernel side of the isolated nullblk over the glue
 // generated from idl/blk_mq.idl (blk_mq_kernel.c, included below;
-// guest/lvd/glue.sh generates it at build time).  See lvd_nullblk.h.
+// guest/glue/glue.sh generates it at build time).  See lvd_nullblk.h.
 //
 // Hand-written here is only the plumbing: the channels, the kernel's
 // dispatcher for the domain's calls, the functions the generated handlers
@@ -20,7 +20,7 @@
 // other request, nor one of another CPU.
 
 #include "lvd_nullblk.h"
-#include "../domains/nullblk/nullblk_if.h"
+#include <lvd/nullblk_if.h>
 
 // The kernel's request (blk.h) is not the interface's: a per-CPU descriptor
 // names it for one call, with what the driver has done to it.

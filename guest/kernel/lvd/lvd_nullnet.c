@@ -19,7 +19,7 @@
 #include "net.h"
 #include "percpu.h"
 #include "lvd_nullnet.h"
-#include "../domains/nullnet/nullnet_if.h"
+#include <lvd/nullnet_if.h>
 
 static struct lvd_domain *nn_dom;
 static int nn_crossings = 1;

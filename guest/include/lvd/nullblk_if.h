@@ -1,6 +1,6 @@
 // nullblk_if.h: what the isolated nullblk's two sides agree on beyond
 // idl/blk_mq.idl, whose generated glue carries every call (the kernel side is
-// guest/kernel/lvd_drivers.c and lvd_nullblk_glue.c, the domain side glue.c).
+// guest/kernel/lvd/lvd_drivers.c and lvd_nullblk_glue.c, the domain side glue.c).
 #pragma once
 #include <lvd/domain.h>
 

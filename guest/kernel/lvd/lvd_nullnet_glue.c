@@ -1,6 +1,6 @@
 // lvd_nullnet_glue.c: the kernel side of the isolated nullnet over the glue
 // generated from idl/net_device.idl (net_device_kernel.c, included below;
-// guest/lvd/glue.sh generates it at build time).  See lvd_nullnet.h.
+// guest/glue/glue.sh generates it at build time).  See lvd_nullnet.h.
 //
 // Hand-written here is only the plumbing: the channels (one per CPU: one
 // capability table and pool, each CPU's own register page), the kernel's
@@ -10,7 +10,7 @@
 // generated code.
 
 #include "lvd_nullnet.h"
-#include "../domains/nullnet/nullnet_if.h"
+#include <lvd/nullnet_if.h>
 
 // The kernel's sk_buff (net.h) has no protocol or queue; the interface's skb
 // is a per-CPU descriptor naming it for one call.

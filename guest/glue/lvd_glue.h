@@ -38,7 +38,7 @@ size_t strnlen(const char *s, size_t n);
 // LVD_E*: positive constants, a failure is the negated code) have one
 // definition, the kernel-domain contract; a path relative to this header, so
 // that the glue builds with nothing but this directory on the include path.
-#include "../../include/lvd/domain.h"
+#include "../include/lvd/domain.h"
 
 _Static_assert(LVD_MSG_WORDS == 8, "lvd_msg_clear and lvd_msg_clear_reply name every word");
 

@@ -18,7 +18,7 @@
 #include "percpu.h"
 #include "lvd_nullnet.h"
 #include "lvd_nullblk.h"
-#include "../domains/nullblk/nullblk_if.h"
+#include <lvd/nullblk_if.h>
 
 // nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
 

@@ -11,7 +11,7 @@
 #include "lvd.h"
 #include "percpu.h"
 #include "x86.h"
-#include "../domains/selftest/selftest.h"
+#include <lvd/selftest.h>
 
 // A page of kernel data no attack may change: hashed by the hypervisor
 // before and after, with the kernel's text and rodata.

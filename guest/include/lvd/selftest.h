@@ -1,5 +1,5 @@
 // selftest.h: function ids of the selftest domain (shared with the
-// kernel's guest/kernel/lvd_test.c).
+// kernel's guest/kernel/tests/lvd_test.c).
 #pragma once
 #include <lvd/domain.h>
 enum {

@@ -1,5 +1,5 @@
 // test_mm.c: kalloc, kheap and the page-table builder, natively on the host
-// over a fake physical memory area.  Run: guest/kernel/tests/run.sh
+// over a fake physical memory area.  Run: guest/kernel/tests/host/run.sh
 //
 // The kernel files are compiled with -DHOST_TEST and this file supplies
 // what they take from the rest of the kernel (locks, panic, bootinfo).

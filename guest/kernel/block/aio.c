@@ -196,6 +196,12 @@ aio_getevents(struct proc *p, uint64_t min, uint64_t max, uint64_t uevents)
 	return take;
 }
 
+void
+aio_init(void)
+{
+	proc_set_release_hook(aio_exit);
+}
+
 // From proc_wait, after the process's thread has exited: wait for its I/Os
 // still in flight (their completions write into its pages and this
 // context), then free the context.  Unreaped events are dropped.

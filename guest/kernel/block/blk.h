@@ -189,6 +189,7 @@ _Static_assert(sizeof(struct user_io_event) == IOEV_SIZE && __builtin_offsetof(s
 	       "user.S io_event layout");
 long aio_submit(struct proc *p, uint64_t uiocbs, uint64_t n);
 long aio_getevents(struct proc *p, uint64_t min, uint64_t max, uint64_t uevents);
+void aio_init(void);             // at boot: aio_exit becomes proc_wait's release hook
 void aio_exit(struct proc *p);   // proc_wait: wait for the process's I/Os, free its context
 
 // nullblk.c

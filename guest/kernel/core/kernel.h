@@ -141,6 +141,10 @@ struct proc *proc_create_arg(const char *name, void *prog, int cpu, uint64_t arg
 void workload_run(const char *name);      // workload.c; never returns
 _Noreturn void proc_exit(int status);
 int proc_wait(struct proc *p);
+// What proc_wait runs for a subsystem that keeps per-process state, before the
+// process is freed (aio.c: wait for its I/Os, free its context).  Registered
+// once, at boot; the process code never names its clients.
+void proc_set_release_hook(void (*release)(struct proc *p));
 int copyin(struct proc *p, void *dst, uint64_t src, size_t n);
 int copyout(struct proc *p, uint64_t dst, const void *src, size_t n);
 int user_range_ok(struct proc *p, uint64_t va, size_t n, int write);

@@ -339,6 +339,8 @@ kmain(uint64_t bootinfo_pa)
 	idt_init();
 	bsp_setup();                // GDT, TSS, IDT, APIC timer of CPU 0
 	sched_init();
+	lvd_attach();               // the LVD runtime's context-switch hooks (lvd.c)
+	aio_init();                 // the asynchronous I/O contexts' teardown (aio.c)
 	sti();
 	smp_start();
 	hypervisor_late_launch();

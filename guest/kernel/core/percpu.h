@@ -145,6 +145,15 @@ extern volatile uint64_t ticks;   // timer ticks of CPU 0: the kernel's clock
 void smp_start(void);
 // sched.c
 void sched_init(void);
+// What a subsystem built on the scheduler needs done at every context switch
+// (the LVD runtime: the state page's per-thread words, lvd.c).  The scheduler
+// never names its clients: they register here, once, before the first switch.
+// Both run with interrupts off and the CPU's run-queue lock held.
+struct sched_hooks {
+	void (*switch_out)(struct thread *t);   // t stops running on this CPU
+	void (*switch_in)(struct thread *t);    // t runs again
+};
+void sched_set_hooks(const struct sched_hooks *h);
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, int cpu);
 struct thread *thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, struct proc *p);
 void scheduler(void) __attribute__((noreturn));

@@ -14,7 +14,6 @@
 // still running on it.
 
 #include "kernel.h"
-#include "blk.h"
 #include "percpu.h"
 #include "syscall.h"
 #include "x86.h"
@@ -24,6 +23,20 @@ void usermode_enter(struct trapframe *tf) __attribute__((noreturn));
 
 static struct spinlock proclock = { .name = "proc" };
 static struct waitq exitwq;     // creators in proc_wait, guarded by proclock
+
+// proc_wait's release hook (kernel.h): nothing until a subsystem registers.
+static void
+release_nop(struct proc *p)
+{
+}
+
+static void (*release_hook)(struct proc *p) = release_nop;
+
+void
+proc_set_release_hook(void (*release)(struct proc *p))
+{
+	release_hook = release;
+}
 
 static pte_t *
 uvm_create(void)
@@ -245,7 +258,7 @@ proc_wait(struct proc *p)
 		wq_sleep(&exitwq, &proclock);
 	release(&proclock);
 	int status = p->status;
-	aio_exit(p);   // its I/Os may still complete into the process's context
+	release_hook(p);   // e.g. aio: its I/Os may still complete into the process's context
 	uvm_free(p->pml4);
 	kfree(p);
 	return status;

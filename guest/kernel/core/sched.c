@@ -23,6 +23,20 @@ static int nexttid = 1;
 static struct spinlock tickslock = { .name = "ticks" };
 static struct waitq tickwq;   // threads in sleep_ticks, guarded by tickslock
 
+// The context-switch hooks (percpu.h): nothing to do until a client registers.
+static void
+switch_nop(struct thread *t)
+{
+}
+
+static struct sched_hooks hooks = { .switch_out = switch_nop, .switch_in = switch_nop };
+
+void
+sched_set_hooks(const struct sched_hooks *h)
+{
+	hooks = *h;
+}
+
 static void
 enqueue(struct thread **head, struct thread **tail, struct thread *t)
 {
@@ -137,9 +151,9 @@ sched(void)
 	if (rflags() & FL_IF)
 		panic("sched: interrupts on");
 	int intena = c->intena;
-	lvd_switch_out(&t->lvd);   // the state page's per-thread words (lvd.c)
+	hooks.switch_out(t);   // e.g. the LVD state page's per-thread words (lvd.c)
 	swtch(&t->rsp, c->sched_rsp);
-	lvd_switch_in(&t->lvd);
+	hooks.switch_in(t);
 	mycpu()->intena = intena;
 }
 

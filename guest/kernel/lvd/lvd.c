@@ -505,9 +505,10 @@ out:
 
 // ---------------------------------------------------------------- context switch
 
-void
-lvd_switch_out(struct lvd_thread *lt)
+static void
+lvd_switch_out(struct thread *t)
 {
+	struct lvd_thread *lt = &t->lvd;
 	if (lt->depth > 0)
 		lvd_preempted_inside++;   // statistics: a thread switched out while inside a domain
 	lt->kernel_rsp = lvd_state.kernel_rsp;
@@ -515,15 +516,23 @@ lvd_switch_out(struct lvd_thread *lt)
 	lt->domain_if = lvd_state.domain_if;
 }
 
-void
-lvd_switch_in(struct lvd_thread *lt)
+static void
+lvd_switch_in(struct thread *t)
 {
+	struct lvd_thread *lt = &t->lvd;
 	lvd_state.kernel_rsp = lt->kernel_rsp;
 	lvd_state.domain_rsp = lt->domain_rsp;
 	lvd_state.domain_if = lt->domain_if;   // another thread's call may have left its own
 	// A thread preempted inside a domain returns into it through slot 1.
 	if (lt->depth > 0 && lt->domain != NULL && !lt->domain->dead)
 		prepare(lt->domain, mycpu(), mycpu()->cur);
+}
+
+void
+lvd_attach(void)
+{
+	static const struct sched_hooks hooks = { .switch_out = lvd_switch_out, .switch_in = lvd_switch_in };
+	sched_set_hooks(&hooks);
 }
 
 // ---------------------------------------------------------------- policy

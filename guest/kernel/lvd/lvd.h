@@ -77,8 +77,7 @@ struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint6
 				     int (*upcall)(struct lvd_domain *, struct lvd_msg *));
 int lvd_call(struct lvd_domain *d, struct lvd_msg *m);   // 0 or -LVD_E*
 void lvd_kill(struct lvd_domain *d, const char *why);
-void lvd_switch_out(struct lvd_thread *lt);
-void lvd_switch_in(struct lvd_thread *lt);
+void lvd_attach(void);              // before the first context switch: the scheduler's hooks
 void lvd_trap(struct trapframe *tf);                       // vectors.S: a trap taken in a domain
 uint64_t lvd_pool_offset(struct lvd_domain *d, const void *p, size_t n);  // -1 if not inside
 void lvd_print_stats(void);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Lvd.Machine.Cost;
 using Lvd.Machine.Memory;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>Why <see cref="Cpu.Run"/> returned.</summary>
 public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }
@@ -13,8 +13,10 @@ public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }
 /// 64-bit long mode only (the loader or the start protocol puts it there). Everything outside
 /// the core (ports, platform MSRs such as the x2APIC, the code cache) is reached through
 /// <see cref="IPlatform"/>, so the CPU carries no device or hypervisor policy.
-/// The class is split by concern: state (this file), flags, memory, execution, system
-/// instructions, exception delivery.
+/// The class is one partial type so the JIT can inline across its parts; the parts live with
+/// the feature they model: Execution/ (state, run loop, flags, exceptions, instruction
+/// families), Paging/ (TLB, page walks, EPT), Vmx/ (entry, exit, exit conditions, VMFUNC,
+/// event injection, preemption timer).
 /// </summary>
 public sealed partial class Cpu
 {

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>Integer arithmetic, logic, shifts, multiply/divide and bit instructions.</summary>
 public sealed partial class Cpu

@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
-/// <summary>Register and operand access by size, shared by every instruction family.</summary>
+/// <summary>Register and operand access by size, effective addresses and the stack, shared by every instruction family.</summary>
 public sealed partial class Cpu
 {
     /// <summary>Reads a register operand: indexes 16-19 are AH, CH, DH, BH.</summary>
@@ -53,4 +53,36 @@ public sealed partial class Cpu
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong DstEa(ref Op op, ulong next) => (op.Form & OpForm.MemDst) != 0 ? Ea(ref op, next) : 0;
+
+    // ---- effective addresses ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Ea(ref Op op, ulong next)
+    {
+        ulong a = (ulong)op.Disp;
+        if (op.Base != Op.NoReg) a += op.Base == Op.RipReg ? next : R(op.Base);
+        if (op.Index != Op.NoReg) a += R(op.Index) << op.Scale;
+        if ((op.Form & OpForm.Addr32) != 0) a = (uint)a;
+        if (op.Seg != 0) a += Segs[op.Seg == 1 ? (int)SegReg.FS : (int)SegReg.GS].Base;
+        return a;
+    }
+
+    // ---- stack ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Push64(ulong v)
+    {
+        ulong sp = R(RSP) - 8;
+        Write64(sp, v);
+        R(RSP) = sp;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Pop64()
+    {
+        ulong sp = R(RSP);
+        ulong v = Read64(sp);
+        R(RSP) = sp + 8;
+        return v;
+    }
 }

@@ -5,7 +5,7 @@ using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// The block executor: fetch a decoded block for RIP (by physical address, from the shared

@@ -1,4 +1,4 @@
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// An architectural exception raised by an instruction (#PF, #GP, #UD ...). Thrown inside the

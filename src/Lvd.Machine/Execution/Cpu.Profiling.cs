@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Diagnostics;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// Sampling by modeled time (<see cref="Profiler"/>). The next sample point is folded into the

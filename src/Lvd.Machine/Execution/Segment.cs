@@ -1,4 +1,4 @@
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// A segment register's visible selector and hidden part. Attributes use the VMCS

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Lvd.Machine.Memory;
 
-namespace Lvd.Machine.Memory;
+namespace Lvd.Machine.Paging;
 
 /// <summary>
 /// One translation: a guest-linear page mapped to a host page array. Each access type has

@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using Lvd.Machine.Decoding;
-using Lvd.Machine.Memory;
+using Lvd.Machine.Execution;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Memory;
 
 /// <summary>
 /// Decoded blocks of the whole machine, keyed by the physical address of their first byte

@@ -1,6 +1,6 @@
 using Lvd.Machine.Decoding;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// MOVS/STOS/LODS/CMPS/SCAS with REP/REPE/REPNE. Registers are updated after every element,

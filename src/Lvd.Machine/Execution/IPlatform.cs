@@ -1,4 +1,6 @@
-namespace Lvd.Machine.Cpu;
+using Lvd.Machine.Memory;
+
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// What a vCPU needs from the rest of the machine: the I/O-port bus, platform MSRs (x2APIC,

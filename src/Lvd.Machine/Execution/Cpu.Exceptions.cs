@@ -1,7 +1,7 @@
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Vmx;
 
-namespace Lvd.Machine.Cpu;
+namespace Lvd.Machine.Execution;
 
 /// <summary>
 /// Event delivery through the 64-bit IDT (SDM 6.14): interrupt and trap gates, IST stacks

@@ -4,33 +4,40 @@
 # A driver is a directory of .c files or one .c file.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../common.sh"   # guest_flags (guest/flags), the generated headers
 libc="$here/../libc"
 src="${1:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 out="${2:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 
-CFLAGS=(
-  -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
-  -ffreestanding -fno-tree-loop-distribute-patterns
-  -nostdinc -isystem "$(gcc -print-file-name=include)"
-  -fpie -mcmodel=small       # RIP-relative code; the static link fixes every address
-  -mno-red-zone              # interrupts inside a domain land on its stack's neighbour pages: no red zone
-  -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
-  -fno-asynchronous-unwind-tables -fcf-protection=none
-  -I "$here/../include" -I "$here/lib" -I "$here/../../build/guest/include"
+mapfile -t CFLAGS < <(guest_flags codegen freestanding system domain)
+CFLAGS+=(
+  -nostdinc -isystem "$(guest_gcc_include)"
+  -I "$here/../include" -I "$here/lib" -I "$(guest_abi_include)"
 )
-LDFLAGS=(-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,norelro -T "$here/domain.ld")
+mapfile -t LDFLAGS < <(guest_flags link link-system link-domain)
+LDFLAGS+=(-T "$here/domain.ld")
 
 obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 files=("$here"/lib/*.c "$here"/lib/*.S)
 if [ -d "$src" ]; then files+=("$src"/*.c); else files+=("$src"); fi
+# A domain that runs one of the kernel's drivers (guest/drivers/NAME, the same
+# source the kernel builds in, unmodified) names it in a file `driver`; its
+# sources follow the domain's own glue, its directory is on the include path.
+if [ -d "$src" ] && [ -f "$src/driver" ]; then
+  drv="$here/../drivers/$(cat "$src/driver")"
+  [ -d "$drv" ] || { echo "build.sh: $src/driver names no directory under guest/drivers" >&2; exit 1; }
+  files+=("$drv"/*.c)
+  CFLAGS+=(-I "$drv")
+fi
 # A driver that talks to the kernel through IDL-generated glue (docs/IDL.md) says so
 # with a file `interfaces` (e.g. nullnet: net_device); it gets the glue runtime and
-# the generated files on its include path (guest/lvd/glue.sh generates them).
+# the generated files on its include path (guest/glue/glue.sh generates them),
+# and the domain library's plumbing around them (lib/glue/domain_glue.h).
 if [ -d "$src" ] && [ -f "$src/interfaces" ]; then
-  glue="$("$here/../lvd/glue.sh")"
-  CFLAGS+=(-I "$here/../lvd/include" -I "$glue")
-  files+=("$here/../lvd/glue/captab.c" "$here/../lvd/glue/pool.c")
+  glue="$("$here/../glue/glue.sh")"
+  CFLAGS+=(-I "$here/../glue" -I "$glue" -I "$here/lib/glue")
+  files+=("$here/../glue/captab.c" "$here/../glue/pool.c")
 fi
 i=0
 for f in "${files[@]}"; do

@@ -1,0 +1,183 @@
+// workload.c: measured workloads, selected on the command line, run after
+// the boot self tests.  The point is a number comparable to the LVD paper's
+// (cycles per packet through the kernel's send path), so everything here
+// goes through the same path a real program would: ring 3, SYSCALL, copyin,
+// UDP/IPv4 headers and checksums, dev_queue_xmit, the device's tx lock.
+//
+//   workload=nullnet threads=T duration=CYCLES
+//   workload=nullblk threads=T depth=D duration=CYCLES seed=S
+//
+// T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
+// datagrams to null0, or keep D random 512-byte reads of nullb0 in flight
+// (io_submit / io_getevents), until RDTSC passes start + CYCLES.  Time is the
+// machine's modeled cycles (RDTSC; tsc_hz from the boot info), never host
+// time, so a result does not depend on how fast the host ran the model.
+
+#include "kernel.h"
+#include "blk.h"
+#include "net.h"
+#include "nullblk.h"
+#include "percpu.h"
+#include "x86.h"
+#include "lvd.h"
+
+extern char uprog_nullnet[], uprog_fio[];
+
+#define NULLNET_PAYLOAD   1472        // user.S: MTU 1500 - IP 20 - UDP 8
+#define DEFAULT_THREADS   1
+#define DEFAULT_DURATION  20000000UL  // modeled cycles
+#define DEFAULT_DEPTH     1
+#define DEFAULT_SEED      1
+#define MAX_THREADS       64
+
+// The decimal value of option `name`, or `def` if it is absent.  A value
+// that is not a plain decimal number panics: a typo must not silently
+// measure something else.
+static uint64_t
+option_u64(const char *name, uint64_t def)
+{
+	const char *s = cmdline_option(name);
+	uint64_t v = 0;
+
+	if (s == NULL)
+		return def;
+	if (*s < '0' || *s > '9')
+		panic("workload: %s= needs a number", name);
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	if (*s != ' ' && *s != 0)
+		panic("workload: %s= needs a number", name);
+	return v;
+}
+
+static int
+option_is(const char *value, const char *want)
+{
+	size_t n = strlen(want);
+	return strncmp(value, want, n) == 0 && (value[n] == ' ' || value[n] == 0);
+}
+
+static void
+nullnet_workload(void)
+{
+	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	static struct proc *procs[64];
+
+	if (threads == 0 || threads > sizeof procs / sizeof procs[0])
+		panic("workload: threads=%lu (1..%zu)", threads, sizeof procs / sizeof procs[0]);
+	if (duration == 0)
+		panic("workload: duration=0");
+
+	// The span runs from before the first process exists to after the
+	// last has exited, so creating and reaping them is inside C: it is
+	// small against a duration of millions of cycles, and it keeps the
+	// measurement honest (no packet is sent outside the span).  The
+	// packet count is the device's, not the senders': what null0 took.
+	struct net_device *null0 = dev_get_by_name("null0");
+	struct net_device_stats s0 = dev_get_stats(null0);
+	uint64_t start = rdtsc();
+	for (uint64_t i = 0; i < threads; i++)
+		procs[i] = proc_create_arg("nullnet", uprog_nullnet, (int)(i % (uint64_t)ncpu),
+					   start + duration);
+	for (uint64_t i = 0; i < threads; i++) {
+		int status = proc_wait(procs[i]);
+		if (status != 0)
+			panic("workload: sender %lu exited with %d", i, status);
+	}
+	uint64_t cycles = rdtsc() - start;
+	struct net_device_stats s = dev_get_stats(null0);
+
+	uint64_t packets = s.tx_packets - s0.tx_packets;
+	if (s.tx_dropped != s0.tx_dropped)
+		panic("workload: %s dropped %lu packets", null0->name, s.tx_dropped - s0.tx_dropped);
+	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + NULLNET_PAYLOAD))
+		panic("workload: %s counted %lu bytes for %lu packets", null0->name,
+		      s.tx_bytes - s0.tx_bytes, packets);
+	if (packets == 0)
+		panic("workload: no packets sent");
+
+	// 128-bit intermediates: packets * tsc_hz overflows 64 bits for long
+	// runs at GHz rates.
+	uint64_t pps = (uint64_t)((unsigned __int128)packets * bootinfo.tsc_hz / cycles);
+	uint64_t cpp = (uint64_t)((unsigned __int128)cycles * threads / packets);
+	printk("result: workload=nullnet threads=%lu packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       threads, packets, cycles, pps, cpp);
+}
+
+// The xorshift64 state of reader i: seed and i mixed (splitmix64's
+// finalizer), so that neighbouring seeds and threads start far apart;
+// never 0 (xorshift's one fixed point).
+static uint64_t
+fio_state(uint64_t seed, uint64_t i)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15UL + (i + 1) * 0xbf58476d1ce4e5b9UL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+// fio's randread with libaio: T readers (uprog_fio), each keeping D
+// 512-byte reads at random sectors of nullb0 in flight until the deadline,
+// then draining them.  The I/O count is the device's.
+static void
+nullblk_workload(void)
+{
+	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
+	uint64_t depth = option_u64("depth", DEFAULT_DEPTH);
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	uint64_t seed = option_u64("seed", DEFAULT_SEED);
+	static struct proc *procs[MAX_THREADS];
+	static uint64_t params[4];
+
+	if (threads == 0 || threads > MAX_THREADS)
+		panic("workload: threads=%lu (1..%d)", threads, MAX_THREADS);
+	if (depth == 0 || depth > IO_MAX_INFLIGHT)
+		panic("workload: depth=%lu (1..%d)", depth, IO_MAX_INFLIGHT);
+	if (duration == 0)
+		panic("workload: duration=0");
+
+	struct gendisk *nullb0 = disk_default();
+	struct nullblk_stats s0 = nullblk_get_stats();
+	uint64_t start = rdtsc();
+	for (uint64_t i = 0; i < threads; i++) {
+		params[FIO_DEADLINE / 8] = start + duration;
+		params[FIO_DEPTH / 8] = depth;
+		params[FIO_STATE / 8] = fio_state(seed, i);
+		params[FIO_NSECT / 8] = nullb0->capacity;
+		procs[i] = proc_create_data("fio", uprog_fio, (int)(i % (uint64_t)ncpu), 0, params,
+					    sizeof params, FIO_PAGES(depth));
+	}
+	for (uint64_t i = 0; i < threads; i++) {
+		int status = proc_wait(procs[i]);
+		if (status != 0)
+			panic("workload: reader %lu exited with %d", i, status);
+	}
+	uint64_t cycles = rdtsc() - start;
+	struct nullblk_stats s = nullblk_get_stats();
+
+	uint64_t ios = s.requests - s0.requests;
+	if (s.bytes - s0.bytes != ios * SECTOR_SIZE)
+		panic("workload: %s counted %lu bytes for %lu requests", nullb0->disk_name,
+		      s.bytes - s0.bytes, ios);
+	if (ios == 0)
+		panic("workload: no I/O completed");
+	uint64_t iops = (uint64_t)((unsigned __int128)ios * bootinfo.tsc_hz / cycles);
+	uint64_t cpi = (uint64_t)((unsigned __int128)cycles * threads / ios);
+	printk("result: workload=nullblk threads=%lu depth=%lu ios=%lu cycles=%lu iops=%lu cycles_per_io=%lu\n",
+	       threads, depth, ios, cycles, iops, cpi);
+}
+
+void
+workload_run(const char *name)
+{
+	if (option_is(name, "nullnet"))
+		nullnet_workload();
+	else if (option_is(name, "nullblk"))
+		nullblk_workload();
+	else
+		panic("workload: unknown workload (want workload=nullnet or nullblk)");
+	lvd_print_stats();   // crossings into isolated drivers, if any (lvd.c)
+	machine_exit(0);
+}

@@ -59,6 +59,7 @@ public static class Plots
             Line(plt, xs, o.Threads.Select(t => r[$"nullnet-{key}-{t}"].Workload!.PerSecond / 1000.0).ToArray(), label, SeriesColors[i]);
         }
         double paperNative = LvdEvaluation.Paper.NullnetNativePps / 1000;
+        double top = Math.Max(paperNative, o.Threads.Max(t => r[$"nullnet-native-{t}"].Workload!.PerSecond / 1000.0));
         PaperPoint(plt, 1, paperNative, "paper native (1 thread)", SeriesColors[0]);
         PaperPoint(plt, 1, paperNative * LvdEvaluation.Paper.NullnetOneCrossingPct / 100, "paper 1 crossing (1 thread)", SeriesColors[1]);
         PaperPoint(plt, 1, paperNative * LvdEvaluation.Paper.NullnetTwoCrossingsPct / 100, "paper 2 crossings (1 thread)", SeriesColors[2]);
@@ -67,7 +68,7 @@ public static class Plots
         plt.YLabel("thousand packets/s (modeled)");
         ThreadTicks(plt, o.Threads);
         plt.ShowLegend(Alignment.UpperLeft);
-        plt.Axes.SetLimitsY(0, double.NaN);
+        plt.Axes.SetLimitsY(0, top * 1.25);
         return Save(plt, basePath);
     }
 
@@ -102,12 +103,13 @@ public static class Plots
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd1Isolated / 1000, "paper isolated, depth 1", SeriesColors[1]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Native / 1000, "paper native, depth 16", SeriesColors[2]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Isolated / 1000, "paper isolated, depth 16", SeriesColors[3]);
+        double top = Math.Max(LvdEvaluation.Paper.NullblkQd16Native / 1000, r.Values.Where(x => x.Job.Key.StartsWith("nullblk-")).Max(x => x.Workload!.PerSecond / 1000.0));
         plt.Title("Figure 9: nullblk, random 512-byte reads (LVD#: lines; paper: diamonds)");
         plt.XLabel("threads");
         plt.YLabel("thousand IOPS (modeled)");
         ThreadTicks(plt, o.Threads);
         plt.ShowLegend(Alignment.UpperLeft);
-        plt.Axes.SetLimitsY(0, double.NaN);
+        plt.Axes.SetLimitsY(0, top * 1.25);
         return Save(plt, basePath);
     }
 

@@ -21,6 +21,8 @@ internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpLis
     /// <summary>Kernel RIP that takes domain violations (0: none registered, a violation stops the run).</summary>
     public ulong AbortEntry;
     public Lvd.Machine.Cpu.Segment AbortCs, AbortSs;
+    /// <summary>An external interrupt a domain's violation interrupted, injected at the next interrupt window (-1: none).</summary>
+    public int ReinjectVector = -1;
     /// <summary>Violations redirected to <see cref="AbortEntry"/> on this vCPU.</summary>
     public long DomainAborts;
 

@@ -26,11 +26,11 @@ files=("$here"/lib/*.c "$here"/lib/*.S)
 if [ -d "$src" ]; then files+=("$src"/*.c); else files+=("$src"); fi
 # A driver that talks to the kernel through IDL-generated glue (docs/IDL.md) says so
 # with a file `interfaces` (e.g. nullnet: net_device); it gets the glue runtime and
-# the generated files on its include path (guest/lvd/glue.sh generates them).
+# the generated files on its include path (guest/glue/glue.sh generates them).
 if [ -d "$src" ] && [ -f "$src/interfaces" ]; then
-  glue="$("$here/../lvd/glue.sh")"
-  CFLAGS+=(-I "$here/../lvd/include" -I "$glue")
-  files+=("$here/../lvd/glue/captab.c" "$here/../lvd/glue/pool.c")
+  glue="$("$here/../glue/glue.sh")"
+  CFLAGS+=(-I "$here/../glue" -I "$glue")
+  files+=("$here/../glue/captab.c" "$here/../glue/pool.c")
 fi
 i=0
 for f in "${files[@]}"; do

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # build.sh OUT.elf: build the LVD guest kernel with the host gcc.
-# No Makefile: the whole kernel is ~20 files and builds in about a second,
-# and `lvd boot` (C#) can run this script or copy the flag list below.
+# No Makefile: the whole kernel is ~40 files and builds in about a second.
+# The sources are in one folder per subsystem (docs/KERNEL.md); objects are
+# named by file (no two files share a name), so the link order is by name.
 set -euo pipefail
+shopt -s nullglob   # a subsystem without .S files
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 libc="$here/../libc"
 out="${1:?usage: build.sh OUT.elf}"
@@ -22,6 +24,9 @@ CFLAGS=(
   -I "$here/../include"      # guest/include: lvd/hypercall.h (talking to the hypervisor)
   -I "$here/../../build/guest/include"  # lvd_abi.h, generated from the C# definitions by `lvd cc`/`lvd boot`
 )
+# The kernel's subsystems; each one's headers are on the include path of all.
+subsystems=(core mm net block drivers lvd tests)
+for d in "${subsystems[@]}"; do CFLAGS+=(-I "$here/$d"); done
 ASFLAGS=(-g -D__ASSEMBLY__)
 LDFLAGS=(
   -nostdlib -static -no-pie  # one self-contained image, none of the host's start files
@@ -30,22 +35,26 @@ LDFLAGS=(
   -T "$here/kernel.ld"
 )
 
-# The IDL-generated glue of the isolated drivers (guest/lvd/glue.sh): its runtime
-# (capability table, pool offsets) and, included by lvd_nullnet_glue.c, the kernel side
-# of idl/net_device.idl.
-glue="$("$here/../lvd/glue.sh")"
-GLUE_CFLAGS=(-I "$here/../lvd/include" -I "$glue")
+# The IDL-generated glue of the isolated drivers (guest/glue/glue.sh): its runtime
+# (capability table, pool offsets) and, included by lvd/lvd_nullnet_glue.c, the kernel
+# side of idl/net_device.idl.
+glue="$("$here/../glue/glue.sh")"
+GLUE_CFLAGS=(-I "$here/../glue" -I "$glue")
 
 obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
-for f in "$here"/*.c; do
-  gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .c).o"
+for d in "${subsystems[@]}"; do
+  for f in "$here/$d"/*.c; do
+    gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .c).o"
+  done
 done
-for f in "$here"/../lvd/glue/captab.c "$here"/../lvd/glue/pool.c; do
+for f in "$here"/../glue/captab.c "$here"/../glue/pool.c; do
   gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/lvd_glue_$(basename "$f" .c).o"
 done
-for f in "$here"/*.S; do
-  gcc "${ASFLAGS[@]}" "${CFLAGS[@]}" -I "$here" -c "$f" -o "$obj/$(basename "$f" .S).S.o"
+for d in "${subsystems[@]}"; do
+  for f in "$here/$d"/*.S; do
+    gcc "${ASFLAGS[@]}" "${CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .S).S.o"
+  done
 done
 # printk's formatter is the runtime's printf.c, compiled as kernel code
 # against the runtime's own headers (guest/libc is not edited).

@@ -1,7 +1,6 @@
 using Lvd.Machine;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
@@ -43,7 +42,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     // ---------------- late launch ----------------
 
     /// <summary>Firmware CPUID: the late-launch request of a kernel running natively.</summary>
-    public bool TryCpuid(CpuCore cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
+    public bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {
         result = default;
         if (leaf != HypercallAbi.LaunchLeaf) return false;
@@ -133,11 +132,11 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         SyncCr3Targets(ctx);
         // Guest state: the live state of the running kernel.
         v.GuestRip = cpu.Rip;
-        v.GuestRsp = cpu.GetRegister(CpuCore.RSP);
+        v.GuestRsp = cpu.GetRegister(Cpu.RSP);
         v.GuestRflags = cpu.Rflags;
-        v.GuestCr0 = cpu.Cr0 | CpuCore.Cr0NE;
+        v.GuestCr0 = cpu.Cr0 | Cpu.Cr0NE;
         v.GuestCr3 = cpu.Cr3;
-        v.GuestCr4 = cpu.Cr4 | CpuCore.Cr4VMXE;
+        v.GuestCr4 = cpu.Cr4 | Cpu.Cr4VMXE;
         v.GuestDr7 = cpu.Dr[7];
         for (int i = 0; i < 6; i++) v.GuestSegs[i] = cpu.Segs[i];
         v.GuestTr = cpu.Tr;
@@ -162,7 +161,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     // ---------------- exits ----------------
 
-    public ExitAction HandleExit(CpuCore cpu, Vmcs v)
+    public ExitAction HandleExit(Cpu cpu, Vmcs v)
     {
         var ctx = _vcpus[cpu.Id] ?? throw new InvalidOperationException($"exit from vCPU {cpu.Id}, which was never launched");
         cpu.Cycles += _machine.Costs.HvDispatch;
@@ -195,7 +194,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             ExitReason.TripleFault => Stop($"the kernel triple-faulted on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
             ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
             ExitReason.EptMisconfiguration => Stop($"EPT misconfiguration at guest-physical 0x{v.GuestPhysicalAddress:x} on vCPU {cpu.Id}: a hypervisor bug"),
-            ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(CpuCore.RAX):x}, ECX 0x{cpu.GetRegister(CpuCore.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+            ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(Cpu.RAX):x}, ECX 0x{cpu.GetRegister(Cpu.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
             _ => Stop($"unexpected VM exit {v.ExitReason} on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
         };
     }
@@ -239,9 +238,9 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             || (v.ExitReason == ExitReason.ExceptionOrNmi && ((v.ExitInterruptionInfo >> 8) & 7) == InterruptionInfo.TypeNmi))
             v.ProcBased |= ProcControls.NmiWindowExiting;   // re-inject the NMI into the kernel
         var cpu = ctx.Cpu;
-        cpu.SetRegister(CpuCore.RDI, (ulong)v.ExitReason);
-        cpu.SetRegister(CpuCore.RSI, v.ExitQualification);
-        cpu.SetRegister(CpuCore.RDX, v.GuestRip);
+        cpu.SetRegister(Cpu.RDI, (ulong)v.ExitReason);
+        cpu.SetRegister(Cpu.RSI, v.ExitQualification);
+        cpu.SetRegister(Cpu.RDX, v.GuestRip);
         cpu.SetRegister(10, v.GuestPhysicalAddress);
         cpu.SetRegister(8, v.EptpIndex);
         v.Eptp = ctx.KernelEpt.Eptp;

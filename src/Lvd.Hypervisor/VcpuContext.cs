@@ -1,12 +1,12 @@
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
 /// <summary>What the hypervisor keeps per vCPU: its VMCS, its kernel EPT, EPTP list and domain EPTs.</summary>
-internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpList, ulong vmcsRegion)
+internal sealed class VcpuContext(Cpu cpu, EptTable kernelEpt, ulong eptpList, ulong vmcsRegion)
 {
-    public readonly CpuCore Cpu = cpu;
+    public readonly Cpu Cpu = cpu;
     public readonly Vmcs Vmcs = new();
     /// <summary>EPT_K of this vCPU: identity over guest RAM and MMIO, minus hypervisor memory, plus per-CPU remaps.</summary>
     public readonly EptTable KernelEpt = kernelEpt;
@@ -20,7 +20,7 @@ internal sealed class VcpuContext(CpuCore cpu, EptTable kernelEpt, ulong eptpLis
     public bool VmfuncEnabled;
     /// <summary>Kernel RIP that takes domain violations (0: none registered, a violation stops the run).</summary>
     public ulong AbortEntry;
-    public Lvd.Machine.Cpu.Segment AbortCs, AbortSs;
+    public Lvd.Machine.Execution.Segment AbortCs, AbortSs;
     /// <summary>An external interrupt a domain's violation interrupted, injected at the next interrupt window (-1: none).</summary>
     public int ReinjectVector = -1;
     /// <summary>Violations redirected to <see cref="AbortEntry"/> on this vCPU.</summary>

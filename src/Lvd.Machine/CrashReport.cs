@@ -1,7 +1,6 @@
 using System.Text;
 using Iced.Intel;
-using Lvd.Machine.Cpu;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine;
 
@@ -10,7 +9,7 @@ public static class CrashReport
 {
     private static readonly string[] RegNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
 
-    public static string Describe(Machine m, CpuCore cpu)
+    public static string Describe(Machine m, Cpu cpu)
     {
         var sb = new StringBuilder();
         var crash = cpu.Crash;
@@ -62,7 +61,7 @@ public static class CrashReport
     }
 
     /// <summary>Disassembles the instruction at a linear address with Iced, or says why it can't.</summary>
-    public static string Disassemble(CpuCore cpu, ulong rip)
+    public static string Disassemble(Cpu cpu, ulong rip)
     {
         var bytes = new byte[15];
         int n = 0;
@@ -81,7 +80,7 @@ public static class CrashReport
         return $"{output.ToStringAndReset()}    [{Convert.ToHexString(bytes, 0, ins.Length).ToLowerInvariant()}]";
     }
 
-    private static void AppendRegisters(StringBuilder sb, CpuCore cpu)
+    private static void AppendRegisters(StringBuilder sb, Cpu cpu)
     {
         for (int i = 0; i < 16; i++)
         {

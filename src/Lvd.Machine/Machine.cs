@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Devices;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Loader;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Machine;
 
@@ -32,7 +31,7 @@ public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByH
 /// <summary>Platform firmware services a hypervisor registers (late launch through a CPUID leaf).</summary>
 public interface IFirmwareService
 {
-    bool TryCpuid(Lvd.Machine.Cpu.Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
+    bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
 }
 
 public sealed record RunResult(
@@ -65,7 +64,7 @@ public sealed class Machine : IPlatform
     public CodeCache Code { get; }
     public IoBus Io { get; } = new();
     public SerialPort Serial { get; }
-    public CpuCore[] Cpus { get; }
+    public Cpu[] Cpus { get; }
     /// <summary>The x2APIC of each vCPU (index = APIC ID = vCPU id).</summary>
     public LocalApic[] Apics { get; }
 
@@ -105,11 +104,11 @@ public sealed class Machine : IPlatform
         Serial = new SerialPort(config.SerialOut ?? Stream.Null, config.CaptureSerial);
         Io.Register(SerialPort.Com1, 8, Serial);
         Io.Register(ExitDevice.Port, 1, new ExitDevice(RequestExit));
-        Cpus = new CpuCore[config.CpuCount];
+        Cpus = new Cpu[config.CpuCount];
         Apics = new LocalApic[config.CpuCount];
         for (int i = 0; i < Cpus.Length; i++)
         {
-            Cpus[i] = new CpuCore(i, Memory, Costs, this, config.Trace);
+            Cpus[i] = new Cpu(i, Memory, Costs, this, config.Trace);
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }
@@ -146,7 +145,7 @@ public sealed class Machine : IPlatform
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }
-                CpuCore? next = null;
+                Cpu? next = null;
                 long secondCycles = long.MaxValue;
                 foreach (var c in Cpus)
                 {
@@ -191,7 +190,7 @@ public sealed class Machine : IPlatform
     /// </summary>
     private bool SkipIdleTime()
     {
-        CpuCore? sleeper = null;
+        Cpu? sleeper = null;
         long when = long.MaxValue;
         foreach (var c in Cpus)
         {
@@ -217,7 +216,7 @@ public sealed class Machine : IPlatform
     /// the target APIC, NMIs to the CPU, INIT puts it in wait-for-SIPI, SIPI starts it through
     /// its mailbox (docs/BOOT.md). A sleeping target's clock catches up with the sender's.
     /// </summary>
-    public void DeliverIpi(CpuCore from, CpuCore target, int deliveryMode, int vector)
+    public void DeliverIpi(Cpu from, Cpu target, int deliveryMode, int vector)
     {
         if (target.State is CpuState.Halted or CpuState.WaitForSipi && target.Cycles < from.Cycles) target.Cycles = from.Cycles;
         switch (deliveryMode)
@@ -246,11 +245,11 @@ public sealed class Machine : IPlatform
 
     // ---- IPlatform ----
 
-    public ulong PortIn(CpuCore cpu, ushort port, int size) => Io.In(cpu.Id, port, size);
+    public ulong PortIn(Cpu cpu, ushort port, int size) => Io.In(cpu.Id, port, size);
 
-    public void PortOut(CpuCore cpu, ushort port, int size, ulong value) => Io.Out(cpu.Id, port, size, value);
+    public void PortOut(Cpu cpu, ushort port, int size, ulong value) => Io.Out(cpu.Id, port, size, value);
 
-    public bool TryReadMsr(CpuCore cpu, uint msr, out ulong value)
+    public bool TryReadMsr(Cpu cpu, uint msr, out ulong value)
     {
         var apic = Apics[cpu.Id];
         value = 0;
@@ -259,7 +258,7 @@ public sealed class Machine : IPlatform
         return true;
     }
 
-    public bool TryWriteMsr(CpuCore cpu, uint msr, ulong value)
+    public bool TryWriteMsr(Cpu cpu, uint msr, ulong value)
     {
         var apic = Apics[cpu.Id];
         if (!apic.Handles(msr)) return false;
@@ -267,11 +266,11 @@ public sealed class Machine : IPlatform
         return true;
     }
 
-    public int PendingInterrupt(CpuCore cpu) => Apics[cpu.Id].PendingVector();
+    public int PendingInterrupt(Cpu cpu) => Apics[cpu.Id].PendingVector();
 
-    public void AcknowledgeInterrupt(CpuCore cpu, int vector) => Apics[cpu.Id].Accept(vector);
+    public void AcknowledgeInterrupt(Cpu cpu, int vector) => Apics[cpu.Id].Accept(vector);
 
-    public bool TryFirmwareCpuid(CpuCore cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
+    public bool TryFirmwareCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {
         result = default;
         return Firmware != null && Firmware.TryCpuid(cpu, leaf, subleaf, out result);

@@ -30,7 +30,7 @@ public sealed class CompilerTests
             File.WriteAllText(Path.Combine(dir, name), text);
         var sources = result.GeneratedFiles.Keys.Where(k => k.EndsWith(".c", StringComparison.Ordinal)).Select(k => Path.Combine(dir, k));
         foreach (var source in sources)
-            Gcc.Compile([source], [Repo.Path("guest", "lvd", "include"), dir], source + ".o", link: false);
+            Gcc.Compile([source], [Repo.Path("guest", "glue"), dir], source + ".o", link: false);
     }
 
     [Theory]
@@ -43,9 +43,9 @@ public sealed class CompilerTests
         foreach (var (name, text) in result.GeneratedFiles)
             File.WriteAllText(Path.Combine(dir, name), text);
         var sources = result.GeneratedFiles.Keys.Where(k => k.EndsWith(".c", StringComparison.Ordinal)).Select(k => Path.Combine(dir, k))
-            .Concat(Directory.GetFiles(Repo.Path("guest", "lvd", "glue"), "*.c"));
+            .Concat(Directory.GetFiles(Repo.Path("guest", "glue"), "*.c"));
         foreach (var source in sources)
-            Gcc.CompileForGuest(source, [Repo.Path("guest", "lvd", "include"), dir], Path.Combine(dir, Path.GetFileName(source) + ".o"));
+            Gcc.CompileForGuest(source, [Repo.Path("guest", "glue"), dir], Path.Combine(dir, Path.GetFileName(source) + ".o"));
     }
 
     [Theory]

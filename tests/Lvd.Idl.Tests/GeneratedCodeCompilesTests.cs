@@ -101,7 +101,7 @@ public sealed class GeneratedCodeCompilesTests
             {
                 try
                 {
-                    Gcc.Compile([Path.Combine(dir, side)], [Repo.Path("guest", "lvd", "include"), dir], Path.Combine(dir, side + ".o"), link: false, sanitize: false);
+                    Gcc.Compile([Path.Combine(dir, side)], [Repo.Path("guest", "glue"), dir], Path.Combine(dir, side + ".o"), link: false, sanitize: false);
                 }
                 catch (InvalidOperationException e)
                 {

@@ -19,13 +19,13 @@ internal sealed class Harness
         var result = IdlCompiler.CompileFile(Repo.Path(["idl", .. (idl + ".idl").Split('/')]), dir);
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics.Select(d => d.Format())));
         var harness = Repo.Path("tests", "Lvd.Idl.Tests", "Harness");
-        var glue = Repo.Path("guest", "lvd", "glue");
+        var glue = Repo.Path("guest", "glue");
         _exe = Path.Combine(dir, name + "_harness");
         string[] sources =
             [Path.Combine(dir, $"{name}_kernel.c"), Path.Combine(dir, $"{name}_domain.c"),
              .. Directory.GetFiles(glue, "*.c").Order(StringComparer.Ordinal),
              Path.Combine(harness, "harness.c"), Path.Combine(harness, $"{name}_harness.c")];
-        string[] includes = [Repo.Path("guest", "lvd", "include"), dir, harness];
+        string[] includes = [Repo.Path("guest", "glue"), dir, harness];
         Gcc.Compile(sources, includes, _exe);
         // gcc 12's AddressSanitizer cannot start on kernels with 32 bits of mmap
         // randomization; there the harness still checks every value, without the sanitizer.

@@ -4,7 +4,7 @@ using Lvd.Experiments.Bench;
 using Lvd.Hypervisor;
 using Lvd.Machine;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Loader;
 using Lvd.Machine.Vmx;
 using Lvd.Tests.Support;

@@ -1,5 +1,5 @@
 // blk.h: the block layer as the isolated driver sees it, shaped like Linux's
-// blk-mq (and guest/kernel/blk.h) so that the driver source reads like an
+// blk-mq (and guest/kernel/block/blk.h) so that the driver source reads like an
 // in-kernel one.  glue.c implements it over the glue generated from
 // idl/blk_mq.idl: these are the structs that glue shares, so they carry every
 // field the IDL names (LVD_STRUCT_* below tells the generated header not to

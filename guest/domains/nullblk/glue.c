@@ -1,6 +1,6 @@
 // glue.c: the domain side of the isolated nullblk (LVD.md section 4), over
 // the glue generated from idl/blk_mq.idl (blk_mq_domain.c, included below;
-// guest/lvd/glue.sh generates it at build time).
+// guest/glue/glue.sh generates it at build time).
 //
 // What is hand-written here is only the plumbing around it:
 // - the transport: a generated stub's message goes to the kernel through the
@@ -25,7 +25,7 @@
 
 #include "lvd_driver.h"
 #include "blk.h"
-#include "nullblk_if.h"
+#include <lvd/nullblk_if.h>
 
 // The generated glue serves these on the kernel side under these names; here
 // they are the driver's API (blk.h), so the generated header's prototypes of

@@ -1,5 +1,5 @@
 // nullblk.c: the null block driver, as it runs inside an LVD domain: the
-// same driver as guest/kernel/nullblk.c (irqmode none: every request ends
+// same driver as guest/kernel/drivers/nullblk.c (irqmode none: every request ends
 // in queue_rq).  It registers its tag set with the kernel like a Linux
 // driver; glue.c turns that into the blk_mq_alloc_tag_set call of
 // idl/blk_mq.idl, and queue_rq's blk_mq_start_request and blk_mq_end_request
@@ -7,7 +7,7 @@
 
 #include "lvd_driver.h"
 #include "blk.h"
-#include "nullblk_if.h"
+#include <lvd/nullblk_if.h>
 
 static struct nullb_queue nullb_queues[NB_MAX_QUEUES];
 static struct blk_mq_tag_set tag_set;

@@ -1,6 +1,6 @@
 // glue.c: the domain side of the isolated nullnet (LVD.md section 4), over
 // the glue generated from idl/net_device.idl (net_device_domain.c, included
-// below; guest/lvd/glue.sh generates it at build time).
+// below; guest/glue/glue.sh generates it at build time).
 //
 // What is hand-written here is only the plumbing around it:
 // - the transport: a generated stub's message goes to the kernel through the
@@ -21,7 +21,7 @@
 
 #include "lvd_driver.h"
 #include "netdev.h"
-#include "nullnet_if.h"
+#include <lvd/nullnet_if.h>
 
 // The generated glue serves register_netdev, unregister_netdev and
 // consume_skb on the kernel side under those names; here they are the

@@ -1,5 +1,5 @@
 // netdev.h: the kernel networking API as the isolated driver sees it, shaped
-// like Linux's (and guest/kernel/net.h) so that the driver source reads like
+// like Linux's (and guest/kernel/net/net.h) so that the driver source reads like
 // an in-kernel one.  glue.c implements it over the glue generated from
 // idl/net_device.idl: these are the structs that glue shares, so they carry
 // every field the IDL names (LVD_STRUCT_* below tells the generated header

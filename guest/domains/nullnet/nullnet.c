@@ -1,5 +1,5 @@
 // nullnet.c: the null network driver, as it runs inside an LVD domain.
-// The same driver as guest/kernel/nullnet.c: keep the first bytes of the
+// The same driver as guest/kernel/drivers/nullnet.c: keep the first bytes of the
 // last packet, count it, give it back.  It registers itself with the kernel
 // like a Linux driver; glue.c turns that into the register_netdev call of
 // idl/net_device.idl.

@@ -1,10 +1,10 @@
 // selftest: a domain that misbehaves on request (docs/DOMAINS.md,
-// "Isolation tests").  The kernel's LVD self test (guest/kernel/lvd_test.c)
+// "Isolation tests").  The kernel's LVD self test (guest/kernel/tests/lvd_test.c)
 // calls each function through the real trampolines and checks that the
 // domain is killed or the call rejected, and that the kernel goes on.
 
 #include "lvd_driver.h"
-#include "selftest.h"
+#include <lvd/selftest.h>
 
 long
 driver_init(unsigned int ncpu)

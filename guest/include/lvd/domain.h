@@ -42,7 +42,7 @@
 #define LVD_KFN_USER        16
 
 /* Status codes: the one list for the kernel's LVD runtime, the domain library
- * and the IDL-generated glue (guest/lvd/include/lvd_glue.h, docs/IDL.md).  The
+ * and the IDL-generated glue (guest/glue/lvd_glue.h, docs/IDL.md).  The
  * constants are positive; a failure is the negated code, in reply word 0 of a
  * failed call and as the result of lvd_call and of every generated stub
  * (return -LVD_EINVAL).  0 is success. */

@@ -1,7 +1,7 @@
 /*
  * lvd/msg_asm.h: assembler macros for the 64-byte message of a crossing
  * (lvd/domain.h): words 0..7 travel in rdi rsi rdx r8 r9 r10 r11 r12.  Used by
- * the kernel's trampolines (guest/kernel/lvd_tramp.S) and the domain
+ * the kernel's trampolines (guest/kernel/lvd/lvd_tramp.S) and the domain
  * library (guest/domains/lib/entry.S), so both sides agree on one layout.
  */
 #ifndef LVD_MSG_ASM_H

@@ -8,7 +8,7 @@ namespace Lvd.Cli.Commands;
 
 /// <summary>
 /// `lvd attack`: the paper's attacks (LVD.md section 6) and more, each made by a domain through
-/// the real trampolines (guest/domains/selftest, guest/kernel/lvd_test.c), each shown contained:
+/// the real trampolines (guest/domains/selftest, guest/kernel/tests/lvd_test.c), each shown contained:
 /// the domain killed or the call rejected, the kernel's image unchanged, the kernel running.
 /// </summary>
 public sealed partial class AttackCommand : Command<AttackCommand.Settings>

@@ -34,7 +34,7 @@ internal static class ProfileOutput
 
     /// <summary>
     /// The guest kernel's user programs (user.S) are copied from [user_image, user_image_end) to
-    /// the user code page at USER_TEXT (guest/kernel/syscall.h): name them as the image's labels.
+    /// the user code page at USER_TEXT (guest/kernel/core/syscall.h): name them as the image's labels.
     /// </summary>
     public static void KernelUserImage(Symbolizer symbols)
     {

@@ -1,6 +1,5 @@
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
@@ -27,7 +26,7 @@ public sealed partial class Hypervisor
             {
                 if (!ReadGuest(ctx, la, 10, out var bytes)) return Inject(ctx, Vectors.GP, 0);
                 var table = new DescriptorTable { Limit = BitConverter.ToUInt16(bytes, 0), Base = BitConverter.ToUInt64(bytes, 2) };
-                if (!CpuCore.IsCanonicalAddress(table.Base)) return Inject(ctx, Vectors.GP, 0);
+                if (!Cpu.IsCanonicalAddress(table.Base)) return Inject(ctx, Vectors.GP, 0);
                 if (identity == 2) v.GuestGdtr = table; else v.GuestIdtr = table;
                 return Advance(ctx);
             }

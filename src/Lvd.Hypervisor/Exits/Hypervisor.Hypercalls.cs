@@ -1,6 +1,6 @@
+using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
@@ -11,24 +11,24 @@ namespace Lvd.Hypervisor;
 /// </summary>
 public sealed partial class Hypervisor
 {
-    private const ulong PhysLimit = 1UL << CpuCore.MaxPhysAddrBits;
+    private const ulong PhysLimit = 1UL << Cpu.MaxPhysAddrBits;
     private const ulong Rwx = Ept.Read | Ept.Write | Ept.Exec;
 
     private ExitAction HypercallExit(VcpuContext ctx)
     {
         var cpu = ctx.Cpu;
         Hypercalls++;
-        ulong a0 = cpu.GetRegister(CpuCore.RDI), a1 = cpu.GetRegister(CpuCore.RSI), a2 = cpu.GetRegister(CpuCore.RDX);
+        ulong a0 = cpu.GetRegister(Cpu.RDI), a1 = cpu.GetRegister(Cpu.RSI), a2 = cpu.GetRegister(Cpu.RDX);
         ulong a3 = cpu.GetRegister(10), a4 = cpu.GetRegister(8);
         ulong value = 0;
-        var call = (Hypercall)(uint)cpu.GetRegister(CpuCore.RAX);
+        var call = (Hypercall)(uint)cpu.GetRegister(Cpu.RAX);
         HypercallStatus status;
         switch (call)
         {
             case Hypercall.Version: value = HypercallAbi.Version; status = HypercallStatus.Ok; break;
             case Hypercall.Devirtualize:
-                cpu.SetRegister(CpuCore.RAX, 0);
-                cpu.SetRegister(CpuCore.RDX, 0);
+                cpu.SetRegister(Cpu.RAX, 0);
+                cpu.SetRegister(Cpu.RDX, 0);
                 Advance(ctx);
                 return Devirtualize(ctx);
             case Hypercall.EnableVmfunc: status = EnableVmfunc(ctx); break;
@@ -44,8 +44,8 @@ public sealed partial class Hypervisor
             case Hypercall.HashMemory: status = HashMemory(ctx, a0, a1, out value); break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
-        cpu.SetRegister(CpuCore.RAX, (ulong)(long)status);
-        cpu.SetRegister(CpuCore.RDX, value);
+        cpu.SetRegister(Cpu.RAX, (ulong)(long)status);
+        cpu.SetRegister(Cpu.RDX, value);
         return Advance(ctx);
     }
 
@@ -66,7 +66,7 @@ public sealed partial class Hypervisor
     {
         if (!ctx.VmfuncEnabled) return HypercallStatus.NotEnabled;
         if (periodCycles == 0) periodCycles = WatchdogDefaultCycles;
-        if (periodCycles < HypercallAbi.WatchdogMinCycles || (periodCycles >> CpuCore.PreemptionTimerShift) > uint.MaxValue) return HypercallStatus.Invalid;
+        if (periodCycles < HypercallAbi.WatchdogMinCycles || (periodCycles >> Cpu.PreemptionTimerShift) > uint.MaxValue) return HypercallStatus.Invalid;
         if (progressGpa != 0 && ((progressGpa & 7) != 0 || progressGpa >= _machine.GuestRamTop)) return HypercallStatus.Invalid;
         ctx.ProgressGpa = progressGpa;
         ctx.WatchdogSuspect = false;
@@ -154,10 +154,10 @@ public sealed partial class Hypervisor
 
     private static HypercallStatus SetAbortEntry(VcpuContext ctx, ulong rip)
     {
-        if (rip == 0 || !CpuCore.IsCanonicalAddress(rip)) return HypercallStatus.Invalid;
+        if (rip == 0 || !Cpu.IsCanonicalAddress(rip)) return HypercallStatus.Invalid;
         ctx.AbortEntry = rip;
-        ctx.AbortCs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Cpu.SegReg.CS];
-        ctx.AbortSs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Cpu.SegReg.SS];
+        ctx.AbortCs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Execution.SegReg.CS];
+        ctx.AbortSs = ctx.Vmcs.GuestSegs[(int)Lvd.Machine.Execution.SegReg.SS];
         return HypercallStatus.Ok;
     }
 

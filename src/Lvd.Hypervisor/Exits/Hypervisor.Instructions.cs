@@ -1,32 +1,31 @@
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
 /// <summary>Emulation of the intercepted instructions (LVD Invariant 4), on behalf of the kernel.</summary>
 public sealed partial class Hypervisor
 {
-    private static ulong GetGpr(VcpuContext ctx, int gpr) => gpr == CpuCore.RSP ? ctx.Vmcs.GuestRsp : ctx.Cpu.GetRegister(gpr);
+    private static ulong GetGpr(VcpuContext ctx, int gpr) => gpr == Cpu.RSP ? ctx.Vmcs.GuestRsp : ctx.Cpu.GetRegister(gpr);
 
     private static void SetGpr(VcpuContext ctx, int gpr, ulong value)
     {
-        if (gpr == CpuCore.RSP) ctx.Vmcs.GuestRsp = value; else ctx.Cpu.SetRegister(gpr, value);
+        if (gpr == Cpu.RSP) ctx.Vmcs.GuestRsp = value; else ctx.Cpu.SetRegister(gpr, value);
     }
 
     /// <summary>CPUID passthrough: VMX stays hidden, the hypervisor-present bit and our leaves are added.</summary>
     private ExitAction Cpuid(VcpuContext ctx)
     {
         var cpu = ctx.Cpu;
-        uint leaf = (uint)cpu.GetRegister(CpuCore.RAX), sub = (uint)cpu.GetRegister(CpuCore.RCX);
+        uint leaf = (uint)cpu.GetRegister(Cpu.RAX), sub = (uint)cpu.GetRegister(Cpu.RCX);
         var (a, b, c, d) = cpu.CpuidLeaf(leaf, sub);
         if (leaf == 1) c |= 1u << 31; // hypervisor present
         if (leaf == HypercallAbi.LaunchLeaf) (a, b, c, d) = (0, 0, 0, 0); // already launched: success
         if (leaf == HypercallAbi.InfoLeaf) (a, b, c, d) = ((uint)HypercallAbi.Version, 0x2344564c, 0x00005648, 0); // "LVD#" "HV"
-        cpu.SetRegister(CpuCore.RAX, a);
-        cpu.SetRegister(CpuCore.RBX, b);
-        cpu.SetRegister(CpuCore.RCX, c);
-        cpu.SetRegister(CpuCore.RDX, d);
+        cpu.SetRegister(Cpu.RAX, a);
+        cpu.SetRegister(Cpu.RBX, b);
+        cpu.SetRegister(Cpu.RCX, c);
+        cpu.SetRegister(Cpu.RDX, d);
         return Advance(ctx);
     }
 
@@ -34,33 +33,33 @@ public sealed partial class Hypervisor
     {
         var cpu = ctx.Cpu;
         ulong value;
-        try { value = cpu.ReadMsr((uint)cpu.GetRegister(CpuCore.RCX)); }
+        try { value = cpu.ReadMsr((uint)cpu.GetRegister(Cpu.RCX)); }
         catch (GuestFault f) { return Inject(ctx, f.Vector, f.ErrorCode); }
-        cpu.SetRegister(CpuCore.RAX, (uint)value);
-        cpu.SetRegister(CpuCore.RDX, value >> 32);
+        cpu.SetRegister(Cpu.RAX, (uint)value);
+        cpu.SetRegister(Cpu.RDX, value >> 32);
         return Advance(ctx);
     }
 
     private ExitAction Wrmsr(VcpuContext ctx)
     {
         var cpu = ctx.Cpu;
-        uint msr = (uint)cpu.GetRegister(CpuCore.RCX);
-        ulong value = (cpu.GetRegister(CpuCore.RDX) << 32) | (uint)cpu.GetRegister(CpuCore.RAX);
+        uint msr = (uint)cpu.GetRegister(Cpu.RCX);
+        ulong value = (cpu.GetRegister(Cpu.RDX) << 32) | (uint)cpu.GetRegister(Cpu.RAX);
         // The VMCS holds the live copies of these while in non-root operation.
         switch (msr)
         {
-            case CpuCore.Msr.FsBase: if (!CpuCore.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.FS].Base = value; return Advance(ctx);
-            case CpuCore.Msr.GsBase: if (!CpuCore.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value; return Advance(ctx);
-            case CpuCore.Msr.Efer:
-                if ((value & ~(CpuCore.EferSCE | CpuCore.EferLME | CpuCore.EferLMA | CpuCore.EferNXE)) != 0 || ((value ^ ctx.Vmcs.GuestEfer) & CpuCore.EferLME) != 0)
+            case Cpu.Msr.FsBase: if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.FS].Base = value; return Advance(ctx);
+            case Cpu.Msr.GsBase: if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value; return Advance(ctx);
+            case Cpu.Msr.Efer:
+                if ((value & ~(Cpu.EferSCE | Cpu.EferLME | Cpu.EferLMA | Cpu.EferNXE)) != 0 || ((value ^ ctx.Vmcs.GuestEfer) & Cpu.EferLME) != 0)
                     return Inject(ctx, Vectors.GP, 0);
-                ctx.Vmcs.GuestEfer = (value & ~CpuCore.EferLMA) | (ctx.Vmcs.GuestEfer & CpuCore.EferLMA);
+                ctx.Vmcs.GuestEfer = (value & ~Cpu.EferLMA) | (ctx.Vmcs.GuestEfer & Cpu.EferLMA);
                 cpu.InvalidateVpid(ctx.Vmcs.Vpid);
                 return Advance(ctx);
-            case CpuCore.Msr.Pat: ctx.Vmcs.GuestPat = value; return Advance(ctx);
-            case CpuCore.Msr.SysenterCs: ctx.Vmcs.GuestSysenterCs = value; return Advance(ctx);
-            case CpuCore.Msr.SysenterEsp: ctx.Vmcs.GuestSysenterEsp = value; return Advance(ctx);
-            case CpuCore.Msr.SysenterEip: ctx.Vmcs.GuestSysenterEip = value; return Advance(ctx);
+            case Cpu.Msr.Pat: ctx.Vmcs.GuestPat = value; return Advance(ctx);
+            case Cpu.Msr.SysenterCs: ctx.Vmcs.GuestSysenterCs = value; return Advance(ctx);
+            case Cpu.Msr.SysenterEsp: ctx.Vmcs.GuestSysenterEsp = value; return Advance(ctx);
+            case Cpu.Msr.SysenterEip: ctx.Vmcs.GuestSysenterEip = value; return Advance(ctx);
         }
         try { cpu.WriteMsr(msr, value); }
         catch (GuestFault f) { return Inject(ctx, f.Vector, f.ErrorCode); }
@@ -75,8 +74,8 @@ public sealed partial class Hypervisor
         int cr = (int)(v.ExitQualification & 15), type = (int)(v.ExitQualification >> 4) & 3, gpr = (int)(v.ExitQualification >> 8) & 15;
         if (type == 2) // CLTS
         {
-            v.GuestCr0 &= ~CpuCore.Cr0TS;
-            v.Cr0ReadShadow &= ~CpuCore.Cr0TS;
+            v.GuestCr0 &= ~Cpu.Cr0TS;
+            v.Cr0ReadShadow &= ~Cpu.Cr0TS;
             return Advance(ctx);
         }
         if (type == 1) // MOV from CR3/CR8 (store exiting)
@@ -89,20 +88,20 @@ public sealed partial class Hypervisor
         {
             case 0:
                 // The guest may not leave protected mode or paging (no unrestricted guest).
-                if ((value & (CpuCore.Cr0PE | CpuCore.Cr0PG)) != (CpuCore.Cr0PE | CpuCore.Cr0PG) || (value >> 32) != 0) return Inject(ctx, Vectors.GP, 0);
+                if ((value & (Cpu.Cr0PE | Cpu.Cr0PG)) != (Cpu.Cr0PE | Cpu.Cr0PG) || (value >> 32) != 0) return Inject(ctx, Vectors.GP, 0);
                 v.Cr0ReadShadow = value;
-                v.GuestCr0 = value | CpuCore.Cr0NE | CpuCore.Cr0ET;
+                v.GuestCr0 = value | Cpu.Cr0NE | Cpu.Cr0ET;
                 cpu.InvalidateVpid(v.Vpid);
                 return Advance(ctx);
             case 4:
                 // CR4.VMXE belongs to the hypervisor: the guest sees no VMX; unimplemented bits #GP.
-                if ((value & ~CpuCore.Cr4Implemented) != 0 || (value & CpuCore.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
+                if ((value & ~Cpu.Cr4Implemented) != 0 || (value & Cpu.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
                 v.Cr4ReadShadow = value;
-                v.GuestCr4 = value | CpuCore.Cr4VMXE;
+                v.GuestCr4 = value | Cpu.Cr4VMXE;
                 cpu.InvalidateVpid(v.Vpid);
                 return Advance(ctx);
             case 3:
-                if ((value >> CpuCore.MaxPhysAddrBits) != 0) return Inject(ctx, Vectors.GP, 0);
+                if ((value >> Cpu.MaxPhysAddrBits) != 0) return Inject(ctx, Vectors.GP, 0);
                 v.GuestCr3 = value;
                 cpu.InvalidateVpid(v.Vpid); // MOV CR3 flushes the guest's non-global translations
                 // CR3-target list as an LRU of 4: the next loads of this value exit no more.
@@ -130,10 +129,10 @@ public sealed partial class Hypervisor
         {
             ulong value = _machine.Io.In(cpu.Id, port, size);
             ulong mask = size == 4 ? 0xffffffffUL : (1UL << (size * 8)) - 1;
-            ulong rax = cpu.GetRegister(CpuCore.RAX);
-            cpu.SetRegister(CpuCore.RAX, size == 4 ? value & mask : (rax & ~mask) | (value & mask));
+            ulong rax = cpu.GetRegister(Cpu.RAX);
+            cpu.SetRegister(Cpu.RAX, size == 4 ? value & mask : (rax & ~mask) | (value & mask));
         }
-        else _machine.Io.Out(cpu.Id, port, size, cpu.GetRegister(CpuCore.RAX));
+        else _machine.Io.Out(cpu.Id, port, size, cpu.GetRegister(Cpu.RAX));
         return Advance(ctx);
     }
 

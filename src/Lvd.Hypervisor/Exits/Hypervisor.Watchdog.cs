@@ -1,6 +1,5 @@
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Hypervisor;
 
@@ -28,7 +27,7 @@ public sealed partial class Hypervisor
 
     private static void ArmWatchdog(VcpuContext ctx, ulong periodCycles)
     {
-        ctx.WatchdogTicks = (uint)(periodCycles >> CpuCore.PreemptionTimerShift);
+        ctx.WatchdogTicks = (uint)(periodCycles >> Cpu.PreemptionTimerShift);
         ArmTimer(ctx);
     }
 
@@ -69,7 +68,7 @@ public sealed partial class Hypervisor
         {
             ctx.WatchdogSuspect = false;
             ctx.WatchdogKills++;
-            return Violation(ctx, $"watchdog: a domain ran with interrupts off for a whole period ({(ulong)ctx.WatchdogTicks << CpuCore.PreemptionTimerShift} cycles) without progress");
+            return Violation(ctx, $"watchdog: a domain ran with interrupts off for a whole period ({(ulong)ctx.WatchdogTicks << Cpu.PreemptionTimerShift} cycles) without progress");
         }
         ctx.WatchdogSuspect = true;
         ctx.SuspectProgress = progress;

@@ -1,4 +1,4 @@
-using CpuCore = Lvd.Machine.Cpu.Cpu;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Devices;
 
@@ -20,7 +20,7 @@ public sealed class LocalApic
     private const uint LvtMasked = 1u << 16;
     private readonly ulong[] _irr = new ulong[4], _isr = new ulong[4], _tmr = new ulong[4];
     private readonly Machine _machine;
-    private readonly CpuCore _cpu;
+    private readonly Cpu _cpu;
 
     private uint _tpr, _svr = 0xff, _esr, _lvtTimer = LvtMasked, _lvtLint0 = LvtMasked, _lvtLint1 = LvtMasked, _lvtError = LvtMasked;
     private uint _lvtThermal = LvtMasked, _lvtPmc = LvtMasked;
@@ -31,7 +31,7 @@ public sealed class LocalApic
     public int Id { get; }
     public long InterruptsRaised { get; private set; }
 
-    public LocalApic(Machine machine, CpuCore cpu)
+    public LocalApic(Machine machine, Cpu cpu)
     {
         _machine = machine;
         _cpu = cpu;
@@ -132,7 +132,7 @@ public sealed class LocalApic
         if (msr >= RegIsr && msr < RegIsr + 8) return Word(_isr, msr - RegIsr);
         if (msr >= RegTmr && msr < RegTmr + 8) return Word(_tmr, msr - RegTmr);
         if (msr >= RegIrr && msr < RegIrr + 8) { UpdateTimer(); return Word(_irr, msr - RegIrr); }
-        throw Cpu.GuestFault.Gp();
+        throw GuestFault.Gp();
     }
 
     private static ulong Word(ulong[] bits, uint i) => (bits[i >> 1] >> (int)((i & 1) * 32)) & 0xffffffff;
@@ -149,7 +149,7 @@ public sealed class LocalApic
         if (msr == MsrApicBase)
         {
             // x2APIC stays enabled (SDM 11.12.5: leaving x2APIC mode needs a reset first).
-            if ((value & (1UL << 10)) == 0 || (value & (1UL << 11)) == 0) throw Cpu.GuestFault.Gp();
+            if ((value & (1UL << 10)) == 0 || (value & (1UL << 11)) == 0) throw GuestFault.Gp();
             return;
         }
         if (msr == MsrTscDeadline)
@@ -166,7 +166,7 @@ public sealed class LocalApic
             case RegTpr: _tpr = v & 0xff; _cpu.RequestAttention(); return;
             case RegEoi:
             {
-                if (value != 0) throw Cpu.GuestFault.Gp(); // SDM 11.12.1.2: non-zero EOI writes #GP in x2APIC mode
+                if (value != 0) throw GuestFault.Gp(); // SDM 11.12.1.2: non-zero EOI writes #GP in x2APIC mode
                 int s = Highest(_isr);
                 if (s >= 0) Clear(_isr, s);
                 _cpu.RequestAttention();
@@ -195,9 +195,9 @@ public sealed class LocalApic
             case RegDivide: _divide = v & 0xb; return;
             case RegSelfIpi: Raise((int)(v & 0xff)); return;
             case RegId: case RegVersion: case RegPpr: case RegLdr: case RegCurrentCount:
-                throw Cpu.GuestFault.Gp(); // read-only in x2APIC mode
+                throw GuestFault.Gp(); // read-only in x2APIC mode
         }
-        throw Cpu.GuestFault.Gp();
+        throw GuestFault.Gp();
     }
 
     /// <summary>ICR write (SDM 11.6.1, x2APIC format: destination in bits 63:32).</summary>

@@ -1,4 +1,4 @@
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
 
 namespace Lvd.Machine.Loader;

@@ -1,7 +1,6 @@
 using System.Text;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Machine.Loader;
 
@@ -109,7 +108,7 @@ public static class KernelLoader
         bsp.EnterLongMode(pml4, gdt, 0x3f, BootLoader.KernelCode, BootLoader.KernelData, image.Entry, stackTop);
         bsp.Tr = new Segment { Selector = BootLoader.TssSelector, Base = tss, Limit = 0x67, Attributes = 0x8b };
         bsp.Star = star;
-        bsp.SetRegister(CpuCore.RDI, info);
+        bsp.SetRegister(Cpu.RDI, info);
         for (int i = 1; i < machine.Cpus.Length; i++) machine.Cpus[i].State = CpuState.WaitForSipi;
         machine.ApStartup = new ApStartup(pml4, gdt, 0x3f, tss, mailbox, star);
         return new KernelBoot(image.Entry, info, boot, map);

@@ -1,4 +1,4 @@
-using CpuCore = Lvd.Machine.Cpu.Cpu;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Vmx;
 
@@ -11,7 +11,7 @@ namespace Lvd.Machine.Vmx;
 public interface IVmxRoot
 {
     /// <summary>Handles the exit of <paramref name="cpu"/> and says how the vCPU continues.</summary>
-    ExitAction HandleExit(CpuCore cpu, Vmcs vmcs);
+    ExitAction HandleExit(Cpu cpu, Vmcs vmcs);
 }
 
 /// <summary>What the hypervisor does after handling an exit.</summary>

@@ -1,4 +1,4 @@
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Vmx;
 

@@ -1,5 +1,5 @@
 using Iced.Intel;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 

@@ -1,9 +1,8 @@
 using Iced.Intel;
 using Lvd.Machine;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Tests.Vmx;
 
@@ -159,8 +158,8 @@ public sealed class ExitQualificationTests
     public void Cr0MaskAndShadow()
     {
         var h = new VmxHarness();
-        h.V.Cr0GuestHostMask = CpuCore.Cr0TS | CpuCore.Cr0MP;
-        h.V.Cr0ReadShadow = (h.V.GuestCr0 | CpuCore.Cr0TS) & ~CpuCore.Cr0MP; // shadow TS = 1, MP = 0; real TS = 0, MP = 1
+        h.V.Cr0GuestHostMask = Cpu.Cr0TS | Cpu.Cr0MP;
+        h.V.Cr0ReadShadow = (h.V.GuestCr0 | Cpu.Cr0TS) & ~Cpu.Cr0MP; // shadow TS = 1, MP = 0; real TS = 0, MP = 1
         var l = default(Label);
         var r = h.Guest(a =>
         {
@@ -179,16 +178,16 @@ public sealed class ExitQualificationTests
         });
         h.Enter();
         ulong shadowView = (h.Cpu.GetRegister(8));
-        Assert.Equal(CpuCore.Cr0TS, shadowView & CpuCore.Cr0TS);
-        Assert.Equal(0UL, shadowView & CpuCore.Cr0MP);
+        Assert.Equal(Cpu.Cr0TS, shadowView & Cpu.Cr0TS);
+        Assert.Equal(0UL, shadowView & Cpu.Cr0MP);
         Assert.Equal(shadowView | (1UL << 18), h.Cpu.GetRegister(9));
-        Assert.Equal(0UL, h.Cpu.GetRegister(10) & CpuCore.Cr4VMXE);
+        Assert.Equal(0UL, h.Cpu.GetRegister(10) & Cpu.Cr4VMXE);
         var x = h.Single();
         Assert.Equal(ExitReason.CrAccess, x.Reason);
         Assert.Equal(r.GetLabelRIP(l), x.GuestRip);
         Assert.Equal(0UL | (0UL << 4) | (2UL << 8), x.Qualification); // CR0, MOV to CR, RDX
-        Assert.Equal(0UL, x.GuestCr0 & CpuCore.Cr0TS);                 // real TS untouched
-        Assert.Equal(CpuCore.Cr0MP, x.GuestCr0 & CpuCore.Cr0MP);
+        Assert.Equal(0UL, x.GuestCr0 & Cpu.Cr0TS);                 // real TS untouched
+        Assert.Equal(Cpu.Cr0MP, x.GuestCr0 & Cpu.Cr0MP);
         Assert.Equal(1UL << 18, x.GuestCr0 & (1UL << 18));             // the guest-owned write landed
     }
 
@@ -507,9 +506,9 @@ public sealed class ExitQualificationTests
     {
         var (h, rip) = One(Nothing, a => a.clts(), h =>
         {
-            h.V.GuestCr0 |= CpuCore.Cr0TS;
-            h.V.Cr0GuestHostMask = CpuCore.Cr0TS;
-            h.V.Cr0ReadShadow = shadowTs ? CpuCore.Cr0TS : 0;
+            h.V.GuestCr0 |= Cpu.Cr0TS;
+            h.V.Cr0GuestHostMask = Cpu.Cr0TS;
+            h.V.Cr0ReadShadow = shadowTs ? Cpu.Cr0TS : 0;
         });
         var x = h.Exits[0];
         if (shadowTs)
@@ -521,7 +520,7 @@ public sealed class ExitQualificationTests
         else
         {
             Assert.Equal(ExitReason.Vmcall, x.Reason);
-            Assert.Equal(CpuCore.Cr0TS, x.GuestCr0 & CpuCore.Cr0TS); // owned bit: CLTS leaves CR0.TS alone
+            Assert.Equal(Cpu.Cr0TS, x.GuestCr0 & Cpu.Cr0TS); // owned bit: CLTS leaves CR0.TS alone
         }
     }
 

@@ -1,5 +1,5 @@
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 
 namespace Lvd.Tests.Vmx;
 
@@ -52,7 +52,7 @@ public sealed class VmEntryCheckTests
             case "EPTP bit 46": v.Eptp |= 1UL << 46; break;
             case "VPID 0 with enable VPID": v.Vpid = 0; break;                                                     // SDM 26.2.1.1
             case "CR3-target count 5": v.Cr3TargetCount = 5; break;                                               // SDM 26.2.1.1
-            case "guest CR4.VMXE = 0": v.GuestCr4 &= ~CpuCore.Cr4VMXE; break;                                     // SDM 26.3.1.1 (CR4 fixed bits)
+            case "guest CR4.VMXE = 0": v.GuestCr4 &= ~Cpu.Cr4VMXE; break;                                     // SDM 26.3.1.1 (CR4 fixed bits)
             case "guest RIP non-canonical": v.GuestRip = 0x0000_8000_0000_0000UL; break;                          // SDM 26.3.1.4
             case "unsupported VM function 1": Switching(); v.VmFunctionControls |= 2; break;                       // SDM 26.2.1.1
             default: throw new ArgumentException(name);

@@ -1,7 +1,7 @@
 using Iced.Intel;
 using Lvd.Hypervisor;
 using Lvd.Machine;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 

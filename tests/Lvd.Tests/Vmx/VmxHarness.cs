@@ -1,10 +1,9 @@
 using Iced.Intel;
 using Lvd.Hypervisor;
 using Lvd.Machine;
-using Lvd.Machine.Cpu;
+using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;
-using CpuCore = Lvd.Machine.Cpu.Cpu;
 using MachineT = Lvd.Machine.Machine;
 using EptBits = Lvd.Machine.Vmx.Ept;
 
@@ -54,7 +53,7 @@ public sealed class VmxHarness : IVmxRoot
     public const ulong Done = 0xD0E;
 
     public MachineT Machine { get; }
-    public CpuCore Cpu { get; }
+    public Cpu Cpu { get; }
     public PhysicalMemory Mem { get; }
     public HypervisorMemory Hv { get; }
     public EptTable Ept { get; }
@@ -133,14 +132,14 @@ public sealed class VmxHarness : IVmxRoot
         v.ProcBased2 = (ept ? Proc2Controls.EnableEpt : 0) | (vpid ? Proc2Controls.EnableVpid : 0);
         v.Vpid = 1;
         v.Eptp = Ept.Eptp;
-        v.Cr4GuestHostMask = CpuCore.Cr4VMXE;
+        v.Cr4GuestHostMask = Cpu.Cr4VMXE;
         v.Cr4ReadShadow = Cpu.Cr4;
         v.GuestRip = Code;
         v.GuestRsp = StackTop;
         v.GuestRflags = 2;
         v.GuestCr0 = Cpu.Cr0;
         v.GuestCr3 = Cpu.Cr3;
-        v.GuestCr4 = Cpu.Cr4 | CpuCore.Cr4VMXE;
+        v.GuestCr4 = Cpu.Cr4 | Cpu.Cr4VMXE;
         v.GuestDr7 = 0x400;
         for (int i = 0; i < 6; i++) v.GuestSegs[i] = Cpu.Segs[i];
         v.GuestTr = Cpu.Tr;
@@ -204,11 +203,11 @@ public sealed class VmxHarness : IVmxRoot
 
     public ExitRecord Last => Exits[^1];
 
-    public ExitAction HandleExit(CpuCore cpu, Vmcs v)
+    public ExitAction HandleExit(Cpu cpu, Vmcs v)
     {
         var r = new ExitRecord(v.ExitReason, v.ExitQualification, v.GuestPhysicalAddress, v.GuestLinearAddress,
             v.ExitInstructionLength, v.ExitInstructionInfo, v.ExitInterruptionInfo, v.ExitInterruptionErrorCode,
-            v.GuestRip, v.GuestRsp, cpu.GetRegister(CpuCore.RAX), cpu.GetRegister(CpuCore.RCX), cpu.GetRegister(15),
+            v.GuestRip, v.GuestRsp, cpu.GetRegister(Cpu.RAX), cpu.GetRegister(Cpu.RCX), cpu.GetRegister(15),
             v.GuestInterruptibility, cpu.Cr2, v.GuestCr0, v.GuestCr3, cpu.Cycles, v.Eptp, v.EptpIndex);
         Exits.Add(r);
         if (Exits.Count > 1000) return ExitAction.Stop;

@@ -1,0 +1,92 @@
+// lvd.h: the kernel's LVD runtime (docs/DOMAINS.md): domains, the per-CPU
+// state page, cross-domain calls.  Offsets used by assembly are #defines,
+// checked against the struct by static asserts in lvd.c.
+#pragma once
+
+#include <lvd/domain.h>
+
+// The per-CPU state page (LVD.md section 3): one kernel virtual and
+// guest-physical address, a different host page per CPU (KERNEL_REMAP);
+// writable in the kernel EPT, read-only in domain EPTs.
+#define S_INDOM    0    // 1 while RSP is not the kernel's: inside a domain, or in a trampoline window
+#define S_KRSP     8    // kernel RSP of the innermost call (lvd_enter's frame)
+#define S_DRSP     16   // domain RSP saved by the last upcall
+#define S_KGS      24   // the kernel GS base of this CPU (&cpus[id])
+#define S_CPU      32
+#define S_DOMIF    40   // 1: the domain runs with interrupts on
+#define S_ISTEXC   48   // top of this CPU's exception IST
+#define S_ISTIRQ   56   // top of this CPU's interrupt IST
+#define S_PROGRESS 64   // watchdog: bumped by every interrupt taken in a domain and every outermost return
+
+// Trap frame extension written by the domain-interrupt path (vectors.S):
+// the words above a copied struct trapframe.
+#define DF_GS      0    // the domain's GS base at the interrupt
+#define DF_KIND    8    // 1: came from a domain EPT (VMFUNC back on return); 0: trampoline window
+#define DF_IST     16   // where the CPU left the frame (the IST)
+#define DF_SIZE    32
+
+#ifndef __ASSEMBLY__
+#include "kernel.h"
+
+struct lvd_state {
+	uint64_t in_domain;
+	uint64_t kernel_rsp;
+	uint64_t domain_rsp;
+	uint64_t kernel_gs;
+	uint64_t cpu;
+	uint64_t domain_if;
+	uint64_t ist_exc_top;
+	uint64_t ist_irq_top;
+	uint64_t progress;
+};
+
+extern struct lvd_state lvd_state;          // the state page (per-CPU host page)
+extern volatile uint64_t lvd_view_in_kernel; // 1 in the kernel EPT, 0 in domain EPTs
+
+struct trapframe;
+
+// A domain: one driver image in its own address space, one EPT per CPU.
+struct lvd_domain {
+	char name[16];
+	int id;
+	volatile int dead;
+	uint64_t phys_lo, phys_hi;      // its host-physical memory (inside domain_phys)
+	uint64_t pml4_pa;               // its page table root (domain memory)
+	int ept[NCPU];                  // hypervisor EPT id on each CPU
+	uint64_t cr3_mapped[NCPU];      // the kernel CR3 currently remapped to pml4_pa on each CPU
+	uint64_t stacks_free[NCPU];     // per-CPU pool bitmaps (bit set = free)
+	uint64_t calls, upcalls, interrupts, kills;
+	int (*upcall)(struct lvd_domain *d, struct lvd_msg *m);   // kernel services for it
+	struct lvd_domain *next;
+};
+
+// Per-thread LVD state (in struct thread).
+struct lvd_thread {
+	struct lvd_domain *domain;      // the domain this thread is in (depth > 0)
+	int depth;                      // nesting of calls into it
+	int stack_bit;                  // its domain stack (pool bit on its CPU)
+	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
+};
+
+extern int lvd_enabled;
+extern uint64_t lvd_preempted_inside;   // switches of threads that were inside a domain             // domains can be created (hypervisor with VMFUNC)
+
+void lvd_init(void);                // after late launch, on the BSP: every CPU
+uint64_t lvd_pool_alloc(uint64_t size);   // shared with one domain: physical, zeroed, 0 if none
+struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
+				     int (*upcall)(struct lvd_domain *, struct lvd_msg *));
+int lvd_call(struct lvd_domain *d, struct lvd_msg *m);   // 0 or -LVD_E*
+void lvd_kill(struct lvd_domain *d, const char *why);
+void lvd_attach(void);              // before the first context switch: the scheduler's hooks
+void lvd_trap(struct trapframe *tf);                       // vectors.S: a trap taken in a domain
+uint64_t lvd_pool_offset(struct lvd_domain *d, const void *p, size_t n);  // -1 if not inside
+void lvd_print_stats(void);
+void lvd_selftest(void);   // lvd_test.c
+void lvd_isolate_from_cmdline(void);   // lvd_drivers.c
+void lvd_bench(void);                  // lvd_bench.c: lvdbench= measurements
+
+// lvd_tramp.S
+long lvd_enter(struct lvd_msg *m, uint64_t domain_rsp, uint64_t domain_if);
+void lvd_abort_entry(void);
+_Noreturn void lvd_unwind(void);
+#endif

@@ -1,0 +1,195 @@
+// lvd_drivers.c: the kernel side of the isolated drivers (LVD.md section 4):
+// nullblk's operations, which cross into its domain through the glue
+// generated from idl/blk_mq.idl (lvd_nullblk_glue.c), users' drivers, and
+// the command line (nullnet's kernel side is lvd_nullnet.c).
+//
+//   isolate=nullnet[,nullblk] crossings=1|2   (lvd boot --isolate ...)
+//   domain=NAME                               (lvd boot --domain FILE.c)
+//
+// References the kernel hands a domain are capabilities in the kernel's own
+// tables (docs/IDL.md); a request's lives for one call, and an upcall naming
+// anything else is refused by the generated glue.  Every reply word is
+// checked or only ever used as a number.
+
+#include "kernel.h"
+#include "blk.h"
+#include "lvd.h"
+#include "net.h"
+#include "percpu.h"
+#include "lvd_nullnet.h"
+#include "lvd_nullblk.h"
+#include <lvd/nullblk_if.h>
+
+// nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
+
+// ---------------------------------------------------------------- nullblk
+//
+// The driver runs in its domain (guest/domains/nullblk) and registers its
+// tag set, with its queue_rq as a handle, through the blk_mq_alloc_tag_set
+// call of idl/blk_mq.idl while the kernel loads it (null_init); the block
+// layer then drives it through the generated queue_rq stub
+// (lvd_nullblk_glue.c), and the driver's blk_mq_start_request and
+// blk_mq_end_request are the generated rpcs back: three crossings per I/O.
+// The register pages of the glue are a pool of ncpu pages shared with this
+// domain alone.
+
+static struct lvd_domain *nb_dom;
+static uint64_t nb_base_requests[NCPU], nb_base_bytes[NCPU];   // the queues' counters at the takeover
+
+int
+nb_to_domain(struct lvd_msg *m)
+{
+	m->w[0] += NB_FN_BASE;
+	return lvd_call(nb_dom, m) == 0 ? LVD_OK : -LVD_ECROSS;
+}
+
+void
+nb_start_rq(void *krq)
+{
+	blk_mq_start_request(krq);
+}
+
+void
+nb_end_rq(void *krq, int32_t error)
+{
+	blk_mq_end_request(krq, error == BLK_STS_OK ? BLK_STS_OK : BLK_STS_IOERR);
+}
+
+// Called by the block layer under the hardware queue's lock.
+static blk_status_t
+lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct nb_io io = {
+		.sector = rq->sector, .nr_bytes = rq->nr_bytes, .cmd_flags = rq->cmd_flags,
+		.tag = rq->tag, .last = (uint8_t)(bd->last != 0),
+	};
+	int32_t ret;
+	uint64_t requests, bytes;
+	int started, ended;
+	unsigned int q = h->queue_num;
+	int r = nb_glue_queue_rq(mycpu()->id, q, rq, &io, &ret, &requests, &bytes, &started, &ended);
+	if (r == LVD_OK && q < NCPU)
+		nullblk_account(q, nb_base_requests[q] + requests, nb_base_bytes[q] + bytes);
+	if (ended)
+		return BLK_STS_OK;
+	// The domain died or returned without ending the request (this glue
+	// has no later completion): the request fails, the submitter hears.
+	if (!started)
+		blk_mq_start_request(rq);
+	blk_mq_end_request(rq, BLK_STS_IOERR);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops lvd_null_mq_ops = {
+	.queue_rq = lvd_null_queue_rq,
+};
+
+static int
+nb_upcall(struct lvd_domain *d, struct lvd_msg *m)
+{
+	return nb_glue_upcall(mycpu()->id, m);
+}
+
+static void
+isolate_nullblk(void)
+{
+	uint64_t pool_size = (uint64_t)ncpu * LVD_REGPAGE_SIZE;
+	uint64_t pool_pa = lvd_pool_alloc(pool_size);
+	if (pool_pa == 0)
+		panic("lvd: nullblk: no domain memory for its register pages (domainmem=)");
+	if (nb_glue_init(P2V(pool_pa), pool_size, ncpu) != 0)
+		panic("lvd: nullblk glue: too many CPUs");
+	nb_dom = lvd_domain_create("nullblk", pool_pa, pool_size, nb_upcall);
+	if (nb_dom == NULL)
+		panic("lvd: cannot isolate nullblk");
+	// The domain counts from zero; the kernel's counters so far (the boot
+	// self test counted some) are the base of what each reply reports.
+	for (int q = 0; q < ncpu; q++)
+		nullblk_queue_counters((unsigned int)q, &nb_base_requests[q], &nb_base_bytes[q]);
+	push_off();
+	int r = nb_glue_load(mycpu()->id, (uint32_t)ncpu, SECTOR_SIZE, IO_MAX_INFLIGHT);
+	pop_off();
+	if (r != 0)
+		panic("lvd: the isolated nullblk did not register its tag set (%d)", r);
+	nullblk_isolate(&lvd_null_mq_ops);
+	printk("lvd: nullblk isolated in domain %d: it registered its tag set (%d hardware queues), "
+	       "3 crossings per I/O, capabilities per CPU\n", nb_dom->id, ncpu);
+}
+
+// ---------------------------------------------------------------- users' drivers
+
+// domain=NAME: load the module NAME, initialize it, make one call
+// (LVD_FN_USER, no arguments) and report: a misbehaving driver is killed
+// and named, the kernel goes on.
+static void
+run_user_domain(const char *name)
+{
+	printk("lvd: loading your driver %s\n", name);
+	struct lvd_domain *d = lvd_domain_create(name, 0, 0, NULL);
+	if (d == NULL) {
+		printk("lvd: %s: not started (see above)\n", name);
+		return;
+	}
+	struct lvd_msg m = { { lvd_msg_word0(LVD_FN_USER, 0) } };
+	int r = lvd_call(d, &m);
+	if (r != 0)
+		printk("lvd: %s: call failed (%d)%s\n", name, r, d->dead ? ": the domain was killed" : "");
+	else
+		printk("lvd: %s: driver_call returned %ld, w1 = %#lx\n", name, (long)m.w[0], m.w[1]);
+	printk("lvd: kernel still running after %s\n", name);
+}
+
+// ---------------------------------------------------------------- command line
+
+static const char *
+strstr_k(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+	for (; *s; s++)
+		if (strncmp(s, w, n) == 0)
+			return s;
+	return NULL;
+}
+
+static int
+word_in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; *p && *p != ' ';) {
+		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == ' ' || p[n] == 0))
+			return 1;
+		while (*p && *p != ',' && *p != ' ')
+			p++;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+void
+lvd_isolate_from_cmdline(void)
+{
+	const char *iso = cmdline_option("isolate");
+	const char *cr = cmdline_option("crossings");
+	int crossings = cr && (cr[0] == '1' || cr[0] == '2') ? cr[0] - '0' : 1;
+	if (iso || cmdline_option("domain")) {
+		if (!lvd_enabled)
+			panic("lvd: isolation asked for, but no hypervisor with VMFUNC");
+	}
+	if (iso && word_in_list(iso, "nullnet"))
+		lvd_isolate_nullnet(crossings);
+	if (iso && word_in_list(iso, "nullblk"))
+		isolate_nullblk();
+	// Every domain=NAME word.
+	for (const char *p = bootinfo.cmdline; (p = strstr_k(p, "domain=")) != NULL; p += 7) {
+		if (p != bootinfo.cmdline && p[-1] != ' ')
+			continue;
+		char name[16];
+		int i = 0;
+		for (const char *q = p + 7; *q && *q != ' ' && i < 15; q++)
+			name[i++] = *q;
+		name[i] = 0;
+		run_user_domain(name);
+	}
+}

@@ -1,0 +1,116 @@
+// lvd_nullnet.c: the isolated nullnet, the kernel's half (LVD.md section 4).
+//
+//   isolate=nullnet crossings=1|2   (lvd boot --isolate nullnet --crossings N)
+//
+// The driver runs in its domain (guest/domains/nullnet) and registers its
+// net_device with the kernel through the register_netdev call of
+// idl/net_device.idl while the domain initializes; the kernel then drives it
+// through the generated ndo_open / ndo_start_xmit stubs
+// (lvd_nullnet_glue.c).  The registered device takes over null0 (the device
+// the in-kernel nullnet brought up at boot and the route of every packet):
+// its operations become the ones below, under its tx_lock.
+//
+// The statistics projection: ndo_start_xmit's reply carries the domain's
+// tx_packets and tx_bytes, counted from the takeover; null0's counters are
+// the ones it had then plus those.
+
+#include "kernel.h"
+#include "lvd.h"
+#include "net.h"
+#include "percpu.h"
+#include "lvd_nullnet.h"
+#include <lvd/nullnet_if.h>
+
+static struct lvd_domain *nn_dom;
+static int nn_crossings = 1;
+static struct net_device_stats nn_base;   // null0's counters at the takeover
+
+int
+nn_to_domain(struct lvd_msg *m)
+{
+	m->w[0] += NN_FN_BASE;
+	return lvd_call(nn_dom, m) == 0 ? LVD_OK : -LVD_ECROSS;
+}
+
+void
+nn_free_skb(void *kskb)
+{
+	kfree_skb(kskb);
+}
+
+void *
+nn_zalloc(uint64_t size)
+{
+	return kzalloc(size);
+}
+
+void
+nn_free(void *p)
+{
+	kfree(p);
+}
+
+// dev_queue_xmit calls this under the device's tx_lock, interrupts off.
+static int
+lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	uint64_t packets, bytes;
+	int r = nn_glue_xmit(mycpu()->id, skb, skb->data, skb->len, &packets, &bytes);
+	if (r != NETDEV_TX_OK) {
+		dev->stats.tx_dropped++;
+	} else {
+		dev->stats.tx_packets = nn_base.tx_packets + packets;
+		dev->stats.tx_bytes = nn_base.tx_bytes + bytes;
+	}
+	return NETDEV_TX_OK;
+}
+
+static int
+lvd_nullnet_open(struct net_device *dev)
+{
+	return nn_glue_open(mycpu()->id, NN_IFF_UP | (nn_crossings == 2 ? NN_IFF_CONSUME_CROSSES : 0));
+}
+
+static int
+lvd_nullnet_stop(struct net_device *dev)
+{
+	return nn_glue_stop(mycpu()->id);
+}
+
+static const struct net_device_ops lvd_nullnet_ops = {
+	.open = lvd_nullnet_open,
+	.stop = lvd_nullnet_stop,
+	.start_xmit = lvd_nullnet_xmit,
+};
+
+static int
+nn_upcall(struct lvd_domain *d, struct lvd_msg *m)
+{
+	return nn_glue_upcall(mycpu()->id, m);
+}
+
+void
+lvd_isolate_nullnet(int crossings)
+{
+	nn_crossings = crossings;
+	if (nn_glue_init(pktpool.va, pktpool.size, ncpu) != 0)
+		panic("lvd: nullnet glue: no register pages in the packet pool");
+	nn_dom = lvd_domain_create("nullnet", pktpool.pa, pktpool.size, nn_upcall);
+	if (nn_dom == NULL)
+		panic("lvd: cannot isolate nullnet");
+	char name[16];
+	uint32_t mtu;
+	if (nn_glue_registered(name, &mtu) != 0)
+		panic("lvd: the isolated nullnet registered no device");
+	// Swap the device's operations for the glue, with the device quiet.
+	acquire(&nullnet_dev.tx_lock);
+	nn_base = nullnet_dev.stats;
+	int r = lvd_nullnet_open(&nullnet_dev);
+	if (r != 0)
+		panic("lvd: isolated nullnet did not open (%d)", r);
+	nullnet_dev.ops = &lvd_nullnet_ops;
+	release(&nullnet_dev.tx_lock);
+	printk("lvd: nullnet isolated in domain %d: it registered %s (mtu %u) as %s, "
+	       "%d crossing(s) per packet, packet pool shared\n",
+	       nn_dom->id, name, mtu, nullnet_dev.name, nn_crossings);
+}

@@ -1,0 +1,606 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Lvd.Machine.Decoding;
+using Lvd.Machine.Diagnostics;
+using Lvd.Machine.Memory;
+using Lvd.Machine.Vmx;
+
+namespace Lvd.Machine.Execution;
+
+/// <summary>
+/// The block executor: fetch a decoded block for RIP (by physical address, from the shared
+/// code cache), run its ops through one switch, deliver faults and interrupts at block
+/// boundaries. Nothing here allocates per instruction.
+/// </summary>
+public sealed partial class Cpu
+{
+    private readonly BlockDecoder _decoder;
+    private readonly byte[] _fetchBuffer = new byte[PhysicalMemory.PageSize + 16];
+    private int _opIndex;
+    private Block? _currentBlock;
+    private readonly CodeCache _code;
+
+    private bool _stopRequested;
+    /// <summary>PAUSE ended the slice (<see cref="PauseYieldCycle"/>).</summary>
+    private bool _yieldSlice;
+
+    /// <summary>
+    /// A PAUSE at or after this modeled cycle ends the slice (set by the scheduler: just past the
+    /// other vCPUs' clocks). A spinning vCPU cannot see the lock it waits for released until
+    /// the holder runs; without this it would spin out a whole quantum for every hand-over.
+    /// </summary>
+    public long PauseYieldCycle = long.MaxValue;
+    /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
+    private bool _attention;
+    private long _cycleLimit, _instructionLimit;
+    private ulong _blockRip;
+
+    /// <summary>Set by the platform to end the running slice (exit device, debugger).</summary>
+    public bool StopRequested
+    {
+        get => _stopRequested;
+        set { _stopRequested = value; if (value) _attention = true; }
+    }
+
+    /// <summary>Makes the CPU leave its block chain at the next block boundary (e.g. an interrupt became pending).</summary>
+    public void RequestAttention() => _attention = true;
+
+    /// <summary>
+    /// A code page was written. If it holds the block being executed, the ops after the current
+    /// one become Resync, so the next instruction is fetched (and decoded) afresh: x86 executes
+    /// modified code from the next instruction on. Invalid blocks are never run again.
+    /// </summary>
+    internal void NoteCodeInvalidated(ulong ppn)
+    {
+        var b = _currentBlock;
+        if (b == null || (b.PhysAddr >> PhysicalMemory.PageShift) != ppn) return;
+        var ops = b.Ops;
+        for (int i = _opIndex + 1; i < ops.Length; i++) ops[i].H = Handler.Resync;
+    }
+
+    /// <summary>
+    /// Runs until this vCPU's clock reaches <paramref name="cycleLimit"/> (or its retired
+    /// instructions <paramref name="instructionLimit"/>), it halts or shuts down, or
+    /// <see cref="StopRequested"/> is set. Interrupts are accepted between block chains.
+    /// </summary>
+    public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
+    {
+        _instructionLimit = instructionLimit;
+        _yieldSlice = false;
+        // The clock moved outside Run only while this vCPU was halted or waiting for SIPI.
+        ProfileCheck(SampleKind.Idle, 0, (byte)Cpl, NonRoot);
+        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested && !_yieldSlice)
+        {
+            _attention = false;
+            _cycleLimit = Math.Min(Math.Min(cycleLimit, _preemptDeadline), _nextSample);
+            try
+            {
+                if (EventsAtBoundary())
+                {
+                    ProfileCheck(SampleKind.Interrupt, 0, (byte)Cpl, NonRoot);
+                    continue;
+                }
+                _chainCpl = (byte)Cpl;
+                _chainNonRoot = NonRoot;
+                try
+                {
+                    // Two states last exactly one instruction, so that instruction runs alone:
+                    // RFLAGS.RF after a fault's IRET (SDM 17.3.1.1), cleared unless the
+                    // instruction reloaded it; and the STI/POPF interrupt shadow, after which
+                    // pending interrupts are taken (SDM 6.8.3).
+                    if ((_rflags & FlagRF) != 0 || _interruptShadow)
+                    {
+                        bool shadow = _interruptShadow;
+                        var single = GetSingleBlock();
+                        RunBlock(single);
+                        if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                        if (shadow && single.Ops[0].H != Handler.Sti) _interruptShadow = false;
+                    }
+                    else RunChain();
+                    ProfileCheck(SampleKind.Code, _blockRip, _chainCpl, _chainNonRoot);
+                }
+                catch (GuestFault f)
+                {
+                    RewindToFaultingInstruction();
+                    ProfileCheck(SampleKind.Code, Rip, _chainCpl, _chainNonRoot);
+                    RaiseException(f);
+                    ProfileCheck(SampleKind.Exception, (ulong)f.Vector, (byte)Cpl, NonRoot);
+                }
+            }
+            catch (VmExit x)
+            {
+                uint length = RewindToFaultingInstruction();
+                PerformVmExit(x, length);
+            }
+        }
+    }
+
+    /// <summary>Puts RIP back on the instruction that faulted or exited (it did not retire); returns its length.</summary>
+    private uint RewindToFaultingInstruction()
+    {
+        var b = _currentBlock;
+        _currentBlock = null;
+        if (b == null) return 0;
+        ref Op op = ref b.Ops[_opIndex];
+        Rip = _blockRip + op.Offset;
+        Instructions += _opIndex;
+        Cycles -= op.CostAfter;
+        return op.Len;
+    }
+
+    /// <summary>VMX timers and windows, NMIs, then maskable interrupts; true if one was taken.</summary>
+    private bool EventsAtBoundary()
+    {
+        if (NonRoot && VmxBoundaryEvents()) return true;
+        if (NmiWindowCheck()) return true;
+        return InterruptWindowCheck();
+    }
+
+    /// <summary>
+    /// Runs blocks back to back while they end in ordinary control transfers and nothing needs
+    /// the run loop: the per-block cost is a TLB probe and a code-cache probe.
+    /// </summary>
+    private void RunChain()
+    {
+        do
+        {
+            var block = GetBlock();
+            if (!RunBlock(block)) break;
+        }
+        while (Cycles < _cycleLimit && Instructions < _instructionLimit && !_attention);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RunBlock(Block block)
+    {
+        _trace?.WriteLine($"cpu{Id} {Rip:x16}  {CrashReport.Disassemble(this, Rip)}    ; cycle {Cycles}");
+        _currentBlock = block;
+        _blockRip = Rip;
+        bool chain = ExecuteBlock(block, Rip);
+        _currentBlock = null;
+        return chain;
+    }
+
+    /// <summary>A one-instruction block for RIP (cached apart from the normal blocks).</summary>
+    private Block GetSingleBlock()
+    {
+        ulong pa = FetchPhys(Rip);
+        return _code.LookupSingle(pa) ?? DecodeBlock(Rip, pa, single: true);
+    }
+
+    private Block GetBlock()
+    {
+        ulong rip = Rip;
+        ulong pa = FetchPhys(rip);
+        var block = _code.Lookup(pa);
+        if (block != null) return block;
+        return DecodeBlock(rip, pa);
+    }
+
+    private Block DecodeBlock(ulong rip, ulong pa, bool single = false)
+    {
+        var page = Memory.RamPage(pa) ?? throw new MachineCheck($"instruction fetch from non-RAM physical address 0x{pa:x} (RIP 0x{rip:x})");
+        int off = (int)(pa & PhysicalMemory.PageMask);
+        int inPage = PhysicalMemory.PageSize - off;
+        page.AsSpan(off, inPage).CopyTo(_fetchBuffer);
+        int total = inPage;
+        // Bytes of the next page, only if it is mapped executable: an instruction that
+        // straddles the boundary is decoded from both pages.
+        ulong nextLa = (rip | PhysicalMemory.PageMask) + 1;
+        // The look-ahead is the emulator's, not the guest's: it walks without side effects or
+        // cycles. Only an instruction that really straddles translates the next page for real
+        // (below), raising its #PF or EPT violation (SDM 28.3.3.2: only accesses made).
+        if (TryTranslateGuest(nextLa, out ulong pa2) && Memory.RamPage(pa2) is { } page2)
+        {
+            page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total));
+            total += 15;
+        }
+        var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
+        if (crossesPage)
+        {
+            // The instruction really fetches from the next page: translate it for execution,
+            // with every permission check (#PF, EPT violation on that page); a TLB hit is free.
+            TranslateCached(nextLa, Access.Exec, Cpl == 3);
+        }
+        if (!crossesPage) { if (single) _code.AddSingle(block); else _code.Add(block); }
+        return block;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Runs one block; false when it ended in a system instruction (the run loop must look).</summary>
+    private bool ExecuteBlock(Block block, ulong blockRip)
+    {
+        block.Executions++;
+        Cycles += block.Cost;
+        var ops = block.Ops;
+        for (int i = 0; i < ops.Length; i++)
+        {
+            ref Op op = ref ops[i];
+            _opIndex = i;
+            ulong next = blockRip + op.Offset + op.Len;
+            switch (op.H)
+            {
+                case Handler.Nop:
+                    break;
+                case Handler.MovRR64:
+                    R(op.R1) = R(op.R2);
+                    break;
+                case Handler.MovRR32:
+                    R(op.R1) = (uint)R(op.R2);
+                    break;
+                case Handler.MovLoad32:
+                    R(op.R1) = Read32(Ea(ref op, next));
+                    break;
+                case Handler.MovStore32:
+                    Write32(Ea(ref op, next), (uint)R(op.R2));
+                    break;
+                case Handler.MovRI:
+                    SetReg(op.R1, op.Size, (ulong)op.Imm);
+                    break;
+                case Handler.MovLoad64:
+                    R(op.R1) = Read64(Ea(ref op, next));
+                    break;
+                case Handler.MovStore64:
+                    Write64(Ea(ref op, next), R(op.R2));
+                    break;
+                case Handler.Mov:
+                {
+                    ulong v = ReadSrc(ref op, next);
+                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                    else SetReg(op.R1, op.Size, v);
+                    break;
+                }
+                case Handler.MovZx:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    SetReg(op.R1, op.Size, v);
+                    break;
+                }
+                case Handler.MovSx:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                    break;
+                }
+                case Handler.Lea:
+                    SetReg(op.R1, op.Size, Ea(ref op, next));
+                    break;
+                case Handler.PushR64:
+                    Push64(R(op.R2));
+                    break;
+                case Handler.PopR64:
+                {
+                    ulong v = Pop64();
+                    R(op.R1) = v;
+                    break;
+                }
+                case Handler.Cmov:
+                {
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
+                    // A 32-bit CMOV writes (zero-extends) its destination even when false.
+                    SetReg(op.R1, op.Size, Cond(op.Sub) ? v : GetReg(op.R1, op.Size));
+                    break;
+                }
+                case Handler.Setcc:
+                {
+                    ulong v = Cond(op.Sub) ? 1UL : 0;
+                    if ((op.Form & OpForm.MemDst) != 0) Write8(Ea(ref op, next), (byte)v);
+                    else SetReg(op.R1, 1, v);
+                    break;
+                }
+                case Handler.AluRR64:
+                    AluToRegister(ref op, R(op.R1), R(op.R2));
+                    break;
+                case Handler.AluRI64:
+                    AluToRegister(ref op, R(op.R1), (ulong)op.Imm);
+                    break;
+                case Handler.AluRR32:
+                    AluToRegister(ref op, (uint)R(op.R1), (uint)R(op.R2));
+                    break;
+                case Handler.AluRI32:
+                    AluToRegister(ref op, (uint)R(op.R1), (uint)op.Imm);
+                    break;
+                case Handler.AluRM64:
+                    AluToRegister(ref op, R(op.R1), Read64(Ea(ref op, next)));
+                    break;
+                case Handler.AluRM32:
+                    AluToRegister(ref op, (uint)R(op.R1), Read32(Ea(ref op, next)));
+                    break;
+                case Handler.CmpRRJcc:
+                case Handler.CmpRIJcc:
+                case Handler.TestRRJcc:
+                {
+                    int size = op.Size;
+                    ulong m = Mask(size);
+                    ulong a = R(op.R1) & m;
+                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : R(op.R2) & m;
+                    if (op.H == Handler.TestRRJcc) SetLazy(FlagOp.Logic, size, a, b, a & b);
+                    else SetLazy(FlagOp.Sub, size, a, b, (a - b) & m);
+                    ref Op jcc = ref ops[i + 1];
+                    _opIndex = i + 1;
+                    ulong jnext = next + jcc.Len;
+                    Rip = Cond(jcc.Sub) ? Target(jnext + (ulong)jcc.Imm) : jnext;
+                    Instructions += i + 2;
+                    return true;
+                }
+                case Handler.Alu:
+                    ExecAlu(ref op, next);
+                    break;
+                case Handler.Test:
+                    Test(ref op, next);
+                    break;
+                case Handler.Inc:
+                case Handler.Dec:
+                case Handler.Neg:
+                case Handler.Not:
+                    Unary(ref op, next);
+                    break;
+                case Handler.Shift:
+                    Shift(ref op, next);
+                    break;
+                case Handler.Jmp:
+                    Rip = Target(next + (ulong)op.Imm);
+                    Instructions += i + 1;
+                    return true;
+                case Handler.Jcc:
+                    Rip = Cond(op.Sub) ? Target(next + (ulong)op.Imm) : next;
+                    Instructions += i + 1;
+                    return true;
+                case Handler.JmpInd:
+                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
+                    Instructions += i + 1;
+                    return true;
+                case Handler.Call:
+                {
+                    ulong target = Target(next + (ulong)op.Imm);
+                    Push64(next);
+                    Rip = target;
+                    Instructions += i + 1;
+                    return true;
+                }
+                case Handler.CallInd:
+                {
+                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
+                    Push64(next);
+                    Rip = target;
+                    Instructions += i + 1;
+                    return true;
+                }
+                case Handler.Ret:
+                {
+                    ulong sp = R(RSP);
+                    ulong target = Target(Read64(sp));
+                    R(RSP) = sp + 8 + (ulong)op.Imm;
+                    Rip = target;
+                    Instructions += i + 1;
+                    return true;
+                }
+                case Handler.Resync:
+                    // The block's code was overwritten by an earlier op: refetch from here.
+                    Rip = blockRip + op.Offset;
+                    Instructions += i;
+                    Cycles -= op.Cost + op.CostAfter;
+                    return true;
+
+                default:
+                {
+                    int r = ExecuteCold(ref op, next, i, blockRip);
+                    if (r < 0) break;
+                    return r == 0;
+                }
+            }
+        }
+        Rip = blockRip + (ulong)block.ByteLength;
+        Instructions += ops.Length;
+        return true;
+    }
+
+    /// <summary>A 32/64-bit ALU op whose destination is a full register (32-bit results zero-extend).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AluToRegister(ref Op op, ulong a, ulong b)
+    {
+        int sub = op.Sub, size = op.Size;
+        bool carry = (sub == AluOp.Adc || sub == AluOp.Sbb) && GetCF();
+        ulong r = AluValue(sub, a, b, carry);
+        if (size == 4) r = (uint)r;
+        if (sub != AluOp.Cmp) R(op.R1) = r;
+        AluFlags(sub, size, a, b, r, carry);
+    }
+
+    /// <summary>
+    /// The less frequent instructions, out of the hot switch so the JIT can inline the helpers
+    /// of the hot one. Returns -1 to continue the block, 0 if the block ended with a control
+    /// transfer (chainable), 1 if it ended with a system instruction (back to the run loop).
+    /// </summary>
+    private int ExecuteCold(ref Op op, ulong next, int i, ulong blockRip)
+    {
+        switch (op.H)
+        {
+            case Handler.Xchg:
+            {
+                if ((op.Form & OpForm.MemDst) != 0)
+                {
+                    ulong ea = Ea(ref op, next);
+                    ulong m = ReadMem(ea, op.Size);
+                    WriteMem(ea, op.Size, GetReg(op.R2, op.Size));
+                    SetReg(op.R2, op.Size, m);
+                }
+                else
+                {
+                    ulong a = GetReg(op.R1, op.Size), b = GetReg(op.R2, op.Size);
+                    SetReg(op.R1, op.Size, b);
+                    SetReg(op.R2, op.Size, a);
+                }
+                return -1;
+            }
+            case Handler.Push:
+            {
+                ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm
+                    : (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size)
+                    : GetReg(op.R2, op.Size);
+                if (op.Size == 8) Push64(v);
+                else { ulong sp = R(RSP) - 2; Write16(sp, (ushort)v); R(RSP) = sp; }
+                return -1;
+            }
+            case Handler.Pop:
+            {
+                ulong sp = R(RSP);
+                ulong v = ReadMem(sp, op.Size);
+                R(RSP) = sp + op.Size;
+                try
+                {
+                    // SDM POP: an RSP-based destination address is computed after the increment.
+                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                    else SetReg(op.R1, op.Size, v);
+                }
+                catch (GuestFault) { R(RSP) = sp; throw; }
+                return -1;
+            }
+            case Handler.Bswap:
+                if (op.Size == 8) R(op.R1) = BinaryPrimitives.ReverseEndianness(R(op.R1));
+                else if (op.Size == 4) R(op.R1) = BinaryPrimitives.ReverseEndianness((uint)R(op.R1));
+                else SetReg(op.R1, 2, 0); // SDM: BSWAP of a 16-bit register is undefined; hardware gives 0
+                return -1;
+            case Handler.Cbw:
+                if (op.Size == 2) SetReg(RAX, 2, (ulong)(sbyte)R(RAX));
+                else if (op.Size == 4) R(RAX) = (uint)(short)R(RAX);
+                else R(RAX) = (ulong)(int)R(RAX);
+                return -1;
+            case Handler.Cwd:
+            {
+                bool neg = (GetReg(RAX, op.Size) & SignBit(op.Size)) != 0;
+                SetReg(RDX, op.Size, neg ? ulong.MaxValue : 0);
+                return -1;
+            }
+            case Handler.Lahf:
+                SetReg(16, 1, (GetRflags() & (FlagSF | FlagZF | FlagAF | FlagPF | FlagCF)) | 2);
+                return -1;
+            case Handler.Sahf:
+                SetFlagBits(FlagSF | FlagZF | FlagAF | FlagPF | FlagCF, GetReg(16, 1));
+                return -1;
+            case Handler.FlagBit:
+                switch (op.Sub)
+                {
+                    case 0: SetFlagBits(FlagCF, 0); break;
+                    case 1: SetFlagBits(FlagCF, FlagCF); break;
+                    case 2: SetFlagBits(FlagCF, GetCF() ? 0 : FlagCF); break;
+                    case 3: _rflags &= ~FlagDF; break;
+                    default: _rflags |= FlagDF; break;
+                }
+                return -1;
+            case Handler.Enter:
+                Enter(ref op);
+                return -1;
+            case Handler.Leave:
+            {
+                ulong bp = R(RBP);
+                if (op.Size == 8) { ulong v = Read64(bp); R(RSP) = bp + 8; R(RBP) = v; }
+                else { ulong v = Read16(bp); R(RSP) = bp + 2; SetReg(RBP, 2, v); }
+                return -1;
+            }
+
+            case Handler.Shld:
+            case Handler.Shrd:
+                DoubleShift(ref op, next);
+                return -1;
+            case Handler.Mul:
+                Mul1(ref op, next, false);
+                return -1;
+            case Handler.Imul1:
+                Mul1(ref op, next, true);
+                return -1;
+            case Handler.Imul2:
+            case Handler.Imul3:
+                ImulN(ref op, next);
+                return -1;
+            case Handler.Div:
+                Divide(ref op, next, false);
+                return -1;
+            case Handler.Idiv:
+                Divide(ref op, next, true);
+                return -1;
+            case Handler.Bt:
+                BitTest(ref op, next);
+                return -1;
+            case Handler.Bsf:
+            case Handler.Bsr:
+            case Handler.Tzcnt:
+            case Handler.Lzcnt:
+            case Handler.Popcnt:
+                BitScan(ref op, next);
+                return -1;
+            case Handler.Andn:
+            case Handler.Bextr:
+            case Handler.Blsi:
+            case Handler.Blsmsk:
+            case Handler.Blsr:
+                Bmi(ref op, next);
+                return -1;
+            case Handler.Cmpxchg:
+                Cmpxchg(ref op, next);
+                return -1;
+            case Handler.Xadd:
+                Xadd(ref op, next);
+                return -1;
+            case Handler.Cmpxchg16b:
+                Cmpxchg16b(ref op, next);
+                return -1;
+
+            case Handler.Jrcxz:
+                Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;
+                Instructions += i + 1;
+                return 0;
+            case Handler.Loop:
+            {
+                ulong c = (R(RCX) - 1) & Mask(op.Size);
+                SetReg(RCX, op.Size, c);
+                bool take = c != 0 && (op.Sub == 0 || (op.Sub == 1 ? Cond(4) : !Cond(4)));
+                Rip = take ? Target(next + (ulong)op.Imm) : next;
+                Instructions += i + 1;
+                return 0;
+            }
+
+            case Handler.Movs:
+            case Handler.Stos:
+            case Handler.Lods:
+            case Handler.Cmps:
+            case Handler.Scas:
+                StringOp(ref op);
+                return -1;
+
+            default:
+                // System instructions: rare, may change mode, always end the block.
+                Rip = next;
+                ExecSystem(ref op, next, blockRip + op.Offset);
+                Instructions += i + 1;
+                return 1;
+        }
+    }
+
+    /// <summary>A branch target must be canonical; the branch itself faults (#GP), before any side effect.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Target(ulong t) => IsCanonical(t) ? t : throw GuestFault.Gp();
+
+    private void Enter(ref Op op)
+    {
+        int level = (int)(op.Disp & 31);
+        ulong frameSize = (ulong)op.Imm & 0xffff;
+        if (op.Size != 8) throw GuestFault.Ud();
+        ulong rsp = R(RSP), rbp = R(RBP);
+        ulong sp = rsp - 8;
+        Write64(sp, rbp);
+        ulong frameTemp = sp;
+        for (int l = 1; l < level; l++)
+        {
+            rbp -= 8;
+            sp -= 8;
+            Write64(sp, Read64(rbp));
+        }
+        if (level > 0) { sp -= 8; Write64(sp, frameTemp); }
+        R(RBP) = frameTemp;
+        R(RSP) = sp - frameSize;
+    }
+}
+
+/// <summary>A condition of the emulated machine that no guest can handle (e.g. executing MMIO).</summary>
+public sealed class MachineCheck(string message) : Exception(message);

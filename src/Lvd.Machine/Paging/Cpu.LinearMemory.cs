@@ -1,0 +1,239 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lvd.Machine.Memory;
+using Lvd.Machine.Paging;
+
+namespace Lvd.Machine.Execution;
+
+/// <summary>
+/// Linear memory access: a TLB hit is one tag compare and a direct array access; a miss
+/// translates (<see cref="Translate"/>) and takes the slow path through physical memory.
+/// </summary>
+public sealed partial class Cpu
+{
+    public enum Access : byte { Read = 0, Write = 1, Exec = 2 }
+
+    private Tlb _tlbSup;
+    private Tlb _tlbUser;
+    /// <summary>Never filled: selected while alignment checking forces the slow path.</summary>
+    private readonly Tlb _tlbNone = new();
+    private TlbEntry[] _tlb;
+    private bool _alignCheck;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.IndexOf(la));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref byte PageRef(byte[] page, ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page), (int)(la & PhysicalMemory.PageMask));
+
+    // ---- reads ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte Read8(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask)) return PageRef(e.Page!, la);
+        return (byte)ReadSlow(la, 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort Read16(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+            return Unsafe.ReadUnaligned<ushort>(ref PageRef(e.Page!, la));
+        return (ushort)ReadSlow(la, 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint Read32(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+            return Unsafe.ReadUnaligned<uint>(ref PageRef(e.Page!, la));
+        return (uint)ReadSlow(la, 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read64(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
+            return Unsafe.ReadUnaligned<ulong>(ref PageRef(e.Page!, la));
+        return ReadSlow(la, 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong ReadMem(ulong la, int size) => size switch
+    {
+        8 => Read64(la),
+        4 => Read32(la),
+        2 => Read16(la),
+        _ => Read8(la),
+    };
+
+    // ---- writes ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write8(ulong la, byte v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask)) { PageRef(e.Page!, la) = v; return; }
+        WriteSlow(la, 1, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write16(ulong la, ushort v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 2, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write32(ulong la, uint v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 4, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write64(ulong la, ulong v)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
+        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
+        WriteSlow(la, 8, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void WriteMem(ulong la, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 8: Write64(la, v); break;
+            case 4: Write32(la, (uint)v); break;
+            case 2: Write16(la, (ushort)v); break;
+            default: Write8(la, (byte)v); break;
+        }
+    }
+
+    /// <summary>Checks that a write to [la, la+size) would succeed, without writing.</summary>
+    internal void ProbeWrite(ulong la, int size)
+    {
+        Translate(la, Access.Write, Cpl == 3);
+        if (((la + (ulong)size - 1) ^ la) > PhysicalMemory.PageMask) Translate(la + (ulong)size - 1, Access.Write, Cpl == 3);
+    }
+
+    // ---- slow paths ----
+
+    private void CheckAlignment(ulong la, int size)
+    {
+        if (_alignCheck && size > 1 && (la & (ulong)(size - 1)) != 0) throw new GuestFault(Vectors.AC, 0, true);
+    }
+
+    private ulong ReadSlow(ulong la, int size)
+    {
+        CheckAlignment(la, size);
+        ulong off = la & PhysicalMemory.PageMask;
+        if (off + (ulong)size > PhysicalMemory.PageSize)
+        {
+            // Crosses a page: both translations must succeed before anything is returned.
+            ulong pa0 = Translate(la, Access.Read, Cpl == 3);
+            ulong pa1 = Translate((la | PhysicalMemory.PageMask) + 1, Access.Read, Cpl == 3);
+            ulong v = 0;
+            for (int i = 0; i < size; i++)
+            {
+                ulong a = la + (ulong)i;
+                ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+                v |= Memory.Read(pa, 1) << (8 * i);
+            }
+            return v;
+        }
+        ulong p = Translate(la, Access.Read, Cpl == 3);
+        return Memory.Read(p, size);
+    }
+
+    private void WriteSlow(ulong la, int size, ulong v)
+    {
+        CheckAlignment(la, size);
+        ulong off = la & PhysicalMemory.PageMask;
+        if (off + (ulong)size > PhysicalMemory.PageSize)
+        {
+            ulong pa0 = Translate(la, Access.Write, Cpl == 3);
+            ulong pa1 = Translate((la | PhysicalMemory.PageMask) + 1, Access.Write, Cpl == 3);
+            for (int i = 0; i < size; i++)
+            {
+                ulong a = la + (ulong)i;
+                ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+                Memory.Write(pa, 1, v >> (8 * i));
+            }
+            return;
+        }
+        ulong p = Translate(la, Access.Write, Cpl == 3);
+        Memory.Write(p, size, v);
+    }
+
+    /// <summary>
+    /// Translation through the TLB of the given privilege (a hit costs nothing); a miss walks
+    /// and fills it. Used by implicit supervisor accesses (IDT, GDT, TSS, interrupt frames).
+    /// </summary>
+    private ulong TranslateCached(ulong la, Access access, bool user)
+    {
+        var tlb = user ? _tlbUser : _tlbSup;
+        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
+        ulong tag = la & ~PhysicalMemory.PageMask;
+        ulong hit = access switch { Access.Read => e.ReadTag, Access.Write => e.WriteTag, _ => e.ExecTag };
+        if (hit == tag) return e.PhysPage | (la & PhysicalMemory.PageMask);
+        return Translate(la, access, user);
+    }
+
+    /// <summary>Reads with supervisor privilege (IDT, GDT, TSS: implicit supervisor accesses).</summary>
+    internal ulong ReadSupervisor(ulong la, int size)
+    {
+        if ((la & PhysicalMemory.PageMask) + (ulong)size <= PhysicalMemory.PageSize)
+            return Memory.Read(TranslateCached(la, Access.Read, false), size);
+        ulong v = 0;
+        for (int i = 0; i < size; i++) v |= Memory.Read(TranslateCached(la + (ulong)i, Access.Read, false), 1) << (8 * i);
+        return v;
+    }
+
+    /// <summary>Writes with supervisor privilege; both pages are checked before anything is written.</summary>
+    internal void WriteSupervisor(ulong la, int size, ulong value)
+    {
+        ulong last = la + (ulong)size - 1;
+        ulong pa0 = TranslateCached(la, Access.Write, false);
+        if ((la ^ last) <= PhysicalMemory.PageMask) { Memory.Write(pa0, size, value); return; }
+        ulong pa1 = TranslateCached(last & ~PhysicalMemory.PageMask, Access.Write, false);
+        for (int i = 0; i < size; i++)
+        {
+            ulong a = la + (ulong)i;
+            ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
+            Memory.Write(pa, 1, value >> (8 * i));
+        }
+    }
+
+    // ---- code fetch ----
+
+    /// <summary>Physical address of an instruction byte (exec permission checked).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong FetchPhys(ulong la)
+    {
+        ref var e = ref TlbSlot(la);
+        if (e.ExecTag == (la & ~PhysicalMemory.PageMask)) return e.PhysPage | (la & PhysicalMemory.PageMask);
+        return Translate(la, Access.Exec, Cpl == 3);
+    }
+
+    /// <summary>Debugger/report read: translates without faulting or touching A/D bits... best effort.</summary>
+    public bool TryReadLinear(ulong la, out byte value)
+    {
+        value = 0;
+        // Through the guest's page tables and, in non-root operation, its EPT.
+        if (!TryTranslateGuest(la, out ulong pa) || !Memory.IsRam(pa)) return false;
+        value = (byte)Memory.Read(pa, 1);
+        return true;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Runtime.CompilerServices;
+using Lvd.Machine.Memory;
+
+namespace Lvd.Machine.Paging;
+
+/// <summary>
+/// One translation: a guest-linear page mapped to a host page array. Each access type has
+/// its own tag (the page-aligned linear address, or <see cref="Tlb.Invalid"/>), so a
+/// permission check on a hit is a single compare. A write tag is only set once the walk has
+/// set the dirty bit and the page holds no decoded code.
+/// </summary>
+public struct TlbEntry
+{
+    public ulong ReadTag;
+    public ulong WriteTag;
+    public ulong ExecTag;
+    public byte[]? Page;
+    public ulong PhysPage;
+    public bool Global;
+    /// <summary>12, 21 or 30: the size of the page this 4 KiB piece came from (INVLPG drops all pieces).</summary>
+    public byte PageShift;
+}
+
+/// <summary>
+/// A software TLB for one privilege level (CPL 0 or CPL 3 permissions) of one translation
+/// context. The CPU keeps one per (context, privilege) so hits need no checks. Two ways per
+/// set: the fast paths look at <see cref="Entries"/> only (the most recently used way); a miss
+/// there looks at <see cref="Victims"/> (the other way) before walking, and swaps the two on a
+/// hit, so two hot pages that share a set do not walk on every access (hardware TLBs are 4- to
+/// 8-way; a direct-mapped one made a domain's code page and its info page walk on each call).
+/// </summary>
+public sealed class Tlb
+{
+    public const int Bits = 10;
+    public const int Size = 1 << Bits;
+    public const int IndexMask = Size - 1;
+    public const ulong Invalid = ulong.MaxValue;
+
+    public readonly TlbEntry[] Entries = new TlbEntry[Size];
+    /// <summary>The second way of each set: the entry a fill displaced from <see cref="Entries"/>.</summary>
+    public readonly TlbEntry[] Victims = new TlbEntry[Size];
+
+    /// <summary>Some entry came from a 2 MiB or 1 GiB page (INVLPG must then scan).</summary>
+    public bool HasLargePages;
+
+    public Tlb() => FlushAll();
+
+    /// <summary>
+    /// The slot of a page: the low bits of its page number folded with the next two groups of
+    /// bits, so that pages 4 MiB, 1 GiB or 512 GiB apart (the same offset in different regions:
+    /// a domain's code, heap, stacks and pool; the kernel image and the direct map) do not all
+    /// land in one slot of this direct-mapped TLB and evict each other on every access.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IndexOf(ulong linear)
+    {
+        ulong vpn = linear >> PhysicalMemory.PageShift;
+        return (int)(vpn ^ (vpn >> Bits) ^ (vpn >> (2 * Bits))) & IndexMask;
+    }
+
+    public void FlushAll()
+    {
+        for (int i = 0; i < Entries.Length; i++) { Clear(ref Entries[i]); Clear(ref Victims[i]); }
+        HasLargePages = false;
+    }
+
+    public void FlushNonGlobal()
+    {
+        for (int i = 0; i < Entries.Length; i++)
+        {
+            if (!Entries[i].Global) Clear(ref Entries[i]);
+            if (!Victims[i].Global) Clear(ref Victims[i]);
+        }
+    }
+
+    /// <summary>
+    /// The slow path's first step: if the other way of the set holds the page with the wanted
+    /// permission (0 read, 1 write, 2 execute), make it the primary entry and say so.
+    /// </summary>
+    public bool PromoteVictim(ulong linear, int kind)
+    {
+        int i = IndexOf(linear);
+        ref var v = ref Victims[i];
+        ulong tag = linear & ~PhysicalMemory.PageMask;
+        ulong t = kind == 0 ? v.ReadTag : kind == 1 ? v.WriteTag : v.ExecTag;
+        if (t != tag) return false;
+        (Entries[i], Victims[i]) = (Victims[i], Entries[i]);
+        return true;
+    }
+
+    /// <summary>Before a fill replaces the primary entry of a set with another page: keep the old one as the victim.</summary>
+    public void Displace(int index, ulong newTag)
+    {
+        ref var e = ref Entries[index];
+        if (e.Page == null) return;
+        ulong t = e.ReadTag != Invalid ? e.ReadTag : e.ExecTag != Invalid ? e.ExecTag : e.WriteTag;
+        if (t == Invalid || t == newTag) return;
+        Victims[index] = e;
+        Clear(ref e);
+    }
+
+    /// <summary>INVLPG: drops the translation of a page, all of it if it was a large page (SDM 4.10.4.1).</summary>
+    public void FlushPage(ulong linear)
+    {
+        ulong tag = linear & ~PhysicalMemory.PageMask;
+        ref var e = ref Entries[IndexOf(linear)];
+        if (e.ReadTag == tag || e.WriteTag == tag || e.ExecTag == tag) Clear(ref e);
+        ref var v = ref Victims[IndexOf(linear)];
+        if (v.ReadTag == tag || v.WriteTag == tag || v.ExecTag == tag) Clear(ref v);
+        if (!HasLargePages) return;
+        for (int i = 0; i < Entries.Length; i++)
+        {
+            FlushLargePiece(ref Entries[i], linear);
+            FlushLargePiece(ref Victims[i], linear);
+        }
+    }
+
+    private static void FlushLargePiece(ref TlbEntry x, ulong linear)
+    {
+        if (x.PageShift <= PhysicalMemory.PageShift || x.Page == null) return;
+        ulong t = x.ReadTag != Invalid ? x.ReadTag : x.ExecTag != Invalid ? x.ExecTag : x.WriteTag;
+        if (t != Invalid && (t >> x.PageShift) == (linear >> x.PageShift)) Clear(ref x);
+    }
+
+    /// <summary>Drops write permission for every entry that maps the given physical page.</summary>
+    public void RevokeWrite(ulong physPage)
+    {
+        for (int i = 0; i < Entries.Length; i++)
+        {
+            if (Entries[i].PhysPage == physPage) Entries[i].WriteTag = Invalid;
+            if (Victims[i].PhysPage == physPage) Victims[i].WriteTag = Invalid;
+        }
+    }
+
+    private static void Clear(ref TlbEntry e)
+    {
+        e.ReadTag = Invalid;
+        e.WriteTag = Invalid;
+        e.ExecTag = Invalid;
+        e.Page = null;
+        e.PhysPage = Invalid;
+        e.Global = false;
+        e.PageShift = 0;
+    }
+}

@@ -159,6 +159,8 @@ lvd_from_domain:
 	pushq %rdx
 	xorl %eax, %eax
 	xorl %ecx, %ecx
+.globl lvd_from_domain_vmfunc     // (the self test makes a domain jump here)
+lvd_from_domain_vmfunc:
 	vmfunc
 	testq $1, lvd_view_in_kernel(%rip)
 	jz lvd_bad_vmfunc         // still in a domain EPT: not our VMFUNC

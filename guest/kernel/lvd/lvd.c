@@ -51,6 +51,7 @@ static void domain_flush_output(struct lvd_domain *d);
 #define BUDGET_MS_DEFAULT 100
 static uint64_t budget_ticks = BUDGET_MS_DEFAULT * HZ / 1000;
 #define KSTACK_MIN    1024             // refuse a call with less kernel stack left
+#define IST_SCRUB     512              // bytes at an IST's top that hold frames (with our pushes)
 
 static inline uint64_t
 lvd_hc(unsigned long nr, unsigned long a0, unsigned long a1, unsigned long a2,
@@ -196,8 +197,10 @@ struct elf64_phdr {
 #define PF_X 1
 #define PF_W 2
 
+// Load the image's PT_LOAD segments into b (b == NULL: only check them and
+// count the pages they need, into *pages).
 static int
-load_image(struct builder *b, const struct boot_module *m)
+load_image(struct builder *b, const struct boot_module *m, uint64_t *pages)
 {
 	const uint8_t *img = P2V(m->base);
 	const struct elf64_ehdr *eh = (const void *)img;
@@ -224,6 +227,10 @@ load_image(struct builder *b, const struct boot_module *m)
 			return -1;
 		}
 		uint64_t perm = (ph[i].flags & PF_W ? PTE_W : 0) | (ph[i].flags & PF_X ? 0 : PTE_NX);
+		if (b == NULL) {
+			*pages += (hi - lo) / PGSIZE;
+			continue;
+		}
 		for (uint64_t va = lo; va < hi; va += PGSIZE) {
 			uint64_t pa = b_page(b);
 			uint8_t *dst = P2V(pa);
@@ -324,13 +331,24 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		panic("lvd: out of memory");
 	for (int i = 0; module[i] && i < (int)sizeof d->name - 1; i++)
 		d->name[i] = module[i];
+	// Its physical memory, sized from the image's segments (.bss included):
+	// the image, its page tables (64 pages cover heap, stacks, info and the
+	// kernel pages on 64 CPUs; one more per 2 MiB of image), heap, per-CPU
+	// stack pools, the info page.  Refused, not a panic, when it does not fit.
+	uint64_t img_pages = 0;
+	if (load_image(NULL, m, &img_pages) != 0) {
+		kfree_page(d->out);
+		kfree(d);
+		return NULL;
+	}
+	uint64_t tables = 64 + img_pages / 512 + 1;
+	uint64_t chunk = (img_pages + tables) * PGSIZE + DOMAIN_HEAP + (uint64_t)ncpu * LVD_STACKS_PER_CPU * LVD_STACK_SIZE + PGSIZE;
 	acquire(&lvdlock);
-	// Its physical memory: image (at most the module's size) and page
-	// tables (256 KiB), heap, per-CPU stack pools, the info page.
-	uint64_t chunk = PGROUNDUP(m->length) + (256UL << 10) + DOMAIN_HEAP + (uint64_t)ncpu * LVD_STACKS_PER_CPU * LVD_STACK_SIZE + PGSIZE;
-	if (dphys_next + chunk > domain_phys.end) {
+	if (chunk > domain_phys.end - dphys_next) {
+		uint64_t left = domain_phys.end - dphys_next;
 		release(&lvdlock);
-		printk("lvd: domain memory exhausted (domainmem=)\n");
+		printk("lvd: domain %s refused: it needs %lu KiB of domain memory (image %lu KiB), %lu KiB left (domainmem=)\n",
+		       d->name, chunk >> 10, (img_pages * PGSIZE) >> 10, left >> 10);
 		kfree_page(d->out);
 		kfree(d);
 		return NULL;
@@ -344,11 +362,7 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 
 	struct builder b = { d, d->phys_lo, d->phys_hi };
 	d->pml4_pa = b_page(&b);
-	if (load_image(&b, m) != 0) {
-		kfree_page(d->out);
-		kfree(d);   // its physical chunk stays unused
-		return NULL;
-	}
+	load_image(&b, m, NULL);   // checked above
 	// Heap.
 	uint64_t heap = b.next;
 	for (uint64_t o = 0; o < DOMAIN_HEAP; o += PGSIZE)
@@ -418,6 +432,10 @@ prepare_slow(struct lvd_domain *d, struct cpu *c, struct thread *t)
 	if (d->ept[c->id] <= 0)
 		return -LVD_EDEAD;
 	if (c->lvd_slot != d) {
+		// Another domain ran here last: its interrupt frames (its registers)
+		// are still at the tops of this CPU's ISTs, which d can read.
+		for (int i = 0; i < 3; i++)
+			memset((char *)c->ist[i] + ISTSIZE - IST_SCRUB, 0, IST_SCRUB);
 		struct lvd_hc_result r = lvd_hypercall(LVD_HC_EPTP_LIST_SET, 1, (unsigned long)d->ept[c->id], 0, 0, 0);
 		if (r.status != 0)
 			return -LVD_EDEAD;

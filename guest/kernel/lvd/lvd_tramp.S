@@ -75,6 +75,8 @@ lvd_enter:
 	pushq %r14
 	pushq %r15
 	pushq %rdi                      // the message, for the reply
+	rdfsbase %rax                   // the FS base, restored on the way back
+	pushq %rax
 	pushq ST(S_DOMIF)               // the outer call's words (nesting)
 	pushq ST(S_DRSP)
 	pushq ST(S_KRSP)
@@ -113,6 +115,8 @@ lvd_return_vmfunc:
 	popq ST(S_KRSP)
 	popq ST(S_DRSP)
 	popq ST(S_DOMIF)
+	popq %rcx
+	wrfsbase %rcx                   // whatever the domain did to FS
 	popq %rcx                       // the message
 	LVD_MSG_STORE %rcx, %rax
 	popq %r15
@@ -214,6 +218,8 @@ lvd_unwind:
 	popq ST(S_KRSP)
 	popq ST(S_DRSP)
 	popq ST(S_DOMIF)
+	popq %rcx
+	wrfsbase %rcx
 	popq %rcx                       // the message
 	popq %r15
 	popq %r14

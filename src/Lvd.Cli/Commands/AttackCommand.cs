@@ -21,7 +21,7 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
         public int Cpus { get; init; } = 4;
     }
 
-    [GeneratedRegex(@"^lvdtest: (?<name>.+?)\s+(?<what>killed|rejected) \((?<r>-?\d+)\)\s*$")]
+    [GeneratedRegex(@"^lvdtest: (?<name>.+?)\s+(?<what>killed|rejected|returned) \((?<r>-?\d+)\)\s*$")]
     private static partial Regex AttackLine();
 
     [GeneratedRegex(@"^lvd: domain selftest killed on cpu \d+: (?<why>.+)$")]

@@ -92,6 +92,6 @@ public sealed partial class DemoCommand : Command<MachineSettings>
         return 0;
     }
 
-    [GeneratedRegex(@"^(scribbler:|lvd: domain scribbler killed|lvd: scribbler:|lvd: kernel still running|result:)")]
+    [GeneratedRegex(@"^(\[domain scribbler\]|lvd: domain scribbler killed|lvd: scribbler:|lvd: kernel still running|result:)")]
     private static partial Regex DemoLines();
 }

@@ -4,21 +4,18 @@
 # A driver is a directory of .c files or one .c file.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../common.sh"   # guest_flags (guest/flags), the generated headers
 libc="$here/../libc"
 src="${1:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 out="${2:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 
-CFLAGS=(
-  -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
-  -ffreestanding -fno-tree-loop-distribute-patterns
-  -nostdinc -isystem "$(gcc -print-file-name=include)"
-  -fpie -mcmodel=small       # RIP-relative code; the static link fixes every address
-  -mno-red-zone              # interrupts inside a domain land on its stack's neighbour pages: no red zone
-  -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
-  -fno-asynchronous-unwind-tables -fcf-protection=none
-  -I "$here/../include" -I "$here/lib" -I "$here/../../build/guest/include"
+mapfile -t CFLAGS < <(guest_flags codegen freestanding system domain)
+CFLAGS+=(
+  -nostdinc -isystem "$(guest_gcc_include)"
+  -I "$here/../include" -I "$here/lib" -I "$(guest_abi_include)"
 )
-LDFLAGS=(-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,norelro -T "$here/domain.ld")
+mapfile -t LDFLAGS < <(guest_flags link link-system link-domain)
+LDFLAGS+=(-T "$here/domain.ld")
 
 obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT

@@ -22,7 +22,7 @@ public static class DomainBuilder
         Directory.CreateDirectory(dir);
         string elf = Path.Combine(dir, name + ".elf");
         string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";   // concurrent builds: rename into place
-        var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
+        var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, cc.BuildEnvironment());
         if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
         else File.Delete(tmp);
         if (r.ExitCode != 0) throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());

@@ -4,36 +4,16 @@ namespace Lvd.Toolchain;
 /// <c>lvd cc</c>: gcc, set up to produce guest programs. The result is a static, non-PIE
 /// x86-64 ELF linked at 0x400000 by guest/libc/exec.ld, started by guest/libc/crt0.S and
 /// linked against the guest C runtime (guest/libc), which is built once and cached.
-/// See guest/libc/README.md for the execution ABI and for why each flag is there.
+/// See guest/libc/README.md for the execution ABI; the flags are guest/flags (GuestFlags), each explained there.
 /// </summary>
 public sealed class GuestCompiler
 {
-    /// <summary>
-    /// Code generation for everything that runs in the guest, user code and runtime alike.
-    /// -mgeneral-regs-only: the emulated machine has no SSE/x87 state. -mno-red-zone: code runs
-    /// at CPL 0, where an interrupt pushes its frame on the current stack, right over a red
-    /// zone. -fno-pie: loaded at its link address. -fno-stack-protector: no TLS canary (no %fs).
-    /// No unwind tables (nothing unwinds) and no CET endbr64 (nothing checks it).
-    /// </summary>
-    private static readonly string[] CodegenFlags =
-    [
-        "-fno-pie", "-mgeneral-regs-only", "-mno-red-zone", "-fno-stack-protector",
-        "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
-    ];
-
-    /// <summary>
-    /// The runtime alone is compiled freestanding, which also turns builtins off: otherwise gcc
-    /// may recognise memset's own loop as a memset and compile it into a call to itself.
-    /// User code keeps builtins (memcpy inlined, printf("x\n") made puts), like a Linux build.
-    /// </summary>
-    private static readonly string[] RuntimeFlags =
-    [
-        "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-O2", "-g", "-Wall", "-Wextra",
-    ];
-
-    /// <summary>Static, no host start files or libraries; no build-id note (exec.ld has no place for it).</summary>
-    private static readonly string[] LinkFlags = ["-static", "-nostdlib", "-no-pie", "-Wl,--build-id=none"];
-
+    // The flags of guest/flags (GuestFlags): code generation for everything that runs in the
+    // guest and position-dependent programs; the runtime alone is also freestanding (user code
+    // keeps builtins, like a Linux build); the static link.
+    private readonly string[] _codegenFlags;
+    private readonly string[] _runtimeFlags;
+    private readonly string[] _linkFlags;
     private readonly string _repoRoot;
     private readonly string _libcDir;
     private readonly string _gcc;
@@ -45,16 +25,21 @@ public sealed class GuestCompiler
         _repoRoot = repoRoot;
         _libcDir = Path.Combine(repoRoot, "guest", "libc");
         _gcc = gcc;
+        var flags = GuestFlags.Load(repoRoot);
+        _codegenFlags = flags.Of("codegen", "program");
+        _runtimeFlags = flags.Of("freestanding", "runtime");
+        _linkFlags = flags.Of("link");
         // -nostdinc keeps the host's /usr/include out: a header the runtime lacks is a compile
         // error, not a glibc declaration that fails at link time. gcc's own directory supplies
         // stddef.h, stdarg.h, stdbool.h, float.h and the rest of the freestanding headers.
         // guest/include holds headers shared by guest programs (the hypercall wrappers);
         // build/guest/include the generated lvd_abi.h (exit reasons, hypercall numbers).
         string generated = GenerateAbiHeader(repoRoot);
+        AbiIncludeDir = generated;
         _includeFlags = ["-nostdinc", "-isystem", Path.Combine(_libcDir, "include"), "-isystem", GccIncludeDir(gcc),
             "-I", Path.Combine(repoRoot, "guest", "include"), "-I", generated];
         _runtime = new RuntimeCache(_libcDir, Path.Combine(repoRoot, "build", "guest"), gcc,
-            [.. CodegenFlags, .. RuntimeFlags, .. _includeFlags]);
+            [.. _codegenFlags, .. _runtimeFlags, .. _includeFlags]);
     }
 
     /// <summary>Writes build/guest/include/lvd_abi.h from the C# definitions (only when it changed).</summary>
@@ -72,6 +57,13 @@ public sealed class GuestCompiler
         }
         return dir;
     }
+
+    /// <summary>The directory of the generated lvd_abi.h (build/guest/include), written when this compiler was made.</summary>
+    public string AbiIncludeDir { get; }
+
+    /// <summary>The environment the guest build scripts get (guest/common.sh): the generated glue and lvd_abi.h.</summary>
+    public IReadOnlyDictionary<string, string> BuildEnvironment() =>
+        new Dictionary<string, string>(GlueGenerator.Environment(_repoRoot)) { ["LVD_ABI_DIR"] = AbiIncludeDir };
 
     /// <summary>The repository whose guest/libc this compiler uses.</summary>
     public string RepoRoot => _repoRoot;
@@ -170,7 +162,7 @@ public sealed class GuestCompiler
         // User flags come after ours, so that where they disagree the user's win. (A user -I
         // is searched before our -isystem directories whatever the order.)
         var command = new List<string>();
-        command.AddRange(CodegenFlags);
+        command.AddRange(_codegenFlags);
         command.AddRange(_includeFlags);
         command.AddRange(cc.Flags);
 
@@ -184,7 +176,7 @@ public sealed class GuestCompiler
         // The runtime and libgcc (128-bit division and the like) in one group, since each
         // may need the other; crt0 first, so _start opens .text at the entry address.
         var (crt0, archive) = _runtime.Get();
-        command.AddRange(LinkFlags);
+        command.AddRange(_linkFlags);
         command.AddRange(["-T", Path.Combine(_libcDir, "exec.ld"), crt0]);
         command.AddRange(cc.Inputs);
         command.AddRange(["-Wl,--start-group", archive, "-lgcc", "-Wl,--end-group"]);

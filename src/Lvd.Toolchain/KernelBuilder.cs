@@ -1,6 +1,6 @@
 namespace Lvd.Toolchain;
 
-/// <summary>Builds the guest kernel with guest/kernel/build.sh (which owns the kernel's gcc flags), after generating the IDL glue it links (GlueGenerator).</summary>
+/// <summary>Builds the guest kernel with guest/kernel/build.sh (the flags are guest/flags', GuestFlags), after generating the IDL glue it links (GlueGenerator).</summary>
 public static class KernelBuilder
 {
     public static string Build(GuestCompiler cc)
@@ -13,7 +13,7 @@ public static class KernelBuilder
         // Several builds may run at once (parallel tests, lvd bench): each writes its own file
         // and renames it into place, so nobody ever reads a half-written image.
         string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        var r = ProcessRunner.Run("bash", [script, tmp], cc.RepoRoot, GlueGenerator.Environment(cc.RepoRoot));
+        var r = ProcessRunner.Run("bash", [script, tmp], cc.RepoRoot, cc.BuildEnvironment());
         if (r.ExitCode != 0)
         {
             File.Delete(tmp);

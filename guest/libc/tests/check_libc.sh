@@ -12,6 +12,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 libc=$(dirname "$here")
 cc=${CC:-gcc}
+# The runtime's code generation, from guest/flags (the one definition; not the
+# position-dependent [program] part: these objects link into a host program).
+codegen=$("$libc/../flags.sh" codegen freestanding)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,8 +32,7 @@ for opt in -O0 -O2; do
 		# shellcheck disable=SC2086
 		"$cc" $opt -c -nostdinc -isystem "$libc/include" \
 			-isystem "$("$cc" -print-file-name=include)" \
-			-ffreestanding -fno-tree-loop-distribute-patterns \
-			-mgeneral-regs-only -mno-red-zone -fno-stack-protector \
+			$codegen \
 			-Wall -Wextra -Werror $rename \
 			"$libc/$f.c" -o "$tmp/$f.o"
 	done

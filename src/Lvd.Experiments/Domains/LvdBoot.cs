@@ -116,7 +116,8 @@ public static partial class LvdBoot
             Add("selftest_huge");   // a .bss larger than domain memory: must be refused (lvd_test.c)
             // One fresh domain per misbehaviour, and a killed domain's memory is not reused yet
             // (docs/THREAT-MODEL.md): ~90 domains of ~1 MiB on 4 CPUs.
-            words.Add("lvdtest domainmem=128");
+            // The per-call budget at 20 ms (default 100) keeps the two endless loops short.
+            words.Add("lvdtest domainmem=128 lvdbudget=20");
         }
         if (s.Bench != null) words.Add($"lvdbench={s.Bench}");
         if (s.ExtraCmdline.Length > 0) words.Insert(0, s.ExtraCmdline);

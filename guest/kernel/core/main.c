@@ -304,6 +304,13 @@ selftest(void *arg)
 		printk("lvdtest: after the misbehaviours the kernel's user, network and block tests pass again\n");
 	}
 	lvd_isolate_from_cmdline();   // isolate= and domain= (lvd_drivers.c)
+	if (cmdline_option("domaincheck") != NULL) {
+		// After users' domains (lvd fuzz-domains): the kernel's own tests, once more.
+		user_tests();
+		net_tests();
+		blk_tests();
+		printk("lvd: after the domains the kernel's user, network and block tests pass again\n");
+	}
 	lvd_bench();                  // lvdbench= (lvd_bench.c)
 
 	for (int c = 0; c < ncpu; c++)

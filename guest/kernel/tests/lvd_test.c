@@ -12,6 +12,7 @@
 #include "percpu.h"
 #include "x86.h"
 #include <lvd/selftest.h>
+#include "probe.h"
 
 // A page of kernel data no attack may change: hashed by the hypervisor
 // before and after, with the kernel's text and rodata.
@@ -62,79 +63,8 @@ st_upcall(struct lvd_domain *d, struct lvd_msg *m)
 }
 
 // ---------------------------------------------------------------- the state probe
-// What no misbehaving domain may change (docs/THREAT-MODEL.md): this CPU's
-// control registers (the kernel's view: CR0/CR4 read their shadows, CR8 exits
-// and is emulated), RFLAGS' system bits, the FS and GS bases and the user
-// bases the thread will return with, the descriptor-table registers, the
-// syscall MSRs, the contents of the IDT and of this CPU's GDT/TSS page, and
-// (per attack, by the hypervisor) the kernel's image and a canary page.
-struct probe {
-	uint64_t cr0, cr3, cr4, cr8, rflags, fs, gs, ufs, ugs, efer, lstar, star;
-	uint8_t gdtr[10], idtr[10];
-	uint16_t tr;
-	uint64_t idt_hash, desc_hash, kernel_hash;
-};
-
-static uint64_t
-fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325UL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3UL;
-	return h;
-}
-
-static uint64_t kernel_hash(void);
-uint64_t idt_address(void);
-
-static void
-probe_take(struct probe *p)
-{
-	memset(p, 0, sizeof *p);
-	struct cpu *c = mycpu();
-	__asm__ volatile("mov %%cr0, %0" : "=r"(p->cr0));
-	__asm__ volatile("mov %%cr4, %0" : "=r"(p->cr4));
-	__asm__ volatile("mov %%cr8, %0" : "=r"(p->cr8));
-	p->cr3 = rcr3();
-	p->rflags = rflags() & (FL_IF | 0x400 | 0x40000 | 0x4000 | 0x3000 | 0x100);   // IF DF AC NT IOPL TF
-	__asm__ volatile("rdfsbase %0" : "=r"(p->fs));
-	__asm__ volatile("rdgsbase %0" : "=r"(p->gs));
-	const uint64_t *ub = (const uint64_t *)c->kstack_top;
-	p->ufs = ub[USER_FS / 8];
-	p->ugs = ub[USER_GS / 8];
-	p->efer = rdmsr(MSR_EFER);
-	p->lstar = rdmsr(MSR_LSTAR);
-	p->star = rdmsr(MSR_STAR);
-	__asm__ volatile("sgdt %0" : "=m"(p->gdtr));
-	__asm__ volatile("sidt %0" : "=m"(p->idtr));
-	__asm__ volatile("str %0" : "=r"(p->tr));
-	p->idt_hash = fnv((const void *)idt_address(), PGSIZE);
-	p->desc_hash = fnv(&cpu_descs[c->id], PGSIZE);
-	p->kernel_hash = kernel_hash();
-}
-
-// The first field that differs, or NULL.
-static const char *
-probe_diff(const struct probe *a, const struct probe *b)
-{
-	if (a->cr0 != b->cr0) return "CR0";
-	if (a->cr3 != b->cr3) return "CR3";
-	if (a->cr4 != b->cr4) return "CR4";
-	if (a->cr8 != b->cr8) return "CR8";
-	if (a->rflags != b->rflags) return "RFLAGS";
-	if (a->fs != b->fs) return "FS base";
-	if (a->gs != b->gs) return "GS base";
-	if (a->ufs != b->ufs || a->ugs != b->ugs) return "the thread's user FS/GS bases";
-	if (a->efer != b->efer || a->lstar != b->lstar || a->star != b->star) return "EFER/LSTAR/STAR";
-	if (memcmp(a->gdtr, b->gdtr, sizeof a->gdtr) != 0) return "GDTR";
-	if (memcmp(a->idtr, b->idtr, sizeof a->idtr) != 0) return "IDTR";
-	if (a->tr != b->tr) return "TR";
-	if (a->idt_hash != b->idt_hash) return "the IDT";
-	if (a->desc_hash != b->desc_hash) return "this CPU's GDT/TSS";
-	if (a->kernel_hash != b->kernel_hash) return "the kernel image or canary page (hypervisor hash)";
-	return NULL;
-}
+// probe.c (shared with domain=): the kernel_hash field here covers the
+// kernel image and the canary page.
 
 static struct lvd_domain *d_conc;
 static volatile int conc_done, conc_bad;
@@ -347,7 +277,7 @@ lvd_selftest(void)
 		struct probe before, after;
 		if (a->irq_off)
 			push_off();
-		probe_take(&before);
+		probe_take(&before, kernel_hash);
 		struct lvd_msg m = { { lvd_msg_word0(a->fn, 0), a->arg, a->w2, a->w3 } };
 		if (a->fn == ST_ISTSCAN) {
 			m.w[4] = (uint64_t)lvd_tramp_start; m.w[5] = (uint64_t)lvd_tramp_end;
@@ -355,7 +285,7 @@ lvd_selftest(void)
 		}
 		int cr = lvd_call(v, &m);
 		long r = cr != 0 ? cr : (long)m.w[0];
-		probe_take(&after);
+		probe_take(&after, kernel_hash);
 		if (a->irq_off)
 			pop_off();
 		int killed = v->dead;

@@ -63,6 +63,12 @@ public static partial class LvdBoot
             get { lock (_modules) return _kernel ??= KernelBuilder.Build(Cc); }
         }
 
+        /// <summary>A driver built elsewhere (lvd fuzz-domains builds many at once).</summary>
+        public void Add(string driver, KernelLoader.Module module)
+        {
+            lock (_modules) _modules[driver] = module;
+        }
+
         public KernelLoader.Module Module(string driver)
         {
             lock (_modules)

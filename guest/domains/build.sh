@@ -21,12 +21,22 @@ obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 files=("$here"/lib/*.c "$here"/lib/*.S)
 if [ -d "$src" ]; then files+=("$src"/*.c); else files+=("$src"); fi
+# A domain that runs one of the kernel's drivers (guest/drivers/NAME, the same
+# source the kernel builds in, unmodified) names it in a file `driver`; its
+# sources follow the domain's own glue, its directory is on the include path.
+if [ -d "$src" ] && [ -f "$src/driver" ]; then
+  drv="$here/../drivers/$(cat "$src/driver")"
+  [ -d "$drv" ] || { echo "build.sh: $src/driver names no directory under guest/drivers" >&2; exit 1; }
+  files+=("$drv"/*.c)
+  CFLAGS+=(-I "$drv")
+fi
 # A driver that talks to the kernel through IDL-generated glue (docs/IDL.md) says so
 # with a file `interfaces` (e.g. nullnet: net_device); it gets the glue runtime and
-# the generated files on its include path (guest/glue/glue.sh generates them).
+# the generated files on its include path (guest/glue/glue.sh generates them),
+# and the domain library's plumbing around them (lib/glue/domain_glue.h).
 if [ -d "$src" ] && [ -f "$src/interfaces" ]; then
   glue="$("$here/../glue/glue.sh")"
-  CFLAGS+=(-I "$here/../glue" -I "$glue")
+  CFLAGS+=(-I "$here/../glue" -I "$glue" -I "$here/lib/glue")
   files+=("$here/../glue/captab.c" "$here/../glue/pool.c")
 fi
 i=0

@@ -18,9 +18,15 @@ CFLAGS+=(
   -I "$here/../include"      # guest/include: lvd/hypercall.h, lvd/domain.h, ... (shared with domains)
   -I "$(guest_abi_include)"  # lvd_abi.h, generated from the C# definitions
 )
-# The kernel's subsystems; each one's headers are on the include path of all.
-subsystems=(core mm net block drivers lvd tests)
-for d in "${subsystems[@]}"; do CFLAGS+=(-I "$here/$d"); done
+# The kernel's subsystems, and the drivers built in (guest/drivers: each driver is
+# one source, built here or, unmodified, into an LVD domain); each one's headers
+# are on the include path of all.
+subsystems=(core mm net block lvd tests)
+drivers=(nullnet nullblk)
+dirs=()
+for d in "${subsystems[@]}"; do dirs+=("$here/$d"); done
+for d in "${drivers[@]}"; do dirs+=("$here/../drivers/$d"); done
+for d in "${dirs[@]}"; do CFLAGS+=(-I "$d"); done
 ASFLAGS=(-D__ASSEMBLY__)
 mapfile -t LDFLAGS < <(guest_flags link link-system)
 LDFLAGS+=(-T "$here/kernel.ld")
@@ -33,16 +39,16 @@ GLUE_CFLAGS=(-I "$here/../glue" -I "$glue")
 
 obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
-for d in "${subsystems[@]}"; do
-  for f in "$here/$d"/*.c; do
+for d in "${dirs[@]}"; do
+  for f in "$d"/*.c; do
     gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .c).o"
   done
 done
 for f in "$here"/../glue/captab.c "$here"/../glue/pool.c; do
   gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/lvd_glue_$(basename "$f" .c).o"
 done
-for d in "${subsystems[@]}"; do
-  for f in "$here/$d"/*.S; do
+for d in "${dirs[@]}"; do
+  for f in "$d"/*.S; do
     gcc "${ASFLAGS[@]}" "${CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .S).S.o"
   done
 done

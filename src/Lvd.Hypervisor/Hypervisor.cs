@@ -205,6 +205,12 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         return ExitAction.Stop;
     }
 
+    /// <summary>External interrupts whose delivery a domain broke, re-injected into the kernel, over all vCPUs.</summary>
+    public long InterruptsReinjected
+    {
+        get { long n = 0; foreach (var c in _vcpus) n += c?.Reinjected ?? 0; return n; }
+    }
+
     /// <summary>Violations redirected to the kernel's abort entry, over all vCPUs.</summary>
     public long DomainAborts
     {

@@ -61,6 +61,8 @@ public sealed partial class LvdTests
         ("interrupt entry with RSP at kernel memory", "killed", "#UD"),
         ("interrupt entry with a forged frame on the IST", "killed", "forged interrupt"),
         ("read kernel registers off the ISTs", "returned", null), ("print lines that pass for the kernel's", "returned", null),
+        ("an interrupt whose delivery fails under a listed CR3", "killed", "EPT violation"),
+        ("mov to cr3 (another listed value)", "killed", "EPT violation"),
         ("garbage reply", "rejected", null), ("corrupt index into the shared packet pool", "rejected", null),
         ("a .bss too large for domain memory", "rejected", null),
     ];
@@ -105,6 +107,8 @@ public sealed partial class LvdTests
         var hv = Hv(r);
         Assert.Equal(1, hv.WatchdogKills);   // "cli plus an endless loop"
         Assert.True(hv.DomainAborts >= 1, "the watchdog's kill goes through the abort entry");
+        // "an interrupt whose delivery fails under a listed CR3": the kernel got that interrupt.
+        Assert.True(hv.InterruptsReinjected >= 1, "no interrupt re-injected after a broken delivery");
         // The timer is rare: a few expiries per vCPU over the whole boot, not a tick.
         long timer = Exits(r, ExitReason.PreemptionTimer);
         Assert.InRange(timer, 2, 40L * cpus);

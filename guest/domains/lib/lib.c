@@ -17,6 +17,16 @@ lvd_malloc(size_t n)
 	return (void *)p;
 }
 
+// linux/blk-mq.h's (a driver's allocations): the domain heap, zeroed.
+void *
+kzalloc(size_t n)
+{
+	void *p = lvd_malloc(n);
+	if (p != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
 // Text goes to the kernel log 48 bytes per upcall (words 1..6), so printing
 // needs no shared buffer.
 int

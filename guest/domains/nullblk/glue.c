@@ -2,18 +2,13 @@
 // the glue generated from idl/blk_mq.idl (blk_mq_domain.c, included below;
 // guest/glue/glue.sh generates it at build time).
 //
-// What is hand-written here is only the plumbing around it:
-// - the transport: a generated stub's message goes to the kernel through the
-//   upcall trampoline (lvd_upcall_raw), its function id offset past the
-//   kernel's own services;
-// - the dispatcher: the domain library hands every call with a function id
-//   >= LVD_FN_USER to driver_call, which hands it to the generated
-//   blk_mq_domain_dispatch;
-// - the Linux-shaped API the driver calls (blk.h: blk_mq_alloc_tag_set,
-//   blk_mq_start_request, blk_mq_end_request, ...) and the function its
-//   queue_rq crosses as (the handle names cb_queue_rq, which calls the
-//   driver's ops with Linux's signature on the hardware queue's context);
-// - shadow memory: a per-CPU free list, since a request shadow lives one call.
+// What is hand-written here is only the driver's side of it: the
+// Linux-shaped API the driver calls (linux/blk-mq.h: blk_mq_alloc_tag_set,
+// blk_mq_init_queue, add_disk, blk_mq_start_request, blk_mq_end_request, ...)
+// and the function its queue_rq crosses as (the handle names cb_queue_rq,
+// which calls the driver's ops with Linux's signature on the hardware queue's
+// context).  The channels, transport, dispatcher and shadow memory are the
+// domain library's (domain_glue.h).
 //
 // One channel per CPU, each with its own capability table: the kernel calls
 // queue_rq on every CPU at once.  What the driver registers while the kernel
@@ -24,11 +19,12 @@
 // touches another CPU's.)
 
 #include "lvd_driver.h"
-#include "blk.h"
+#include <linux/blk-mq.h>
 #include <lvd/nullblk_if.h>
+#include "nullblk.h"   // the driver: guest/drivers/nullblk, built unmodified (file `driver`)
 
 // The generated glue serves these on the kernel side under these names; here
-// they are the driver's API (blk.h), so the generated header's prototypes of
+// they are the driver's API (linux/blk-mq.h), so the generated header's prototypes of
 // the kernel's functions are renamed out of the way.
 #define blk_mq_alloc_tag_set lvd_kernel_blk_mq_alloc_tag_set
 #define blk_mq_free_tag_set lvd_kernel_blk_mq_free_tag_set
@@ -39,74 +35,18 @@
 #undef blk_mq_free_tag_set
 #undef blk_mq_start_request
 #undef blk_mq_end_request
+#include "domain_glue.h"   // channels, transport, dispatch, shadows (domain library)
 
-#define MAX_CPUS 64
 #define CAP_SLOTS 8
 
-static struct lvd_cap cap_slots[MAX_CPUS][CAP_SLOTS];
-static struct lvd_captab caps[MAX_CPUS];
-static struct lvd_chan chans[MAX_CPUS];
-static unsigned int ncpus;
+static struct lvd_cap cap_slots[LVD_GLUE_MAX_CPUS][CAP_SLOTS];
+static struct lvd_captab caps[LVD_GLUE_MAX_CPUS];
 
 // The registered tag set and its hardware queue contexts.
 static struct blk_mq_tag_set *the_set;
 static struct blk_mq_hw_ctx hctxs[NB_MAX_QUEUES];
 
-static unsigned int
-this_cpu(void)
-{
-	return lvd_this_cpu(ncpus);
-}
-
-static int
-to_kernel(struct lvd_msg *m)
-{
-	m->w[0] += NB_KFN_BASE;
-	lvd_upcall_raw(m);    // the reply's status is in w[0]
-	return LVD_OK;
-}
-
-long
-driver_call(struct lvd_msg *m)
-{
-	m->w[0] -= NB_FN_BASE;   // >= LVD_FN_USER (lib.c)
-	blk_mq_domain_dispatch(&chans[this_cpu()], m);
-	return (long)m->w[0];
-}
-
-// ---- shadow objects: zeroed, per-CPU free lists of one block size ----
-
-#define SHADOW_BLOCK 64
-struct block {
-	struct block *next;
-};
-static struct block *free_blocks[MAX_CPUS];
-
-void *
-lvd_shadow_alloc(size_t size, uint32_t tag)
-{
-	if (size > SHADOW_BLOCK)
-		return NULL;
-	unsigned int c = this_cpu();
-	struct block *b = free_blocks[c];
-	if (b != NULL)
-		free_blocks[c] = b->next;
-	else if ((b = lvd_malloc(SHADOW_BLOCK)) == NULL)
-		return NULL;
-	void *d = b;
-	size_t n = (size + 7) / 8;
-	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0UL) : "memory");
-	return b;
-}
-
-void
-lvd_shadow_free(void *obj, uint32_t tag)
-{
-	unsigned int c = this_cpu();
-	struct block *b = obj;
-	b->next = free_blocks[c];
-	free_blocks[c] = b;
-}
+LVD_GLUE_DRIVER_CALL(blk_mq_domain_dispatch)
 
 // ---- what the kernel calls ----
 
@@ -137,12 +77,12 @@ cb_queue_rq(uint32_t hw_queue, struct request *rq, uint8_t last, uint64_t *reque
 int32_t
 null_init(uint32_t submit_queues, uint32_t block_size, uint32_t hw_queue_depth)
 {
-	unsigned int me = this_cpu();
+	unsigned int me = lvd_glue_cpu();
 	int r = nullblk_init(submit_queues, block_size, hw_queue_depth);
 	if (r != 0)
 		return r;
 	// What the driver registered, every CPU's table has.
-	for (unsigned int c = 0; c < ncpus; c++) {
+	for (unsigned int c = 0; c < lvd_glue_ncpus; c++) {
 		if (c == me)
 			continue;
 		memcpy(cap_slots[c], cap_slots[me], sizeof cap_slots[c]);
@@ -167,29 +107,48 @@ blk_mq_alloc_tag_set(struct blk_mq_tag_set *set)
 	    set->nr_hw_queues == 0 || set->nr_hw_queues > NB_MAX_QUEUES)
 		return -LVD_EINVAL;
 	int32_t ret;
-	int rc = blk_mq_call_blk_mq_alloc_tag_set(&chans[this_cpu()], set, cb_queue_rq, &ret);
+	int rc = blk_mq_call_blk_mq_alloc_tag_set(lvd_glue_chan(), set, cb_queue_rq, &ret);
 	if (rc != LVD_OK)
 		return rc;
 	if (ret != 0)
 		return ret;
-	// blk_mq_init_queue's part: the hardware queue contexts.
+	the_set = set;
+	return 0;
+}
+
+// The queue is the kernel's (the disk the in-kernel instance of this driver
+// added at boot; the kernel points its tag set's ops at the glue): here it
+// is only the hardware queue contexts queue_rq runs on, set up by the
+// driver's init_hctx.  Nothing crosses.
+struct request_queue *
+blk_mq_init_queue(struct blk_mq_tag_set *set)
+{
+	static struct request_queue queue;
+	if (set != the_set)
+		return NULL;
 	for (unsigned int q = 0; q < set->nr_hw_queues; q++) {
 		hctxs[q].queue_num = q;
 		if (set->ops->init_hctx != NULL && set->ops->init_hctx(&hctxs[q], set->driver_data, q) != 0)
-			return -LVD_EINVAL;
+			return NULL;
 	}
-	the_set = set;
-	return 0;
+	return &queue;
+}
+
+// The disk too is the kernel's already: nothing to add.
+int
+add_disk(struct gendisk *disk)
+{
+	return disk->queue != NULL ? 0 : -LVD_EINVAL;
 }
 
 void
 blk_mq_free_tag_set(struct blk_mq_tag_set *set)
 {
-	if (set != the_set || blk_mq_call_blk_mq_free_tag_set(&chans[this_cpu()], set) != LVD_OK)
+	if (set != the_set || blk_mq_call_blk_mq_free_tag_set(lvd_glue_chan(), set) != LVD_OK)
 		return;
 	the_set = NULL;
 	// The set's and the handle's copies in every table go.
-	for (unsigned int c = 0; c < ncpus; c++) {
+	for (unsigned int c = 0; c < lvd_glue_ncpus; c++) {
 		uint64_t cap = lvd_cap_find(&caps[c], set, LVD_TAG_BLK_MQ_TAG_SET);
 		if (cap != 0)
 			lvd_cap_remove(&caps[c], cap);
@@ -202,7 +161,7 @@ blk_mq_free_tag_set(struct blk_mq_tag_set *set)
 void
 blk_mq_start_request(struct request *rq)
 {
-	blk_mq_call_blk_mq_start_request(&chans[this_cpu()], rq);
+	blk_mq_call_blk_mq_start_request(lvd_glue_chan(), rq);
 }
 
 void
@@ -210,24 +169,13 @@ blk_mq_end_request(struct request *rq, blk_status_t error)
 {
 	// On success the stub killed the request's name; the shadow stays the
 	// channel's.
-	blk_mq_call_blk_mq_end_request(&chans[this_cpu()], rq, error);
+	blk_mq_call_blk_mq_end_request(lvd_glue_chan(), rq, error);
 }
 
 long
 driver_init(unsigned int ncpu)
 {
-	ncpus = ncpu < MAX_CPUS ? ncpu : MAX_CPUS;
-	if ((uint64_t)ncpus * LVD_REGPAGE_SIZE > lvd_info->pool_size)
-		return -LVD_ENOMEM;
-	for (unsigned int c = 0; c < ncpus; c++) {
+	for (unsigned int c = 0; c < LVD_GLUE_MAX_CPUS; c++)
 		lvd_captab_init(&caps[c], cap_slots[c], CAP_SLOTS);
-		chans[c] = (struct lvd_chan){
-			.target = 0,
-			.transport = to_kernel,
-			.caps = &caps[c],
-			.regpage = (struct lvd_regpage *)(lvd_info->pool + LVD_POOL_REGPAGE(c)),
-			.pool = { (uint8_t *)lvd_info->pool, lvd_info->pool_size },
-		};
-	}
-	return 0;
+	return lvd_glue_init(ncpu, caps, 1);
 }

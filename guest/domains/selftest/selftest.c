@@ -257,6 +257,12 @@ driver_call(struct lvd_msg *m)
 	case ST_CR3:
 		__asm__ volatile("mov %0, %%cr3" : : "r"(a) : "memory");
 		return 0;
+	case ST_CR3_IRQ:
+		__asm__ volatile("cli");
+		for (volatile unsigned long i = 0; i < m->w[2]; i++)
+			;
+		__asm__ volatile("sti; mov %0, %%cr3; 1: jmp 1b" : : "r"(a) : "memory");
+		return 0;
 	case ST_GARBAGE:
 		m->w[1] = ~0UL;
 		m->w[2] = 0xdeadbeefUL;

@@ -4,6 +4,8 @@
 #include "kernel.h"
 #include "blk.h"
 #include "net.h"
+#include "nullblk.h"
+#include "nullnet.h"
 #include "percpu.h"
 #include "lvd.h"
 #include "x86.h"
@@ -156,6 +158,30 @@ user_tests(void)
 // process per CPU, all at once, counted by nullnet.
 #define SEND_N       32      // user.S
 #define SEND_PAYLOAD 73      // user.S: payload_end - payload
+// The in-kernel network driver (guest/drivers/nullnet) registers null0; the
+// kernel gives it its address and brings it up (ifconfig null0 10.0.0.2 up).
+static void
+net_devices_init(void)
+{
+	struct net_device *dev;
+	if (nullnet_init() != 0 || (dev = dev_get_by_name("null0")) == NULL)
+		panic("nullnet: cannot register null0");
+	dev->ip_addr = 0x0a000002;   // 10.0.0.2
+	if (dev_open(dev) != 0)
+		panic("nullnet: cannot bring up %s", dev->name);
+}
+
+// The in-kernel block driver (guest/drivers/nullblk) with null_blk's
+// parameters: one hardware queue per CPU (submit_queues = nr_cpus), 512-byte
+// blocks, hw_queue_depth so that one process at its largest depth never
+// waits for a tag.  It adds the disk nullb0.
+static void
+blk_devices_init(void)
+{
+	if (nullblk_init((unsigned int)ncpu, SECTOR_SIZE, IO_MAX_INFLIGHT) != 0)
+		panic("nullblk: cannot add nullb0");
+}
+
 static void
 net_tests(void)
 {
@@ -164,7 +190,8 @@ net_tests(void)
 	if (c != __builtin_bswap16(0x220d))   // ~0xddf2, stored big-endian
 		panic("net test: checksum %#x", c);
 
-	struct net_device_stats s0 = dev_get_stats(&nullnet_dev);
+	struct net_device *null0 = dev_get_by_name("null0");
+	struct net_device_stats s0 = dev_get_stats(null0);
 	struct proc *senders[NCPU];
 	for (int cpu = 0; cpu < ncpu; cpu++)
 		senders[cpu] = proc_create("send", uprog_send, cpu);
@@ -173,11 +200,11 @@ net_tests(void)
 		if (status != 0)
 			panic("net test: sender on cpu %d exited with %d", cpu, status);
 	}
-	struct net_device_stats s = dev_get_stats(&nullnet_dev);
+	struct net_device_stats s = dev_get_stats(null0);
 	uint64_t packets = s.tx_packets - s0.tx_packets, bytes = s.tx_bytes - s0.tx_bytes;
 	uint64_t want = (uint64_t)ncpu * SEND_N;
 	if (packets != want || bytes != want * (IP_HLEN + UDP_HLEN + SEND_PAYLOAD))
-		panic("net test: %s counted %lu packets, %lu bytes; want %lu", nullnet_dev.name,
+		panic("net test: %s counted %lu packets, %lu bytes; want %lu", null0->name,
 		      packets, bytes, want);
 	// The last datagram's headers, as null0 saw them: both checksums
 	// verify (sum to 0), and the fields are the ones the sender asked for.
@@ -194,13 +221,13 @@ net_tests(void)
 	// Over a datagram carrying its checksum the sum is all ones, so the
 	// complement is 0, which udp_checksum reports as 0xffff; one changed
 	// byte must break that.
-	if (daddr != 0x0a000001 || saddr != nullnet_dev.ip_addr || udp_checksum(saddr, daddr, dgram, sizeof dgram) != 0xffff)
+	if (daddr != 0x0a000001 || saddr != null0->ip_addr || udp_checksum(saddr, daddr, dgram, sizeof dgram) != 0xffff)
 		panic("net test: bad addresses or UDP checksum in the last packet");
 	dgram[UDP_HLEN]++;
 	if (udp_checksum(saddr, daddr, dgram, sizeof dgram) == 0xffff)
 		panic("net test: the UDP checksum does not cover the payload");
 	printk("test: %d user thread(s) sent %lu UDP packets, %s counted %lu packets, %lu bytes, checksums ok\n",
-	       ncpu, want, nullnet_dev.name, packets, bytes);
+	       ncpu, want, null0->name, packets, bytes);
 }
 
 // Block: one user process per CPU at once reads BLKT_N + 1 sectors from
@@ -212,7 +239,8 @@ static void
 blk_tests(void)
 {
 	extern char uprog_blk[];
-	struct request_queue *q = nullblk_disk.queue;
+	struct gendisk *nullb0 = disk_default();
+	struct request_queue *q = nullb0->queue;
 	struct nullblk_stats s0 = nullblk_get_stats();
 	uint64_t done0[NCPU];
 	struct proc *ps[NCPU];
@@ -229,7 +257,7 @@ blk_tests(void)
 	struct nullblk_stats s = nullblk_get_stats();
 	uint64_t want = (uint64_t)ncpu * (BLKT_N + 1);
 	if (s.requests - s0.requests != want || s.bytes - s0.bytes != want * SECTOR_SIZE)
-		panic("blk test: %s counted %lu requests, %lu bytes; want %lu", nullblk_disk.disk_name,
+		panic("blk test: %s counted %lu requests, %lu bytes; want %lu", nullb0->disk_name,
 		      s.requests - s0.requests, s.bytes - s0.bytes, want);
 	for (int cpu = 0; cpu < ncpu; cpu++)
 		if (q->ctx[cpu]->rq_completed - done0[cpu] != BLKT_N + 1)
@@ -240,7 +268,7 @@ blk_tests(void)
 			panic("blk test: queue %u has %u tags in use", i,
 			      q->hctxs[i]->tags->depth - q->hctxs[i]->tags->nr_free);
 	printk("test: %d user thread(s) read %lu sectors asynchronously, %s counted %lu requests, bad pointers -EFAULT\n",
-	       ncpu, want, nullblk_disk.disk_name, s.requests - s0.requests);
+	       ncpu, want, nullb0->disk_name, s.requests - s0.requests);
 }
 
 static void
@@ -362,8 +390,8 @@ kmain(uint64_t bootinfo_pa)
 	hypervisor_late_launch();
 
 	pktpool_init();             // before the first sk_buff
-	nullnet_init();
-	nullblk_init();
+	net_devices_init();
+	blk_devices_init();
 	thread_create("selftest", selftest, NULL, 0);
 	cli();
 	scheduler();

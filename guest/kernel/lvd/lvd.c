@@ -782,8 +782,11 @@ lvd_upcall_dispatch(struct lvd_msg *m)
 		}
 		struct lvd_msg inner = { { lvd_msg_word0(LVD_FN_NEST, 0), depth - 1 } };
 		int r = lvd_call(d, &inner);
-		m->w[0] = (uint64_t)(long)r;
-		m->w[1] = r == 0 ? inner.w[1] + 1 : 0;
+		// The crossing's status, else the domain's own (a refusal deeper
+		// down, e.g. -LVD_ENOSTACK, must reach the outermost caller).
+		long status = r != 0 ? r : (long)inner.w[0];
+		m->w[0] = (uint64_t)status;
+		m->w[1] = status == 0 ? inner.w[1] + 1 : 0;
 		return;
 	}
 	default:

@@ -15,6 +15,7 @@
 #include "blk.h"
 #include "lvd.h"
 #include "net.h"
+#include "nullblk.h"
 #include "percpu.h"
 #include "lvd_nullnet.h"
 #include "lvd_nullblk.h"
@@ -113,7 +114,11 @@ isolate_nullblk(void)
 	pop_off();
 	if (r != 0)
 		panic("lvd: the isolated nullblk did not register its tag set (%d)", r);
-	nullblk_isolate(&lvd_null_mq_ops);
+	// The tag set's ops become the glue's, which crosses into the domain for
+	// each request; the domain's queue counters come back with each reply (a
+	// projection) and are kept by the in-kernel driver (nullblk_account), so
+	// its statistics read the same either way.
+	disk_default()->queue->tag_set->ops = &lvd_null_mq_ops;
 	printk("lvd: nullblk isolated in domain %d: it registered its tag set (%d hardware queues), "
 	       "3 crossings per I/O, capabilities per CPU\n", nb_dom->id, ncpu);
 }

@@ -7,7 +7,8 @@
 // idl/net_device.idl while the domain initializes; the kernel then drives it
 // through the generated ndo_open / ndo_start_xmit stubs
 // (lvd_nullnet_glue.c).  The registered device takes over null0 (the device
-// the in-kernel nullnet brought up at boot and the route of every packet):
+// the in-kernel nullnet, the same driver source, brought up at boot and the
+// route of every packet):
 // its operations become the ones below, under its tx_lock.
 //
 // The statistics projection: ndo_start_xmit's reply carries the domain's
@@ -78,9 +79,9 @@ lvd_nullnet_stop(struct net_device *dev)
 }
 
 static const struct net_device_ops lvd_nullnet_ops = {
-	.open = lvd_nullnet_open,
-	.stop = lvd_nullnet_stop,
-	.start_xmit = lvd_nullnet_xmit,
+	.ndo_open = lvd_nullnet_open,
+	.ndo_stop = lvd_nullnet_stop,
+	.ndo_start_xmit = lvd_nullnet_xmit,
 };
 
 static int
@@ -102,15 +103,19 @@ lvd_isolate_nullnet(int crossings)
 	uint32_t mtu;
 	if (nn_glue_registered(name, &mtu) != 0)
 		panic("lvd: the isolated nullnet registered no device");
-	// Swap the device's operations for the glue, with the device quiet.
-	acquire(&nullnet_dev.tx_lock);
-	nn_base = nullnet_dev.stats;
-	int r = lvd_nullnet_open(&nullnet_dev);
+	// The device of that name the in-kernel driver brought up at boot (the
+	// same driver source): swap its operations for the glue, with it quiet.
+	struct net_device *dev = dev_get_by_name(name);
+	if (dev == NULL)
+		panic("lvd: the isolated nullnet registered %s, which the kernel does not have", name);
+	acquire(&dev->tx_lock);
+	nn_base = dev->stats;
+	int r = lvd_nullnet_open(dev);
 	if (r != 0)
 		panic("lvd: isolated nullnet did not open (%d)", r);
-	nullnet_dev.ops = &lvd_nullnet_ops;
-	release(&nullnet_dev.tx_lock);
+	dev->netdev_ops = &lvd_nullnet_ops;
+	release(&dev->tx_lock);
 	printk("lvd: nullnet isolated in domain %d: it registered %s (mtu %u) as %s, "
 	       "%d crossing(s) per packet, packet pool shared\n",
-	       nn_dom->id, name, mtu, nullnet_dev.name, nn_crossings);
+	       nn_dom->id, name, mtu, dev->name, nn_crossings);
 }

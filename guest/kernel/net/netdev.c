@@ -13,7 +13,7 @@ static struct net_device *devices;
 int
 register_netdev(struct net_device *dev)
 {
-	if (dev->ops == NULL || dev->ops->start_xmit == NULL)
+	if (dev->netdev_ops == NULL || dev->netdev_ops->ndo_start_xmit == NULL)
 		return -1;
 	initlock(&dev->tx_lock, dev->name);
 	initlock(&dev->txq_lock, "txq");
@@ -35,7 +35,7 @@ dev_open(struct net_device *dev)
 {
 	if (dev->up)
 		return 0;
-	if (dev->ops->open && dev->ops->open(dev) != 0)
+	if (dev->netdev_ops->ndo_open && dev->netdev_ops->ndo_open(dev) != 0)
 		return -1;
 	dev->up = 1;
 	return 0;
@@ -47,7 +47,7 @@ dev_close(struct net_device *dev)
 	if (!dev->up)
 		return 0;
 	dev->up = 0;
-	return dev->ops->stop ? dev->ops->stop(dev) : 0;
+	return dev->netdev_ops->ndo_stop ? dev->netdev_ops->ndo_stop(dev) : 0;
 }
 
 struct net_device *
@@ -55,6 +55,15 @@ dev_default(void)
 {
 	for (struct net_device *d = __atomic_load_n(&devices, __ATOMIC_ACQUIRE); d; d = d->next)
 		if (d->up)
+			return d;
+	return NULL;
+}
+
+struct net_device *
+dev_get_by_name(const char *name)
+{
+	for (struct net_device *d = __atomic_load_n(&devices, __ATOMIC_ACQUIRE); d; d = d->next)
+		if (strncmp(d->name, name, sizeof d->name) == 0)
 			return d;
 	return NULL;
 }
@@ -71,7 +80,7 @@ xmit_one(struct net_device *dev, struct sk_buff *skb)
 		kfree_skb(skb);
 		return -1;
 	}
-	int r = dev->ops->start_xmit(skb, dev);
+	int r = dev->netdev_ops->ndo_start_xmit(skb, dev);
 	release(&dev->tx_lock);
 	return r == NETDEV_TX_OK ? 0 : -1;
 }

@@ -28,6 +28,11 @@ kfree_skb(struct sk_buff *skb)
 	kfree(skb);
 }
 
+// What a driver calls when it is done with a packet (linux/netdevice.h): the
+// same function (Linux's differ only in the drop tracepoint), so a driver's
+// consume_skb costs what its kfree_skb did.
+void consume_skb(struct sk_buff *skb) __attribute__((alias("kfree_skb")));
+
 void
 skb_reserve(struct sk_buff *skb, unsigned int n)
 {

@@ -161,6 +161,16 @@ lvd_selftest(void)
 	uint64_t irq_top = (uint64_t)me->ist[IST_IRQ - 1] + ISTSIZE;
 	uint64_t exc_top = (uint64_t)me->ist[IST_EXC - 1] + ISTSIZE;
 	uint64_t nmi_top = (uint64_t)me->ist[IST_NMI - 1] + ISTSIZE;
+	// A second CR3 in the CR3-target list: a copy of the kernel's root table,
+	// loaded once (an exit puts it in the list), then the kernel's again.
+	uint64_t *alt = kalloc();
+	if (alt == NULL)
+		panic("lvdtest: no memory");
+	memcpy(alt, P2V(kernel_cr3), PGSIZE);
+	push_off();
+	lcr3(V2P(alt));
+	lcr3(kernel_cr3);
+	pop_off();
 	const uint64_t DF = 0x400, AC = 0x40000, NT = 0x4000, IOPL3 = 0x3000, TF = 0x100;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"   // the table leaves trailing fields 0
@@ -184,6 +194,8 @@ lvd_selftest(void)
 		{ "mov to cr3 (not a listed value)", ST_MOVCR3, 0x1000, 0, KILL },
 		{ "mov to cr3 (the kernel's, with PWT)", ST_CR3, kernel_cr3 | 8, 0, KILL },
 		{ "mov to cr3 (the current, listed value)", ST_CR3, kernel_cr3, 0, ANY },
+		{ "mov to cr3 (another listed value)", ST_CR3, V2P(alt), 0, KILL },
+		{ "an interrupt whose delivery fails under a listed CR3", ST_CR3_IRQ, V2P(alt), 0, KILL, 0, 3000000 },
 		{ "lidt", ST_LIDT, 0, 0, KILL },
 		{ "out to a port", ST_OUT, 0, 0, KILL },
 		{ "hlt", ST_HLT, 0, 0, KILL },

@@ -16,6 +16,7 @@
 #include "kernel.h"
 #include "blk.h"
 #include "net.h"
+#include "nullblk.h"
 #include "percpu.h"
 #include "x86.h"
 #include "lvd.h"
@@ -73,7 +74,8 @@ nullnet_workload(void)
 	// small against a duration of millions of cycles, and it keeps the
 	// measurement honest (no packet is sent outside the span).  The
 	// packet count is the device's, not the senders': what null0 took.
-	struct net_device_stats s0 = dev_get_stats(&nullnet_dev);
+	struct net_device *null0 = dev_get_by_name("null0");
+	struct net_device_stats s0 = dev_get_stats(null0);
 	uint64_t start = rdtsc();
 	for (uint64_t i = 0; i < threads; i++)
 		procs[i] = proc_create_arg("nullnet", uprog_nullnet, (int)(i % (uint64_t)ncpu),
@@ -84,13 +86,13 @@ nullnet_workload(void)
 			panic("workload: sender %lu exited with %d", i, status);
 	}
 	uint64_t cycles = rdtsc() - start;
-	struct net_device_stats s = dev_get_stats(&nullnet_dev);
+	struct net_device_stats s = dev_get_stats(null0);
 
 	uint64_t packets = s.tx_packets - s0.tx_packets;
 	if (s.tx_dropped != s0.tx_dropped)
-		panic("workload: %s dropped %lu packets", nullnet_dev.name, s.tx_dropped - s0.tx_dropped);
+		panic("workload: %s dropped %lu packets", null0->name, s.tx_dropped - s0.tx_dropped);
 	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + NULLNET_PAYLOAD))
-		panic("workload: %s counted %lu bytes for %lu packets", nullnet_dev.name,
+		panic("workload: %s counted %lu bytes for %lu packets", null0->name,
 		      s.tx_bytes - s0.tx_bytes, packets);
 	if (packets == 0)
 		panic("workload: no packets sent");
@@ -136,13 +138,14 @@ nullblk_workload(void)
 	if (duration == 0)
 		panic("workload: duration=0");
 
+	struct gendisk *nullb0 = disk_default();
 	struct nullblk_stats s0 = nullblk_get_stats();
 	uint64_t start = rdtsc();
 	for (uint64_t i = 0; i < threads; i++) {
 		params[FIO_DEADLINE / 8] = start + duration;
 		params[FIO_DEPTH / 8] = depth;
 		params[FIO_STATE / 8] = fio_state(seed, i);
-		params[FIO_NSECT / 8] = nullblk_disk.capacity;
+		params[FIO_NSECT / 8] = nullb0->capacity;
 		procs[i] = proc_create_data("fio", uprog_fio, (int)(i % (uint64_t)ncpu), 0, params,
 					    sizeof params, FIO_PAGES(depth));
 	}
@@ -156,7 +159,7 @@ nullblk_workload(void)
 
 	uint64_t ios = s.requests - s0.requests;
 	if (s.bytes - s0.bytes != ios * SECTOR_SIZE)
-		panic("workload: %s counted %lu bytes for %lu requests", nullblk_disk.disk_name,
+		panic("workload: %s counted %lu bytes for %lu requests", nullb0->disk_name,
 		      s.bytes - s0.bytes, ios);
 	if (ios == 0)
 		panic("workload: no I/O completed");

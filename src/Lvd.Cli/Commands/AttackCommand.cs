@@ -44,9 +44,14 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
             if (k.Success) { why = k.Groups["why"].Value; continue; }
             var a = AttackLine().Match(line);
             if (!a.Success) continue;
-            bool killed = a.Groups["what"].Value == "killed";
-            table.AddRow(Markup.Escape(a.Groups["name"].Value), killed ? "[green]domain killed[/]" : "[green]call rejected[/]",
-                Markup.Escape(killed ? why ?? "" : $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"));
+            string what = a.Groups["what"].Value;
+            var (outcome, how) = what switch
+            {
+                "killed" => ("[green]domain killed[/]", why ?? ""),
+                "returned" => ("[green]harmless[/]", "the call returned; the kernel's state probe (control registers, RFLAGS, FS/GS, descriptor tables, image hash) found nothing changed"),
+                _ => ("[green]call rejected[/]", $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"),
+            };
+            table.AddRow(Markup.Escape(a.Groups["name"].Value), outcome, Markup.Escape(how));
             why = null;
             n++;
         }

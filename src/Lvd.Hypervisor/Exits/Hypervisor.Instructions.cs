@@ -175,7 +175,10 @@ public sealed partial class Hypervisor
     {
         ctx.Vmcs.ProcBased &= ~ProcControls.InterruptWindowExiting;
         if (ctx.ReinjectVector >= 0)
+        {
             ctx.Vmcs.EntryInterruptionInfo = InterruptionInfo.Make(ctx.ReinjectVector, InterruptionInfo.TypeExternal, false);
+            ctx.Reinjected++;
+        }
         ctx.ReinjectVector = -1;
         return ExitAction.Resume;
     }

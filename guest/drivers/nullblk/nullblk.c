@@ -11,25 +11,22 @@
 // are only written under that queue's dispatch lock (queue_rq is
 // serialized per hardware queue by the block layer).
 //
-// Written against the blk_mq ops and calls only (blk.h, idl/blk_mq.idl),
-// so that it can later run in an LVD domain.
+// Written against linux/blk-mq.h only, so that the same source is built
+// into the kernel (guest/kernel/build.sh) or, unmodified, into an LVD domain
+// (guest/domains/nullblk: its glue turns blk_mq_alloc_tag_set,
+// blk_mq_start_request and blk_mq_end_request into the calls of
+// idl/blk_mq.idl).  Its parameters are null_blk's module parameters
+// (submit_queues, bs, hw_queue_depth), given by whoever loads it.
 
-#include "blk.h"
-#include "percpu.h"
+#include <linux/blk-mq.h>
+#include "nullblk.h"
 
 #define NULLBLK_SIZE_GB 1             // null_blk's gb= (it defaults to 250)
-#define NULLBLK_DEPTH   IO_MAX_INFLIGHT   // null_blk's hw_queue_depth (64 there): one process at its
-                                          // largest depth never waits for a tag
-
-struct nullb_queue {
-	uint64_t requests, bytes;        // under the hardware queue's dispatch lock
-	unsigned int index;
-};
 
 static struct nullb_queue *nullb_queues;
 static uint32_t nullb_nr_queues;
 static struct blk_mq_tag_set nullb_set;
-struct gendisk nullblk_disk = { .disk_name = "nullb0" };
+static struct gendisk nullblk_disk = { .disk_name = "nullb0" };
 
 static int
 null_init_hctx(struct blk_mq_hw_ctx *hctx, void *data, unsigned int index)
@@ -58,40 +55,41 @@ static const struct blk_mq_ops null_mq_ops = {
 	.init_hctx = null_init_hctx,
 };
 
-void
-nullblk_init(void)
+int
+nullblk_init(unsigned int submit_queues, unsigned int block_size, unsigned int hw_queue_depth)
 {
-	nullb_nr_queues = (uint32_t)ncpu;
+	if (submit_queues == 0)
+		return -1;
+	nullb_nr_queues = submit_queues;
 	nullb_queues = kzalloc(nullb_nr_queues * sizeof nullb_queues[0]);
 	if (nullb_queues == NULL)
-		panic("nullblk: out of memory");
+		return -1;
 	nullb_set = (struct blk_mq_tag_set){
 		.nr_hw_queues = nullb_nr_queues,
-		.queue_depth = NULLBLK_DEPTH,
+		.queue_depth = hw_queue_depth,
 		.ops = &null_mq_ops,
 		.driver_data = nullb_queues,
 	};
-	if (blk_mq_alloc_tag_set(&nullb_set) != 0)
-		panic("nullblk: cannot allocate the tag set");
+	int r = blk_mq_alloc_tag_set(&nullb_set);
+	if (r != 0)
+		return r;
 	nullblk_disk.queue = blk_mq_init_queue(&nullb_set);
 	if (nullblk_disk.queue == NULL)
-		panic("nullblk: cannot create the queue");
+		return -1;
 	nullblk_disk.queue->queuedata = &nullblk_disk;
 	nullblk_disk.capacity = (uint64_t)NULLBLK_SIZE_GB << (30 - SECTOR_SHIFT);
-	if (add_disk(&nullblk_disk) != 0)
-		panic("nullblk: cannot add %s", nullblk_disk.disk_name);
+	return add_disk(&nullblk_disk);
 }
 
-// LVD (lvd_drivers.c): the driver runs isolated.  The tag set's ops become
-// the kernel glue's, which crosses into the domain for each request; the
-// domain's queue counters come back with each reply (a projection) and are
-// kept here, so nullblk_get_stats reads the same either way.
 void
-nullblk_isolate(const struct blk_mq_ops *glue)
+nullblk_exit(void)
 {
-	nullb_set.ops = glue;
+	blk_mq_free_tag_set(&nullb_set);
 }
 
+// The statistics: another instance of this driver (the same source in an
+// LVD domain) reports its queues' counters, which are kept here
+// (lvd_drivers.c), so nullblk_get_stats reads the same either way.
 void
 nullblk_account(unsigned int hctx, uint64_t requests, uint64_t bytes)
 {

@@ -34,6 +34,7 @@ public static partial class Program
         (["attack"], typeof(AttackCommand.Settings)),
         (["boot"], typeof(BootCommand.Settings)),
         (["csmith"], typeof(CsmithCommand.Settings)),
+        (["fuzz-domains"], typeof(FuzzDomainsCommand.Settings)),
         (["cc"], null),
         (["idl"], null),
     ];
@@ -95,6 +96,7 @@ public static partial class Program
                 .WithExample("boot", "--domain", "guest/domains/examples/scribbler.c");
             config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
             config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
+            config.AddCommand<FuzzDomainsCommand>("fuzz-domains").WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop or hang allowed (docs/DOMAINS.md).");
             config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.")
                 .WithExample("csmith", "--count", "10", "--opt=-O2");
             config.AddBranch("bench", bench =>
@@ -191,7 +193,7 @@ public static partial class Program
         m = UnknownCommand().Match(message);
         if (m.Success)
             return command.Length == 0
-                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, cc, idl, help)"
+                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, cc, idl, help)"
                 : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes {(command is ["exec"] ? "one ELF file" : "options only")}";
         return message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..].TrimEnd('.') : message;
     }

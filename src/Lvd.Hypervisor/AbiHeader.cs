@@ -20,6 +20,9 @@ public static class AbiHeader
         sb.Append("#ifndef LVD_ABI_H\n#define LVD_ABI_H\n\n");
         sb.Append("/* VM-exit reasons (SDM Vol. 3C Appendix C): Lvd.Machine.Vmx.ExitReason */\n");
         foreach (var r in Enum.GetValues<ExitReason>()) sb.Append($"#define LVD_EXIT_{Snake(r.ToString())} {(int)r}\n");
+        sb.Append("/* Their names, for reports: const char *const names[] = LVD_EXIT_NAMES; (NULL where unnamed) */\n#define LVD_EXIT_NAMES { \\\n");
+        foreach (var r in Enum.GetValues<ExitReason>()) sb.Append($"\t[{(int)r}] = \"{Words(r.ToString())}\", \\\n");
+        sb.Append("}\n");
         sb.Append("\n/* Hypercalls (VMCALL, RAX = number; args RDI RSI RDX R10 R8; status RAX, value RDX): Lvd.Hypervisor.Hypercall */\n");
         foreach (var h in Enum.GetValues<Hypercall>()) sb.Append($"#define LVD_HC_{Snake(h.ToString())} {(uint)h}\n");
         sb.Append("\n/* Hypercall statuses: Lvd.Hypervisor.HypercallStatus */\n");
@@ -30,6 +33,28 @@ public static class AbiHeader
         sb.Append("/* EPT permission bits for LVD_HC_EPT_MAP */\n#define LVD_EPT_R 1\n#define LVD_EPT_W 2\n#define LVD_EPT_X 4\n");
         sb.Append("\n#endif\n");
         return sb.ToString();
+    }
+
+    private static readonly HashSet<string> Prose =
+    [
+        "Exception", "Or", "External", "Interrupt", "Triple", "Fault", "Signal", "Window", "Task", "Switch", "Access",
+        "Instruction", "Entry", "Fail", "Invalid", "Guest", "State", "Loading", "Machine", "Check", "Monitor", "Trap",
+        "Flag", "Below", "Threshold", "Violation", "Misconfiguration", "Preemption", "Timer",
+    ];
+
+    /// <summary>An exit reason as a report names it: "MovDr" -> "MOV DR", "EptViolation" -> "EPT violation".</summary>
+    private static string Words(string name)
+    {
+        var words = new List<string>();
+        int start = 0;
+        for (int i = 1; i <= name.Length; i++)
+            if (i == name.Length || (char.IsUpper(name[i]) && !char.IsUpper(name[i - 1])))
+            {
+                string w = name[start..i];
+                words.Add(Prose.Contains(w) ? w.ToLowerInvariant() : w.ToUpperInvariant());
+                start = i;
+            }
+        return string.Join(' ', words);
     }
 
     private static string Snake(string name)

@@ -65,9 +65,12 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         // costs 620 against 607 natively, so its EOI did not exit either). An early EOI is the
         // worst a domain can do with it: it cannot send IPIs (ICR still exits) or change
         // priorities. SDM 24.6.9: write bitmap for MSRs 0-0x1fff at offset 2048.
-        const uint X2ApicEoi = 0x80b;
-        ulong eoiByte = msrBitmap + 2048 + X2ApicEoi / 8;
-        _machine.Memory.Write(eoiByte, 1, _machine.Memory.Read(eoiByte, 1) & ~(1UL << (int)(X2ApicEoi % 8)));
+        PassThroughMsr(msrBitmap + 2048, X2ApicEoi);
+        // ... and reads of the x2APIC in-service register (ISR, 8 MSRs): the kernel reads the bit
+        // of an interrupt taken inside a domain to tell a real interrupt from a domain's `int $n`
+        // (docs/THREAT-MODEL.md). Reading it tells a domain only which interrupts are in service.
+        // SDM 24.6.9: read bitmap for MSRs 0-0x1fff at offset 0.
+        for (uint msr = X2ApicIsr0; msr < X2ApicIsr0 + 8; msr++) PassThroughMsr(msrBitmap, msr);
         foreach (var cpu in _machine.Cpus)
         {
             var kernelEpt = EptTable.Create(_memory, _machine.Memory);
@@ -81,6 +84,14 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         foreach (var ctx in _vcpus) ctx!.Cpu.VmEnter(ctx.Vmcs, this);
         Launched = true;
         return true;
+    }
+
+    private const uint X2ApicEoi = 0x80b, X2ApicIsr0 = 0x810;
+
+    private void PassThroughMsr(ulong bitmap, uint msr)
+    {
+        ulong at = bitmap + msr / 8;
+        _machine.Memory.Write(at, 1, _machine.Memory.Read(at, 1) & ~(1UL << (int)(msr % 8)));
     }
 
     /// <summary>Identity map of guest RAM and MMIO; hypervisor memory is simply never mapped.</summary>
@@ -100,17 +111,22 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         // Controls: LVD Invariant 4 exits; external interrupts and exceptions go straight to the
         // guest's IDT (exitless interrupt delivery).
         v.PinBased = PinControls.NmiExiting | PinControls.VirtualNmis;
+        // CR8 (the TPR) exits both ways: the kernel sets priorities through the x2APIC TPR MSR,
+        // which exits too, so a domain can neither raise nor read the priority behind its back.
         v.ProcBased = ProcControls.HltExiting | ProcControls.Cr3LoadExiting | ProcControls.MovDrExiting
+            | ProcControls.Cr8LoadExiting | ProcControls.Cr8StoreExiting
             | ProcControls.UnconditionalIoExiting | ProcControls.UseMsrBitmaps | ProcControls.ActivateSecondary;
         v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp;
         v.Vpid = (ushort)(cpu.Id + 1);
         v.Eptp = ctx.KernelEpt.Eptp;
         v.MsrBitmap = _msrBitmap;
         v.ExceptionBitmap = 0;
-        // CR0: the VMX fixed bits are the hypervisor's; CR4.VMXE is set but hidden.
-        v.Cr0GuestHostMask = Cpu.Cr0PE | Cpu.Cr0PG | Cpu.Cr0NE;
+        // CR0 and CR4 belong to the hypervisor, every bit (LVD Invariant 4): any MOV that would
+        // change one exits, so a domain cannot clear CR0.WP or set CR4.TSD without being caught;
+        // the kernel reads its own values from the shadows. CR4.VMXE is set but hidden.
+        v.Cr0GuestHostMask = ~0UL;
         v.Cr0ReadShadow = cpu.Cr0;
-        v.Cr4GuestHostMask = Cpu.Cr4VMXE;
+        v.Cr4GuestHostMask = ~0UL;
         v.Cr4ReadShadow = cpu.Cr4;
         ctx.Cr3Lru.Add(cpu.Cr3);
         SyncCr3Targets(ctx);
@@ -173,6 +189,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             ExitReason.Hlt => Hlt(ctx),
             ExitReason.ExceptionOrNmi => ExceptionOrNmi(ctx),
             ExitReason.NmiWindow => NmiWindow(ctx),
+            ExitReason.InterruptWindow => InterruptWindow(ctx),
             ExitReason.Xsetbv => Inject(ctx, Vectors.UD, null),
             ExitReason.TripleFault => Stop($"the kernel triple-faulted on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
             ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
@@ -186,6 +203,12 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     {
         _machine.StopByHypervisor("hypervisor: " + report);
         return ExitAction.Stop;
+    }
+
+    /// <summary>External interrupts whose delivery a domain broke, re-injected into the kernel, over all vCPUs.</summary>
+    public long InterruptsReinjected
+    {
+        get { long n = 0; foreach (var c in _vcpus) n += c?.Reinjected ?? 0; return n; }
     }
 
     /// <summary>Violations redirected to the kernel's abort entry, over all vCPUs.</summary>
@@ -204,14 +227,22 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     {
         var v = ctx.Vmcs;
         if (ctx.AbortEntry == 0) return Stop($"violation on vCPU {ctx.Cpu.Id}: {what}, RIP 0x{v.GuestRip:x}");
-        // An interrupt or NMI being delivered is the kernel's, not the domain's: keep it.
+        // An external interrupt or NMI whose delivery the domain broke (e.g. it loaded another
+        // CR3, so the IDT or IST no longer translates) is the kernel's, not the domain's: the
+        // CPU acknowledged it, so the kernel gets it as soon as it can take it, through the
+        // interrupt window (NMI window) once the abort path re-enables interrupts. Exceptions
+        // being delivered are the domain's and die with it.
+        v.EntryInterruptionInfo = 0;
         uint vectoring = v.IdtVectoringInfo;
-        if ((vectoring & InterruptionInfo.Valid) != 0 && ((vectoring >> 8) & 7) is InterruptionInfo.TypeExternal)
-            return Stop($"violation on vCPU {ctx.Cpu.Id} while delivering external interrupt {vectoring & 0xff}: {what} (the kernel's interrupt path is not mapped in the domain EPT?)");
-        if (v.ExitReason == ExitReason.ExceptionOrNmi && ((v.ExitInterruptionInfo >> 8) & 7) == InterruptionInfo.TypeNmi)
-            ExceptionOrNmi(ctx);   // re-inject the NMI into the kernel
-        else
-            v.EntryInterruptionInfo = 0;
+        uint vectoringType = (vectoring >> 8) & 7;
+        if ((vectoring & InterruptionInfo.Valid) != 0 && vectoringType == InterruptionInfo.TypeExternal)
+        {
+            ctx.ReinjectVector = (int)(vectoring & 0xff);
+            v.ProcBased |= ProcControls.InterruptWindowExiting;
+        }
+        if (((vectoring & InterruptionInfo.Valid) != 0 && vectoringType == InterruptionInfo.TypeNmi)
+            || (v.ExitReason == ExitReason.ExceptionOrNmi && ((v.ExitInterruptionInfo >> 8) & 7) == InterruptionInfo.TypeNmi))
+            v.ProcBased |= ProcControls.NmiWindowExiting;   // re-inject the NMI into the kernel
         var cpu = ctx.Cpu;
         cpu.SetRegister(Cpu.RDI, (ulong)v.ExitReason);
         cpu.SetRegister(Cpu.RSI, v.ExitQualification);

@@ -21,6 +21,10 @@ internal sealed class VcpuContext(Cpu cpu, EptTable kernelEpt, ulong eptpList, u
     /// <summary>Kernel RIP that takes domain violations (0: none registered, a violation stops the run).</summary>
     public ulong AbortEntry;
     public Lvd.Machine.Execution.Segment AbortCs, AbortSs;
+    /// <summary>An external interrupt a domain's violation interrupted, injected at the next interrupt window (-1: none).</summary>
+    public int ReinjectVector = -1;
+    /// <summary>Interrupts re-injected after a domain broke their delivery.</summary>
+    public long Reinjected;
     /// <summary>Violations redirected to <see cref="AbortEntry"/> on this vCPU.</summary>
     public long DomainAborts;
 

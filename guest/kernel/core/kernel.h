@@ -37,7 +37,7 @@ extern uint64_t phys_base;
 struct mmap_entry { uint64_t base, length; uint32_t type, pad; };
 // Boot modules (docs/BOOT.md): images the loader placed in reserved memory,
 // e.g. the drivers that run in LVD domains.
-#define MODULE_MAX 16
+#define MODULE_MAX 64   // lvd fuzz-domains boots up to 60 domains at once
 struct boot_module { uint64_t base, length; char name[32]; };
 const struct boot_module *boot_module(const char *name);   // NULL if absent
 struct bootinfo {
@@ -46,7 +46,7 @@ struct bootinfo {
 	uint64_t tsc_hz;
 	uint32_t mmap_count;
 	struct mmap_entry mmap[MMAP_MAX];
-	char cmdline[256];
+	char cmdline[4096];       // the loader's limit (docs/BOOT.md)
 	uint32_t module_count;
 	struct boot_module module[MODULE_MAX];
 };

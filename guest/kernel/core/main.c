@@ -15,7 +15,8 @@ void bsp_setup(void);
 
 // LVD Invariant 3: a physical range for isolated domains, never used by
 // the kernel's allocator.  "domainmem=N" (MiB) on the command line, default
-// 64 MiB (or an eighth of the largest usable region if that is smaller),
+// 64 MiB (or an eighth of the largest usable region if that is smaller; at
+// most half of it when asked for),
 // taken 2 MiB-aligned from the top of the largest usable region, so that
 // it is one contiguous range that EPTs can map with large pages.
 static void
@@ -37,8 +38,9 @@ carve_domain_memory(void)
 	}
 	if (best == NULL)
 		panic("no usable memory");
-	if (want > best->length / 8)
-		want = best->length / 8;
+	// Unasked, an eighth of the region; asked, up to half (the kernel keeps the rest).
+	if (want > best->length / (opt ? 2 : 8))
+		want = best->length / (opt ? 2 : 8);
 	uint64_t end = (best->base + best->length) & ~((2UL << 20) - 1);
 	uint64_t base = (end - want) & ~((2UL << 20) - 1);
 	if (want == 0 || base < best->base)
@@ -322,7 +324,21 @@ selftest(void *arg)
 	blk_tests();
 	lvd_init();        // isolated domains, under the hypervisor (lvd.c)
 	lvd_selftest();    // with the "selftest" boot module (lvd_test.c)
+	if (cmdline_option("lvdtest") != NULL) {
+		// After every misbehaviour: the kernel's own tests, once more.
+		user_tests();
+		net_tests();
+		blk_tests();
+		printk("lvdtest: after the misbehaviours the kernel's user, network and block tests pass again\n");
+	}
 	lvd_isolate_from_cmdline();   // isolate= and domain= (lvd_drivers.c)
+	if (cmdline_option("domaincheck") != NULL) {
+		// After users' domains (lvd fuzz-domains): the kernel's own tests, once more.
+		user_tests();
+		net_tests();
+		blk_tests();
+		printk("lvd: after the domains the kernel's user, network and block tests pass again\n");
+	}
 	lvd_bench();                  // lvdbench= (lvd_bench.c)
 
 	for (int c = 0; c < ncpu; c++)

@@ -3,6 +3,7 @@
 #pragma once
 #include "kernel.h"
 #include "lvd.h"
+#include "trapframe_asm.h"
 
 // Segment selectors: the same layout as the boot GDT (docs/BOOT.md), which
 // is also the layout SYSCALL/SYSRET need (STAR[63:48] = 0x18 gives user
@@ -19,7 +20,6 @@
 #define IST_EXC 1        // synchronous exceptions
 #define IST_IRQ 2        // asynchronous interrupts and IPIs
 #define IST_NMI 3        // NMI (and #DF, #MC: they may hit at any time)
-#define ISTSIZE 4096
 
 struct tss {
 	uint32_t reserved0;

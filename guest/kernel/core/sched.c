@@ -122,7 +122,8 @@ thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, str
 	// The stack swtch expects: six callee-saved registers, then the return
 	// address; the extra word leaves RSP = 8 mod 16 at thread_start's entry,
 	// as if it had been called.
-	uint64_t *sp = (uint64_t *)((char *)t->kstack + PGSIZE);
+	uint64_t *sp = (uint64_t *)((char *)t->kstack + PGSIZE - USER_BASES_SIZE);
+	sp[USER_FS / 8] = sp[USER_GS / 8] = 0;   // a new thread's user FS/GS bases
 	*--sp = 0;
 	*--sp = (uint64_t)thread_start;
 	for (int i = 0; i < 6; i++)
@@ -176,7 +177,7 @@ scheduler(void)
 		t->state = T_RUNNING;
 		t->slice_start = c->ticks;
 		c->cur = t;
-		c->kstack_top = (uint64_t)t->kstack + PGSIZE;
+		c->kstack_top = (uint64_t)t->kstack + PGSIZE - USER_BASES_SIZE;
 		c->rq.switches++;
 		// A user thread runs on its process's tables, a kernel thread on
 		// the kernel's: never on those of a process that may be freed.

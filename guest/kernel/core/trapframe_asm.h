@@ -2,6 +2,17 @@
 // registers of a struct trapframe (percpu.h), lowest address first: r15 ...
 // rax.  One definition for every entry path (vectors.S, syscall.S).
 #pragma once
+
+// Shared with C (percpu.h): the IST size, and the two words above each
+// thread's kernel stack top (struct cpu.kstack_top) that hold the thread's
+// user FS and GS bases.  Every return to user mode loads them (vectors.S
+// trapret, syscall.S), so nothing a domain leaves in FS_BASE or
+// KERNEL_GS_BASE ever reaches a user process (docs/THREAT-MODEL.md).
+#define ISTSIZE 4096
+#define USER_FS 0
+#define USER_GS 8
+#define USER_BASES_SIZE 16
+
 #ifdef __ASSEMBLY__
 
 .macro PUSH_GPRS

@@ -83,7 +83,15 @@ copy:
 	movq %rsp, %rsi
 	movl $(TF_SIZE / 8), %ecx
 	rep movsq
-	movq %rdx, %rsp
+	// The IST pages are mapped writable in domain EPTs (their own CPU's):
+	// leave none of this context's registers behind on them.
+	cmpl $0, lvd_enabled(%rip)
+	je 2f
+	leaq -TF_SIZE(%rsi), %rdi
+	xorl %eax, %eax
+	movl $(TF_SIZE / 8), %ecx
+	rep stosq
+2:	movq %rdx, %rsp
 stay:
 	movq %rsp, %rdi
 	// A frame-pointer link so that backtraces run through the trap into
@@ -98,11 +106,36 @@ stay:
 trapret:
 	testb $3, TF_CS(%rsp)
 	jz 1f
+	// To user mode: its FS and GS bases are the thread's (percpu.h,
+	// USER_FS/USER_GS above the kernel stack top), whatever a domain left
+	// in FS_BASE or KERNEL_GS_BASE meanwhile.
+	movq %gs:8, %rax
+	movq USER_FS(%rax), %rcx
+	wrfsbase %rcx
+	movq USER_GS(%rax), %rax
 	swapgs
+	wrgsbase %rax
 1:
 	POP_GPRS
 	addq $16, %rsp            // vector and error code
-	iretq
+	// Returning from the NMI IST (NMI, #DF, #MC taken in the kernel): scrub
+	// the words pushed there, which this CPU's domain EPTs can read.  (The
+	// CPU's own 5-word frame stays until the next such event:
+	// docs/THREAT-MODEL.md.)
+	cmpq lvd_state+S_ISTNMI(%rip), %rsp
+	jae 4f
+	pushq %rax                // (the slot is scrubbed below)
+	movq lvd_state+S_ISTNMI(%rip), %rax
+	subq $ISTSIZE, %rax
+	cmpq %rax, %rsp
+	popq %rax
+	jb 4f
+	.set i, 0
+	.rept 17
+	movq $0, -8 * (i + 1)(%rsp)
+	.set i, i + 1
+	.endr
+4:	iretq
 
 // ---- traps inside domains (docs/DOMAINS.md, "Interrupts") ----
 
@@ -126,10 +159,26 @@ lvd_from_domain:
 	pushq %rdx
 	xorl %eax, %eax
 	xorl %ecx, %ecx
+.globl lvd_from_domain_vmfunc     // (the self test makes a domain jump here)
+lvd_from_domain_vmfunc:
 	vmfunc
 	testq $1, lvd_view_in_kernel(%rip)
 	jz lvd_bad_vmfunc         // still in a domain EPT: not our VMFUNC
-	popq %rdx
+	// Now in the kernel EPT: nothing may touch memory through RSP until it
+	// is known to be where the CPU put this frame: one of this CPU's IST
+	// tops minus the frame (5 words), vector and error code, and our three
+	// pushes.  A domain that jumped here with a stack of its choosing (a
+	// kernel address, to make the pushes below write kernel memory) or a
+	// misaligned forged frame dies at the ud2, whose own frame goes to the
+	// IST (vectors.S -> lvd_from_window -> lvd_trap).
+	leaq 80(%rsp), %rax
+	cmpq lvd_state+S_ISTIRQ(%rip), %rax
+	je 2f
+	cmpq lvd_state+S_ISTEXC(%rip), %rax
+	je 2f
+	cmpq lvd_state+S_ISTNMI(%rip), %rax
+	jne lvd_bad_vmfunc
+2:	popq %rdx
 	popq %rcx
 	popq %rax
 	PUSH_GPRS
@@ -151,6 +200,8 @@ lvd_domain_trap:
 	movl $(TF_SIZE / 8), %ecx
 	rep movsq
 	movq %rdx, %rsp
+	pushq $2                  // RFLAGS known: no AC, IOPL, DF of the domain's in kernel code
+	popfq
 	movq $0, lvd_state+S_INDOM(%rip)
 	movq %rsp, %rdi
 	xorl %ebp, %ebp

@@ -58,6 +58,8 @@ static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
 #define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102   // swapped with GS_BASE by swapgs
 #define MSR_EFER           0xc0000080
+#define MSR_X2APIC_TPR     0x808         // x2APIC task priority
+#define MSR_X2APIC_ISR0    0x810         // x2APIC in-service register, 8 MSRs of 32 vectors
 #define EFER_SCE           1             // SYSCALL/SYSRET enabled
 #define MSR_STAR           0xc0000081    // SYSCALL/SYSRET selectors
 #define MSR_LSTAR          0xc0000082    // 64-bit SYSCALL entry point

@@ -27,6 +27,7 @@ _Static_assert(offsetof(struct lvd_state, domain_if) == S_DOMIF, "S_DOMIF");
 _Static_assert(offsetof(struct lvd_state, ist_exc_top) == S_ISTEXC, "S_ISTEXC");
 _Static_assert(offsetof(struct lvd_state, ist_irq_top) == S_ISTIRQ, "S_ISTIRQ");
 _Static_assert(offsetof(struct lvd_state, progress) == S_PROGRESS, "S_PROGRESS");
+_Static_assert(offsetof(struct lvd_state, ist_nmi_top) == S_ISTNMI, "S_ISTNMI");
 _Static_assert(sizeof(struct lvd_msg) == 64, "one cache line");
 
 extern char lvd_tramp_start[], lvd_tramp_end[], __lvd_entry_start[], __lvd_entry_end[];
@@ -40,9 +41,17 @@ static uint64_t state_pages[NCPU];     // per-CPU host page behind lvd_state
 static uint64_t domain_view_pa;        // the zero page domain EPTs show at the view page
 static uint64_t dphys_next;            // bump allocator over domain_phys
 static int next_domain_id = 1;
+static void domain_flush_output(struct lvd_domain *d);
 
 #define DOMAIN_HEAP   (256UL << 10)
+// The per-call budget (docs/THREAT-MODEL.md, availability): a call that has
+// seen more timer ticks inside the domain than this is killed, interrupts on
+// or not (with them off the hypervisor's watchdog catches it).  lvdbudget=MS
+// on the command line; ticks are 1/HZ s of modeled time.
+#define BUDGET_MS_DEFAULT 100
+static uint64_t budget_ticks = BUDGET_MS_DEFAULT * HZ / 1000;
 #define KSTACK_MIN    1024             // refuse a call with less kernel stack left
+#define IST_SCRUB     512              // bytes at an IST's top that hold frames (with our pushes)
 
 static inline uint64_t
 lvd_hc(unsigned long nr, unsigned long a0, unsigned long a1, unsigned long a2,
@@ -89,6 +98,7 @@ cpu_setup(void *unused)
 	s->cpu = (uint64_t)c->id;
 	s->ist_exc_top = (uint64_t)c->ist[IST_EXC - 1] + ISTSIZE;
 	s->ist_irq_top = (uint64_t)c->ist[IST_IRQ - 1] + ISTSIZE;
+	s->ist_nmi_top = (uint64_t)c->ist[IST_NMI - 1] + ISTSIZE;
 	state_pages[c->id] = V2P(page);
 	push_off();
 	lvd_hc(LVD_HC_ENABLE_VMFUNC, 0, 0, 0, 0, 0, "ENABLE_VMFUNC");
@@ -114,6 +124,13 @@ lvd_init(void)
 		panic("lvd: no memory");
 	domain_view_pa = V2P(view);
 	dphys_next = domain_phys.base;
+	const char *b = cmdline_option("lvdbudget");
+	if (b != NULL) {
+		uint64_t ms = 0;
+		for (; *b >= '0' && *b <= '9'; b++)
+			ms = ms * 10 + (uint64_t)(*b - '0');
+		budget_ticks = ms * HZ / 1000 ? ms * HZ / 1000 : 1;
+	}
 	on_each_cpu(cpu_setup, NULL);
 	lvd_enabled = 1;
 	printk("lvd: %d cpus ready: VMFUNC on, state page %#lx per cpu, trampolines at %#lx\n",
@@ -180,8 +197,10 @@ struct elf64_phdr {
 #define PF_X 1
 #define PF_W 2
 
+// Load the image's PT_LOAD segments into b (b == NULL: only check them and
+// count the pages they need, into *pages).
 static int
-load_image(struct builder *b, const struct boot_module *m)
+load_image(struct builder *b, const struct boot_module *m, uint64_t *pages)
 {
 	const uint8_t *img = P2V(m->base);
 	const struct elf64_ehdr *eh = (const void *)img;
@@ -208,6 +227,10 @@ load_image(struct builder *b, const struct boot_module *m)
 			return -1;
 		}
 		uint64_t perm = (ph[i].flags & PF_W ? PTE_W : 0) | (ph[i].flags & PF_X ? 0 : PTE_NX);
+		if (b == NULL) {
+			*pages += (hi - lo) / PGSIZE;
+			continue;
+		}
 		for (uint64_t va = lo; va < hi; va += PGSIZE) {
 			uint64_t pa = b_page(b);
 			uint8_t *dst = P2V(pa);
@@ -304,17 +327,29 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		return NULL;
 	}
 	struct lvd_domain *d = kzalloc(sizeof *d);
-	if (d == NULL)
+	if (d == NULL || (d->out = kalloc()) == NULL)
 		panic("lvd: out of memory");
 	for (int i = 0; module[i] && i < (int)sizeof d->name - 1; i++)
 		d->name[i] = module[i];
+	// Its physical memory, sized from the image's segments (.bss included):
+	// the image, its page tables (64 pages cover heap, stacks, info and the
+	// kernel pages on 64 CPUs; one more per 2 MiB of image), heap, per-CPU
+	// stack pools, the info page.  Refused, not a panic, when it does not fit.
+	uint64_t img_pages = 0;
+	if (load_image(NULL, m, &img_pages) != 0) {
+		kfree_page(d->out);
+		kfree(d);
+		return NULL;
+	}
+	uint64_t tables = 64 + img_pages / 512 + 1;
+	uint64_t chunk = (img_pages + tables) * PGSIZE + DOMAIN_HEAP + (uint64_t)ncpu * LVD_STACKS_PER_CPU * LVD_STACK_SIZE + PGSIZE;
 	acquire(&lvdlock);
-	// Its physical memory: image (at most the module's size) and page
-	// tables (256 KiB), heap, per-CPU stack pools, the info page.
-	uint64_t chunk = PGROUNDUP(m->length) + (256UL << 10) + DOMAIN_HEAP + (uint64_t)ncpu * LVD_STACKS_PER_CPU * LVD_STACK_SIZE + PGSIZE;
-	if (dphys_next + chunk > domain_phys.end) {
+	if (chunk > domain_phys.end - dphys_next) {
+		uint64_t left = domain_phys.end - dphys_next;
 		release(&lvdlock);
-		printk("lvd: domain memory exhausted (domainmem=)\n");
+		printk("lvd: domain %s refused: it needs %lu KiB of domain memory (image %lu KiB), %lu KiB left (domainmem=)\n",
+		       d->name, chunk >> 10, (img_pages * PGSIZE) >> 10, left >> 10);
+		kfree_page(d->out);
 		kfree(d);
 		return NULL;
 	}
@@ -327,10 +362,7 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 
 	struct builder b = { d, d->phys_lo, d->phys_hi };
 	d->pml4_pa = b_page(&b);
-	if (load_image(&b, m) != 0) {
-		kfree(d);   // its physical chunk stays unused
-		return NULL;
-	}
+	load_image(&b, m, NULL);   // checked above
 	// Heap.
 	uint64_t heap = b.next;
 	for (uint64_t o = 0; o < DOMAIN_HEAP; o += PGSIZE)
@@ -400,6 +432,10 @@ prepare_slow(struct lvd_domain *d, struct cpu *c, struct thread *t)
 	if (d->ept[c->id] <= 0)
 		return -LVD_EDEAD;
 	if (c->lvd_slot != d) {
+		// Another domain ran here last: its interrupt frames (its registers)
+		// are still at the tops of this CPU's ISTs, which d can read.
+		for (int i = 0; i < 3; i++)
+			memset((char *)c->ist[i] + ISTSIZE - IST_SCRUB, 0, IST_SCRUB);
 		struct lvd_hc_result r = lvd_hypercall(LVD_HC_EPTP_LIST_SET, 1, (unsigned long)d->ept[c->id], 0, 0, 0);
 		if (r.status != 0)
 			return -LVD_EDEAD;
@@ -484,6 +520,8 @@ lvd_call(struct lvd_domain *d, struct lvd_msg *m)
 		}
 		stack = (lvd_state.domain_rsp - 128) & ~15UL;   // below the upcall's frame
 	}
+	if (t->lvd.depth == 0)
+		t->lvd.ticks = 0;   // the budget counts from the outermost call
 	t->lvd.depth++;
 	d->calls++;
 	r = (int)lvd_enter(m, stack, (flags & FL_IF) != 0);
@@ -549,9 +587,17 @@ lvd_kill(struct lvd_domain *d, const char *why)
 {
 	if (d == NULL)
 		panic("lvd: kill with no domain (%s)", why);
+	// Whatever page table the domain loaded (a CR3 in the target list loads
+	// without an exit, docs/THREAT-MODEL.md), the kernel goes on with the
+	// thread's own.
+	struct thread *t = mycpu()->cur;
+	uint64_t cr3 = t && t->cr3 ? t->cr3 : kernel_cr3;
+	if (rcr3() != cr3)
+		lcr3(cr3);
 	if (!d->dead) {
 		d->dead = 1;
 		d->kills++;
+		domain_flush_output(d);
 		printk("lvd: domain %s killed on cpu %d: %s\n", d->name, mycpu()->id, why);
 	}
 	reap_here(d, mycpu());
@@ -604,6 +650,25 @@ lvd_trap(struct trapframe *tf)
 			apic_eoi();   // the interrupt was taken: acknowledge it
 		lvd_unwind();
 	}
+	// A real interrupt is in service at the APIC; a domain's `int $n` for
+	// the same vector is not (the x2APIC ISR, read without an exit).  The
+	// kernel EOIs before it can switch threads or call a domain, so no real
+	// interrupt of the vector is in service below a call.  Spurious
+	// interrupts never set the ISR; the kernel does nothing for one.
+	if (ext[DF_KIND / 8] == 1 && v != T_SPURIOUS &&
+	    !(rdmsr(MSR_X2APIC_ISR0 + (uint32_t)(v / 32)) & (1UL << (v % 32)))) {
+		snprintf(why, sizeof why, "forged interrupt: vector %lu is not in service (int $n) at rip %#lx", v, tf->rip);
+		lvd_kill(d, why);
+		lvd_unwind();
+	}
+	struct thread *t = mycpu()->cur;
+	if (v == T_TIMER && t != NULL && t->lvd.depth > 0 && ++t->lvd.ticks > budget_ticks) {
+		snprintf(why, sizeof why, "kept the CPU for over %lu ms in one call (budget, lvdbudget=) at rip %#lx",
+			 budget_ticks * 1000 / HZ, tf->rip);
+		lvd_kill(d, why);
+		apic_eoi();
+		lvd_unwind();
+	}
 	if (d != NULL)
 		d->interrupts++;
 	lvd_state.progress++;
@@ -613,25 +678,8 @@ lvd_trap(struct trapframe *tf)
 static const char *
 exit_name(uint64_t reason)
 {
-	switch (reason) {
-	case 0: return "exception/NMI";
-	case 2: return "triple fault";
-	case 10: return "CPUID";
-	case 12: return "HLT";
-	case 18: return "VMCALL";
-	case 28: return "MOV CR";
-	case 30: return "I/O instruction";
-	case 31: return "RDMSR";
-	case 32: return "WRMSR";
-	case 46: return "LGDT/LIDT/SGDT/SIDT";
-	case 47: return "LLDT/LTR/SLDT/STR";
-	case 48: return "EPT violation";
-	case 49: return "EPT misconfiguration";
-	case 52: return "preemption timer";
-	case 55: return "XSETBV";
-	case 59: return "VMFUNC";
-	default: return "exit";
-	}
+	static const char *const names[] = LVD_EXIT_NAMES;   // lvd_abi.h, from Lvd.Machine.Vmx.ExitReason
+	return reason < sizeof names / sizeof names[0] && names[reason] ? names[reason] : "VM exit";
 }
 
 // The hypervisor's abort entry (lvd_tramp.S), on the call's kernel stack.
@@ -670,6 +718,44 @@ lvd_fault_gs(int unused)
 
 // ---------------------------------------------------------------- upcalls
 
+// ---------------------------------------------------------------- domain output
+
+// A domain's prints, as whole lines that can never pass for the kernel's:
+// each starts with "[domain NAME] ", control characters (and bytes above
+// 0x7e: no escape sequences) become '?', and a line ends at a newline, when
+// full, or when the domain dies.  One line buffer per CPU, so that domains
+// printing on several CPUs at once need no lock.
+static void
+domain_emit(struct lvd_domain *d, struct lvd_outline *o)
+{
+	if (o->n == 0)
+		return;
+	printk("[domain %s] %.*s\n", d->name, o->n, o->buf);
+	o->n = 0;
+}
+
+static void
+domain_output(struct lvd_domain *d, const char *s, uint64_t len)
+{
+	struct lvd_outline *o = &d->out[mycpu()->id];
+	for (uint64_t i = 0; i < len; i++) {
+		char ch = s[i];
+		if (ch == '\n') {
+			domain_emit(d, o);
+			continue;
+		}
+		o->buf[o->n++] = (ch >= 0x20 && ch <= 0x7e) ? ch : '?';
+		if (o->n == (int)sizeof o->buf)
+			domain_emit(d, o);
+	}
+}
+
+static void
+domain_flush_output(struct lvd_domain *d)
+{
+	domain_emit(d, &d->out[mycpu()->id]);
+}
+
 // A domain's call into the kernel (lvd_tramp.S), interrupts off.  Nothing in
 // *m is trusted.
 void
@@ -684,7 +770,7 @@ lvd_upcall_dispatch(struct lvd_msg *m)
 	switch (lvd_msg_fn(m)) {
 	case LVD_KFN_PRINT: {
 		uint64_t len = m->w[7] < 48 ? m->w[7] : 48;
-		printk("%.*s", (int)len, (const char *)&m->w[1]);
+		domain_output(d, (const char *)&m->w[1], len);
 		m->w[0] = 0;
 		return;
 	}
@@ -696,8 +782,11 @@ lvd_upcall_dispatch(struct lvd_msg *m)
 		}
 		struct lvd_msg inner = { { lvd_msg_word0(LVD_FN_NEST, 0), depth - 1 } };
 		int r = lvd_call(d, &inner);
-		m->w[0] = (uint64_t)(long)r;
-		m->w[1] = r == 0 ? inner.w[1] + 1 : 0;
+		// The crossing's status, else the domain's own (a refusal deeper
+		// down, e.g. -LVD_ENOSTACK, must reach the outermost caller).
+		long status = r != 0 ? r : (long)inner.w[0];
+		m->w[0] = (uint64_t)status;
+		m->w[1] = status == 0 ? inner.w[1] + 1 : 0;
 		return;
 	}
 	default:

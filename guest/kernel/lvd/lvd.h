@@ -17,6 +17,7 @@
 #define S_ISTEXC   48   // top of this CPU's exception IST
 #define S_ISTIRQ   56   // top of this CPU's interrupt IST
 #define S_PROGRESS 64   // watchdog: bumped by every interrupt taken in a domain and every outermost return
+#define S_ISTNMI   72   // top of this CPU's NMI/#DF/#MC IST
 
 // Trap frame extension written by the domain-interrupt path (vectors.S):
 // the words above a copied struct trapframe.
@@ -38,6 +39,7 @@ struct lvd_state {
 	uint64_t ist_exc_top;
 	uint64_t ist_irq_top;
 	uint64_t progress;
+	uint64_t ist_nmi_top;
 };
 
 extern struct lvd_state lvd_state;          // the state page (per-CPU host page)
@@ -57,6 +59,7 @@ struct lvd_domain {
 	uint64_t stacks_free[NCPU];     // per-CPU pool bitmaps (bit set = free)
 	uint64_t calls, upcalls, interrupts, kills;
 	int (*upcall)(struct lvd_domain *d, struct lvd_msg *m);   // kernel services for it
+	struct lvd_outline { int n; char buf[PGSIZE / NCPU - sizeof(int)]; } *out;   // its prints: one page, a line per CPU (lvd.c)
 	struct lvd_domain *next;
 };
 
@@ -66,6 +69,7 @@ struct lvd_thread {
 	int depth;                      // nesting of calls into it
 	int stack_bit;                  // its domain stack (pool bit on its CPU)
 	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
+	uint64_t ticks;                 // timer ticks taken inside the domain in this call (the budget)
 };
 
 extern int lvd_enabled;

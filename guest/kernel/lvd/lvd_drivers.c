@@ -19,6 +19,7 @@
 #include "percpu.h"
 #include "lvd_nullnet.h"
 #include "lvd_nullblk.h"
+#include "probe.h"
 #include <lvd/nullblk_if.h>
 
 // nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
@@ -136,8 +137,16 @@ run_user_domain(const char *name)
 		printk("lvd: %s: not started (see above)\n", name);
 		return;
 	}
+	// The kernel's state before and after the call (probe.c): whatever the
+	// driver did, killed or not, none of it may stay (lvd fuzz-domains).
+	struct probe before, after;
+	probe_take(&before, probe_kernel_hash);
 	struct lvd_msg m = { { lvd_msg_word0(LVD_FN_USER, 0) } };
 	int r = lvd_call(d, &m);
+	probe_take(&after, probe_kernel_hash);
+	const char *diff = probe_diff(&before, &after);
+	if (diff != NULL)
+		panic("lvd: %s: %s changed by the domain", name, diff);
 	if (r != 0)
 		printk("lvd: %s: call failed (%d)%s\n", name, r, d->dead ? ": the domain was killed" : "");
 	else

@@ -14,13 +14,23 @@
 // - the state page's in_domain word is 1 exactly while RSP is not a kernel
 //   stack (vectors.S then puts interrupt frames on the kernel stack of the
 //   call, never below a domain-chosen RSP);
-// - registers the domain must not see (rbx, rbp, r13-r15) are zeroed.
+// - registers the domain must not see (rbx, rbp, r13-r15) are zeroed;
+// - RFLAGS is a known value (KNOWN_RFLAGS) as soon as RSP is the kernel's,
+//   on every way back into the kernel: return, upcall, unwind, abort: no
+//   DF, AC, NT, TF or IOPL a domain set survives into kernel code.
 
 #include "lvd.h"
 #include <lvd/msg_asm.h>
 
 #define KDATA 0x10
 #define ST(off) (lvd_state + off)(%rip)
+
+// RFLAGS = 2 (only the always-one bit): interrupts off, DF = AC = NT = TF = 0,
+// IOPL 0.  Needs a kernel stack (two instructions).
+.macro KNOWN_RFLAGS
+	pushq $2
+	popfq
+.endm
 
 // Into the domain (EPTP-list slot 1): zero the registers the domain must not
 // see, give it interrupts if the call was made with them on (the STI shadow
@@ -65,6 +75,8 @@ lvd_enter:
 	pushq %r14
 	pushq %r15
 	pushq %rdi                      // the message, for the reply
+	rdfsbase %rax                   // the FS base, restored on the way back
+	pushq %rax
 	pushq ST(S_DOMIF)               // the outer call's words (nesting)
 	pushq ST(S_DRSP)
 	pushq ST(S_KRSP)
@@ -94,6 +106,7 @@ lvd_return_vmfunc:
 	cmpq $0, ST(S_INDOM)
 	je lvd_bad_vmfunc               // no call in progress on this CPU
 	movq ST(S_KRSP), %rsp
+	KNOWN_RFLAGS
 	movq %rdi, %rax                 // keep the reply's first word
 	rdgsbase %rcx                   // the domain must leave GS alone (Invariant 5)
 	cmpq ST(S_KGS), %rcx
@@ -102,6 +115,8 @@ lvd_return_vmfunc:
 	popq ST(S_KRSP)
 	popq ST(S_DRSP)
 	popq ST(S_DOMIF)
+	popq %rcx
+	wrfsbase %rcx                   // whatever the domain did to FS
 	popq %rcx                       // the message
 	LVD_MSG_STORE %rcx, %rax
 	popq %r15
@@ -127,6 +142,7 @@ lvd_domain_upcall:
 	je lvd_bad_vmfunc
 	movq %rsp, ST(S_DRSP)
 	movq ST(S_KRSP), %rsp
+	KNOWN_RFLAGS
 	rdgsbase %rcx
 	cmpq ST(S_KGS), %rcx
 	jne lvd_gs_tampered
@@ -182,6 +198,7 @@ lvd_abort_entry:
 	cmpq $0, ST(S_INDOM)
 	je 1f
 	movq ST(S_KRSP), %rsp
+	KNOWN_RFLAGS
 	movq $0, ST(S_INDOM)
 	movq %r10, %rcx
 	call lvd_violation              // lvd.c: report, kill
@@ -196,10 +213,13 @@ lvd_abort_entry:
 lvd_unwind:
 	cli
 	movq ST(S_KRSP), %rsp
+	KNOWN_RFLAGS
 	movq $0, ST(S_INDOM)
 	popq ST(S_KRSP)
 	popq ST(S_DRSP)
 	popq ST(S_DOMIF)
+	popq %rcx
+	wrfsbase %rcx
 	popq %rcx                       // the message
 	popq %r15
 	popq %r14

@@ -20,7 +20,6 @@
 #include "x86.h"
 #include <lvd/selftest.h>
 
-#define MSR_X2APIC_TPR 0x808
 #define GAP_THRESHOLD 200
 #define SEND_EVERY 20000
 

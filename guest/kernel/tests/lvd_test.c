@@ -12,6 +12,7 @@
 #include "percpu.h"
 #include "x86.h"
 #include <lvd/selftest.h>
+#include "probe.h"
 
 // A page of kernel data no attack may change: hashed by the hypervisor
 // before and after, with the kernel's text and rodata.
@@ -61,6 +62,10 @@ st_upcall(struct lvd_domain *d, struct lvd_msg *m)
 	return 0;
 }
 
+// ---------------------------------------------------------------- the state probe
+// probe.c (shared with domain=): the kernel_hash field here covers the
+// kernel image and the canary page.
+
 static struct lvd_domain *d_conc;
 static volatile int conc_done, conc_bad;
 extern char lvd_return_vmfunc[];   // lvd_tramp.S
@@ -85,14 +90,19 @@ conc_thread(void *arg)
 	__atomic_add_fetch(&conc_done, 1, __ATOMIC_SEQ_CST);
 }
 
+enum { ERR, KILL, RET, ANY };   // the call fails, the domain is killed, the call returns 0, killed or returns
+static const char *const expect_name[] = { "an error", "killed", "returned", "killed or returned" };
+
 struct attack {
 	const char *name;
 	unsigned int fn;
 	uint64_t arg;
 	int irq_off;      // call with interrupts off
-	int expect_kill;  // else: the call returns an error
+	int expect;       // ERR, KILL, RET, ANY
 	int pool;         // the domain shares the packet pool (and has the kernel service)
+	uint64_t w2, w3;
 };
+extern char lvd_from_domain_vmfunc[], __lvd_entry_start[], __lvd_entry_end[], lvd_tramp_start[], lvd_tramp_end[];
 
 void
 lvd_selftest(void)
@@ -147,59 +157,166 @@ lvd_selftest(void)
 	       2 * ncpu, ncpu, d->interrupts - irq0, lvd_preempted_inside - pre0);
 
 	int other = ncpu > 1 ? 1 : 0;
+	struct cpu *me = mycpu();   // kernel threads do not migrate
+	uint64_t irq_top = (uint64_t)me->ist[IST_IRQ - 1] + ISTSIZE;
+	uint64_t exc_top = (uint64_t)me->ist[IST_EXC - 1] + ISTSIZE;
+	uint64_t nmi_top = (uint64_t)me->ist[IST_NMI - 1] + ISTSIZE;
+	// A second CR3 in the CR3-target list: a copy of the kernel's root table,
+	// loaded once (an exit puts it in the list), then the kernel's again.
+	uint64_t *alt = kalloc();
+	if (alt == NULL)
+		panic("lvdtest: no memory");
+	memcpy(alt, P2V(kernel_cr3), PGSIZE);
+	push_off();
+	lcr3(V2P(alt));
+	lcr3(kernel_cr3);
+	pop_off();
+	const uint64_t DF = 0x400, AC = 0x40000, NT = 0x4000, IOPL3 = 0x3000, TF = 0x100;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"   // the table leaves trailing fields 0
 	struct attack attacks[] = {
-		{ "write kernel memory", ST_WRITE, (uint64_t)&canary, 0, 1, 0 },
-		{ "read kernel memory", ST_READ, (uint64_t)&canary, 0, 1, 0 },
-		{ "jump into kernel code", ST_JUMP, (uint64_t)panic, 0, 1, 0 },
-		{ "VMFUNC to the kernel EPT", ST_VMFUNC, 0, 0, 1, 0 },
-		{ "VMFUNC to an unused slot", ST_VMFUNC, 2, 0, 1, 0 },
-		{ "VMFUNC to slot 511", ST_VMFUNC, 511, 0, 1, 0 },
-		{ "VMFUNC with ECX >= 512", ST_VMFUNC, 4096, 0, 1, 0 },
-		{ "int3", ST_INT, 3, 0, 1, 0 },
-		{ "int $0x80", ST_INT, 0x80, 0, 1, 0 },
-		{ "sti inside a call made with interrupts off", ST_STI, 3000000, 1, 1, 0 },
-		{ "cli plus an endless loop", ST_CLI_LOOP, 0, 0, 1, 0 },
-		{ "wrmsr GS_BASE", ST_WRMSR, 0, 0, 1, 0 },
-		{ "mov to cr3", ST_MOVCR3, 0x1000, 0, 1, 0 },
-		{ "lidt", ST_LIDT, 0, 0, 1, 0 },
-		{ "out to a port", ST_OUT, 0, 0, 1, 0 },
-		{ "hlt", ST_HLT, 0, 0, 1, 0 },
-		{ "write another cpu's IST", ST_WRITE, (uint64_t)cpus[other].ist[IST_IRQ - 1] + 64, 0, ncpu > 1, 0 },
-		{ "exhaust the domain stack", ST_STACK, 0, 0, 1, 0 },
-		{ "swapgs", ST_SWAPGS, 0, 0, 1, 0 },
-		{ "ud2", ST_UD2, 0, 0, 1, 0 },
-		{ "garbage reply", ST_GARBAGE, 0, 0, 0, 0 },
-		{ "VMFUNC with a tampered ECX inside the return trampoline", ST_TAMPER, (uint64_t)lvd_return_vmfunc, 0, 1, 0 },
-		{ "corrupt index into the shared packet pool", ST_POOLIDX, ~0UL - 8, 0, 0, 1 },
-		{ "pool index running past its end", ST_POOLIDX, pktpool.size - 32, 0, 0, 1 },
+		{ "write kernel memory", ST_WRITE, (uint64_t)&canary, 0, KILL },
+		{ "read kernel memory", ST_READ, (uint64_t)&canary, 0, KILL },
+		{ "jump into kernel code", ST_JUMP, (uint64_t)panic, 0, KILL },
+		{ "VMFUNC to the kernel EPT", ST_VMFUNC, 0, 0, KILL },
+		{ "VMFUNC to an unused slot", ST_VMFUNC, 2, 0, KILL },
+		{ "VMFUNC to slot 511", ST_VMFUNC, 511, 0, KILL },
+		{ "VMFUNC with ECX >= 512", ST_VMFUNC, 4096, 0, KILL },
+		{ "int3", ST_INT, 3, 0, KILL },
+		{ "int $0x80", ST_INT, 0x80, 0, KILL },
+		{ "forged timer interrupt (int $0x20)", ST_INT, 0x20, 0, KILL },
+		{ "forged interrupt int $0xf0", ST_INT, 0xf0, 0, KILL },
+		{ "sti inside a call made with interrupts off", ST_STI, 3000000, 1, KILL },
+		{ "cli plus an endless loop", ST_CLI_LOOP, 0, 0, KILL },
+		{ "endless loop with interrupts on", ST_LOOP, 0, 0, KILL },
+		{ "cli loop with an sti window now and then", ST_LOOP, 20000, 0, KILL },
+		{ "wrmsr GS_BASE", ST_WRMSR, 0, 0, KILL },
+		{ "mov to cr3 (not a listed value)", ST_MOVCR3, 0x1000, 0, KILL },
+		{ "mov to cr3 (the kernel's, with PWT)", ST_CR3, kernel_cr3 | 8, 0, KILL },
+		{ "mov to cr3 (the current, listed value)", ST_CR3, kernel_cr3, 0, ANY },
+		{ "mov to cr3 (another listed value)", ST_CR3, V2P(alt), 0, KILL },
+		{ "an interrupt whose delivery fails under a listed CR3", ST_CR3_IRQ, V2P(alt), 0, KILL, 0, 3000000 },
+		{ "lidt", ST_LIDT, 0, 0, KILL },
+		{ "out to a port", ST_OUT, 0, 0, KILL },
+		{ "hlt", ST_HLT, 0, 0, KILL },
+		{ "write another cpu's IST", ST_WRITE, (uint64_t)cpus[other].ist[IST_IRQ - 1] + 64, 0, ncpu > 1 ? KILL : ANY },
+		{ "exhaust the domain stack", ST_STACK, 0, 0, KILL },
+		{ "swapgs", ST_SWAPGS, 0, 0, KILL },
+		{ "wrgsbase", ST_WRGS, 0x4141414141, 0, KILL },
+		{ "plant KERNEL_GS_BASE (swapgs; wrgsbase; swapgs)", ST_KGS, 0x4141414141, 0, RET },
+		{ "plant KERNEL_GS_BASE = the kernel's GS", ST_KGS, (uint64_t)me, 0, RET },
+		{ "wrfsbase", ST_FS, 0x4242424242, 0, RET },
+		{ "load the FS selector", ST_FS, 0, 0, RET },
+		{ "ud2", ST_UD2, 0, 0, KILL },
+		{ "garbage reply", ST_GARBAGE, 0, 0, ERR },
+		{ "VMFUNC with a tampered ECX inside the return trampoline", ST_TAMPER, (uint64_t)lvd_return_vmfunc, 0, KILL },
+		{ "corrupt index into the shared packet pool", ST_POOLIDX, ~0UL - 8, 0, ERR, 1 },
+		{ "pool index running past its end", ST_POOLIDX, pktpool.size - 32, 0, ERR, 1 },
+		{ "return with DF set", ST_FLAGS, 2 | DF, 0, RET },
+		{ "return with AC set", ST_FLAGS, 2 | AC, 0, RET },
+		{ "return with NT set", ST_FLAGS, 2 | NT, 0, RET },
+		{ "return with IOPL 3", ST_FLAGS, 2 | IOPL3, 0, RET },
+		{ "return with TF set", ST_FLAGS, 2 | TF, 0, ANY },
+		{ "return with every writable flag set", ST_FLAGS, 0x2 | 0xcd5 | DF | AC | NT | IOPL3 | 0x200000, 0, RET },
+		{ "upcall with DF set", ST_FLAGS_PRINT, 2 | DF, 0, RET },
+		{ "upcall with DF, AC, NT and IOPL 3", ST_FLAGS_PRINT, 2 | DF | AC | NT | IOPL3, 0, RET },
+		{ "interrupts arriving with DF and AC set", ST_FLAGS_SPIN, 2 | DF | AC, 0, RET, 0, 3000000 },
+		{ "interrupts arriving with NT and IOPL 3", ST_FLAGS_SPIN, 2 | NT | IOPL3, 0, RET, 0, 3000000 },
+		{ "killed with DF set", ST_FLAGS_SPIN, 2 | DF | AC | NT | IOPL3, 1, KILL, 0, 3000000 },
+		{ "clear CR0.WP", ST_CR0, 1UL << 16, 0, KILL },
+		{ "set CR0.CD", ST_CR0, 1UL << 30, 0, KILL },
+		{ "set CR0.AM", ST_CR0, 1UL << 18, 0, KILL },
+		{ "rewrite CR0 unchanged", ST_CR0, 0, 0, RET },
+		{ "set CR4.TSD", ST_CR4, 1UL << 2, 0, KILL },
+		{ "clear CR4.FSGSBASE", ST_CR4, 1UL << 16, 0, KILL },
+		{ "toggle CR4.PGE", ST_CR4, 1UL << 7, 0, KILL },
+		{ "set CR4.PCIDE", ST_CR4, 1UL << 17, 0, KILL },
+		{ "mov to cr8", ST_CR8, 15, 0, KILL },
+		{ "mov from cr8", ST_CR8, 0, 0, KILL },
+		{ "clts", ST_CLTS, 0, 0, RET },
+		{ "mov to dr7", ST_DR, 0x400 | 3, 0, KILL },
+		{ "mov from dr0", ST_DR, 0, 0, KILL },
+		{ "rdmsr KERNEL_GS_BASE", ST_SYS, 0, 0, KILL },
+		{ "cpuid", ST_SYS, 1, 0, KILL },
+		{ "vmcall", ST_SYS, 2, 0, KILL },
+		{ "xsetbv", ST_SYS, 3, 0, KILL },
+		{ "lgdt", ST_SYS, 4, 0, KILL },
+		{ "sgdt", ST_SYS, 5, 0, KILL },
+		{ "ltr", ST_SYS, 6, 0, KILL },
+		{ "in from a port", ST_SYS, 7, 0, KILL },
+		{ "syscall", ST_SYS, 8, 0, KILL },
+		{ "sysret to user mode", ST_SYS, 9, 0, KILL },
+		{ "wbinvd", ST_SYS, 10, 0, ANY },
+		{ "invlpg", ST_SYS, 11, 0, ANY },
+		{ "rep stosb over a terabyte", ST_SYS, 12, 0, KILL },
+		{ "lldt", ST_SYS, 13, 0, KILL },
+		{ "sidt", ST_SYS, 14, 0, KILL },
+		{ "iretq to ring 3 inside the domain", ST_RING3, 0, 0, KILL },
+		{ "interrupt entry with RSP at kernel memory", ST_FORGE, (uint64_t)lvd_from_domain_vmfunc, 0, KILL, 0,
+		  (uint64_t)&canary_page[256] + 80 },
+		{ "interrupt entry with a forged frame on the IST", ST_FORGE, (uint64_t)lvd_from_domain_vmfunc, 0, KILL, 0,
+		  irq_top, T_TIMER },
+		{ "interrupt entry with a misaligned forged frame", ST_FORGE, (uint64_t)lvd_from_domain_vmfunc, 0, KILL, 0,
+		  irq_top - 1, T_TIMER },
+		{ "interrupt entry with a forged spurious frame", ST_FORGE, (uint64_t)lvd_from_domain_vmfunc, 0, ANY, 0,
+		  exc_top, T_SPURIOUS },
+		{ "read kernel registers off the ISTs", ST_ISTSCAN, irq_top, 0, RET, 0, exc_top, nmi_top },
+		{ "print lines that pass for the kernel's", ST_PRINT_FORGE, 0, 0, RET },
+		{ "a .bss too large for domain memory", 0, 0, 0, ERR },
 	};
+#pragma GCC diagnostic pop
 	int contained = 0, n = (int)(sizeof attacks / sizeof attacks[0]);
 	for (int i = 0; i < n; i++) {
 		struct attack *a = &attacks[i];
-		if (a->fn == ST_WRITE && a->arg == (uint64_t)cpus[other].ist[IST_IRQ - 1] + 64 && ncpu == 1)
+		struct lvd_domain *v;
+		if (a->fn == 0) {
+			// No domain at all: the image asks for more than domain memory.
+			if (boot_module("selftest_huge") == NULL)
+				panic("lvdtest: no selftest_huge boot module");
+			v = lvd_domain_create("selftest_huge", 0, 0, NULL);
+			if (v != NULL)
+				panic("lvdtest: '%s': created", a->name);
+			printk("lvdtest: %-44s %s (%d)\n", a->name, "rejected", -LVD_ENOMEM);
+			contained++;
 			continue;
-		struct lvd_domain *v = a->pool ? lvd_domain_create("selftest", pktpool.pa, pktpool.size, st_upcall)
-					       : lvd_domain_create("selftest", 0, 0, NULL);
+		}
+		v = a->pool ? lvd_domain_create("selftest", pktpool.pa, pktpool.size, st_upcall)
+			    : lvd_domain_create("selftest", 0, 0, NULL);
 		if (v == NULL)
 			panic("lvdtest: cannot create a domain for '%s'", a->name);
+		if (a->fn == ST_ISTSCAN)
+			sleep_ticks(3);   // the kernel's own interrupts on this CPU's ISTs first
+		struct probe before, after;
 		if (a->irq_off)
 			push_off();
-		long r = call1(v, a->fn, a->arg, NULL);
-		if (a->irq_off) {
-			// Interrupts stay off in the kernel: wait for a tick inside
-			// the domain's loop (the domain's sti let it in).
-			pop_off();
+		probe_take(&before, kernel_hash);
+		struct lvd_msg m = { { lvd_msg_word0(a->fn, 0), a->arg, a->w2, a->w3 } };
+		if (a->fn == ST_ISTSCAN) {
+			m.w[4] = (uint64_t)lvd_tramp_start; m.w[5] = (uint64_t)lvd_tramp_end;
+			m.w[6] = (uint64_t)__lvd_entry_start; m.w[7] = (uint64_t)__lvd_entry_end;
 		}
+		int cr = lvd_call(v, &m);
+		long r = cr != 0 ? cr : (long)m.w[0];
+		probe_take(&after, kernel_hash);
+		if (a->irq_off)
+			pop_off();
 		int killed = v->dead;
-		int ok = a->expect_kill ? (killed && r == -LVD_EDEAD) : (!killed && r < 0);
+		int ok = a->expect == KILL ? (killed && r == -LVD_EDEAD)
+		       : a->expect == ERR ? (!killed && r < 0)
+		       : a->expect == RET ? (!killed && r == 0)
+		       : (killed ? r == -LVD_EDEAD : r == 0);
 		if (!ok)
-			panic("lvdtest: '%s': killed=%d result=%ld (expected %s)", a->name, killed, r,
-			      a->expect_kill ? "killed" : "an error");
+			panic("lvdtest: '%s': killed=%d result=%ld (expected %s)", a->name, killed, r, expect_name[a->expect]);
+		const char *diff = probe_diff(&before, &after);
+		if (diff != NULL)
+			panic("lvdtest: '%s': %s changed", a->name, diff);
+		if (a->fn == ST_ISTSCAN && m.w[1] != 0)
+			panic("lvdtest: '%s': %lu kernel words readable on the ISTs", a->name, m.w[1]);
 		if (killed && call1(v, LVD_FN_PING, 1, NULL) != -LVD_EDEAD)
 			panic("lvdtest: '%s': a dead domain answered", a->name);
 		if (canary != CANARY)
 			panic("lvdtest: '%s': kernel memory changed", a->name);
-		printk("lvdtest: %-44s %s (%ld)\n", a->name, killed ? "killed" : "rejected", r);
+		printk("lvdtest: %-44s %s (%ld)\n", a->name, killed ? "killed" : r < 0 ? "rejected" : "returned", r);
 		contained++;
 	}
 	if (kernel_hash() != hash0)

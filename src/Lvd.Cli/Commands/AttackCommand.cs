@@ -32,7 +32,7 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
         }
     }
 
-    [GeneratedRegex(@"^lvdtest: (?<name>.+?)\s+(?<what>killed|rejected) \((?<r>-?\d+)\)\s*$")]
+    [GeneratedRegex(@"^lvdtest: (?<name>.+?)\s+(?<what>killed|rejected|returned) \((?<r>-?\d+)\)\s*$")]
     private static partial Regex AttackLine();
 
     [GeneratedRegex(@"^lvd: domain selftest killed on cpu \d+: (?<why>.+)$")]
@@ -58,16 +58,21 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
             if (k.Success) { why = k.Groups["why"].Value; continue; }
             var a = AttackLine().Match(line);
             if (!a.Success) continue;
-            bool killed = a.Groups["what"].Value == "killed";
+            string what = a.Groups["what"].Value;
+            var (outcome, how) = what switch
+            {
+                "killed" => ("[green]domain killed[/]", why ?? ""),
+                "returned" => ("[green]harmless[/]", "the call returned; the kernel's state probe (control registers, RFLAGS, FS/GS, descriptor tables, image hash) found nothing changed"),
+                _ => ("[green]call rejected[/]", $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"),
+            };
             attacks.Add(new System.Text.Json.Nodes.JsonObject
             {
                 ["attack"] = a.Groups["name"].Value,
-                ["outcome"] = killed ? "domain_killed" : "call_rejected",
+                ["outcome"] = what switch { "killed" => "domain_killed", "returned" => "harmless", _ => "call_rejected" },
                 ["status"] = int.Parse(a.Groups["r"].Value),
-                ["reason"] = killed ? why : null,
+                ["reason"] = what == "killed" ? why : null,
             });
-            table.AddRow(Markup.Escape(a.Groups["name"].Value), killed ? "[green]domain killed[/]" : "[green]call rejected[/]",
-                Markup.Escape(killed ? why ?? "" : $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"));
+            table.AddRow(Markup.Escape(a.Groups["name"].Value), outcome, Markup.Escape(how));
             why = null;
             n++;
         }

@@ -78,7 +78,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string[] Domains { get; init; } = [];
 
         [CommandOption("--lvd-selftest")]
-        [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 24 misbehaviours that must each be contained. Implies --hypervisor.")]
+        [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 84 misbehaviours that must each be contained (docs/THREAT-MODEL.md). Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
 
         public int Cpus => CpusOption ?? 1;

@@ -117,6 +117,6 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
         return 0;
     }
 
-    [GeneratedRegex(@"^(scribbler:|lvd: domain scribbler killed|lvd: scribbler:|lvd: kernel still running|result:)")]
+    [GeneratedRegex(@"^(\[domain scribbler\]|lvd: domain scribbler killed|lvd: scribbler:|lvd: kernel still running|result:)")]
     private static partial Regex DemoLines();
 }

@@ -94,8 +94,8 @@ public sealed partial class Hypervisor
                 cpu.InvalidateVpid(v.Vpid);
                 return Advance(ctx);
             case 4:
-                // CR4.VMXE belongs to the hypervisor: the guest sees no VMX.
-                if ((value & Cpu.Cr4VMXE) != 0 || (value & Cpu.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
+                // CR4.VMXE belongs to the hypervisor: the guest sees no VMX; unimplemented bits #GP.
+                if ((value & ~Cpu.Cr4Implemented) != 0 || (value & Cpu.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
                 v.Cr4ReadShadow = value;
                 v.GuestCr4 = value | Cpu.Cr4VMXE;
                 cpu.InvalidateVpid(v.Vpid);
@@ -167,6 +167,19 @@ public sealed partial class Hypervisor
             return ExitAction.Resume;
         }
         v.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
+        return ExitAction.Resume;
+    }
+
+    /// <summary>The kernel can take interrupts again: inject the one a domain's violation interrupted.</summary>
+    private static ExitAction InterruptWindow(VcpuContext ctx)
+    {
+        ctx.Vmcs.ProcBased &= ~ProcControls.InterruptWindowExiting;
+        if (ctx.ReinjectVector >= 0)
+        {
+            ctx.Vmcs.EntryInterruptionInfo = InterruptionInfo.Make(ctx.ReinjectVector, InterruptionInfo.TypeExternal, false);
+            ctx.Reinjected++;
+        }
+        ctx.ReinjectVector = -1;
         return ExitAction.Resume;
     }
 

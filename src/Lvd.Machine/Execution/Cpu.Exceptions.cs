@@ -49,7 +49,9 @@ public sealed partial class Cpu
         // An NMI always wakes; a maskable interrupt when IF allows it, or (external-interrupt
         // exiting) to cause its VM exit.
         bool exiting = NonRoot && (Vmcs!.PinBased & PinControls.ExternalInterruptExiting) != 0;
-        if (!_nmiPending && (((_rflags & FlagIF) == 0 && !exiting) || Platform.PendingInterrupt(this) < 0)) return false;
+        // An open interrupt window exits from the HLT state too (SDM 25.2).
+        bool window = NonRoot && (Vmcs!.ProcBased & ProcControls.InterruptWindowExiting) != 0 && (_rflags & FlagIF) != 0;
+        if (!_nmiPending && !window && (((_rflags & FlagIF) == 0 && !exiting) || Platform.PendingInterrupt(this) < 0)) return false;
         State = CpuState.Running;
         return true;
     }

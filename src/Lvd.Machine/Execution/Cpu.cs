@@ -31,6 +31,11 @@ public sealed partial class Cpu
         Cr0NW = 1UL << 29, Cr0CD = 1UL << 30, Cr0PG = 1UL << 31;
     public const ulong Cr4PAE = 1 << 5, Cr4PGE = 1 << 7, Cr4TSD = 1 << 2, Cr4OSFXSR = 1 << 9, Cr4VMXE = 1 << 13,
         Cr4FSGSBASE = 1 << 16, Cr4PCIDE = 1 << 17, Cr4OSXSAVE = 1 << 18;
+    /// <summary>
+    /// The CR4 bits this CPU implements (SDM 2.5: bits of features CPUID does not report are
+    /// reserved): VME..OSXMMEXCPT (0-10) and FSGSBASE (16); VMXE only in VMX operation.
+    /// </summary>
+    public const ulong Cr4Implemented = 0x7ffUL | Cr4FSGSBASE;
     public const ulong EferSCE = 1, EferLME = 1 << 8, EferLMA = 1 << 10, EferNXE = 1 << 11;
 
     /// <summary>Physical-address width reported by CPUID 0x80000008 (Haswell-EP: 46).</summary>

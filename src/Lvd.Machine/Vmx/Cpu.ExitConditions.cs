@@ -31,6 +31,14 @@ public sealed partial class Cpu
             PerformVmExit(new VmExit(ExitReason.NmiWindow), 0);
             return true;
         }
+        // SDM 25.2: interrupt-window exiting exits at the first instruction boundary where
+        // RFLAGS.IF = 1 and nothing blocks interrupts (STI/MOV SS shadow), before any external
+        // interrupt is delivered; a VMM uses it to inject an interrupt the guest could not take.
+        if ((v.ProcBased & ProcControls.InterruptWindowExiting) != 0 && (_rflags & FlagIF) != 0 && !_interruptShadow)
+        {
+            PerformVmExit(new VmExit(ExitReason.InterruptWindow), 0);
+            return true;
+        }
         return false;
     }
 

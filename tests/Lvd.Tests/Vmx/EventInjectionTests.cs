@@ -53,6 +53,36 @@ public sealed class EventInjectionTests
         Assert.Equal(VmxHarness.Code + 1, h.Mem.Read64(x.GuestRsp));
     }
 
+    /// <summary>
+    /// SDM 25.2: with "interrupt-window exiting", a VM exit (reason 7) happens at the first
+    /// instruction boundary where RFLAGS.IF = 1 and nothing blocks interrupts: not while IF = 0,
+    /// not in the STI shadow, at once after it; an external interrupt injected then is delivered.
+    /// </summary>
+    [Fact]
+    public void InterruptWindowExitsOnceInterruptsAreOpen()
+    {
+        var h = new VmxHarness();
+        h.V.ProcBased |= ProcControls.InterruptWindowExiting;
+        h.SetGate(0x40, VmxHarness.Stubs + 3 * 32);   // the stub that reports 3
+        h.Guest(a => { a.nop(); a.sti(); a.nop(); a.nop(); VmxHarness.EmitDone(a); });
+        h.OnExit = r =>
+        {
+            if (r.Reason == ExitReason.InterruptWindow)
+            {
+                h.V.ProcBased &= ~ProcControls.InterruptWindowExiting;
+                h.V.EntryInterruptionInfo = InterruptionInfo.Make(0x40, InterruptionInfo.TypeExternal, false);
+                return ExitAction.Resume;
+            }
+            if (r.Reason == ExitReason.Vmcall && r.R15 == VmxHarness.Done) return ExitAction.Stop;
+            return h.SkipAndResume();
+        };
+        h.Enter();
+        Assert.Equal(ExitReason.InterruptWindow, h.Exits[0].Reason);
+        Assert.Equal(VmxHarness.Code + 3, h.Exits[0].GuestRip);   // nop; sti; nop (the shadow) -> then the window
+        Assert.Equal(ExitReason.Vmcall, h.Exits[1].Reason);
+        Assert.Equal(3UL, h.Exits[1].R15);                          // the injected interrupt's handler (vector 0x40) ran
+    }
+
     private static void VirtualNmiSetup(VmxHarness h)
     {
         h.V.PinBased |= PinControls.NmiExiting | PinControls.VirtualNmis;

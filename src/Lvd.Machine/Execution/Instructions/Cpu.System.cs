@@ -316,10 +316,9 @@ public sealed partial class Cpu
                 break;
             case 4:
                 Cycles += Costs.MovCr;
-                // Bits of features CPUID does not report are reserved (SDM 2.5): only VME..OSXMMEXCPT
-                // (0-10) and FSGSBASE (16) may be set (VMXE too in VMX operation, where the
+                // Unimplemented bits are reserved (VMXE is allowed in VMX operation, where the
                 // hypervisor owns it); PAE must stay on in long mode.
-                if ((v & Cr4PAE) == 0 || (v & ~(0x7ffUL | Cr4FSGSBASE | (NonRoot ? Cr4VMXE : 0))) != 0) throw GuestFault.Gp();
+                if ((v & Cr4PAE) == 0 || (v & ~(Cr4Implemented | (NonRoot ? Cr4VMXE : 0))) != 0) throw GuestFault.Gp();
                 SetCr4(v);
                 break;
             case 8:

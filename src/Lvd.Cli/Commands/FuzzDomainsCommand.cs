@@ -1,0 +1,71 @@
+using System.ComponentModel;
+using Lvd.Experiments.Domains;
+using Lvd.Toolchain;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lvd.Cli.Commands;
+
+/// <summary>
+/// `lvd fuzz-domains`: domains whose call is a random ring-0 instruction stream, many per boot,
+/// every outcome classified; any kernel corruption, machine stop or hang fails the campaign
+/// (DomainFuzz, docs/DOMAINS.md "Random domains").
+/// </summary>
+public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--count <N>")]
+        [Description("How many random domains (default 300).")]
+        [DefaultValue(300)]
+        public int Count { get; init; } = 300;
+
+        [CommandOption("--seed <S>")]
+        [Description("Campaign seed (default 1): the same seed writes the same C files.")]
+        [DefaultValue(1L)]
+        public long Seed { get; init; } = 1;
+
+        [CommandOption("--cpus <C>")]
+        [Description("vCPUs per boot (default 2).")]
+        [DefaultValue(2)]
+        public int Cpus { get; init; } = 2;
+
+        [CommandOption("--per-boot <N>")]
+        [Description("Domains per boot (default 50, at most 60, the kernel's boot-module table).")]
+        [DefaultValue(50)]
+        public int PerBoot { get; init; } = 50;
+
+        [CommandOption("--jobs <N>")]
+        [Description("Parallel builds; boots in parallel: jobs / cpus (default: processor count).")]
+        public int? Jobs { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Count is < 1 or > 1_000_000) throw new UsageException("--count must be 1 to 1000000");
+        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
+        if (settings.PerBoot is < 1 or > 60) throw new UsageException("--per-boot must be 1 to 60");
+        if (settings.Jobs is < 1) throw new UsageException("--jobs must be at least 1");
+        var cc = GuestCompiler.Locate();
+        var o = new DomainFuzz.Options
+        {
+            Count = settings.Count, Seed = settings.Seed, Cpus = settings.Cpus, PerBoot = settings.PerBoot,
+            Jobs = settings.Jobs ?? Environment.ProcessorCount,
+        };
+        DomainFuzz.Report rep = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn()).Start(ctx =>
+        {
+            var task = ctx.AddTask($"fuzz-domains: seed {o.Seed}, {o.Count} domains", maxValue: o.Count);
+            rep = DomainFuzz.Run(o, cc, done => task.Value = done);
+        });
+        var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains").RightAligned());
+        foreach (var g in rep.Outcomes.GroupBy(x => (x.Kind, x.Class)).OrderBy(g => g.Key.Kind).ThenByDescending(g => g.Count()))
+            table.AddRow(Markup.Escape(g.Key.Kind), Markup.Escape(g.Key.Class), g.Count().ToString());
+        AnsiConsole.Write(table);
+        foreach (var f in rep.Failures)
+            AnsiConsole.MarkupLineInterpolated($"[red]FAIL[/] seed {o.Seed} domain {f.Index}{(f.Path != null ? $" ({f.Path})" : "")}: {f.What}");
+        AnsiConsole.MarkupLineInterpolated($"[grey]{rep.Instructions:N0} guest instructions; the longest boot {rep.MaxBootInstructions:N0} (limit {o.BaseInstructions:N0} + {o.InstructionsPerDomain:N0} per domain)[/]");
+        Console.WriteLine(rep.Summary);
+        return rep.Passed ? 0 : 1;
+    }
+}

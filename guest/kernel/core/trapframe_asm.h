@@ -15,6 +15,14 @@
 
 #ifdef __ASSEMBLY__
 
+// RFLAGS = 2 (only the always-one bit): interrupts off, DF = AC = NT = TF = 0,
+// IOPL 0: what kernel code runs with on every way back from a domain
+// (lvd_tramp.S, vectors.S).  Needs a kernel stack.
+.macro KNOWN_RFLAGS
+	pushq $2
+	popfq
+.endm
+
 .macro PUSH_GPRS
 	pushq %rax
 	pushq %rbx

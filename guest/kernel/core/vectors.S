@@ -200,8 +200,7 @@ lvd_domain_trap:
 	movl $(TF_SIZE / 8), %ecx
 	rep movsq
 	movq %rdx, %rsp
-	pushq $2                  // RFLAGS known: no AC, IOPL, DF of the domain's in kernel code
-	popfq
+	KNOWN_RFLAGS              // no AC, IOPL, DF of the domain's in kernel code
 	movq $0, lvd_state+S_INDOM(%rip)
 	movq %rsp, %rdi
 	xorl %ebp, %ebp

@@ -21,16 +21,11 @@
 
 #include "lvd.h"
 #include <lvd/msg_asm.h>
+#include "trapframe_asm.h"
 
 #define KDATA 0x10
 #define ST(off) (lvd_state + off)(%rip)
 
-// RFLAGS = 2 (only the always-one bit): interrupts off, DF = AC = NT = TF = 0,
-// IOPL 0.  Needs a kernel stack (two instructions).
-.macro KNOWN_RFLAGS
-	pushq $2
-	popfq
-.endm
 
 // Into the domain (EPTP-list slot 1): zero the registers the domain must not
 // see, give it interrupts if the call was made with them on (the STI shadow

@@ -42,7 +42,8 @@ static uint64_t domain_view_pa;        // the zero page domain EPTs show at the 
 static uint64_t dphys_next;            // bump allocator over domain_phys
 static int next_domain_id = 1;
 static void domain_flush_output(struct lvd_domain *d);
-static void restart_schedule(struct lvd_domain *d, uint64_t killed_at);
+static int restart_decide(struct lvd_domain *d, uint64_t killed_at);
+static void restart_wake(struct lvd_domain *d);
 
 // Chunks of domain memory given back by restarts (the dead instance's), for
 // the next instance: first fit, split.
@@ -700,11 +701,17 @@ lvd_kill(struct lvd_domain *d, const char *why)
 		lcr3(cr3);
 	if (!d->dead) {
 		uint64_t now = rdtsc();   // it stopped serving here
+		// Pending before dead: a client that sees it dead knows whether
+		// to wait for the restart (nullblk requeues) or give up.
+		int restart = restart_decide(d, now);
 		d->dead = 1;
 		d->kills++;
 		domain_flush_output(d);
 		printk("lvd: domain %s killed on cpu %d: %s\n", d->name, mycpu()->id, why);
-		restart_schedule(d, now);
+		if (restart)
+			restart_wake(d);
+		else if (d->restart != NULL && d->restart_state != LVD_RS_PENDING)
+			printk("lvd: domain %s stays dead: restart policy (lvdrestart=)\n", d->name);
 	}
 	reap_here(d, mycpu());
 }
@@ -743,19 +750,26 @@ policy_allows(struct lvd_domain *d, uint64_t now)
 	return n < (uint64_t)lvd_restart_policy;
 }
 
-// From lvd_kill: any context, interrupts off.
-static void
-restart_schedule(struct lvd_domain *d, uint64_t now)
+// From lvd_kill: any context, interrupts off.  1 if a restart is now
+// pending (the restart thread is to be woken), 0 if none is (no restart
+// ops, the policy says no, or one is already running: a kill during it).
+static int
+restart_decide(struct lvd_domain *d, uint64_t now)
 {
 	if (d->restart == NULL || d->restart_state == LVD_RS_PENDING)
-		return;
+		return 0;
 	if (!policy_allows(d, now)) {
 		d->gave_up = 1;
-		printk("lvd: domain %s stays dead: restart policy (lvdrestart=)\n", d->name);
-		return;
+		return 0;
 	}
 	d->killed_at = now;
 	d->restart_state = LVD_RS_PENDING;
+	return 1;
+}
+
+static void
+restart_wake(struct lvd_domain *d)
+{
 	acquire(&restartlock);
 	if (nrestart_queue < (int)(sizeof restart_queue / sizeof restart_queue[0]))
 		restart_queue[nrestart_queue++] = d;

@@ -104,14 +104,33 @@ public static partial class FaultCampaign
 
     // ------------------------------------------------------------ the plan
 
-    /// <summary>What the plan generator needs of a driver image: its code, its writable range, its symbols.</summary>
+    /// <summary>
+    /// What the plan generator needs of a driver image: its code, its writable range, its symbols, and
+    /// the instructions of the functions on its request path (<see cref="RequestPath"/>), where code
+    /// faults go.
+    /// </summary>
     public sealed record DriverImage(ulong CodeVa, byte[] Code, ulong DataVa, ulong DataSize, IReadOnlyDictionary<string, ulong> Symbols,
         IReadOnlyList<(ulong Va, int Length)> Instructions);
+
+    /// <summary>
+    /// The functions of each domain image that run for every packet or I/O: the entry and dispatcher
+    /// (guest/domains/lib), the generated glue's dispatcher and handler, the glue's callbacks and the
+    /// driver's own function (and for nullblk the calls back into the kernel). Code faults (flips,
+    /// wild stores, skips, loops) are injected there, as Nooks injected into the code the workload runs:
+    /// most of an image is library code (printf, string functions) the workload never executes, where
+    /// a fault can only be "no effect". A function is the bytes from its symbol to the next one.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string[]> RequestPath = new Dictionary<string, string[]>
+    {
+        ["nullnet"] = ["lvd_domain_entry", "lvd_dispatch", "driver_call", "net_device_domain_dispatch", "ndo_start_xmit_handler", "cb_start_xmit", "nullnet_xmit", "consume_skb"],
+        ["nullblk"] = ["lvd_domain_entry", "lvd_dispatch", "driver_call", "blk_mq_domain_dispatch", "queue_rq_handler", "null_queue_rq",
+            "blk_mq_start_request", "blk_mq_end_request", "blk_mq_call_blk_mq_start_request", "blk_mq_call_blk_mq_end_request", "lvd_upcall_raw"],
+    };
 
     public const ulong DomainHeap = 0xffffc90040000000UL;   // lvd/domain.h LVD_DOMAIN_HEAP
     public const ulong HeapFaultBytes = 8192;               // data flips reach the first 8 KiB of the heap (what the driver allocated)
 
-    public static DriverImage ReadImage(string elfPath)
+    public static DriverImage ReadImage(string elfPath, string? driver = null)
     {
         var elf = ElfImage.Read(elfPath);
         var code = elf.Segments.First(s => s.Executable);
@@ -126,6 +145,19 @@ public static partial class FaultCampaign
             insns.Add((ip, insn.Length));
         }
         ulong dlo = data.Count == 0 ? 0 : data.Min(s => s.Address), dhi = data.Count == 0 ? 0 : data.Max(s => s.Address + s.MemorySize);
+        ulong cend = code.Address + (ulong)code.FileBytes.Length;
+        if (driver != null && RequestPath.TryGetValue(driver, out var names))
+        {
+            var starts = elf.Symbols.Values.Where(v => v >= code.Address && v < cend).Distinct().OrderBy(v => v).ToList();
+            var ranges = new List<(ulong Lo, ulong Hi)>();
+            foreach (var n in names)
+            {
+                if (!elf.Symbols.TryGetValue(n, out var lo)) throw new ExperimentException($"{elfPath}: no function {n} on the request path");
+                ulong hi = starts.FirstOrDefault(v => v > lo, cend);
+                ranges.Add((lo, hi));
+            }
+            insns = insns.Where(i => ranges.Any(r => i.Item1 >= r.Lo && i.Item1 < r.Hi)).ToList();
+        }
         return new DriverImage(code.Address, code.FileBytes, dlo, dhi - dlo, elf.Symbols, insns);
     }
 
@@ -147,7 +179,8 @@ public static partial class FaultCampaign
         {
             case Kind.CodeFlip:
             {
-                ulong va = img.CodeVa + (ulong)r.Next(img.Code.Length);
+                var (iva, ilen) = Insn(1);
+                ulong va = iva + (ulong)r.Next(ilen);
                 int bit = r.Next(8);
                 return new Fault(index, kind, va, 0, 0, [(byte)(1 << bit)], $"bit {bit} of code byte {va:x}");
             }
@@ -316,7 +349,7 @@ public static partial class FaultCampaign
         var images = new LvdBoot.Images(cc);
         _ = images.Kernel;
         var (_, elf) = DomainBuilder.Build(cc, o.Driver);
-        var img = ReadImage(elf);
+        var img = ReadImage(elf, o.Driver);
         var costs = o.Costs ?? Lvd.Machine.Cost.CostModel.Default;
         long clock = (long)costs.ClockHz;
         var faults = Enumerable.Range(0, o.Count).Select(i => Make(o.Driver, img, o.Seed, i)).ToList();

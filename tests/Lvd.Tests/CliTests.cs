@@ -53,6 +53,11 @@ public sealed class CliTests
     [InlineData("unknown option --cont (did you mean --count?)", "lvd csmith --help", "csmith", "--cont", "3")]
     [InlineData("unknown option --hypervisr (did you mean --hypervisor?)", "lvd exec --help", "exec", "--hypervisr", "x.elf")]
     [InlineData("unexpected argument 'extra'", "lvd boot --help", "boot", "extra")]
+    [InlineData("unknown option --driverr (did you mean --driver?)", "lvd faults --help", "faults", "--driverr", "nullnet")]
+    [InlineData("--driver is required: nullnet or nullblk", "lvd faults --help", "faults", "--count", "3")]
+    [InlineData("--driver selftest: nullnet or nullblk", "lvd faults --help", "faults", "--driver", "selftest")]
+    [InlineData("--cpus 1: 2 to 9", "lvd faults --help", "faults", "--driver", "nullnet", "--cpus", "1")]
+    [InlineData("--per-boot must be 1 to 200", "lvd faults --help", "faults", "--driver", "nullblk", "--per-boot", "0")]
     [InlineData("unknown command 'no-such-command'", "lvd --help", "no-such-command")]
     public void UnknownOptionsAreRefusedWithTheSubcommandsHelp(string expect, string help, params string[] args) =>
         AssertUsageError(args, expect, help);
@@ -83,6 +88,10 @@ public sealed class CliTests
     [InlineData("--cmdline workload=nullblk: set by --workload", "boot", "--cmdline", "workload=nullblk")]
     [InlineData("--cmdline isolate=nullnet: set by --isolate", "boot", "--cmdline", "isolate=nullnet")]
     [InlineData("--cmdline thread=2: the kernel does not read 'thread'", "boot", "--cmdline", "thread=2")]
+    [InlineData("--restart needs --isolate", "boot", "--restart", "always")]
+    [InlineData("--restart sometimes: never, always or N-per-minute (N 1 to 16)", "boot", "--isolate", "nullnet", "--restart", "sometimes")]
+    [InlineData("--restart 17-per-minute: never, always or N-per-minute", "boot", "--isolate", "nullblk", "--restart", "17-per-minute")]
+    [InlineData("--cmdline lvdrestart=never: set by --restart", "boot", "--cmdline", "lvdrestart=never")]
     public void InapplicableOptionsAndContradictionsAreRefused(string expect, params string[] args) =>
         AssertUsageError(args, expect, "lvd boot --help");
 

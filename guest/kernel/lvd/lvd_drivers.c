@@ -97,6 +97,16 @@ lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 		nb_retried++;
 		continue;
 	}
+	if (!nb_dom->dead && nb_dom->restart != NULL) {
+		// Alive, but it failed the same request every time: a driver that
+		// no longer works is killed (and restarted), and the request waits
+		// for the new instance.
+		lvd_kill(nb_dom, "failed the same request 3 times (its replies refused by the glue)");
+		if (lvd_restart_pending(nb_dom)) {
+			nb_requeued++;
+			return BLK_STS_RESOURCE;
+		}
+	}
 	nb_failed++;
 	blk_mq_start_request(rq);
 	blk_mq_end_request(rq, BLK_STS_IOERR);

@@ -51,6 +51,24 @@ nn_free(void *p)
 	kfree(p);
 }
 
+// A driver that fails every packet (alive, its replies refused by the glue or
+// its own errors) no longer works: after NN_FAIL_RUN failures in a row, with
+// no packet sent between, it is killed, and restarted by its policy.  Counted
+// on the failure path only (a run: tx_packets did not move since the last).
+#define NN_FAIL_RUN 16
+static uint64_t nn_fail_run, nn_fail_at;
+
+static void
+nn_failed(struct net_device *dev)
+{
+	nn_fail_run = dev->stats.tx_packets == nn_fail_at ? nn_fail_run + 1 : 1;
+	nn_fail_at = dev->stats.tx_packets;
+	if (nn_fail_run >= NN_FAIL_RUN && !nn_dom->dead && nn_dom->restart != NULL) {
+		nn_fail_run = 0;
+		lvd_kill(nn_dom, "failed 16 packets in a row (its replies refused by the glue)");
+	}
+}
+
 // dev_queue_xmit calls this under the device's tx_lock, interrupts off.
 static int
 lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -59,6 +77,7 @@ lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
 	int r = nn_glue_xmit(mycpu()->id, skb, skb->data, skb->len, &packets, &bytes);
 	if (r != NETDEV_TX_OK) {
 		dev->stats.tx_dropped++;
+		nn_failed(dev);
 	} else {
 		dev->stats.tx_packets = nn_base.tx_packets + packets;
 		dev->stats.tx_bytes = nn_base.tx_bytes + bytes;

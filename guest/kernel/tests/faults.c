@@ -18,7 +18,9 @@
 // hypervisor's hash of the kernel image): any change panics (kernel harmed).
 // One line per fault:
 //
-//   fault: I kind=K outcome=no-effect|recovered|not-recovered detect=C outage=C lost=N before=R after=R
+//   fault: I kind=K outcome=no-effect|request-failed|recovered|not-recovered detect=C outage=C lost=N before=R after=R
+//
+// (request-failed: not killed, but some requests failed: packets dropped, I/Os failed.)
 //
 // (C modeled cycles; R operations per tick of the workload before the fault
 // and after its end; lost = packets dropped or I/Os failed to the caller.)
@@ -270,7 +272,7 @@ injector(void *arg)
 			panic("faults: fault %lu (%s): the kernel's %s changed", plan->first + i, kind_names[r->kind], diff);
 		printk("fault: %lu kind=%s outcome=%s applied=%d detect=%lu outage=%lu lost=%lu before=%lu after=%lu\n",
 		       plan->first + i, kind_names[r->kind],
-		       !killed ? "no-effect" : recovered ? "recovered" : "not-recovered", applied,
+		       !killed ? (lost() == lost0 ? "no-effect" : "request-failed") : recovered ? "recovered" : "not-recovered", applied,
 		       detect, recovered ? outage : 0, lost() - lost0, before, after);
 	}
 	lvd_restart_hook = NULL;

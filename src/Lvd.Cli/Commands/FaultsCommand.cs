@@ -83,11 +83,12 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
         });
         var table = new Table().Title($"Faults injected into the isolated {o.Driver} under its workload, seed {o.Seed}")
             .AddColumn("kind").AddColumn(new TableColumn("injected").RightAligned()).AddColumn(new TableColumn("no effect").RightAligned())
+            .AddColumn(new TableColumn("not killed, requests failed").RightAligned())
             .AddColumn(new TableColumn("killed, recovered").RightAligned()).AddColumn(new TableColumn("killed, not recovered").RightAligned())
             .AddColumn(new TableColumn("kernel harmed").RightAligned()).AddColumn(new TableColumn("outage mean / max (us)").RightAligned())
             .AddColumn(new TableColumn(o.Driver == "nullnet" ? "packets lost" : "I/Os failed").RightAligned()).AddColumn("fault");
         foreach (var k in rep.ByKind())
-            table.AddRow(k.Kind, $"{k.Injected}", $"{k.NoEffect}", $"{k.Recovered}", $"{k.NotRecovered}", $"{k.KernelHarmed}",
+            table.AddRow(k.Kind, $"{k.Injected}", $"{k.NoEffect}", $"{k.RequestFailed}", $"{k.Recovered}", $"{k.NotRecovered}", $"{k.KernelHarmed}",
                 k.Recovered == 0 ? "-" : $"{k.MeanOutageUs:0} / {k.MaxOutageUs:0}", $"{k.Lost:N0}",
                 Markup.Escape(FaultCampaign.KindMeaning.GetValueOrDefault(k.Kind, "")));
         AnsiConsole.Write(table);
@@ -103,7 +104,7 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
             foreach (var k in rep.ByKind())
                 kinds.Add(new JsonObject
                 {
-                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["killed_recovered"] = k.Recovered,
+                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["request_failed"] = k.RequestFailed, ["killed_recovered"] = k.Recovered,
                     ["killed_not_recovered"] = k.NotRecovered, ["kernel_harmed"] = k.KernelHarmed, ["lost"] = k.Lost,
                     ["outage_mean_us"] = Math.Round(k.MeanOutageUs, 1), ["outage_max_us"] = Math.Round(k.MaxOutageUs, 1),
                     ["detect_mean_us"] = Math.Round(k.MeanDetectUs, 1),

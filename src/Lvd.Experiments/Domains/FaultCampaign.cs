@@ -65,7 +65,7 @@ public static partial class FaultCampaign
     public sealed record BootReport(int Boot, IReadOnlyList<Outcome> Outcomes, IReadOnlyList<Failure> Failures,
         Accounting? Accounting, string Log, long Instructions);
 
-    public sealed record KindSummary(string Kind, int Injected, int NoEffect, int Recovered, int NotRecovered, int KernelHarmed,
+    public sealed record KindSummary(string Kind, int Injected, int NoEffect, int RequestFailed, int Recovered, int NotRecovered, int KernelHarmed,
         long Lost, double MeanOutageUs, double MaxOutageUs, double MeanDetectUs);
 
     public sealed record Report(string Driver, long Seed, int Count, int Boots, IReadOnlyList<Outcome> Outcomes,
@@ -84,7 +84,7 @@ public static partial class FaultCampaign
                 var o = Outcomes.Where(x => x.Kind == k).ToList();
                 var rec = o.Where(x => x.Result == "recovered").ToList();
                 return new KindSummary(k, o.Count + Failures.Count(f => f.What.Contains($"({k})")),
-                    o.Count(x => x.Result == "no-effect"), rec.Count, o.Count(x => x.Result == "not-recovered"),
+                    o.Count(x => x.Result == "no-effect"), o.Count(x => x.Result == "request-failed"), rec.Count, o.Count(x => x.Result == "not-recovered"),
                     Failures.Count(f => f.What.StartsWith("kernel harmed") && f.What.Contains($"({k})")),
                     o.Sum(x => x.Lost), rec.Count == 0 ? 0 : rec.Average(x => Us(x.OutageCycles)),
                     rec.Count == 0 ? 0 : rec.Max(x => Us(x.OutageCycles)), rec.Count == 0 ? 0 : rec.Average(x => Us(x.DetectCycles)));
@@ -92,7 +92,7 @@ public static partial class FaultCampaign
 
         public string Summary =>
             $"faults: {Driver}, seed {Seed}: {Outcomes.Count} of {Count} injected in {Boots} boots: " +
-            $"{Outcomes.Count(o => o.Result == "no-effect")} no effect, {Recovered} killed and recovered, " +
+            $"{Outcomes.Count(o => o.Result == "no-effect")} no effect, {Outcomes.Count(o => o.Result == "request-failed")} not killed but requests failed, {Recovered} killed and recovered, " +
             $"{Outcomes.Count(o => o.Result == "not-recovered")} killed and not recovered, {KernelHarmed} kernel harmed; " +
             $"recovered {RecoveredPercent:0.0}% of the kills" +
             (Recovered > 0 ? $", outage per recovery mean {Outcomes.Where(o => o.Result == "recovered").Average(o => Us(o.OutageCycles)):0} us, max {Outcomes.Where(o => o.Result == "recovered").Max(o => Us(o.OutageCycles)):0} us" : "") +
@@ -360,11 +360,9 @@ public static partial class FaultCampaign
         Parallel.ForEach(Enumerable.Range(0, batches.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, o.Jobs) }, b =>
         {
             var rep = RunBoot(b, o.Driver, batches[b], o.Cpus, clock, images, costs);
-            if (rep.Failures.Count > 0)
-            {
-                Directory.CreateDirectory(dir);
-                File.WriteAllText(Path.Combine(dir, $"boot-{batches[b][0].Index}.log"), rep.Log);
-            }
+            // Every boot's log is kept (fault lines, kills, restarts, accounting): build/faults/DRIVER-seed-S/boot-FIRST.log.
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, $"boot-{batches[b][0].Index}.log"), rep.Log);
             reports.Add(rep);
             progress?.Invoke(Interlocked.Add(ref done, batches[b].Length));
         });

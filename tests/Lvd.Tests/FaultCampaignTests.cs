@@ -95,7 +95,7 @@ public sealed class FaultCampaignTests
         Assert.Contains("(reply)", h.What);
         (_, f) = FaultCampaign.Classify(First, RunOutcome.InstructionLimit, 0, Two);
         Assert.StartsWith("kernel harmed by fault 1", f[0].What);
-        (_, f) = FaultCampaign.Classify(First, RunOutcome.StoppedByHypervisor, 0, Two);
+        (_, f) = FaultCampaign.Classify(First, RunOutcome.StoppedByVmxRoot, 0, Two);
         Assert.StartsWith("kernel harmed by fault 1", f[0].What);
         // The boot ended well but fault 1 never ran and the injector did not finish.
         (_, f) = FaultCampaign.Classify(First, RunOutcome.Exited, 0, Two);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <lvd/domain.h>
+#include "lvd_thread.h"
 
 // The per-CPU state page (LVD.md section 3): one kernel virtual and
 // guest-physical address, a different host page per CPU (KERNEL_REMAP);
@@ -90,15 +91,6 @@ struct lvd_restart_ops {
 #define LVD_RESTART_NEVER   0
 #define LVD_RESTART_ALWAYS  (-1)   // else: at most N restarts per minute of modeled time
 #define LVD_RESTART_ATTEMPTS 3     // tries per kill before the driver stays dead
-
-// Per-thread LVD state (in struct thread).
-struct lvd_thread {
-	struct lvd_domain *domain;      // the domain this thread is in (depth > 0)
-	int depth;                      // nesting of calls into it
-	int stack_bit;                  // its domain stack (pool bit on its CPU)
-	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
-	uint64_t ticks;                 // timer ticks taken inside the domain in this call (the budget)
-};
 
 extern int lvd_enabled;
 extern uint64_t lvd_preempted_inside;   // switches of threads that were inside a domain             // domains can be created (hypervisor with VMFUNC)

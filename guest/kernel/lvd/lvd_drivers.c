@@ -66,11 +66,11 @@ nb_end_rq(void *krq, int32_t error)
 #define NB_RETRIES 2
 uint64_t nb_requeued, nb_retried, nb_failed;
 
-// Called by the block layer under the hardware queue's lock.
+static blk_status_t nb_not_served(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int started, int attempt);
+
 static blk_status_t
-lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+nb_queue_rq_try(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int attempt)
 {
-	for (int attempt = 0;; attempt++) {
 	struct request *rq = bd->rq;
 	struct nb_io io = {
 		.sector = rq->sector, .nr_bytes = rq->nr_bytes, .cmd_flags = rq->cmd_flags,
@@ -85,8 +85,15 @@ lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 		nullblk_account(q, nb_base_requests[q] + requests, nb_base_bytes[q] + bytes);
 	if (ended)
 		return BLK_STS_OK;
-	// The domain died or returned without ending the request (this glue
-	// has no later completion).
+	return nb_not_served(h, bd, started, attempt);
+}
+
+// The domain died or returned without ending the request (this glue has no
+// later completion).
+static __attribute__((noinline, cold)) blk_status_t
+nb_not_served(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int started, int attempt)
+{
+	struct request *rq = bd->rq;
 	if (started)
 		rq->state = MQ_RQ_ALLOCATED;   // the driver's start is undone: it is ours again
 	if (nb_dom->dead && lvd_restart_pending(nb_dom)) {
@@ -95,7 +102,7 @@ lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 	}
 	if (!nb_dom->dead && attempt < NB_RETRIES) {
 		nb_retried++;
-		continue;
+		return nb_queue_rq_try(h, bd, attempt + 1);
 	}
 	if (!nb_dom->dead && nb_dom->restart != NULL) {
 		// Alive, but it failed the same request every time: a driver that
@@ -111,7 +118,16 @@ lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 	blk_mq_start_request(rq);
 	blk_mq_end_request(rq, BLK_STS_IOERR);
 	return BLK_STS_OK;
-	}
+}
+
+
+// Called by the block layer under the hardware queue's lock.  (The path of
+// a served request is the same code as before restarts existed: what to do
+// with one the driver did not serve is out of line, nb_not_served.)
+static blk_status_t
+lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+{
+	return nb_queue_rq_try(h, bd, 0);
 }
 
 static const struct blk_mq_ops lvd_null_mq_ops = {

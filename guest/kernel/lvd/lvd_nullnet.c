@@ -58,7 +58,7 @@ nn_free(void *p)
 #define NN_FAIL_RUN 16
 static uint64_t nn_fail_run, nn_fail_at;
 
-static void
+static __attribute__((noinline, cold)) void
 nn_failed(struct net_device *dev)
 {
 	nn_fail_run = dev->stats.tx_packets == nn_fail_at ? nn_fail_run + 1 : 1;

@@ -38,13 +38,26 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
 
-        protected override (int MiB, string Why) MinimumMemory => File.Exists(Elf) ? NeededMemory(Elf) : (1, "");
+        protected override (int MiB, string Why) MinimumMemory
+        {
+            get
+            {
+                var (mib, why) = HostFile.Of(Elf) == HostFile.Kind.Regular ? NeededMemory(Elf) : (1, "");
+                if (!Hypervisor && !HypervisorOnRequest) return (mib, why);
+                // The hypervisor keeps the top of RAM for itself (its EPTs, VMCS; never the guest's).
+                int reserved = (int)(Lvd.Hypervisor.Hypervisor.DefaultReservedBytes >> 20);
+                return (mib + reserved, (why.Length > 0 ? why + "; " : "") + $"the hypervisor keeps the top {reserved} MiB");
+            }
+        }
 
         /// <summary>RAM a program needs: its image and fixed heap (up to __heap_end, exec.ld), then the boot structures and stack in the top 64 KiB.</summary>
         public static (int MiB, string Why) NeededMemory(string elf)
         {
             if (!ProfileOutput.IsElf(elf)) return (1, "");
-            var symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(elf);
+            Lvd.Experiments.Profiling.Symbolizer symbols;
+            // A damaged ELF is reported by the loader (one line, status 2), not here.
+            try { symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(elf); }
+            catch (Exception x) when (x is not OutOfMemoryException) { return (1, ""); }
             ulong end = symbols.ByName.TryGetValue("__heap_end", out ulong h) ? h : symbols.ByName.TryGetValue("_end", out ulong e) ? e : 0;
             if (end == 0) return (1, "");
             int mib = (int)((end + (64 << 10) + (1 << 20) - 1) >> 20);
@@ -53,8 +66,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
 
         protected override void Check()
         {
-            if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
-            if (!File.Exists(Elf)) throw new UsageException($"{Elf}: no such file");
+            if (HostFile.CheckReadable(Elf) is string why) throw new UsageException(why);
             Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");
             base.Check();

@@ -61,8 +61,14 @@ public static class BootLoader
         foreach (var s in image.Segments)
         {
             mem.WriteBytes(s.Address, s.FileBytes);
-            if (s.MemorySize > (ulong)s.FileBytes.Length)
-                mem.Fill(s.Address + (ulong)s.FileBytes.Length, (int)(s.MemorySize - (ulong)s.FileBytes.Length), 0);
+            // The rest (bss) is zero: RAM is allocated on touch and starts zeroed, except where
+            // an earlier segment put bytes.
+            for (ulong a = s.Address + (ulong)s.FileBytes.Length, end = s.Address + s.MemorySize; a < end;)
+            {
+                int n = (int)Math.Min(end - a, 1UL << 30);
+                mem.Fill(a, n, 0);
+                a += (ulong)n;
+            }
         }
 
         ulong gdt = boot, tss = boot + 0x800, pml4 = boot + 0x1000, pdpt = boot + 0x2000, pd = boot + 0x3000, pt0 = boot + 0x7000;

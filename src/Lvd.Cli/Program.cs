@@ -36,6 +36,7 @@ public static partial class Program
         (["csmith"], typeof(CsmithCommand.Settings)),
         (["fuzz-domains"], typeof(FuzzDomainsCommand.Settings)),
         (["fuzz-machine"], typeof(FuzzMachineCommand.Settings)),
+        (["seqdiff"], typeof(SeqdiffCommand.Settings)),
         (["cc"], null),
         (["idl"], null),
     ];
@@ -99,6 +100,7 @@ public static partial class Program
             config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
             config.AddCommand<FuzzDomainsCommand>("fuzz-domains").WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop or hang allowed (docs/DOMAINS.md).");
             config.AddCommand<FuzzMachineCommand>("fuzz-machine").WithDescription("Robustness campaign: random code, system-instruction snippets, damaged ELF files and odd exec command lines, plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md).");
+            config.AddCommand<SeqdiffCommand>("seqdiff").WithDescription("Random instruction chains (registers, flags, memory, addr32, RIP-relative, self-modifying) on the host CPU and on the machine, compared (guest/tests/seq).");
             config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.")
                 .WithExample("csmith", "--count", "10", "--opt=-O2");
             config.AddBranch("bench", bench =>

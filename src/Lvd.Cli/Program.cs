@@ -18,7 +18,7 @@ namespace Lvd.Cli;
 public static partial class Program
 {
     /// <summary>Exit status of every usage error (docs/EXEC-ABI.md: "bad input").</summary>
-    public const int StatusUsage = 2;
+    public const int StatusUsage = Lvd.Experiments.ProgramReport.StatusBadInput;
 
     /// <summary>The arguments lvd was called with (for the results' header).</summary>
     public static IReadOnlyList<string> CommandLine { get; private set; } = [];

@@ -28,8 +28,8 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     public Hypervisor(Lvd.Machine.Machine machine)
     {
-        if (machine.Config.HypervisorReservedBytes == 0)
-            throw new InvalidOperationException("the machine reserves no memory for a hypervisor (MachineConfig.HypervisorReservedBytes)");
+        if (machine.Config.VmxRootReservedBytes == 0)
+            throw new InvalidOperationException("the machine reserves no memory for a hypervisor (MachineConfig.VmxRootReservedBytes)");
         _machine = machine;
         _memory = new HypervisorMemory(machine.Memory, machine.GuestRamTop, machine.Memory.RamSize);
         _vcpus = new VcpuContext?[machine.Cpus.Length];
@@ -203,7 +203,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     private ExitAction Stop(string report)
     {
-        _machine.StopByHypervisor("hypervisor: " + report);
+        _machine.StopFromVmxRoot("hypervisor: " + report);
         return ExitAction.Stop;
     }
 

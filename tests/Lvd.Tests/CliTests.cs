@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.Text.Json;
 using Lvd.Tests.Support;
 

@@ -2,7 +2,7 @@
 // structures that entry code (vectors.S, swtch.S) touches by offset.
 #pragma once
 #include "kernel.h"
-#include "lvd.h"
+#include "lvd_thread.h"
 #include "trapframe_asm.h"
 
 // Segment selectors: the same layout as the boot GDT (docs/BOOT.md), which

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <lvd/domain.h>
+#include "lvd_thread.h"
 
 // The per-CPU state page (LVD.md section 3): one kernel virtual and
 // guest-physical address, a different host page per CPU (KERNEL_REMAP);
@@ -61,15 +62,6 @@ struct lvd_domain {
 	int (*upcall)(struct lvd_domain *d, struct lvd_msg *m);   // kernel services for it
 	struct lvd_outline { int n; char buf[PGSIZE / NCPU - sizeof(int)]; } *out;   // its prints: one page, a line per CPU (lvd.c)
 	struct lvd_domain *next;
-};
-
-// Per-thread LVD state (in struct thread).
-struct lvd_thread {
-	struct lvd_domain *domain;      // the domain this thread is in (depth > 0)
-	int depth;                      // nesting of calls into it
-	int stack_bit;                  // its domain stack (pool bit on its CPU)
-	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
-	uint64_t ticks;                 // timer ticks taken inside the domain in this call (the budget)
 };
 
 extern int lvd_enabled;

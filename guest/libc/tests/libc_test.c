@@ -1,7 +1,7 @@
 // libc_test.c: the guest's string, stdlib, ctype and malloc against glibc,
 // on the host.
 //
-// check_libc.sh compiles those runtime files with every entry point renamed
+// check.sh libc compiles those runtime files with every entry point renamed
 // to lvd_* and links them with this file, an ordinary Linux program.  Output:
 // one line per mismatch, then a summary; exit status 1 if anything differed.
 

@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Experiments.Domains;
 using Lvd.Hypervisor;

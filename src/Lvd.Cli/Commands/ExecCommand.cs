@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Hypervisor;
 using Lvd.Machine.Loader;

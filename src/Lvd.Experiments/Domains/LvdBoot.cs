@@ -81,7 +81,24 @@ public sealed record LvdBootSpec
 /// <summary>A workload's result line and what the machine counted during the run.</summary>
 public sealed record LvdWorkloadResult(
     string Line, long Operations, long Cycles, long PerSecond, long CyclesPerOperation,
-    long VmFuncs, long Exits, IReadOnlyDictionary<string, long> ExitsByReason, long DomainCalls, long DomainInterrupts);
+    long VmFuncs, long Exits, IReadOnlyDictionary<string, long> ExitsByReason, long DomainCalls, long DomainInterrupts)
+{
+    /// <summary>The numbers as results.json and `--json` hold them (docs/RESULTS.md), added to <paramref name="into"/>.</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson(System.Text.Json.Nodes.JsonObject? into = null)
+    {
+        var o = into ?? new System.Text.Json.Nodes.JsonObject();
+        o["operations"] = Operations;
+        o["cycles"] = Cycles;
+        o["operations_per_second"] = PerSecond;
+        o["cycles_per_operation"] = CyclesPerOperation;
+        o["vmfuncs"] = VmFuncs;
+        o["vm_exits"] = Exits;
+        o["domain_calls"] = DomainCalls;
+        o["domain_interrupts"] = DomainInterrupts;
+        o["vm_exits_by_reason"] = Results.Counts(ExitsByReason);
+        return o;
+    }
+}
 
 public static partial class LvdBoot
 {

@@ -8,7 +8,7 @@ namespace Lvd.Machine.Decoding;
 /// decoder; this class only maps mnemonic + operand kinds to a handler and resolves registers,
 /// immediates and the memory operand once.
 /// </summary>
-public sealed class BlockDecoder
+internal sealed class BlockDecoder
 {
     public const int MaxOpsPerBlock = 64;
 

@@ -65,7 +65,7 @@ public sealed class VmxHarness : IVmxRoot
 
     public VmxHarness(bool vpid = false, bool ept = true)
     {
-        Machine = new MachineT(new MachineConfig { MemoryBytes = RamBytes, HypervisorReservedBytes = ReservedBytes });
+        Machine = new MachineT(new MachineConfig { MemoryBytes = RamBytes, VmxRootReservedBytes = ReservedBytes });
         Cpu = Machine.Cpus[0];
         Mem = Machine.Memory;
         Hv = new HypervisorMemory(Mem, Machine.GuestRamTop, RamBytes);

@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Lvd.Experiments;
 using Lvd.Experiments.Robustness;
 using Lvd.Hypervisor;
 using Lvd.Machine;
@@ -232,7 +233,7 @@ public sealed class MachineHonestyTests
             Exit(a, eax);
         }, hypervisor: hypervisor, maxInstructions: limit);
         Assert.Equal(RunOutcome.InstructionLimit, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusRunaway, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusRunaway, r.ExitStatus);
         var cpu = r.Machine.Cpus[0];
         Assert.Equal(0xf3UL, r.Machine.Memory.Read(cpu.Rip, 1));     // RIP stays on the REP LODSB
         Assert.Equal(0xacUL, r.Machine.Memory.Read(cpu.Rip + 1, 1));
@@ -291,7 +292,7 @@ public sealed class MachineHonestyTests
             Exit(a, eax);
         }, hypervisor: hypervisor);
         Assert.Equal(RunOutcome.Deadlock, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusDeadlock, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusDeadlock, r.ExitStatus);
         Assert.Contains("every vCPU is halted", r.Run.CrashReport);
         Assert.True(r.Run.HostSeconds < 10);
     }
@@ -333,7 +334,7 @@ public sealed class MachineHonestyTests
             Exit(a, eax);
         }, hypervisor: true);
         Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusCrash, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusCrash, r.ExitStatus);
         Assert.Contains("triple fault", r.Run.CrashReport);
         Assert.Contains(what == "xsetbv" ? "first exception: #UD" : "first exception: #GP", r.Run.CrashReport);
         Assert.Contains(what, r.Run.CrashReport);

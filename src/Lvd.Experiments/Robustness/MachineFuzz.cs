@@ -21,6 +21,9 @@ public static class MachineFuzz
 {
     public enum Kind { RandomBytes, SystemSnippets, DamagedElf, CommandLine }
 
+    /// <summary>The machine checks the instruction limit between blocks: a run may pass it by up to one block (64 instructions).</summary>
+    private const long MaxOpsPerBlock = 64;
+
     public sealed record Options
     {
         public int Count { get; init; } = 500;
@@ -50,8 +53,8 @@ public static class MachineFuzz
     }
 
     /// <summary>Statuses `lvd exec` documents when the guest does not exit by itself (docs/EXEC-ABI.md).</summary>
-    public static bool IsMachineStatus(int s) => s is ProgramRunner.StatusBadInput or ProgramRunner.StatusRunaway or ProgramRunner.StatusCrash
-        or ProgramRunner.StatusDeadlock or ProgramRunner.StatusHypervisorStop;
+    public static bool IsMachineStatus(int s) => s is ProgramReport.StatusBadInput or ProgramReport.StatusRunaway or ProgramReport.StatusCrash
+        or ProgramReport.StatusDeadlock or ProgramReport.StatusHypervisorStop;
 
     public static Report Run(Options o, Action<int>? progress = null)
     {
@@ -103,14 +106,15 @@ public static class MachineFuzz
         if (!task.Wait(o.HostBound))
             return new Result(index, kind, hv, -1, "hang", 0, $"no end after {o.HostBound.TotalSeconds:0} s: {repro}", path);
         var (res, ex) = task.Result;
-        if (ex is LoadException) return new Result(index, kind, hv, ProgramRunner.StatusBadInput, "bad input", 0, null, path);
+        if (ex is LoadException) return new Result(index, kind, hv, ProgramReport.StatusBadInput, "bad input", 0, null, path);
         if (ex != null) return new Result(index, kind, hv, 70, "exception", 0, $"{ex.GetType().Name}: {ex.Message}: {repro}", path);
-        int status = res!.ExitStatus;
+        if (res == null) return new Result(index, kind, hv, 70, "exception", 0, $"no result: {repro}", path);
+        int status = res.ExitStatus;
         string outcome = res.Run.Outcome.ToString();
         string? failure = null;
         if (res.Run.Outcome != RunOutcome.Exited && string.IsNullOrWhiteSpace(res.Run.CrashReport)) failure = $"{outcome} without a report: {repro}";
         else if (res.Run.Outcome != RunOutcome.Exited && !IsMachineStatus(status)) failure = $"{outcome} with undocumented status {status}: {repro}";
-        else if (res.Run.Outcome == RunOutcome.InstructionLimit && res.Run.Instructions > o.MaxInstructions + Lvd.Machine.Decoding.BlockDecoder.MaxOpsPerBlock) failure = $"ran {res.Run.Instructions} instructions past the limit {o.MaxInstructions}: {repro}";
+        else if (res.Run.Outcome == RunOutcome.InstructionLimit && res.Run.Instructions > o.MaxInstructions + MaxOpsPerBlock) failure = $"ran {res.Run.Instructions} instructions past the limit {o.MaxInstructions}: {repro}";
         return new Result(index, kind, hv, status, outcome, 0, failure, path);
     }
 
@@ -155,7 +159,7 @@ public static class MachineFuzz
         else if (r.ExitCode == 70 || r.Stderr.Contains("internal error")) failure = $"internal error: {line}: {r.Stderr.Trim()}";
         else if (r.Stderr.Contains("   at ") || r.Stderr.Contains("Unhandled exception")) failure = $"stack trace: {line}";
         else if (r.ExitCode < 0 || r.ExitCode > 255) failure = $"status {r.ExitCode} (a signal?): {line}";
-        else if (r.ExitCode == ProgramRunner.StatusBadInput && r.Stderr.Trim().Split('\n').Length != 1) failure = $"bad input without a one-line error: {line}: {r.Stderr.Trim()}";
+        else if (r.ExitCode == ProgramReport.StatusBadInput && r.Stderr.Trim().Split('\n').Length != 1) failure = $"bad input without a one-line error: {line}: {r.Stderr.Trim()}";
         return new Result(index, Kind.CommandLine, args.Contains("--hypervisor"), r.ExitCode, "cli", 0, failure, elf);
     }
 

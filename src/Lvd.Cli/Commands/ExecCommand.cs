@@ -67,6 +67,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
 
         protected override void Check()
         {
+            if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
             if (HostFile.CheckReadable(Elf) is string why) throw new UsageException(why);
             Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");

@@ -249,8 +249,8 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         cpu.SetRegister(Cpu.RDI, (ulong)v.ExitReason);
         cpu.SetRegister(Cpu.RSI, v.ExitQualification);
         cpu.SetRegister(Cpu.RDX, v.GuestRip);
-        cpu.SetRegister(10, v.GuestPhysicalAddress);
-        cpu.SetRegister(8, v.EptpIndex);
+        cpu.SetRegister(Cpu.R10, v.GuestPhysicalAddress);
+        cpu.SetRegister(Cpu.R8, v.EptpIndex);
         v.Eptp = ctx.KernelEpt.Eptp;
         v.EptpIndex = 0;
         v.GuestRip = ctx.AbortEntry;

@@ -199,19 +199,16 @@ public sealed class Machine : IPlatform
         foreach (var c in Cpus)
         {
             if (c.State != CpuState.Halted) continue;
-            long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent);
+            long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextWakeEvent(c.AcceptsInterruptsWhileHalted));
             if (t < when) { when = t; sleeper = c; }
         }
         if (sleeper == null) return false;
         if (sleeper.NextTimedEvent == when) { sleeper.SkipToNextTimedEvent(); return true; }
         if (sleeper.Cycles < when) sleeper.Cycles = when;
         Apics[sleeper.Id].UpdateTimer();
-        if (!sleeper.TryWake())
-        {
-            // The timer fired into a masked LVT or with IF clear: the vCPU sleeps on; make sure
-            // time still moves so the next event (if any) is found.
-            return Array.Exists(Cpus, c => c.State == CpuState.Halted && Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent) != long.MaxValue);
-        }
+        // Only timers that can wake their vCPU count (NextWakeEvent), so this one does; the next
+        // round finds the next event, or the deadlock when none is left.
+        sleeper.TryWake();
         return true;
     }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # check.sh libc|printf: compare the guest runtime with glibc's, on the host.
-#   libc:   string, strdup, stdlib, ctype, malloc, errno  against libc_test.c
+#   libc:   string, strdup, stdlib, ctype, malloc, errno, auxv, rand, sort
+#           against libc_test.c
 #   printf: printf                                        against printf_test.c
 #
 # Builds those runtime files the way the guest runtime is built (same headers
@@ -22,11 +23,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 case "${1:-}" in
 libc)
-	files="string strdup stdlib ctype malloc errno"
+	files="string strdup stdlib ctype malloc errno auxv rand sort"
 	names="memcpy memmove memset memcmp memchr strlen strnlen strcmp strncmp
 		strcpy strncpy strcat strncat strchr strrchr strstr strdup
 		strtol strtoul strtoll strtoull atoi atol atoll abs labs llabs
-		malloc calloc realloc free errno
+		malloc calloc realloc free errno getauxval rand srand qsort bsearch
 		isalnum isalpha iscntrl isdigit isgraph islower isprint ispunct
 		isspace isupper isxdigit tolower toupper"
 	testflags="-fno-builtin" ;;

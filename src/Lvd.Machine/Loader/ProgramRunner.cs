@@ -12,6 +12,8 @@ public sealed record RunOptions : MachineConfig
     public string? KernelCommandLine { get; init; }
     /// <summary>Boot modules handed to a kernel (docs/BOOT.md), e.g. driver images for LVD domains.</summary>
     public IReadOnlyList<KernelLoader.Module> BootModules { get; init; } = [];
+    /// <summary>A program's arguments after argv[0] (docs/EXEC-ABI.md: the initial stack).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
     /// <summary>Called after loading, before the first instruction (e.g. to install VMX-root software).</summary>
     public Action<Machine>? Setup { get; init; }
 }
@@ -55,7 +57,7 @@ public static class ProgramRunner
         var image = ElfImage.Read(elfPath);
         var machine = new Machine(options);
         if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
-        else BootLoader.Load(machine, image, Path.GetFileName(elfPath));
+        else BootLoader.Load(machine, image, Path.GetFileName(elfPath), options.Arguments);
         options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);
         if (result.Outcome == RunOutcome.InstructionLimit)

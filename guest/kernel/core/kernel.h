@@ -111,6 +111,8 @@ uint64_t kalloc_free_pages(void);
 void *kmalloc(size_t n);
 void *kzalloc(size_t n);
 void kfree(void *p);
+uint64_t kheap_pages(void);            // leak accounting: pages the heap took from kalloc
+uint64_t kheap_blocks_in_use(void);    // leak accounting: blocks allocated, not freed
 
 // vm.c
 typedef uint64_t pte_t;

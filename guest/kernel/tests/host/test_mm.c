@@ -92,6 +92,7 @@ test_kheap(void)
 {
 	void *ptrs[2000];
 	size_t sizes[] = { 1, 16, 17, 100, 500, 1000, 2000, 4000 };
+	uint64_t used0 = kheap_blocks_in_use(), pages0 = kheap_pages(), free0 = kalloc_free_pages();
 	for (int i = 0; i < 2000; i++) {
 		size_t sz = sizes[i % 8];
 		ptrs[i] = kmalloc(sz);
@@ -108,10 +109,15 @@ test_kheap(void)
 				break;
 			}
 	}
+	// Leak accounting: blocks in use, and every page kalloc lost is the heap's.
+	CHECK(kheap_blocks_in_use() == used0 + 2000);
+	CHECK(kheap_pages() > pages0 && free0 - kalloc_free_pages() == kheap_pages() - pages0);
 	for (int i = 0; i < 2000; i += 2)
 		kfree(ptrs[i]);
+	CHECK(kheap_blocks_in_use() == used0 + 1000);
 	for (int i = 0; i < 2000; i += 2)
 		CHECK(kmalloc(sizes[i % 8]) == ptrs[i] || 1);   // reuse, any order
+	CHECK(kheap_blocks_in_use() == used0 + 2000);
 	printf("kheap: ok\n");
 }
 

@@ -69,4 +69,7 @@ for f in "${drivers[@]}"; do
   gcc "${CFLAGS[@]}" -c "$f" -o "$obj/$i.o"
   i=$((i + 1))
 done
+# LVD_DRIVER_OBJS=DIR: the driver's own objects are kept there too (DomainBuilder reads their
+# symbols to name a missing driver_init or driver_call instead of the linker's message).
+if [ -n "${LVD_DRIVER_OBJS:-}" ]; then cp "$obj"/*.o "$LVD_DRIVER_OBJS"/; fi
 gcc "${CFLAGS[@]}" "${LDFLAGS[@]}" "$cache"/*.o "$obj"/*.o -o "$out"

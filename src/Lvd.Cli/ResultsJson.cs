@@ -55,6 +55,7 @@ public static class ResultsJson
         ["hypervisor"] = s.NeedsHypervisor,
         ["lvd_selftest"] = s.Selftest,
         ["domains"] = new JsonArray(s.UserDomains.Select(d => (JsonNode?)d).ToArray()),
+        ["calls"] = s.UserCalls,
         ["extra_cmdline"] = s.ExtraCmdline,
     };
 
@@ -66,7 +67,7 @@ public static class ResultsJson
     }
 
     /// <summary>`lvd boot --json`: the boot, its outcome, the workload's measurement and the machine's statistics.</summary>
-    public static JsonObject Boot(LvdBootSpec spec, ProgramResult r, string log)
+    public static JsonObject Boot(LvdBootSpec spec, ProgramResult r, string log, int exitStatus, IReadOnlyList<UserDomainResult> users)
     {
         JsonNode? workload = null;
         if (spec.Workload != null)
@@ -77,9 +78,10 @@ public static class ResultsJson
         return new JsonObject
         {
             ["boot"] = Spec(spec),
-            ["exit_status"] = r.ExitStatus,
+            ["exit_status"] = exitStatus,
             ["outcome"] = Snake(r.Run.Outcome.ToString()),
             ["workload"] = workload,
+            ["user_domains"] = new JsonArray(users.Select(u => (JsonNode)u.ToJson()).ToArray()),
             ["stats"] = Stats(r),
         };
     }

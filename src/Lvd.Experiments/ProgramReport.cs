@@ -14,6 +14,36 @@ public static class ProgramReport
     /// <summary>Exit statuses when the guest did not exit by itself, and for bad input.</summary>
     public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusHypervisorStop = 127, StatusBadInput = 2;
 
+    /// <summary>
+    /// `lvd boot --domain`: the kernel ended well, but a user's driver was killed (or a call to it
+    /// failed), or was refused or failed its driver_init (docs/EXEC-ABI.md).
+    /// </summary>
+    public const int StatusDriverKilled = 3, StatusDriverNotStarted = 4;
+
+    /// <summary>The user interrupted the run (Ctrl-C, SIGINT): 128 + 2, as a shell reports a process ended by SIGINT.</summary>
+    public const int StatusInterrupted = 130;
+
+    /// <summary>
+    /// The state of every vCPU when a run was interrupted (Ctrl-C): RIP named with
+    /// <paramref name="symbols"/> (function+offset, file:line), RSP, CR3, privilege level, VMX
+    /// mode and EPTP-list index (under the LVD hypervisor index 0 is the kernel's EPT, any other a
+    /// domain's), modeled cycles and instructions.
+    /// </summary>
+    public static string StateDump(ProgramResult r, Profiling.Symbolizer symbols, string? repoRoot = null)
+    {
+        var m = r.Machine;
+        var sb = new System.Text.StringBuilder(
+            $"lvd: interrupted (Ctrl-C) after {r.Run.Instructions:N0} instructions, {r.Run.Cycles:N0} modeled cycles; each vCPU's state:\n");
+        foreach (var c in m.Cpus)
+        {
+            string mode = !c.NonRoot ? (c.Vmcs == null ? "not virtualized" : "VMX root")
+                : c.Vmcs!.EptpIndex == 0 ? "VT-x guest, EPTP index 0 (the kernel's EPT)" : $"VT-x guest, EPTP index {c.Vmcs.EptpIndex} (in a domain)";
+            sb.Append($"  vCPU {c.Id}: {c.State.ToString().ToLowerInvariant()}, RIP 0x{c.Rip:x}, RSP 0x{c.GetRegister(Lvd.Machine.Execution.Cpu.RSP):x}, ")
+              .Append($"CR3 0x{c.Cr3:x}, CPL {c.Cpl} ({(c.Cpl == 3 ? "user" : "kernel")}), {mode}, {c.Cycles:N0} cycles, {c.Instructions:N0} instructions\n");
+        }
+        return Profiling.CrashSymbols.AnnotateReport(sb.ToString(), symbols, repoRoot);
+    }
+
     extension(ProgramResult r)
     {
         /// <summary>Process exit status as `lvd exec` reports it (docs/EXEC-ABI.md).</summary>
@@ -23,6 +53,7 @@ public static class ProgramReport
             RunOutcome.InstructionLimit => StatusRunaway,
             RunOutcome.Deadlock => StatusDeadlock,
             RunOutcome.StoppedByVmxRoot => StatusHypervisorStop,
+            RunOutcome.Interrupted => StatusInterrupted,
             _ => StatusCrash,
         };
 

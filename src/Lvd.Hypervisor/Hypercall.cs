@@ -54,6 +54,13 @@ public enum Hypercall : uint
     /// Page-aligned range, at most 64 MiB.
     /// </summary>
     HashMemory = 12,
+    /// <summary>
+    /// RDX = a counter of the calling vCPU, read by the hypervisor: RDI = 0 (<see cref="HypercallAbi.CounterVmExits"/>)
+    /// its VM exits so far, this call's own included; RDI = 1 (<see cref="HypercallAbi.CounterVmfuncs"/>) its
+    /// VMFUNCs so far. Like a performance counter: the kernel brackets a measurement with two reads
+    /// (`lvd boot --domain --calls`).
+    /// </summary>
+    Counter = 13,
 }
 
 /// <summary>Hypercall results (RAX).</summary>
@@ -85,4 +92,6 @@ public static class HypercallAbi
     public const int WatchdogDefaultMs = 10;
     /// <summary>Shortest watchdog period accepted, in TSC cycles.</summary>
     public const ulong WatchdogMinCycles = 1UL << 16;
+    /// <summary>Counters of <see cref="Hypercall.Counter"/> (RDI).</summary>
+    public const ulong CounterVmExits = 0, CounterVmfuncs = 1;
 }

@@ -30,7 +30,7 @@ public record MachineConfig
     public long ProfileStart { get; init; }
 }
 
-public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot }
+public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot, Interrupted }
 
 /// <summary>Platform firmware services VMX-root software registers (e.g. late launch through a CPUID leaf).</summary>
 public interface IFirmwareService
@@ -123,6 +123,18 @@ public sealed class Machine : IPlatform
         }
     }
 
+    private volatile bool _interrupted;
+
+    /// <summary>
+    /// From another thread (a user's Ctrl-C): end the run at the next block boundary of the
+    /// running vCPU, with <see cref="RunOutcome.Interrupted"/>; the vCPUs keep their state for a report.
+    /// </summary>
+    public void Interrupt()
+    {
+        _interrupted = true;
+        foreach (var c in Cpus) c.StopRequested = true;
+    }
+
     public void RequestExit(int code)
     {
         ExitCode ??= code;
@@ -145,6 +157,7 @@ public sealed class Machine : IPlatform
             while (true)
             {
                 if (ExitCode != null) { outcome = RunOutcome.Exited; break; }
+                if (_interrupted) { outcome = RunOutcome.Interrupted; break; }
                 if (StopReport != null) { outcome = RunOutcome.StoppedByVmxRoot; crash = StopReport; break; }
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }

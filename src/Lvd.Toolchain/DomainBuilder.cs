@@ -1,3 +1,6 @@
+using ELFSharp.ELF;
+using ELFSharp.ELF.Sections;
+
 namespace Lvd.Toolchain;
 
 /// <summary>
@@ -7,25 +10,84 @@ namespace Lvd.Toolchain;
 /// </summary>
 public static class DomainBuilder
 {
+    /// <summary>
+    /// The functions a user's driver must define (guest/domains/lib/lvd_driver.h), with their
+    /// signatures: a driver without one gets this message instead of the linker's.
+    /// </summary>
+    public static readonly (string Name, string Signature)[] EntryPoints =
+    [
+        ("driver_init", "long driver_init(unsigned int ncpu)"),
+        ("driver_call", "long driver_call(struct lvd_msg *m)"),
+    ];
+
+    private static bool IsBuiltIn(GuestCompiler cc, string driver) =>
+        !driver.Contains('/') && Directory.Exists(Path.Combine(cc.RepoRoot, "guest", "domains", driver));
+
+    /// <summary>The module name of a driver: its file or directory name without .c (the kernel's domain= word).</summary>
+    public static string Name(string driver) => Path.GetFileNameWithoutExtension(driver.TrimEnd('/'));
+
     /// <summary>Builds the driver and returns (module name, ELF path).</summary>
     public static (string Name, string Elf) Build(GuestCompiler cc, string driver)
     {
         string script = Path.Combine(cc.RepoRoot, "guest", "domains", "build.sh");
-        string source = Directory.Exists(Path.Combine(cc.RepoRoot, "guest", "domains", driver)) && !driver.Contains('/')
-            ? Path.Combine(cc.RepoRoot, "guest", "domains", driver)
-            : Path.GetFullPath(driver);
+        bool builtIn = IsBuiltIn(cc, driver);
+        string source = builtIn ? Path.Combine(cc.RepoRoot, "guest", "domains", driver) : Path.GetFullPath(driver);
         if (!Directory.Exists(source) && !File.Exists(source))
             throw new GuestCompilerException($"{driver}: no such driver (a directory under guest/domains, or a .c file or directory of your own)");
-        string name = Path.GetFileNameWithoutExtension(source.TrimEnd('/'));
+        string name = Name(source);
         if (name.Length is 0 or > 15) throw new GuestCompilerException($"{driver}: a domain name must be 1 to 15 characters");
         string dir = Path.Combine(cc.RepoRoot, "build", "domains");
         Directory.CreateDirectory(dir);
         string elf = Path.Combine(dir, name + ".elf");
         string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";   // concurrent builds: rename into place
-        var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, cc.BuildEnvironment());
-        if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
-        else File.Delete(tmp);
-        if (r.ExitCode != 0) throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
-        return (name, elf);
+        string objs = tmp + ".objs";
+        var env = new Dictionary<string, string>(cc.BuildEnvironment());
+        if (!builtIn)
+        {
+            Directory.CreateDirectory(objs);
+            env["LVD_DRIVER_OBJS"] = objs;
+        }
+        try
+        {
+            var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, env);
+            if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
+            else File.Delete(tmp);
+            if (r.ExitCode != 0)
+            {
+                // Compiled but not linked: a missing entry point is named, not left to the linker.
+                if (!builtIn && MissingEntryPoint(objs) is { } missing)
+                    throw new GuestCompilerException($"--domain {driver}: the driver does not define {missing.Name}; a driver defines " +
+                        $"`{missing.Signature}` (and {string.Join(", ", EntryPoints.Where(e => e.Name != missing.Name).Select(e => "`" + e.Signature + "`"))}; guest/domains/lib/lvd_driver.h)");
+                throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+            }
+            return (name, elf);
+        }
+        finally
+        {
+            if (Directory.Exists(objs)) Directory.Delete(objs, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The first entry point that no object of the driver defines as a global function, or null
+    /// (also when the driver did not compile: no objects, the compiler's message stands).
+    /// </summary>
+    public static (string Name, string Signature)? MissingEntryPoint(string objectDir)
+    {
+        var objects = Directory.Exists(objectDir) ? Directory.GetFiles(objectDir, "*.o") : [];
+        if (objects.Length == 0) return null;
+        var defined = new HashSet<string>();
+        foreach (var o in objects)
+        {
+            using var obj = ELFReader.Load(o);
+            if (obj is not ELF<ulong> elf || !elf.TryGetSection(".symtab", out var sec) || sec is not ISymbolTable table) continue;
+            foreach (var entry in table.Entries)
+                if (entry is SymbolEntry<ulong> e && e.Type == SymbolType.Function && e.Binding is SymbolBinding.Global or SymbolBinding.Weak
+                    && e.PointedSectionIndex != 0)
+                    defined.Add(e.Name);
+        }
+        foreach (var ep in EntryPoints)
+            if (!defined.Contains(ep.Name)) return ep;
+        return null;
     }
 }

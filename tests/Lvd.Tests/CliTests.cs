@@ -1,4 +1,5 @@
 using Lvd.Experiments;
+using Lvd.Experiments.Domains;
 using System.Text.Json;
 using Lvd.Tests.Support;
 
@@ -57,7 +58,7 @@ public sealed class CliTests
     [InlineData("unknown option --driverr (did you mean --driver?)", "lvd faults --help", "faults", "--driverr", "nullnet")]
     [InlineData("--driver is required: nullnet or nullblk", "lvd faults --help", "faults", "--count", "3")]
     [InlineData("--driver selftest: nullnet or nullblk", "lvd faults --help", "faults", "--driver", "selftest")]
-    [InlineData("--cpus 1: 2 to 9", "lvd faults --help", "faults", "--driver", "nullnet", "--cpus", "1")]
+    [InlineData("--cpus 1: 2 to 16", "lvd faults --help", "faults", "--driver", "nullnet", "--cpus", "1")]
     [InlineData("--per-boot must be 1 to 200", "lvd faults --help", "faults", "--driver", "nullblk", "--per-boot", "0")]
     [InlineData("unknown command 'no-such-command'", "lvd --help", "no-such-command")]
     public void UnknownOptionsAreRefusedWithTheSubcommandsHelp(string expect, string help, params string[] args) =>
@@ -112,8 +113,9 @@ public sealed class CliTests
     // ---------------- ranges the guest cannot run ----------------
 
     [Theory]
-    [InlineData("--cpus 10: the guest kernel runs on 1 to 9 vCPUs", "lvd boot --help", "boot", "--cpus", "10")]
-    [InlineData("--cpus 0: the guest kernel runs on 1 to 9 vCPUs", "lvd boot --help", "boot", "--cpus", "0")]
+    [InlineData("--cpus 17: the guest kernel runs on 1 to 16 vCPUs", "lvd boot --help", "boot", "--cpus", "17")]
+    [InlineData("--lvd-selftest runs on 1 to 9 vCPUs", "lvd boot --help", "boot", "--cpus", "10", "--lvd-selftest", "--memory", "512")]
+    [InlineData("--cpus 0: the guest kernel runs on 1 to 16 vCPUs", "lvd boot --help", "boot", "--cpus", "0")]
     [InlineData("--memory 79: the guest kernel needs at least 80 MiB", "lvd boot --help", "boot", "--memory", "79")]
     [InlineData("--memory 16: the guest kernel needs at least 80 MiB", "lvd boot --help", "boot", "--memory", "16")]
     [InlineData("--memory 65537: 1 to 65536 MiB", "lvd boot --help", "boot", "--memory", "65537")]
@@ -124,7 +126,7 @@ public sealed class CliTests
     [InlineData("--depth 0: must be 1 to 256", "lvd boot --help", "boot", "--workload", "nullblk", "--depth", "0")]
     [InlineData("--seed -1: must be 0 or more", "lvd boot --help", "boot", "--workload", "nullblk", "--seed", "-1")]
     [InlineData("--workload nulldisk: nullnet or nullblk", "lvd boot --help", "boot", "--workload", "nulldisk")]
-    [InlineData("--cpus 10: the guest kernel runs on 1 to 9 vCPUs", "lvd bench --help", "bench", "--cpus", "10")]
+    [InlineData("--cpus 17: the guest kernel runs on 1 to 16 vCPUs", "lvd bench --help", "bench", "--cpus", "17")]
     [InlineData("--duration 10: must be at least 1,000,000 cycles", "lvd bench --help", "bench", "--duration", "10")]
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]
     [InlineData("--runs 0: must be at least 1", "lvd bench mips --help", "bench", "mips", "--runs", "0")]
@@ -299,20 +301,21 @@ public sealed class CliTests
     [Fact]
     public void TheLargestAcceptedMachineBootsAndItsResultsAreNumbers()
     {
-        // The edges of what lvd boot accepts: 9 vCPUs, the least RAM, both drivers isolated, the
+        // The edges of what lvd boot accepts: the most vCPUs, the least RAM, both drivers isolated, the
         // deepest queue of the evaluation on every CPU. It must boot, measure and report.
         string results = Path.Combine(Guest.TempDir("cli"), "boot-results.json");
         File.Delete(results);
-        var (status, stdout, err) = Lvd("boot", "--cpus", "9", "--memory", "80", "--isolate", "nullnet,nullblk", "--workload", "nullblk",
-            "--threads", "9", "--depth", "16", "--duration", "2000000", "--json", results);
+        string max = LvdBoot.MaxCpus.ToString();
+        var (status, stdout, err) = Lvd("boot", "--cpus", max, "--memory", "80", "--isolate", "nullnet,nullblk", "--workload", "nullblk",
+            "--threads", max, "--depth", "16", "--duration", "2000000", "--json", results);
         Assert.True(status == 0, err + stdout[Math.Max(0, stdout.Length - 2000)..]);
-        Assert.Contains("result: workload=nullblk threads=9 depth=16", stdout);
+        Assert.Contains($"result: workload=nullblk threads={max} depth=16", stdout);
         var doc = JsonDocument.Parse(File.ReadAllText(results)).RootElement;
         AssertHeader(doc, "boot");
         var boot = doc.GetProperty("boot");
-        Assert.Equal(9, boot.GetProperty("cpus").GetInt32());
+        Assert.Equal(LvdBoot.MaxCpus, boot.GetProperty("cpus").GetInt32());
         Assert.Equal(80, boot.GetProperty("memory_mib").GetInt32());
-        Assert.Equal(9, boot.GetProperty("threads").GetInt32());
+        Assert.Equal(LvdBoot.MaxCpus, boot.GetProperty("threads").GetInt32());
         Assert.Equal(2_000_000, boot.GetProperty("duration_cycles").GetInt64());
         var w = doc.GetProperty("workload");
         Assert.Equal(JsonValueKind.Number, w.GetProperty("operations_per_second").ValueKind);

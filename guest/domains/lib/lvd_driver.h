@@ -20,6 +20,7 @@
 /* Provided by the driver. */
 long driver_init(unsigned int ncpu);            /* 0 or a negative error */
 long driver_call(struct lvd_msg *m);            /* functions >= LVD_FN_USER; reply in *m */
+						/* lvd boot --calls N: call i has w[1] = i, w[2] = N */
 
 /* Provided by the library. */
 long lvd_upcall_raw(struct lvd_msg *m);         /* call a kernel service; reply in *m; returns word 0 */

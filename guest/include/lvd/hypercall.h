@@ -32,6 +32,15 @@ lvd_hypercall(unsigned long nr, unsigned long a0, unsigned long a1, unsigned lon
 	return r;
 }
 
+/* A counter of this vCPU (LVD_COUNTER_VM_EXITS: its VM exits so far, this call's own
+ * included; LVD_COUNTER_VMFUNCS: its VMFUNCs so far); 0 if the call fails. */
+static inline unsigned long
+lvd_counter(unsigned long which)
+{
+	struct lvd_hc_result r = lvd_hypercall(LVD_HC_COUNTER, which, 0, 0, 0, 0);
+	return r.status == 0 ? r.value : 0;
+}
+
 /* Late launch: 0 once the kernel runs as a VT-x guest, nonzero if no hypervisor is installed. */
 static inline long
 lvd_launch(void)

@@ -21,6 +21,8 @@
 #include "lvd_nullblk.h"
 #include "probe.h"
 #include <lvd/nullblk_if.h>
+#include <lvd/hypercall.h>
+#include "x86.h"
 
 // nullnet: lvd_nullnet.c (over the glue generated from idl/net_device.idl).
 
@@ -258,9 +260,55 @@ isolate_nullblk(void)
 
 // ---------------------------------------------------------------- users' drivers
 
-// domain=NAME: load the module NAME, initialize it, make one call
-// (LVD_FN_USER, no arguments) and report: a misbehaving driver is killed
-// and named, the kernel goes on.
+// domain=NAME [domaincalls=N]: load the module NAME, initialize it, call
+// driver_call N times (default 1; function LVD_FN_USER, w[1] = the call's
+// index 0 .. N-1, w[2] = N) and report: a misbehaving driver is killed and
+// named, the kernel goes on.  With N > 1 each call is timed with RDTSC
+// (modeled cycles, lvd_call and the trampolines included) and the vCPU's VM
+// exits and VMFUNCs over all calls are read from the hypervisor
+// (LVD_HC_COUNTER); one "calls:" line has them (lvd boot --calls parses it).
+#define USER_CALLS_MAX 100000
+#define SAMPLES_PER_PAGE (PGSIZE / sizeof(uint32_t))
+#define SAMPLE(pages, i) ((uint32_t *)(pages)[(i) / SAMPLES_PER_PAGE])[(i) % SAMPLES_PER_PAGE]
+
+static uint64_t
+user_calls(void)
+{
+	const char *c = cmdline_option("domaincalls");
+	uint64_t n = 0;
+	for (; c != NULL && *c >= '0' && *c <= '9' && n <= USER_CALLS_MAX; c++)
+		n = n * 10 + (uint64_t)(*c - '0');
+	return n == 0 ? 1 : n > USER_CALLS_MAX ? USER_CALLS_MAX : n;
+}
+
+// Heapsort of the samples (after the measurement: its cost is not measured).
+static void
+sift(void **pages, uint64_t root, uint64_t n)
+{
+	for (uint64_t child; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && SAMPLE(pages, child + 1) > SAMPLE(pages, child))
+			child++;
+		if (SAMPLE(pages, root) >= SAMPLE(pages, child))
+			return;
+		uint32_t t = SAMPLE(pages, root);
+		SAMPLE(pages, root) = SAMPLE(pages, child);
+		SAMPLE(pages, child) = t;
+	}
+}
+
+static void
+sort_samples(void **pages, uint64_t n)
+{
+	for (uint64_t i = n / 2; i-- > 0;)
+		sift(pages, i, n);
+	for (uint64_t end = n; end-- > 1;) {
+		uint32_t t = SAMPLE(pages, 0);
+		SAMPLE(pages, 0) = SAMPLE(pages, end);
+		SAMPLE(pages, end) = t;
+		sift(pages, 0, end);
+	}
+}
+
 static void
 run_user_domain(const char *name)
 {
@@ -270,12 +318,37 @@ run_user_domain(const char *name)
 		printk("lvd: %s: not started (see above)\n", name);
 		return;
 	}
-	// The kernel's state before and after the call (probe.c): whatever the
+	uint64_t n = user_calls();
+	static void *pages[(USER_CALLS_MAX + SAMPLES_PER_PAGE - 1) / SAMPLES_PER_PAGE];   // kmain only
+	uint64_t npages = n > 1 ? (n + SAMPLES_PER_PAGE - 1) / SAMPLES_PER_PAGE : 0;
+	for (uint64_t i = 0; i < npages; i++)
+		if ((pages[i] = kalloc()) == NULL)
+			panic("lvd: %s: no memory for %lu call timings", name, n);
+	// The kernel's state before and after the calls (probe.c): whatever the
 	// driver did, killed or not, none of it may stay (lvd fuzz-domains).
 	struct probe before, after;
 	probe_take(&before, probe_kernel_hash);
-	struct lvd_msg m = { { lvd_msg_word0(LVD_FN_USER, 0) } };
-	int r = lvd_call(d, &m);
+	struct lvd_msg m;
+	int r = 0;
+	uint64_t done = 0, sum = 0;
+	uint64_t f0 = n > 1 ? lvd_counter(LVD_COUNTER_VMFUNCS) : 0;
+	uint64_t e0 = n > 1 ? lvd_counter(LVD_COUNTER_VM_EXITS) : 0;
+	while (done < n) {
+		m = (struct lvd_msg){ { lvd_msg_word0(LVD_FN_USER, 0), done, n } };
+		uint64_t t0 = rdtsc();
+		r = lvd_call(d, &m);
+		uint64_t t = rdtsc() - t0;
+		if (r != 0)
+			break;
+		if (n > 1) {
+			SAMPLE(pages, done) = t > 0xffffffffUL ? 0xffffffffU : (uint32_t)t;
+			sum += t;
+		}
+		done++;
+	}
+	// The second exit count includes its own exit (docs/HYPERCALLS.md).
+	uint64_t exits = n > 1 ? lvd_counter(LVD_COUNTER_VM_EXITS) - e0 - 1 : 0;
+	uint64_t vmfuncs = n > 1 ? lvd_counter(LVD_COUNTER_VMFUNCS) - f0 : 0;
 	probe_take(&after, probe_kernel_hash);
 	const char *diff = probe_diff(&before, &after);
 	if (diff != NULL)
@@ -284,6 +357,13 @@ run_user_domain(const char *name)
 		printk("lvd: %s: call failed (%d)%s\n", name, r, d->dead ? ": the domain was killed" : "");
 	else
 		printk("lvd: %s: driver_call returned %ld, w1 = %#lx\n", name, (long)m.w[0], m.w[1]);
+	if (n > 1 && done > 0) {
+		sort_samples(pages, done);
+		printk("lvd: %s: calls: %lu of %lu, cycles total %lu median %u min %u max %u, vmfuncs %lu, vm_exits %lu\n",
+		       name, done, n, sum, SAMPLE(pages, done / 2), SAMPLE(pages, 0), SAMPLE(pages, done - 1), vmfuncs, exits);
+	}
+	for (uint64_t i = 0; i < npages; i++)
+		kfree_page(pages[i]);
 	printk("lvd: kernel still running after %s\n", name);
 }
 

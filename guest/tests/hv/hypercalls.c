@@ -48,6 +48,14 @@ int main(void)
 	check("version.status", r.status, 0);
 	check("version.value", (long)r.value, LVD_ABI_VERSION);
 	check("unknown_call", HC(0x777, 0, 0, 0, 0, 0).status, LVD_HS_NO_SUCH_CALL);
+	/* Counters: two reads of the exit count are one exit apart (the second read's own);
+	 * no VMFUNC happens in between; an unknown counter is refused. */
+	unsigned long e0 = lvd_counter(LVD_COUNTER_VM_EXITS), f0 = lvd_counter(LVD_COUNTER_VMFUNCS);
+	unsigned long e1 = lvd_counter(LVD_COUNTER_VM_EXITS);
+	check("counter.exits_positive", e0 > 0, 1);
+	check("counter.exits_step", (long)(e1 - e0), 2);
+	check("counter.vmfuncs", (long)(lvd_counter(LVD_COUNTER_VMFUNCS) - f0), 0);
+	check("counter.unknown", HC(LVD_HC_COUNTER, 2, 0, 0, 0, 0).status, LVD_HS_INVALID);
 
 	check("list_set_before_enable", HC(LVD_HC_EPTP_LIST_SET, 1, 1, 0, 0, 0).status, LVD_HS_NOT_ENABLED);
 	check("enable_vmfunc", HC(LVD_HC_ENABLE_VMFUNC, 0, 0, 0, 0, 0).status, 0);

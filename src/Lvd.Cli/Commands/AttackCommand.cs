@@ -28,7 +28,7 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
         protected override void Check()
         {
             base.Check();
-            Require(Cpus is >= 2 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 2 to {LvdBoot.MaxCpus} (the cross-CPU attacks need a second vCPU; the guest kernel runs on at most {LvdBoot.MaxCpus})");
+            Require(Cpus is >= 2 and <= LvdBoot.MaxSelftestCpus, $"--cpus {Cpus}: 2 to {LvdBoot.MaxSelftestCpus} (the cross-CPU attacks need a second vCPU; the LVD self test runs on at most {LvdBoot.MaxSelftestCpus})");
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }

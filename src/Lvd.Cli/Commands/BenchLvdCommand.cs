@@ -18,7 +18,7 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         public string Out { get; init; } = "";
 
         [CommandOption("--cpus <N>")]
-        [Description("vCPUs for the workloads, 1 to 9 (default 4); threads run 1, 2, 4, ... up to N.")]
+        [Description("vCPUs for the workloads, 1 to 16 (default 4); threads run 1, 2, 4, ... up to N.")]
         [DefaultValue(4)]
         public int Cpus { get; init; } = 4;
 

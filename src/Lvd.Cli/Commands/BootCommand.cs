@@ -1,6 +1,8 @@
 using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Experiments.Domains;
+using Lvd.Experiments.Profiling;
+using Lvd.Machine;
 using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
 using Lvd.Toolchain;
@@ -15,7 +17,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     public sealed class Settings : ProfiledMachineSettings
     {
         [CommandOption("--cpus <N>")]
-        [Description("vCPUs, 1 to 9 (default 1).")]
+        [Description("vCPUs, 1 to 16 (default 1; --lvd-selftest: 1 to 9).")]
         public int? CpusOption { get; init; }
 
         [CommandOption("--kernel <ELF>")]
@@ -82,6 +84,10 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
         public string[] Domains { get; init; } = [];
 
+        [CommandOption("--calls <N>")]
+        [Description("With --domain: call each driver's driver_call N times (1 to 100,000; w[1] = the call's index 0..N-1, w[2] = N) and report modeled cycles per call (median, mean, min, max), VMFUNCs and VM exits per call (guest/domains/examples/README.md).")]
+        public int? Calls { get; init; }
+
         [CommandOption("--lvd-selftest")]
         [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 84 misbehaviours that must each be contained (docs/THREAT-MODEL.md). Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
@@ -95,7 +101,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         {
             Cpus = Cpus, Workload = Workload, Threads = Threads ?? 1, Depth = Depth ?? 1,
             Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
-            Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, ExtraCmdline = Cmdline,
+            Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, UserCalls = Calls, ExtraCmdline = Cmdline,
             MemoryMiB = MemoryMiB, Restart = Restart,
         };
 
@@ -112,6 +118,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
             OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");
+            OnlyWith(Calls != null, Domains.Length > 0, "--calls", "--domain (it calls your driver)");
             Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             if (Kernel != null)
             {
@@ -127,7 +134,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
                     bool builtIn = !d.Contains('/') && Directory.Exists(Path.Combine(domains, d));
                     Require(builtIn || File.Exists(d) || Directory.Exists(d), $"--domain {d}: no such file or directory (a driver is a .c file or a directory of them, or a directory under guest/domains)");
                     Require(builtIn || Directory.Exists(d) || d.EndsWith(".c"), $"--domain {d}: a driver is a .c file or a directory of them");
-                    string name = Path.GetFileNameWithoutExtension(d.TrimEnd('/'));
+                    string name = DomainBuilder.Name(d);
                     Require(name.Length is >= 1 and <= 15, $"--domain {d}: a domain's name (its file name, {name}) must be 1 to 15 characters");
                     Require(!names.Contains(name), $"--domain {d}: a domain named {name} is already loaded (each domain needs its own file name)");
                     names.Add(name);
@@ -151,12 +158,14 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         bool hypervisor = spec.NeedsHypervisor;
         using var stdout = Console.OpenStandardOutput();
-        // --json needs the kernel's result line: keep a copy of the log as it goes to stdout.
-        var log = settings.Json != null ? new TeeStream(stdout) : null;
-        Stream serial = log ?? stdout;
+        // --json needs the kernel's result line, --domain its lines about the drivers, a panic
+        // its backtrace to symbolize: keep a copy of the log as it goes to stdout.
+        var log = new TeeStream(stdout);
+        Stream serial = log;
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
         var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace
             ? new WorkloadProgress(settings.Workload, spec.Duration) : null;
+        using var interrupt = new GuestInterrupt();
         var options = new RunOptions
         {
             MemoryBytes = settings.MemoryBytes,
@@ -166,7 +175,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             BootModules = modules,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = progress?.Watch(serial) ?? serial,
-            Setup = progress == null ? null : progress.Attach,
+            Setup = m => { interrupt.Attach(m); progress?.Attach(m); },
             Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
@@ -183,14 +192,51 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             progress.Show(Terminal.Stderr);
             result = run.GetAwaiter().GetResult();
         }
-        if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
+        string text = log.Text;
+        var userNames = spec.UserDomains.Select(DomainBuilder.Name).ToList();
+        if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted || CrashSymbols.HasKernelReport(text, userNames))
+        {
+            var symbols = Symbolizer.FromElf(elf);
+            ProfileOutput.KernelUserImage(symbols);
+            ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));
+            if (result.Run.CrashReport != null) Console.Error.Write(CrashSymbols.AnnotateReport(result.Run.CrashReport, symbols, cc.RepoRoot));
+            if (CrashSymbols.KernelReport(text, symbols, userNames, cc.RepoRoot) is string report) Console.Error.Write(report);
+            if (result.Run.Outcome == RunOutcome.Interrupted) Console.Error.Write(ProgramReport.StateDump(result, symbols, cc.RepoRoot));
+        }
+        int status = result.ExitStatus;
+        IReadOnlyList<UserDomainResult> users = [];
+        if (spec.UserDomains.Count > 0)
+        {
+            users = LvdBoot.ParseUserDomains(spec, text);
+            foreach (var u in users) Console.Out.WriteLine(UserDomainLine(u));
+            if (status == 0) status = LvdBoot.UserDomainStatus(users);
+        }
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
-        if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, log?.Text ?? ""));
+        if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, text, status, users));
         ProfileOutput.Write(result, elf, settings, symbols =>
         {
             ProfileOutput.KernelUserImage(symbols);
             ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));
         });
-        return result.ExitStatus;
+        return status;
+    }
+
+    /// <summary>The summary of one user's driver after the kernel log: what became of it, and its timings with --calls.</summary>
+    private static string UserDomainLine(UserDomainResult u)
+    {
+        string head = $"lvd: your driver {u.Name}: ";
+        string what = u.Outcome switch
+        {
+            "answered" => $"{u.Calls:N0} call(s) answered, the last returned {u.Returned}",
+            "killed" => $"killed after {u.Calls:N0} answered call(s) ({u.Detail})",
+            "call_failed" => $"a call failed after {u.Calls:N0} answered ({u.Detail})",
+            "init_failed" => $"failed to initialize ({u.Detail})",
+            "refused" => $"refused by the loader ({u.Detail})",
+            _ => "not reported by the kernel (the run ended first)",
+        };
+        if (u.Timings is { } t)
+            what += $"; modeled cycles per call: median {t.CyclesMedian:N0}, mean {u.CyclesMean:N1} (min {t.CyclesMin:N0}, max {t.CyclesMax:N0}); " +
+                    $"VMFUNCs per call {u.VmFuncsPerCall:F2}, VM exits per call {u.VmExitsPerCall:F2}";
+        return head + what;
     }
 }

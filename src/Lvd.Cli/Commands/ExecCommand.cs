@@ -1,6 +1,7 @@
 using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Hypervisor;
+using Lvd.Machine;
 using Lvd.Machine.Loader;
 using Spectre.Console.Cli;
 
@@ -97,8 +98,10 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
     {
         using var stdout = Console.OpenStandardOutput();
         var mode = settings.Hypervisor ? HypervisorMode.LaunchAtStart : settings.HypervisorOnRequest ? HypervisorMode.OnRequest : HypervisorMode.None;
+        using var interrupt = new GuestInterrupt();
         var result = ProgramRunner.Run(settings.Elf, new RunOptions
         {
+            Setup = interrupt.Attach,
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
@@ -108,7 +111,15 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             ProfileStart = settings.ProfileFrom ?? 0,
             Arguments = ProgramArguments(),
         }.With(mode));
-        if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
+        if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted)
+        {
+            // Named with the program's symbols (a damaged ELF has none to give).
+            var symbols = Lvd.Experiments.Profiling.Symbolizer.None;
+            try { symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(settings.Elf); }
+            catch (Exception x) when (x is not OutOfMemoryException) { }
+            if (result.Run.CrashReport != null) Console.Error.Write(Lvd.Experiments.Profiling.CrashSymbols.AnnotateReport(result.Run.CrashReport, symbols));
+            if (result.Run.Outcome == RunOutcome.Interrupted) Console.Error.Write(ProgramReport.StateDump(result, symbols));
+        }
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         if (settings.Json != null)
             ResultsJson.Write(settings.Json, "exec", settings.LoadCosts(), new System.Text.Json.Nodes.JsonObject

@@ -32,7 +32,7 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
         public long Seed { get; init; } = 1;
 
         [CommandOption("--cpus <C>")]
-        [Description("vCPUs per boot, 2 to 9 (default 2: the workload on one, the injector and the restarts on the last).")]
+        [Description("vCPUs per boot, 2 to 16 (default 2: the workload on one, the injector and the restarts on the last).")]
         [DefaultValue(2)]
         public int Cpus { get; init; } = 2;
 

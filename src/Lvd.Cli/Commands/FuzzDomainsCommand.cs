@@ -26,7 +26,7 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
         public long Seed { get; init; } = 1;
 
         [CommandOption("--cpus <C>")]
-        [Description("vCPUs per boot (default 2).")]
+        [Description("vCPUs per boot, 1 to 9 (default 2).")]
         [DefaultValue(2)]
         public int Cpus { get; init; } = 2;
 
@@ -43,7 +43,8 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         if (settings.Count is < 1 or > 1_000_000) throw new UsageException("--count must be 1 to 1000000");
-        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
+        if (settings.Cpus is < 1 or > LvdBoot.MaxSelftestCpus)
+            throw new UsageException($"--cpus {settings.Cpus}: 1 to {LvdBoot.MaxSelftestCpus} (a boot of many domains: their per-CPU EPTs outgrow the hypervisor's memory beyond)");
         if (settings.PerBoot is < 1 or > 60) throw new UsageException("--per-boot must be 1 to 60");
         if (settings.Jobs is < 1) throw new UsageException("--jobs must be at least 1");
         var cc = GuestCompiler.Locate();

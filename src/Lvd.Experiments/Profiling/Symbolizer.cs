@@ -16,6 +16,8 @@ public sealed class Symbolizer
     private readonly record struct Image(string Module, Symbolizer Symbols, ulong Low, ulong High);
 
     private readonly Sym[] _syms;
+    /// <summary>The ELF image the symbols came from (for source lines), or null.</summary>
+    public string? ElfPath { get; private init; }
     private readonly List<Alias> _aliases = [];
     private readonly List<Image> _images = [];
 
@@ -49,7 +51,43 @@ public sealed class Symbolizer
         var unique = new List<Sym>();
         foreach (var s in syms)
             if (unique.Count == 0 || unique[^1].Start != s.Start) unique.Add(s);
-        return new Symbolizer([.. unique], byName);
+        return new Symbolizer([.. unique], byName) { ElfPath = Path.GetFullPath(path) };
+    }
+
+    /// <summary>Where a code address is: its symbol, the offset into it, and the ELF and link-time address to ask for a source line.</summary>
+    public readonly record struct Location(string Name, ulong Offset, string? Elf, ulong ElfAddress);
+
+    /// <summary>
+    /// The symbol covering the address with its offset, or null. With <paramref name="module"/>
+    /// only that loaded image (AddImage) is searched for an address inside the images' range.
+    /// </summary>
+    public Location? Locate(ulong address, string? module = null)
+    {
+        foreach (var im in _images)
+        {
+            if (address < im.Low || address >= im.High || (module != null && im.Module != module)) continue;
+            if (im.Symbols.Locate(address) is { } l) return l with { Name = $"{im.Module}:{l.Name}" };
+        }
+        ulong at = address;
+        foreach (var a in _aliases)
+            if (at - a.Start < a.Length) { at = a.ImageAddress + (at - a.Start); break; }
+        int found = Find(at);
+        if (found < 0) return null;
+        var sym = _syms[found];
+        if (sym.Size != 0 && at - sym.Start >= sym.Size) return null;
+        return new Location(sym.Name, at - sym.Start, ElfPath, at);
+    }
+
+    private int Find(ulong address)
+    {
+        int lo = 0, hi = _syms.Length - 1, found = -1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_syms[mid].Start <= address) { found = mid; lo = mid + 1; }
+            else hi = mid - 1;
+        }
+        return found;
     }
 
     /// <summary>
@@ -87,13 +125,7 @@ public sealed class Symbolizer
         }
         foreach (var a in _aliases)
             if (address - a.Start < a.Length) { address = a.ImageAddress + (address - a.Start); break; }
-        int lo = 0, hi = _syms.Length - 1, found = -1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_syms[mid].Start <= address) { found = mid; lo = mid + 1; }
-            else hi = mid - 1;
-        }
+        int found = Find(address);
         if (found < 0) return null;
         var sym = _syms[found];
         if (sym.Size != 0 && address - sym.Start >= sym.Size) return null;

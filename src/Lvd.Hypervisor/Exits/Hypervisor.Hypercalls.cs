@@ -42,6 +42,10 @@ public sealed partial class Hypervisor
             case Hypercall.DomainAbortEntry: status = SetAbortEntry(ctx, a0); break;
             case Hypercall.Watchdog: status = SetWatchdog(ctx, a0, a1); break;
             case Hypercall.HashMemory: status = HashMemory(ctx, a0, a1, out value); break;
+            case Hypercall.Counter:
+                status = a0 is HypercallAbi.CounterVmExits or HypercallAbi.CounterVmfuncs ? HypercallStatus.Ok : HypercallStatus.Invalid;
+                value = a0 == HypercallAbi.CounterVmExits ? (ulong)cpu.VmExits : a0 == HypercallAbi.CounterVmfuncs ? (ulong)cpu.VmFuncs : 0;
+                break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
         cpu.SetRegister(Cpu.RAX, (ulong)(long)status);

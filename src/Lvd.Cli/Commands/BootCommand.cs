@@ -85,7 +85,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string[] Domains { get; init; } = [];
 
         [CommandOption("--calls <N>")]
-        [Description("With --domain: call each driver's driver_call N times (1 to 100,000; w[1] = the call's index 0..N-1, w[2] = N) and report modeled cycles per call (median, mean, min, max), VMFUNCs and VM exits per call (guest/domains/examples/README.md).")]
+        [Description("With --domain: call each driver's driver_call N times (1 to 100,000; w[[1]] = the call's index 0..N-1, w[[2]] = N) and report modeled cycles per call (median, mean, min, max), VMFUNCs and VM exits per call (guest/domains/examples/README.md).")]
         public int? Calls { get; init; }
 
         [CommandOption("--lvd-selftest")]

@@ -12,6 +12,23 @@ _start:
 	// RDI at entry is the boot-information block when the program is booted as a kernel
 	// (docs/BOOT.md); keep it for the program (.data, so zeroing .bss cannot erase it).
 	movq %rdi, __lvd_entry_rdi(%rip)
+	// A program (RDI = 0, as under Linux): RSP points to argc, argv[], NULL,
+	// envp[], NULL, auxv (docs/EXEC-ABI.md).  Kept in callee-saved registers
+	// across the constructors; the auxiliary vector's place for getauxval.
+	xorl %r13d, %r13d           // argc
+	leaq empty(%rip), %r14      // argv
+	movq %r14, %r15             // envp
+	xorl %esi, %esi             // the auxiliary vector, stored once .bss is clear
+	testq %rdi, %rdi
+	jnz 4f
+	movq (%rsp), %r13
+	leaq 8(%rsp), %r14
+	leaq 8(%r14,%r13,8), %r15   // past argv's NULL
+	movq %r15, %rsi
+5:	cmpq $0, (%rsi)             // past envp's NULL
+	leaq 8(%rsi), %rsi
+	jne 5b
+4:
 	// Zero .bss first, while nothing can have used it.  rep stos needs no
 	// stack.  exec.ld aligns both ends to 8 bytes.  The loader may have
 	// zeroed it already; doing it again is cheap and removes the doubt.
@@ -22,6 +39,7 @@ _start:
 	shrq $3, %rcx
 	xorl %eax, %eax
 	rep stosq
+	movq %rsi, __lvd_auxv(%rip)
 
 	// Our stack.  __stack_top is 16-byte aligned, so after the call below
 	// pushes the return address, main sees the alignment the ABI promises.
@@ -38,11 +56,11 @@ _start:
 	addq $8, %rbx
 	jmp 1b
 2:
-	// main(0, argv, envp) with argv and envp empty lists: there is no
-	// command line, but argv[argc] must still be NULL.
-	xorl %edi, %edi
-	leaq empty(%rip), %rsi
-	leaq empty(%rip), %rdx
+	// main(argc, argv, envp); booted as a kernel, empty lists (argv[argc]
+	// must still be NULL).
+	movl %r13d, %edi
+	movq %r14, %rsi
+	movq %r15, %rdx
 	call main
 
 	movl %eax, %edi

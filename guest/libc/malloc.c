@@ -1,10 +1,14 @@
 // malloc.c: a bump allocator.
 //
-// The heap is the fixed arena [__heap_start, __heap_end) that exec.ld places
-// right after the program (__heap_start is _end).  malloc hands out the next
-// piece; free does nothing.  Guest programs are short runs that exit, so
-// reusing memory would buy nothing and add code to emulate and to trust.
-// When the arena is used up, malloc returns NULL with errno = ENOMEM.
+// The heap starts right after the program (__heap_start is exec.ld's _end)
+// and ends where the loader says RAM usable for it ends (AT_LVD_HEAP_END in
+// the auxiliary vector: below the loader's stack and boot area at the top of
+// RAM, so it grows with --memory); without that entry (booted as a kernel,
+// run natively by tests/hostrun.c) at exec.ld's __heap_end, 32 MiB after
+// _end.  malloc hands out the next piece; free does nothing.  Guest programs
+// are short runs that exit, so reusing memory would buy nothing and add code
+// to emulate and to trust.  When the heap is used up, malloc returns NULL
+// with errno = ENOMEM.
 //
 // The arena is not cleared by anyone (the loader only zeroes .bss), so
 // calloc clears what it returns.
@@ -13,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 extern char __heap_start[], __heap_end[];
 
@@ -26,6 +31,17 @@ struct header {
 #define ALIGN 16
 
 static char *next = __heap_start;
+static char *end;   // set by the first malloc
+
+static char *
+heap_end(void)
+{
+	if (end == NULL) {
+		uintptr_t loader = getauxval(AT_LVD_HEAP_END);
+		end = loader > (uintptr_t)__heap_start ? (char *)loader : loader != 0 ? __heap_start : __heap_end;
+	}
+	return end;
+}
 
 void *
 malloc(size_t n)
@@ -33,10 +49,10 @@ malloc(size_t n)
 	struct header *h;
 	size_t need;
 
-	if (n > (size_t)(__heap_end - __heap_start))
+	if (n > (size_t)(heap_end() - __heap_start))
 		goto full;
 	need = sizeof(struct header) + ((n + ALIGN - 1) & ~(size_t)(ALIGN - 1));
-	if (need > (size_t)(__heap_end - next))
+	if (need > (size_t)(heap_end() - next))
 		goto full;
 	h = (struct header *)next;
 	h->size = n;

@@ -11,6 +11,8 @@ public static class OutputPaths
     {
         if (Directory.Exists(path)) throw new UsageException($"{option} {path}: is a directory, not a file");
         if (!File.Exists(path)) throw new UsageException($"{option} {path}: no such file");
+        if (Lvd.Machine.Loader.HostFile.Of(path) == Lvd.Machine.Loader.HostFile.Kind.Other)
+            throw new UsageException($"{option} {path}: not a regular file (a FIFO, socket or device)");
     }
 
     /// <summary>A file the command writes after its run: its directory exists and it can be written (an existing file is replaced).</summary>
@@ -23,10 +25,21 @@ public static class OutputPaths
         if (dir != null && !Directory.Exists(dir))
             throw new UsageException($"{option} {path}: no such directory {dir}");
         bool existed = File.Exists(full);
+        if (existed && Lvd.Machine.Loader.HostFile.Of(full) == Lvd.Machine.Loader.HostFile.Kind.Other)
+            throw new UsageException($"{option} {path}: not a regular file (a FIFO, socket or device); give a file name");
         try
         {
-            // Open without truncating: an existing file is kept as it is until the run has its results.
-            using (new FileStream(full, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite)) { }
+            // Open without truncating: an existing file is kept as it is until the run has its
+            // results. One byte is written and put back (its old value, or truncated away), so
+            // a file that opens but refuses writes (/proc, a full disk) is found now.
+            using (var fs = new FileStream(full, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite))
+            {
+                int first = fs.Length > 0 ? fs.ReadByte() : -1;
+                fs.Position = 0;
+                fs.WriteByte(first < 0 ? (byte)0 : (byte)first);
+                fs.Flush(true);
+                if (first < 0) fs.SetLength(0);
+            }
             if (!existed) File.Delete(full);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)

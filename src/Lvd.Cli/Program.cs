@@ -18,7 +18,7 @@ namespace Lvd.Cli;
 public static partial class Program
 {
     /// <summary>Exit status of every usage error (docs/EXEC-ABI.md: "bad input").</summary>
-    public const int StatusUsage = 2;
+    public const int StatusUsage = Lvd.Experiments.ProgramReport.StatusBadInput;
 
     /// <summary>The arguments lvd was called with (for the results' header).</summary>
     public static IReadOnlyList<string> CommandLine { get; private set; } = [];
@@ -35,6 +35,9 @@ public static partial class Program
         (["boot"], typeof(BootCommand.Settings)),
         (["csmith"], typeof(CsmithCommand.Settings)),
         (["fuzz-domains"], typeof(FuzzDomainsCommand.Settings)),
+        (["faults"], typeof(FaultsCommand.Settings)),
+        (["fuzz-machine"], typeof(FuzzMachineCommand.Settings)),
+        (["seqdiff"], typeof(SeqdiffCommand.Settings)),
         (["cc"], null),
         (["idl"], null),
     ];
@@ -97,6 +100,10 @@ public static partial class Program
             config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
             config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
             config.AddCommand<FuzzDomainsCommand>("fuzz-domains").WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop or hang allowed (docs/DOMAINS.md).");
+            config.AddCommand<FaultsCommand>("faults").WithDescription("Fault injection into a running isolated driver (Nooks' kinds); per kind: no effect, killed and recovered (restarted), not recovered, kernel harmed (docs/DOMAINS.md).")
+                .WithExample("faults", "--driver", "nullnet", "--count", "200", "--seed", "1");
+            config.AddCommand<FuzzMachineCommand>("fuzz-machine").WithDescription("Robustness campaign: random code, system-instruction snippets, damaged ELF files and odd exec command lines, plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md).");
+            config.AddCommand<SeqdiffCommand>("seqdiff").WithDescription("Random instruction chains (registers, flags, memory, addr32, RIP-relative, self-modifying) on the host CPU and on the machine, compared (guest/tests/seq).");
             config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.")
                 .WithExample("csmith", "--count", "10", "--opt=-O2");
             config.AddBranch("bench", bench =>
@@ -193,7 +200,7 @@ public static partial class Program
         m = UnknownCommand().Match(message);
         if (m.Success)
             return command.Length == 0
-                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, cc, idl, help)"
+                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, fuzz-machine, seqdiff, faults, cc, idl, help)"
                 : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes {(command is ["exec"] ? "one ELF file" : "options only")}";
         return message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..].TrimEnd('.') : message;
     }

@@ -13,7 +13,7 @@ public static class ResultsJson
         Results.Write(path, Results.Header(command, costs, Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, Program.CommandLine), results);
 
     /// <summary>"IoInstruction" -> "io_instruction".</summary>
-    public static string Snake(string name) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
+    public static string Snake(string name) => Results.Snake(name);
 
     /// <summary>The machine's statistics (ProgramResult.StatsJson) with every key in snake_case ("IoInstruction" -> "io_instruction").</summary>
     public static JsonNode? Stats(ProgramResult r) => SnakeKeys(JsonNode.Parse(r.StatsJson()));
@@ -39,12 +39,7 @@ public static class ResultsJson
         }
     }
 
-    public static JsonObject Counts(IReadOnlyDictionary<string, long> byName)
-    {
-        var o = new JsonObject();
-        foreach (var (k, v) in byName.OrderBy(kv => kv.Key)) o[Snake(k)] = v;
-        return o;
-    }
+    public static JsonObject Counts(IReadOnlyDictionary<string, long> byName) => Results.Counts(byName);
 
     public static JsonObject Spec(LvdBootSpec s) => new()
     {
@@ -63,21 +58,12 @@ public static class ResultsJson
         ["extra_cmdline"] = s.ExtraCmdline,
     };
 
-    public static JsonObject Workload(string name, LvdWorkloadResult w) => new()
+    public static JsonObject Workload(string name, LvdWorkloadResult w)
     {
-        ["name"] = name,
-        ["operation"] = name == "nullnet" ? "packet" : "io",
-        ["operations"] = w.Operations,
-        ["cycles"] = w.Cycles,
-        ["operations_per_second"] = w.PerSecond,
-        ["cycles_per_operation"] = w.CyclesPerOperation,
-        ["vmfuncs"] = w.VmFuncs,
-        ["vm_exits"] = w.Exits,
-        ["domain_calls"] = w.DomainCalls,
-        ["domain_interrupts"] = w.DomainInterrupts,
-        ["vm_exits_by_reason"] = Counts(w.ExitsByReason),
-        ["result_line"] = w.Line,
-    };
+        var o = w.ToJson(new JsonObject { ["name"] = name, ["operation"] = name == "nullnet" ? "packet" : "io" });
+        o["result_line"] = w.Line;
+        return o;
+    }
 
     /// <summary>`lvd boot --json`: the boot, its outcome, the workload's measurement and the machine's statistics.</summary>
     public static JsonObject Boot(LvdBootSpec spec, ProgramResult r, string log)

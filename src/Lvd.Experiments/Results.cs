@@ -96,6 +96,17 @@ public static class Results
         File.WriteAllText(path, doc.ToJsonString(Indented) + "\n");
     }
 
+    /// <summary>"IoInstruction" -> "io_instruction".</summary>
+    public static string Snake(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
+
+    /// <summary>Counts by name, names in snake_case and sorted.</summary>
+    public static JsonObject Counts(IReadOnlyDictionary<string, long> byName)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in byName.OrderBy(kv => kv.Key)) o[Snake(k)] = v;
+        return o;
+    }
+
     /// <summary>A serialisable value as a JSON node (snake_case property names).</summary>
     public static JsonNode? Node<T>(T value) => JsonSerializer.SerializeToNode(value, SnakeCase);
 

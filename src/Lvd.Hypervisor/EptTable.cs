@@ -1,4 +1,5 @@
 using Lvd.Machine.Memory;
+using Lvd.Machine.Paging;
 using Lvd.Machine.Vmx;
 
 namespace Lvd.Hypervisor;
@@ -9,7 +10,7 @@ namespace Lvd.Hypervisor;
 /// </summary>
 public sealed class EptTable
 {
-    private const ulong AddrMask = 0x000f_ffff_ffff_f000UL;
+    private const ulong AddrMask = PageWalker.AddrMask;
     private const ulong Rwx = Ept.Read | Ept.Write | Ept.Exec;
     private readonly HypervisorMemory _hv;
     private readonly PhysicalMemory _mem;
@@ -65,31 +66,19 @@ public sealed class EptTable
         return true;
     }
 
-    /// <summary>The leaf entry covering <paramref name="gpa"/> (0 if none).</summary>
-    public ulong Lookup(ulong gpa)
-    {
-        ulong table = Root;
-        for (int level = 4; level >= 1; level--)
-        {
-            ulong e = _mem.Read64(table + Index(gpa, level) * 8);
-            if ((e & Rwx) == 0) return 0;
-            if (level == 1 || (level == 2 && (e & Ept.LargePage) != 0)) return e;
-            table = e & AddrMask;
-        }
-        return 0;
-    }
-
-    private static ulong Index(ulong gpa, int level) => (gpa >> (12 + 9 * (level - 1))) & 0x1ff;
+    /// <summary>The leaf entry covering <paramref name="gpa"/> (0 if none): the machine's walker, peek mode.</summary>
+    public ulong Lookup(ulong gpa) =>
+        PageWalker.Peek(_mem, default(PageWalker.HostTables), Root, gpa, PageWalker.EptPresent, out ulong leaf, out _) ? leaf : 0;
 
     /// <summary>Writes a leaf at level 1 (4 KiB) or 2 (2 MiB), creating or splitting tables on the way.</summary>
     private bool SetLeaf(ulong gpa, int leafLevel, ulong entry)
     {
-        ulong table = Root;
-        for (int level = 4; level > leafLevel; level--)
+        var walk = new PageWalker.Cursor(Root, gpa);
+        while (walk.Level > leafLevel)
         {
-            ulong slot = table + Index(gpa, level) * 8;
+            ulong slot = walk.EntryAddress;
             ulong e = _mem.Read64(slot);
-            if (level == 2 && (e & Ept.LargePage) != 0)
+            if (walk.Level == 2 && (e & Ept.LargePage) != 0)
             {
                 // Split a 2 MiB leaf into 512 4 KiB leaves with the same attributes.
                 if (_hv.AllocPage() is not ulong pt) return false;
@@ -108,9 +97,9 @@ public sealed class EptTable
                 e = t | Rwx;
                 _mem.Write64(slot, e);
             }
-            table = e & AddrMask;
+            walk.Down(e);
         }
-        ulong leafSlot = table + Index(gpa, leafLevel) * 8;
+        ulong leafSlot = walk.EntryAddress;
         ulong old = _mem.Read64(leafSlot);
         if (leafLevel == 2 && (old & Rwx) != 0 && (old & Ept.LargePage) == 0)
         {

@@ -28,8 +28,8 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     public Hypervisor(Lvd.Machine.Machine machine)
     {
-        if (machine.Config.HypervisorReservedBytes == 0)
-            throw new InvalidOperationException("the machine reserves no memory for a hypervisor (MachineConfig.HypervisorReservedBytes)");
+        if (machine.Config.VmxRootReservedBytes == 0)
+            throw new InvalidOperationException("the machine reserves no memory for a hypervisor (MachineConfig.VmxRootReservedBytes)");
         _machine = machine;
         _memory = new HypervisorMemory(machine.Memory, machine.GuestRamTop, machine.Memory.RamSize);
         _vcpus = new VcpuContext?[machine.Cpus.Length];
@@ -191,7 +191,9 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             ExitReason.NmiWindow => NmiWindow(ctx),
             ExitReason.InterruptWindow => InterruptWindow(ctx),
             ExitReason.Xsetbv => Inject(ctx, Vectors.UD, null),
-            ExitReason.TripleFault => Stop($"the kernel triple-faulted on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+            // The guest's own crash (also when an exception injected here cannot be delivered):
+            // the vCPU shuts down and the machine reports it as without a hypervisor.
+            ExitReason.TripleFault => ExitAction.Shutdown,
             ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
             ExitReason.EptMisconfiguration => Stop($"EPT misconfiguration at guest-physical 0x{v.GuestPhysicalAddress:x} on vCPU {cpu.Id}: a hypervisor bug"),
             ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(Cpu.RAX):x}, ECX 0x{cpu.GetRegister(Cpu.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
@@ -201,7 +203,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     private ExitAction Stop(string report)
     {
-        _machine.StopByHypervisor("hypervisor: " + report);
+        _machine.StopFromVmxRoot("hypervisor: " + report);
         return ExitAction.Stop;
     }
 
@@ -247,8 +249,8 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         cpu.SetRegister(Cpu.RDI, (ulong)v.ExitReason);
         cpu.SetRegister(Cpu.RSI, v.ExitQualification);
         cpu.SetRegister(Cpu.RDX, v.GuestRip);
-        cpu.SetRegister(10, v.GuestPhysicalAddress);
-        cpu.SetRegister(8, v.EptpIndex);
+        cpu.SetRegister(Cpu.R10, v.GuestPhysicalAddress);
+        cpu.SetRegister(Cpu.R8, v.EptpIndex);
         v.Eptp = ctx.KernelEpt.Eptp;
         v.EptpIndex = 0;
         v.GuestRip = ctx.AbortEntry;

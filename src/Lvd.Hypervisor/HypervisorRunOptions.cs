@@ -21,7 +21,7 @@ public static class HypervisorRunOptions
         var previous = options.Setup;
         return options with
         {
-            HypervisorReservedBytes = Hypervisor.DefaultReservedBytes,
+            VmxRootReservedBytes = Hypervisor.DefaultReservedBytes,
             Setup = m =>
             {
                 previous?.Invoke(m);

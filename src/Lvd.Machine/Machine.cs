@@ -7,7 +7,8 @@ using Lvd.Machine.Loader;
 
 namespace Lvd.Machine;
 
-public sealed record MachineConfig
+/// <summary>The computer to build: RAM, vCPUs, the cost file, where serial output goes, profiling.</summary>
+public record MachineConfig
 {
     public ulong MemoryBytes { get; init; } = 256UL << 20;
     public int CpuCount { get; init; } = 1;
@@ -18,17 +19,20 @@ public sealed record MachineConfig
     public bool CaptureSerial { get; init; }
     /// <summary>Print every executed instruction here (decodes one instruction per block: slow).</summary>
     public TextWriter? Trace { get; init; }
-    /// <summary>RAM at the top reserved for a hypervisor (never given to the guest; 2 MiB multiple).</summary>
-    public ulong HypervisorReservedBytes { get; init; }
+    /// <summary>
+    /// RAM at the top kept from the guest for software that runs in VMX root operation (firmware
+    /// or a hypervisor): absent from the guest's memory map; a 2 MiB multiple.
+    /// </summary>
+    public ulong VmxRootReservedBytes { get; init; }
     /// <summary>Non-zero: sample each vCPU every this many modeled cycles (<see cref="Machine.Profiler"/>).</summary>
     public long ProfilePeriod { get; init; }
     /// <summary>Modeled cycle of a vCPU's clock at which its sampling starts (e.g. after the boot).</summary>
     public long ProfileStart { get; init; }
 }
 
-public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByHypervisor }
+public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot }
 
-/// <summary>Platform firmware services a hypervisor registers (late launch through a CPUID leaf).</summary>
+/// <summary>Platform firmware services VMX-root software registers (e.g. late launch through a CPUID leaf).</summary>
 public interface IFirmwareService
 {
     bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
@@ -73,30 +77,30 @@ public sealed class Machine : IPlatform
 
     public int? ExitCode { get; private set; }
 
-    /// <summary>Firmware hook of an installed hypervisor (null: none).</summary>
+    /// <summary>Firmware hook of installed VMX-root software (null: none).</summary>
     public IFirmwareService? Firmware { get; set; }
 
     /// <summary>The sampling profiler (<see cref="MachineConfig.ProfilePeriod"/>), or null when off.</summary>
     public Diagnostics.Profiler? Profiler { get; }
 
-    /// <summary>Why the hypervisor stopped the run, if it did.</summary>
+    /// <summary>Why VMX-root software stopped the run, if it did.</summary>
     public string? StopReport { get; private set; }
 
-    /// <summary>The hypervisor ends the whole run (e.g. a violation before domains exist).</summary>
-    public void StopByHypervisor(string report)
+    /// <summary>VMX-root software ends the whole run (e.g. a hypervisor's policy refuses to go on).</summary>
+    public void StopFromVmxRoot(string report)
     {
         StopReport ??= report.EndsWith('\n') ? report : report + "\n";
         foreach (var c in Cpus) c.StopRequested = true;
     }
 
-    /// <summary>First byte of RAM reserved for the hypervisor (= RAM size without one).</summary>
-    public ulong GuestRamTop => Memory.RamSize - Config.HypervisorReservedBytes;
+    /// <summary>First byte of RAM kept for VMX root (= RAM size without a reservation).</summary>
+    public ulong GuestRamTop => Memory.RamSize - Config.VmxRootReservedBytes;
 
     public Machine(MachineConfig config)
     {
         if (config.CpuCount < 1 || config.CpuCount > 64) throw new ArgumentOutOfRangeException(nameof(config), "1 to 64 vCPUs");
-        if ((config.HypervisorReservedBytes & ((2UL << 20) - 1)) != 0 || config.HypervisorReservedBytes >= config.MemoryBytes)
-            throw new ArgumentOutOfRangeException(nameof(config), "hypervisor reservation must be a 2 MiB multiple below the RAM size");
+        if ((config.VmxRootReservedBytes & ((2UL << 20) - 1)) != 0 || config.VmxRootReservedBytes >= config.MemoryBytes)
+            throw new ArgumentOutOfRangeException(nameof(config), "the VMX-root reservation must be a 2 MiB multiple below the RAM size");
         Config = config;
         Costs = config.Costs;
         Memory = new PhysicalMemory(config.MemoryBytes);
@@ -141,7 +145,7 @@ public sealed class Machine : IPlatform
             while (true)
             {
                 if (ExitCode != null) { outcome = RunOutcome.Exited; break; }
-                if (StopReport != null) { outcome = RunOutcome.StoppedByHypervisor; crash = StopReport; break; }
+                if (StopReport != null) { outcome = RunOutcome.StoppedByVmxRoot; crash = StopReport; break; }
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }
@@ -195,19 +199,16 @@ public sealed class Machine : IPlatform
         foreach (var c in Cpus)
         {
             if (c.State != CpuState.Halted) continue;
-            long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent);
+            long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextWakeEvent(c.AcceptsInterruptsWhileHalted));
             if (t < when) { when = t; sleeper = c; }
         }
         if (sleeper == null) return false;
         if (sleeper.NextTimedEvent == when) { sleeper.SkipToNextTimedEvent(); return true; }
         if (sleeper.Cycles < when) sleeper.Cycles = when;
         Apics[sleeper.Id].UpdateTimer();
-        if (!sleeper.TryWake())
-        {
-            // The timer fired into a masked LVT or with IF clear: the vCPU sleeps on; make sure
-            // time still moves so the next event (if any) is found.
-            return Array.Exists(Cpus, c => c.State == CpuState.Halted && Math.Min(c.NextTimedEvent, Apics[c.Id].NextTimerEvent) != long.MaxValue);
-        }
+        // Only timers that can wake their vCPU count (NextWakeEvent), so this one does; the next
+        // round finds the next event, or the deadlock when none is left.
+        sleeper.TryWake();
         return true;
     }
 

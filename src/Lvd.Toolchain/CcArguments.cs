@@ -9,7 +9,7 @@ namespace Lvd.Toolchain;
 internal sealed record CcArguments(IReadOnlyList<string> Flags, IReadOnlyList<string> Inputs, string? Output,
     bool Link, bool Verbose)
 {
-    public const string Supported = "-O* -g* -W* -f* -m* -std=* -ansi -pedantic* -I -D -U -w -o -c -S -E -v";
+    public const string Supported = "-O* -g* -W* -f* -m* -std=* -ansi -pedantic* -I -D -U -w -o -c -S -E -v -lm -lc";
 
     public static CcArguments Parse(IReadOnlyList<string> args)
     {
@@ -46,6 +46,10 @@ internal sealed record CcArguments(IReadOnlyList<string> Flags, IReadOnlyList<st
                     continue;
                 case "-w" or "-ansi" or "-pedantic" or "-pedantic-errors":
                     flags.Add(a);
+                    continue;
+                case "-lm" or "-lc":
+                    // The one runtime holds all of libc there is; a build script's -lm links
+                    // nothing more (include/math.h: no floating point in the guest).
                     continue;
             }
 

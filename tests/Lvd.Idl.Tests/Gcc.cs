@@ -26,15 +26,15 @@ internal static class Gcc
     }
 
     /// <summary>
-    /// Compiles (no link) the way the guest runtime is compiled: freestanding, no host headers,
-    /// only the guest libc's and gcc's own, so the glue cannot lean on anything the guest lacks.
+    /// Compiles (no link) the way the kernel compiles its glue: guest/flags' sections of a kernel
+    /// build (the one definition, Lvd.Toolchain.GuestFlags), no host headers, only the guest
+    /// libc's and gcc's own, so the glue cannot lean on anything the guest lacks.
     /// </summary>
     public static void CompileForGuest(string source, IEnumerable<string> includes, string output)
     {
         var gccInclude = Run("gcc", ["-print-file-name=include"], "").Stdout.Trim();
-        string[] flags = ["-nostdinc", "-isystem", Repo.Path("guest", "libc", "include"), "-isystem", gccInclude,
-            "-ffreestanding", "-fno-pie", "-mgeneral-regs-only", "-mno-red-zone", "-fno-stack-protector",
-            "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-c"];
+        string[] guestFlags = Lvd.Toolchain.GuestFlags.Load(Repo.Root).Of("codegen", "freestanding", "system", "kernel");
+        string[] flags = ["-nostdinc", "-isystem", Repo.Path("guest", "libc", "include"), "-isystem", gccInclude, .. guestFlags, "-c"];
         var (code, stdout, stderr) = Run("gcc", [.. flags, .. includes.Select(i => "-I" + i), source, "-o", output], "");
         if (code != 0)
             throw new InvalidOperationException($"gcc (guest flags) failed ({code}):\n{stdout}{stderr}");

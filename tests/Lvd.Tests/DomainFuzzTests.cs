@@ -98,7 +98,7 @@ public sealed class DomainFuzzTests
         (_, f) = DomainFuzz.Classify(firstOnly, RunOutcome.InstructionLimit, 0, Two);
         Assert.StartsWith("hang in domain 1", Assert.Single(f).What);
         // The machine stopped (triple fault, hypervisor stop).
-        (_, f) = DomainFuzz.Classify(firstOnly, RunOutcome.StoppedByHypervisor, 0, Two);
+        (_, f) = DomainFuzz.Classify(firstOnly, RunOutcome.StoppedByVmxRoot, 0, Two);
         Assert.StartsWith("machine stop in domain 1", Assert.Single(f).What);
         (_, f) = DomainFuzz.Classify(firstOnly, RunOutcome.Crashed, 0, Two);
         Assert.StartsWith("machine stop in domain 1", Assert.Single(f).What);

@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Lvd.Hypervisor;
 using Lvd.Machine;

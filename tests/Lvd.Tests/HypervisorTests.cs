@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Iced.Intel;
 using Lvd.Experiments.Bench;
@@ -34,8 +35,8 @@ public sealed class HypervisorTests
     {
         var r = Guest.Run(Guest.Build($"hv-violation{which}.elf", ["guest/tests/hv/violation.c"], "-O1", $"-DCASE={which}"),
             options: new RunOptions().With(HypervisorMode.OnRequest));
-        Assert.Equal(RunOutcome.StoppedByHypervisor, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusHypervisorStop, r.ExitStatus);
+        Assert.Equal(RunOutcome.StoppedByVmxRoot, r.Run.Outcome);
+        Assert.Equal(ProgramReport.StatusHypervisorStop, r.ExitStatus);
         Assert.Contains(expect1, r.Run.CrashReport);
         Assert.Contains(expect2, r.Run.CrashReport);
         Assert.DoesNotContain("still running", r.OutputText);
@@ -73,7 +74,7 @@ public sealed class HypervisorTests
     [Fact]
     public void LaunchAndDevirtualizePreserveAllGuestState()
     {
-        var machine = new Lvd.Machine.Machine(new MachineConfig { MemoryBytes = 64UL << 20, HypervisorReservedBytes = Hypervisor.Hypervisor.DefaultReservedBytes });
+        var machine = new Lvd.Machine.Machine(new MachineConfig { MemoryBytes = 64UL << 20, VmxRootReservedBytes = Hypervisor.Hypervisor.DefaultReservedBytes });
         var elf = Guest.BuildSource("devirt_target", "int main(void){ return 0; }", "-O1");
         BootLoader.Load(machine, ElfImage.Read(elf), "devirt");
         var cpu = machine.Cpus[0];

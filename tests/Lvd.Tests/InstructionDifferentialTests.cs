@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.Text;
 using Lvd.Hypervisor;
 using Lvd.Machine;

@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lvd.Cli.Commands;

@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using Lvd.Machine;
 using Lvd.Machine.Cost;
 using Lvd.Machine.Loader;
@@ -25,7 +26,7 @@ public sealed class MachineBehaviourTests
         var elf = Guest.BuildSource("nullderef", "int main(void){ volatile int *p = (int *)0; *p = 5; return 0; }", "-O1");
         var r = Guest.Run(elf);
         Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusCrash, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusCrash, r.ExitStatus);
         Assert.Contains("#PF (page fault)", r.Run.CrashReport);
         Assert.Contains("page not present, write, supervisor", r.Run.CrashReport);
         Assert.Contains("CR2 0x0", r.Run.CrashReport);
@@ -51,7 +52,7 @@ public sealed class MachineBehaviourTests
         var elf = Guest.BuildSource("spin", "int main(void){ for (;;) __asm__ volatile(\"\"); }", "-O1");
         var r = Guest.Run(elf, maxInstructions: 1_000_000);
         Assert.Equal(RunOutcome.InstructionLimit, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusRunaway, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusRunaway, r.ExitStatus);
         Assert.InRange(r.Run.Instructions, 1_000_000, 1_100_000);
         Assert.Contains("instruction limit", r.Run.CrashReport);
     }
@@ -62,7 +63,7 @@ public sealed class MachineBehaviourTests
         var elf = Guest.BuildSource("cli_hlt", "int main(void){ __asm__ volatile(\"cli; hlt\"); return 0; }", "-O1");
         var r = Guest.Run(elf);
         Assert.Equal(RunOutcome.Deadlock, r.Run.Outcome);
-        Assert.Equal(ProgramRunner.StatusDeadlock, r.ExitStatus);
+        Assert.Equal(ProgramReport.StatusDeadlock, r.ExitStatus);
         Assert.Contains("halted", r.Run.CrashReport);
     }
 

@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using Lvd.Experiments.Profiling;
 using Lvd.Hypervisor;
 using Lvd.Machine.Diagnostics;

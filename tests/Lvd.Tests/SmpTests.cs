@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using Lvd.Hypervisor;
 using Lvd.Machine;
 using Lvd.Machine.Loader;

@@ -7,6 +7,7 @@
 
 #include <lvd/domain.h>
 #include <lvd/msg_asm.h>
+#include <callee_saved_asm.h>
 
 .section .text.lvd_entry, "ax"
 .globl lvd_domain_entry
@@ -25,25 +26,14 @@ lvd_domain_entry:
 .text
 .globl lvd_upcall_raw
 lvd_upcall_raw:
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_CALLEE_SAVED frame=1
 	pushq %rdi
 	LVD_MSG_LOAD %rdi
 	movabsq $LVD_TRAMP_UPCALL, %rax
 	call *%rax
 	popq %rax                  // the message
 	LVD_MSG_STORE %rax
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	POP_CALLEE_SAVED
 	movq 0(%rax), %rax         // word 0: the status
 	ret
 

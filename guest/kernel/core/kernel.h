@@ -99,6 +99,8 @@ extern struct pktpool pktpool;
 void pktpool_init(void);
 void *pktpool_alloc(void);        // one page, not zeroed; NULL if the pool is empty
 void pktpool_free(void *page);
+uint64_t pktpool_free_pages(void);   // leak accounting: free now
+uint64_t pktpool_packet_pages(void); // pages for packets (all but the register pages)
 void kalloc_init(uint64_t limit);
 void kalloc_add(uint64_t lo, uint64_t hi);
 void *kalloc(void);

@@ -2,7 +2,7 @@
 // structures that entry code (vectors.S, swtch.S) touches by offset.
 #pragma once
 #include "kernel.h"
-#include "lvd.h"
+#include "lvd_thread.h"
 #include "trapframe_asm.h"
 
 // Segment selectors: the same layout as the boot GDT (docs/BOOT.md), which
@@ -64,6 +64,7 @@ struct thread {
 	struct proc *proc;       // NULL for a kernel thread
 	uint64_t cr3;            // the process's page tables; 0: the kernel's
 	struct lvd_thread lvd;   // its place in LVD domains (lvd.h)
+	int urgent;              // when made runnable it preempts its CPU's current thread (sched_set_urgent)
 };
 
 struct runqueue {
@@ -90,6 +91,7 @@ struct cpu {
 	struct cpu_desc *desc;   // GDT and TSS: a page of their own (mapped in domain EPTs)
 	void *ist[3];            // bottoms of the IST stacks
 	struct lvd_domain *lvd_slot;  // the domain in this CPU's EPTP-list slot 1
+	volatile int resched;    // an urgent thread was made runnable here: T_RESCHED yields
 };
 
 extern struct cpu cpus[NCPU];
@@ -128,6 +130,7 @@ void trap(struct trapframe *tf);
 #define T_RESCHED  0xf0      // IPI: "look at your run queue"
 #define T_TEST     0xf1      // IPI: self-test counter
 #define T_LAT      0xf2      // IPI: interrupt-cost measurement (lvd_bench.c)
+#define T_CALL     0xf3      // IPI: run the function smp_call_on left for this CPU
 extern volatile uint64_t lat_irqs;
 #define T_SPURIOUS 0xff
 extern volatile uint64_t test_ipis, test_nmis;
@@ -164,4 +167,9 @@ struct waitq { struct thread *head, *tail; };
 void wq_sleep(struct waitq *wq, struct spinlock *lk);
 void wq_wakeup(struct waitq *wq);
 void sleep_ticks(uint64_t n);
+void sched_set_urgent(struct thread *t);   // t preempts its CPU's current thread whenever it wakes
+// smp.c: run fn(arg) on cpu in interrupt context (interrupts off) and wait
+// for it; on this CPU, directly.  One call at a time in the system.
+void smp_call_on(int cpu, void (*fn)(void *), void *arg);
+void smp_call_handle(void);   // trap.c: T_CALL
 void swtch(uint64_t *save_rsp, uint64_t new_rsp);

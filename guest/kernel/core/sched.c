@@ -89,9 +89,22 @@ make_runnable(struct thread *t)
 	t->state = T_RUNNABLE;
 	enqueue(&c->rq.head, &c->rq.tail, t);
 	release(&c->rq.lock);
+	if (t->urgent) {
+		// Now, not at the end of the current thread's slice (even on this
+		// CPU: the IPI arrives once interrupts are on again).
+		c->resched = 1;
+		apic_ipi(t->cpu, T_RESCHED);
+		return;
+	}
 	// A CPU with nothing to do is in hlt: make it look again.
 	if (t->cpu != mycpu()->id)
 		apic_ipi(t->cpu, T_RESCHED);
+}
+
+void
+sched_set_urgent(struct thread *t)
+{
+	t->urgent = 1;
 }
 
 struct thread *

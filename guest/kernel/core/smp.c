@@ -69,3 +69,43 @@ smp_start(void)
 	}
 	printk("smp: %d cpu(s) running\n", ncpu);
 }
+
+// smp_call_on (percpu.h): a function for another CPU, run by its T_CALL
+// handler.  The caller waits with interrupts on (a call to it may come in
+// meanwhile); one call at a time.
+static volatile int call_busy, call_cpu = -1, call_done;
+static void (*volatile call_fn)(void *);
+static void *volatile call_arg;
+
+void
+smp_call_on(int cpu, void (*fn)(void *), void *arg)
+{
+	push_off();
+	int self = mycpu()->id == cpu;
+	if (self) {
+		fn(arg);
+		pop_off();
+		return;
+	}
+	pop_off();
+	while (__atomic_exchange_n(&call_busy, 1, __ATOMIC_SEQ_CST))
+		__builtin_ia32_pause();
+	call_fn = fn;
+	call_arg = arg;
+	call_done = 0;
+	__atomic_store_n(&call_cpu, cpu, __ATOMIC_SEQ_CST);
+	apic_ipi(cpu, T_CALL);
+	while (!__atomic_load_n(&call_done, __ATOMIC_SEQ_CST))
+		__builtin_ia32_pause();
+	__atomic_store_n(&call_cpu, -1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&call_busy, 0, __ATOMIC_SEQ_CST);
+}
+
+void
+smp_call_handle(void)
+{
+	if (__atomic_load_n(&call_cpu, __ATOMIC_SEQ_CST) != mycpu()->id || call_done)
+		return;
+	call_fn(call_arg);
+	__atomic_store_n(&call_done, 1, __ATOMIC_SEQ_CST);
+}

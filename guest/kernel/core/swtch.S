@@ -2,23 +2,15 @@
 // registers on this stack, store RSP in *save_rsp, switch to new_rsp and
 // pop the registers saved there.  The caller-saved ones are already saved
 // by the compiler around the call: that is why this is all a switch needs.
+#include <callee_saved_asm.h>
+
 .text
 .globl swtch
 swtch:
-	pushq %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_CALLEE_SAVED
 	movq %rsp, (%rdi)
 	movq %rsi, %rsp
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	POP_CALLEE_SAVED
 	ret
 
 .section .note.GNU-stack, "", @progbits

@@ -36,15 +36,8 @@ syscall_entry:
 	addq $16, %rsp            // vector and error code
 	// SYSRET takes RIP from RCX and RFLAGS from R11 (SDM SYSRET); the
 	// frame's values, not the user's RCX/R11, which SYSCALL overwrote.
-	// The thread's user FS and GS bases (trapframe_asm.h), whatever a
-	// domain left in FS_BASE or KERNEL_GS_BASE.
-	movq %gs:8, %rcx
-	movq USER_FS(%rcx), %r11
-	wrfsbase %r11
-	movq USER_GS(%rcx), %r11
+	SWAPGS_TO_USER %rcx, %r11 // the thread's FS and GS bases (trapframe_asm.h)
 	movq 0(%rsp), %rcx
-	swapgs
-	wrgsbase %r11
 	movq 16(%rsp), %r11
 	movq 24(%rsp), %rsp       // user RSP: from here on no kernel stack
 	sysretq

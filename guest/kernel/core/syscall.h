@@ -59,6 +59,7 @@
 #define FIO_DEPTH      8      // u64: I/Os kept in flight, 1..IO_MAX_INFLIGHT
 #define FIO_STATE      16     // u64: xorshift64 state, nonzero
 #define FIO_NSECT      24     // u64: device size in sectors
+#define FIO_ERRORS     32     // u64: reads that completed with an error (the exit status)
 #define FIO_IOCBS      64
 #define FIO_EVENTS     (FIO_IOCBS + IO_MAX_INFLIGHT * IOCB_SIZE)
 #define FIO_BUFS       16384  // page aligned, after the events

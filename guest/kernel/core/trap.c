@@ -118,6 +118,15 @@ trap(struct trapframe *tf)
 		break;
 	case T_RESCHED:
 		apic_eoi();        // the run queue is looked at on the way out of hlt
+		if (mycpu()->resched) {   // an urgent thread (sched_set_urgent) is waiting
+			mycpu()->resched = 0;
+			if (mycpu()->cur && mycpu()->cur->state == T_RUNNING)
+				yield();
+		}
+		break;
+	case T_CALL:
+		apic_eoi();
+		smp_call_handle();
 		break;
 	case T_TEST:
 		__atomic_fetch_add(&test_ipis, 1, __ATOMIC_RELAXED);

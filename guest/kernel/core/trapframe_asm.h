@@ -23,6 +23,19 @@
 	popfq
 .endm
 
+// Every return to user mode: the thread's user FS and GS bases (the words
+// above its kernel stack top, %gs:8 = cpu.kstack_top) into FS_BASE and, after
+// SWAPGS, GS_BASE, whatever a domain left in FS_BASE or KERNEL_GS_BASE
+// meanwhile.  Clobbers \a and \b; ends with the user's GS active.
+.macro SWAPGS_TO_USER a, b
+	movq %gs:8, \a
+	movq USER_FS(\a), \b
+	wrfsbase \b
+	movq USER_GS(\a), \b
+	swapgs
+	wrgsbase \b
+.endm
+
 .macro PUSH_GPRS
 	pushq %rax
 	pushq %rbx

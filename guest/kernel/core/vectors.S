@@ -106,15 +106,7 @@ stay:
 trapret:
 	testb $3, TF_CS(%rsp)
 	jz 1f
-	// To user mode: its FS and GS bases are the thread's (percpu.h,
-	// USER_FS/USER_GS above the kernel stack top), whatever a domain left
-	// in FS_BASE or KERNEL_GS_BASE meanwhile.
-	movq %gs:8, %rax
-	movq USER_FS(%rax), %rcx
-	wrfsbase %rcx
-	movq USER_GS(%rax), %rax
-	swapgs
-	wrgsbase %rax
+	SWAPGS_TO_USER %rax, %rcx // to user mode: the thread's FS and GS bases
 1:
 	POP_GPRS
 	addq $16, %rsp            // vector and error code

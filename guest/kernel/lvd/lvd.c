@@ -42,6 +42,19 @@ static uint64_t domain_view_pa;        // the zero page domain EPTs show at the 
 static uint64_t dphys_next;            // bump allocator over domain_phys
 static int next_domain_id = 1;
 static void domain_flush_output(struct lvd_domain *d);
+static int restart_decide(struct lvd_domain *d, uint64_t killed_at);
+static void restart_wake(struct lvd_domain *d);
+
+// Chunks of domain memory given back by restarts (the dead instance's), for
+// the next instance: first fit, split.
+#define FREE_CHUNKS 32
+static struct { uint64_t lo, hi; } free_chunks[FREE_CHUNKS];
+static int nfree_chunks;
+
+// lvdrestart=never|always|N (N restarts per minute of modeled time) for the
+// isolated drivers (lvd_set_restart); default always.
+int lvd_restart_policy = LVD_RESTART_ALWAYS;
+void (*lvd_restart_hook)(struct lvd_domain *d, int stage);
 
 #define DOMAIN_HEAP   (256UL << 10)
 // The per-call budget (docs/THREAT-MODEL.md, availability): a call that has
@@ -50,6 +63,8 @@ static void domain_flush_output(struct lvd_domain *d);
 // on the command line; ticks are 1/HZ s of modeled time.
 #define BUDGET_MS_DEFAULT 100
 static uint64_t budget_ticks = BUDGET_MS_DEFAULT * HZ / 1000;
+// lvdwatchdog=MS: the hypervisor's watchdog period (0: its default, 10 ms).
+static uint64_t watchdog_cycles;
 #define KSTACK_MIN    1024             // refuse a call with less kernel stack left
 #define IST_SCRUB     512              // bytes at an IST's top that hold frames (with our pushes)
 
@@ -65,25 +80,13 @@ lvd_hc(unsigned long nr, unsigned long a0, unsigned long a1, unsigned long a2,
 
 // ---------------------------------------------------------------- per CPU
 
-// Run fn(arg) on every CPU (a kernel thread pinned to each) and wait.
-static volatile int oncpu_done;
-struct oncpu { void (*fn)(void *); void *arg; };
-static void
-oncpu_thread(void *p)
-{
-	struct oncpu *o = p;
-	o->fn(o->arg);
-	__atomic_add_fetch(&oncpu_done, 1, __ATOMIC_SEQ_CST);
-}
+// Run fn(arg) on every CPU, in its T_CALL interrupt (smp_call_on), and
+// wait: no CPU's current thread has to give up its time slice first.
 static void
 on_each_cpu(void (*fn)(void *), void *arg)
 {
-	struct oncpu o = { fn, arg };
-	oncpu_done = 0;
 	for (int c = 0; c < ncpu; c++)
-		thread_create("lvd-cpu", oncpu_thread, &o, c);
-	while (__atomic_load_n(&oncpu_done, __ATOMIC_SEQ_CST) != ncpu)
-		yield();
+		smp_call_on(c, fn, arg);
 }
 
 static void
@@ -106,7 +109,7 @@ cpu_setup(void *unused)
 	lvd_hc(LVD_HC_DOMAIN_ABORT_ENTRY, (uint64_t)lvd_abort_entry, 0, 0, 0, 0, "DOMAIN_ABORT_ENTRY");
 	// The watchdog (docs/HYPERCALLS.md): the default period; progress is
 	// the state page's progress word (read-only in domain EPTs).
-	lvd_hc(LVD_HC_WATCHDOG, KV2P(&lvd_state) + S_PROGRESS, 0, 0, 0, 0, "WATCHDOG");
+	lvd_hc(LVD_HC_WATCHDOG, KV2P(&lvd_state) + S_PROGRESS, watchdog_cycles, 0, 0, 0, "WATCHDOG");
 	if (lvd_state.cpu != (uint64_t)c->id || lvd_state.kernel_gs != (uint64_t)c)
 		panic("lvd: cpu %d: the state page remap did not take", c->id);
 	pop_off();
@@ -130,6 +133,28 @@ lvd_init(void)
 		for (; *b >= '0' && *b <= '9'; b++)
 			ms = ms * 10 + (uint64_t)(*b - '0');
 		budget_ticks = ms * HZ / 1000 ? ms * HZ / 1000 : 1;
+	}
+	const char *w = cmdline_option("lvdwatchdog");
+	if (w != NULL) {
+		uint64_t ms = 0;
+		for (; *w >= '0' && *w <= '9'; w++)
+			ms = ms * 10 + (uint64_t)(*w - '0');
+		watchdog_cycles = ms * (bootinfo.tsc_hz / 1000);
+	}
+	const char *rp = cmdline_option("lvdrestart");
+	if (rp != NULL) {
+		if (strncmp(rp, "never", 5) == 0)
+			lvd_restart_policy = LVD_RESTART_NEVER;
+		else if (strncmp(rp, "always", 6) == 0)
+			lvd_restart_policy = LVD_RESTART_ALWAYS;
+		else {
+			int n = 0;
+			for (; *rp >= '0' && *rp <= '9'; rp++)
+				n = n * 10 + (*rp - '0');
+			if (n < 1 || n > 16)
+				panic("lvd: lvdrestart=%s: never, always or 1..16 per minute", cmdline_option("lvdrestart"));
+			lvd_restart_policy = n;
+		}
 	}
 	on_each_cpu(cpu_setup, NULL);
 	lvd_enabled = 1;
@@ -235,11 +260,10 @@ load_image(struct builder *b, const struct boot_module *m, uint64_t *pages)
 			uint64_t pa = b_page(b);
 			uint8_t *dst = P2V(pa);
 			// The bytes of the segment's file image that fall in this page.
-			for (uint64_t o = 0; o < PGSIZE; o++) {
-				uint64_t a = va + o;
-				if (a >= ph[i].vaddr && a < ph[i].vaddr + ph[i].filesz)
-					dst[o] = img[ph[i].offset + (a - ph[i].vaddr)];
-			}
+			uint64_t from = va > ph[i].vaddr ? va : ph[i].vaddr;
+			uint64_t to = va + PGSIZE < ph[i].vaddr + ph[i].filesz ? va + PGSIZE : ph[i].vaddr + ph[i].filesz;
+			if (from < to)
+				memcpy(dst + (from - va), img + ph[i].offset + (from - ph[i].vaddr), to - from);
 			b_map(b, va, pa, perm);
 		}
 	}
@@ -313,52 +337,92 @@ lvd_pool_alloc(uint64_t size)
 	return pa;
 }
 
-struct lvd_domain *
-lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
-		  int (*upcall)(struct lvd_domain *, struct lvd_msg *))
+// Domain memory for one instance: a chunk a restart gave back (first fit),
+// else the bump allocator.  0 if none is left.  Under lvdlock.
+static uint64_t
+chunk_alloc(uint64_t size)
 {
-	if (!lvd_enabled) {
-		printk("lvd: cannot create domain %s: no hypervisor\n", module);
-		return NULL;
+	for (int i = 0; i < nfree_chunks; i++)
+		if (free_chunks[i].hi - free_chunks[i].lo >= size) {
+			uint64_t lo = free_chunks[i].lo;
+			free_chunks[i].lo += size;
+			if (free_chunks[i].lo == free_chunks[i].hi)
+				free_chunks[i] = free_chunks[--nfree_chunks];
+			return lo;
+		}
+	if (size > domain_phys.end - dphys_next)
+		return 0;
+	uint64_t lo = dphys_next;
+	dphys_next += size;
+	return lo;
+}
+
+// Under lvdlock.  Neighbours merge, so one driver's restarts reuse one chunk.
+static void
+chunk_free(uint64_t lo, uint64_t hi)
+{
+	for (int i = 0; i < nfree_chunks; i++) {
+		if (free_chunks[i].hi == lo) {
+			free_chunks[i].hi = hi;
+			return;
+		}
+		if (free_chunks[i].lo == hi) {
+			free_chunks[i].lo = lo;
+			return;
+		}
 	}
-	const struct boot_module *m = boot_module(module);
-	if (m == NULL) {
-		printk("lvd: no boot module named %s\n", module);
-		return NULL;
-	}
-	struct lvd_domain *d = kzalloc(sizeof *d);
-	if (d == NULL || (d->out = kalloc()) == NULL)
-		panic("lvd: out of memory");
-	for (int i = 0; module[i] && i < (int)sizeof d->name - 1; i++)
-		d->name[i] = module[i];
+	if (nfree_chunks == FREE_CHUNKS)
+		panic("lvd: free domain memory list full");
+	free_chunks[nfree_chunks].lo = lo;
+	free_chunks[nfree_chunks].hi = hi;
+	nfree_chunks++;
+}
+
+void
+lvd_memory(uint64_t *live, uint64_t *reusable, uint64_t *dead)
+{
+	*live = *reusable = *dead = 0;
+	acquire(&lvdlock);
+	for (int i = 0; i < nfree_chunks; i++)
+		*reusable += free_chunks[i].hi - free_chunks[i].lo;
+	for (struct lvd_domain *d = domains; d; d = d->next)
+		if (d->dead && d->restart_state != LVD_RS_PENDING)
+			*dead += d->phys_hi - d->phys_lo;
+		else
+			*live += d->phys_hi - d->phys_lo;
+	release(&lvdlock);
+}
+
+// Load d->module into fresh domain memory with its own page table and one
+// EPT per CPU (what LVD.md section 3 lists).  0, or -1 with d holding no
+// memory (refused: it does not fit).
+static int
+domain_build(struct lvd_domain *d)
+{
+	const struct boot_module *m = d->module;
+	uint64_t pool_pa = d->pool_pa, pool_size = d->pool_size;
 	// Its physical memory, sized from the image's segments (.bss included):
 	// the image, its page tables (64 pages cover heap, stacks, info and the
 	// kernel pages on 64 CPUs; one more per 2 MiB of image), heap, per-CPU
 	// stack pools, the info page.  Refused, not a panic, when it does not fit.
 	uint64_t img_pages = 0;
-	if (load_image(NULL, m, &img_pages) != 0) {
-		kfree_page(d->out);
-		kfree(d);
-		return NULL;
-	}
+	if (load_image(NULL, m, &img_pages) != 0)
+		return -1;
 	uint64_t tables = 64 + img_pages / 512 + 1;
 	uint64_t chunk = (img_pages + tables) * PGSIZE + DOMAIN_HEAP + (uint64_t)ncpu * LVD_STACKS_PER_CPU * LVD_STACK_SIZE + PGSIZE;
 	acquire(&lvdlock);
-	if (chunk > domain_phys.end - dphys_next) {
+	uint64_t lo = chunk_alloc(chunk);
+	if (lo == 0) {
 		uint64_t left = domain_phys.end - dphys_next;
 		release(&lvdlock);
 		printk("lvd: domain %s refused: it needs %lu KiB of domain memory (image %lu KiB), %lu KiB left (domainmem=)\n",
 		       d->name, chunk >> 10, (img_pages * PGSIZE) >> 10, left >> 10);
-		kfree_page(d->out);
-		kfree(d);
-		return NULL;
+		return -1;
 	}
-	d->phys_lo = dphys_next;
-	d->phys_hi = dphys_next + chunk;
-	dphys_next += chunk;
+	d->phys_lo = lo;
+	d->phys_hi = lo + chunk;
 	d->id = next_domain_id++;
 	release(&lvdlock);
-	d->upcall = upcall;
 
 	struct builder b = { d, d->phys_lo, d->phys_hi };
 	d->pml4_pa = b_page(&b);
@@ -402,24 +466,65 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		for (int i = 0; i < 3; i++)
 			b_map(&b, (uint64_t)cpus[c].ist[i], V2P(cpus[c].ist[i]), PTE_W | PTE_NX);
 	}
-	printk("lvd: domain %d (%s): %lu KiB image+tables, heap %lu KiB, %d x %d stacks, pool %lu KiB, memory [%#lx-%#lx)\n",
-	       d->id, d->name, (heap - d->phys_lo) >> 10, DOMAIN_HEAP >> 10, ncpu, LVD_STACKS_PER_CPU,
-	       pool_size >> 10, d->phys_lo, d->phys_hi);
+	if (d->instance <= 1)   // a restart reports once it is done (serial output costs the outage ~5,400 cycles a byte)
+		printk("lvd: domain %d (%s): %lu KiB image+tables, heap %lu KiB, %d x %d stacks, pool %lu KiB, memory [%#lx-%#lx)\n",
+		       d->id, d->name, (heap - d->phys_lo) >> 10, DOMAIN_HEAP >> 10, ncpu, LVD_STACKS_PER_CPU,
+		       pool_size >> 10, d->phys_lo, d->phys_hi);
 
 	struct ept_job j = { d, pool_pa, pool_size };
 	on_each_cpu(ept_build, &j);
+	return 0;
+}
+
+// The domain's init call: 0 if it initialized.
+static int
+domain_init_call(struct lvd_domain *d)
+{
+	struct lvd_msg msg = { { lvd_msg_word0(LVD_FN_INIT, 0), (uint64_t)ncpu } };
+	int r = lvd_call(d, &msg);
+	if (r != 0 || msg.w[1] != 0) {
+		printk("lvd: domain %s: init failed (%d, %ld)\n", d->name, r, (long)msg.w[1]);
+		return -1;
+	}
+	return 0;
+}
+
+struct lvd_domain *
+lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
+		  int (*upcall)(struct lvd_domain *, struct lvd_msg *))
+{
+	if (!lvd_enabled) {
+		printk("lvd: cannot create domain %s: no hypervisor\n", module);
+		return NULL;
+	}
+	const struct boot_module *m = boot_module(module);
+	if (m == NULL) {
+		printk("lvd: no boot module named %s\n", module);
+		return NULL;
+	}
+	struct lvd_domain *d = kzalloc(sizeof *d);
+	if (d == NULL || (d->out = kalloc()) == NULL)
+		panic("lvd: out of memory");
+	for (int i = 0; module[i] && i < (int)sizeof d->name - 1; i++)
+		d->name[i] = module[i];
+	d->module = m;
+	d->pool_pa = pool_pa;
+	d->pool_size = pool_size;
+	d->upcall = upcall;
+	d->instance = 1;
+	if (domain_build(d) != 0) {
+		kfree_page(d->out);
+		kfree(d);
+		return NULL;
+	}
 
 	acquire(&lvdlock);
 	d->next = domains;
 	domains = d;
 	release(&lvdlock);
 
-	struct lvd_msg msg = { { lvd_msg_word0(LVD_FN_INIT, 0), (uint64_t)ncpu } };
-	int r = lvd_call(d, &msg);
-	if (r != 0 || msg.w[1] != 0) {
-		printk("lvd: domain %s: init failed (%d, %ld)\n", d->name, r, (long)msg.w[1]);
+	if (domain_init_call(d) != 0)
 		return NULL;
-	}
 	return d;
 }
 
@@ -595,12 +700,244 @@ lvd_kill(struct lvd_domain *d, const char *why)
 	if (rcr3() != cr3)
 		lcr3(cr3);
 	if (!d->dead) {
+		uint64_t now = rdtsc();   // it stopped serving here
+		// Pending before dead: a client that sees it dead knows whether
+		// to wait for the restart (nullblk requeues) or give up.
+		int restart = restart_decide(d, now);
 		d->dead = 1;
 		d->kills++;
 		domain_flush_output(d);
 		printk("lvd: domain %s killed on cpu %d: %s\n", d->name, mycpu()->id, why);
+		if (restart)
+			restart_wake(d);
+		else if (d->restart != NULL && d->restart_state != LVD_RS_PENDING)
+			printk("lvd: domain %s stays dead: restart policy (lvdrestart=)\n", d->name);
 	}
 	reap_here(d, mycpu());
+}
+
+// ---------------------------------------------------------------- restart
+//
+// docs/DOMAINS.md, "Restart".  A kill of a domain whose kernel half
+// registered restart ops (the isolated drivers) hands it to the restart
+// thread, unless the policy (lvdrestart=) says no.  The thread quiesces the
+// driver's clients, tears the dead instance down completely (its EPT on
+// every CPU, the threads still inside it unwound, its stacks, the glue's
+// capabilities and shadows, its memory back for reuse), loads the same image
+// into the same record as a fresh instance, runs its init, and replays the
+// calls the kernel half recorded (registrations, configuration), then lets
+// the clients in again.  Outage: from the kill to that point, modeled cycles.
+
+static struct spinlock restartlock = { .name = "lvd-restart" };
+static struct waitq restartwq;        // the restart thread waits here
+static struct waitq restartdonewq;    // lvd_restart_wait
+static struct lvd_domain *restart_queue[8];
+static int nrestart_queue;
+static struct thread *restart_thread_t;
+
+static int
+policy_allows(struct lvd_domain *d, uint64_t now)
+{
+	if (lvd_restart_policy == LVD_RESTART_NEVER)
+		return 0;
+	if (lvd_restart_policy == LVD_RESTART_ALWAYS)
+		return 1;
+	// At most N in the last minute of modeled time.
+	uint64_t minute = 60 * bootinfo.tsc_hz, n = 0;
+	for (int i = 0; i < 16; i++)
+		if (d->recent[i] != 0 && now - d->recent[i] < minute)
+			n++;
+	return n < (uint64_t)lvd_restart_policy;
+}
+
+// From lvd_kill: any context, interrupts off.  1 if a restart is now
+// pending (the restart thread is to be woken), 0 if none is (no restart
+// ops, the policy says no, or one is already running: a kill during it).
+static int
+restart_decide(struct lvd_domain *d, uint64_t now)
+{
+	if (d->restart == NULL || d->restart_state == LVD_RS_PENDING)
+		return 0;
+	if (!policy_allows(d, now)) {
+		d->gave_up = 1;
+		return 0;
+	}
+	d->killed_at = now;
+	d->restart_state = LVD_RS_PENDING;
+	return 1;
+}
+
+static void
+restart_wake(struct lvd_domain *d)
+{
+	acquire(&restartlock);
+	if (nrestart_queue < (int)(sizeof restart_queue / sizeof restart_queue[0]))
+		restart_queue[nrestart_queue++] = d;
+	wq_wakeup(&restartwq);
+	release(&restartlock);
+}
+
+static void
+reap_job(void *arg)
+{
+	push_off();
+	reap_here(arg, mycpu());
+	pop_off();
+}
+
+// -1 if no thread is inside d, else the CPU of one that is.
+static int
+cpu_inside(struct lvd_domain *d)
+{
+	for (int c = 0; c < ncpu; c++)
+		if (__atomic_load_n(&d->stacks_free[c], __ATOMIC_SEQ_CST) != (1UL << LVD_STACKS_PER_CPU) - 1)
+			return c;
+	return -1;
+}
+
+// The dead instance, gone: no CPU keeps its EPT, no thread is inside it, its
+// memory is free for the next.  0, or -1 if a thread never came out.
+static int
+teardown(struct lvd_domain *d)
+{
+	d->dead = 1;
+	// Every CPU drops its EPT (a thread preempted inside the domain on a CPU
+	// then fails its VMFUNC back into it and unwinds: -LVD_EDEAD).
+	on_each_cpu(reap_job, d);
+	// Threads preempted inside it unwind when they run next: wait for them
+	// (on this CPU, by letting them run).
+	uint64_t until = rdtsc() + bootinfo.tsc_hz / 10;
+	for (int c; (c = cpu_inside(d)) >= 0;) {
+		if (rdtsc() > until)
+			return -1;
+		if (c == mycpu()->id)
+			yield();
+		else
+			__builtin_ia32_pause();
+	}
+	acquire(&lvdlock);
+	if (d->phys_hi > d->phys_lo)
+		chunk_free(d->phys_lo, d->phys_hi);
+	d->phys_lo = d->phys_hi = 0;
+	release(&lvdlock);
+	for (int c = 0; c < ncpu; c++) {
+		d->ept[c] = -1;
+		d->cr3_mapped[c] = 0;
+	}
+	for (int c = 0; c < ncpu; c++)
+		d->out[c].n = 0;
+	return 0;
+}
+
+static void
+do_restart(struct lvd_domain *d)
+{
+	int ok = 0;
+	d->restart->quiesce(d);
+	for (int attempt = 1; attempt <= LVD_RESTART_ATTEMPTS && !ok; attempt++) {
+		const char *why = "";
+		if (teardown(d) != 0) {
+			why = "a thread never left the dead instance";
+			break;
+		}
+		d->restart->reset(d);
+		d->instance++;
+		if (domain_build(d) != 0)
+			why = "no domain memory";
+		else {
+			if (lvd_restart_hook)
+				lvd_restart_hook(d, 0);
+			d->dead = 0;
+			if (domain_init_call(d) != 0 || d->dead)
+				why = "init failed";
+			else if (d->restart->replay(d) != 0 || d->dead)
+				why = "replay failed";
+			else
+				ok = 1;
+		}
+		if (!ok) {
+			d->restart_failures++;
+			printk("lvd: domain %s: restart attempt %d failed: %s\n", d->name, attempt, why);
+		}
+	}
+	uint64_t outage = rdtsc() - d->killed_at;
+	if (ok) {
+		d->restarts++;
+		for (int i = 15; i > 0; i--)
+			d->recent[i] = d->recent[i - 1];
+		d->recent[0] = rdtsc();
+		d->outage_last = outage;
+		d->outage_sum += outage;
+		if (outage > d->outage_max)
+			d->outage_max = outage;
+		printk("lvd: domain %s restarted: instance %lu (domain %d), outage %lu cycles (%lu us), %lu restarts, memory [%#lx-%#lx)\n",
+		       d->name, d->instance, d->id, outage, outage * 1000000 / bootinfo.tsc_hz, d->restarts, d->phys_lo, d->phys_hi);
+	} else {
+		d->dead = 1;
+		d->gave_up = 1;
+		teardown(d);
+		printk("lvd: domain %s not recovered after %d attempts: it stays dead\n", d->name, LVD_RESTART_ATTEMPTS);
+	}
+	d->restart_state = LVD_RS_NONE;
+	d->restart->resume(d, ok);
+	acquire(&restartlock);
+	wq_wakeup(&restartdonewq);
+	release(&restartlock);
+}
+
+static void
+restart_thread(void *unused)
+{
+	for (;;) {
+		acquire(&restartlock);
+		while (nrestart_queue == 0)
+			wq_sleep(&restartwq, &restartlock);
+		struct lvd_domain *d = restart_queue[0];
+		for (int i = 1; i < nrestart_queue; i++)
+			restart_queue[i - 1] = restart_queue[i];
+		nrestart_queue--;
+		release(&restartlock);
+		do_restart(d);
+	}
+}
+
+void
+lvd_set_restart(struct lvd_domain *d, const struct lvd_restart_ops *ops)
+{
+	d->restart = ops;
+	if (restart_thread_t == NULL && ops != NULL) {
+		restart_thread_t = thread_create("lvd-restart", restart_thread, NULL, ncpu - 1);
+		sched_set_urgent(restart_thread_t);
+	}
+}
+
+void
+lvd_restart_wait(struct lvd_domain *d)
+{
+	acquire(&restartlock);
+	while (d->restart_state == LVD_RS_PENDING)
+		wq_sleep(&restartdonewq, &restartlock);
+	release(&restartlock);
+}
+
+uint64_t
+lvd_domain_pa(struct lvd_domain *d, uint64_t va)
+{
+	if (d->phys_hi <= d->phys_lo)
+		return 0;
+	pte_t *t = P2V(d->pml4_pa);
+	for (int level = 3; level > 0; level--) {
+		pte_t e = t[(va >> (12 + 9 * level)) & 511];
+		if (!(e & PTE_P))
+			return 0;
+		t = P2V(PTE_ADDR(e));
+	}
+	pte_t e = t[(va >> 12) & 511];
+	if (!(e & PTE_P))
+		return 0;
+	uint64_t pa = PTE_ADDR(e) + (va & (PGSIZE - 1));
+	// Only the domain's own memory (not the pool, not the kernel pages it maps).
+	return pa >= d->phys_lo && pa < d->phys_hi ? pa : 0;
 }
 
 static const char *const vecname[32] = {
@@ -637,7 +974,7 @@ lvd_trap(struct trapframe *tf)
 	// domain forging one), and only if the call was made with interrupts
 	// on (a domain that executes sti in a call made with them off).
 	uint64_t v = tf->vector;
-	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_SPURIOUS) {
+	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS) {
 		snprintf(why, sizeof why, "software interrupt or unknown vector %lu at rip %#lx", v, tf->rip);
 		lvd_kill(d, why);
 		lvd_unwind();
@@ -802,6 +1139,13 @@ void
 lvd_print_stats(void)
 {
 	for (struct lvd_domain *d = domains; d; d = d->next)
-		printk("lvd: domain %s: %lu calls, %lu upcalls, %lu interrupts inside, %s\n",
-		       d->name, d->calls, d->upcalls, d->interrupts, d->dead ? "killed" : "alive");
+		if (d->restarts == 0 && d->restart_failures == 0)
+			printk("lvd: domain %s: %lu calls, %lu upcalls, %lu interrupts inside, %s\n",
+			       d->name, d->calls, d->upcalls, d->interrupts, d->dead ? "killed" : "alive");
+		else
+			printk("lvd: domain %s: %lu calls, %lu upcalls, %lu interrupts inside, %s, "
+			       "%lu restarts (%lu failed attempts), outage max %lu mean %lu cycles\n",
+			       d->name, d->calls, d->upcalls, d->interrupts, d->dead ? "killed" : "alive",
+			       d->restarts, d->restart_failures, d->outage_max,
+			       d->restarts ? d->outage_sum / d->restarts : 0);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <lvd/domain.h>
+#include "lvd_thread.h"
 
 // The per-CPU state page (LVD.md section 3): one kernel virtual and
 // guest-physical address, a different host page per CPU (KERNEL_REMAP);
@@ -61,16 +62,35 @@ struct lvd_domain {
 	int (*upcall)(struct lvd_domain *d, struct lvd_msg *m);   // kernel services for it
 	struct lvd_outline { int n; char buf[PGSIZE / NCPU - sizeof(int)]; } *out;   // its prints: one page, a line per CPU (lvd.c)
 	struct lvd_domain *next;
+	// Restart (docs/DOMAINS.md, "Restart"): the image is reloaded into this
+	// same record, so the kernel's references to it stay valid.
+	const struct boot_module *module;
+	uint64_t pool_pa, pool_size;
+	const struct lvd_restart_ops *restart;   // NULL: never restarted
+	volatile int restart_state;     // LVD_RS_*
+	uint64_t instance;              // 1 for the first load, +1 per restart
+	uint64_t restarts, restart_failures, gave_up;
+	uint64_t killed_at;             // RDTSC at the kill that started the pending restart
+	uint64_t outage_last, outage_max, outage_sum;   // kill -> serving again, modeled cycles
+	uint64_t recent[16];            // RDTSC of the last restarts (the N-per-minute policy)
 };
 
-// Per-thread LVD state (in struct thread).
-struct lvd_thread {
-	struct lvd_domain *domain;      // the domain this thread is in (depth > 0)
-	int depth;                      // nesting of calls into it
-	int stack_bit;                  // its domain stack (pool bit on its CPU)
-	uint64_t kernel_rsp, domain_rsp, domain_if;   // saved state-page words while switched out
-	uint64_t ticks;                 // timer ticks taken inside the domain in this call (the budget)
+// What an isolated driver's kernel half does around a restart of its domain
+// (lvd.c, do_restart): quiesce (its clients fail fast or wait from now on),
+// reset (drop what the dead instance held: capabilities, shadows, handles),
+// replay (the recorded registration and configuration calls into the fresh
+// instance; 0 = it serves again), resume (clients are served again).
+struct lvd_restart_ops {
+	void (*quiesce)(struct lvd_domain *d);
+	void (*reset)(struct lvd_domain *d);
+	int (*replay)(struct lvd_domain *d);
+	void (*resume)(struct lvd_domain *d, int recovered);
 };
+#define LVD_RS_NONE     0   // alive, or dead for good
+#define LVD_RS_PENDING  1   // killed; a restart is coming or running
+#define LVD_RESTART_NEVER   0
+#define LVD_RESTART_ALWAYS  (-1)   // else: at most N restarts per minute of modeled time
+#define LVD_RESTART_ATTEMPTS 3     // tries per kill before the driver stays dead
 
 extern int lvd_enabled;
 extern uint64_t lvd_preempted_inside;   // switches of threads that were inside a domain             // domains can be created (hypervisor with VMFUNC)
@@ -81,6 +101,17 @@ struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint6
 				     int (*upcall)(struct lvd_domain *, struct lvd_msg *));
 int lvd_call(struct lvd_domain *d, struct lvd_msg *m);   // 0 or -LVD_E*
 void lvd_kill(struct lvd_domain *d, const char *why);
+void lvd_set_restart(struct lvd_domain *d, const struct lvd_restart_ops *ops);   // lvdrestart= policy
+static inline int lvd_restart_pending(const struct lvd_domain *d) { return d->restart_state == LVD_RS_PENDING; }
+void lvd_restart_wait(struct lvd_domain *d);   // sleep until no restart of d is pending
+// Tests (the fault injector): called by the restart with the fresh image
+// loaded, before its init and replay (stage 0).
+extern void (*lvd_restart_hook)(struct lvd_domain *d, int stage);
+uint64_t lvd_domain_pa(struct lvd_domain *d, uint64_t va);   // its page table: the physical page of va, or 0
+// Domain memory, for leak accounting: bytes handed to live domains, bytes
+// returned by restarts and free for reuse, bytes of killed domains never torn down.
+void lvd_memory(uint64_t *live, uint64_t *reusable, uint64_t *dead);
+extern int lvd_restart_policy;
 void lvd_attach(void);              // before the first context switch: the scheduler's hooks
 void lvd_trap(struct trapframe *tf);                       // vectors.S: a trap taken in a domain
 uint64_t lvd_pool_offset(struct lvd_domain *d, const void *p, size_t n);  // -1 if not inside

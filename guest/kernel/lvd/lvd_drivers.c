@@ -57,9 +57,19 @@ nb_end_rq(void *krq, int32_t error)
 	blk_mq_end_request(krq, error == BLK_STS_OK ? BLK_STS_OK : BLK_STS_IOERR);
 }
 
-// Called by the block layer under the hardware queue's lock.
+// Restart (docs/DOMAINS.md): what happened to requests the domain could not
+// serve.  Requeued: the domain was killed (in flight at the kill, or it is
+// restarting): the request waits in its hardware queue and is dispatched
+// again once the new instance serves.  Retried: the call failed with the
+// domain alive (a reply the glue refused): queue_rq again at once, at most
+// NB_RETRIES times.  Failed: neither worked: BLK_STS_IOERR to the submitter.
+#define NB_RETRIES 2
+uint64_t nb_requeued, nb_retried, nb_failed;
+
+static blk_status_t nb_not_served(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int started, int attempt);
+
 static blk_status_t
-lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+nb_queue_rq_try(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int attempt)
 {
 	struct request *rq = bd->rq;
 	struct nb_io io = {
@@ -75,17 +85,136 @@ lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
 		nullblk_account(q, nb_base_requests[q] + requests, nb_base_bytes[q] + bytes);
 	if (ended)
 		return BLK_STS_OK;
-	// The domain died or returned without ending the request (this glue
-	// has no later completion): the request fails, the submitter hears.
-	if (!started)
-		blk_mq_start_request(rq);
+	return nb_not_served(h, bd, started, attempt);
+}
+
+// The domain died or returned without ending the request (this glue has no
+// later completion).
+static __attribute__((noinline, cold)) blk_status_t
+nb_not_served(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd, int started, int attempt)
+{
+	struct request *rq = bd->rq;
+	if (started)
+		rq->state = MQ_RQ_ALLOCATED;   // the driver's start is undone: it is ours again
+	if (nb_dom->dead && lvd_restart_pending(nb_dom)) {
+		nb_requeued++;
+		return BLK_STS_RESOURCE;
+	}
+	if (!nb_dom->dead && attempt < NB_RETRIES) {
+		nb_retried++;
+		return nb_queue_rq_try(h, bd, attempt + 1);
+	}
+	if (!nb_dom->dead && nb_dom->restart != NULL) {
+		// Alive, but it failed the same request every time: a driver that
+		// no longer works is killed (and restarted), and the request waits
+		// for the new instance.
+		lvd_kill(nb_dom, "failed the same request 3 times (its replies refused by the glue)");
+		if (lvd_restart_pending(nb_dom)) {
+			nb_requeued++;
+			return BLK_STS_RESOURCE;
+		}
+	}
+	nb_failed++;
+	blk_mq_start_request(rq);
 	blk_mq_end_request(rq, BLK_STS_IOERR);
 	return BLK_STS_OK;
+}
+
+
+// Called by the block layer under the hardware queue's lock.  (The path of
+// a served request is the same code as before restarts existed: what to do
+// with one the driver did not serve is out of line, nb_not_served.)
+static blk_status_t
+lvd_null_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+{
+	return nb_queue_rq_try(h, bd, 0);
 }
 
 static const struct blk_mq_ops lvd_null_mq_ops = {
 	.queue_rq = lvd_null_queue_rq,
 };
+
+// While the domain restarts every request waits in its hardware queue.
+static blk_status_t
+nb_wait_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+{
+	nb_requeued++;
+	return BLK_STS_RESOURCE;
+}
+
+// Once it stays dead every request fails.
+static blk_status_t
+nb_dead_queue_rq(struct blk_mq_hw_ctx *h, const struct blk_mq_queue_data *bd)
+{
+	nb_failed++;
+	blk_mq_start_request(bd->rq);
+	blk_mq_end_request(bd->rq, BLK_STS_IOERR);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops nb_wait_ops = { .queue_rq = nb_wait_queue_rq };
+static const struct blk_mq_ops nb_dead_ops = { .queue_rq = nb_dead_queue_rq };
+static uint32_t nb_load_queues, nb_load_bsize, nb_load_depth;   // null_init's arguments, replayed
+
+static void
+nb_set_ops(const struct blk_mq_ops *ops)
+{
+	struct request_queue *q = disk_default()->queue;
+	__atomic_store_n(&q->tag_set->ops, ops, __ATOMIC_SEQ_CST);
+	// No dispatcher still runs the old ops: each runs under its queue's lock.
+	for (unsigned int i = 0; i < q->nr_hw_queues; i++) {
+		acquire(&q->hctxs[i]->lock);
+		release(&q->hctxs[i]->lock);
+	}
+}
+
+static void
+nb_quiesce(struct lvd_domain *d)
+{
+	nb_set_ops(&nb_wait_ops);
+}
+
+static void
+nb_reset(struct lvd_domain *d)
+{
+	nb_glue_reset();
+}
+
+// The fresh instance's module init with the arguments the kernel loaded it
+// with: it registers its tag set again (blk_mq_alloc_tag_set).
+static int
+nb_replay(struct lvd_domain *d)
+{
+	push_off();
+	int r = nb_glue_load(mycpu()->id, nb_load_queues, nb_load_bsize, nb_load_depth);
+	pop_off();
+	if (r != 0)
+		return r;
+	// The new instance counts from zero: the queues' counters go on from here.
+	for (int q = 0; q < ncpu; q++)
+		nullblk_queue_counters((unsigned int)q, &nb_base_requests[q], &nb_base_bytes[q]);
+	return 0;
+}
+
+static void
+nb_resume(struct lvd_domain *d, int recovered)
+{
+	nb_set_ops(recovered ? &lvd_null_mq_ops : &nb_dead_ops);
+	// The requests that waited: dispatched now (or failed, if it stays dead).
+	struct request_queue *q = disk_default()->queue;
+	for (unsigned int i = 0; i < q->nr_hw_queues; i++)
+		blk_mq_run_hw_queue(q->hctxs[i]);
+}
+
+static const struct lvd_restart_ops nb_restart_ops = {
+	.quiesce = nb_quiesce, .reset = nb_reset, .replay = nb_replay, .resume = nb_resume,
+};
+
+struct lvd_domain *
+lvd_nullblk_domain(void)
+{
+	return nb_dom;
+}
 
 static int
 nb_upcall(struct lvd_domain *d, struct lvd_msg *m)
@@ -109,8 +238,11 @@ isolate_nullblk(void)
 	// self test counted some) are the base of what each reply reports.
 	for (int q = 0; q < ncpu; q++)
 		nullblk_queue_counters((unsigned int)q, &nb_base_requests[q], &nb_base_bytes[q]);
+	nb_load_queues = (uint32_t)ncpu;
+	nb_load_bsize = SECTOR_SIZE;
+	nb_load_depth = IO_MAX_INFLIGHT;
 	push_off();
-	int r = nb_glue_load(mycpu()->id, (uint32_t)ncpu, SECTOR_SIZE, IO_MAX_INFLIGHT);
+	int r = nb_glue_load(mycpu()->id, nb_load_queues, nb_load_bsize, nb_load_depth);
 	pop_off();
 	if (r != 0)
 		panic("lvd: the isolated nullblk did not register its tag set (%d)", r);
@@ -119,6 +251,7 @@ isolate_nullblk(void)
 	// projection) and are kept by the in-kernel driver (nullblk_account), so
 	// its statistics read the same either way.
 	disk_default()->queue->tag_set->ops = &lvd_null_mq_ops;
+	lvd_set_restart(nb_dom, &nb_restart_ops);
 	printk("lvd: nullblk isolated in domain %d: it registered its tag set (%d hardware queues), "
 	       "3 crossings per I/O, capabilities per CPU\n", nb_dom->id, ncpu);
 }

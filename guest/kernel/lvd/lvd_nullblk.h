@@ -26,6 +26,20 @@ struct nb_io {
 int nb_glue_queue_rq(int cpu, uint32_t hw_queue, void *krq, const struct nb_io *io, int32_t *ret,
 		     uint64_t *requests, uint64_t *bytes, int *started, int *ended);
 
+// Restart (docs/DOMAINS.md): drop what the dead instance held (the tag
+// set's shadow, capabilities, call-scoped shadows, the queue_rq handle).
+void nb_glue_reset(void);
+void nb_glue_accounting(uint64_t *caps, uint64_t *shadows);
+uint64_t lvd_glue_shadows_live(void);   // the kernel side's shadow objects, both drivers (lvd_nullnet_glue.c)
+void nb_glue_set_transport(int (*t)(struct lvd_msg *m));   // the fault injector
+
+// Restart (docs/DOMAINS.md): drop what the dead instance held (the tag
+// set's shadow, capabilities, call-scoped shadows, the queue_rq handle).
+void nb_glue_reset(void);
+void nb_glue_accounting(uint64_t *caps, uint64_t *shadows);
+uint64_t lvd_glue_shadows_live(void);   // the kernel side's shadow objects, both drivers (lvd_nullnet_glue.c)
+void nb_glue_set_transport(int (*t)(struct lvd_msg *m));   // the fault injector
+
 // lvd_drivers.c
 int nb_to_domain(struct lvd_msg *m);                        // the kernel's transport
 // The kernel's blk_mq_start_request / blk_mq_end_request on
@@ -33,3 +47,5 @@ int nb_to_domain(struct lvd_msg *m);                        // the kernel's tran
 // ends it with BLK_STS_IOERR).
 void nb_start_rq(void *krq);
 void nb_end_rq(void *krq, int32_t error);
+struct lvd_domain *lvd_nullblk_domain(void);   // NULL unless isolated
+extern uint64_t nb_requeued, nb_retried, nb_failed;

@@ -131,6 +131,39 @@ nb_serve_end_request(struct request *rq, int32_t error)
 	nb_end_rq(rq->krq, error);
 }
 
+void
+nb_glue_reset(void)
+{
+	for (int c = 0; c < nchans; c++) {
+		lvd_scope_flush(&chans[c]);
+		for (uint32_t i = 0; i < CAP_SLOTS; i++)
+			if (cap_slots[c][i].tag != 0)
+				lvd_shadow_free(cap_slots[c][i].ptr, cap_slots[c][i].tag);
+		lvd_captab_init(&caps[c], cap_slots[c], CAP_SLOTS);
+		desc[c].krq = NULL;
+	}
+	kset = NULL;
+	h_queue_rq = 0;
+}
+
+void
+nb_glue_accounting(uint64_t *ncaps, uint64_t *shadows)
+{
+	uint64_t n = 0;
+	for (int c = 0; c < nchans; c++)
+		for (uint32_t i = 0; i < CAP_SLOTS; i++)
+			n += cap_slots[c][i].tag != 0;
+	*ncaps = n;
+	*shadows = lvd_glue_shadows_live();
+}
+
+void
+nb_glue_set_transport(int (*t)(struct lvd_msg *m))
+{
+	for (int c = 0; c < nchans; c++)
+		__atomic_store_n(&chans[c].transport, t, __ATOMIC_SEQ_CST);
+}
+
 int
 nb_glue_load(int cpu, uint32_t submit_queues, uint32_t block_size, uint32_t depth)
 {

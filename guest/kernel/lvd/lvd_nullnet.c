@@ -51,6 +51,24 @@ nn_free(void *p)
 	kfree(p);
 }
 
+// A driver that fails every packet (alive, its replies refused by the glue or
+// its own errors) no longer works: after NN_FAIL_RUN failures in a row, with
+// no packet sent between, it is killed, and restarted by its policy.  Counted
+// on the failure path only (a run: tx_packets did not move since the last).
+#define NN_FAIL_RUN 16
+static uint64_t nn_fail_run, nn_fail_at;
+
+static __attribute__((noinline, cold)) void
+nn_failed(struct net_device *dev)
+{
+	nn_fail_run = dev->stats.tx_packets == nn_fail_at ? nn_fail_run + 1 : 1;
+	nn_fail_at = dev->stats.tx_packets;
+	if (nn_fail_run >= NN_FAIL_RUN && !nn_dom->dead && nn_dom->restart != NULL) {
+		nn_fail_run = 0;
+		lvd_kill(nn_dom, "failed 16 packets in a row (its replies refused by the glue)");
+	}
+}
+
 // dev_queue_xmit calls this under the device's tx_lock, interrupts off.
 static int
 lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -59,6 +77,7 @@ lvd_nullnet_xmit(struct sk_buff *skb, struct net_device *dev)
 	int r = nn_glue_xmit(mycpu()->id, skb, skb->data, skb->len, &packets, &bytes);
 	if (r != NETDEV_TX_OK) {
 		dev->stats.tx_dropped++;
+		nn_failed(dev);
 	} else {
 		dev->stats.tx_packets = nn_base.tx_packets + packets;
 		dev->stats.tx_bytes = nn_base.tx_bytes + bytes;
@@ -90,6 +109,91 @@ nn_upcall(struct lvd_domain *d, struct lvd_msg *m)
 	return nn_glue_upcall(mycpu()->id, m);
 }
 
+// ---------------------------------------------------------------- restart
+//
+// docs/DOMAINS.md, "Restart".  While the domain is dead or restarting, null0
+// runs these ops: every packet is dropped at once and counted (tx_dropped),
+// the sender goes on (UDP).  Packets in flight at the kill failed in the
+// glue (-LVD_EDEAD) and were dropped the same way.
+
+static struct net_device *nn_dev;
+
+static int
+nn_dead_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	dev->stats.tx_dropped++;
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static int
+nn_dead_open(struct net_device *dev)
+{
+	return -LVD_EDEAD;
+}
+
+static const struct net_device_ops nn_dead_ops = {
+	.ndo_open = nn_dead_open,
+	.ndo_stop = nn_dead_open,
+	.ndo_start_xmit = nn_dead_xmit,
+};
+
+static void
+nn_quiesce(struct lvd_domain *d)
+{
+	acquire(&nn_dev->tx_lock);   // waits for the packet being sent
+	nn_dev->netdev_ops = &nn_dead_ops;
+	release(&nn_dev->tx_lock);
+}
+
+static void
+nn_reset(struct lvd_domain *d)
+{
+	nn_glue_reset();
+}
+
+// The fresh instance registered its device during init (register_netdev);
+// replay what the kernel half recorded since: the open, with its flags.
+static int
+nn_replay(struct lvd_domain *d)
+{
+	char name[16];
+	uint32_t mtu;
+	if (nn_glue_registered(name, &mtu) != 0 || strncmp(name, nn_dev->name, 16) != 0)
+		return -LVD_ENOREF;
+	push_off();
+	int r = nn_glue_replay(mycpu()->id);
+	pop_off();
+	return r;
+}
+
+static void
+nn_resume(struct lvd_domain *d, int recovered)
+{
+	acquire(&nn_dev->tx_lock);
+	// The new instance counts from zero: null0's counters go on from here.
+	nn_base = nn_dev->stats;
+	if (recovered)
+		nn_dev->netdev_ops = &lvd_nullnet_ops;
+	release(&nn_dev->tx_lock);
+}
+
+static const struct lvd_restart_ops nn_restart_ops = {
+	.quiesce = nn_quiesce, .reset = nn_reset, .replay = nn_replay, .resume = nn_resume,
+};
+
+struct lvd_domain *
+lvd_nullnet_domain(void)
+{
+	return nn_dom;
+}
+
+uint64_t
+lvd_nullnet_dropped(void)
+{
+	return nn_dev ? nn_dev->stats.tx_dropped : 0;
+}
+
 void
 lvd_isolate_nullnet(int crossings)
 {
@@ -115,6 +219,8 @@ lvd_isolate_nullnet(int crossings)
 		panic("lvd: isolated nullnet did not open (%d)", r);
 	dev->netdev_ops = &lvd_nullnet_ops;
 	release(&dev->tx_lock);
+	nn_dev = dev;
+	lvd_set_restart(nn_dom, &nn_restart_ops);
 	printk("lvd: nullnet isolated in domain %d: it registered %s (mtu %u) as %s, "
 	       "%d crossing(s) per packet, packet pool shared\n",
 	       nn_dom->id, name, mtu, dev->name, nn_crossings);

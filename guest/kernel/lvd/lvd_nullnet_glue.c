@@ -43,16 +43,26 @@ static struct sk_buff desc[NN_NCPU];
 // capability table entry names the domain's) and the handles of its ops.
 static struct net_device *ndev;
 static uint64_t h_open, h_stop, h_xmit;
+// The configuration calls the kernel made, replayed into a restarted
+// instance (shadow-driver style): ndo_open and its flags.
+static int opened;
+static uint64_t open_flags;
+static uint64_t nshadows;   // live shadow objects (leak accounting)
 
 void *
 lvd_shadow_alloc(size_t size, uint32_t tag)
 {
-	return nn_zalloc(size);
+	void *p = nn_zalloc(size);
+	if (p != NULL)
+		__atomic_add_fetch(&nshadows, 1, __ATOMIC_RELAXED);
+	return p;
 }
 
 void
 lvd_shadow_free(void *obj, uint32_t tag)
 {
+	if (obj != NULL)
+		__atomic_sub_fetch(&nshadows, 1, __ATOMIC_RELAXED);
 	nn_free(obj);
 }
 
@@ -129,9 +139,66 @@ int
 nn_glue_open(int cpu, uint64_t flags)
 {
 	int32_t ret;
+	if (ndev == NULL)
+		return -LVD_ENOREF;
 	ndev->flags = flags;
 	int rc = net_device_call_ndo_open(&chans[cpu], h_open, ndev, &ret);
-	return rc != LVD_OK ? rc : ret;
+	rc = rc != LVD_OK ? rc : ret;
+	if (rc == 0) {
+		opened = 1;
+		open_flags = flags;
+	}
+	return rc;
+}
+
+void
+nn_glue_reset(void)
+{
+	for (int c = 0; c < nchans; c++)
+		lvd_scope_flush(&chans[c]);
+	// Every object the dead instance's capabilities named (its device's
+	// shadow): freed, the table empty for the new instance.
+	for (uint32_t i = 0; i < CAP_SLOTS; i++)
+		if (cap_slots[i].tag != 0)
+			lvd_shadow_free(cap_slots[i].ptr, cap_slots[i].tag);
+	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
+	ndev = NULL;
+	h_open = h_stop = h_xmit = 0;
+	for (int c = 0; c < nchans; c++)
+		desc[c].kskb = NULL;
+}
+
+int
+nn_glue_replay(int cpu)
+{
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	if (!opened)
+		return 0;
+	return nn_glue_open(cpu, open_flags);
+}
+
+void
+nn_glue_accounting(uint64_t *ncaps, uint64_t *shadows)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < CAP_SLOTS; i++)
+		n += cap_slots[i].tag != 0;
+	*ncaps = n;
+	*shadows = __atomic_load_n(&nshadows, __ATOMIC_RELAXED);
+}
+
+uint64_t
+lvd_glue_shadows_live(void)
+{
+	return __atomic_load_n(&nshadows, __ATOMIC_RELAXED);
+}
+
+void
+nn_glue_set_transport(int (*t)(struct lvd_msg *m))
+{
+	for (int c = 0; c < nchans; c++)
+		__atomic_store_n(&chans[c].transport, t, __ATOMIC_SEQ_CST);
 }
 
 int

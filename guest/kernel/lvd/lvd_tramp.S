@@ -21,6 +21,7 @@
 
 #include "lvd.h"
 #include <lvd/msg_asm.h>
+#include <callee_saved_asm.h>
 #include "trapframe_asm.h"
 
 #define KDATA 0x10
@@ -62,13 +63,7 @@ lvd_tramp_start:
 .globl lvd_enter
 lvd_enter:
 	cli
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_CALLEE_SAVED frame=1
 	pushq %rdi                      // the message, for the reply
 	rdfsbase %rax                   // the FS base, restored on the way back
 	pushq %rax
@@ -114,12 +109,7 @@ lvd_return_vmfunc:
 	wrfsbase %rcx                   // whatever the domain did to FS
 	popq %rcx                       // the message
 	LVD_MSG_STORE %rcx, %rax
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	POP_CALLEE_SAVED
 	xorl %eax, %eax
 	ret
 
@@ -216,12 +206,7 @@ lvd_unwind:
 	popq %rcx
 	wrfsbase %rcx
 	popq %rcx                       // the message
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	POP_CALLEE_SAVED
 	movq $-LVD_EDEAD, %rax
 	ret
 

@@ -85,3 +85,23 @@ pktpool_free(void *p)
 	cache[c].idx[cache[c].n++] = (uint32_t)(off / PGSIZE);
 	pop_off();
 }
+
+// Leak accounting (lvd faults): pages free now (the global list and every
+// CPU's cache), and how many the pool has for packets.  Exact only while no
+// packet is in flight.
+uint64_t
+pktpool_free_pages(void)
+{
+	acquire(&poollock);
+	uint64_t n = nglobal;
+	for (int c = 0; c < ncpu; c++)
+		n += __atomic_load_n(&cache[c].n, __ATOMIC_RELAXED);
+	release(&poollock);
+	return n;
+}
+
+uint64_t
+pktpool_packet_pages(void)
+{
+	return pktpool.size / PGSIZE - (uint64_t)ncpu;
+}

@@ -254,7 +254,8 @@ uprog_blk:
 // at least one completion (io_getevents(1, D)), check each (res 512) and
 // submit as many new ones, each for a random sector into the buffer the
 // reaped one used, until RDTSC passes the deadline; then it reaps the ones
-// still in flight and exits 0 (exit 1 on any unexpected result).
+// still in flight and exits with the number of reads that failed (0; 1 on
+// any other unexpected result).
 //   rbp data area, r12 batch size, r13 in flight, r14 D, r15 PRNG state,
 //   rbx index in the batch.
 .globl uprog_fio
@@ -290,7 +291,8 @@ fio_reap:
 1:	movq %rbx, %rax
 	shlq $4, %rax
 	cmpq $512, (FIO_EVENTS + IOEV_RES)(%rbp,%rax)
-	jne fio_fail
+	jne fio_error
+fio_reuse:
 	movq (FIO_EVENTS + IOEV_DATA)(%rbp,%rax), %rdi
 	call fio_prep
 	incq %rbx
@@ -303,8 +305,11 @@ fio_reap:
 	jb fio_submit
 	testq %r13, %r13               // past the deadline: drain
 	jnz fio_reap
-	xorl %edi, %edi
+	movq FIO_ERRORS(%rbp), %rdi    // the exit status: 0, or how many reads failed
 	sys SYS_exit
+fio_error:                         // a read that failed (a driver killed for good): counted, its buffer reused
+	incq FIO_ERRORS(%rbp)
+	jmp fio_reuse
 fio_fail:
 	movl $1, %edi
 	sys SYS_exit

@@ -1,5 +1,5 @@
 /*
- * errno.h: the error number set by strtol and malloc.
+ * errno.h: the error number set by strtol, malloc and unistd.h.
  *
  * One thread, so a plain variable; the values are Linux's.
  */
@@ -8,6 +8,7 @@
 
 extern int errno;
 
+#define EBADF   9
 #define ENOMEM 12
 #define EINVAL 22
 #define EDOM   33

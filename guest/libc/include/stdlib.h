@@ -1,8 +1,8 @@
 /*
  * stdlib.h: process exit, the heap, and integer conversions.
  *
- * malloc is a bump allocator over a fixed arena laid out by exec.ld; free
- * does nothing.  See malloc.c.
+ * malloc is a bump allocator from the program's end to the RAM the loader
+ * leaves it; free does nothing.  See malloc.c.  rand, qsort: rand.c, sort.c.
  */
 #ifndef _STDLIB_H
 #define _STDLIB_H
@@ -33,5 +33,13 @@ long strtol(const char *s, char **end, int base);
 long long strtoll(const char *s, char **end, int base);
 unsigned long strtoul(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
+
+#define RAND_MAX 2147483647
+int rand(void);                  /* glibc's sequence (rand.c) */
+void srand(unsigned int seed);
+
+void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));   /* stable */
+void *bsearch(const void *key, const void *base, size_t n, size_t size,
+	      int (*cmp)(const void *, const void *));
 
 #endif

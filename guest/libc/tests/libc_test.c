@@ -1,7 +1,7 @@
 // libc_test.c: the guest's string, stdlib, ctype and malloc against glibc,
 // on the host.
 //
-// check_libc.sh compiles those runtime files with every entry point renamed
+// check.sh libc compiles those runtime files with every entry point renamed
 // to lvd_* and links them with this file, an ordinary Linux program.  Output:
 // one line per mismatch, then a summary; exit status 1 if anything differed.
 
@@ -30,6 +30,10 @@ char *lvd_strchr(const char *, int);
 char *lvd_strrchr(const char *, int);
 char *lvd_strstr(const char *, const char *);
 char *lvd_strdup(const char *);
+int lvd_rand(void);
+void lvd_srand(unsigned int);
+void lvd_qsort(void *, size_t, size_t, int (*)(const void *, const void *));
+void *lvd_bsearch(const void *, const void *, size_t, size_t, int (*)(const void *, const void *));
 long lvd_strtol(const char *, char **, int);
 unsigned long lvd_strtoul(const char *, char **, int);
 long long lvd_strtoll(const char *, char **, int);
@@ -299,9 +303,55 @@ heap_functions(void)
 	CHECK(lvd_malloc(1000) != NULL, "still room after a failure");
 }
 
+// rand: glibc's sequence for every seed; qsort: glibc's order (its merge sort
+// is stable, ours too) for keys with many ties; bsearch: every key, hit or miss.
+struct rec {
+	int key, seq;
+};
+
+static int
+by_key(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+static void
+sort_and_rand_functions(void)
+{
+	unsigned seeds[] = { 0, 1, 2, 42, 0x7fffffff, 0x80000000u, 0xffffffffu };
+	for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+		srand(seeds[s]);
+		lvd_srand(seeds[s]);
+		for (int i = 0; i < 1000; i++) {
+			int want = rand(), got = lvd_rand();
+			CHECK(want == got, "rand #%d after srand(%u): %d, want %d", i, seeds[s], got, want);
+		}
+	}
+	static struct rec mine[3000], theirs[3000];
+	for (size_t n = 0; n <= 3000; n = n < 10 ? n + 1 : n * 3) {
+		for (size_t i = 0; i < n; i++) {
+			mine[i].key = theirs[i].key = rand() % (int)(n / 4 + 1);
+			mine[i].seq = theirs[i].seq = (int)i;
+		}
+		qsort(theirs, n, sizeof theirs[0], by_key);
+		lvd_qsort(mine, n, sizeof mine[0], by_key);
+		CHECK(memcmp(mine, theirs, n * sizeof mine[0]) == 0, "qsort of %zu records with ties", n);
+		for (size_t i = 0; i < n; i++) {
+			struct rec k = { (int)i / 2, 0 };
+			const struct rec *want = bsearch(&k, theirs, n, sizeof theirs[0], by_key);
+			const struct rec *got = lvd_bsearch(&k, mine, n, sizeof mine[0], by_key);
+			// Several records may match a key: any is right, but hit and miss agree.
+			CHECK((want == NULL) == (got == NULL) && (got == NULL || got->key == k.key),
+			      "bsearch key %d in %zu records", k.key, n);
+		}
+	}
+}
+
 int
 main(void)
 {
+	sort_and_rand_functions();
 	memory_functions();
 	string_functions();
 	number_functions();

@@ -1,6 +1,6 @@
 // printf_test.c: the guest printf against glibc's, on the host.
 //
-// check_printf.sh compiles ../printf.c with its entry points renamed to
+// check.sh printf compiles ../printf.c with its entry points renamed to
 // lvd_* and links it with this file, which is an ordinary Linux program.
 // Every case formats the same arguments with both and compares the text and
 // the return value.  Output: one line per mismatch, then a summary; the exit

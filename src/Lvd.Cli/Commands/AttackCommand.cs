@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.ComponentModel;
 using System.Text.RegularExpressions;
 using Lvd.Experiments.Domains;

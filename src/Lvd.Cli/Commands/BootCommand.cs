@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Experiments.Domains;
 using Lvd.Hypervisor;
@@ -73,6 +74,10 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("With --isolate nullnet: 1 (transmit) or 2 (transmit + the consume callback) crossings per packet (default 1).")]
         public int? Crossings { get; init; }
 
+        [CommandOption("--restart <POLICY>")]
+        [Description("With --isolate: what the kernel does when an isolated driver is killed: never, always (the default: tear the domain down, load the same image into a fresh one, replay its registration and configuration) or N-per-minute (at most N restarts per minute of modeled time, N 1 to 16).")]
+        public string? Restart { get; init; }
+
         [CommandOption("--domain <DRIVER>")]
         [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
         public string[] Domains { get; init; } = [];
@@ -91,7 +96,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Cpus = Cpus, Workload = Workload, Threads = Threads ?? 1, Depth = Depth ?? 1,
             Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
             Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, ExtraCmdline = Cmdline,
-            MemoryMiB = MemoryMiB,
+            MemoryMiB = MemoryMiB, Restart = Restart,
         };
 
         protected override (int MiB, string Why) MinimumMemory => (1, "");
@@ -106,6 +111,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Depth != null, Workload == "nullblk", "--depth", "--workload nullblk");
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
+            OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");
             Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             if (Kernel != null)
             {

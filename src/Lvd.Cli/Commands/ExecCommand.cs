@@ -1,3 +1,4 @@
+using Lvd.Experiments;
 using System.ComponentModel;
 using Lvd.Hypervisor;
 using Lvd.Machine.Loader;
@@ -11,7 +12,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
     public sealed class Settings : ProfiledMachineSettings
     {
         [CommandArgument(0, "<ELF>")]
-        [Description("Static x86-64 ELF executable (build one with lvd cc).")]
+        [Description("Static x86-64 ELF executable (build one with lvd cc); its arguments after --: lvd exec prog.elf -- a b.")]
         public string Elf { get; init; } = "";
 
         [CommandOption("--stats-json <FILE>")]
@@ -38,29 +39,58 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Print every executed instruction to stderr (slow).")]
         public bool Trace { get; init; }
 
-        protected override (int MiB, string Why) MinimumMemory => File.Exists(Elf) ? NeededMemory(Elf) : (1, "");
+        protected override (int MiB, string Why) MinimumMemory
+        {
+            get
+            {
+                var (mib, why) = HostFile.Of(Elf) == HostFile.Kind.Regular ? NeededMemory(Elf) : (1, "");
+                if (!Hypervisor && !HypervisorOnRequest) return (mib, why);
+                // The hypervisor keeps the top of RAM for itself (its EPTs, VMCS; never the guest's).
+                int reserved = (int)(Lvd.Hypervisor.Hypervisor.DefaultReservedBytes >> 20);
+                return (mib + reserved, (why.Length > 0 ? why + "; " : "") + $"the hypervisor keeps the top {reserved} MiB");
+            }
+        }
 
-        /// <summary>RAM a program needs: its image and fixed heap (up to __heap_end, exec.ld), then the boot structures and stack in the top 64 KiB.</summary>
+        /// <summary>
+        /// RAM a program needs: its image (up to _end, exec.ld), then the loader's stack and the boot
+        /// structures in the top 128 KiB; its heap takes what RAM is left (docs/EXEC-ABI.md).
+        /// </summary>
         public static (int MiB, string Why) NeededMemory(string elf)
         {
             if (!ProfileOutput.IsElf(elf)) return (1, "");
-            var symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(elf);
-            ulong end = symbols.ByName.TryGetValue("__heap_end", out ulong h) ? h : symbols.ByName.TryGetValue("_end", out ulong e) ? e : 0;
+            Lvd.Experiments.Profiling.Symbolizer symbols;
+            // A damaged ELF is reported by the loader (one line, status 2), not here.
+            try { symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(elf); }
+            catch (Exception x) when (x is not OutOfMemoryException) { return (1, ""); }
+            ulong end = symbols.ByName.TryGetValue("_end", out ulong e) ? e : 0;
             if (end == 0) return (1, "");
-            int mib = (int)((end + (64 << 10) + (1 << 20) - 1) >> 20);
-            return (mib, $"{Path.GetFileName(elf)} and its heap end at {end / (1024.0 * 1024):0.#} MiB; the top 64 KiB hold the page tables and stack");
+            ulong top = BootLoader.BootAreaSize + BootLoader.LoaderStackSize;
+            int mib = (int)((end + top + (1 << 20) - 1) >> 20);
+            return (mib, $"{Path.GetFileName(elf)} ends at {end / (1024.0 * 1024):0.#} MiB; the top {top >> 10} KiB hold the loader's stack and page tables");
         }
 
         protected override void Check()
         {
             if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
-            if (!File.Exists(Elf)) throw new UsageException($"{Elf}: no such file");
+            if (HostFile.CheckReadable(Elf) is string why) throw new UsageException(why);
             Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");
             base.Check();
             if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
+    }
+
+    /// <summary>
+    /// The program's arguments: everything after the first `--`, as given (from the raw command
+    /// line: Spectre's remaining arguments drop empty strings, which a program may be passed).
+    /// </summary>
+    private static string[] ProgramArguments()
+    {
+        var all = Program.CommandLine;
+        for (int i = 0; i < all.Count; i++)
+            if (all[i] == "--") return [.. all.Skip(i + 1)];
+        return [];
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -76,6 +106,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
+            Arguments = ProgramArguments(),
         }.With(mode));
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());

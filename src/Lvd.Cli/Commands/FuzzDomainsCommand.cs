@@ -53,11 +53,10 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
             Jobs = settings.Jobs ?? Environment.ProcessorCount,
         };
         DomainFuzz.Report rep = null!;
-        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn()).Start(ctx =>
-        {
-            var task = ctx.AddTask($"fuzz-domains: seed {o.Seed}, {o.Count} domains", maxValue: o.Count);
-            rep = DomainFuzz.Run(o, cc, done => task.Value = done);
-        });
+        // One step per boot of PerBoot domains (progress on a terminal only, Terminal.Steps).
+        int boots = (o.Count + o.PerBoot - 1) / o.PerBoot;
+        Terminal.Steps($"fuzz-domains: seed {o.Seed}, {o.Count} domains in {boots} boots", boots,
+            step => rep = DomainFuzz.Run(o, cc, done => step($"{done} domains")));
         var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains").RightAligned());
         foreach (var g in rep.Outcomes.GroupBy(x => (x.Kind, x.Class)).OrderBy(g => g.Key.Kind).ThenByDescending(g => g.Count()))
             table.AddRow(Markup.Escape(g.Key.Kind), Markup.Escape(g.Key.Class), g.Count().ToString());

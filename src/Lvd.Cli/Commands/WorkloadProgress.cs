@@ -115,16 +115,14 @@ public sealed class WorkloadProgress
     /// <summary>The guest's serial output, forwarded to <paramref name="inner"/>, watched for the start marker.</summary>
     public Stream Watch(Stream inner) => new WatchingStream(inner, this);
 
-    private sealed class WatchingStream(Stream inner, WorkloadProgress progress) : Stream
+    private sealed class WatchingStream(Stream inner, WorkloadProgress progress) : WriteOnlyStream(inner)
     {
         private int _matched;   // bytes of the marker matched so far, across writes
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             progress.BeforeOutput();
-            inner.Write(buffer);
+            Inner.Write(buffer);
             var marker = StartMarker;
             foreach (byte b in buffer)
             {
@@ -137,15 +135,5 @@ public sealed class WorkloadProgress
             }
         }
 
-        public override void WriteByte(byte value) => Write([value]);
-        public override void Flush() => inner.Flush();
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -213,7 +213,7 @@ public static partial class LvdEvaluation
     /// <summary>The results as numbers: each table's measurements beside the paper's, each run's counters.</summary>
     public static System.Text.Json.Nodes.JsonObject ResultsDocument(Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables)
     {
-        static string Snake(string s) => JsonNamingPolicy.SnakeCaseLower.ConvertName(s);
+        static string Snake(string s) => Results.Snake(s);
         var irqN = r["irq-native"].Values;
         var irqV = r["irq-lvd"].Values;
         var nullnet = new System.Text.Json.Nodes.JsonArray();
@@ -266,19 +266,7 @@ public static partial class LvdEvaluation
                 ["title"] = x.Job.Title,
                 ["boot"] = Results.Node(x.Job.Spec),
                 ["values"] = values,
-                ["workload"] = w == null ? null : new System.Text.Json.Nodes.JsonObject
-                {
-                    ["operations"] = w.Operations,
-                    ["cycles"] = w.Cycles,
-                    ["operations_per_second"] = w.PerSecond,
-                    ["cycles_per_operation"] = w.CyclesPerOperation,
-                    ["vmfuncs"] = w.VmFuncs,
-                    ["vm_exits"] = w.Exits,
-                    ["domain_calls"] = w.DomainCalls,
-                    ["domain_interrupts"] = w.DomainInterrupts,
-                    ["vm_exits_by_reason"] = new System.Text.Json.Nodes.JsonObject(w.ExitsByReason.OrderBy(kv => kv.Key)
-                        .Select(kv => KeyValuePair.Create(Snake(kv.Key), (System.Text.Json.Nodes.JsonNode?)kv.Value))),
-                },
+                ["workload"] = w?.ToJson(),
             });
         }
         return new System.Text.Json.Nodes.JsonObject

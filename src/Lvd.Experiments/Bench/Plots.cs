@@ -31,6 +31,19 @@ public static class Plots
         plt.Axes.SetLimitsX(threads[0] - 0.5, threads[^1] + 0.5);
     }
 
+    /// <summary>The frame of a figure over thread counts: title, axis labels, integer thread ticks, legend, y from 0; saved.</summary>
+    private static IEnumerable<string> ThreadFigure(Plot plt, string basePath, IReadOnlyList<int> threads, string title,
+        string xLabel, string yLabel, Alignment legend, double yTop)
+    {
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        ThreadTicks(plt, threads);
+        plt.ShowLegend(legend);
+        plt.Axes.SetLimitsY(0, yTop);
+        return Save(plt, basePath);
+    }
+
     private static void Line(Plot plt, double[] xs, double[] ys, string label, Color color, bool dashed = false)
     {
         var s = plt.Add.Scatter(xs, ys);
@@ -63,13 +76,8 @@ public static class Plots
         PaperPoint(plt, 1, paperNative, "paper native (1 thread)", SeriesColors[0]);
         PaperPoint(plt, 1, paperNative * LvdEvaluation.Paper.NullnetOneCrossingPct / 100, "paper 1 crossing (1 thread)", SeriesColors[1]);
         PaperPoint(plt, 1, paperNative * LvdEvaluation.Paper.NullnetTwoCrossingsPct / 100, "paper 2 crossings (1 thread)", SeriesColors[2]);
-        plt.Title("Figure 6: nullnet, 1472-byte UDP sends (LVD#: lines; paper: diamonds)");
-        plt.XLabel("sending threads");
-        plt.YLabel("thousand packets/s (modeled)");
-        ThreadTicks(plt, o.Threads);
-        plt.ShowLegend(Alignment.UpperLeft);
-        plt.Axes.SetLimitsY(0, top * 1.25);
-        return Save(plt, basePath);
+        return ThreadFigure(plt, basePath, o.Threads, "Figure 6: nullnet, 1472-byte UDP sends (LVD#: lines; paper: diamonds)",
+            "sending threads", "thousand packets/s (modeled)", Alignment.UpperLeft, top * 1.25);
     }
 
     public static IEnumerable<string> NullnetPercent(string basePath, Dictionary<string, LvdEvaluation.JobResult> r, LvdEvaluation.Options o)
@@ -82,13 +90,8 @@ public static class Plots
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullnetOneCrossingPct, "paper 1 crossing (1 thread)", SeriesColors[1]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullnetTwoCrossingsPct, "paper 2 crossings (1 thread)", SeriesColors[2]);
         plt.Add.HorizontalLine(100, 1, Colors.Black, LinePattern.Dotted);
-        plt.Title("Figure 6: nullnet isolated, % of native (LVD#: lines; paper: diamonds)");
-        plt.XLabel("sending threads");
-        plt.YLabel("% of native packets/s");
-        ThreadTicks(plt, o.Threads);
-        plt.ShowLegend(Alignment.LowerLeft);
-        plt.Axes.SetLimitsY(0, 120);
-        return Save(plt, basePath);
+        return ThreadFigure(plt, basePath, o.Threads, "Figure 6: nullnet isolated, % of native (LVD#: lines; paper: diamonds)",
+            "sending threads", "% of native packets/s", Alignment.LowerLeft, 120);
     }
 
     public static IEnumerable<string> Nullblk(string basePath, Dictionary<string, LvdEvaluation.JobResult> r, LvdEvaluation.Options o)
@@ -104,13 +107,8 @@ public static class Plots
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Native / 1000, "paper native, depth 16", SeriesColors[2]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Isolated / 1000, "paper isolated, depth 16", SeriesColors[3]);
         double top = Math.Max(LvdEvaluation.Paper.NullblkQd16Native / 1000, r.Values.Where(x => x.Job.Key.StartsWith("nullblk-")).Max(x => x.Workload!.PerSecond / 1000.0));
-        plt.Title("Figure 9: nullblk, random 512-byte reads (LVD#: lines; paper: diamonds)");
-        plt.XLabel("threads");
-        plt.YLabel("thousand IOPS (modeled)");
-        ThreadTicks(plt, o.Threads);
-        plt.ShowLegend(Alignment.UpperLeft);
-        plt.Axes.SetLimitsY(0, top * 1.25);
-        return Save(plt, basePath);
+        return ThreadFigure(plt, basePath, o.Threads, "Figure 9: nullblk, random 512-byte reads (LVD#: lines; paper: diamonds)",
+            "threads", "thousand IOPS (modeled)", Alignment.UpperLeft, top * 1.25);
     }
 
     public static IEnumerable<string> NullblkPercent(string basePath, Dictionary<string, LvdEvaluation.JobResult> r, LvdEvaluation.Options o)
@@ -124,13 +122,8 @@ public static class Plots
         PaperPoint(plt, 1, 100 * LvdEvaluation.Paper.NullblkQd1Isolated / LvdEvaluation.Paper.NullblkQd1Native, "paper, depth 1", SeriesColors[1]);
         PaperPoint(plt, 1, 100 * LvdEvaluation.Paper.NullblkQd16Isolated / LvdEvaluation.Paper.NullblkQd16Native, "paper, depth 16", SeriesColors[2]);
         plt.Add.HorizontalLine(100, 1, Colors.Black, LinePattern.Dotted);
-        plt.Title("Figure 9: nullblk isolated, % of native (LVD#: lines; paper: diamonds)");
-        plt.XLabel("threads");
-        plt.YLabel("% of native IOPS");
-        ThreadTicks(plt, o.Threads);
-        plt.ShowLegend(Alignment.LowerLeft);
-        plt.Axes.SetLimitsY(0, 120);
-        return Save(plt, basePath);
+        return ThreadFigure(plt, basePath, o.Threads, "Figure 9: nullblk isolated, % of native (LVD#: lines; paper: diamonds)",
+            "threads", "% of native IOPS", Alignment.LowerLeft, 120);
     }
 
     /// <summary>Grouped bars, LVD# beside the paper, each labelled with its value, and a legend.</summary>

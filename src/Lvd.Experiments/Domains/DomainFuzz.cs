@@ -300,10 +300,8 @@ public static partial class DomainFuzz
             failures.Add(new(culprit?.Index ?? -1, culprit?.Name, culprit?.Path, $"kernel corruption {Where(culprit)}: {panic.Trim()}"));
         else if (run == RunOutcome.InstructionLimit)
             failures.Add(new(culprit?.Index ?? -1, culprit?.Name, culprit?.Path, $"hang {Where(culprit)}: the boot ran out of instructions"));
-        else if (run != RunOutcome.Exited)
-            failures.Add(new(culprit?.Index ?? -1, culprit?.Name, culprit?.Path, $"machine stop {Where(culprit)}: {run}"));
-        else if (exitCode != 0)
-            failures.Add(new(culprit?.Index ?? -1, culprit?.Name, culprit?.Path, $"machine stop {Where(culprit)}: exit status {exitCode}"));
+        else if (MachineFailure(lines, run, exitCode) is string stop)
+            failures.Add(new(culprit?.Index ?? -1, culprit?.Name, culprit?.Path, $"machine stop {Where(culprit)}: {stop}"));
         else
         {
             foreach (var g in missing)
@@ -314,6 +312,21 @@ public static partial class DomainFuzz
                 failures.Add(new(-1, null, null, "kernel corruption after the domains: no \"kernel: all tests passed\""));
         }
         return (outcomes, failures);
+    }
+
+    /// <summary>
+    /// How a boot that should have ended well did not (null: it did): a kernel panic, a hang
+    /// (out of instructions), a machine stop (crash, triple fault, stop by the hypervisor) or a
+    /// non-zero exit status. Shared with <see cref="FaultCampaign"/>.
+    /// </summary>
+    public static string? MachineFailure(IReadOnlyList<string> lines, RunOutcome run, int exitCode)
+    {
+        var panic = lines.FirstOrDefault(l => l.Contains("panic: "));
+        if (panic != null) return panic.Trim();
+        if (run == RunOutcome.InstructionLimit) return "hang: the boot ran out of instructions";
+        if (run != RunOutcome.Exited) return run.ToString();
+        if (exitCode != 0) return $"exit status {exitCode}";
+        return null;
     }
 
     // ------------------------------------------------------------ the campaign

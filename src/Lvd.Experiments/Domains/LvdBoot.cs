@@ -31,6 +31,13 @@ public sealed record LvdBootSpec
     public string ExtraCmdline { get; init; } = "";
     /// <summary>Guest RAM in MiB (at least <see cref="LvdBoot.MinMemoryMiB"/>).</summary>
     public int MemoryMiB { get; init; } = 256;
+    /// <summary>
+    /// Restart policy of the isolated drivers after a kill (docs/DOMAINS.md, "Restart"): never,
+    /// always, or N-per-minute (modeled time); null: the kernel's default (always).
+    /// </summary>
+    public string? Restart { get; init; }
+    /// <summary>A fault plan for the kernel's injector (FaultCampaign; boot module "faultplan").</summary>
+    public byte[]? FaultPlan { get; init; }
 
     /// <summary>
     /// What is wrong with this description, in the words of `lvd boot`'s options (empty: it can
@@ -59,6 +66,12 @@ public sealed record LvdBootSpec
             yield return $"--isolate: {d.Key} given twice";
         if (Crossings is < 1 or > 2) yield return $"--crossings {Crossings}: 1 or 2";
         if (Bench is not (null or "call" or "irq")) yield return $"bench {Bench}: call or irq";
+        if (Restart != null && LvdBoot.RestartWord(Restart) == null)
+            yield return $"--restart {Restart}: never, always or N-per-minute (N 1 to 16)";
+        if (Restart != null && Isolate.Count == 0)
+            yield return "--restart needs --isolate (only the isolated drivers are restarted)";
+        if (FaultPlan != null && (Workload == null || Isolate.Count == 0))
+            yield return "a fault plan needs a workload and an isolated driver";
         foreach (var p in LvdBoot.CmdlineProblems(ExtraCmdline)) yield return p;
     }
 
@@ -81,7 +94,24 @@ public sealed record LvdBootSpec
 /// <summary>A workload's result line and what the machine counted during the run.</summary>
 public sealed record LvdWorkloadResult(
     string Line, long Operations, long Cycles, long PerSecond, long CyclesPerOperation,
-    long VmFuncs, long Exits, IReadOnlyDictionary<string, long> ExitsByReason, long DomainCalls, long DomainInterrupts);
+    long VmFuncs, long Exits, IReadOnlyDictionary<string, long> ExitsByReason, long DomainCalls, long DomainInterrupts)
+{
+    /// <summary>The numbers as results.json and `--json` hold them (docs/RESULTS.md), added to <paramref name="into"/>.</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson(System.Text.Json.Nodes.JsonObject? into = null)
+    {
+        var o = into ?? new System.Text.Json.Nodes.JsonObject();
+        o["operations"] = Operations;
+        o["cycles"] = Cycles;
+        o["operations_per_second"] = PerSecond;
+        o["cycles_per_operation"] = CyclesPerOperation;
+        o["vmfuncs"] = VmFuncs;
+        o["vm_exits"] = Exits;
+        o["domain_calls"] = DomainCalls;
+        o["domain_interrupts"] = DomainInterrupts;
+        o["vm_exits_by_reason"] = Results.Counts(ExitsByReason);
+        return o;
+    }
+}
 
 public static partial class LvdBoot
 {
@@ -115,11 +145,19 @@ public static partial class LvdBoot
     {
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
-        ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench",
+        ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart", ["faults"] = "lvd faults",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
-    public static readonly IReadOnlyList<string> KernelWords = ["domainmem", "crash", "noexit", "lvdbudget", "domaincheck"];
+    public static readonly IReadOnlyList<string> KernelWords = ["domainmem", "crash", "noexit", "lvdbudget", "domaincheck", "lvdwatchdog"];
+
+    /// <summary>The kernel's lvdrestart= value for a --restart policy (never, always, N-per-minute), or null if it is none.</summary>
+    public static string? RestartWord(string policy)
+    {
+        if (policy is "never" or "always") return policy;
+        var m = Regex.Match(policy, @"^(\d{1,2})-per-minute$");
+        return m.Success && int.Parse(m.Groups[1].Value) is >= 1 and <= 16 ? m.Groups[1].Value : null;
+    }
 
     /// <summary>Problems of a --cmdline: words set by options, words the kernel does not know.</summary>
     public static IEnumerable<string> CmdlineProblems(string cmdline)
@@ -190,6 +228,12 @@ public static partial class LvdBoot
         {
             foreach (var d in s.Isolate) Add(d);
             words.Add($"isolate={string.Join(',', s.Isolate)} crossings={s.Crossings}");
+            if (s.Restart != null) words.Add($"lvdrestart={RestartWord(s.Restart)}");
+        }
+        if (s.FaultPlan != null)
+        {
+            modules.Add(new KernelLoader.Module("faultplan", s.FaultPlan));
+            words.Add("faults");
         }
         foreach (var d in s.UserDomains)
         {

@@ -19,7 +19,7 @@ public sealed partial class Hypervisor
         var cpu = ctx.Cpu;
         Hypercalls++;
         ulong a0 = cpu.GetRegister(Cpu.RDI), a1 = cpu.GetRegister(Cpu.RSI), a2 = cpu.GetRegister(Cpu.RDX);
-        ulong a3 = cpu.GetRegister(10), a4 = cpu.GetRegister(8);
+        ulong a3 = cpu.GetRegister(Cpu.R10), a4 = cpu.GetRegister(Cpu.R8);
         ulong value = 0;
         var call = (Hypercall)(uint)cpu.GetRegister(Cpu.RAX);
         HypercallStatus status;

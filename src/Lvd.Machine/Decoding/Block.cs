@@ -5,7 +5,7 @@ namespace Lvd.Machine.Decoding;
 /// instruction that can change the mode, or a page boundary. Keyed by the physical address
 /// of its first byte; it never crosses a page, so one code page owns it.
 /// </summary>
-public sealed class Block
+internal sealed class Block
 {
     public readonly Op[] Ops;
     public readonly ulong PhysAddr;

@@ -8,7 +8,7 @@ namespace Lvd.Machine.Decoding;
 /// decoder; this class only maps mnemonic + operand kinds to a handler and resolves registers,
 /// immediates and the memory operand once.
 /// </summary>
-public sealed class BlockDecoder
+internal sealed class BlockDecoder
 {
     public const int MaxOpsPerBlock = 64;
 
@@ -104,6 +104,12 @@ public sealed class BlockDecoder
     }
 
     private static bool IsGpr(Register r) => r.IsGPR();
+
+    private static bool IsStringOperand(OpKind k) => k is OpKind.MemorySegRSI or OpKind.MemorySegESI or OpKind.MemoryESRDI or OpKind.MemoryESEDI;
+
+    /// <summary>A MOVS/CMPS/STOS/LODS/SCAS string form: one of its operands is [rsi]/[esi] or es:[rdi]/[edi].</summary>
+    internal static bool IsStringForm(in Instruction ins) =>
+        ins.OpCount > 0 && (IsStringOperand(ins.Op0Kind) || (ins.OpCount > 1 && IsStringOperand(ins.Op1Kind)));
 
     private static bool IsImm(OpKind k) => k is OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate64
         or OpKind.Immediate8to16 or OpKind.Immediate8to32 or OpKind.Immediate8to64 or OpKind.Immediate32to64;
@@ -424,7 +430,9 @@ public sealed class BlockDecoder
             case Mnemonic.Loop: case Mnemonic.Loope: case Mnemonic.Loopne:
                 ends = true; op.Cost = _costs.Branch;
                 op.H = Handler.Loop; op.Sub = (byte)(m == Mnemonic.Loop ? 0 : m == Mnemonic.Loope ? 1 : 2);
-                op.Size = (byte)(ins.Op0Kind == OpKind.NearBranch64 ? 8 : 4);
+                // The counter is RCX, or ECX with a 0x67 prefix (SDM LOOP: address size).
+                op.Size = (byte)(ins.Code is Code.Loop_rel8_64_RCX or Code.Loope_rel8_64_RCX or Code.Loopne_rel8_64_RCX
+                    or Code.Loop_rel8_16_RCX or Code.Loope_rel8_16_RCX or Code.Loopne_rel8_16_RCX ? 8 : 4);
                 op.Imm = (long)(ins.NearBranchTarget - ins.NextIP); return true;
             case Mnemonic.Call:
                 ends = true; op.Cost = _costs.Branch;
@@ -442,9 +450,10 @@ public sealed class BlockDecoder
             case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd: case Mnemonic.Lodsq:
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd: case Mnemonic.Cmpsq:
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq:
-                if (ins.OpCount == 0 || (ins.Op0Kind != OpKind.MemorySegRSI && ins.Op0Kind != OpKind.MemoryESRDI
-                    && ins.Op0Kind != OpKind.Register && ins.Op0Kind != OpKind.MemorySegESI && ins.Op0Kind != OpKind.MemoryESEDI))
-                    return false; // e.g. SSE movsd/cmpsd share the mnemonic
+                // SSE2 movsd/cmpsd (F2 0F 10/11, F2 0F C2) share the mnemonic: only the forms with a
+                // string operand ([rsi]/[esi], es:[rdi]/[edi]) are string instructions; the machine
+                // has no XMM state, so the SSE forms are #UD.
+                if (!IsStringForm(in ins)) return false;
                 op.H = m switch
                 {
                     Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq => Handler.Movs,

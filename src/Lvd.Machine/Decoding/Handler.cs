@@ -5,7 +5,7 @@ namespace Lvd.Machine.Decoding;
 /// immediate) travel in <see cref="Op.Form"/>; sub-operations (ALU op, condition code, shift
 /// kind, rep kind) in <see cref="Op.Sub"/>.
 /// </summary>
-public enum Handler : ushort
+internal enum Handler : ushort
 {
     Invalid,
     Nop,
@@ -30,19 +30,19 @@ public enum Handler : ushort
 }
 
 /// <summary>Sub-operation codes stored in <see cref="Op.Sub"/>.</summary>
-public static class AluOp
+internal static class AluOp
 {
     // Same order as the x86 /digit encoding of the 0x80 group.
     public const byte Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7;
 }
 
-public static class ShiftOp
+internal static class ShiftOp
 {
     // Same order as the x86 /digit encoding of the 0xC0/0xD0 group.
     public const byte Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7;
 }
 
-public static class RepKind
+internal static class RepKind
 {
     public const byte None = 0, Rep = 1, Repne = 2;
 }

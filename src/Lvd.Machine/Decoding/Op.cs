@@ -10,7 +10,7 @@ namespace Lvd.Machine.Decoding;
 /// Register indexes 0-15 are RAX..R15; 16-19 are AH, CH, DH, BH (8-bit operands only).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct Op
+internal struct Op
 {
     public Handler H;
     /// <summary>Operand size in bytes (1, 2, 4, 8) of the destination.</summary>
@@ -43,7 +43,7 @@ public struct Op
 }
 
 [Flags]
-public enum OpForm : byte
+internal enum OpForm : byte
 {
     None = 0,
     MemDst = 1,

@@ -45,6 +45,27 @@ public sealed class LocalApic
     /// <summary>The modeled time at which the timer fires next (long.MaxValue: not armed).</summary>
     public long NextTimerEvent => _timerFire;
 
+    /// <summary>
+    /// When the timer would wake this vCPU from HLT (long.MaxValue: never): it is armed and
+    /// unmasked, the vCPU takes interrupts (<paramref name="acceptsInterrupts"/>: IF, or external-
+    /// interrupt exiting), and its vector's priority class is above TPR and the in-service vector
+    /// (a halted vCPU changes neither). A timer that can never wake it is no reason to wait.
+    /// </summary>
+    public long NextWakeEvent(bool acceptsInterrupts)
+    {
+        if (_timerFire == long.MaxValue || !acceptsInterrupts || (_lvtTimer & LvtMasked) != 0 || !Enabled) return long.MaxValue;
+        int vector = (int)(_lvtTimer & 0xff);
+        int ppr = Math.Max((int)_tpr & 0xf0, Math.Max(Highest(_isr), 0) & 0xf0);
+        return vector >= 16 && (vector & 0xf0) > ppr ? _timerFire : long.MaxValue;
+    }
+
+    /// <summary>The timer was (re)armed: the running slice must end by its expiry (SDM 11.5.4: it fires at its time).</summary>
+    private void Armed()
+    {
+        if (_timerFire != long.MaxValue) _cpu.LimitSlice(_timerFire);
+        _cpu.RequestAttention();
+    }
+
     // ---------------- interrupt acceptance ----------------
 
     private static int Highest(ulong[] bits)
@@ -68,6 +89,7 @@ public sealed class LocalApic
             long missed = (_cpu.Cycles - _timerFire) / period;
             _timerFire += (missed + 1) * period;
             _timerStart = _timerFire - period;
+            _cpu.LimitSlice(_timerFire);
         }
         else
         {
@@ -157,7 +179,7 @@ public sealed class LocalApic
             if (TimerMode != 2) return;
             _tscDeadline = value;
             _timerFire = value == 0 ? long.MaxValue : Math.Max((long)(value - _cpu.TscOffset), _cpu.Cycles);
-            _cpu.RequestAttention();
+            Armed();
             return;
         }
         uint v = (uint)value;
@@ -179,6 +201,7 @@ public sealed class LocalApic
                 _lvtTimer = v & 0x700ff;
                 if (TimerMode == 2) _timerFire = _tscDeadline == 0 ? long.MaxValue : (long)(_tscDeadline - _cpu.TscOffset);
                 else if (((v >> 17) & 3) != 2 && _initialCount == 0) _timerFire = long.MaxValue;
+                Armed();
                 return;
             case RegLvtThermal: _lvtThermal = v & 0x107ff; return;
             case RegLvtPmc: _lvtPmc = v & 0x107ff; return;
@@ -190,7 +213,7 @@ public sealed class LocalApic
                 if (TimerMode == 2) return;
                 _timerStart = _cpu.Cycles;
                 _timerFire = v == 0 ? long.MaxValue : _cpu.Cycles + v * DivideBy;
-                _cpu.RequestAttention();
+                Armed();
                 return;
             case RegDivide: _divide = v & 0xb; return;
             case RegSelfIpi: Raise((int)(v & 0xff)); return;

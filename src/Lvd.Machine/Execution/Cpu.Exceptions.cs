@@ -43,6 +43,10 @@ public sealed partial class Cpu
     }
 
     /// <summary>Wakes a halted CPU for an interrupt (called by the machine's scheduler).</summary>
+    /// <summary>A maskable interrupt can end HLT: IF is set, or it would cause a VM exit (external-interrupt exiting).</summary>
+    public bool AcceptsInterruptsWhileHalted =>
+        (_rflags & FlagIF) != 0 || (NonRoot && (Vmcs!.PinBased & PinControls.ExternalInterruptExiting) != 0);
+
     public bool TryWake()
     {
         if (State != CpuState.Halted) return false;
@@ -99,8 +103,9 @@ public sealed partial class Cpu
 
     private void Shutdown(string reason)
     {
-        if (NonRoot) throw new VmExit(ExitReason.TripleFault);
+        // Recorded in a guest too: a root that leaves the vCPU in shutdown (ExitAction.Shutdown) reports it.
         Crash = new CrashInfo(reason, _firstVector, _firstError, _firstRip, _firstCr2);
+        if (NonRoot) throw new VmExit(ExitReason.TripleFault);
         State = CpuState.Shutdown;
     }
 

@@ -33,6 +33,8 @@ public sealed partial class Cpu
     /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
     private bool _attention;
     private long _cycleLimit, _instructionLimit;
+    /// <summary>The end of this slice: the scheduler's limit, lowered when the vCPU arms a timer that fires earlier (<see cref="LimitSlice"/>).</summary>
+    private long _sliceLimit;
     private ulong _blockRip;
 
     /// <summary>Set by the platform to end the running slice (exit device, debugger).</summary>
@@ -44,6 +46,18 @@ public sealed partial class Cpu
 
     /// <summary>Makes the CPU leave its block chain at the next block boundary (e.g. an interrupt became pending).</summary>
     public void RequestAttention() => _attention = true;
+
+    /// <summary>
+    /// Ends the running slice by modeled cycle <paramref name="cycle"/> at the latest: the vCPU
+    /// armed a timed event (its APIC timer) that the scheduler did not know when it set the
+    /// slice, so the event is taken at its programmed time, not at the slice's end.
+    /// </summary>
+    public void LimitSlice(long cycle)
+    {
+        if (cycle >= _sliceLimit) return;
+        _sliceLimit = cycle;
+        _attention = true;
+    }
 
     /// <summary>
     /// A code page was written. If it holds the block being executed, the ops after the current
@@ -66,13 +80,14 @@ public sealed partial class Cpu
     public void Run(long cycleLimit, long instructionLimit = long.MaxValue)
     {
         _instructionLimit = instructionLimit;
+        _sliceLimit = cycleLimit;
         _yieldSlice = false;
         // The clock moved outside Run only while this vCPU was halted or waiting for SIPI.
         ProfileCheck(SampleKind.Idle, 0, (byte)Cpl, NonRoot);
-        while (State == CpuState.Running && Cycles < cycleLimit && Instructions < instructionLimit && !_stopRequested && !_yieldSlice)
+        while (State == CpuState.Running && Cycles < _sliceLimit && Instructions < instructionLimit && !_stopRequested && !_yieldSlice)
         {
             _attention = false;
-            _cycleLimit = Math.Min(Math.Min(cycleLimit, _preemptDeadline), _nextSample);
+            _cycleLimit = Math.Min(Math.Min(_sliceLimit, _preemptDeadline), _nextSample);
             try
             {
                 if (EventsAtBoundary())
@@ -87,14 +102,18 @@ public sealed partial class Cpu
                     // Two states last exactly one instruction, so that instruction runs alone:
                     // RFLAGS.RF after a fault's IRET (SDM 17.3.1.1), cleared unless the
                     // instruction reloaded it; and the STI/POPF interrupt shadow, after which
-                    // pending interrupts are taken (SDM 6.8.3).
-                    if ((_rflags & FlagRF) != 0 || _interruptShadow)
+                    // pending interrupts are taken (SDM 6.8.3). And RFLAGS.TF: each instruction
+                    // that starts with TF set is followed by a single-step trap (SDM 17.3.1.4).
+                    if ((_rflags & (FlagRF | FlagTF)) != 0 || _interruptShadow)
                     {
                         bool shadow = _interruptShadow;
+                        bool step = (_rflags & FlagTF) != 0;
                         var single = GetSingleBlock();
                         RunBlock(single);
-                        if (single.Ops[0].H is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
-                        if (shadow && single.Ops[0].H != Handler.Sti) _interruptShadow = false;
+                        var h = single.Ops[0].H;
+                        if (h is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
+                        if (shadow && h != Handler.Sti) _interruptShadow = false;
+                        if (step) SingleStepTrap(h);
                     }
                     else RunChain();
                     ProfileCheck(SampleKind.Code, _blockRip, _chainCpl, _chainNonRoot);
@@ -110,9 +129,34 @@ public sealed partial class Cpu
             catch (VmExit x)
             {
                 uint length = RewindToFaultingInstruction();
-                PerformVmExit(x, length);
+                PerformVmExits(x, length);
             }
         }
+    }
+
+    /// <summary>
+    /// Performs a VM exit; if the root resumes and the VM entry itself exits (e.g. the event it
+    /// injects cannot be delivered: a triple fault, SDM 26.6.1), that exit is performed too.
+    /// </summary>
+    private void PerformVmExits(VmExit x, uint length)
+    {
+        while (true)
+        {
+            try { PerformVmExit(x, length); return; }
+            catch (VmExit nested) { x = nested; length = 0; }
+        }
+    }
+
+    /// <summary>
+    /// The single-step trap after an instruction that started with RFLAGS.TF set (SDM 17.3.1.4):
+    /// #DB with DR6.BS, RIP at the next instruction. Not after an instruction that faulted or
+    /// delivered its own interrupt (INT n, INT3, INT1: delivery cleared TF), nor into HLT.
+    /// </summary>
+    private void SingleStepTrap(Handler h)
+    {
+        if (State != CpuState.Running || h is Handler.Int or Handler.Int3 or Handler.Int1) return;
+        Dr[6] |= 1UL << 14;
+        RaiseException(new GuestFault(Vectors.DB, 0, false));
     }
 
     /// <summary>Puts RIP back on the instruction that faulted or exited (it did not retire); returns its length.</summary>
@@ -565,8 +609,14 @@ public sealed partial class Cpu
             case Handler.Lods:
             case Handler.Cmps:
             case Handler.Scas:
-                StringOp(ref op);
-                return -1;
+                if (StringOp(ref op, i)) return -1;
+                // A REP chunk ended with RCX left: the instruction resumes from its RIP (as after an
+                // interrupt between iterations), its first cost is charged again then, and the
+                // iterations done count toward the instruction limit.
+                Rip = blockRip + op.Offset;
+                Cycles -= op.Cost + op.CostAfter;
+                Instructions += i;
+                return 0;
 
             default:
                 // System instructions: rare, may change mode, always end the block.

@@ -21,6 +21,7 @@ public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }
 public sealed partial class Cpu
 {
     public const int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
+    public const int R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15;
 
     public const ulong FlagCF = 1, FlagPF = 1 << 2, FlagAF = 1 << 4, FlagZF = 1 << 6, FlagSF = 1 << 7,
         FlagTF = 1 << 8, FlagIF = 1 << 9, FlagDF = 1 << 10, FlagOF = 1 << 11, FlagIOPL = 3 << 12, FlagNT = 1 << 14,

@@ -7,7 +7,8 @@ namespace Lvd.Machine.Loader;
 /// Puts an ELF image into guest memory and leaves vCPU 0 in 64-bit long mode the way a boot
 /// loader would (docs/EXEC-ABI.md): a GDT with kernel and user segments and a TSS, identity
 /// paging of the first 4 GiB (2 MiB pages; the first 4 KiB page is left unmapped so NULL
-/// dereferences fault), a stack below the boot area at the top of RAM, interrupts off, no IDT.
+/// dereferences fault), a stack below the boot area at the top of RAM holding argc, argv and the
+/// auxiliary vector as Linux lays them out, RDI = 0, interrupts off, no IDT.
 /// </summary>
 public static class BootLoader
 {
@@ -36,6 +37,37 @@ public static class BootLoader
     }
 
     /// <summary>
+    /// The Linux x86-64 initial stack (System V ABI 3.4.1) below <paramref name="top"/>: argc,
+    /// argv[] and NULL, an empty envp, the auxiliary vector (page size, the heap's end, the clock
+    /// rate), AT_NULL; the strings above. Returns RSP (16-byte aligned, pointing to argc).
+    /// </summary>
+    private static ulong WriteInitialStack(Machine machine, ulong top, IReadOnlyList<string> argv, ulong heapEnd)
+    {
+        var mem = machine.Memory;
+        ulong p = top;
+        var pointers = new ulong[argv.Count];
+        for (int i = argv.Count - 1; i >= 0; i--)
+        {
+            byte[] bytes = System.Text.Encoding.UTF8.GetBytes(argv[i] + "\0");
+            p -= (ulong)bytes.Length;
+            if (p < top - LoaderStackSize / 2)
+                throw new LoadException($"the program's arguments take more than {LoaderStackSize / 2 / 1024} KiB");
+            mem.WriteBytes(p, bytes);
+            pointers[i] = p;
+        }
+        ulong[] auxv = [AtPageSize, PhysicalMemory.PageSize, AtLvdHeapEnd, heapEnd, AtLvdClockHz, (ulong)machine.Costs.ClockHz, AtNull, 0];
+        int words = 1 + argv.Count + 1 + 1 + auxv.Length;
+        ulong rsp = (p - (ulong)words * 8) & ~15UL;
+        ulong w = rsp;
+        mem.Write64(w, (ulong)argv.Count);
+        foreach (ulong a in pointers) mem.Write64(w += 8, a);
+        mem.Write64(w += 8, 0);   // argv[argc]
+        mem.Write64(w += 8, 0);   // envp: empty
+        foreach (ulong a in auxv) mem.Write64(w += 8, a);
+        return rsp;
+    }
+
+    /// <summary>
     /// Identity paging of the first 4 GiB: PML4[0] -> PDPT -> 4 PDs of 2 MiB pages, except the
     /// first 2 MiB, mapped by 4 KiB pages in <paramref name="pt0"/> with page 0 not present.
     /// </summary>
@@ -48,7 +80,16 @@ public static class BootLoader
         for (ulong i = 1; i < 512; i++) mem.Write64(pt0 + i * 8, (i << 12) | P | RW);
     }
 
-    public static BootInfo Load(Machine machine, ElfImage image, string name)
+    /// <summary>The loader's stack below the boot area: the initial stack block (argv, auxv) at its top.</summary>
+    public const ulong LoaderStackSize = 0x10000;
+
+    /// <summary>
+    /// Auxiliary-vector entries of LVD# (docs/EXEC-ABI.md), outside Linux's range: where the
+    /// RAM a program's heap may use ends, and the modeled clock rate (TSC cycles per second).
+    /// </summary>
+    public const ulong AtNull = 0, AtPageSize = 6, AtLvdHeapEnd = 0x4c5601, AtLvdClockHz = 0x4c5602;
+
+    public static BootInfo Load(Machine machine, ElfImage image, string name, IReadOnlyList<string>? arguments = null)
     {
         var mem = machine.Memory;
         ulong boot = Math.Min(machine.GuestRamTop, 4UL << 30) - BootAreaSize; // inside the identity map
@@ -61,8 +102,14 @@ public static class BootLoader
         foreach (var s in image.Segments)
         {
             mem.WriteBytes(s.Address, s.FileBytes);
-            if (s.MemorySize > (ulong)s.FileBytes.Length)
-                mem.Fill(s.Address + (ulong)s.FileBytes.Length, (int)(s.MemorySize - (ulong)s.FileBytes.Length), 0);
+            // The rest (bss) is zero: RAM is allocated on touch and starts zeroed, except where
+            // an earlier segment put bytes.
+            for (ulong a = s.Address + (ulong)s.FileBytes.Length, end = s.Address + s.MemorySize; a < end;)
+            {
+                int n = (int)Math.Min(end - a, 1UL << 30);
+                mem.Fill(a, n, 0);
+                a += (ulong)n;
+            }
         }
 
         ulong gdt = boot, tss = boot + 0x800, pml4 = boot + 0x1000, pdpt = boot + 0x2000, pd = boot + 0x3000, pt0 = boot + 0x7000;
@@ -72,8 +119,9 @@ public static class BootLoader
 
         WriteIdentityMap(mem, pml4, pdpt, pd, pt0);
 
+        ulong rsp = WriteInitialStack(machine, stackTop, [name, .. arguments ?? []], stackTop - LoaderStackSize);
         var cpu = machine.Cpus[0];
-        cpu.EnterLongMode(pml4, gdt, 0x3f, KernelCode, KernelData, image.Entry, stackTop);
+        cpu.EnterLongMode(pml4, gdt, 0x3f, KernelCode, KernelData, image.Entry, rsp);
         cpu.Tr = new Segment { Selector = TssSelector, Base = tss, Limit = (uint)tssLimit, Attributes = 0x8b };
         cpu.Star = ((ulong)(UserData - 8) << 48) | ((ulong)KernelCode << 32);
         return new BootInfo(image.Entry, stackTop, pml4, boot);

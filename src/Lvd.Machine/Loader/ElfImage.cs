@@ -21,7 +21,7 @@ public sealed class ElfImage
 
     public static ElfImage Read(string path)
     {
-        if (!File.Exists(path)) throw new LoadException($"{path}: no such file");
+        if (HostFile.CheckReadable(path) is string why) throw new LoadException(why);
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LoadException($"{path}: cannot read ({e.Message})"); }
@@ -43,6 +43,7 @@ public sealed class ElfImage
                 {
                     if (s.Type == SegmentType.Interpreter) throw new LoadException($"{path}: dynamically linked; build a static executable (use ./lvd cc)");
                     if (s.Type != SegmentType.Load || s.Size == 0) continue;
+                    if ((ulong)s.FileSize > s.Size) throw new LoadException($"{path}: a segment at 0x{s.Address:x} has more file bytes ({s.FileSize}) than memory bytes ({s.Size})");
                     segs.Add(new LoadSegment(s.Address, s.PhysicalAddress, s.Size, s.GetFileContents(),
                         (s.Flags & SegmentFlags.Execute) != 0, (s.Flags & SegmentFlags.Write) != 0));
                 }

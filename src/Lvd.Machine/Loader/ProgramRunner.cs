@@ -1,20 +1,10 @@
-using System.Text.Json;
-using Lvd.Machine.Cost;
 
 namespace Lvd.Machine.Loader;
 
-public sealed record RunOptions
+/// <summary>A machine to build (<see cref="MachineConfig"/>) and what to run on it.</summary>
+public sealed record RunOptions : MachineConfig
 {
-    public ulong MemoryBytes { get; init; } = 256UL << 20;
     public long MaxInstructions { get; init; } = 20_000_000_000;
-    public CostModel Costs { get; init; } = CostModel.Default;
-    public Stream? SerialOut { get; init; }
-    public bool CaptureSerial { get; init; }
-    public TextWriter? Trace { get; init; }
-    /// <summary>RAM at the top kept from the guest for a hypervisor (see Lvd.Hypervisor).</summary>
-    public ulong HypervisorReservedBytes { get; init; }
-    /// <summary>vCPUs (1-64).</summary>
-    public int CpuCount { get; init; } = 1;
     /// <summary>
     /// Non-null: boot the image as a kernel (docs/BOOT.md) with this command line; null: run
     /// it as a program (docs/EXEC-ABI.md).
@@ -22,28 +12,16 @@ public sealed record RunOptions
     public string? KernelCommandLine { get; init; }
     /// <summary>Boot modules handed to a kernel (docs/BOOT.md), e.g. driver images for LVD domains.</summary>
     public IReadOnlyList<KernelLoader.Module> BootModules { get; init; } = [];
-    /// <summary>Non-zero: profile the guest, one sample per vCPU every this many modeled cycles (Machine.Profiler).</summary>
-    public long ProfilePeriod { get; init; }
-    /// <summary>Modeled cycle from which the profiler samples (each vCPU by its own clock).</summary>
-    public long ProfileStart { get; init; }
-    /// <summary>Called after loading, before the first instruction (e.g. to install and launch a hypervisor).</summary>
+    /// <summary>A program's arguments after argv[0] (docs/EXEC-ABI.md: the initial stack).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+    /// <summary>Called after loading, before the first instruction (e.g. to install VMX-root software).</summary>
     public Action<Machine>? Setup { get; init; }
 }
 
-/// <summary>The result of running one program, with what `lvd exec --stats-json` writes.</summary>
+/// <summary>The result of running one program: how the run ended, the machine after it, the serial output.</summary>
 public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output)
 {
     public string OutputText => System.Text.Encoding.UTF8.GetString(Output);
-
-    /// <summary>Process exit status as `lvd exec` reports it (docs/EXEC-ABI.md).</summary>
-    public int ExitStatus => Run.Outcome switch
-    {
-        RunOutcome.Exited => Run.ExitCode,
-        RunOutcome.InstructionLimit => ProgramRunner.StatusRunaway,
-        RunOutcome.Deadlock => ProgramRunner.StatusDeadlock,
-        RunOutcome.StoppedByHypervisor => ProgramRunner.StatusHypervisorStop,
-        _ => ProgramRunner.StatusCrash,
-    };
 
     public double Mips => Run.HostSeconds > 0 ? Run.Instructions / Run.HostSeconds / 1e6 : 0;
 
@@ -69,57 +47,17 @@ public sealed record ProgramResult(RunResult Run, Machine Machine, byte[] Output
         foreach (var kv in total) result[kv.Key] = kv.Value;
         return result;
     }
-
-    public string StatsJson()
-    {
-        var cpu = Machine.Cpus[0];
-        var stats = new Dictionary<string, object?>
-        {
-            ["outcome"] = Run.Outcome.ToString(),
-            ["exit_status"] = ExitStatus,
-            ["instructions"] = Run.Instructions,
-            ["cycles"] = Run.Cycles,
-            ["host_seconds"] = Run.HostSeconds,
-            ["host_mips"] = Mips,
-            ["clock_hz"] = Machine.Costs.ClockHz,
-            ["cost_file"] = Machine.Costs.SourcePath,
-            ["blocks_decoded"] = Machine.Code.BlocksDecoded,
-            ["code_invalidations"] = Machine.Code.Invalidations,
-            ["tlb_misses"] = cpu.TlbMisses,
-            ["page_walk_refs"] = cpu.PageWalkRefs,
-            ["exceptions"] = cpu.ExceptionsDelivered,
-            ["memory_pages_touched"] = Machine.Memory.PagesTouched,
-            ["vm_exits"] = TotalExits,
-            ["vmfuncs"] = Machine.Cpus.Sum(c => c.VmFuncs),
-            ["exits_by_reason"] = ExitsByReason(),
-        };
-        return JsonSerializer.Serialize(stats, new JsonSerializerOptions { WriteIndented = true });
-    }
 }
 
 /// <summary>Loads a static ELF into a fresh machine and runs it to completion.</summary>
 public static class ProgramRunner
 {
-    /// <summary>Exit statuses of `lvd exec` when the guest did not exit by itself.</summary>
-    public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusHypervisorStop = 127, StatusBadInput = 2;
-
     public static ProgramResult Run(string elfPath, RunOptions options)
     {
         var image = ElfImage.Read(elfPath);
-        var machine = new Machine(new MachineConfig
-        {
-            MemoryBytes = options.MemoryBytes,
-            CpuCount = options.CpuCount,
-            Costs = options.Costs,
-            SerialOut = options.SerialOut,
-            CaptureSerial = options.CaptureSerial,
-            Trace = options.Trace,
-            HypervisorReservedBytes = options.HypervisorReservedBytes,
-            ProfilePeriod = options.ProfilePeriod,
-            ProfileStart = options.ProfileStart,
-        });
+        var machine = new Machine(options);
         if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
-        else BootLoader.Load(machine, image, Path.GetFileName(elfPath));
+        else BootLoader.Load(machine, image, Path.GetFileName(elfPath), options.Arguments);
         options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);
         if (result.Outcome == RunOutcome.InstructionLimit)

@@ -37,7 +37,7 @@ public sealed class CodeCache
     private static int Slot(ulong pa) => (int)((pa ^ (pa >> DirectBits)) & ((1 << DirectBits) - 1));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Block? Lookup(ulong pa)
+    internal Block? Lookup(ulong pa)
     {
         var b = _direct[Slot(pa)];
         if (b != null && b.PhysAddr == pa) return b;
@@ -45,15 +45,15 @@ public sealed class CodeCache
         return null;
     }
 
-    public Block? LookupSingle(ulong pa) => _singles.TryGetValue(pa, out var b) ? b : null;
+    internal Block? LookupSingle(ulong pa) => _singles.TryGetValue(pa, out var b) ? b : null;
 
-    public void AddSingle(Block block)
+    internal void AddSingle(Block block)
     {
         _singles[block.PhysAddr] = block;
         Register(block);
     }
 
-    public void Add(Block block)
+    internal void Add(Block block)
     {
         _blocks[block.PhysAddr] = block;
         _direct[Slot(block.PhysAddr)] = block;

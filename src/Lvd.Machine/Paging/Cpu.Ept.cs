@@ -1,4 +1,5 @@
 using Lvd.Machine.Memory;
+using Lvd.Machine.Paging;
 using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Execution;
@@ -24,24 +25,24 @@ public sealed partial class Cpu
         var v = Vmcs!;
         ulong eptp = v.Eptp;
         bool ad = (eptp & Ept.EptpAccessedDirty) != 0;
-        const ulong addrMask = ((1UL << MaxPhysAddrBits) - 1) & ~0xfffUL;
-        ulong table = eptp & addrMask;
+        const ulong addrMask = PageWalker.AddrMask;
         perms = Ept.Read | Ept.Write | Ept.Exec;
         if ((gpa >> MaxPhysAddrBits) != 0) throw EptViolation(gpa, access, final, la, 0);
-        for (int level = 4; level >= 1; level--)
+        var walk = new PageWalker.Cursor(eptp, gpa);
+        while (true)
         {
-            int shift = 12 + 9 * (level - 1);
-            ulong entryAddr = table + (((gpa >> shift) & 0x1ff) << 3);
+            int level = walk.Level;
+            ulong entryAddr = walk.EntryAddress;
             ulong e = Memory.Read64(entryAddr);
             PageWalkRefs++;
             Cycles += Costs.MemRef;
-            ulong rwx = e & 7;
+            ulong rwx = e & PageWalker.EptPresent;
             if (rwx == 0) throw EptViolation(gpa, access, final, la, 0);
             // SDM 28.3.3.1: misconfigurations.
             if ((rwx & Ept.Write) != 0 && (rwx & Ept.Read) == 0) throw EptMisconfig(gpa, la);
             if ((e & ~addrMask & 0x000f_0000_0000_0000UL) != 0 || ((e >> MaxPhysAddrBits) & ((1UL << (52 - MaxPhysAddrBits)) - 1)) != 0)
                 throw EptMisconfig(gpa, la);
-            bool leaf = level == 1 || (level <= 3 && (e & Ept.LargePage) != 0);
+            bool leaf = walk.IsLeaf(e);
             if (level == 4 && (e & 0xf8) != 0) throw EptMisconfig(gpa, la);
             if (!leaf && (e & 0x78) != 0) throw EptMisconfig(gpa, la);
             perms &= rwx;
@@ -49,7 +50,7 @@ public sealed partial class Cpu
             {
                 ulong type = (e >> 3) & 7;
                 if (type is 2 or 3 or 7) throw EptMisconfig(gpa, la);
-                ulong size = 1UL << shift;
+                ulong size = 1UL << walk.Shift;
                 if (level > 1 && ((e & addrMask) & (size - 1) & ~0xfffUL) != 0) throw EptMisconfig(gpa, la);
                 ulong need = access switch { Access.Read => Ept.Read, Access.Write => Ept.Write, _ => Ept.Exec };
                 if ((perms & need) == 0) throw EptViolation(gpa, access, final, la, perms);
@@ -58,12 +59,11 @@ public sealed partial class Cpu
                     ulong want = e | Ept.Accessed | (access == Access.Write && final ? Ept.Dirty : 0);
                     if (want != e) Memory.Write64(entryAddr, want);
                 }
-                return ((e & addrMask) & ~(size - 1)) | (gpa & (size - 1));
+                return walk.Output(e);
             }
             if (ad && (e & Ept.Accessed) == 0) Memory.Write64(entryAddr, e | Ept.Accessed);
-            table = e & addrMask;
+            walk.Down(e);
         }
-        throw new InvalidOperationException("unreachable");
     }
 
     private static VmExit EptViolation(ulong gpa, Access access, bool final, ulong la, ulong perms)
@@ -78,27 +78,15 @@ public sealed partial class Cpu
     private static VmExit EptMisconfig(ulong gpa, ulong la) =>
         new(ExitReason.EptMisconfiguration) { GuestPhysical = gpa, GuestLinear = la };
 
-    /// <summary>Guest-physical to host-physical through the VMCS's EPT (identity without EPT); false if unmapped.</summary>
+    /// <summary>
+    /// Guest-physical to host-physical through the VMCS's EPT (identity without EPT), peeked:
+    /// no exits, no accessed bits, no cycles; false if unmapped.
+    /// </summary>
     public bool TryGuestPhysToHost(ulong gpa, out ulong hpa)
     {
         hpa = gpa;
         var v = Vmcs;
         if (v == null || !v.EptEnabled) return true;
-        const ulong addrMask = ((1UL << MaxPhysAddrBits) - 1) & ~0xfffUL;
-        ulong table = v.Eptp & addrMask;
-        for (int level = 4; level >= 1; level--)
-        {
-            int shift = 12 + 9 * (level - 1);
-            ulong e = Memory.Read64(table + (((gpa >> shift) & 0x1ff) << 3));
-            if ((e & 7) == 0) return false;
-            if (level == 1 || (level <= 3 && (e & Ept.LargePage) != 0))
-            {
-                ulong size = 1UL << shift;
-                hpa = ((e & addrMask) & ~(size - 1)) | (gpa & (size - 1));
-                return true;
-            }
-            table = e & addrMask;
-        }
-        return false;
+        return PageWalker.TryTranslate(Memory, v.Eptp, gpa, PageWalker.EptPresent, out hpa);
     }
 }

@@ -36,32 +36,29 @@ public sealed partial class Cpu
         return (byte)ReadSlow(la, 1);
     }
 
+    /// <summary>
+    /// A 2-, 4- or 8-byte read: a hit needs the tag and the access inside the page; anything
+    /// else (a miss, a page-crossing access, alignment checking, MMIO) takes the slow path.
+    /// The JIT compiles one copy per size.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ushort Read16(ulong la)
+    private T ReadN<T>(ulong la) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
-            return Unsafe.ReadUnaligned<ushort>(ref PageRef(e.Page!, la));
-        return (ushort)ReadSlow(la, 2);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)Unsafe.SizeOf<T>())
+            return Unsafe.ReadUnaligned<T>(ref PageRef(e.Page!, la));
+        ulong v = ReadSlow(la, Unsafe.SizeOf<T>());
+        return Unsafe.As<ulong, T>(ref v);   // the low bytes (little-endian)
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal uint Read32(ulong la)
-    {
-        ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
-            return Unsafe.ReadUnaligned<uint>(ref PageRef(e.Page!, la));
-        return (uint)ReadSlow(la, 4);
-    }
+    internal ushort Read16(ulong la) => ReadN<ushort>(la);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong Read64(ulong la)
-    {
-        ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
-            return Unsafe.ReadUnaligned<ulong>(ref PageRef(e.Page!, la));
-        return ReadSlow(la, 8);
-    }
+    internal uint Read32(ulong la) => ReadN<uint>(la);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read64(ulong la) => ReadN<ulong>(la);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong ReadMem(ulong la, int size) => size switch
@@ -82,32 +79,29 @@ public sealed partial class Cpu
         WriteSlow(la, 1, v);
     }
 
+    /// <summary>A 2-, 4- or 8-byte write, with the hit test of <see cref="ReadN{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Write16(ulong la, ushort v)
+    private void WriteN<T>(ulong la, T v) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 2)
-        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
-        WriteSlow(la, 2, v);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)Unsafe.SizeOf<T>())
+        {
+            Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v);
+            return;
+        }
+        ulong wide = 0;
+        Unsafe.As<ulong, T>(ref wide) = v;
+        WriteSlow(la, Unsafe.SizeOf<T>(), wide);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Write32(ulong la, uint v)
-    {
-        ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 4)
-        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
-        WriteSlow(la, 4, v);
-    }
+    internal void Write16(ulong la, ushort v) => WriteN(la, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Write64(ulong la, ulong v)
-    {
-        ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - 8)
-        { Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v); return; }
-        WriteSlow(la, 8, v);
-    }
+    internal void Write32(ulong la, uint v) => WriteN(la, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write64(ulong la, ulong v) => WriteN(la, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void WriteMem(ulong la, int size, ulong v)

@@ -14,9 +14,8 @@ public sealed partial class Cpu
     public long TlbMisses;
     public long PageWalkRefs;
 
-    private const ulong PteP = 1, PteRW = 2, PteUS = 4, PteA = 1 << 5, PteD = 1 << 6, PtePS = 1 << 7, PteG = 1 << 8;
-    private const ulong PteNX = 1UL << 63;
-    private const ulong PteAddr = ((1UL << MaxPhysAddrBits) - 1) & ~0xfffUL;
+    private const ulong PteP = PageWalker.PagingPresent, PteRW = 2, PteUS = 4, PteA = 1 << 5, PteD = 1 << 6;
+    private const ulong PtePS = PageWalker.LargePage, PteG = 1 << 8, PteNX = 1UL << 63;
     private const uint PfP = 1, PfW = 2, PfU = 4, PfRsvd = 8, PfI = 16;
 
     /// <summary>
@@ -72,24 +71,22 @@ public sealed partial class Cpu
         ulong rsvdHigh = ((1UL << 52) - 1) & ~((1UL << MaxPhysAddrBits) - 1);
         if (!nxe) rsvdHigh |= PteNX;
 
-        ulong table = Cr3 & PteAddr;
+        var walk = new PageWalker.Cursor(Cr3, la);
         bool writable = true, userOk = true, exec = true, global = false;
-        ulong entryAddr = 0, pa = 0;
-        int level = 4;
         Span<ulong> touched = stackalloc ulong[4];
         Span<ulong> touchedGpa = stackalloc ulong[4];
         int nTouched = 0;
         while (true)
         {
-            int shift = 12 + 9 * (level - 1);
-            entryAddr = table + (((la >> shift) & 0x1ff) << 3);
+            int level = walk.Level;
+            ulong entryAddr = walk.EntryAddress;
             ulong pteHpa = _eptActive ? EptTranslate(entryAddr, Access.Read, false, la) : entryAddr;
             ulong pte = Memory.Read64(pteHpa);
             PageWalkRefs++;
             Cycles += Costs.MemRef;
             if ((pte & PteP) == 0)
                 throw GuestFault.Pf(la, (uint)(errUser | errAccess));
-            bool leaf = level == 1 || (level <= 3 && (pte & PtePS) != 0);
+            bool leaf = walk.IsLeaf(pte);
             ulong rsvd = rsvdHigh;
             if (level == 4 && (pte & PtePS) != 0) rsvd |= PtePS;
             if (leaf && level == 3) rsvd |= 0x3fffe000UL;
@@ -104,8 +101,8 @@ public sealed partial class Cpu
             if (leaf)
             {
                 global = (pte & PteG) != 0 && (Cr4 & Cr4PGE) != 0;
-                ulong pageSize = 1UL << shift;
-                pa = (pte & PteAddr & ~(pageSize - 1)) | (la & (pageSize - 1));
+                int shift = walk.Shift;
+                ulong pa = walk.Output(pte);
                 // Permission check (SDM 4.6).
                 bool ok = access switch
                 {
@@ -138,35 +135,24 @@ public sealed partial class Cpu
                 FillTlb(la, pa, user, userOk, writable, exec, dirty, global, shift);
                 return pa;
             }
-            table = pte & PteAddr;
-            level--;
+            walk.Down(pte);
         }
     }
 
 
     /// <summary>
     /// Translates a guest-linear address through the guest's page tables and, in non-root
-    /// mode or when <paramref name="ept"/> is given, through EPT, without faulting, setting bits
-    /// or charging cycles. For hypervisors decoding guest operands.
+    /// mode with EPT, each table and the result through EPT: the walker's peek mode (no
+    /// faults, no accessed/dirty bits, no cycles). For hypervisors decoding guest operands.
     /// </summary>
     public bool TryTranslateGuest(ulong la, out ulong hostPhys)
     {
         hostPhys = 0;
         if (!IsCanonical(la)) return false;
-        ulong table = Cr3 & PteAddr;
-        for (int level = 4; level >= 1; level--)
-        {
-            int shift = 12 + 9 * (level - 1);
-            if (!TryGuestPhysToHost(table + (((la >> shift) & 0x1ff) << 3), out ulong entryHpa)) return false;
-            ulong pte = Memory.Read64(entryHpa);
-            if ((pte & PteP) == 0) return false;
-            if (level == 1 || (level <= 3 && (pte & PtePS) != 0))
-            {
-                ulong size = 1UL << shift;
-                return TryGuestPhysToHost((pte & PteAddr & ~(size - 1)) | (la & (size - 1)), out hostPhys);
-            }
-            table = pte & PteAddr;
-        }
-        return false;
+        var v = Vmcs;
+        bool found = v != null && v.EptEnabled
+            ? PageWalker.Peek(Memory, new PageWalker.EptTables(Memory, v.Eptp), Cr3, la, PteP, out ulong leaf, out var at)
+            : PageWalker.Peek(Memory, default(PageWalker.HostTables), Cr3, la, PteP, out leaf, out at);
+        return found && TryGuestPhysToHost(at.Output(leaf), out hostPhys);
     }
 }

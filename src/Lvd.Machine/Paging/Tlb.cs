@@ -9,7 +9,7 @@ namespace Lvd.Machine.Paging;
 /// permission check on a hit is a single compare. A write tag is only set once the walk has
 /// set the dirty bit and the page holds no decoded code.
 /// </summary>
-public struct TlbEntry
+internal struct TlbEntry
 {
     public ulong ReadTag;
     public ulong WriteTag;
@@ -29,7 +29,7 @@ public struct TlbEntry
 /// hit, so two hot pages that share a set do not walk on every access (hardware TLBs are 4- to
 /// 8-way; a direct-mapped one made a domain's code page and its info page walk on each call).
 /// </summary>
-public sealed class Tlb
+internal sealed class Tlb
 {
     public const int Bits = 10;
     public const int Size = 1 << Bits;

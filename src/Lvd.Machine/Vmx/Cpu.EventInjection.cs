@@ -28,8 +28,20 @@ public sealed partial class Cpu
             _ => EventKind.Exception,
         };
         ulong returnRip = kind == EventKind.Software ? Rip + v.EntryInstructionLength : Rip;
-        if (kind == EventKind.Exception) DeliverException(vector, hasError, v.EntryExceptionErrorCode, returnRip);
-        else Deliver(vector, hasError, v.EntryExceptionErrorCode, kind, returnRip);
+        // The injected event is the first exception of a crash report if its delivery fails.
+        _firstVector = vector; _firstError = v.EntryExceptionErrorCode; _firstRip = Rip; _firstCr2 = Cr2;
+        try
+        {
+            if (kind == EventKind.Exception) DeliverException(vector, hasError, v.EntryExceptionErrorCode, returnRip);
+            else Deliver(vector, hasError, v.EntryExceptionErrorCode, kind, returnRip);
+        }
+        catch (GuestFault f)
+        {
+            // A fault while delivering an injected interrupt is delivered like any exception (SDM 26.6.1.1).
+            if (f.Vector == Vectors.PF) Cr2 = f.Address;
+            DeliverException(f.Vector, f.HasErrorCode, f.ErrorCode, Rip);
+        }
+        finally { _firstVector = -1; }
     }
 
 

@@ -22,6 +22,6 @@ public sealed partial class Cpu
         // The VMX-preemption timer counts in the HLT state too (SDM 25.5.1); the exit saves
         // activity state HLT.
         _preemptDeadline = long.MaxValue;
-        PerformVmExit(new VmExit(ExitReason.PreemptionTimer), 0);
+        PerformVmExits(new VmExit(ExitReason.PreemptionTimer), 0);
     }
 }

@@ -56,6 +56,10 @@ public sealed partial class Cpu
         {
             case ExitAction.Resume: VmEnter(v, _root); break;
             case ExitAction.LeaveVmx: LeaveVmx(v); break;
+            case ExitAction.Shutdown:
+                Crash ??= new CrashInfo("shutdown (VMX root)", -1, 0, Rip, Cr2);
+                State = CpuState.Shutdown;
+                break;
             default: State = CpuState.Stopped; break;
         }
         ProfileCheck(SampleKind.VmExit, (ulong)x.Reason, 0, false);

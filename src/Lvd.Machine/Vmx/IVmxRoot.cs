@@ -23,4 +23,9 @@ public enum ExitAction
     LeaveVmx,
     /// <summary>Stay in root mode: this vCPU stops (the hypervisor recorded why).</summary>
     Stop,
+    /// <summary>
+    /// The vCPU enters the shutdown state, as VM entry with activity state "shutdown" would
+    /// (SDM 24.4.2): the machine reports the guest's crash (e.g. after a triple-fault exit).
+    /// </summary>
+    Shutdown,
 }

@@ -45,11 +45,15 @@ internal static class Guest
         ProgramRunner.Run(elf, (options ?? new RunOptions()) with { CaptureSerial = true, MaxInstructions = maxInstructions });
 
     /// <summary>Builds with the host gcc against glibc and runs natively.</summary>
-    public static HostProcess.Result Native(string outName, string[] sources, params string[] flags)
+    public static HostProcess.Result Native(string outName, string[] sources, params string[] flags) =>
+        NativeWithArguments(outName, sources, flags, []);
+
+    /// <summary>Builds with the host gcc against glibc and runs natively with these arguments.</summary>
+    public static HostProcess.Result NativeWithArguments(string outName, string[] sources, string[] flags, string[] arguments)
     {
         string exe = System.IO.Path.Combine(TempDir("native"), outName);
         var b = HostProcess.Run("gcc", [.. flags, "-o", exe, .. sources.Select(s => Path(s))], TimeSpan.FromMinutes(2));
         if (b.ExitCode != 0) throw new InvalidOperationException($"native gcc failed: {b.Stderr}");
-        return HostProcess.Run(exe, [], TimeSpan.FromMinutes(1));
+        return HostProcess.Run(exe, arguments, TimeSpan.FromMinutes(1));
     }
 }

@@ -177,11 +177,11 @@ public sealed class ExitQualificationTests
             VmxHarness.EmitDone(a);
         });
         h.Enter();
-        ulong shadowView = (h.Cpu.GetRegister(8));
+        ulong shadowView = (h.Cpu.GetRegister(Cpu.R8));
         Assert.Equal(Cpu.Cr0TS, shadowView & Cpu.Cr0TS);
         Assert.Equal(0UL, shadowView & Cpu.Cr0MP);
-        Assert.Equal(shadowView | (1UL << 18), h.Cpu.GetRegister(9));
-        Assert.Equal(0UL, h.Cpu.GetRegister(10) & Cpu.Cr4VMXE);
+        Assert.Equal(shadowView | (1UL << 18), h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(0UL, h.Cpu.GetRegister(Cpu.R10) & Cpu.Cr4VMXE);
         var x = h.Single();
         Assert.Equal(ExitReason.CrAccess, x.Reason);
         Assert.Equal(r.GetLabelRIP(l), x.GuestRip);

@@ -1,3 +1,4 @@
+using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -49,9 +50,9 @@ public sealed class TlbTaggingTests
         });
         h.Enter();
         Assert.Equal(3, h.Exits.Count);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Contains(h.Cpu.GetRegister(9), new[] { ValueA, ValueB }); // stale or fresh: both allowed
-        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { ValueA, ValueB }); // stale or fresh: both allowed
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>SDM 28.4.3.3: without VPIDs, every VM entry and exit invalidates the linear and combined mappings of VPID 0000H; a changed guest PTE is seen without INVLPG.</summary>
@@ -69,9 +70,9 @@ public sealed class TlbTaggingTests
             return true;
         });
         h.Enter();
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(9));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>SDM 28.4.3.2: with VPIDs the guest's translations may survive the round trip; INVVPID of the VPID removes them.</summary>
@@ -90,9 +91,9 @@ public sealed class TlbTaggingTests
             return true;
         });
         h.Enter();
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Contains(h.Cpu.GetRegister(9), new[] { ValueA, ValueB });
-        Assert.Equal(ValueB, h.Cpu.GetRegister(10));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { ValueA, ValueB });
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>
@@ -120,10 +121,10 @@ public sealed class TlbTaggingTests
         h.Enter();
         Assert.Equal(2, h.Exits.Count);
         Assert.Equal(second.Eptp, h.Exits[0].Eptp);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(9));
-        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(10));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(11));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R11));
         Assert.Equal(2, h.Cpu.VmFuncs);
     }
 }

@@ -189,8 +189,8 @@ public sealed class VmfuncTests
         var x = h.Single();
         Assert.Equal(ExitReason.Vmcall, x.Reason);
         Assert.Equal(VmxHarness.Done, x.R15);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(9));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
         Assert.Equal(second.Eptp, h.V.Eptp);
         Assert.Equal(1, h.V.EptpIndex);
         Assert.Equal(1, h.Cpu.VmFuncs);
@@ -224,11 +224,11 @@ public sealed class VmfuncTests
         });
         h.Enter();
         Assert.Equal(ExitReason.Vmcall, h.Single().Reason);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(9));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(10));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(11));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(12));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R11));
+        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R12));
         Assert.Equal(0x5151UL, h.Mem.Read64(OtherHpa));
         Assert.Equal(ValueA, h.Mem.Read64(VmxHarness.Data));
         Assert.Equal(4, h.Cpu.VmFuncs);
@@ -264,7 +264,7 @@ public sealed class VmfuncTests
         h.Guest(a => { a.xor(eax, eax); a.mov(ecx, 1); a.vmfunc(); a.mov(rbx, codeGpa); a.jmp(rbx); });
         h.Enter();
         Assert.Equal(ExitReason.Vmcall, h.Single().Reason);
-        Assert.Equal(0xBUL, h.Cpu.GetRegister(13));
+        Assert.Equal(0xBUL, h.Cpu.GetRegister(Cpu.R13));
     }
 
     /// <summary>SDM VMFUNC: the function number is EAX and the index ECX; bits 63:32 of RAX/RCX are ignored.</summary>

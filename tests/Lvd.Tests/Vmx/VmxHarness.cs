@@ -65,7 +65,7 @@ public sealed class VmxHarness : IVmxRoot
 
     public VmxHarness(bool vpid = false, bool ept = true)
     {
-        Machine = new MachineT(new MachineConfig { MemoryBytes = RamBytes, HypervisorReservedBytes = ReservedBytes });
+        Machine = new MachineT(new MachineConfig { MemoryBytes = RamBytes, VmxRootReservedBytes = ReservedBytes });
         Cpu = Machine.Cpus[0];
         Mem = Machine.Memory;
         Hv = new HypervisorMemory(Mem, Machine.GuestRamTop, RamBytes);
@@ -207,7 +207,7 @@ public sealed class VmxHarness : IVmxRoot
     {
         var r = new ExitRecord(v.ExitReason, v.ExitQualification, v.GuestPhysicalAddress, v.GuestLinearAddress,
             v.ExitInstructionLength, v.ExitInstructionInfo, v.ExitInterruptionInfo, v.ExitInterruptionErrorCode,
-            v.GuestRip, v.GuestRsp, cpu.GetRegister(Cpu.RAX), cpu.GetRegister(Cpu.RCX), cpu.GetRegister(15),
+            v.GuestRip, v.GuestRsp, cpu.GetRegister(Cpu.RAX), cpu.GetRegister(Cpu.RCX), cpu.GetRegister(Cpu.R15),
             v.GuestInterruptibility, cpu.Cr2, v.GuestCr0, v.GuestCr3, cpu.Cycles, v.Eptp, v.EptpIndex);
         Exits.Add(r);
         if (Exits.Count > 1000) return ExitAction.Stop;

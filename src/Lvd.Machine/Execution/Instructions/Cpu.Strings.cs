@@ -8,7 +8,14 @@ namespace Lvd.Machine.Execution;
 /// </summary>
 public sealed partial class Cpu
 {
-    private void StringOp(ref Op op)
+    /// <summary>
+    /// A REP instruction runs at most this many iterations at a time, then resumes from its RIP
+    /// (precise RCX/RSI/RDI), so the run loop keeps control over any range.
+    /// </summary>
+    public const long MaxRepChunk = 1 << 20;
+
+    /// <summary>Runs a string instruction; false if a REP chunk ended with iterations left (RIP stays).</summary>
+    private bool StringOp(ref Op op, int opIndex)
     {
         int size = op.Size;
         bool rep = op.Sub != RepKind.None;
@@ -16,9 +23,14 @@ public sealed partial class Cpu
         ulong segBase = op.Seg == 0 ? 0 : Segs[op.Seg == 1 ? (int)SegReg.FS : (int)SegReg.GS].Base;
         long step = (_rflags & FlagDF) != 0 ? -size : size;
         int cost = Costs.StringIteration;
+        // Iterations of this chunk: up to the instruction limit (they count as instructions when
+        // the chunk ends early), at least one.
+        long chunk = Math.Clamp(_instructionLimit - Instructions - opIndex, 1, MaxRepChunk);
+        long done = 0;
         while (true)
         {
-            if (rep && (R(RCX) & amask) == 0) return;
+            if (rep && (R(RCX) & amask) == 0) return true;
+            if (rep && done == chunk) { Instructions += done; return false; }
             ulong rsi = R(RSI) & amask, rdi = R(RDI) & amask;
             switch (op.H)
             {
@@ -51,14 +63,15 @@ public sealed partial class Cpu
                     break;
                 }
             }
-            if (!rep) return;
+            if (!rep) return true;
+            done++;
             AdvanceIndex(RCX, -1, amask);
             Cycles += cost;
             if (op.H is Handler.Cmps or Handler.Scas)
             {
                 bool zf = Cond(4);
-                if (op.Sub == RepKind.Rep && !zf) return;
-                if (op.Sub == RepKind.Repne && zf) return;
+                if (op.Sub == RepKind.Rep && !zf) return true;
+                if (op.Sub == RepKind.Repne && zf) return true;
             }
         }
     }

@@ -139,6 +139,13 @@ extern volatile u64 probe_rip, probe_resume, probe_rsp, probe_rflags;
 void check_trap(const char *name, int vector, u64 error, u64 rip, u64 cr2);
 void check_notrap(const char *name);
 
+// What a probe's destination holds before it runs: still there if it trapped.
+#define BAD	0xbadbadbadULL
+// One load as a probe, 8 or 4 bytes (zero-extended): BAD if it trapped.  Also
+// usable at CPL 3 through user_call().
+u64 probe_load(u64 va);
+u64 probe_load32(u64 va);
+
 // ---- paging ----
 
 #define PTE_P	(1ULL << 0)

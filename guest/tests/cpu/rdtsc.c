@@ -155,11 +155,26 @@ t_tsd(void)
 
 // ---- CPUID ----
 
-static void
-bit(const char *name, u32 reg, int b)
-{
-	check_eq(name, 1u << b, reg & (1u << b));
-}
+// Feature bits that must be enumerated, in the order they are checked: the
+// leaf, the register (0 EAX .. 3 EDX, as cpuid() stores them) and the bit.
+static const struct {
+	const char *name;
+	u32 leaf;
+	int reg, bit;
+} features[] = {
+	{ "cpuid.1.edx.tsc", 1, 3, 4 }, { "cpuid.1.edx.msr", 1, 3, 5 },
+	{ "cpuid.1.edx.pae", 1, 3, 6 }, { "cpuid.1.edx.cx8", 1, 3, 8 },
+	{ "cpuid.1.edx.apic", 1, 3, 9 }, { "cpuid.1.edx.pge", 1, 3, 13 },
+	{ "cpuid.1.edx.cmov", 1, 3, 15 }, { "cpuid.1.edx.pat", 1, 3, 16 },
+	// The loader turns on CR4.FSGSBASE: the feature must be enumerated.
+	{ "cpuid.7.ebx.fsgsbase", 7, 1, 0 },
+	{ "cpuid.80000001.edx.syscall", 0x80000001, 3, 11 },
+	{ "cpuid.80000001.edx.nx", 0x80000001, 3, 20 },
+	{ "cpuid.80000001.edx.page1gb", 0x80000001, 3, 26 },
+	{ "cpuid.80000001.edx.rdtscp", 0x80000001, 3, 27 },
+	{ "cpuid.80000001.edx.lm", 0x80000001, 3, 29 },
+	{ "cpuid.80000001.ecx.lahf_lm", 0x80000001, 2, 0 },
+};
 
 static void
 t_cpuid(void)
@@ -183,30 +198,16 @@ t_cpuid(void)
 	__asm__ volatile("cpuid" : "+a"(a), "+b"(b), "+c"(c), "+d"(d));
 	check_eq("cpuid.upper_halves_clear", 0, (a | b | c | d) >> 32);
 
-	cpuid(1, 0, r);
-	bit("cpuid.1.edx.tsc", r[3], 4);
-	bit("cpuid.1.edx.msr", r[3], 5);
-	bit("cpuid.1.edx.pae", r[3], 6);
-	bit("cpuid.1.edx.cx8", r[3], 8);
-	bit("cpuid.1.edx.apic", r[3], 9);
-	bit("cpuid.1.edx.pge", r[3], 13);
-	bit("cpuid.1.edx.cmov", r[3], 15);
-	bit("cpuid.1.edx.pat", r[3], 16);
-
-	// The loader turns on CR4.FSGSBASE: the feature must be enumerated.
-	cpuid(7, 0, r);
-	bit("cpuid.7.ebx.fsgsbase", r[1], 0);
-
+	// The extended leaves read below exist.
 	cpuid(0x80000000, 0, r);
 	check_true("cpuid.80000000.max_ext_leaf", r[0] >= 0x80000008, ">= 0x80000008", r[0]);
 
-	cpuid(0x80000001, 0, r);
-	bit("cpuid.80000001.edx.syscall", r[3], 11);
-	bit("cpuid.80000001.edx.nx", r[3], 20);
-	bit("cpuid.80000001.edx.page1gb", r[3], 26);
-	bit("cpuid.80000001.edx.rdtscp", r[3], 27);
-	bit("cpuid.80000001.edx.lm", r[3], 29);
-	bit("cpuid.80000001.ecx.lahf_lm", r[2], 0);
+	for (unsigned i = 0; i < sizeof features / sizeof features[0]; i++) {
+		u32 bit = 1u << features[i].bit;
+
+		cpuid(features[i].leaf, 0, r);
+		check_eq(features[i].name, bit, r[features[i].reg] & bit);
+	}
 
 	// Address sizes: physical in [36, 52], linear 48 (4-level paging).
 	cpuid(0x80000008, 0, r);

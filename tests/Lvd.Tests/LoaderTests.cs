@@ -1,5 +1,3 @@
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 

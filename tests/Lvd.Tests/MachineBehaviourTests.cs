@@ -1,8 +1,4 @@
-using Lvd.Experiments;
-using Lvd.Machine;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -12,7 +8,8 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void ExitCodeAndSerialOutputReachTheHost()
     {
-        var elf = Guest.BuildSource("exit42", "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
+        var elf = Guest.BuildSource("exit42",
+            "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
         var r = Guest.Run(elf);
         Assert.Equal(RunOutcome.Exited, r.Run.Outcome);
         Assert.Equal(42, r.ExitStatus);
@@ -73,7 +70,8 @@ public sealed class MachineBehaviourTests
         // Two OUTs to an unclaimed port between two RDTSCs: the delta moves with port_io.
         const string src = """
             #include <stdio.h>
-            static inline unsigned long rdtsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((unsigned long)hi << 32) | lo; }
+            static inline unsigned long rdtsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo),
+                "=d"(hi)); return ((unsigned long)hi << 32) | lo; }
             int main(void) {
                 unsigned long t0 = rdtsc();
                 __asm__ volatile("outb %%al, $0x80; outb %%al, $0x80" ::: "memory");

@@ -1,5 +1,3 @@
-using Lvd.Toolchain;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 

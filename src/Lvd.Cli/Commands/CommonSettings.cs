@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using Lvd.Machine.Cost;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -79,7 +77,8 @@ public class MachineSettings : CostSettings
 public class ProfiledMachineSettings : MachineSettings
 {
     [CommandOption("--profile [FILE]")]
-    [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
+    [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every " +
+        "--profile-period cycles per vCPU; printed after the run, or written to FILE.")]
     public FlagValue<string>? Profile { get; init; }
 
     [CommandOption("--profile-period <CYCLES>")]
@@ -110,7 +109,8 @@ public class ProfiledMachineSettings : MachineSettings
         {
             // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.
             if (File.Exists(f) && ProfileOutput.IsElf(f))
-                throw new UsageException($"--profile {f}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after the ELF)");
+                throw new UsageException($"--profile {f}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after " +
+                    $"the ELF)");
             OutputPaths.CheckOutputFile("--profile", f);
         }
     }

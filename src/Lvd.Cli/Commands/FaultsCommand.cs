@@ -92,7 +92,8 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
                 k.Recovered == 0 ? "-" : $"{k.MeanOutageUs:0} / {k.MaxOutageUs:0}", $"{k.Lost:N0}",
                 Markup.Escape(FaultCampaign.KindMeaning.GetValueOrDefault(k.Kind, "")));
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]outage: from the kill to the new instance serving (teardown, reload, init, replay), modeled time; detection (fault to kill) is not in it.[/]");
+        AnsiConsole.MarkupLine("[grey]outage: from the kill to the new instance serving (teardown, reload, init, replay), modeled time; detection " +
+            "(fault to kill) is not in it.[/]");
         foreach (var a in rep.Accountings.Take(1))
             AnsiConsole.MarkupLineInterpolated($"[grey]leak accounting (first boot): {a.Line}[/]");
         foreach (var f in rep.Failures)
@@ -104,7 +105,8 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
             foreach (var k in rep.ByKind())
                 kinds.Add(new JsonObject
                 {
-                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["request_failed"] = k.RequestFailed, ["killed_recovered"] = k.Recovered,
+                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["request_failed"] = k.RequestFailed,
+                        ["killed_recovered"] = k.Recovered,
                     ["killed_not_recovered"] = k.NotRecovered, ["kernel_harmed"] = k.KernelHarmed, ["lost"] = k.Lost,
                     ["outage_mean_us"] = Math.Round(k.MeanOutageUs, 1), ["outage_max_us"] = Math.Round(k.MaxOutageUs, 1),
                     ["detect_mean_us"] = Math.Round(k.MeanDetectUs, 1),

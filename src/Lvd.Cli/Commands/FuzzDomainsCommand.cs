@@ -1,8 +1,3 @@
-using System.ComponentModel;
-using Lvd.Experiments.Domains;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -57,13 +52,16 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
         int boots = (o.Count + o.PerBoot - 1) / o.PerBoot;
         Terminal.Steps($"fuzz-domains: seed {o.Seed}, {o.Count} domains in {boots} boots", boots,
             step => rep = DomainFuzz.Run(o, cc, done => step($"{done} domains")));
-        var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains").RightAligned());
+        var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains")
+            .RightAligned());
         foreach (var g in rep.Outcomes.GroupBy(x => (x.Kind, x.Class)).OrderBy(g => g.Key.Kind).ThenByDescending(g => g.Count()))
             table.AddRow(Markup.Escape(g.Key.Kind), Markup.Escape(g.Key.Class), g.Count().ToString());
         AnsiConsole.Write(table);
         foreach (var f in rep.Failures)
             AnsiConsole.MarkupLineInterpolated($"[red]FAIL[/] seed {o.Seed} domain {f.Index}{(f.Path != null ? $" ({f.Path})" : "")}: {f.What}");
-        AnsiConsole.MarkupLineInterpolated($"[grey]{rep.Instructions:N0} guest instructions; the longest boot {rep.MaxBootInstructions:N0} (limit {o.BaseInstructions:N0} + {o.InstructionsPerDomain:N0} per domain)[/]");
+        AnsiConsole.MarkupLine( // numbers only: nothing to escape
+            $"[grey]{rep.Instructions:N0} guest instructions; the longest boot {rep.MaxBootInstructions:N0} "
+            + $"(limit {o.BaseInstructions:N0} + {o.InstructionsPerDomain:N0} per domain)[/]");
         Console.WriteLine(rep.Summary);
         return rep.Passed ? 0 : 1;
     }

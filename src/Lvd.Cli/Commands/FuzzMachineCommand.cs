@@ -47,7 +47,8 @@ public sealed class FuzzMachineCommand : Command<FuzzMachineCommand.Settings>
         MachineFuzz.Report rep = null!;
         // One step per run (progress on a terminal only, Terminal.Steps).
         Terminal.Steps($"fuzz-machine: seed {o.Seed}, {o.Count} runs", o.Count, step => rep = MachineFuzz.Run(o, done => step($"run {done}")));
-        var table = new Table().Title($"Robustness campaign, seed {o.Seed}").AddColumn("kind").AddColumn("outcome").AddColumn(new TableColumn("status").RightAligned()).AddColumn(new TableColumn("runs").RightAligned());
+        var table = new Table().Title($"Robustness campaign, seed {o.Seed}").AddColumn("kind").AddColumn("outcome")
+            .AddColumn(new TableColumn("status").RightAligned()).AddColumn(new TableColumn("runs").RightAligned());
         foreach (var g in rep.Results.GroupBy(r => (r.Kind, r.Outcome, r.Status)).OrderBy(g => g.Key.Kind).ThenBy(g => g.Key.Status))
             table.AddRow(g.Key.Kind.ToString(), Markup.Escape(g.Key.Outcome), g.Key.Status.ToString(), g.Count().ToString());
         AnsiConsole.Write(table);

@@ -34,7 +34,9 @@ public sealed class SeqdiffCommand : Command<SeqdiffCommand.Settings>
         foreach (var m in rep.Mismatches.Take(20)) Console.WriteLine("  " + m);
         Console.WriteLine(rep.Summary);
         if (rep.Mismatches.Count > 0)
-            Console.WriteLine($"  details: gcc -O1 -no-pie -mgeneral-regs-only -DVERBOSE -DNCHAINS={settings.Count} -DSEED={settings.Seed} {SequenceCampaign.Source} (and lvd cc with the same -D flags) print every register of every chain");
+            Console.WriteLine($"  details: gcc -O1 -no-pie -mgeneral-regs-only -DVERBOSE " +
+                $"-DNCHAINS={settings.Count} -DSEED={settings.Seed} {SequenceCampaign.Source} (and lvd cc with the same -D flags) print every " +
+                $"register of every chain");
         return rep.Passed ? 0 : 1;
     }
 }

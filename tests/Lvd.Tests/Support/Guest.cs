@@ -1,6 +1,3 @@
-using Lvd.Experiments;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests.Support;
 

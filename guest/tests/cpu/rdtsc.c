@@ -9,7 +9,7 @@
 #define MSR_TSC	0x10
 
 static u64
-rdtsc(void)
+rdtsc_checked(void)
 {
 	u64 a = ~0ULL, d = ~0ULL;
 
@@ -40,10 +40,10 @@ t_rdtsc(void)
 	u64 prev, t, first, bad = 0;
 	volatile u64 sink = 0;
 
-	first = prev = rdtsc();
+	first = prev = rdtsc_checked();
 	check_true("rdtsc.upper_halves_clear", first != ~0ULL, "RAX[63:32] = RDX[63:32] = 0", first);
 	for (int i = 0; i < 1000; i++) {
-		t = rdtsc();
+		t = rdtsc_checked();
 		if (t < prev)
 			bad++;
 		prev = t;
@@ -53,19 +53,19 @@ t_rdtsc(void)
 
 	// Some work takes some time: 10000 dependent adds are far more than
 	// 1000 ticks even if the TSC ran at a fraction of the core clock.
-	t = rdtsc();
+	t = rdtsc_checked();
 	for (int i = 0; i < 10000; i++)
 		sink += i;
-	prev = rdtsc();
+	prev = rdtsc_checked();
 	check_true("rdtsc.advances_over_loop", prev - t > 1000, "more than 1000 ticks", prev - t);
 
 	// IA32_TSC (MSR 10H) is the same counter, and writing it moves it.
-	t = rdtsc();
+	t = rdtsc_checked();
 	prev = rdmsr(MSR_TSC);
-	first = rdtsc();
+	first = rdtsc_checked();
 	check_true("tsc.msr_read_between_rdtscs", t <= prev && prev <= first, "rdtsc <= rdmsr(10H) <= rdtsc", prev);
 	wrmsr(MSR_TSC, 1ULL << 40);
-	t = rdtsc();
+	t = rdtsc_checked();
 	check_true("tsc.msr_write_sets_counter", t >= (1ULL << 40) && t < (1ULL << 40) + (1ULL << 32),
 	    "in [2^40, 2^40 + 2^32)", t);
 }
@@ -80,7 +80,7 @@ t_rdtscp(void)
 
 	wrmsr(MSR_TSC_AUX, 0x12345);
 	check_eq("tsc_aux.msr_readback", 0x12345, rdmsr(MSR_TSC_AUX));
-	t0 = rdtsc();
+	t0 = rdtsc_checked();
 	t1 = rdtscp();
 	// RDTSCP: ECX <- IA32_TSC_AUX[31:0], RCX[63:32] <- 0.
 	check_eq("rdtscp.rcx_is_tsc_aux", 0x12345, tscp_aux);
@@ -148,7 +148,7 @@ t_tsd(void)
 	user_call(u_rdtscp, 0, 0x202);
 	check_trap("rdtscp.ring3_tsd1_gp", 13, 0, probe_rip, NOCR2);
 	trap_reset();
-	rdtsc();
+	rdtsc_checked();
 	check_notrap("rdtsc.ring0_tsd1.allowed");
 	write_cr4(read_cr4() & ~CR4_TSD);
 }

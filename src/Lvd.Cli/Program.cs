@@ -103,17 +103,19 @@ public static partial class Program
                 .WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
             config.AddCommand<FuzzDomainsCommand>("fuzz-domains")
                 .WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop " +
-                "or hang allowed (docs/DOMAINS.md).");
+                $"or hang allowed (docs/DOMAINS.md). --count: domains (default {FuzzDomainsCommand.Settings.DefaultDomains}).");
             config.AddCommand<FaultsCommand>("faults")
                 .WithDescription("Fault injection into a running isolated driver (Nooks' kinds); per kind: no effect, killed and recovered " +
-                "(restarted), not recovered, kernel harmed (docs/DOMAINS.md).")
+                $"(restarted), not recovered, kernel harmed (docs/DOMAINS.md). --count: faults, one at a time, kinds in turn (default " +
+                $"{FaultsCommand.Settings.DefaultFaults}).")
                 .WithExample("faults", "--driver", "nullnet", "--count", "200", "--seed", "1");
             config.AddCommand<FuzzMachineCommand>("fuzz-machine")
                 .WithDescription("Robustness campaign: random code, system-instruction snippets, damaged ELF files and odd exec command lines, " +
-                "plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md).");
+                "plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md). " +
+                $"--count: runs (default {FuzzMachineCommand.Settings.DefaultRuns}).");
             config.AddCommand<SeqdiffCommand>("seqdiff")
                 .WithDescription("Random instruction chains (registers, flags, memory, addr32, RIP-relative, self-modifying) on the host CPU and " +
-                "on the machine, compared (guest/tests/seq).");
+                $"on the machine, compared (guest/tests/seq). --count: chains (default {SeqdiffCommand.Settings.DefaultChains}).");
             config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.")
                 .WithExample("csmith", "--count", "10", "--opt=-O2");
             config.AddBranch("bench", bench =>

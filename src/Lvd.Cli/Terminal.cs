@@ -1,4 +1,3 @@
-
 namespace Lvd.Cli;
 
 /// <summary>

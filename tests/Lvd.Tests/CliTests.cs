@@ -128,6 +128,13 @@ public sealed class CliTests
     [InlineData("--duration 10: must be at least 1,000,000 cycles", "lvd bench --help", "bench", "--duration", "10")]
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]
     [InlineData("--runs 0: must be at least 1", "lvd bench mips --help", "bench", "mips", "--runs", "0")]
+    // The campaigns' --count, --seed and --jobs (CampaignSettings), checked before anything is built.
+    [InlineData("--count 0: must be 1 to 1000000", "lvd faults --help", "faults", "--driver", "nullnet", "--count", "0")]
+    [InlineData("--seed 2147483648: must be 0 to 2147483647", "lvd seqdiff --help", "seqdiff", "--seed", "2147483648")]
+    [InlineData("--jobs 0: must be at least 1", "lvd fuzz-machine --help", "fuzz-machine", "--jobs", "0")]
+    [InlineData("--seed -2: must be 0 or more", "lvd fuzz-domains --help", "fuzz-domains", "--seed", "-2")]
+    [InlineData("--cpus 65: 1 to ", "lvd fuzz-domains --help", "fuzz-domains", "--cpus", "65")]
+    [InlineData("--per-boot 61: must be 1 to 60", "lvd fuzz-domains --help", "fuzz-domains", "--per-boot", "61")]
     public void RangesTheGuestCannotRunAreRefused(string expect, string help, params string[] args) =>
         AssertUsageError(args, expect, help);
 

@@ -1,7 +1,4 @@
 using Lvd.Experiments.Domains;
-using Lvd.Machine;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 

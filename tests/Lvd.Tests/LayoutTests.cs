@@ -1,6 +1,3 @@
-using Lvd.Machine;
-using Lvd.Tests.Support;
-
 namespace Lvd.Tests;
 
 /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Lvd.Tests;
 
 /// <summary>Bad images get one-line errors that say what to do, never a crash.</summary>

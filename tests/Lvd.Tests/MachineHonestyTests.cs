@@ -1,11 +1,6 @@
 using Iced.Intel;
-using Lvd.Experiments;
 using Lvd.Experiments.Robustness;
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Execution;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests;

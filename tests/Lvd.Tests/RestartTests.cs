@@ -1,9 +1,6 @@
-using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Lvd.Experiments.Domains;
 using Lvd.Machine.Cost;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 

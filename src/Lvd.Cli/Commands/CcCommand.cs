@@ -1,4 +1,3 @@
-
 namespace Lvd.Cli.Commands;
 
 /// <summary>`lvd cc [gcc options] file.c... -o out.elf`: gcc with the guest runtime and linker script.</summary>

@@ -1,4 +1,3 @@
-
 namespace Lvd.Cli.Commands;
 
 /// <summary>
@@ -8,17 +7,9 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CampaignSettings
     {
-        [CommandOption("--count <N>")]
-        [Description("How many random domains (default 300).")]
-        [DefaultValue(300)]
-        public int Count { get; init; } = 300;
-
-        [CommandOption("--seed <S>")]
-        [Description("Campaign seed (default 1): the same seed writes the same C files.")]
-        [DefaultValue(1L)]
-        public long Seed { get; init; } = 1;
+        public const int DefaultDomains = 300;
 
         [CommandOption("--cpus <C>")]
         [Description("vCPUs per boot (default 2).")]
@@ -30,22 +21,24 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
         [DefaultValue(50)]
         public int PerBoot { get; init; } = 50;
 
-        [CommandOption("--jobs <N>")]
-        [Description("Parallel builds; boots in parallel: jobs / cpus (default: processor count).")]
-        public int? Jobs { get; init; }
+        protected override int DefaultCount => DefaultDomains;
+        protected override int MaxCount => 1_000_000;
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Cpus is >= 1 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 1 to {LvdBoot.MaxCpus}");
+            Require(PerBoot is >= 1 and <= 60, $"--per-boot {PerBoot}: must be 1 to 60 (the kernel's boot-module table)");
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Count is < 1 or > 1_000_000) throw new UsageException("--count must be 1 to 1000000");
-        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
-        if (settings.PerBoot is < 1 or > 60) throw new UsageException("--per-boot must be 1 to 60");
-        if (settings.Jobs is < 1) throw new UsageException("--jobs must be at least 1");
         var cc = GuestCompiler.Locate();
         var o = new DomainFuzz.Options
         {
             Count = settings.Count, Seed = settings.Seed, Cpus = settings.Cpus, PerBoot = settings.PerBoot,
-            Jobs = settings.Jobs ?? Environment.ProcessorCount,
+            Jobs = settings.Jobs,
         };
         DomainFuzz.Report rep = null!;
         // One step per boot of PerBoot domains (progress on a terminal only, Terminal.Steps).

@@ -1,4 +1,3 @@
-
 namespace Lvd.Tests.Support;
 
 /// <summary>Builds guest programs (lvd cc) and host programs (gcc) for tests, and runs them.</summary>

@@ -1,8 +1,3 @@
-using Lvd.Machine;
-using Lvd.Hypervisor;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-
 namespace Lvd.Experiments.Differential;
 
 /// <summary>

@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Differential;
 

@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 using Iced.Intel;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Experiments.Domains;

@@ -1,8 +1,4 @@
 using System.Text.RegularExpressions;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Domains;
 

@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Iced.Intel;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Experiments.Robustness;

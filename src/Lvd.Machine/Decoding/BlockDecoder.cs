@@ -213,36 +213,25 @@ internal sealed class BlockDecoder
                 op.H = Handler.Pause; return true;
 
             case Mnemonic.Mov:
-                if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsCR())
+                // MOV to or from CRn/DRn: Sub is n. A write ends the block (paging, protection or
+                // breakpoints may change); MOV to CR charges its cost when it runs (Cpu.System).
+                if (ins.Op0Kind == OpKind.Register && (ins.Op0Register.IsCR() || ins.Op0Register.IsDR()))
                 {
-                    op.H = Handler.MovToCr;
-                    op.Sub = (byte)(ins.Op0Register - Register.CR0);
+                    bool cr = ins.Op0Register.IsCR();
+                    op.H = cr ? Handler.MovToCr : Handler.MovToDr;
+                    op.Sub = (byte)(ins.Op0Register - (cr ? Register.CR0 : Register.DR0));
                     op.R2 = RegIndex(ins.Op1Register);
-                    op.Cost = 0;
+                    if (cr) op.Cost = 0;
                     ends = true;
                     return true;
                 }
-                if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsCR())
+                if (ins.Op1Kind == OpKind.Register && (ins.Op1Register.IsCR() || ins.Op1Register.IsDR()))
                 {
-                    op.H = Handler.MovFromCr;
-                    op.Sub = (byte)(ins.Op1Register - Register.CR0);
+                    bool cr = ins.Op1Register.IsCR();
+                    op.H = cr ? Handler.MovFromCr : Handler.MovFromDr;
+                    op.Sub = (byte)(ins.Op1Register - (cr ? Register.CR0 : Register.DR0));
                     op.R1 = RegIndex(ins.Op0Register);
-                    op.Cost = _costs.MovCr;
-                    return true;
-                }
-                if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsDR())
-                {
-                    op.H = Handler.MovToDr;
-                    op.Sub = (byte)(ins.Op0Register - Register.DR0);
-                    op.R2 = RegIndex(ins.Op1Register);
-                    ends = true;
-                    return true;
-                }
-                if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsDR())
-                {
-                    op.H = Handler.MovFromDr;
-                    op.Sub = (byte)(ins.Op1Register - Register.DR0);
-                    op.R1 = RegIndex(ins.Op0Register);
+                    if (cr) op.Cost = _costs.MovCr;
                     return true;
                 }
                 if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())

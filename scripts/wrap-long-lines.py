@@ -253,8 +253,12 @@ def reflow_comment(line):
 def wrap_file(path):
     lines = open(path, encoding='utf-8').read().split('\n')
     out, left = [], []
+    in_raw = False  # inside a multi-line raw string literal ("""): data, never wrapped
     for no, line in enumerate(lines, 1):
-        if len(line) <= LIMIT:
+        raw_line = in_raw
+        if line.count('"""') % 2 == 1:
+            in_raw = not in_raw
+        if len(line) <= LIMIT or raw_line:
             out.append(line)
             continue
         stripped = line.lstrip()

@@ -306,8 +306,7 @@ test.idl:2:55: error: union arm type 'node' is not supported: expected a scalar 
 interface x;
 domain rpc void f(in u31 n);
 """, """
-test.idl:2:22: error: unknown type 'u31': expected a scalar (u8, u16, u32, u64, s8, s16, s32, s64,
-    char), string<N>, buffer, a projection pointer or a callback
+test.idl:2:22: error: unknown type 'u31': expected a scalar (u8, u16, u32, u64, s8, s16, s32, s64, char), string<N>, buffer, a projection pointer or a callback
     domain rpc void f(in u31 n);
                          ^^^
 """ },

@@ -26,13 +26,23 @@ public sealed class LayoutTests
         foreach (string f in CSharpSources())
         {
             int n = 0;
+            bool inRaw = false;   // the lines of a multi-line raw string literal are data (expected output), not layout
             foreach (string line in File.ReadLines(f))
             {
                 n++;
-                if (line.Length > limit) tooLong.Add($"{Path.GetRelativePath(Guest.Root, f)}:{n}: {line.Length} columns");
+                bool rawLine = inRaw;
+                if (CountOf(line, "\"\"\"") % 2 == 1) inRaw = !inRaw;
+                if (line.Length > limit && !rawLine) tooLong.Add($"{Path.GetRelativePath(Guest.Root, f)}:{n}: {line.Length} columns");
             }
         }
         Assert.True(tooLong.Count == 0, "lines over the limit (scripts/wrap-long-lines.py):\n" + string.Join('\n', tooLong));
+    }
+
+    private static int CountOf(string s, string what)
+    {
+        int n = 0;
+        for (int i = s.IndexOf(what, StringComparison.Ordinal); i >= 0; i = s.IndexOf(what, i + what.Length, StringComparison.Ordinal)) n++;
+        return n;
     }
 
     [Fact]

@@ -70,8 +70,7 @@ public sealed class MachineBehaviourTests
         // Two OUTs to an unclaimed port between two RDTSCs: the delta moves with port_io.
         const string src = """
             #include <stdio.h>
-            static inline unsigned long rdtsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo),
-                "=d"(hi)); return ((unsigned long)hi << 32) | lo; }
+            static inline unsigned long rdtsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((unsigned long)hi << 32) | lo; }
             int main(void) {
                 unsigned long t0 = rdtsc();
                 __asm__ volatile("outb %%al, $0x80; outb %%al, $0x80" ::: "memory");

@@ -82,7 +82,8 @@ public abstract class SeededSettings : LvdSettings
     {
         base.Check();
         Require(Count >= 1 && Count <= MaxCount, $"--count {Count}: must be 1 to {MaxCount}");
-        Require(Seed >= 0 && Seed <= MaxSeed, MaxSeed == long.MaxValue ? $"--seed {Seed}: must be 0 or more" : $"--seed {Seed}: must be 0 to {MaxSeed}");
+        Require(Seed >= 0 && Seed <= MaxSeed,
+            MaxSeed == long.MaxValue ? $"--seed {Seed}: must be 0 or more" : $"--seed {Seed}: must be 0 to {MaxSeed}");
     }
 }
 

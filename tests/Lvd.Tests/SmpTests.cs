@@ -1,10 +1,4 @@
-using Lvd.Experiments;
 using Lvd.Experiments.Domains;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 

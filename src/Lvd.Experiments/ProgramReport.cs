@@ -36,8 +36,10 @@ public static class ProgramReport
         {
             string mode = !c.NonRoot ? (c.Vmcs == null ? "not virtualized" : "VMX root")
                 : c.Vmcs!.EptpIndex == 0 ? "VT-x guest, EPTP index 0 (the kernel's EPT)" : $"VT-x guest, EPTP index {c.Vmcs.EptpIndex} (in a domain)";
-            sb.Append($"  vCPU {c.Id}: {c.State.ToString().ToLowerInvariant()}, RIP 0x{c.Rip:x}, RSP 0x{c.GetRegister(Lvd.Machine.Execution.Cpu.RSP):x}, ")
-              .Append($"CR3 0x{c.Cr3:x}, CPL {c.Cpl} ({(c.Cpl == 3 ? "user" : "kernel")}), {mode}, {c.Cycles:N0} cycles, {c.Instructions:N0} instructions\n");
+            sb.Append($"  vCPU {c.Id}: {c.State.ToString().ToLowerInvariant()}, RIP 0x{c.Rip:x}, RSP " +
+                $"0x{c.GetRegister(Lvd.Machine.Execution.Cpu.RSP):x}, ")
+              .Append($"CR3 0x{c.Cr3:x}, CPL {c.Cpl} ({(c.Cpl == 3 ? "user" : "kernel")}), {mode}, {c.Cycles:N0} cycles, " +
+                  $"{c.Instructions:N0} instructions\n");
         }
         return Profiling.CrashSymbols.AnnotateReport(sb.ToString(), symbols, repoRoot);
     }

@@ -57,7 +57,9 @@ public static class DomainBuilder
                 // Compiled but not linked: a missing entry point is named, not left to the linker.
                 if (!builtIn && MissingEntryPoint(objs) is { } missing)
                     throw new GuestCompilerException($"--domain {driver}: the driver does not define {missing.Name}; a driver defines " +
-                        $"`{missing.Signature}` (and {string.Join(", ", EntryPoints.Where(e => e.Name != missing.Name).Select(e => "`" + e.Signature + "`"))}; guest/domains/lib/lvd_driver.h)");
+                        $"`{missing.Signature}` (and " +
+                            $"{string.Join(", ", EntryPoints.Where(e => e.Name != missing.Name).Select(e => "`" + e.Signature + "`"))}; " +
+                            $"guest/domains/lib/lvd_driver.h)");
                 throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
             }
             return (name, elf);

@@ -62,7 +62,8 @@ public sealed class InterruptTests
         Assert.Contains("spinning", stdout);
         Assert.Matches(@"lvd: interrupted \(Ctrl-C\) after [\d,]+ instructions, [\d,]+ modeled cycles", stderr);
         // The loop's function, by name and source line.
-        Assert.Matches(@"vCPU 0: running, RIP 0x[0-9a-f]+ \[spin_forever(\+0x[0-9a-f]+)? at [^\]]*interrupt_spin\.c:3\], RSP 0x[0-9a-f]+, CR3 0x[0-9a-f]+, CPL 0 \(kernel\), not virtualized, [\d,]+ cycles, [\d,]+ instructions", stderr);
+        Assert.Matches(@"vCPU 0: running, RIP 0x[0-9a-f]+ \[spin_forever(\+0x[0-9a-f]+)? at [^\]]*interrupt_spin\.c:3\], " +
+            @"RSP 0x[0-9a-f]+, CR3 0x[0-9a-f]+, CPL 0 \(kernel\), not virtualized, [\d,]+ cycles, [\d,]+ instructions", stderr);
         Assert.DoesNotContain("   at ", stderr);
     }
 
@@ -74,6 +75,7 @@ public sealed class InterruptTests
         Assert.Equal(ProgramReport.StatusInterrupted, status);
         Assert.Contains("lvd: interrupted (Ctrl-C)", stderr);
         for (int i = 0; i < 2; i++)
-            Assert.Matches($@"vCPU {i}: \w+, RIP 0x[0-9a-f]+ \[[^\]]+\], RSP 0x[0-9a-f]+, CR3 0x[0-9a-f]+, CPL [03] \((kernel|user)\), VT-x guest, EPTP index \d+ \((the kernel's EPT|in a domain)\), [\d,]+ cycles", stderr);
+            Assert.Matches($@"vCPU {i}: \w+, RIP 0x[0-9a-f]+ \[[^\]]+\], RSP 0x[0-9a-f]+, CR3 0x[0-9a-f]+, CPL [03] \((kernel|user)\), " +
+                @"VT-x guest, EPTP index \d+ \((the kernel's EPT|in a domain)\), [\d,]+ cycles", stderr);
     }
 }

@@ -44,7 +44,8 @@ public sealed class SymbolizationTests
     {
         // No IDT under lvd exec: the NULL write's #PF cannot be delivered, a triple fault (status 125).
         string elf = Guest.BuildSource("symbolize_crash",
-            "volatile int *p;\nstatic void __attribute__((noinline)) write_null(void) { *p = 1; }\nint main(void) { write_null(); return 0; }\n", "-O1", "-g");
+            "volatile int *p;\nstatic void __attribute__((noinline)) write_null(void) { *p = 1; }\nint main(void) { write_null(); return 0; }\n",
+                "-O1", "-g");
         var (status, _, stderr) = CliTests.Lvd("exec", elf);
         Assert.Equal(global::Lvd.Experiments.ProgramReport.StatusCrash, status);
         Assert.Matches(@"at RIP 0x[0-9a-f]+ \[write_null\+0x[0-9a-f]+ at [^\]]*symbolize_crash\.c:2\]", stderr);

@@ -25,12 +25,14 @@ public sealed class UserDriverTests
     public void CallsAreCountedTimedAndGetTheirIndex()
     {
         // Each call returns 3 * its index and echoes N: the last of 200 returns 597 with w1 = 200.
-        string echo = WriteDriver("ud_echo", Init + "long driver_call(struct lvd_msg *m) { long i = (long)m->w[1]; m->w[1] = m->w[2]; return 3 * i; }");
+        string echo = WriteDriver("ud_echo",
+            Init + "long driver_call(struct lvd_msg *m) { long i = (long)m->w[1]; m->w[1] = m->w[2]; return 3 * i; }");
         string json = Path.Combine(Guest.TempDir("lvd-user-drivers"), "echo.json");
         var (status, stdout, stderr) = CliTests.Lvd("boot", "--cpus", "2", "--domain", echo, "--calls", "200", "--json", json);
         Assert.True(status == 0, $"status {status}\n{stderr}\n{stdout}");
         Assert.Contains("lvd: ud_echo: driver_call returned 597, w1 = 0xc8", stdout);
-        Assert.Matches(@"lvd: your driver ud_echo: 200 call\(s\) answered, the last returned 597; modeled cycles per call: median \d[\d,]*, mean [\d,.]+ \(min \d[\d,]*, max \d[\d,]*\); VMFUNCs per call 2\.00, VM exits per call 0\.00", stdout);
+        Assert.Matches(@"lvd: your driver ud_echo: 200 call\(s\) answered, the last returned 597; modeled cycles per call: median \d[\d,]*, " +
+            @"mean [\d,.]+ \(min \d[\d,]*, max \d[\d,]*\); VMFUNCs per call 2\.00, VM exits per call 0\.00", stdout);
         var doc = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
         CliTests.AssertHeader(doc, "boot");
         Assert.Equal(200, doc.GetProperty("boot").GetProperty("calls").GetInt32());
@@ -89,7 +91,8 @@ public sealed class UserDriverTests
         Assert.Contains("lvd: your driver scribbler: killed after 0 answered call(s) (lvd: domain scribbler killed on cpu 0: exception #PF", stdout);
         Assert.Contains("kernel: all tests passed", stdout);
 
-        string bad = WriteDriver("ud_badinit", "long driver_init(unsigned int ncpu) { return -5; }\nlong driver_call(struct lvd_msg *m) { return 0; }");
+        string bad = WriteDriver("ud_badinit",
+            "long driver_init(unsigned int ncpu) { return -5; }\nlong driver_call(struct lvd_msg *m) { return 0; }");
         (status, stdout, _) = CliTests.Lvd("boot", "--domain", bad);
         Assert.Equal(ProgramReport.StatusDriverNotStarted, status);
         Assert.Contains("lvd: your driver ud_badinit: failed to initialize (lvd: domain ud_badinit: init failed (0, -5))", stdout);

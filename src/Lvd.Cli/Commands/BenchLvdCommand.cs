@@ -24,6 +24,11 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         [DefaultValue(10_000_000L)]
         public long Duration { get; init; } = 10_000_000;
 
+        [CommandOption("--update-docs")]
+        [Description("Also run `lvd bench micro` and write the figures into README.md (between its figures markers; " +
+            "Lvd.Experiments.Bench.DocFigures); only with the default --cpus, --duration and cost file, which the README describes.")]
+        public bool UpdateDocs { get; init; }
+
         [CommandOption("--jobs <N>")]
         [Description("Guest runs at once (default: the host's processor count).")]
         public int? Jobs { get; init; }
@@ -37,6 +42,14 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
                 $"--cpus {Cpus}: the guest kernel runs on 1 to {Lvd.Experiments.Domains.LvdBoot.MaxCpus} vCPUs");
             Require(Duration >= 1_000_000, $"--duration {Duration}: must be at least 1,000,000 cycles");
             Require(Jobs is null or >= 1, $"--jobs {Jobs}: must be at least 1");
+            if (UpdateDocs)
+            {
+                Require(Cpus == DocFigures.Options.Cpus && Duration == DocFigures.Options.Duration && Costs == null,
+                    $"--update-docs writes the README's figures, which are those of the defaults: no --cpus, --duration or --costs");
+                string readme = Path.Combine(Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, "README.md");
+                Require(File.Exists(readme) && DocFigures.Block(File.ReadAllText(readme)) != null,
+                    $"--update-docs: {readme} has no figures markers to write between");
+            }
             OutputPaths.CheckOutputDirectory("--out", OutDir);
         }
     }
@@ -72,6 +85,14 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         var files = LvdEvaluation.Write(outDir, results, o, tables, header);
         AnsiConsole.MarkupLineInterpolated($"cost file: {o.Costs.SourcePath}");
         foreach (var f in files) AnsiConsole.MarkupLineInterpolated($"wrote {f}");
+        if (settings.UpdateDocs)
+        {
+            var micro = Terminal.Status("lvd bench micro ...", () => MicroBenchmark.Run(Lvd.Toolchain.GuestCompiler.Locate(), o.Costs));
+            var values = DocFigures.Collect(results, micro);
+            string readme = Path.Combine(Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, "README.md");
+            File.WriteAllText(readme, DocFigures.Update(File.ReadAllText(readme), values));
+            AnsiConsole.MarkupLineInterpolated($"wrote {values.Count} figures into {readme}");
+        }
         return 0;
     }
 }

@@ -83,7 +83,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string[] Domains { get; init; } = [];
 
         [CommandOption("--calls <N>")]
-        [Description("With --domain: call each driver's driver_call N times (1 to 100,000; w[[1]] = the call's index 0..N-1, w[[2]] = N) and report modeled cycles per call (median, mean, min, max), VMFUNCs and VM exits per call (guest/domains/examples/README.md).")]
+        [Description("With --domain: call each driver's driver_call N times (1 to 100,000; w[[1]] = the call's index 0..N-1, w[[2]] = N) and " +
+            "report modeled cycles per call (median, mean, min, max), VMFUNCs and VM exits per call (guest/domains/examples/README.md).")]
         public int? Calls { get; init; }
 
         [CommandOption("--lvd-selftest")]
@@ -213,7 +214,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             if (status == 0) status = LvdBoot.UserDomainStatus(users);
         }
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
-        if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, text, status, users));
+        if (settings.Json != null)
+            ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, text, status, users));
         ProfileOutput.Write(result, elf, settings, symbols =>
         {
             ProfileOutput.KernelUserImage(symbols);

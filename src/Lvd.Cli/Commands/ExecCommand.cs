@@ -115,7 +115,8 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             var symbols = Lvd.Experiments.Profiling.Symbolizer.None;
             try { symbols = Lvd.Experiments.Profiling.Symbolizer.FromElf(settings.Elf); }
             catch (Exception x) when (x is not OutOfMemoryException) { }
-            if (result.Run.CrashReport != null) Console.Error.Write(Lvd.Experiments.Profiling.CrashSymbols.AnnotateReport(result.Run.CrashReport, symbols));
+            if (result.Run.CrashReport != null)
+                Console.Error.Write(Lvd.Experiments.Profiling.CrashSymbols.AnnotateReport(result.Run.CrashReport, symbols));
             if (result.Run.Outcome == RunOutcome.Interrupted) Console.Error.Write(ProgramReport.StateDump(result, symbols));
         }
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());

@@ -120,7 +120,10 @@ public sealed record LvdWorkloadResult(
     }
 }
 
-/// <summary>Timings of `--calls N` (N > 1): modeled cycles per call (RDTSC around lvd_call), and the vCPU's VMFUNCs and VM exits over all calls.</summary>
+/// <summary>
+/// Timings of `--calls N` (N > 1): modeled cycles per call (RDTSC around lvd_call), and the vCPU's VMFUNCs and VM exits
+/// over all calls.
+/// </summary>
 public sealed record UserCallTimings(long CyclesTotal, long CyclesMedian, long CyclesMin, long CyclesMax, long VmFuncs, long VmExits);
 
 /// <summary>
@@ -196,7 +199,8 @@ public static partial class LvdBoot
     {
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
-        ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart", ["faults"] = "lvd faults",
+        ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart",
+            ["faults"] = "lvd faults",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
@@ -364,7 +368,8 @@ public static partial class LvdBoot
             long.Parse(m.Groups["r"].Value), long.Parse(m.Groups["k"].Value), r.Machine.Cpus.Sum(c => c.VmFuncs), total, exits, calls, irqs);
     }
 
-    [GeneratedRegex(@"^lvd: (?<n>\S+): calls: (?<done>\d+) of (?<req>\d+), cycles total (?<sum>\d+) median (?<med>\d+) min (?<min>\d+) max (?<max>\d+), vmfuncs (?<f>\d+), vm_exits (?<e>\d+)\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^lvd: (?<n>\S+): calls: (?<done>\d+) of (?<req>\d+), cycles total (?<sum>\d+) median (?<med>\d+) min (?<min>\d+) " +
+        @"max (?<max>\d+), vmfuncs (?<f>\d+), vm_exits (?<e>\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex UserCallsLine();
 
     [GeneratedRegex(@"^lvd: (?<n>\S+): driver_call returned (?<r>-?\d+), w1 = (?<w>0x[0-9a-f]+|0)\s*$", RegexOptions.Multiline)]

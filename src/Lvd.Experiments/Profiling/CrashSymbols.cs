@@ -91,7 +91,8 @@ public static partial class CrashSymbols
     private static ulong Hex(string s) => ulong.Parse(s, System.Globalization.NumberStyles.HexNumber);
 
     /// <summary>"func+0x1c at file.c:12" for each address that has a symbol (one addr2line run per ELF).</summary>
-    private static Dictionary<(ulong, bool, string?), string> Resolve(Symbolizer symbols, IEnumerable<(ulong Address, bool Return, string? Module)> addresses, string? repoRoot)
+    private static Dictionary<(ulong, bool, string?), string> Resolve(Symbolizer symbols, IEnumerable<(ulong Address, bool Return,
+        string? Module)> addresses, string? repoRoot)
     {
         var located = new Dictionary<(ulong, bool, string?), Symbolizer.Location>();
         // A return address may be the first byte after its function (a call to a noreturn
@@ -114,8 +115,12 @@ public static partial class CrashSymbols
         return result;
     }
 
-    /// <summary>file:line of link-time addresses of ELF images (paths relative to the repository), from addr2line; what it cannot tell is left out.</summary>
-    public static Dictionary<(string Elf, ulong Address), string> SourceLines(IEnumerable<(string? Elf, ulong Address)> wanted, string? repoRoot = null)
+    /// <summary>
+    /// file:line of link-time addresses of ELF images (paths relative to the repository), from addr2line; what it
+    /// cannot tell is left out.
+    /// </summary>
+    public static Dictionary<(string Elf, ulong Address), string> SourceLines(IEnumerable<(string? Elf, ulong Address)> wanted,
+        string? repoRoot = null)
     {
         var result = new Dictionary<(string, ulong), string>();
         foreach (var group in wanted.Where(w => w.Elf != null).Distinct().GroupBy(w => w.Elf!))
@@ -131,7 +136,9 @@ public static partial class CrashSymbols
                 string line = output[i].Trim();
                 int disc = line.IndexOf(" (discriminator", StringComparison.Ordinal);
                 if (disc >= 0) line = line[..disc];
-                if (line.Length == 0 || line.StartsWith("??", StringComparison.Ordinal) || line.EndsWith(":?", StringComparison.Ordinal) || line.EndsWith(":0", StringComparison.Ordinal)) continue;
+                if (line.Length == 0 || line.StartsWith("??", StringComparison.Ordinal) || line.EndsWith(":?",
+                    StringComparison.Ordinal) || line.EndsWith(":0", StringComparison.Ordinal))
+                    continue;
                 if (repoRoot != null && line.StartsWith(Path.GetFullPath(repoRoot) + "/", StringComparison.Ordinal))
                     line = line[(Path.GetFullPath(repoRoot).Length + 1)..];
                 result[(group.Key, addresses[i])] = line;

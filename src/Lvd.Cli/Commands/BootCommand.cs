@@ -12,7 +12,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd boot`: build the guest kernel and boot it on N vCPUs (docs/BOOT.md); the kernel log on stdout.</summary>
 public sealed class BootCommand : Command<BootCommand.Settings>
 {
-    public sealed class Settings : ProfiledMachineSettings
+    public sealed class Settings : DebuggedMachineSettings
     {
         [CommandOption("--cpus <N>")]
         [Description("vCPUs, 1 to 9 (default 1).")]
@@ -155,7 +155,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         var log = settings.Json != null ? new TeeStream(stdout) : null;
         Stream serial = log ?? stdout;
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
-        var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace
+        var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace && settings.GdbPort == null
             ? new WorkloadProgress(settings.Workload, spec.Duration) : null;
         var options = new RunOptions
         {
@@ -171,6 +171,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
+        var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
+            .Where(i => File.Exists(i.ElfPath)).ToList();
+        options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
         else
@@ -183,6 +186,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             progress.Show(Terminal.Stderr);
             result = run.GetAwaiter().GetResult();
         }
+        gdb?.Finished(result);
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, log?.Text ?? ""));

@@ -9,7 +9,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd exec prog.elf`: guest serial to stdout, the guest's exit code as ours.</summary>
 public sealed class ExecCommand : Command<ExecCommand.Settings>
 {
-    public sealed class Settings : ProfiledMachineSettings
+    public sealed class Settings : DebuggedMachineSettings
     {
         [CommandArgument(0, "<ELF>")]
         [Description("Static x86-64 ELF executable (build one with lvd cc); its arguments after --: lvd exec prog.elf -- a b.")]
@@ -97,7 +97,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
     {
         using var stdout = Console.OpenStandardOutput();
         var mode = settings.Hypervisor ? HypervisorMode.LaunchAtStart : settings.HypervisorOnRequest ? HypervisorMode.OnRequest : HypervisorMode.None;
-        var result = ProgramRunner.Run(settings.Elf, new RunOptions
+        var options = new RunOptions
         {
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
@@ -107,7 +107,10 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
             Arguments = ProgramArguments(),
-        }.With(mode));
+        }.With(mode);
+        options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
+        var result = ProgramRunner.Run(settings.Elf, options);
+        gdb?.Finished(result);
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         if (settings.Json != null)

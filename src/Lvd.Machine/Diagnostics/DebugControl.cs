@@ -95,7 +95,7 @@ public sealed class DebugControl
         if (context != null && context.TryTranslateGuest(address, out ulong pa) && context.Memory.IsRam(pa) && ((pa + (ulong)length - 1) ^ pa) < 4096)
         {
             watch.Phys = pa;
-            context.Memory.ReadBytes(pa, watch.Value);
+            context.Memory.PeekBytes(pa, watch.Value);
         }
         _watches.Add(watch);
         Rearm();
@@ -194,7 +194,7 @@ public sealed class DebugControl
             if (!cpu.TryTranslateGuest(w.Address, out ulong pa) || !cpu.Memory.IsRam(pa) || ((pa + (ulong)w.Length - 1) ^ pa) >= 4096)
                 continue;
             var cur = now[..w.Length];
-            cpu.Memory.ReadBytes(pa, cur);
+            cpu.Memory.PeekBytes(pa, cur);
             if (pa != w.Phys)
             {
                 // Another address space (or the first look): remember what is there, no stop.

@@ -92,7 +92,7 @@ public sealed partial class Cpu
             ulong a = la + (ulong)done;
             if (!TryTranslateGuest(a, out ulong pa) || !Memory.IsRam(pa)) break;
             int n = Math.Min(dest.Length - done, PhysicalMemory.PageSize - (int)(a & PhysicalMemory.PageMask));
-            Memory.ReadBytes(pa, dest.Slice(done, n));
+            Memory.PeekBytes(pa, dest.Slice(done, n));
             done += n;
         }
         return done;

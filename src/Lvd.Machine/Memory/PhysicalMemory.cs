@@ -141,6 +141,22 @@ public sealed class PhysicalMemory
         }
     }
 
+    /// <summary>Reads RAM without touching it: a page never written reads as zeros and stays unallocated (debuggers).</summary>
+    public void PeekBytes(ulong pa, Span<byte> dest)
+    {
+        while (!dest.IsEmpty)
+        {
+            int off = (int)(pa & PageMask);
+            int n = Math.Min(PageSize - off, dest.Length);
+            ulong ppn = pa >> PageShift;
+            var page = ppn < (ulong)_pages.Length ? _pages[ppn] : null;
+            if (page != null) page.AsSpan(off, n).CopyTo(dest);
+            else dest[..n].Clear();
+            dest = dest[n..];
+            pa += (ulong)n;
+        }
+    }
+
     public void ReadBytes(ulong pa, Span<byte> dest)
     {
         while (!dest.IsEmpty)

@@ -267,6 +267,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         v.GuestInterruptibility &= 8;   // keep "blocked by NMI"; drop STI/MOV-SS blocking
         v.GuestActivityState = 0;
         ctx.DomainAborts++;
+        _machine.Events?.Note(cpu, "domain violation", $"{what}, domain RIP 0x{cpu.GetRegister(Cpu.RDX):x}: to the kernel's abort entry");
         return ExitAction.Resume;
     }
 

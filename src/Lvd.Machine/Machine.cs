@@ -83,6 +83,16 @@ public sealed class Machine : IPlatform
     /// <summary>The sampling profiler (<see cref="MachineConfig.ProfilePeriod"/>), or null when off.</summary>
     public Diagnostics.Profiler? Profiler { get; }
 
+    /// <summary>The recorder of rare events (<see cref="AttachEvents"/>: timelines), or null.</summary>
+    public Diagnostics.IMachineEvents? Events { get; private set; }
+
+    /// <summary>Reports VMFUNCs, VM exits, IDT deliveries and VMX-root markers to <paramref name="events"/> from now on.</summary>
+    public void AttachEvents(Diagnostics.IMachineEvents events)
+    {
+        Events = events;
+        foreach (var c in Cpus) c.AttachEvents(events);
+    }
+
     /// <summary>The attached debugger (<see cref="AttachDebugger"/>), or null.</summary>
     public Diagnostics.DebugControl? Debugger { get; private set; }
 

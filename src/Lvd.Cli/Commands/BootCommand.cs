@@ -173,6 +173,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
             .Where(i => File.Exists(i.ElfPath)).ToList();
+        options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
@@ -187,6 +188,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             result = run.GetAwaiter().GetResult();
         }
         gdb?.Finished(result);
+        timeline?.Finished();
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         if (settings.Json != null) ResultsJson.Write(settings.Json, "boot", settings.LoadCosts(), ResultsJson.Boot(spec, result, log?.Text ?? ""));

@@ -108,9 +108,11 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             ProfileStart = settings.ProfileFrom ?? 0,
             Arguments = ProgramArguments(),
         }.With(mode);
+        options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
         var result = ProgramRunner.Run(settings.Elf, options);
         gdb?.Finished(result);
+        timeline?.Finished();
         if (result.Run.CrashReport != null) Console.Error.Write(result.Run.CrashReport);
         if (settings.StatsJson != null) File.WriteAllText(settings.StatsJson, result.StatsJson());
         if (settings.Json != null)

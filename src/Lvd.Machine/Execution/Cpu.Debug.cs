@@ -21,6 +21,11 @@ public sealed partial class Cpu
 
     internal void AttachDebugger(DebugControl debug) => _debug = debug;
 
+    /// <summary>The event recorder (timelines); null when off: each event point tests it.</summary>
+    private IMachineEvents? _events;
+
+    internal void AttachEvents(IMachineEvents events) => _events = events;
+
     internal bool DebugArmed
     {
         get => _debugArmed;

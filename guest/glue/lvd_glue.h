@@ -408,6 +408,42 @@ lvd_chan_scopes(struct lvd_chan *ch)
 // A generated dispatcher: serves one request in m and leaves the reply in m.
 typedef void (*lvd_dispatch)(struct lvd_chan *ch, struct lvd_msg *m);
 
+// One side's channels to a domain: one per CPU, over a pool whose first pages
+// are the CPUs' register pages (LVD_POOL_REGPAGE).  Channel c calls through
+// transport with the capability table caps[c] if per_cpu_caps, else caps[0]
+// (the tables are the caller's, initialized).  0, or -LVD_ENOMEM when the
+// pool has no register page for each CPU.
+static inline int
+lvd_chans_init(struct lvd_chan *chans, unsigned int ncpu, lvd_transport transport,
+	       struct lvd_captab *caps, int per_cpu_caps, uint8_t *pool, uint64_t pool_size)
+{
+	if ((uint64_t)ncpu * LVD_REGPAGE_SIZE > pool_size)
+		return -LVD_ENOMEM;
+	for (unsigned int c = 0; c < ncpu; c++)
+		chans[c] = (struct lvd_chan){
+			.target = 0,
+			.transport = transport,
+			.caps = &caps[per_cpu_caps ? c : 0],
+			.regpage = (struct lvd_regpage *)(pool + LVD_POOL_REGPAGE(c)),
+			.pool = { pool, pool_size },
+		};
+	return 0;
+}
+
+// Serves a call that arrived on channel cpu of the nchans in chans: function
+// ids from base up are the interface's.  The reply's status, or -LVD_EINVAL
+// for a CPU without a channel.
+static inline int
+lvd_chan_serve(struct lvd_chan *chans, int nchans, int cpu, struct lvd_msg *m,
+	       uint64_t base, lvd_dispatch dispatch)
+{
+	if (cpu < 0 || cpu >= nchans)
+		return -LVD_EINVAL;
+	m->w[0] -= base;
+	dispatch(&chans[cpu], m);
+	return (int)(int64_t)m->w[0];
+}
+
 // Generated handlers clear the reply words before writing their results, so
 // a reply never echoes leftover request words.  Word by word, not memset: the
 // compiler then drops the stores to the words the handler writes anyway.

@@ -2,9 +2,6 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Lvd.Cli.Commands;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli;
 
@@ -89,29 +86,46 @@ public static partial class Program
             config.PropagateExceptions();
             config.SetHelpProvider(new LvdHelpProvider(config.Settings));
             config.AddExample("boot", "--cpus", "4", "--workload", "nullnet", "--isolate", "nullnet");
-            config.AddCommand<DemoCommand>("demo").WithDescription("The main job: 4 vCPUs under the LVD hypervisor, nullnet and nullblk in the kernel and isolated in domains, a faulty driver contained.");
+            config.AddCommand<DemoCommand>("demo")
+                .WithDescription("The main job: 4 vCPUs under the LVD hypervisor, nullnet and nullblk in the kernel and isolated in domains, a " +
+                "faulty driver contained.");
             config.AddCommand<ExecCommand>("exec").WithDescription("Run a static x86-64 ELF on the emulated machine.")
                 .WithExample("exec", "prog.elf", "--stats-json", "stats.json");
-            config.AddCommand<AttackCommand>("attack").WithDescription("Every attack of the paper (and more) made by a domain through the real trampolines, each shown contained.");
+            config.AddCommand<AttackCommand>("attack")
+                .WithDescription("Every attack of the paper (and more) made by a domain through the real trampolines, each shown contained.");
             config.AddCommand<BootCommand>("boot").WithDescription("Build the guest kernel and boot it on N vCPUs (docs/BOOT.md).")
                 .WithExample("boot", "--cpus", "4", "--workload", "nullblk", "--threads", "2", "--depth", "16", "--json", "run.json")
                 .WithExample("boot", "--cpus", "4", "--workload", "nullnet", "--isolate", "nullnet", "--crossings", "2")
                 .WithExample("boot", "--domain", "guest/domains/examples/scribbler.c");
-            config.AddCommand<CcCommand>("cc").WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
-            config.AddCommand<IdlCommand>("idl").WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
-            config.AddCommand<FuzzDomainsCommand>("fuzz-domains").WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop or hang allowed (docs/DOMAINS.md).");
-            config.AddCommand<FaultsCommand>("faults").WithDescription("Fault injection into a running isolated driver (Nooks' kinds); per kind: no effect, killed and recovered (restarted), not recovered, kernel harmed (docs/DOMAINS.md).")
+            config.AddCommand<CcCommand>("cc")
+                .WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
+            config.AddCommand<IdlCommand>("idl")
+                .WithDescription("Compile an interface (IDL) into C glue for both sides of a domain: lvd idl FILE.idl [[-o OUTDIR]] (docs/IDL.md).");
+            config.AddCommand<FuzzDomainsCommand>("fuzz-domains")
+                .WithDescription("Random domains: call bodies of random ring-0 instructions, run against the kernel; no corruption, machine stop " +
+                $"or hang allowed (docs/DOMAINS.md). --count: domains (default {FuzzDomainsCommand.Settings.DefaultDomains}).");
+            config.AddCommand<FaultsCommand>("faults")
+                .WithDescription("Fault injection into a running isolated driver (Nooks' kinds); per kind: no effect, killed and recovered " +
+                $"(restarted), not recovered, kernel harmed (docs/DOMAINS.md). --count: faults, one at a time, kinds in turn (default " +
+                $"{FaultsCommand.Settings.DefaultFaults}).")
                 .WithExample("faults", "--driver", "nullnet", "--count", "200", "--seed", "1");
-            config.AddCommand<FuzzMachineCommand>("fuzz-machine").WithDescription("Robustness campaign: random code, system-instruction snippets, damaged ELF files and odd exec command lines, plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md).");
-            config.AddCommand<SeqdiffCommand>("seqdiff").WithDescription("Random instruction chains (registers, flags, memory, addr32, RIP-relative, self-modifying) on the host CPU and on the machine, compared (guest/tests/seq).");
+            config.AddCommand<FuzzMachineCommand>("fuzz-machine")
+                .WithDescription("Robustness campaign: random code, system-instruction snippets, damaged ELF files and odd exec command lines, " +
+                "plain and under the hypervisor; every run must end with a documented status and report (docs/EXEC-ABI.md). " +
+                $"--count: runs (default {FuzzMachineCommand.Settings.DefaultRuns}).");
+            config.AddCommand<SeqdiffCommand>("seqdiff")
+                .WithDescription("Random instruction chains (registers, flags, memory, addr32, RIP-relative, self-modifying) on the host CPU and " +
+                $"on the machine, compared (guest/tests/seq). --count: chains (default {SeqdiffCommand.Settings.DefaultChains}).");
             config.AddCommand<CsmithCommand>("csmith").WithDescription("Differential testing against the host CPU with csmith-generated programs.")
                 .WithExample("csmith", "--count", "10", "--opt=-O2");
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("The LVD paper's evaluation on LVD# (lvd bench [[--out DIR]]), and micro/host-speed benchmarks.");
                 bench.SetDefaultCommand<BenchLvdCommand>();
-                bench.AddCommand<BenchMicroCommand>("micro").WithDescription("VMFUNC, SYSCALL, native vs virtualized WRMSR/OUT/CR3 in modeled cycles, beside the paper's Tables 1 and 2.");
-                bench.AddCommand<BenchMipsCommand>("mips").WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
+                bench.AddCommand<BenchMicroCommand>("micro")
+                    .WithDescription("VMFUNC, SYSCALL, native vs virtualized WRMSR/OUT/CR3 in modeled cycles, beside the paper's Tables 1 and 2.");
+                bench.AddCommand<BenchMipsCommand>("mips")
+                    .WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
             });
         });
         return app;
@@ -200,8 +214,10 @@ public static partial class Program
         m = UnknownCommand().Match(message);
         if (m.Success)
             return command.Length == 0
-                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, fuzz-machine, seqdiff, faults, cc, idl, help)"
-                : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes {(command is ["exec"] ? "one ELF file" : "options only")}";
+                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, fuzz-machine, " +
+                    $"seqdiff, faults, cc, idl, help)"
+                : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes " +
+                    $"{(command is ["exec"] ? "one ELF file" : "options only")}";
         return message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..].TrimEnd('.') : message;
     }
 

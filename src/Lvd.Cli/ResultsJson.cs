@@ -1,8 +1,5 @@
 using System.Text.Json.Nodes;
-using Lvd.Experiments;
-using Lvd.Experiments.Domains;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Loader;
 
 namespace Lvd.Cli;
 

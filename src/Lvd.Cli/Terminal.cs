@@ -1,5 +1,3 @@
-using Spectre.Console;
-
 namespace Lvd.Cli;
 
 /// <summary>
@@ -18,7 +16,8 @@ public static class Terminal
     private static IAnsiConsole? _stderr;
 
     /// <summary>stderr as a Spectre console (progress, status).</summary>
-    public static IAnsiConsole Stderr => _stderr ??= Wide(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), Console.IsErrorRedirected);
+    public static IAnsiConsole Stderr => _stderr ??= Wide(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }),
+        Console.IsErrorRedirected);
 
     /// <summary>Call once at start: stdout's console gets the pipe width when it is not a terminal.</summary>
     public static void Configure() => Wide(AnsiConsole.Console, Console.IsOutputRedirected);
@@ -58,7 +57,8 @@ public static class Terminal
                     {
                         done++;
                         task.Increment(1);
-                        task.Description = done < total ? Markup.Escape($"{done}/{total} done, last: {step}") : Markup.Escape($"{title}: all {total} done");
+                        task.Description = done < total ? Markup.Escape($"{done}/{total} done, last: {step}")
+                            : Markup.Escape($"{title}: all {total} done");
                     }
                 });
             });

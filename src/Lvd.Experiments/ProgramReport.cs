@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
 
 namespace Lvd.Experiments;
 

@@ -22,7 +22,8 @@ public static class Results
     {
         get
         {
-            var v = (Assembly.GetEntryAssembly() ?? typeof(Results).Assembly).GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+            var v = (Assembly.GetEntryAssembly() ?? typeof(Results).Assembly)
+                .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
             int plus = v.IndexOf('+');
             return plus < 0 ? v : v[..plus];
         }
@@ -75,7 +76,8 @@ public static class Results
         ["tool_version"] = Version,
         ["commit"] = Commit(repoRoot),
         ["command"] = command,
-        ["command_line"] = new JsonArray((commandLine ?? Environment.GetCommandLineArgs().Skip(1)).Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+        ["command_line"] = new JsonArray((commandLine ?? Environment.GetCommandLineArgs().Skip(1)).Select(a => (JsonNode?)JsonValue.Create(a))
+            .ToArray()),
         ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
         ["cost_file"] = costs.SourcePath,
         ["cost_file_sha256"] = CostFileSha256(costs),
@@ -110,5 +112,6 @@ public static class Results
     /// <summary>A serialisable value as a JSON node (snake_case property names).</summary>
     public static JsonNode? Node<T>(T value) => JsonSerializer.SerializeToNode(value, SnakeCase);
 
-    public static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DictionaryKeyPolicy = null };
+    public static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null };
 }

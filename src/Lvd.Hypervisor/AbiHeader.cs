@@ -28,7 +28,8 @@ public static class AbiHeader
         sb.Append("\n/* Hypercall statuses: Lvd.Hypervisor.HypercallStatus */\n");
         foreach (var s in Enum.GetValues<HypercallStatus>()) sb.Append($"#define LVD_HS_{Snake(s.ToString())} ({(long)s})\n");
         sb.Append($"\n#define LVD_ABI_VERSION {HypercallAbi.Version}\n");
-        sb.Append($"/* CPUID leaf asking the platform firmware for late launch (outside VMX operation) */\n#define LVD_CPUID_LAUNCH 0x{HypercallAbi.LaunchLeaf:x}u\n");
+        sb.Append($"/* CPUID leaf asking the platform firmware for late launch (outside VMX operation) */\n#define LVD_CPUID_LAUNCH " +
+            $"0x{HypercallAbi.LaunchLeaf:x}u\n");
         sb.Append($"#define LVD_CPUID_INFO 0x{HypercallAbi.InfoLeaf:x}u\n");
         sb.Append("/* EPT permission bits for LVD_HC_EPT_MAP */\n#define LVD_EPT_R 1\n#define LVD_EPT_W 2\n#define LVD_EPT_X 4\n");
         sb.Append("\n#endif\n");

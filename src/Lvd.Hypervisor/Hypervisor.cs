@@ -201,9 +201,13 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             // The guest's own crash (also when an exception injected here cannot be delivered):
             // the vCPU shuts down and the machine reports it as without a hypervisor.
             ExitReason.TripleFault => ExitAction.Shutdown,
-            ExitReason.EptViolation => Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear 0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
-            ExitReason.EptMisconfiguration => Stop($"EPT misconfiguration at guest-physical 0x{v.GuestPhysicalAddress:x} on vCPU {cpu.Id}: a hypervisor bug"),
-            ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(Cpu.RAX):x}, ECX 0x{cpu.GetRegister(Cpu.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
+            ExitReason.EptViolation =>
+                Stop($"EPT violation by the kernel on vCPU {cpu.Id}: guest-physical 0x{v.GuestPhysicalAddress:x} (linear " +
+                $"0x{v.GuestLinearAddress:x}), qualification 0x{v.ExitQualification:x}, RIP 0x{v.GuestRip:x}: hypervisor memory is not the guest's"),
+            ExitReason.EptMisconfiguration =>
+                Stop($"EPT misconfiguration at guest-physical 0x{v.GuestPhysicalAddress:x} on vCPU {cpu.Id}: a hypervisor bug"),
+            ExitReason.Vmfunc => Stop($"the kernel executed a failing VMFUNC (EAX 0x{cpu.GetRegister(Cpu.RAX):x}, ECX " +
+                $"0x{cpu.GetRegister(Cpu.RCX):x}) on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
             _ => Stop($"unexpected VM exit {v.ExitReason} on vCPU {cpu.Id} at RIP 0x{v.GuestRip:x}"),
         };
     }

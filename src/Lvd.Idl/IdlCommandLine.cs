@@ -3,7 +3,8 @@ namespace Lvd.Idl;
 /// <summary>`lvd idl FILE.idl [-o OUTDIR]`: exit 0 when the glue was written, 1 on diagnostics, 2 on usage.</summary>
 public static class IdlCommandLine
 {
-    private const string Usage = "usage: lvd idl FILE.idl [-o OUTDIR]   (writes NAME_glue.h, NAME_kernel.c, NAME_domain.c; OUTDIR defaults to the current directory)";
+    private const string Usage =
+        "usage: lvd idl FILE.idl [-o OUTDIR]   (writes NAME_glue.h, NAME_kernel.c, NAME_domain.c; OUTDIR defaults to the current directory)";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {

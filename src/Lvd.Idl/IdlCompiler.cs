@@ -34,7 +34,8 @@ public static class IdlCompiler
             var worst = Math.Max(plan.RequestPageBytes, plan.ReplyPageBytes);
             if (worst > RpcPlan.RegisterPageSize)
                 tooBig.Add(source.Error(plan.Rpc.NameSpan,
-                    $"rpc '{plan.Rpc.Name}' needs {worst} bytes of the register page, which holds {RpcPlan.RegisterPageSize}: pass bulk data as a 'buffer' in the shared pool"));
+                    $"rpc '{plan.Rpc.Name}' needs {worst} bytes of the register page, which holds {RpcPlan.RegisterPageSize}: pass bulk data as a " +
+                        $"'buffer' in the shared pool"));
         }
         if (tooBig.Count > 0)
             return new IdlResult(tooBig, NoFiles);

@@ -7,7 +7,8 @@ namespace Lvd.Machine;
 /// <summary>Human-readable reports of a dead guest: vector, RIP, the instruction, registers.</summary>
 public static class CrashReport
 {
-    private static readonly string[] RegNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+    private static readonly string[] RegNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15"];
 
     public static string Describe(Machine m, Cpu cpu)
     {
@@ -89,7 +90,8 @@ public static class CrashReport
         }
         sb.Append($"  rip {cpu.Rip:x16}  rflags {cpu.Rflags:x8}  cpl {cpu.Cpl}\n");
         sb.Append($"  cr0 {cpu.Cr0:x}  cr2 {cpu.Cr2:x}  cr3 {cpu.Cr3:x}  cr4 {cpu.Cr4:x}  efer {cpu.Efer:x}\n");
-        sb.Append($"  cs {cpu.Segs[(int)SegReg.CS].Selector:x4}  ss {cpu.Segs[(int)SegReg.SS].Selector:x4}  fs.base {cpu.FsBase:x}  gs.base {cpu.GsBase:x}  idtr {cpu.Idtr.Base:x}/{cpu.Idtr.Limit:x}  tr {cpu.Tr.Selector:x}\n");
+        sb.Append($"  cs {cpu.Segs[(int)SegReg.CS].Selector:x4}  ss {cpu.Segs[(int)SegReg.SS].Selector:x4}  fs.base {cpu.FsBase:x}  gs.base " +
+            $"{cpu.GsBase:x}  idtr {cpu.Idtr.Base:x}/{cpu.Idtr.Limit:x}  tr {cpu.Tr.Selector:x}\n");
         sb.Append($"  instructions {cpu.Instructions:N0}  cycles {cpu.Cycles:N0}\n");
     }
 }

@@ -25,7 +25,8 @@ public static class DomainBuilder
         var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, cc.BuildEnvironment());
         if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
         else File.Delete(tmp);
-        if (r.ExitCode != 0) throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+        if (r.ExitCode != 0)
+            throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
         return (name, elf);
     }
 }

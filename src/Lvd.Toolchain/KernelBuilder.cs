@@ -1,6 +1,9 @@
 namespace Lvd.Toolchain;
 
-/// <summary>Builds the guest kernel with guest/kernel/build.sh (the flags are guest/flags', GuestFlags), after generating the IDL glue it links (GlueGenerator).</summary>
+/// <summary>
+/// Builds the guest kernel with guest/kernel/build.sh (the flags are guest/flags', GuestFlags), after generating the
+/// IDL glue it links (GlueGenerator).
+/// </summary>
 public static class KernelBuilder
 {
     public static string Build(GuestCompiler cc)

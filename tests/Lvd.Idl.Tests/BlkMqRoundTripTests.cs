@@ -21,7 +21,8 @@ public sealed class BlkMqRoundTripTests
         {
             var (queues, blockSize, depth, ios) = c;
             var commands = new List<string> { $"init {S(queues)} {S(blockSize)} {S(depth)}", "crossings" };
-            var expected = new List<string> { $"tag_set queues {S(queues)} depth {S(depth)} cmd_size {S(blockSize)} flags 1", "rc 0 ret 0", "crossings 2" };
+            var expected = new List<string> { $"tag_set queues {S(queues)} depth {S(depth)} cmd_size {S(blockSize)} flags 1", "rc 0 ret 0",
+                "crossings 2" };
             var queueRequests = new ulong[16];
             var queueBytes = new ulong[16];
             foreach (var ((hwq, slot, sector, bytes), (flags, tag, last)) in ios)

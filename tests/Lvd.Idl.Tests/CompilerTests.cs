@@ -79,13 +79,15 @@ public sealed class CompilerTests
         {
             foreach (var function in text.Split("\n}\n"))
             {
-                var start = function.Contains("_handler(struct lvd_chan *ch", StringComparison.Ordinal) ? 0 : function.IndexOf("rc = ch->transport(m);", StringComparison.Ordinal);
+                var start = function.Contains("_handler(struct lvd_chan *ch",
+                    StringComparison.Ordinal) ? 0 : function.IndexOf("rc = ch->transport(m);", StringComparison.Ordinal);
                 if (start < 0)
                     continue;
                 var end = function.IndexOf("lvd_msg_clear_reply(m);", start, StringComparison.Ordinal);
                 var body = OneArmPerSwitch(function[start..(end < 0 ? function.Length : end)]);
                 var reads = System.Text.RegularExpressions.Regex.Matches(body, @"\(\w+\)m->w\[\d\]|m->w\[\d\], |lvd_rp_get_\w+\(rp, [^,]+")
-                    .Select(mt => mt.Value.Contains("m->w", StringComparison.Ordinal) ? mt.Value[mt.Value.IndexOf('m')..(mt.Value.IndexOf(']') + 1)] : mt.Value[mt.Value.IndexOf(',')..])
+                    .Select(mt => mt.Value.Contains("m->w",
+                        StringComparison.Ordinal) ? mt.Value[mt.Value.IndexOf('m')..(mt.Value.IndexOf(']') + 1)] : mt.Value[mt.Value.IndexOf(',')..])
                     .ToList();
                 receiving++;
                 var twice = reads.GroupBy(r => r).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
@@ -162,7 +164,8 @@ public sealed class CompilerTests
         var over = IdlCompiler.Compile("t.idl", "interface t;\ndomain rpc void f(in u8 a[4096], in u8 b[1]);\n");
 
         Assert.True(fits.Succeeded);
-        Assert.Equal("t.idl:2:17: error: rpc 'f' needs 4097 bytes of the register page, which holds 4096: pass bulk data as a 'buffer' in the shared pool",
+        Assert.Equal("t.idl:2:17: error: rpc 'f' needs 4097 bytes of the register page, which holds 4096: pass bulk data as a 'buffer' in the " +
+            "shared pool",
             over.Diagnostics.Single().Format().Split('\n')[0]);
         Assert.Empty(over.GeneratedFiles);
     }
@@ -179,7 +182,8 @@ public sealed class CompilerTests
             kernel rpc void touch(back *pk [call(use)]);
             kernel rpc void done(back *pk [call(end)]);
             """).GeneratedFiles;
-        static string Function(string file, string head) => file[file.IndexOf(head, StringComparison.Ordinal)..][..file[file.IndexOf(head, StringComparison.Ordinal)..].IndexOf("\n}\n", StringComparison.Ordinal)];
+        static string Function(string file, string head) => file[file.IndexOf(head, StringComparison.Ordinal)..][..file[file.IndexOf(head,
+            StringComparison.Ordinal)..].IndexOf("\n}\n", StringComparison.Ordinal)];
         var kernel = files["s_kernel.c"];
         var domain = files["s_domain.c"];
 
@@ -191,10 +195,12 @@ public sealed class CompilerTests
         // The callee checks the name's form, takes the slot's shadow in the commit step, leaves it after the call.
         var handler = Function(domain, "xmit_handler(");
         Assert.Contains("if (!lvd_scope_name_ok(v_pk))\n\t\treturn -LVD_EBADREF;", handler, StringComparison.Ordinal);
-        Assert.True(handler.IndexOf("lvd_scope_enter(ch, v_pk, LVD_TAG_PKT, sizeof(*pk))", StringComparison.Ordinal) > handler.IndexOf("// Commit.", StringComparison.Ordinal));
+        Assert.True(handler.IndexOf("lvd_scope_enter(ch, v_pk, LVD_TAG_PKT, sizeof(*pk))", StringComparison.Ordinal) > handler.IndexOf("// Commit.",
+            StringComparison.Ordinal));
         Assert.Contains("lvd_scope_leave(ch, v_pk, LVD_TAG_PKT);", handler, StringComparison.Ordinal);
         // Nested calls name it by the slot: the kernel checks slot, type and generation; end kills the name on both sides.
-        Assert.Contains("struct lvd_scope *c_pk = lvd_scope_lookup(ch, v_pk, LVD_TAG_PKT);\n\tif (c_pk == NULL)\n\t\treturn -LVD_EBADREF;", Function(kernel, "touch_handler("), StringComparison.Ordinal);
+        Assert.Contains("struct lvd_scope *c_pk = lvd_scope_lookup(ch, v_pk, LVD_TAG_PKT);\n\tif (c_pk == NULL)\n\t\treturn -LVD_EBADREF;",
+            Function(kernel, "touch_handler("), StringComparison.Ordinal);
         Assert.DoesNotContain("lvd_scope_close", Function(kernel, "touch_handler("), StringComparison.Ordinal);
         Assert.Contains("lvd_scope_close(ch, v_pk, LVD_TAG_PKT);", Function(kernel, "done_handler("), StringComparison.Ordinal);
         Assert.Contains("lvd_scope_close_slot(c_pk);", Function(domain, "s_call_done("), StringComparison.Ordinal);
@@ -227,7 +233,8 @@ public sealed class CompilerTests
 
         var (code, stdout, stderr) = Run(good, "-o", Path.Combine(dir, "out"));
         Assert.Equal((0, ""), (code, stderr));
-        Assert.Equal(["good_domain.c", "good_glue.h", "good_kernel.c"], Directory.GetFiles(Path.Combine(dir, "out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["good_domain.c", "good_glue.h", "good_kernel.c"], Directory.GetFiles(Path.Combine(dir,
+            "out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(3, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
 
         (code, stdout, stderr) = Run(bad, "-o", Path.Combine(dir, "badout"));

@@ -112,7 +112,8 @@ public sealed class DataRoundTripTests
                 1 => Arm.Reverse().ToArray(),
                 _ => [.. Arm[4..], .. Arm[..4]],
             };
-            return unchecked(new Sample((sbyte)(A * 3 + 1), (short)(B * 3 + 1), C * 3 + 1, D * 3 + 1, (byte)(E * 3 + 1), (ushort)(F * 3 + 1), G * 3 + 1, H * 3 + 1, Tag, arm));
+            return unchecked(new Sample((sbyte)(A * 3 + 1), (short)(B * 3 + 1), C * 3 + 1, D * 3 + 1, (byte)(E * 3 + 1), (ushort)(F * 3 + 1),
+                G * 3 + 1, H * 3 + 1, Tag, arm));
         }
     }
 
@@ -121,7 +122,8 @@ public sealed class DataRoundTripTests
     {
         var arm = Gen.OneOf(Gen.Byte.Array[8].Select(b => (0u, b)), Gen.Byte.Array[24].Select(b => (1u, b)), Gen.Byte.Array[8].Select(b => (7u, b)));
         var gen = Gen.Select(Gen.Select(Gen.SByte, Gen.Short, Gen.Int, Gen.Long), Gen.Select(Gen.Byte, Gen.UShort, Gen.UInt, Gen.ULong), arm)
-            .Select(t => new Sample(t.Item1.Item1, t.Item1.Item2, t.Item1.Item3, t.Item1.Item4, t.Item2.Item1, t.Item2.Item2, t.Item2.Item3, t.Item2.Item4, t.Item3.Item1, t.Item3.Item2));
+            .Select(t => new Sample(t.Item1.Item1, t.Item1.Item2, t.Item1.Item3, t.Item1.Item4, t.Item2.Item1, t.Item2.Item2, t.Item2.Item3,
+                t.Item2.Item4, t.Item3.Item1, t.Item3.Item2));
         gen.Array[1, 20].Sample(cases => RunBatch(Harness.Data, cases.Select(s =>
         {
             var back = s.Mutated();
@@ -143,7 +145,8 @@ public sealed class DataRoundTripTests
             var (lists, tooLong, cycle) = c;
             static string Nodes((uint K, ulong V)[] l) => $"{l.Length}{string.Concat(l.Select(n => $" {S(n.K)} {S(n.V)}"))}";
             RunBatch(Harness.Data, lists
-                .Select(l => ($"list {Nodes(l)}", new[] { $"recv {Nodes(l)}", $"rc 0 crossed 1 ret {S(l.Aggregate(0UL, (sum, n) => unchecked(sum + n.Item1 * n.Item2)))}" }))
+                .Select(l => ($"list {Nodes(l)}", new[] { $"recv {Nodes(l)}",
+                    $"rc 0 crossed 1 ret {S(l.Aggregate(0UL, (sum, n) => unchecked(sum + n.Item1 * n.Item2)))}" }))
                 .Append(($"list {Nodes(tooLong)}", ["rc -6 crossed 0 ret 0"]))
                 .Append(($"cycle {cycle}{string.Concat(Enumerable.Repeat(" 1 1", cycle))}", ["rc -6 crossed 0 ret 0"])));
         }, iter: Iterations, threads: 1);
@@ -160,7 +163,8 @@ public sealed class DataRoundTripTests
     {
         RunBatch(Harness.Data,
         [
-            ($"arrays 1 2 3 4 33{string.Concat(Enumerable.Repeat(" 5", 33))}", [$"rc -4 crossed 0 ret 0 doubled{string.Concat(Enumerable.Repeat(" 61166", 32))} guard eeee block 0000000000000000"]),
+            ($"arrays 1 2 3 4 33{string.Concat(Enumerable.Repeat(" 5", 33))}",
+                [$"rc -4 crossed 0 ret 0 doubled{string.Concat(Enumerable.Repeat(" 61166", 32))} guard eeee block 0000000000000000"]),
             ("checksum_outside 18446744073709551615 4", ["rc -3 crossed 0"]),   // a buffer that is not in the pool
             ($"checksum_outside {PoolSize - 4} 8", ["rc -3 crossed 0"]),      // one that runs off its end
             ("count_bytes -1", ["rc -4 ret 0"]),                               // a negative signed length

@@ -30,7 +30,8 @@ public sealed class DevicesRoundTripTests
             {
                 var o = ops[i];
                 var cfg = Harness.Hex([.. o.Arm, .. new byte[8 - o.Arm.Length]]);
-                commands.AddRange([$"open {S(o.OpenFlags)}", $"configure {S(o.Kind)} {Harness.Hex(o.Arm)} {S(o.Generation)}", $"event {S(o.Code)} {S(o.Arg)}"]);
+                commands.AddRange([$"open {S(o.OpenFlags)}", $"configure {S(o.Kind)} {Harness.Hex(o.Arm)} {S(o.Generation)}",
+                    $"event {S(o.Code)} {S(o.Arg)}"]);
                 expected.AddRange(
                 [
                     $"open same 1 flags {S(o.OpenFlags)}",
@@ -45,7 +46,8 @@ public sealed class DevicesRoundTripTests
             var lines = Harness.Devices.Run(commands);
             Assert.Equal(expected, lines[..^3]);
             var last = ops[^1];
-            Assert.Equal($"id {S(id)} flags {S(last.OpenFlags)} state {S(last.Kind + 1000)} stats {ops.Length} kind {S(last.Kind)} name {Harness.Hex(name)} cfg {Harness.Hex([.. last.Arm, .. new byte[8 - last.Arm.Length]])}", Fields(lines[^3]));
+            Assert.Equal($"id {S(id)} flags {S(last.OpenFlags)} state {S(last.Kind + 1000)} stats {ops.Length} kind {S(last.Kind)} name " +
+                $"{Harness.Hex(name)} cfg {Harness.Hex([.. last.Arm, .. new byte[8 - last.Arm.Length]])}", Fields(lines[^3]));
             Assert.Equal(Fields(lines[^3]), Fields(lines[^2]));
             Assert.Equal("live 1", lines[^1]);
         }, iter: 8, threads: 1);

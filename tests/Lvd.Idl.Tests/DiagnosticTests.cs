@@ -343,7 +343,8 @@ test.idl:2:1: error: unterminated comment: expected '*/'
 
         Assert.Equal(
             ["t.idl:3:25: error: struct 'dev' has no field 'flagz'",
-             "t.idl:4:22: error: unknown type 'u31': expected a scalar (u8, u16, u32, u64, s8, s16, s32, s64, char), string<N>, buffer, a projection pointer or a callback",
+             "t.idl:4:22: error: unknown type 'u31': expected a scalar (u8, u16, u32, u64, s8, s16, s32, s64, char), string<N>, buffer, a " +
+                 "projection pointer or a callback",
              "t.idl:4:32: error: unknown projection 'nope'"],
             result.Diagnostics.Select(d => d.Format().Split('\n')[0]));
     }
@@ -353,6 +354,7 @@ test.idl:2:1: error: unterminated comment: expected '*/'
     {
         var result = IdlCompiler.Compile("t.idl", "interface x;\n\tstruct a { u32 x }\n");
 
-        Assert.Equal("t.idl:2:19: error: expected ';' after the field, found '}'\n     struct a { u32 x }\n                      ^", result.Diagnostics.Single().Format());
+        Assert.Equal("t.idl:2:19: error: expected ';' after the field, found '}'\n     struct a { u32 x }\n                      ^",
+            result.Diagnostics.Single().Format());
     }
 }

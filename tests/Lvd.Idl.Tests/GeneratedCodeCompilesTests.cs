@@ -11,7 +11,8 @@ public sealed class GeneratedCodeCompilesTests
 {
     private static readonly string[] Scalars = ["u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "char"];
     private static readonly string[] Directions = ["in", "out", "in out"];
-    private static readonly string[] Ownerships = ["", " [bind]", " [alloc(callee)]", " [dealloc(callee)]", " [dealloc(caller)]", " [call]", " [call(use)]", " [call(end)]"];
+    private static readonly string[] Ownerships = ["", " [bind]", " [alloc(callee)]", " [dealloc(callee)]", " [dealloc(caller)]", " [call]",
+        " [call(use)]", " [call(end)]"];
 
     /// <summary>Draws an interface from a seed, following the language's rules so that it is valid.</summary>
     private static string RandomInterface(int seed)
@@ -101,7 +102,8 @@ public sealed class GeneratedCodeCompilesTests
             {
                 try
                 {
-                    Gcc.Compile([Path.Combine(dir, side)], [Repo.Path("guest", "glue"), dir], Path.Combine(dir, side + ".o"), link: false, sanitize: false);
+                    Gcc.Compile([Path.Combine(dir, side)], [Repo.Path("guest", "glue"), dir], Path.Combine(dir, side + ".o"), link: false,
+                        sanitize: false);
                 }
                 catch (InvalidOperationException e)
                 {

@@ -1,7 +1,8 @@
 namespace Lvd.Idl.Tests;
 
 /// <summary>
-/// The generated glue of idl/examples/devices.idl, byte for byte, as committed in Golden/ (as NAME.golden, so that tools do not take it for hand-written code):
+/// The generated glue of idl/examples/devices.idl, byte for byte, as committed in Golden/ (as NAME.golden, so that
+/// tools do not take it for hand-written code):
 /// any change to what the compiler emits shows up here and in review. After an intended
 /// change, rerun with LVD_UPDATE_GOLDEN=1 and commit the new files.
 /// </summary>

@@ -21,7 +21,8 @@ public sealed class NetDeviceRoundTripTests
         {
             var (mtu, features, flags, packets) = c;
             var commands = new List<string> { $"register 6e756c6c30 {S(mtu)} {S(features)} {S(flags)}", "open" };
-            var expected = new List<string> { $"register name null0 mtu {S(mtu)} features {S(features)}", "rc 0 ret 0", $"rc 0 ret 0 state {S(flags | 1)}" };
+            var expected = new List<string> { $"register name null0 mtu {S(mtu)} features {S(features)}", "rc 0 ret 0",
+                $"rc 0 ret 0 state {S(flags | 1)}" };
             ulong bytes = 0;
             var offset = 0;
             for (var i = 0; i < packets.Length; i++)
@@ -51,7 +52,8 @@ public sealed class NetDeviceRoundTripTests
         var path = Repo.Path("idl", "net_device.idl");
         var kernel = IdlCompiler.Compile("net_device.idl", File.ReadAllText(path)).GeneratedFiles["net_device_kernel.c"];
 
-        Assert.Contains(" *   request: w0 function id | target, w1 function handle, w2 ref dev, w3 call-scoped skb, w4 skb->len, w5 skb->protocol, w6 pool offset of data, w7 data_len\n", kernel, StringComparison.Ordinal);
+        Assert.Contains(" *   request: w0 function id | target, w1 function handle, w2 ref dev, w3 call-scoped skb, w4 skb->len, w5 skb->protocol, " +
+            "w6 pool offset of data, w7 data_len\n", kernel, StringComparison.Ordinal);
         Assert.Contains(" *   register page: 0 bytes in, 0 bytes out\n", kernel, StringComparison.Ordinal);
         // The skb is call-scoped: no name of the domain's comes back for it.
         Assert.Contains(" *   reply:   w0 status, w1 dev->tx_packets, w2 dev->tx_bytes, w3 *ret\n", kernel, StringComparison.Ordinal);

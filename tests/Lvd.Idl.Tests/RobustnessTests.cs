@@ -12,7 +12,8 @@ public sealed class RobustnessTests
         File.ReadAllText(Repo.Path("idl", "net_device.idl")),
     ];
 
-    private static readonly string[] Fragments = ["{", "}", ";", "*", "[", "]", "<=", "->", "in", "out", "bind", "alloc(", "call", "call(", "depth 0", "union", "case 1:", "0x", "\"", "/*", "u64", "string<", "\t", "\n", "é"];
+    private static readonly string[] Fragments = ["{", "}", ";", "*", "[", "]", "<=", "->", "in", "out", "bind", "alloc(", "call", "call(",
+        "depth 0", "union", "case 1:", "0x", "\"", "/*", "u64", "string<", "\t", "\n", "é"];
 
     [Fact]
     public void MangledInterfacesNeverThrow()

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Lvd.Experiments.Bench;
 using Lvd.Experiments.Domains;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -33,7 +32,8 @@ public sealed class BenchOutputTests
 
     /// <summary>The text elements of an SVG plot (titles, labels, ticks, legend entries).</summary>
     private static List<string> Texts(string svg) =>
-        System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(svg), "<text[^>]*>([^<]*)</text>").Select(m => m.Groups[1].Value.Trim()).ToList();
+        System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(svg),
+            "<text[^>]*>([^<]*)</text>").Select(m => m.Groups[1].Value.Trim()).ToList();
 
     [Fact]
     public void ResultsJsonAndPlots()
@@ -54,7 +54,8 @@ public sealed class BenchOutputTests
         Assert.Equal(555, doc.GetProperty("table1_call_reply").GetProperty("round_trip_cycles").GetInt64());
         Assert.Equal(396, doc.GetProperty("table1_call_reply").GetProperty("paper_round_trip_cycles").GetDouble());
 
-        foreach (var name in new[] { "figure6-nullnet", "figure6-nullnet-percent", "figure9-nullblk", "figure9-nullblk-percent", "table1-call-reply", "table3-interrupts", "table4-crossings-exits" })
+        foreach (var name in new[] { "figure6-nullnet", "figure6-nullnet-percent", "figure9-nullblk", "figure9-nullblk-percent", "table1-call-reply",
+            "table3-interrupts", "table4-crossings-exits" })
         {
             Assert.Contains(Path.Combine(dir, name + ".png"), files);
             Assert.True(new FileInfo(Path.Combine(dir, name + ".png")).Length > 1000, name);

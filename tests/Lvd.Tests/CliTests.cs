@@ -1,6 +1,4 @@
-using Lvd.Experiments;
 using System.Text.Json;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -100,9 +98,11 @@ public sealed class CliTests
     public void ExecAndCsmithCombinationsAreRefused()
     {
         string elf = HelloElf();
-        AssertUsageError(["exec", elf, "--hypervisor", "--hypervisor-on-request"], "--hypervisor and --hypervisor-on-request exclude each other", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--hypervisor", "--hypervisor-on-request"], "--hypervisor and --hypervisor-on-request exclude each other",
+            "lvd exec --help");
         AssertUsageError(["exec", elf, "--profile-period", "10"], "--profile-period needs --profile", "lvd exec --help");
-        AssertUsageError(["csmith", "--seed-file", Guest.Path("tests", "data", "csmith-seeds.txt"), "--count", "3"], "--count and --seed-file exclude each other", "lvd csmith --help");
+        AssertUsageError(["csmith", "--seed-file", Guest.Path("tests", "data", "csmith-seeds.txt"), "--count", "3"],
+            "--count and --seed-file exclude each other", "lvd csmith --help");
         AssertUsageError(["csmith", "--opt", "-O9"], "--opt -O9: one of -O0, -O1, -O2, -O3, -Os, -Og", "lvd csmith --help");
         AssertUsageError(["csmith", "--jobs", "0"], "--jobs 0: must be at least 1", "lvd csmith --help");
         // `--opt -O2` parses (the value starts with a dash): the next problem is the one reported.
@@ -128,6 +128,13 @@ public sealed class CliTests
     [InlineData("--duration 10: must be at least 1,000,000 cycles", "lvd bench --help", "bench", "--duration", "10")]
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]
     [InlineData("--runs 0: must be at least 1", "lvd bench mips --help", "bench", "mips", "--runs", "0")]
+    // The campaigns' --count, --seed and --jobs (CampaignSettings), checked before anything is built.
+    [InlineData("--count 0: must be 1 to 1000000", "lvd faults --help", "faults", "--driver", "nullnet", "--count", "0")]
+    [InlineData("--seed 2147483648: must be 0 to 2147483647", "lvd seqdiff --help", "seqdiff", "--seed", "2147483648")]
+    [InlineData("--jobs 0: must be at least 1", "lvd fuzz-machine --help", "fuzz-machine", "--jobs", "0")]
+    [InlineData("--seed -2: must be 0 or more", "lvd fuzz-domains --help", "fuzz-domains", "--seed", "-2")]
+    [InlineData("--cpus 65: 1 to ", "lvd fuzz-domains --help", "fuzz-domains", "--cpus", "65")]
+    [InlineData("--per-boot 61: must be 1 to 60", "lvd fuzz-domains --help", "fuzz-domains", "--per-boot", "61")]
     public void RangesTheGuestCannotRunAreRefused(string expect, string help, params string[] args) =>
         AssertUsageError(args, expect, help);
 
@@ -172,8 +179,10 @@ public sealed class CliTests
         string dir = Guest.TempDir("cli-paths");
         string file = Path.Combine(dir, "a-file");
         File.WriteAllText(file, "x");
-        AssertUsageError(["exec", elf, "--stats-json", "/nonexistent/dir/s.json"], "--stats-json /nonexistent/dir/s.json: no such directory /nonexistent/dir", "lvd exec --help");
-        AssertUsageError(["exec", elf, "--stats-json", "/proc/lvd-test.json"], "--stats-json /proc/lvd-test.json: cannot write there", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--stats-json", "/nonexistent/dir/s.json"],
+            "--stats-json /nonexistent/dir/s.json: no such directory /nonexistent/dir", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--stats-json", "/proc/lvd-test.json"], "--stats-json /proc/lvd-test.json: cannot write there",
+            "lvd exec --help");
         AssertUsageError(["exec", elf, "--stats-json", dir], "is a directory, not a file", "lvd exec --help");
         AssertUsageError(["exec", elf, "--json", "/proc/lvd-test.json"], "--json /proc/lvd-test.json: cannot write there", "lvd exec --help");
         AssertUsageError(["exec", elf, "--profile=/proc/lvd-test.txt"], "--profile /proc/lvd-test.txt: cannot write there", "lvd exec --help");
@@ -187,7 +196,8 @@ public sealed class CliTests
         AssertUsageError(["exec", dir], $"{dir}: is a directory, not an ELF file", "lvd exec --help");
         AssertUsageError(["exec", "/nonexistent/prog.elf"], "/nonexistent/prog.elf: no such file", "lvd exec --help");
         AssertUsageError(["exec", elf, "--costs", "/nonexistent/costs.json"], "--costs /nonexistent/costs.json: no such file", "lvd exec --help");
-        AssertUsageError(["csmith", "--seed-file", "/nonexistent/seeds.txt"], "--seed-file /nonexistent/seeds.txt: no such file", "lvd csmith --help");
+        AssertUsageError(["csmith", "--seed-file", "/nonexistent/seeds.txt"], "--seed-file /nonexistent/seeds.txt: no such file",
+            "lvd csmith --help");
         // A file that was there is left as it was by the check.
         Assert.Equal("x", File.ReadAllText(file));
     }
@@ -212,7 +222,8 @@ public sealed class CliTests
         Assert.DoesNotContain("   at ", err);
         foreach (var cmd in new[] { "demo", "exec", "boot", "cc", "idl", "csmith", "bench" }) Assert.Contains(cmd, stdout);
         // Piped, the help is not cut at 80 columns: a long description stays on one line.
-        Assert.Contains("The main job: 4 vCPUs under the LVD hypervisor, nullnet and nullblk in the kernel and isolated in domains, a faulty driver contained", stdout);
+        Assert.Contains("The main job: 4 vCPUs under the LVD hypervisor, nullnet and nullblk in the kernel and isolated in domains, a faulty " +
+            "driver contained", stdout);
     }
 
     [Theory]

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Lvd.Experiments.Differential;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -19,7 +18,8 @@ public sealed class CsmithDifferentialTests
         var campaign = new CsmithCampaign(Guest.Cc, Guest.TempDir("csmith")) { NativeTimeout = TimeSpan.FromSeconds(30) };
         var cases = seeds.SelectMany(s => new[] { (s, "-O0"), (s, "-O2") }).ToList();
         var results = new ConcurrentBag<CsmithCampaign.CaseResult>();
-        Parallel.ForEach(cases, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, c => results.Add(campaign.Run(c.Item1, c.Item2)));
+        Parallel.ForEach(cases, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, c => results.Add(campaign.Run(c.Item1,
+            c.Item2)));
         var bad = results.Where(r => r.Verdict != CsmithCampaign.Verdict.Pass).OrderBy(r => r.Seed).ToList();
         Assert.True(bad.Count == 0, $"{bad.Count} of {cases.Count} csmith cases failed:\n" +
             string.Join("\n", bad.Select(r => $"  seed {r.Seed} {r.Opt}: {r.Verdict} {r.Detail}")));
@@ -38,7 +38,8 @@ public sealed class CsmithDifferentialTests
             Hypervisor = Lvd.Hypervisor.HypervisorMode.LaunchAtStart,
         };
         var results = new ConcurrentBag<CsmithCampaign.CaseResult>();
-        Parallel.ForEach(seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, s => results.Add(campaign.Run(s, "-O2")));
+        Parallel.ForEach(seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, s => results.Add(campaign.Run(s,
+            "-O2")));
         var bad = results.Where(r => r.Verdict != CsmithCampaign.Verdict.Pass).OrderBy(r => r.Seed).ToList();
         Assert.True(bad.Count == 0, string.Join("\n", bad.Select(r => $"  seed {r.Seed}: {r.Verdict} {r.Detail}")));
     }

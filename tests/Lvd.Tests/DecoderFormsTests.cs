@@ -79,7 +79,8 @@ public sealed class DecoderFormsTests
             var kind = KindOf(ins.Code.ToOpCode());
             string what = $"{BitConverter.ToString(code, 0, ins.Length)} {ins} ({ins.Code}, {kind}) -> {h}";
             if (kind == FormKind.Vector && h != Handler.Ud) wrong.Add(what + ": the machine has no vector state, must be #UD");
-            else if (kind == FormKind.String && !IsStringHandler(h) && h != Handler.Ud) wrong.Add(what + ": a string form must run as a string instruction");
+            else if (kind == FormKind.String && !IsStringHandler(h) && h != Handler.Ud)
+                wrong.Add(what + ": a string form must run as a string instruction");
             else if (kind != FormKind.String && IsStringHandler(h)) wrong.Add(what + ": not a string form, must not run as one");
         }
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));

@@ -1,6 +1,4 @@
 using Lvd.Experiments.Domains;
-using Lvd.Machine;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 
@@ -81,7 +79,8 @@ public sealed class DomainFuzzTests
         Assert.Equal("exception #UD", o[0].Class);
         Assert.Equal("VM exit CR access", DomainFuzz.KillClass("CR access (VM exit 28) at rip 0x1, qualification 0x4 (EPTP index 1)"));
         Assert.Equal("budget", DomainFuzz.KillClass("kept the CPU for over 5 ms in one call (budget, lvdbudget=) at rip 0x1"));
-        Assert.Equal("watchdog", DomainFuzz.KillClass("watchdog: interrupts off and no progress for a whole preemption-timer period (VM exit 52) at rip 0x1"));
+        Assert.Equal("watchdog",
+            DomainFuzz.KillClass("watchdog: interrupts off and no progress for a whole preemption-timer period (VM exit 52) at rip 0x1"));
         Assert.Equal("GS base", DomainFuzz.KillClass("changed the GS base (swapgs/wrgsbase)"));
     }
 

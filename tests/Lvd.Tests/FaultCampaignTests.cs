@@ -1,7 +1,4 @@
 using Lvd.Experiments.Domains;
-using Lvd.Machine;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 
@@ -82,7 +79,8 @@ public sealed class FaultCampaignTests
     [Fact]
     public void ClassifierReadsOutcomesAndNamesTheFaultThatHarmed()
     {
-        var (o, f) = FaultCampaign.Classify(First + "fault: 1 kind=reply outcome=no-effect applied=1 detect=0 outage=0 lost=0 before=800 after=800\nfaults: done: 2 of 2 injected\n",
+        var (o, f) = FaultCampaign.Classify(First + "fault: 1 kind=reply outcome=no-effect applied=1 detect=0 outage=0 lost=0 before=800 " +
+            "after=800\nfaults: done: 2 of 2 injected\n",
             RunOutcome.Exited, 0, Two);
         Assert.Empty(f);
         Assert.Equal(["recovered", "no-effect"], o.Select(x => x.Result));

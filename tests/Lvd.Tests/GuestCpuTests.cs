@@ -1,9 +1,4 @@
-using Lvd.Experiments;
 using System.Text.RegularExpressions;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -33,7 +28,8 @@ public sealed class GuestCpuTests
         foreach (var opt in new[] { "-O0", "-O2" })
         {
             string elf = Guest.Build($"cpu-{program}{opt}.elf", [$"guest/tests/cpu/{program}.c", "guest/tests/cpu/cputest.c"], opt);
-            var r = Guest.Run(elf, maxInstructions: 200_000_000, options: new RunOptions().With(underHypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
+            var r = Guest.Run(elf, maxInstructions: 200_000_000,
+                options: new RunOptions().With(underHypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
             if (underHypervisor) Assert.True(r.TotalExits > 0, "no VM exits: the program did not run under the hypervisor");
             string output = r.OutputText;
             var fails = output.Split('\n').Where(l => l.StartsWith("FAIL")).ToList();

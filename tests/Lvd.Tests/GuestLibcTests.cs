@@ -1,7 +1,3 @@
-using Lvd.Experiments;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
-
 namespace Lvd.Tests;
 
 /// <summary>

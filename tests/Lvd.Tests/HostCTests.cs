@@ -1,6 +1,3 @@
-using Lvd.Experiments;
-using Lvd.Tests.Support;
-
 namespace Lvd.Tests;
 
 /// <summary>

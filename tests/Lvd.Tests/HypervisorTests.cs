@@ -1,14 +1,9 @@
-using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Iced.Intel;
 using Lvd.Experiments.Bench;
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Cost;
 using Lvd.Machine.Execution;
-using Lvd.Machine.Loader;
 using Lvd.Machine.Vmx;
-using Lvd.Tests.Support;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests;
@@ -74,7 +69,8 @@ public sealed class HypervisorTests
     [Fact]
     public void LaunchAndDevirtualizePreserveAllGuestState()
     {
-        var machine = new Lvd.Machine.Machine(new MachineConfig { MemoryBytes = 64UL << 20, VmxRootReservedBytes = Hypervisor.Hypervisor.DefaultReservedBytes });
+        var machine = new Lvd.Machine.Machine(new MachineConfig { MemoryBytes = 64UL << 20,
+            VmxRootReservedBytes = Hypervisor.Hypervisor.DefaultReservedBytes });
         var elf = Guest.BuildSource("devirt_target", "int main(void){ return 0; }", "-O1");
         BootLoader.Load(machine, ElfImage.Read(elf), "devirt");
         var cpu = machine.Cpus[0];
@@ -127,11 +123,15 @@ public sealed class HypervisorTests
         for (int i = 0; i < 16; i++) d[$"r{i}"] = c.GetRegister(i);
         d["rip"] = c.Rip; d["rflags"] = c.Rflags; d["cr0"] = c.Cr0; d["cr3"] = c.Cr3; d["cr4"] = c.Cr4; d["cr2"] = c.Cr2; d["cr8"] = c.Cr8;
         d["efer"] = c.Efer; d["cpl"] = (ulong)c.Cpl;
-        foreach (var m in new[] { Cpu.Msr.Star, Cpu.Msr.Lstar, Cpu.Msr.Cstar, Cpu.Msr.Fmask, Cpu.Msr.FsBase, Cpu.Msr.GsBase, Cpu.Msr.KernelGsBase, Cpu.Msr.TscAux, Cpu.Msr.Pat, Cpu.Msr.SysenterCs, Cpu.Msr.SysenterEsp, Cpu.Msr.SysenterEip })
+        foreach (var m in new[] { Cpu.Msr.Star, Cpu.Msr.Lstar, Cpu.Msr.Cstar, Cpu.Msr.Fmask, Cpu.Msr.FsBase, Cpu.Msr.GsBase, Cpu.Msr.KernelGsBase,
+            Cpu.Msr.TscAux, Cpu.Msr.Pat, Cpu.Msr.SysenterCs, Cpu.Msr.SysenterEsp, Cpu.Msr.SysenterEip })
             d[$"msr{m:x}"] = c.ReadMsr(m);
         for (int i = 0; i < 6; i++)
         {
-            d[$"seg{i}.sel"] = c.Segs[i].Selector; d[$"seg{i}.base"] = c.Segs[i].Base; d[$"seg{i}.limit"] = c.Segs[i].Limit; d[$"seg{i}.attr"] = c.Segs[i].Attributes;
+            d[$"seg{i}.sel"] = c.Segs[i].Selector;
+            d[$"seg{i}.base"] = c.Segs[i].Base;
+            d[$"seg{i}.limit"] = c.Segs[i].Limit;
+            d[$"seg{i}.attr"] = c.Segs[i].Attributes;
         }
         d["tr.sel"] = c.Tr.Selector; d["tr.base"] = c.Tr.Base; d["tr.limit"] = c.Tr.Limit; d["tr.attr"] = c.Tr.Attributes;
         d["ldtr.sel"] = c.Ldtr.Selector; d["ldtr.attr"] = c.Ldtr.Attributes;

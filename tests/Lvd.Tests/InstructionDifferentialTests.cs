@@ -1,8 +1,4 @@
-using Lvd.Experiments;
 using System.Text;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -25,7 +21,8 @@ public sealed class InstructionDifferentialTests
         var native = Guest.Native($"insn{opt}", Sources, opt, "-mgeneral-regs-only");
         Assert.Equal(0, native.ExitCode);
         var emu = Guest.Run(Guest.Build($"insn{opt}.elf", Sources, opt),
-            options: new Lvd.Machine.Loader.RunOptions().With(underHypervisor ? Lvd.Hypervisor.HypervisorMode.LaunchAtStart : Lvd.Hypervisor.HypervisorMode.None));
+            options: new Lvd.Machine.Loader.RunOptions()
+                .With(underHypervisor ? Lvd.Hypervisor.HypervisorMode.LaunchAtStart : Lvd.Hypervisor.HypervisorMode.None));
         if (underHypervisor) Assert.True(emu.TotalExits > 0);
         Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
         Assert.Equal(0, emu.ExitStatus);

@@ -1,12 +1,6 @@
-using Lvd.Experiments;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lvd.Cli.Commands;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 
@@ -29,7 +23,8 @@ public sealed partial class KernelWorkloadTests
             MaxInstructions = 500_000_000,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None));
 
-    [GeneratedRegex(@"^result: workload=nullblk threads=(\d+) depth=(\d+) ios=(\d+) cycles=(\d+) iops=(\d+) cycles_per_io=(\d+)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^result: workload=nullblk threads=(\d+) depth=(\d+) ios=(\d+) cycles=(\d+) iops=(\d+) cycles_per_io=(\d+)$",
+        RegexOptions.Multiline)]
     private static partial Regex NullblkResult();
 
     private sealed record Result(string Line, long Threads, long Depth, long Ios, long Cycles, long Iops, long CyclesPerIo);

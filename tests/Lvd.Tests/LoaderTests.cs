@@ -1,6 +1,3 @@
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
-
 namespace Lvd.Tests;
 
 /// <summary>Bad images get one-line errors that say what to do, never a crash.</summary>

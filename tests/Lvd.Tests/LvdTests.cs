@@ -1,9 +1,6 @@
-using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Lvd.Experiments.Domains;
-using Lvd.Machine.Loader;
 using Lvd.Machine.Vmx;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -79,10 +76,12 @@ public sealed partial class LvdTests
         Assert.True(summary.Success, "no self-test summary line:\n" + Tail(log));
         Assert.Contains("lvdtest: nested calls kernel -> domain -> kernel ... depth 5 ok", log);
         // Two threads per CPU in the same domain, preempted inside it, each resuming on its own stack.
-        Assert.Matches($@"lvdtest: {2 * cpus} threads on {cpus} cpus in the domain at once: ok; [1-9]\d* interrupts taken inside it, exitless; [1-9]\d* preemptions inside it", log);
+        Assert.Matches($@"lvdtest: {2 * cpus} threads on {cpus} cpus in the domain at once: ok; "
+            + @"[1-9]\d* interrupts taken inside it, exitless; [1-9]\d* preemptions inside it", log);
         Assert.Contains("lvdtest: after the misbehaviours the kernel's user, network and block tests pass again", log);
 
-        var lines = AttackLine().Matches(log).Select(m => (Name: m.Groups["name"].Value, Verdict: m.Groups["verdict"].Value, Result: long.Parse(m.Groups["r"].Value))).ToList();
+        var lines = AttackLine().Matches(log).Select(m => (Name: m.Groups["name"].Value, Verdict: m.Groups["verdict"].Value,
+            Result: long.Parse(m.Groups["r"].Value))).ToList();
         Assert.True(lines.Count >= 60, $"{lines.Count} misbehaviours");
         Assert.Equal(lines.Count, int.Parse(summary.Groups["n"].Value));
         Assert.Equal(lines.Count, lines.Select(l => l.Name).Distinct().Count());
@@ -99,7 +98,8 @@ public sealed partial class LvdTests
             string report = all.Take(at).Last(x => x.StartsWith("lvd: domain selftest killed on cpu ", StringComparison.Ordinal));
             Assert.Contains(why, report);
         }
-        Assert.Equal(lines.Count(l => l.Verdict == "killed"), Regex.Matches(log, @"^lvd: domain selftest killed on cpu \d+: ", RegexOptions.Multiline).Count);
+        Assert.Equal(lines.Count(l => l.Verdict == "killed"), Regex.Matches(log, @"^lvd: domain selftest killed on cpu \d+: ",
+            RegexOptions.Multiline).Count);
         // A domain's output is always its own, prefixed line: it never passes for the kernel's.
         Assert.DoesNotMatch(@"(?m)^result:", log);
         Assert.DoesNotMatch(@"(?m)^lvd: domain nullnet killed", log);
@@ -149,7 +149,8 @@ public sealed partial class LvdTests
         Assert.True(addedNotIo < operations / 50, $"{addedNotIo} exits (other than serial output) added by {operations} operations");
     }
 
-    [GeneratedRegex(@"^lvd: domain (?<name>\S+): (?<calls>\d+) calls, (?<up>\d+) upcalls, (?<irq>\d+) interrupts inside, (?<state>alive|killed)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^lvd: domain (?<name>\S+): (?<calls>\d+) calls, (?<up>\d+) upcalls, (?<irq>\d+) interrupts inside, (?<state>alive|killed)$",
+        RegexOptions.Multiline)]
     private static partial Regex DomainStatsLine();
 
     [Theory]
@@ -242,7 +243,8 @@ public sealed partial class LvdTests
         Assert.Contains("lvd: lvdt_good: driver_call returned 42, w1 = 0x7", log);
         Assert.Contains("lvd: kernel still running after lvdt_good", log);
         Assert.DoesNotContain("lvd: domain lvdt_good killed", log);
-        Assert.True(log.IndexOf("after lvdt_badwrite", StringComparison.Ordinal) < log.IndexOf("lvdt_good: driver_call returned", StringComparison.Ordinal));
+        Assert.True(log.IndexOf("after lvdt_badwrite", StringComparison.Ordinal) < log.IndexOf("lvdt_good: driver_call returned",
+            StringComparison.Ordinal));
     }
 
     // ---------------- (f) the CLI ----------------

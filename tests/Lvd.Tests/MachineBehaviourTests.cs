@@ -1,8 +1,4 @@
-using Lvd.Experiments;
-using Lvd.Machine;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 
@@ -12,7 +8,8 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void ExitCodeAndSerialOutputReachTheHost()
     {
-        var elf = Guest.BuildSource("exit42", "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
+        var elf = Guest.BuildSource("exit42",
+            "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
         var r = Guest.Run(elf);
         Assert.Equal(RunOutcome.Exited, r.Run.Outcome);
         Assert.Equal(42, r.ExitStatus);

@@ -1,5 +1,4 @@
 using Lvd.Experiments.Robustness;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 

@@ -1,11 +1,6 @@
 using Iced.Intel;
-using Lvd.Experiments;
 using Lvd.Experiments.Robustness;
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Execution;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests;
@@ -20,11 +15,16 @@ public sealed class MachineHonestyTests
 {
     private const ulong Data = RawElf.DataBase;
 
-    private static ProgramResult Run(string name, Action<Assembler> code, byte[]? data = null, bool hypervisor = false, long maxInstructions = 10_000_000) =>
+    private static ProgramResult Run(string name, Action<Assembler> code, byte[]? data = null, bool hypervisor = false,
+        long maxInstructions = 10_000_000) =>
         RunWithGates(name, a => { code(a); return []; }, data, hypervisor, maxInstructions);
 
-    /// <summary>Assembles the code at CodeBase; each (vector, label) becomes an interrupt gate of the IDT at Data (load it with <see cref="LoadIdt"/>).</summary>
-    private static ProgramResult RunWithGates(string name, Func<Assembler, (int Vector, Label Handler)[]> code, byte[]? data = null, bool hypervisor = false, long maxInstructions = 10_000_000)
+    /// <summary>
+    /// Assembles the code at CodeBase; each (vector, label) becomes an interrupt gate of the IDT at Data (load it with
+    /// <see cref="LoadIdt"/>).
+    /// </summary>
+    private static ProgramResult RunWithGates(string name, Func<Assembler, (int Vector, Label Handler)[]> code, byte[]? data = null,
+        bool hypervisor = false, long maxInstructions = 10_000_000)
     {
         var a = new Assembler(64);
         var gates = code(a);

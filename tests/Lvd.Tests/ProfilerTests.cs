@@ -1,9 +1,5 @@
-using Lvd.Experiments;
 using Lvd.Experiments.Profiling;
-using Lvd.Hypervisor;
 using Lvd.Machine.Diagnostics;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 

@@ -1,9 +1,6 @@
-using Lvd.Experiments;
 using System.Text.RegularExpressions;
 using Lvd.Experiments.Domains;
 using Lvd.Machine.Cost;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
 
 namespace Lvd.Tests;
 
@@ -23,7 +20,8 @@ public sealed partial class RestartTests
 
     private static FaultCampaign.DriverImage Image(string driver) => FaultCampaign.ReadImage(DomainBuilder.Build(Guest.Cc, driver).Elf);
 
-    private sealed record Run(string Log, List<FaultCampaign.Outcome> Outcomes, List<FaultCampaign.Failure> Failures, FaultCampaign.Accounting? Accounting);
+    private sealed record Run(string Log, List<FaultCampaign.Outcome> Outcomes, List<FaultCampaign.Failure> Failures,
+        FaultCampaign.Accounting? Accounting);
 
     private static Run Boot(string driver, IReadOnlyList<FaultCampaign.Fault> faults, int threads, int depth = 1, string restart = "always")
     {
@@ -108,7 +106,8 @@ public sealed partial class RestartTests
         var img = Image(driver);
         // Armed first: the next restart's fresh image gets ud2 where its replay goes (ndo_open,
         // null_init), so the replay itself is killed; the restart tries again with a clean image.
-        var faults = new List<FaultCampaign.Fault> { FaultCampaign.Kill(driver, img, 0, FaultCampaign.Kind.ReplayPatch), FaultCampaign.Kill(driver, img, 1) };
+        var faults = new List<FaultCampaign.Fault> { FaultCampaign.Kill(driver, img, 0, FaultCampaign.Kind.ReplayPatch), FaultCampaign.Kill(driver,
+            img, 1) };
         var run = Boot(driver, faults, threads: 2, depth: 4);
         Assert.True(run.Failures.Count == 0, string.Join('\n', run.Failures.Select(f => f.What)) + "\n" + Tail(run.Log));
         Assert.Equal(["no-effect", "recovered"], run.Outcomes.Select(o => o.Result));

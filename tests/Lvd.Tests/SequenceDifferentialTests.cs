@@ -1,5 +1,4 @@
 using Lvd.Experiments.Differential;
-using Lvd.Tests.Support;
 
 namespace Lvd.Tests;
 

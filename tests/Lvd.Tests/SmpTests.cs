@@ -1,10 +1,3 @@
-using Lvd.Experiments;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Tests.Support;
-using Lvd.Toolchain;
-
 namespace Lvd.Tests;
 
 /// <summary>

@@ -100,6 +100,16 @@ uint64_t lvd_pool_alloc(uint64_t size);   // shared with one domain: physical, z
 struct lvd_domain *lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 				     int (*upcall)(struct lvd_domain *, struct lvd_msg *));
 int lvd_call(struct lvd_domain *d, struct lvd_msg *m);   // 0 or -LVD_E*
+
+// A glue transport's crossing into d: the interface's function ids start at
+// fn_base.  LVD_OK when a reply arrived (its status in m->w[0]), else
+// -LVD_ECROSS (the domain died or is gone).
+static inline int
+lvd_call_glue(struct lvd_domain *d, struct lvd_msg *m, uint64_t fn_base)
+{
+	m->w[0] += fn_base;
+	return lvd_call(d, m) == 0 ? LVD_OK : -LVD_ECROSS;
+}
 void lvd_kill(struct lvd_domain *d, const char *why);
 void lvd_set_restart(struct lvd_domain *d, const struct lvd_restart_ops *ops);   // lvdrestart= policy
 static inline int lvd_restart_pending(const struct lvd_domain *d) { return d->restart_state == LVD_RS_PENDING; }

@@ -41,8 +41,7 @@ static uint64_t nb_base_requests[NCPU], nb_base_bytes[NCPU];   // the queues' co
 int
 nb_to_domain(struct lvd_msg *m)
 {
-	m->w[0] += NB_FN_BASE;
-	return lvd_call(nb_dom, m) == 0 ? LVD_OK : -LVD_ECROSS;
+	return lvd_call_glue(nb_dom, m, NB_FN_BASE);
 }
 
 void

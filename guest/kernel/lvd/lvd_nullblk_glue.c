@@ -60,20 +60,13 @@ static uint64_t h_queue_rq;
 int
 nb_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 {
-	if (ncpu > NB_NCPU || ncpu > NB_MAX_QUEUES || (uint64_t)ncpu * LVD_REGPAGE_SIZE > pool_size)
+	if (ncpu < 0 || ncpu > NB_NCPU || ncpu > NB_MAX_QUEUES)
 		return -LVD_ENOMEM;
-	nchans = ncpu;
-	for (int c = 0; c < ncpu; c++) {
+	for (int c = 0; c < ncpu; c++)
 		lvd_captab_init(&caps[c], cap_slots[c], CAP_SLOTS);
-		chans[c] = (struct lvd_chan){
-			.target = 0,
-			.transport = nb_to_domain,
-			.caps = &caps[c],
-			.regpage = (struct lvd_regpage *)(pool + LVD_POOL_REGPAGE(c)),
-			.pool = { pool, pool_size },
-		};
-	}
-	return 0;
+	int r = lvd_chans_init(chans, (unsigned int)ncpu, nb_to_domain, caps, 1, pool, pool_size);
+	nchans = r == 0 ? ncpu : 0;
+	return r;
 }
 
 // The domain's calls (lvd_upcall_dispatch, interrupts off): function ids
@@ -81,11 +74,7 @@ nb_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 int
 nb_glue_upcall(int cpu, struct lvd_msg *m)
 {
-	if (cpu >= nchans)
-		return -LVD_EINVAL;
-	m->w[0] -= NB_KFN_BASE;
-	blk_mq_kernel_dispatch(&chans[cpu], m);
-	return (int)(int64_t)m->w[0];
+	return lvd_chan_serve(chans, nchans, cpu, m, NB_KFN_BASE, blk_mq_kernel_dispatch);
 }
 
 int32_t

@@ -29,8 +29,7 @@ static struct net_device_stats nn_base;   // null0's counters at the takeover
 int
 nn_to_domain(struct lvd_msg *m)
 {
-	m->w[0] += NN_FN_BASE;
-	return lvd_call(nn_dom, m) == 0 ? LVD_OK : -LVD_ECROSS;
+	return lvd_call_glue(nn_dom, m, NN_FN_BASE);
 }
 
 void

@@ -69,19 +69,12 @@ lvd_shadow_free(void *obj, uint32_t tag)
 int
 nn_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 {
-	if (ncpu > NN_NCPU || (uint64_t)ncpu * LVD_REGPAGE_SIZE > pool_size)
+	if (ncpu < 0 || ncpu > NN_NCPU)
 		return -LVD_ENOMEM;
 	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
-	nchans = ncpu;
-	for (int c = 0; c < ncpu; c++)
-		chans[c] = (struct lvd_chan){
-			.target = 0,
-			.transport = nn_to_domain,
-			.caps = &caps,
-			.regpage = (struct lvd_regpage *)(pool + LVD_POOL_REGPAGE(c)),
-			.pool = { pool, pool_size },
-		};
-	return 0;
+	int r = lvd_chans_init(chans, (unsigned int)ncpu, nn_to_domain, &caps, 0, pool, pool_size);
+	nchans = r == 0 ? ncpu : 0;
+	return r;
 }
 
 // The domain's calls (lvd_upcall_dispatch, interrupts off): function ids
@@ -89,11 +82,7 @@ nn_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 int
 nn_glue_upcall(int cpu, struct lvd_msg *m)
 {
-	if (cpu >= nchans)
-		return -LVD_EINVAL;
-	m->w[0] -= NN_KFN_BASE;
-	net_device_kernel_dispatch(&chans[cpu], m);
-	return (int)(int64_t)m->w[0];
+	return lvd_chan_serve(chans, nchans, cpu, m, NN_KFN_BASE, net_device_kernel_dispatch);
 }
 
 int32_t

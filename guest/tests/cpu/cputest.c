@@ -496,6 +496,19 @@ check_trap(const char *name, int vector, u64 error, u64 rip, u64 cr2)
 	result(name, ok, e, g);
 }
 
+// The probe loads of cputest.h: one macro so the two widths cannot drift.
+#define PROBE_LOAD(fn, insn)						\
+u64									\
+fn(u64 va)								\
+{									\
+	u64 v = BAD;							\
+									\
+	__asm__ volatile(PROBE(insn) : [v] "+r"(v) : [a] "r"(va) : "r11", "memory"); \
+	return v;							\
+}
+PROBE_LOAD(probe_load, "movq (%[a]), %[v]")
+PROBE_LOAD(probe_load32, "movl (%[a]), %k[v]")
+
 void
 check_notrap(const char *name)
 {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include "x86.h"	// rdmsr, wrmsr, MSR numbers (guest/include)
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -139,6 +140,13 @@ extern volatile u64 probe_rip, probe_resume, probe_rsp, probe_rflags;
 void check_trap(const char *name, int vector, u64 error, u64 rip, u64 cr2);
 void check_notrap(const char *name);
 
+// What a probe's destination holds before it runs: still there if it trapped.
+#define BAD	0xbadbadbadULL
+// One load as a probe, 8 or 4 bytes (zero-extended): BAD if it trapped.  Also
+// usable at CPL 3 through user_call().
+u64 probe_load(u64 va);
+u64 probe_load32(u64 va);
+
 // ---- paging ----
 
 #define PTE_P	(1ULL << 0)
@@ -171,20 +179,6 @@ extern u64 pml4[512];
 
 // ---- privileged instructions ----
 
-static inline u64
-rdmsr(u32 msr)
-{
-	u32 lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
-
-static inline void
-wrmsr(u32 msr, u64 v)
-{
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
-}
-
 #define CRREG(n)							\
 static inline u64 read_cr##n(void)					\
 { u64 v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; }	\
@@ -215,17 +209,7 @@ cpuid(u32 leaf, u32 sub, u32 r[4])
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
 }
 
-#define MSR_EFER		0xc0000080
-#define MSR_STAR		0xc0000081
-#define MSR_LSTAR		0xc0000082
-#define MSR_FMASK		0xc0000084
-#define MSR_FS_BASE		0xc0000100
-#define MSR_GS_BASE		0xc0000101
-#define MSR_KERNEL_GS_BASE	0xc0000102
-#define MSR_TSC_AUX		0xc0000103
 
-#define EFER_SCE	(1ULL << 0)
-#define EFER_NXE	(1ULL << 11)
 #define CR0_WP		(1ULL << 16)
 #define CR4_TSD		(1ULL << 2)
 #define CR4_PGE		(1ULL << 7)
@@ -235,7 +219,6 @@ cpuid(u32 leaf, u32 sub, u32 r[4])
 #define FL_ZF	(1ULL << 6)
 #define FL_SF	(1ULL << 7)
 #define FL_TF	(1ULL << 8)
-#define FL_IF	(1ULL << 9)
 #define FL_DF	(1ULL << 10)
 #define FL_OF	(1ULL << 11)
 #define FL_IOPL	(3ULL << 12)

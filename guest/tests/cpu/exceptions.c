@@ -10,8 +10,6 @@
 
 #include "cputest.h"
 
-#define BAD 0xbadbadbadULL
-
 // Names like "de.div_by_zero.frame_at"; used at once by the check.
 static const char *
 nm(const char *a, const char *b)
@@ -67,55 +65,43 @@ check_frame3(const char *name, int errcode)
 
 // ---- #DE (SDM DIV/IDIV: divisor 0, or a quotient too large) ----
 
+// Sets RDX:RAX to dv:av and runs `insn` (dividing by %[c] = cv) as a probe,
+// between `pre` and `post` (MISALIGN/ALIGN16 ... RESTORE, or ""); the
+// results are left in a and d.
+#define DIV_PROBE(pre, insn, post, av, dv, cv)				\
+	do {								\
+		a = (av);						\
+		d = (dv);						\
+		trap_reset();						\
+		__asm__ volatile(pre PROBE(insn) post			\
+		    : "+a"(a), "+d"(d) : [c] "r"(cv) : "r11", "r12", "cc", "memory"); \
+	} while (0)
+
 static void
 t_de(void)
 {
 	u64 a, d;
 
-	a = 1234;
-	d = 0;
-	trap_reset();
-	__asm__ volatile(MISALIGN PROBE("divq %[c]") RESTORE
-	    : "+a"(a), "+d"(d) : [c] "r"(0ULL) : "r11", "r12", "cc", "memory");
+	DIV_PROBE(MISALIGN, "divq %[c]", RESTORE, 1234, 0, 0ULL);
 	check_trap("de.div_by_zero", 0, NOERR, probe_rip, NOCR2);
 	check_frame0("de.div_by_zero", 0, 1);
 	check_eq("de.div_by_zero.rax_unchanged", 1234, a);
 
-	a = 0x8000000000000000ULL;
-	d = ~0ULL;
-	trap_reset();
-	__asm__ volatile(ALIGN16 PROBE("idivq %[c]") RESTORE
-	    : "+a"(a), "+d"(d) : [c] "r"(~0ULL) : "r11", "r12", "cc", "memory");
+	DIV_PROBE(ALIGN16, "idivq %[c]", RESTORE, 0x8000000000000000ULL, ~0ULL, ~0ULL);
 	check_trap("de.idiv64_min_by_minus1", 0, NOERR, probe_rip, NOCR2);
 	check_frame0("de.idiv64_min_by_minus1", 0, 1);
 	check_eq("de.idiv64_min_by_minus1.rax_unchanged", 0x8000000000000000ULL, a);
 	check_eq("de.idiv64_min_by_minus1.rdx_unchanged", ~0ULL, d);
 
-	a = 0x80000000;
-	d = 0xffffffff;
-	trap_reset();
-	__asm__ volatile(PROBE("idivl %k[c]")
-	    : "+a"(a), "+d"(d) : [c] "r"(~0ULL) : "r11", "cc", "memory");
+	DIV_PROBE("", "idivl %k[c]", "", 0x80000000, 0xffffffff, ~0ULL);
 	check_trap("de.idiv32_min_by_minus1", 0, NOERR, probe_rip, NOCR2);
-
-	a = 0xff80;	// AX = -128
-	trap_reset();
-	__asm__ volatile(PROBE("idivb %b[c]")
-	    : "+a"(a) : [c] "r"(~0ULL) : "r11", "cc", "memory");
+	// AX = -128 (8-bit IDIV divides AX; RDX is not used)
+	DIV_PROBE("", "idivb %b[c]", "", 0xff80, 0, ~0ULL);
 	check_trap("de.idiv8_min_by_minus1", 0, NOERR, probe_rip, NOCR2);
-
-	a = 0;
-	d = 1;
-	trap_reset();
-	__asm__ volatile(PROBE("divq %[c]")
-	    : "+a"(a), "+d"(d) : [c] "r"(1ULL) : "r11", "cc", "memory");
+	DIV_PROBE("", "divq %[c]", "", 0, 1, 1ULL);
 	check_trap("de.div_quotient_too_large", 0, NOERR, probe_rip, NOCR2);
 
-	a = (u64)-7;
-	d = ~0ULL;
-	trap_reset();
-	__asm__ volatile(PROBE("idivq %[c]")
-	    : "+a"(a), "+d"(d) : [c] "r"(2ULL) : "r11", "cc", "memory");
+	DIV_PROBE("", "idivq %[c]", "", (u64)-7, ~0ULL, 2ULL);
 	check_notrap("de.idiv_ok.no_trap");
 	check_eq("de.idiv_ok.quotient", (u64)-3, a);
 	check_eq("de.idiv_ok.remainder", (u64)-1, d);
@@ -330,36 +316,27 @@ t_ring3_gp(void)
 
 static u8 acbuf[16] __attribute__((aligned(16)));
 
-static u64
-u_load32(u64 addr)
-{
-	u64 v = BAD;
-
-	__asm__ volatile(PROBE("movl (%[a]), %k[v]") : [v] "+r"(v) : [a] "r"(addr) : "r11", "memory");
-	return v;
-}
-
 static void
 t_ac(void)
 {
 	u64 cr0 = read_cr0();
 
 	trap_reset();
-	user_call(u_load32, (u64)acbuf + 1, 0x202 | FL_AC);
+	user_call(probe_load32, (u64)acbuf + 1, 0x202 | FL_AC);
 	check_notrap("ac.am0.no_check");
 
 	write_cr0(cr0 | CR0_AM);
 	trap_reset();
-	user_call(u_load32, (u64)acbuf + 4, 0x202 | FL_AC);
+	user_call(probe_load32, (u64)acbuf + 4, 0x202 | FL_AC);
 	check_notrap("ac.aligned.no_fault");
 	trap_reset();
-	user_call(u_load32, (u64)acbuf + 1, 0x202);
+	user_call(probe_load32, (u64)acbuf + 1, 0x202);
 	check_notrap("ac.rflags_ac0.no_check");
 	trap_reset();
-	user_call(u_load32, (u64)acbuf + 1, 0x202 | FL_AC);
+	user_call(probe_load32, (u64)acbuf + 1, 0x202 | FL_AC);
 	check_trap("ac.ring3_misaligned_load", 17, 0, probe_rip, NOCR2);
 	trap_reset();
-	u_load32((u64)acbuf + 1);
+	probe_load32((u64)acbuf + 1);
 	check_notrap("ac.ring0.no_check");
 	write_cr0(cr0);
 }
@@ -370,20 +347,17 @@ static u64
 u_int(u64 vec)
 {
 	// int $n needs an immediate: dispatch on the few vectors used.
+#define INT_CASE(v, insn)						\
+	case v:								\
+		__asm__ volatile(PROBE(insn) : : : "r11", "memory");	\
+		break;
 	switch (vec) {
-	case 3:
-		__asm__ volatile(PROBE("int3") : : : "r11", "memory");
-		break;
-	case 0x41:
-		__asm__ volatile(PROBE("int $0x41") : : : "r11", "memory");
-		break;
-	case 0x42:
-		__asm__ volatile(PROBE("int $0x42") : : : "r11", "memory");
-		break;
-	case 0x47:
-		__asm__ volatile(PROBE("int $0x47") : : : "r11", "memory");
-		break;
+	INT_CASE(3, "int3")
+	INT_CASE(0x41, "int $0x41")
+	INT_CASE(0x42, "int $0x42")
+	INT_CASE(0x47, "int $0x47")
 	}
+#undef INT_CASE
 	return 0;
 }
 
@@ -549,11 +523,25 @@ touch_noncanonical(void)
 	(void)*(volatile u64 *)0x0000800000000000ULL;
 }
 
+// A #DF left by escaping (its saved CS:RIP are undefined): error 0, the frame
+// on IST 3 (the #DF gate's stack).
+static void
+check_df_escape(const char *name, void (*fn)(void))
+{
+	int escaped;
+
+	trap_reset();
+	escaped = trap_catch(fn);
+	check_eq(nm(name, "escaped"), 1, escaped);
+	check_eq(nm(name, "vector"), 8, last.vector);
+	check_eq(nm(name, "error"), 0, last.error);
+	check_eq(nm(name, "frame_at_ist3"), STACKTOP(ist_stack[2]) - 48, last.frame);
+}
+
 static void
 t_double_fault(void)
 {
-	u64 top3 = STACKTOP(ist_stack[2]), a, d;
-	int escaped;
+	u64 a, d;
 
 	missing_stack = TESTVA;
 	missing_data = TESTVA + 0x1000;
@@ -569,24 +557,14 @@ t_double_fault(void)
 	// so the test leaves the handler by escaping rather than by iretq.
 	tss.ist[0] = missing_stack + 4096;
 	idt_set(14, trap_stub(14), GATE_INT, 0, 1);
-	trap_reset();
-	escaped = trap_catch(touch_missing);
-	check_eq("df.pf_during_pf.escaped", 1, escaped);
-	check_eq("df.pf_during_pf.vector", 8, last.vector);
-	check_eq("df.pf_during_pf.error", 0, last.error);
-	check_eq("df.pf_during_pf.frame_at_ist3", top3 - 48, last.frame);
+	check_df_escape("df.pf_during_pf", touch_missing);
 	check_eq("df.pf_during_pf.cr2_page", missing_stack, last.cr2 & ~0xfffULL);
 	idt_default(14);
 
 	// #GP whose gate is not present: #NP (contributory) while delivering a
 	// contributory exception is a #DF.
 	idt_gate(13)[0] &= ~(1ULL << 47);
-	trap_reset();
-	escaped = trap_catch(touch_noncanonical);
-	check_eq("df.np_during_gp.escaped", 1, escaped);
-	check_eq("df.np_during_gp.vector", 8, last.vector);
-	check_eq("df.np_during_gp.error", 0, last.error);
-	check_eq("df.np_during_gp.frame_at_ist3", top3 - 48, last.frame);
+	check_df_escape("df.np_during_gp", touch_noncanonical);
 	idt_default(13);
 	idt_default(8);
 
@@ -603,11 +581,7 @@ t_double_fault(void)
 	// not a #DF.  The push is a supervisor write to a missing page.
 	tss.ist[0] = missing_stack + 4096;
 	idt_set(0, trap_stub(0), GATE_INT, 0, 1);
-	a = 1;
-	d = 0;
-	trap_reset();
-	__asm__ volatile(PROBE("divq %[c]")
-	    : "+a"(a), "+d"(d) : [c] "r"(0ULL) : "r11", "cc", "memory");
+	DIV_PROBE("", "divq %[c]", "", 1, 0, 0ULL);
 	check_trap("df.pf_during_de_is_pf", 14, PF_W, probe_rip, NOCR2);
 	check_eq("df.pf_during_de_is_pf.cr2_page", missing_stack, last.cr2 & ~0xfffULL);
 	idt_default(0);

@@ -39,17 +39,7 @@ newregion(void)
 static u8 big[4 << 20] __attribute__((aligned(2 << 20)));
 
 // ---- probes: one instruction that may trap; on a trap they return BAD ----
-
-#define BAD 0xbadbadbadULL
-
-static u64
-load(u64 va)
-{
-	u64 v = BAD;
-
-	__asm__ volatile(PROBE("movq (%[a]), %[v]") : [v] "+r"(v) : [a] "r"(va) : "r11", "memory");
-	return v;
-}
+// (loads: probe_load() in cputest.c)
 
 static void
 store(u64 va, u64 v)
@@ -70,13 +60,7 @@ call(u64 va)
 	return r;
 }
 
-// The same, run at CPL 3 through user_call().
-static u64
-uload(u64 va)
-{
-	return load(va);
-}
-
+// The same, run at CPL 3 through user_call() (loads: probe_load).
 static u64
 ustore(u64 va)
 {
@@ -88,6 +72,19 @@ static u64
 ucall(u64 va)
 {
 	return call(va);
+}
+
+// A load that must not fault: names the two checks (no trap; the value read,
+// compared in the bits of mask).
+static void
+check_load(const char *name, const char *value_name, u64 va, u64 mask, u64 want)
+{
+	u64 v;
+
+	trap_reset();
+	v = probe_load(va);
+	check_notrap(name);
+	check_eq(value_name, want, v & mask);
 }
 
 // mov $42, %eax; ret
@@ -147,7 +144,7 @@ t_notpresent(void)
 	invlpg(va);
 
 	trap_reset();
-	v = load(va + 0x123);
+	v = probe_load(va + 0x123);
 	check_trap("pf.notpresent.read", 14, 0, probe_rip, va + 0x123);
 	check_eq("pf.notpresent.read.dest_unchanged", BAD, v);
 
@@ -157,13 +154,13 @@ t_notpresent(void)
 
 	// No page table at all (the PDPTE is absent) is the same fault.
 	trap_reset();
-	load(TESTVA + (7ULL << 30) + 0x18);
+	probe_load(TESTVA + (7ULL << 30) + 0x18);
 	check_trap("pf.notpresent.upper_level", 14, 0, probe_rip, TESTVA + (7ULL << 30) + 0x18);
 
 	*(u64 *)(pa + 0x40) = 0x1111222233334444ULL;
 	arm_fix(va, vm_entry(va, 1), pa | PTE_P | PTE_W, 0, 1);
 	trap_reset();
-	v = load(va + 0x40);
+	v = probe_load(va + 0x40);
 	trap_hook(14, 0);
 	check_trap("pf.notpresent.retry.one_fault", 14, 0, probe_rip, va + 0x40);
 	check_eq("pf.notpresent.retry.value", 0x1111222233334444ULL, v);
@@ -186,15 +183,12 @@ t_notpresent(void)
 static void
 t_readonly(void)
 {
-	u64 va = newpage(), pa = frame_alloc(), v;
+	u64 va = newpage(), pa = frame_alloc();
 
 	*(u64 *)pa = 0xabcd;
 	vm_map(va, pa, PTE_P);
 
-	trap_reset();
-	v = load(va);
-	check_notrap("pf.readonly.read.ok");
-	check_eq("pf.readonly.read.value", 0xabcd, v);
+	check_load("pf.readonly.read.ok", "pf.readonly.read.value", va, ~0ULL, 0xabcd);
 
 	trap_reset();
 	store(va + 0x10, 0xdead);
@@ -248,7 +242,7 @@ t_user(void)
 
 	vm_map(va, pa, PTE_P | PTE_W);	// supervisor
 	trap_reset();
-	v = user_call(uload, va + 0x30, 0x202);
+	v = user_call(probe_load, va + 0x30, 0x202);
 	check_trap("pf.user.supervisor_read", 14, PF_P | PF_U, probe_rip, va + 0x30);
 	check_eq("pf.user.supervisor_read.frame_cs", UCODE, last.cs);
 	check_eq("pf.user.supervisor_read.frame_ss", UDATA, last.ss);
@@ -262,7 +256,7 @@ t_user(void)
 
 	vm_map(va, pa, PTE_P | PTE_U);	// user, read-only
 	trap_reset();
-	v = user_call(uload, va, 0x202);
+	v = user_call(probe_load, va, 0x202);
 	check_notrap("pf.user.readonly_read.ok");
 	check_eq("pf.user.readonly_read.value", 0x600d, v);
 	trap_reset();
@@ -277,7 +271,7 @@ t_user(void)
 
 	vm_map(va, 0, 0);
 	trap_reset();
-	user_call(uload, va + 0x48, 0x202);
+	user_call(probe_load, va + 0x48, 0x202);
 	check_trap("pf.user.notpresent_read", 14, PF_U, probe_rip, va + 0x48);
 	trap_reset();
 	user_call(ustore, va + 0x50, 0x202);
@@ -296,7 +290,7 @@ t_user(void)
 	*vm_entry(va, 2) &= ~PTE_U;
 	invlpg(va);
 	trap_reset();
-	user_call(uload, va + 0x58, 0x202);
+	user_call(probe_load, va + 0x58, 0x202);
 	check_trap("pf.user.nonleaf_supervisor", 14, PF_P | PF_U, probe_rip, va + 0x58);
 	*vm_entry(va, 2) |= PTE_U;
 	invlpg(va);
@@ -306,7 +300,7 @@ t_user(void)
 	vm_map(va, pa, PTE_P | PTE_W);
 	arm_fix(va, vm_entry(va, 1), PTE_U, 0, 1);
 	trap_reset();
-	v = user_call(uload, va, 0x202);
+	v = user_call(probe_load, va, 0x202);
 	trap_hook(14, 0);
 	check_trap("pf.user.retry.one_fault", 14, PF_P | PF_U, probe_rip, va);
 	check_eq("pf.user.retry.value", 0x600d, v);
@@ -328,10 +322,7 @@ t_nx(void)
 	check_eq("pf.nx.fetch.frame_cs", KCODE, last.cs);
 	check_eq("pf.nx.fetch.returned", BAD, v);
 
-	trap_reset();
-	v = load(va);
-	check_notrap("pf.nx.read.ok");
-	check_eq("pf.nx.read.value", 0xc30000002ab8ULL, v & 0xffffffffffffULL);
+	check_load("pf.nx.read.ok", "pf.nx.read.value", va, 0xffffffffffffULL, 0xc30000002ab8ULL);
 
 	arm_fix(va, vm_entry(va, 1), 0, PTE_NX, 1);
 	trap_reset();
@@ -362,7 +353,7 @@ t_nx(void)
 	vm_map(va, code, PTE_P | PTE_W | PTE_NX);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_NXE);
 	trap_reset();
-	load(va);
+	probe_load(va);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 	check_trap("pf.nx.nxe0_reserved", 14, PF_P | PF_RSVD, probe_rip, va);
 }
@@ -379,7 +370,7 @@ rsvd_leaf(const char *name, u64 bit, u64 err)
 	if (err & PF_W)
 		store(va + 0x60, 1);
 	else
-		load(va + 0x60);
+		probe_load(va + 0x60);
 	check_trap(name, 14, err, probe_rip, va + 0x60);
 }
 
@@ -387,22 +378,19 @@ rsvd_leaf(const char *name, u64 bit, u64 err)
 static void
 ignored_leaf(const char *name, u64 bits)
 {
-	u64 va = newpage(), pa = frame_alloc(), v;
+	u64 va = newpage(), pa = frame_alloc();
 	char n[64];
 
 	*(u64 *)(pa + 0x68) = 0x1234;
 	vm_map(va, pa | bits, PTE_P | PTE_W);
-	trap_reset();
-	v = load(va + 0x68);
-	check_notrap(name);
 	snprintf(n, sizeof n, "%s.value", name);
-	check_eq(n, 0x1234, v);
+	check_load(name, n, va + 0x68, ~0ULL, 0x1234);
 }
 
 static void
 t_reserved(void)
 {
-	u64 va, pa = frame_alloc(), code = codeframe(), v;
+	u64 va, pa = frame_alloc(), code = codeframe();
 	u32 r[4];
 
 	cpuid(0x80000008, 0, r);
@@ -421,13 +409,13 @@ t_reserved(void)
 	va = newpage();
 	vm_map(va, pa | (1ULL << 51), PTE_P | PTE_W | PTE_U);
 	trap_reset();
-	user_call(uload, va + 8, 0x202);
+	user_call(probe_load, va + 8, 0x202);
 	check_trap("pf.rsvd.user", 14, PF_P | PF_U | PF_RSVD, probe_rip, va + 8);
 
 	// Reserved bits in an entry that is not present do not matter.
 	vm_map(va, pa | (1ULL << 51), 0);
 	trap_reset();
-	load(va + 8);
+	probe_load(va + 8);
 	check_trap("pf.rsvd.ignored_when_not_present", 14, 0, probe_rip, va + 8);
 
 	// A reserved bit in a non-leaf PDE.
@@ -436,7 +424,7 @@ t_reserved(void)
 	*vm_entry(va, 2) |= 1ULL << 51;
 	invlpg(va);
 	trap_reset();
-	load(va + 0x10);
+	probe_load(va + 0x10);
 	check_trap("pf.rsvd.pde", 14, PF_P | PF_RSVD, probe_rip, va + 0x10);
 	*vm_entry(va, 2) &= ~(1ULL << 51);
 	invlpg(va);
@@ -447,7 +435,7 @@ t_reserved(void)
 	pml4[2] |= PTE_PS;
 	invlpg(va);
 	trap_reset();
-	load(va + 0x18);
+	probe_load(va + 0x18);
 	check_trap("pf.rsvd.pml4e_ps", 14, PF_P | PF_RSVD, probe_rip, va + 0x18);
 	pml4[2] &= ~PTE_PS;
 	invlpg(va);
@@ -457,7 +445,7 @@ t_reserved(void)
 	*vm_entry(va, 2) = (u64)big | (1ULL << 13) | PTE_P | PTE_W | PTE_PS;
 	invlpg(va);
 	trap_reset();
-	load(va + 0x20);
+	probe_load(va + 0x20);
 	check_trap("pf.rsvd.pde_2m_bit13", 14, PF_P | PF_RSVD, probe_rip, va + 0x20);
 	*vm_entry(va, 2) = 0;
 	invlpg(va);
@@ -467,7 +455,7 @@ t_reserved(void)
 	*vm_entry(va, 3) = (1ULL << 13) | PTE_P | PTE_W | PTE_PS;
 	invlpg(va);
 	trap_reset();
-	load(va + 0x28);
+	probe_load(va + 0x28);
 	check_trap("pf.rsvd.pdpte_1g_bit13", 14, PF_P | PF_RSVD, probe_rip, va + 0x28);
 	*vm_entry(va, 3) = 0;
 	invlpg(va);
@@ -485,10 +473,7 @@ t_reserved(void)
 	vm_map(va, pa, PTE_P | PTE_W);
 	*vm_entry(va, 2) |= 0x7fULL << 52;
 	invlpg(va);
-	trap_reset();
-	v = load(va + 0x70);
-	check_notrap("pde.ignored.bits_58_52");
-	check_eq("pde.ignored.bits_58_52.value", 0x4321, v);
+	check_load("pde.ignored.bits_58_52", "pde.ignored.bits_58_52.value", va + 0x70, ~0ULL, 0x4321);
 	*vm_entry(va, 2) &= ~(0x7fULL << 52);
 	invlpg(va);
 
@@ -519,7 +504,7 @@ static void
 t_large(void)
 {
 	u64 va2m = newregion(), va2m_b = newregion(), va4k = newpage();
-	u64 va1g = next1g, pa = (u64)big, v;
+	u64 va1g = next1g, pa = (u64)big;
 	u64 *pde;
 
 	next1g += 1ULL << 30;
@@ -550,10 +535,8 @@ t_large(void)
 	// Bit 12 of a 2 MiB PDE is PAT, not an address bit.
 	*pde = pa | (1ULL << 12) | PTE_P | PTE_W | PTE_PS;
 	invlpg(va2m);
-	trap_reset();
-	v = load(va2m + 0x123450);
-	check_notrap("large.2m.pat_bit.no_fault");
-	check_eq("large.2m.pat_bit.same_frame", 0x3333, v);
+	check_load("large.2m.pat_bit.no_fault", "large.2m.pat_bit.same_frame", va2m + 0x123450, ~0ULL,
+	    0x3333);
 
 	// 1 GiB page at physical 0: it aliases the identity map.
 	*vm_entry(va1g, 3) = PTE_P | PTE_W | PTE_PS;
@@ -586,7 +569,7 @@ t_accessed_dirty(void)
 	// the next walk reads, and marks, every level.
 	invlpg(va);
 
-	load(va);
+	probe_load(va);
 	check_eq("ad.read.pte_accessed", PTE_A, *pte & (PTE_A | PTE_D));
 	check_eq("ad.read.pde_accessed", PTE_A, *pde & PTE_A);
 	check_eq("ad.read.pdpte_accessed", PTE_A, *pdpte & PTE_A);
@@ -628,19 +611,19 @@ t_tlb(void)
 	*(u64 *)f2 = 0x2;
 
 	vm_map(va, f1, PTE_P | PTE_W);
-	load(va);
+	probe_load(va);
 	*pte = f2 | PTE_P | PTE_W;
 	invlpg(va);
-	check_eq("tlb.invlpg.remap", 0x2, load(va));
+	check_eq("tlb.invlpg.remap", 0x2, probe_load(va));
 
 	*pte = f1 | PTE_P | PTE_W;
 	write_cr3(read_cr3());
-	check_eq("tlb.cr3_reload.remap", 0x1, load(va));
+	check_eq("tlb.cr3_reload.remap", 0x1, probe_load(va));
 
 	*pte = 0;
 	invlpg(va);
 	trap_reset();
-	load(va);
+	probe_load(va);
 	check_trap("tlb.invlpg.unmap", 14, 0, probe_rip, va);
 
 	*pte = f1 | PTE_P | PTE_W;
@@ -656,15 +639,15 @@ t_tlb(void)
 	// 4.10.4.1); nothing is claimed about what a CR3 load keeps.
 	*pte = f1 | PTE_P | PTE_W | PTE_G;
 	invlpg(va);
-	load(va);
+	probe_load(va);
 	*pte = f2 | PTE_P | PTE_W | PTE_G;
 	invlpg(va);
-	check_eq("tlb.global.invlpg", 0x2, load(va));
+	check_eq("tlb.global.invlpg", 0x2, probe_load(va));
 
 	*pte = f1 | PTE_P | PTE_W | PTE_G;
 	write_cr4(read_cr4() & ~CR4_PGE);
 	write_cr4(read_cr4() | CR4_PGE);
-	check_eq("tlb.global.pge_toggle", 0x1, load(va));
+	check_eq("tlb.global.pge_toggle", 0x1, probe_load(va));
 
 	// INVLPG of any address in a 2 MiB page drops every TLB entry for that
 	// page, even ones cached in 4 KiB pieces (SDM 4.10.2.3 and INVLPG in
@@ -678,12 +661,12 @@ t_tlb(void)
 	*vm_entry(va, 2) = (u64)big | PTE_P | PTE_W | PTE_PS;
 	invlpg(va);
 	for (int i = 0; i < 512; i++)
-		load(va + i * 4096 + 0xff8);
+		probe_load(va + i * 4096 + 0xff8);
 	*vm_entry(va, 2) = ((u64)big + (2 << 20)) | PTE_P | PTE_W | PTE_PS;
 	invlpg(va);
 	v = 0;
 	for (int i = 0; i < 512; i++)
-		if (load(va + i * 4096 + 0xff8) != 0xb000ULL + i)
+		if (probe_load(va + i * 4096 + 0xff8) != 0xb000ULL + i)
 			v++;
 	check_eq("tlb.invlpg.large_page_stale_pieces", 0, v);
 }
@@ -728,7 +711,7 @@ t_straddle(void)
 	    last.cr2);
 	check_eq("pf.straddle.write.first_page_unchanged", 0x1111111111111111ULL, *(u64 *)(p + 0xff8));
 	trap_reset();
-	v = load(a + 0xffc);
+	v = probe_load(a + 0xffc);
 	check_true("pf.straddle.read", ntraps == 1 && last.vector == 14 &&
 	    last.error == 0 && last.rip == probe_rip &&
 	    (last.cr2 == b || last.cr2 == a + 0xffc),

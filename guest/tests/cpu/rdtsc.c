@@ -9,7 +9,7 @@
 #define MSR_TSC	0x10
 
 static u64
-rdtsc(void)
+rdtsc_checked(void)
 {
 	u64 a = ~0ULL, d = ~0ULL;
 
@@ -40,10 +40,10 @@ t_rdtsc(void)
 	u64 prev, t, first, bad = 0;
 	volatile u64 sink = 0;
 
-	first = prev = rdtsc();
+	first = prev = rdtsc_checked();
 	check_true("rdtsc.upper_halves_clear", first != ~0ULL, "RAX[63:32] = RDX[63:32] = 0", first);
 	for (int i = 0; i < 1000; i++) {
-		t = rdtsc();
+		t = rdtsc_checked();
 		if (t < prev)
 			bad++;
 		prev = t;
@@ -53,19 +53,19 @@ t_rdtsc(void)
 
 	// Some work takes some time: 10000 dependent adds are far more than
 	// 1000 ticks even if the TSC ran at a fraction of the core clock.
-	t = rdtsc();
+	t = rdtsc_checked();
 	for (int i = 0; i < 10000; i++)
 		sink += i;
-	prev = rdtsc();
+	prev = rdtsc_checked();
 	check_true("rdtsc.advances_over_loop", prev - t > 1000, "more than 1000 ticks", prev - t);
 
 	// IA32_TSC (MSR 10H) is the same counter, and writing it moves it.
-	t = rdtsc();
+	t = rdtsc_checked();
 	prev = rdmsr(MSR_TSC);
-	first = rdtsc();
+	first = rdtsc_checked();
 	check_true("tsc.msr_read_between_rdtscs", t <= prev && prev <= first, "rdtsc <= rdmsr(10H) <= rdtsc", prev);
 	wrmsr(MSR_TSC, 1ULL << 40);
-	t = rdtsc();
+	t = rdtsc_checked();
 	check_true("tsc.msr_write_sets_counter", t >= (1ULL << 40) && t < (1ULL << 40) + (1ULL << 32),
 	    "in [2^40, 2^40 + 2^32)", t);
 }
@@ -80,7 +80,7 @@ t_rdtscp(void)
 
 	wrmsr(MSR_TSC_AUX, 0x12345);
 	check_eq("tsc_aux.msr_readback", 0x12345, rdmsr(MSR_TSC_AUX));
-	t0 = rdtsc();
+	t0 = rdtsc_checked();
 	t1 = rdtscp();
 	// RDTSCP: ECX <- IA32_TSC_AUX[31:0], RCX[63:32] <- 0.
 	check_eq("rdtscp.rcx_is_tsc_aux", 0x12345, tscp_aux);
@@ -148,18 +148,33 @@ t_tsd(void)
 	user_call(u_rdtscp, 0, 0x202);
 	check_trap("rdtscp.ring3_tsd1_gp", 13, 0, probe_rip, NOCR2);
 	trap_reset();
-	rdtsc();
+	rdtsc_checked();
 	check_notrap("rdtsc.ring0_tsd1.allowed");
 	write_cr4(read_cr4() & ~CR4_TSD);
 }
 
 // ---- CPUID ----
 
-static void
-bit(const char *name, u32 reg, int b)
-{
-	check_eq(name, 1u << b, reg & (1u << b));
-}
+// Feature bits that must be enumerated, in the order they are checked: the
+// leaf, the register (0 EAX .. 3 EDX, as cpuid() stores them) and the bit.
+static const struct {
+	const char *name;
+	u32 leaf;
+	int reg, bit;
+} features[] = {
+	{ "cpuid.1.edx.tsc", 1, 3, 4 }, { "cpuid.1.edx.msr", 1, 3, 5 },
+	{ "cpuid.1.edx.pae", 1, 3, 6 }, { "cpuid.1.edx.cx8", 1, 3, 8 },
+	{ "cpuid.1.edx.apic", 1, 3, 9 }, { "cpuid.1.edx.pge", 1, 3, 13 },
+	{ "cpuid.1.edx.cmov", 1, 3, 15 }, { "cpuid.1.edx.pat", 1, 3, 16 },
+	// The loader turns on CR4.FSGSBASE: the feature must be enumerated.
+	{ "cpuid.7.ebx.fsgsbase", 7, 1, 0 },
+	{ "cpuid.80000001.edx.syscall", 0x80000001, 3, 11 },
+	{ "cpuid.80000001.edx.nx", 0x80000001, 3, 20 },
+	{ "cpuid.80000001.edx.page1gb", 0x80000001, 3, 26 },
+	{ "cpuid.80000001.edx.rdtscp", 0x80000001, 3, 27 },
+	{ "cpuid.80000001.edx.lm", 0x80000001, 3, 29 },
+	{ "cpuid.80000001.ecx.lahf_lm", 0x80000001, 2, 0 },
+};
 
 static void
 t_cpuid(void)
@@ -183,30 +198,16 @@ t_cpuid(void)
 	__asm__ volatile("cpuid" : "+a"(a), "+b"(b), "+c"(c), "+d"(d));
 	check_eq("cpuid.upper_halves_clear", 0, (a | b | c | d) >> 32);
 
-	cpuid(1, 0, r);
-	bit("cpuid.1.edx.tsc", r[3], 4);
-	bit("cpuid.1.edx.msr", r[3], 5);
-	bit("cpuid.1.edx.pae", r[3], 6);
-	bit("cpuid.1.edx.cx8", r[3], 8);
-	bit("cpuid.1.edx.apic", r[3], 9);
-	bit("cpuid.1.edx.pge", r[3], 13);
-	bit("cpuid.1.edx.cmov", r[3], 15);
-	bit("cpuid.1.edx.pat", r[3], 16);
-
-	// The loader turns on CR4.FSGSBASE: the feature must be enumerated.
-	cpuid(7, 0, r);
-	bit("cpuid.7.ebx.fsgsbase", r[1], 0);
-
+	// The extended leaves read below exist.
 	cpuid(0x80000000, 0, r);
 	check_true("cpuid.80000000.max_ext_leaf", r[0] >= 0x80000008, ">= 0x80000008", r[0]);
 
-	cpuid(0x80000001, 0, r);
-	bit("cpuid.80000001.edx.syscall", r[3], 11);
-	bit("cpuid.80000001.edx.nx", r[3], 20);
-	bit("cpuid.80000001.edx.page1gb", r[3], 26);
-	bit("cpuid.80000001.edx.rdtscp", r[3], 27);
-	bit("cpuid.80000001.edx.lm", r[3], 29);
-	bit("cpuid.80000001.ecx.lahf_lm", r[2], 0);
+	for (unsigned i = 0; i < sizeof features / sizeof features[0]; i++) {
+		u32 bit = 1u << features[i].bit;
+
+		cpuid(features[i].leaf, 0, r);
+		check_eq(features[i].name, bit, r[features[i].reg] & bit);
+	}
 
 	// Address sizes: physical in [36, 52], linear 48 (4-level paging).
 	cpuid(0x80000008, 0, r);

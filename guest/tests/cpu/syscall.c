@@ -8,8 +8,6 @@
 
 #include "cputest.h"
 
-#define BAD 0xbadbadbadULL
-
 // What the kernel side finds through GS after SWAPGS, and what ring 3 finds
 // through GS before it.
 struct percpu {
@@ -359,27 +357,49 @@ u_fsbase(u64 base)
 	return fs_load(16);
 }
 
+// The two ways to set a base agree: WR?SBASE shows in the MSR, WRMSR in
+// RD?SBASE, and a load through the segment uses the base either way.
+struct segbase {
+	const char *seg;	// "fs" or "gs", for the check names
+	u32 msr;
+	void (*wrbase)(u64);
+	u64 (*rdbase)(void);
+	u64 (*load)(u64);
+};
+static const struct segbase fs = { "fs", MSR_FS_BASE, wrfsbase, rdfsbase, fs_load };
+static const struct segbase gs = { "gs", MSR_GS_BASE, wrgsbase, rdgsbase, gs_load };
+
+// WR?SBASE(base1) then a load at off1 must read want1; WRMSR(base2) then a
+// load at off2 must read want2.
+static void
+check_base(const struct segbase *s, u64 *base1, u64 off1, u64 want1, u64 *base2, u64 off2, u64 want2)
+{
+	const char *g = s->seg;
+	char n[64];
+
+	s->wrbase((u64)base1);
+	snprintf(n, sizeof n, "%sbase.wr%sbase.msr", g, g);
+	check_eq(n, (u64)base1, rdmsr(s->msr));
+	snprintf(n, sizeof n, "%sbase.wr%sbase.%s_memory", g, g, g);
+	check_eq(n, want1, s->load(off1));
+
+	wrmsr(s->msr, (u64)base2);
+	snprintf(n, sizeof n, "%sbase.wrmsr.rd%sbase", g, g);
+	check_eq(n, (u64)base2, s->rdbase());
+	snprintf(n, sizeof n, "%sbase.wrmsr.%s_memory", g, g);
+	check_eq(n, want2, s->load(off2));
+}
+
 static void
 t_bases(void)
 {
 	u64 v, hi;
 
-	wrfsbase((u64)buf1);
-	check_eq("fsbase.wrfsbase.msr", (u64)buf1, rdmsr(MSR_FS_BASE));
-	check_eq("fsbase.wrfsbase.fs_memory", 0x1111, fs_load(8));
-
-	wrmsr(MSR_FS_BASE, (u64)buf2);
-	check_eq("fsbase.wrmsr.rdfsbase", (u64)buf2, rdfsbase());
-	check_eq("fsbase.wrmsr.fs_memory", 0x2220, fs_load(0));
+	check_base(&fs, buf1, 8, 0x1111, buf2, 0, 0x2220);
 	__asm__ volatile("movq %%fs:(%1,%2,8), %0" : "=r"(v) : "r"(8ULL), "r"(2ULL) : "memory");
 	check_eq("fsbase.indexed_operand", 0x2223, v);
 
-	wrgsbase((u64)buf2);
-	check_eq("gsbase.wrgsbase.msr", (u64)buf2, rdmsr(MSR_GS_BASE));
-	check_eq("gsbase.wrgsbase.gs_memory", 0x2222, gs_load(16));
-	wrmsr(MSR_GS_BASE, (u64)buf1);
-	check_eq("gsbase.wrmsr.rdgsbase", (u64)buf1, rdgsbase());
-	check_eq("gsbase.wrmsr.gs_memory", 0x1113, gs_load(24));
+	check_base(&gs, buf2, 16, 0x2222, buf1, 24, 0x1113);
 
 	// The base is added to a RIP-relative address too.
 	wrgsbase((u64)buf2 - (u64)buf1);

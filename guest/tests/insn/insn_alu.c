@@ -38,56 +38,7 @@ typedef struct {
     i64 imm;      /* K_RI: the immediate; K_HB: dst/src byte shifts */
 } bform_t;
 
-static u64 mb[2];
-
 /* ---------------------------------------------------------------- binary */
-
-#define BIN_RR(nm, ins, M)                                                    \
-    static UNUSED void nm(st_t *t)                                            \
-    {                                                                         \
-        u64 d = t->a, s = t->b, fo;                                           \
-        __asm__ volatile(PRE ins " %" M "[s],%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(s), [fi] "r"(t->f)                         \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define BIN_MR(nm, ins, M)                                                    \
-    static UNUSED void nm(st_t *t)                                            \
-    {                                                                         \
-        u64 s = t->b, fo;                                                     \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " %" M "[s],(%[p])" POST                     \
-                         : [fo] "=&r"(fo)                                     \
-                         : [s] "r"(s), [fi] "r"(t->f), [p] "r"(mb)            \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->f = fo;                                                            \
-    }
-#define BIN_RM(nm, ins, M)                                                    \
-    static UNUSED void nm(st_t *t)                                            \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        mb[0] = t->b;                                                         \
-        __asm__ volatile(PRE ins " (%[p]),%" M "[d]" POST                     \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f), [p] "r"(mb)                        \
-                         : "cc", "memory");                                   \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define BIN_RI(nm, ins, M, IMM)                                               \
-    static UNUSED void nm(st_t *t)                                            \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " $" #IMM ",%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
 
 /* op, class, has reg,mem form (test r,m is the same encoding as test m,r) */
 #define ALU_OPS(X)                                                            \
@@ -103,11 +54,11 @@ static u64 mb[2];
     G(op, cls, rm, 64, q, q, -128, (-0x7fffffff - 1))
 
 #define GEN_FN(op, cls, rm, W, S, M, I1, I2)                                  \
-    BIN_RR(op##W##rr, #op #S, #M)                                             \
-    BIN_MR(op##W##mr, #op #S, #M)                                             \
-    BIN_RM(op##W##rm, #op #S, #M)                                             \
-    BIN_RI(op##W##i1, #op #S, #M, I1)                                         \
-    BIN_RI(op##W##i2, #op #S, #M, I2)
+    W_RR(op##W##rr, #op #S, #M, #M)                                           \
+    W_MR(op##W##mr, #op #S, #M)                                               \
+    W_RM(op##W##rm, #op #S, #M)                                               \
+    W_RI(op##W##i1, #op #S, #M, I1)                                           \
+    W_RI(op##W##i2, #op #S, #M, I2)
 #define GEN_TAB(op, cls, rm, W, S, M, I1, I2)                                 \
     {#op #W "rr", op##W##rr, W, K_RR, cls, 0},                                \
     {#op #W "mr", op##W##mr, W, K_MR, cls, 0},                                \
@@ -120,34 +71,23 @@ static u64 mb[2];
 
 ALU_OPS(OP_FN)
 
-/* Legacy high-byte registers (no REX prefix allowed): fixed rax/rcx. */
-#define HB(nm, ins, DREG, SREG)                                               \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, s = t->b, fo;                                           \
-        __asm__ volatile(PRE ins POST                                         \
-                         : [d] "+" DREG(d), [fo] "=&r"(fo)                    \
-                         : [s] SREG(s), [fi] "r"(t->f)                        \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-HB(hb_add, "addb %%ch,%%ah", "a", "c")
-HB(hb_sub, "subb %%ah,%%cl", "c", "a")
-HB(hb_sbb, "sbbb %%ch,%%ah", "a", "c")
-HB(hb_xor, "xorb %%ah,%%ch", "c", "a")
-HB(hb_cmp, "cmpb %%ch,%%ah", "a", "c")
-HB(hb_and, "andb %%cl,%%ah", "a", "c")
+/* Legacy high-byte registers (no REX prefix allowed): fixed rax/rcx.
+ * name, instruction, dst/src register, class, dst | src byte shift << 8 */
+#define HB_OPS(X)                                                             \
+    X(add8hh, "addb %%ch,%%ah", "a", "c", C_ARITH, 8 | 8 << 8)                \
+    X(sub8lh, "subb %%ah,%%cl", "c", "a", C_ARITH, 0 | 8 << 8)                \
+    X(sbb8hh, "sbbb %%ch,%%ah", "a", "c", C_CARRY, 8 | 8 << 8)                \
+    X(xor8hh, "xorb %%ah,%%ch", "c", "a", C_LOGIC, 8 | 8 << 8)                \
+    X(cmp8hh, "cmpb %%ch,%%ah", "a", "c", C_ARITH, 8 | 8 << 8)                \
+    X(and8hl, "andb %%cl,%%ah", "a", "c", C_LOGIC, 8 | 0 << 8)
+#define HB_FN(nm, ins, DREG, SREG, cls, sh)                                   \
+    INSN(hb_##nm, ins, ([d] "+" DREG(t->a),), ([s] SREG(t->b),))
+#define HB_TAB(nm, ins, DREG, SREG, cls, sh) {#nm, hb_##nm, 8, K_HB, cls, sh},
+HB_OPS(HB_FN)
 
 static const bform_t bin_forms[] = {
     ALU_OPS(OP_TAB)
-    /* imm = (dst byte shift) | (src byte shift) << 8 */
-    {"add8hh", hb_add, 8, K_HB, C_ARITH, 8 | 8 << 8},
-    {"sub8lh", hb_sub, 8, K_HB, C_ARITH, 0 | 8 << 8},
-    {"sbb8hh", hb_sbb, 8, K_HB, C_CARRY, 8 | 8 << 8},
-    {"xor8hh", hb_xor, 8, K_HB, C_LOGIC, 8 | 8 << 8},
-    {"cmp8hh", hb_cmp, 8, K_HB, C_ARITH, 8 | 8 << 8},
-    {"and8hl", hb_and, 8, K_HB, C_LOGIC, 8 | 0 << 8},
+    HB_OPS(HB_TAB)
 };
 
 static u64 put_byte(u64 full, u64 v, int sh)
@@ -157,9 +97,9 @@ static u64 put_byte(u64 full, u64 v, int sh)
 
 static void bin_case(const bform_t *f, u64 x, u64 y, u64 fl)
 {
-    st_t t;
+    st_t t, t0;
     int w = f->w;
-    u64 m = wmask(w), a0, b0;
+    u64 m = wmask(w);
     if (f->kind == K_HB) {
         t.a = put_byte(rnd(), x, (int)(f->imm & 0xff));
         t.b = put_byte(rnd(), y, (int)(f->imm >> 8));
@@ -168,16 +108,10 @@ static void bin_case(const bform_t *f, u64 x, u64 y, u64 fl)
         t.b = f->kind == K_RI ? ((u64)f->imm & m) : with_garbage(y, w);
     }
     t.f = fl;
-    a0 = t.a;
-    b0 = t.b;
+    t0 = t;
     f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_x(f->kind == K_HB ? b0 : b0 & m);
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, cls_mask[f->cls]);
+    L_in(f->name, fl, 2, t0.a, f->kind == K_HB ? t0.b : t0.b & m);
+    L_out(t.f, cls_mask[f->cls], 1, t.a);
 }
 
 static int in_list(u64 v, const u64 *l, int n)
@@ -232,33 +166,10 @@ static void run_bin(const bform_t *f)
 
 /* ---------------------------------------------------------------- unary */
 
-#define UN_R(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %" M "[d]" POST                            \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define UN_M(nm, ins)                                                         \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " (%[p])" POST                               \
-                         : [fo] "=&r"(fo)                                     \
-                         : [fi] "r"(t->f), [p] "r"(mb)                        \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->f = fo;                                                            \
-    }
 #define UN_OPS(X) X(inc, C_NONE) X(dec, C_NONE) X(neg, C_ARITH) X(not, C_NONE)
 #define UFOR_W(G, op, cls) G(op, cls, 8, b, b) G(op, cls, 16, w, w)           \
     G(op, cls, 32, l, k) G(op, cls, 64, q, q)
-#define UGEN_FN(op, cls, W, S, M) UN_R(op##W##r, #op #S, #M) UN_M(op##W##m, #op #S)
+#define UGEN_FN(op, cls, W, S, M) W_R(op##W##r, #op #S, #M) W_M(op##W##m, #op #S)
 #define UGEN_TAB(op, cls, W, S, M)                                            \
     {#op #W "r", op##W##r, W, K_RR, cls, 0}, {#op #W "m", op##W##m, W, K_MR, cls, 0},
 #define UOP_FN(op, cls) UFOR_W(UGEN_FN, op, cls)
@@ -266,20 +177,8 @@ static void run_bin(const bform_t *f)
 
 UN_OPS(UOP_FN)
 
-static void incb_ah(st_t *t)
-{
-    u64 d = t->a, fo;
-    __asm__ volatile(PRE "incb %%ah" POST : "+a"(d), [fo] "=&r"(fo) : [fi] "r"(t->f) : "cc");
-    t->a = d;
-    t->f = fo;
-}
-static void negb_ch(st_t *t)
-{
-    u64 d = t->a, fo;
-    __asm__ volatile(PRE "negb %%ch" POST : "+c"(d), [fo] "=&r"(fo) : [fi] "r"(t->f) : "cc");
-    t->a = d;
-    t->f = fo;
-}
+INSN(incb_ah, "incb %%ah", ("+a"(t->a),), ())
+INSN(negb_ch, "negb %%ch", ("+c"(t->a),), ())
 
 static const bform_t un_forms[] = {
     UN_OPS(UOP_TAB)
@@ -295,12 +194,8 @@ static void un_case(const bform_t *f, u64 x)
     t.f = fl;
     a0 = t.a;
     f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, cls_mask[f->cls]);
+    L_in(f->name, fl, 1, a0);
+    L_out(t.f, cls_mask[f->cls], 1, t.a);
 }
 
 void run_alu(void)

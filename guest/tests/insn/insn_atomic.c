@@ -30,8 +30,6 @@
  */
 #include "insn_diff.h"
 
-static u64 mb[2] __attribute__((aligned(16)));
-
 typedef struct {
     const char *name;
     fn_t fn;
@@ -39,58 +37,13 @@ typedef struct {
 } aform_t;
 enum { K_XCHG, K_CMPX, K_XADD };
 
-/* xchg / xadd register form: a = dst, b = src, both written */
-#define X2_RR(nm, ins, M)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, s = t->b, fo;                                           \
-        __asm__ volatile(PRE ins " %" M "[s],%" M "[d]" POST                  \
-                         : [d] "+r"(d), [s] "+r"(s), [fo] "=&r"(fo)           \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->b = s;                                                             \
-        t->f = fo;                                                            \
-    }
-#define X2_MR(nm, ins, M)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 s = t->b, fo;                                                     \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " %" M "[s],(%[p])" POST                     \
-                         : [s] "+r"(s), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f), [p] "r"(mb)                        \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->b = s;                                                             \
-        t->f = fo;                                                            \
-    }
+/* xchg / xadd: a = dst, b = src, both written */
+#define X2_RR(nm, ins, M) INSN(nm, ins " %" M "[s],%" M "[d]", (OP_D OP_SW), ())
+#define X2_MR(nm, ins, M) INSN(nm, ins " %" M "[s],(%[p])", (OP_SW), (OP_MA), MEM)
 /* cmpxchg: a = dst, b = src, d = rax */
-#define CX_R(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, ax = t->d, fo;                                          \
-        __asm__ volatile(PRE ins " %" M "[s],%" M "[d]" POST                  \
-                         : [d] "+r"(d), "+a"(ax), [fo] "=&r"(fo)              \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->d = ax;                                                            \
-        t->f = fo;                                                            \
-    }
-#define CX_M(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 ax = t->d, fo;                                                    \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " %" M "[s],(%[p])" POST                     \
-                         : "+a"(ax), [fo] "=&r"(fo)                           \
-                         : [s] "r"(t->b), [fi] "r"(t->f), [p] "r"(mb)         \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->d = ax;                                                            \
-        t->f = fo;                                                            \
-    }
+#define OP_AX "+a"(t->d),
+#define CX_R(nm, ins, M) INSN(nm, ins " %" M "[s],%" M "[d]", (OP_D OP_AX), (OP_S))
+#define CX_M(nm, ins, M) INSN(nm, ins " %" M "[s],(%[p])", (OP_AX), (OP_S OP_MA), MEM)
 
 #define AFOR_W(G) G(8, b, b) G(16, w, w) G(32, l, k) G(64, q, q)
 #define AGEN_FN(W, S, M)                                                      \
@@ -112,39 +65,10 @@ enum { K_XCHG, K_CMPX, K_XADD };
 AFOR_W(AGEN_FN)
 
 /* xchg with the accumulator uses the short 90+r encoding */
-static void xchg32ax(st_t *t)
-{
-    u64 d = t->a, s = t->b, fo;
-    __asm__ volatile(PRE "xchgl %%eax,%k[s]" POST
-                     : "+a"(d), [s] "+r"(s), [fo] "=&r"(fo)
-                     : [fi] "r"(t->f)
-                     : "cc");
-    t->a = d;
-    t->b = s;
-    t->f = fo;
-}
-static void xchg16ax(st_t *t)
-{
-    u64 d = t->a, s = t->b, fo;
-    __asm__ volatile(PRE "xchgw %%ax,%w[s]" POST
-                     : "+a"(d), [s] "+r"(s), [fo] "=&r"(fo)
-                     : [fi] "r"(t->f)
-                     : "cc");
-    t->a = d;
-    t->b = s;
-    t->f = fo;
-}
-static void xchg64ax(st_t *t)
-{
-    u64 d = t->a, s = t->b, fo;
-    __asm__ volatile(PRE "xchgq %%rax,%q[s]" POST
-                     : "+a"(d), [s] "+r"(s), [fo] "=&r"(fo)
-                     : [fi] "r"(t->f)
-                     : "cc");
-    t->a = d;
-    t->b = s;
-    t->f = fo;
-}
+#define XAX(nm, ins) INSN(nm, ins, ("+a"(t->a), OP_SW), ())
+XAX(xchg32ax, "xchgl %%eax,%k[s]")
+XAX(xchg16ax, "xchgw %%ax,%w[s]")
+XAX(xchg64ax, "xchgq %%rax,%q[s]")
 
 static const aform_t a_forms[] = {
     AFOR_W(AGEN_TAB)
@@ -166,24 +90,13 @@ static void a_case(const aform_t *f, u64 x, u64 y, u64 acc)
     b0 = t.b;
     d0 = t.d;
     f->fn(&t);
-    L_begin(f->name);
     if (f->kind == K_CMPX) {
-        L_x(d0);
-        L_x(a0);
-        L_x(b0 & wmask(w));
-        L_fin(fl);
-        L_sep();
-        L_x(t.d);
-        L_x(t.a);
+        L_in(f->name, fl, 3, d0, a0, b0 & wmask(w));
+        L_out(t.f, F_ALL, 2, t.d, t.a);
     } else {
-        L_x(a0);
-        L_x(b0);
-        L_fin(fl);
-        L_sep();
-        L_x(t.a);
-        L_x(t.b);
+        L_in(f->name, fl, 2, a0, b0);
+        L_out(t.f, F_ALL, 2, t.a, t.b);
     }
-    L_end_f(t.f, F_ALL);
 }
 
 /* ---------------------------------------------------------------- 8b/16b */
@@ -192,43 +105,33 @@ static struct {
     u64 m[2]; /* 16-byte aligned memory operand */
 } cx __attribute__((aligned(16)));
 
+/* a = rax, d = rdx, b = rbx, c = rcx; the memory operand is cx.m */
 #define CX8(nm, ins)                                                          \
-    static void nm(u64 *ax, u64 *dx, u64 bx, u64 cxv, u64 *fl)                \
-    {                                                                         \
-        u64 a = *ax, d = *dx, fo;                                             \
-        __asm__ volatile(PRE ins " (%[p])" POST                               \
-                         : "+a"(a), "+d"(d), [fo] "=&r"(fo)                   \
-                         : "b"(bx), "c"(cxv), [p] "r"(cx.m), [fi] "r"(*fl)    \
-                         : "cc", "memory");                                   \
-        *ax = a;                                                              \
-        *dx = d;                                                              \
-        *fl = fo;                                                             \
-    }
+    INSN(nm, ins " (%[p])", (OP_AD), ("b"(t->b), "c"(t->c), [p] "r"(cx.m),), MEM)
 CX8(cx8, "cmpxchg8b")
 CX8(cx8l, "lock cmpxchg8b")
 CX8(cx16, "cmpxchg16b")
 CX8(cx16l, "lock cmpxchg16b")
 
-typedef void (*cxfn_t)(u64 *, u64 *, u64, u64, u64 *);
-
 /* architectural CMPXCHG16B, used when CPUID.01H:ECX.CX16 is clear */
-static void cx16_model(u64 *ax, u64 *dx, u64 bx, u64 cv, u64 *fl)
+static void cx16_model(st_t *t)
 {
-    if (cx.m[0] == *ax && cx.m[1] == *dx) {
-        cx.m[0] = bx;
-        cx.m[1] = cv;
-        *fl |= F_ZF;
+    if (cx.m[0] == t->a && cx.m[1] == t->d) {
+        cx.m[0] = t->b;
+        cx.m[1] = t->c;
+        t->f |= F_ZF;
     } else {
-        *ax = cx.m[0];
-        *dx = cx.m[1];
-        *fl &= ~(u64)F_ZF;
+        t->a = cx.m[0];
+        t->d = cx.m[1];
+        t->f &= ~(u64)F_ZF;
     }
 }
 
-static void cx_case(const char *name, cxfn_t fn, int wide, int eq)
+static void cx_case(const char *name, fn_t fn, int wide, int eq)
 {
     u64 ax = rnd(), dx = rnd(), bx = rnd(), cv = rnd(), fl = rnd_flags();
-    u64 a0, d0, m0, m1, f0 = fl;
+    u64 m0, m1;
+    st_t t;
     cx.m[0] = rnd();
     cx.m[1] = rnd();
     if (eq) {
@@ -246,29 +149,24 @@ static void cx_case(const char *name, cxfn_t fn, int wide, int eq)
         else
             cx.m[0] = (rnd() & 0xffffffffull) | (dx << 32);
     }
-    a0 = ax;
-    d0 = dx;
     m0 = cx.m[0];
     m1 = cx.m[1];
     if (wide && !g_has_cx16)
         fn = cx16_model;
-    fn(&ax, &dx, bx, cv, &fl);
-    L_begin(name);
+    t.a = ax;
+    t.d = dx;
+    t.b = bx;
+    t.c = cv;
+    t.f = fl;
+    fn(&t);
+    /* memory (high word first for 16b), rdx, rax, rcx, rbx */
     if (wide)
-        L_x(m1);
-    L_x(m0);
-    L_x(d0);
-    L_x(a0);
-    L_x(cv);
-    L_x(bx);
-    L_fin(f0);
-    L_sep();
+        L_in(name, fl, 6, m1, m0, dx, ax, cv, bx);
+    else
+        L_in(name, fl, 5, m0, dx, ax, cv, bx);
     if (wide)
         L_x(cx.m[1]);
-    L_x(cx.m[0]);
-    L_x(dx);
-    L_x(ax);
-    L_end_f(fl, F_ALL);
+    L_out(t.f, F_ALL, 3, cx.m[0], t.d, t.a);
 }
 
 void run_atomic(void)
@@ -277,7 +175,7 @@ void run_atomic(void)
     u64 L[20];
     static const struct {
         const char *name;
-        cxfn_t fn;
+        fn_t fn;
         int wide;
     } cxf[] = {
         {"cmpxchg8b", cx8, 0},

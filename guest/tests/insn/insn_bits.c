@@ -38,7 +38,6 @@
 #define M_XCNT (F_CF | F_ZF)
 #define M_POPCNT F_ALL
 
-static u64 mb[2];
 static u8 bbuf[64] __attribute__((aligned(16)));
 #define BT_BASE 24 /* byte offset of the base address inside bbuf */
 
@@ -50,59 +49,17 @@ typedef struct {
 } bform_t;
 enum { K_RR, K_RI, K_MI, K_MR };
 
-/* a = dst, b = index */
-#define BT_RR(nm, ins, M)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %" M "[i],%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [i] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define BT_RI(nm, ins, M, IMM)                                                \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " $" #IMM ",%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define BT_MI(nm, ins, IMM)                                                   \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " $" #IMM ",(%[p])" POST                     \
-                         : [fo] "=&r"(fo)                                     \
-                         : [fi] "r"(t->f), [p] "r"(mb)                        \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->f = fo;                                                            \
-    }
+/* a = dst, b = index.  The memory forms with a register bit offset address
+ * bbuf + BT_BASE (the offset may reach outside the addressed word). */
 #define BT_MR(nm, ins, M)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        __asm__ volatile(PRE ins " %" M "[i],(%[p])" POST                     \
-                         : [fo] "=&r"(fo)                                     \
-                         : [i] "r"(t->b), [fi] "r"(t->f),                     \
-                           [p] "r"(bbuf + BT_BASE)                            \
-                         : "cc", "memory");                                   \
-        t->f = fo;                                                            \
-    }
+    INSN(nm, ins " %" M "[s],(%[p])", (), (OP_S [p] "r"(bbuf + BT_BASE),), MEM)
 #define BT_OPS(X) X(bt) X(bts) X(btr) X(btc)
 /* width, suffix, modifier, imm A (width-1), imm B (200: masked), mem imm */
 #define BTFOR_W(G, op) G(op, 16, w, w, 15, 200, 19) G(op, 32, l, k, 31, 200, 35) \
     G(op, 64, q, q, 63, 200, 67)
 #define BTGEN_FN(op, W, S, M, IA, IB, IM)                                     \
-    BT_RR(op##W##rr, #op #S, #M) BT_RI(op##W##ia, #op #S, #M, IA)            \
-    BT_RI(op##W##ib, #op #S, #M, IB) BT_MI(op##W##mi, #op #S, IM)            \
+    W_RR(op##W##rr, #op #S, #M, #M) W_RI(op##W##ia, #op #S, #M, IA)          \
+    W_RI(op##W##ib, #op #S, #M, IB) W_MI(op##W##mi, #op #S, IM)              \
     BT_MR(op##W##mr, #op #S, #M)
 #define BTGEN_TAB(op, W, S, M, IA, IB, IM)                                    \
     {#op #W "rr", op##W##rr, W, K_RR, 0},                                     \
@@ -125,13 +82,8 @@ static void bt_case(const bform_t *f, u64 x, u64 idx)
     t.f = fl;
     a0 = t.a;
     f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_x(t.b);
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, M_BT);
+    L_in(f->name, fl, 2, a0, t.b);
+    L_out(t.f, M_BT, 1, t.a);
 }
 
 static void bt_mem_case(const bform_t *f, i64 off)
@@ -146,30 +98,15 @@ static void bt_mem_case(const bform_t *f, i64 off)
     t.b = with_garbage((u64)off, w);
     t.f = fl;
     f->fn(&t);
-    L_begin(f->name);
-    L_x((u64)off & wmask(w));
-    L_fin(fl);
-    L_sep();
-    L_x(hash_bytes(bbuf, 64));
-    L_end_f(t.f, M_BT);
+    L_in(f->name, fl, 1, (u64)off & wmask(w));
+    L_out(t.f, M_BT, 1, hash_bytes(bbuf, 64));
 }
 
 /* ---------------------------------------------------------------- scans */
 
 /* a = dst (garbage), b = src */
-#define SCAN(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %" M "[s],%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
 #define SFOR_W(G, op) G(op, 16, w, w) G(op, 32, l, k) G(op, 64, q, q)
-#define SGEN_FN(op, W, S, M) SCAN(op##W, #op #S, #M)
+#define SGEN_FN(op, W, S, M) W_RR(op##W, #op #S, #M, #M)
 SFOR_W(SGEN_FN, bsf)
 SFOR_W(SGEN_FN, bsr)
 SFOR_W(SGEN_FN, tzcnt)
@@ -234,7 +171,7 @@ static void scan_case(const scform_t *f, u64 x)
 {
     st_t t;
     u64 a0, fl = rnd_flags();
-    int w = f->w, native = 1;
+    int w = f->w, native = 1, und;
     u32 mask;
     t.a = rnd();
     t.b = with_garbage(x, w);
@@ -251,16 +188,11 @@ static void scan_case(const scform_t *f, u64 x)
     else
         xcnt_model(f->op, w, &t);
     mask = f->op <= X_BSR ? M_BSX : f->op == X_POPCNT ? M_POPCNT : M_XCNT;
-    L_begin(f->name);
-    L_x(a0);
-    L_x(x & wmask(w));
-    L_fin(fl);
-    L_sep();
-    if (f->op <= X_BSR && (x & wmask(w)) == 0)
+    und = f->op <= X_BSR && (x & wmask(w)) == 0;
+    L_in(f->name, fl, 2, a0, x & wmask(w));
+    if (und)
         L_u();
-    else
-        L_x(t.a);
-    L_end_f(t.f, mask);
+    L_out(t.f, mask, !und, t.a); /* dst "u": no value */
 }
 
 void run_bits(void)

@@ -28,28 +28,8 @@ typedef struct {
 #define CCS(X) X(o) X(no) X(b) X(ae) X(e) X(ne) X(be) X(a) X(s) X(ns) X(p)    \
     X(np) X(l) X(ge) X(le) X(g)
 
-#define SETCC(cc)                                                             \
-    static void set##cc##_(st_t *t)                                           \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE "set" #cc " %b[d]" POST                          \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define CMOV1(cc, W, S, M)                                                    \
-    static void cmov##cc##W(st_t *t)                                          \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE "cmov" #cc #S " %" #M "[s],%" #M "[d]" POST      \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
+#define SETCC(cc) W_R(set##cc##_, "set" #cc, "b")
+#define CMOV1(cc, W, S, M) W_RR(cmov##cc##W, "cmov" #cc #S, #M, #M)
 #define CMOV(cc) CMOV1(cc, 16, w, w) CMOV1(cc, 32, l, k) CMOV1(cc, 64, q, q)
 CCS(SETCC)
 CCS(CMOV)
@@ -61,22 +41,10 @@ static const cform_t set_forms[] = {CCS(SET_TAB)};
 static const cform_t cmov_forms[] = {CCS(CMOV_TAB)};
 
 /* a = rax */
-#define FLAGOP(nm, ins)                                                       \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 a = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins POST                                         \
-                         : "+a"(a), [fo] "=&r"(fo)                            \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = a;                                                             \
-        t->f = fo;                                                            \
-    }
-FLAGOP(f_lahf, "lahf")
-FLAGOP(f_sahf, "sahf")
-FLAGOP(f_cmc, "cmc")
-FLAGOP(f_clc, "clc")
-FLAGOP(f_stc, "stc")
+#define FLAG_OPS(X) X(lahf) X(sahf) X(cmc) X(clc) X(stc)
+#define FLAG_FN(op) INSN(f_##op, #op, ("+a"(t->a),), ())
+#define FLAG_TAB(op) {#op, f_##op, 0},
+FLAG_OPS(FLAG_FN)
 /* architectural LAHF/SAHF, used when CPUID.80000001H:ECX.LAHF-SAHF is clear
  * (they are optional in 64-bit mode) */
 static void m_lahf(st_t *t)
@@ -88,10 +56,7 @@ static void m_sahf(st_t *t)
     t->f = (t->f & ~0xd5ull) | ((t->a >> 8) & 0xd5);
 }
 
-static const cform_t flag_forms[] = {
-    {"lahf", f_lahf, 0}, {"sahf", f_sahf, 0}, {"cmc", f_cmc, 0},
-    {"clc", f_clc, 0},   {"stc", f_stc, 0},
-};
+static const cform_t flag_forms[] = {FLAG_OPS(FLAG_TAB)};
 
 /* combination i (0..63) of the six status flags */
 static u64 combo_flags(int i)
@@ -121,14 +86,8 @@ static void c_case(const cform_t *f, u64 fl, int with_src)
         m_lahf(&t);
     else
         f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    if (with_src)
-        L_x(b0);
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, F_ALL);
+    L_in(f->name, fl, 1 + with_src, a0, b0); /* b0 only with a source */
+    L_out(t.f, F_ALL, 1, t.a);
 }
 
 void run_cond(void)
@@ -160,12 +119,8 @@ void run_cond(void)
                     f->fn(&t);
                 else
                     m_sahf(&t);
-                L_begin(f->name);
-                L_x(a0);
-                L_fin(fl);
-                L_sep();
-                L_x(t.a);
-                L_end_f(t.f, F_ALL);
+                L_in(f->name, fl, 1, a0);
+                L_out(t.f, F_ALL, 1, t.a);
             }
             continue;
         }

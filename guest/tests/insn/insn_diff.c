@@ -183,6 +183,29 @@ void L_end_f(u64 f, u32 mask)
     L_end();
 }
 
+/* no <stdarg.h> (no libc headers): the compiler's own varargs */
+void L_in(const char *name, u64 f, int n, ...)
+{
+    __builtin_va_list ap;
+    __builtin_va_start(ap, n);
+    L_begin(name);
+    while (n-- > 0)
+        L_x(__builtin_va_arg(ap, u64));
+    __builtin_va_end(ap);
+    L_fin(f);
+    L_sep();
+}
+
+void L_out(u64 f, u32 mask, int n, ...)
+{
+    __builtin_va_list ap;
+    __builtin_va_start(ap, n);
+    while (n-- > 0)
+        L_x(__builtin_va_arg(ap, u64));
+    __builtin_va_end(ap);
+    L_end_f(f, mask);
+}
+
 /* ---------------------------------------------------------------- CPUID */
 
 static void cpuid(u32 leaf, u32 sub, u32 r[4])

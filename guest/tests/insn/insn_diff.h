@@ -70,6 +70,64 @@ typedef struct st {
 
 typedef void (*fn_t)(st_t *);
 
+/*
+ * The one wrapper shape behind every tested instruction: "static void nm(st_t
+ * *t)" running  before PRE ins POST after  with t->f as the input flags and
+ * the captured flags stored back into t->f.  The asm names the st_t fields
+ * directly, so the compiler loads them into the registers the constraints ask
+ * for and stores the outputs back; a memory operand is a field itself, passed
+ * by address ([p], a 64-bit word, 8-byte aligned).
+ *   OUT: parenthesised output operands, each followed by a comma ("()": none)
+ *   IN:  parenthesised input operands, each followed by a comma
+ *   ...: extra clobbers after "cc", each preceded by a comma
+ * "before" and "after" are asm text outside the flag capture (a register
+ * set-up for LEA, the cld after a DF=1 string instruction); usually "".
+ */
+#define INSN_ARGS(...) __VA_ARGS__
+#define INSN_WRAP(nm, before, ins, after, OUT, IN, ...)                       \
+    static UNUSED void nm(st_t *t)                                            \
+    {                                                                         \
+        __asm__ volatile(before PRE ins POST after                            \
+                         : INSN_ARGS OUT [fo] "=&r"(t->f)                     \
+                         : INSN_ARGS IN [fi] "r"(t->f)                        \
+                         : "cc" __VA_ARGS__);                                 \
+    }
+#define INSN(nm, ins, OUT, IN, ...) INSN_WRAP(nm, "", ins, "", OUT, IN, __VA_ARGS__)
+
+/* Operand roles used by the families below. */
+#define OP_D [d] "+r"(t->a),        /* register destination: a */
+#define OP_S [s] "r"(t->b),         /* register source: b */
+#define OP_SW [s] "+r"(t->b),       /* register source that is written (xchg, xadd) */
+#define OP_MA [p] "r"(&t->a),       /* memory operand: the word a */
+#define OP_MB [p] "r"(&t->b),       /* memory operand: the word b */
+#define OP_AD "+a"(t->a), "+d"(t->d), /* RAX = a, RDX = d (mul, div, convert) */
+#define MEM , "memory"
+
+/*
+ * The instruction families.  M, MS, MD are operand-size modifiers
+ * ("b", "w", "k", "q"); IMM is a literal immediate.
+ *   reg:        ins %d                 reg-reg:  ins %s,%d
+ *   reg-imm:    ins $IMM,%d            reg-reg-imm: ins $IMM,%s,%d
+ *   mem:        ins (a)                mem-imm:  ins $IMM,(a)
+ *   mem-reg:    ins %s,(a)             reg-mem:  ins (b),%d
+ *   reg-mem-imm: ins $IMM,(b),%d
+ *   accumulator: RDX:RAX = d:a, with a register (b) or memory (b) source
+ */
+#define W_R(nm, ins, M) INSN(nm, ins " %" M "[d]", (OP_D), ())
+#define W_RR(nm, ins, MS, MD) INSN(nm, ins " %" MS "[s],%" MD "[d]", (OP_D), (OP_S))
+#define W_RI(nm, ins, M, IMM) INSN(nm, ins " $" #IMM ",%" M "[d]", (OP_D), ())
+#define W_RRI(nm, ins, M, IMM)                                                \
+    INSN(nm, ins " $" #IMM ",%" M "[s],%" M "[d]", (OP_D), (OP_S))
+#define W_M(nm, ins) INSN(nm, ins " (%[p])", (), (OP_MA), MEM)
+#define W_MI(nm, ins, IMM) INSN(nm, ins " $" #IMM ",(%[p])", (), (OP_MA), MEM)
+#define W_MR(nm, ins, M) INSN(nm, ins " %" M "[s],(%[p])", (), (OP_S OP_MA), MEM)
+#define W_RM(nm, ins, M) INSN(nm, ins " (%[p]),%" M "[d]", (OP_D), (OP_MB), MEM)
+#define W_RMI(nm, ins, M, IMM)                                                \
+    INSN(nm, ins " $" #IMM ",(%[p]),%" M "[d]", (OP_D), (OP_MB), MEM)
+#define W_ACC(nm, ins) INSN(nm, ins, (OP_AD), ())
+#define W_ACC_R(nm, ins, M) INSN(nm, ins " %" M "[s]", (OP_AD), (OP_S))
+#define W_ACC_M(nm, ins) INSN(nm, ins " (%[p])", (OP_AD), (OP_MB), MEM)
+
 /* PRNG and operand generators (insn_diff.c) */
 u64 rnd(void);
 u64 wmask(int w);                /* all-ones of width w (8/16/32/64) */
@@ -91,6 +149,11 @@ void L_u(void);          /* " u"  (architecturally undefined value, masked) */
 void L_str(const char *s); /* " <s>" */
 void L_sep(void);        /* " >" */
 void L_fin(u64 f);       /* " F<hex>" input flags (F_ALL and DF bits) */
+/* The usual line in two calls: L_in(name, flags in, n, v1..vn) prints
+ * "name v1 .. vn F<flags> >", L_out(flags out, mask, n, v1..vn) prints
+ * " v1 .. vn F<flags & mask>" and ends the line.  The values are u64. */
+void L_in(const char *name, u64 f, int n, ...);
+void L_out(u64 f, u32 mask, int n, ...);
 void L_end_f(u64 f, u32 mask); /* " F<hex>" masked output flags, newline */
 void L_end(void);        /* newline only */
 

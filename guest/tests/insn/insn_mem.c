@@ -35,22 +35,11 @@
 static u8 sbuf[SBUF] __attribute__((aligned(16)));
 static u8 dbuf[SBUF] __attribute__((aligned(16)));
 
-/* a = rsi, b = rdi, c = rcx, d = rax */
+/* a = rsi, b = rdi, c = rcx, d = rax; DF is cleared again with cld right
+ * after the flags have been captured */
 #define STR(nm, ins)                                                          \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 si = t->a, di = t->b, cx = t->c, ax = t->d, fo;                   \
-        __asm__ volatile(PRE ins POST "\n\tcld"                               \
-                         : "+S"(si), "+D"(di), "+c"(cx), "+a"(ax),            \
-                           [fo] "=&r"(fo)                                     \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc", "memory");                                   \
-        t->a = si;                                                            \
-        t->b = di;                                                            \
-        t->c = cx;                                                            \
-        t->d = ax;                                                            \
-        t->f = fo;                                                            \
-    }
+    INSN_WRAP(nm, "", ins, "\n\tcld",                                         \
+              ("+S"(t->a), "+D"(t->b), "+c"(t->c), "+a"(t->d),), (), MEM)
 
 enum { S_MOVS, S_STOS, S_LODS, S_CMPS, S_SCAS };
 enum { P_NONE, P_REP, P_REPE, P_REPNE };
@@ -134,12 +123,8 @@ static void str_case(const strform_t *f, int df, u64 cnt, int var)
     L_x((u64)var);
     L_fin(fl);
     L_sep();
-    L_x(t.a - (u64)(__SIZE_TYPE__)sbuf);
-    L_x(t.b - (u64)(__SIZE_TYPE__)dbuf);
-    L_x(t.c);
-    L_x(t.d);
-    L_x(hash_bytes(dbuf, SBUF));
-    L_end_f(t.f, F_ALL | F_DF);
+    L_out(t.f, F_ALL | F_DF, 5, t.a - (u64)(__SIZE_TYPE__)sbuf,
+          t.b - (u64)(__SIZE_TYPE__)dbuf, t.c, t.d, hash_bytes(dbuf, SBUF));
 }
 
 void run_string(void)
@@ -171,76 +156,45 @@ static struct {
     u64 srsp, srbp, nrsp, nrbp, o1sp, o1bp, o2sp, o2bp;
 } G;
 
-#define ENTER(nm, SZ, LV)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        __asm__ volatile(PRE "movq %%rsp,%[srsp]\n\t"                         \
-                         "movq %%rbp,%[srbp]\n\t"                             \
-                         "movq %[nrsp],%%rsp\n\t"                             \
-                         "movq %[nrbp],%%rbp\n\t"                             \
-                         "enter $" #SZ ",$" #LV "\n\t"                        \
-                         "movq %%rsp,%[o1sp]\n\t"                             \
-                         "movq %%rbp,%[o1bp]\n\t"                             \
-                         "leave\n\t"                                          \
-                         "movq %%rsp,%[o2sp]\n\t"                             \
-                         "movq %%rbp,%[o2bp]\n\t"                             \
-                         "movq %[srsp],%%rsp\n\t"                             \
-                         "movq %[srbp],%%rbp" POST                            \
-                         : [srsp] "+m"(G.srsp), [srbp] "+m"(G.srbp),          \
-                           [o1sp] "=m"(G.o1sp), [o1bp] "=m"(G.o1bp),          \
-                           [o2sp] "=m"(G.o2sp), [o2bp] "=m"(G.o2bp),          \
-                           [fo] "=&r"(fo)                                     \
-                         : [nrsp] "m"(G.nrsp), [nrbp] "m"(G.nrbp),            \
-                           [fi] "r"(t->f)                                     \
-                         : "cc", "memory");                                   \
-        t->f = fo;                                                            \
-    }
-ENTER(enter_0_0, 0, 0)
-ENTER(enter_8_0, 8, 0)
-ENTER(enter_18_0, 0x18, 0)
-ENTER(enter_1f8_0, 0x1f8, 0)
-ENTER(enter_0_1, 0, 1)
-ENTER(enter_10_1, 0x10, 1)
-ENTER(enter_10_2, 0x10, 2)
-ENTER(enter_10_3, 0x10, 3)
-ENTER(enter_10_7, 0x10, 7)
-ENTER(enter_8_31, 8, 31)
-ENTER(enter_10_32, 0x10, 32)
-ENTER(enter_10_33, 0x10, 33)
-ENTER(enter_1f8_5, 0x1f8, 5)
+/* enter $0xSZ,$LV then leave, on the private stack (RSP/RBP from G.nrsp/nrbp);
+ * RSP/RBP after each are saved in G */
+#define ENTER(SZ, LV)                                                         \
+    INSN(enter_##SZ##_##LV,                                                   \
+         "movq %%rsp,%[srsp]\n\tmovq %%rbp,%[srbp]\n\t"                       \
+         "movq %[nrsp],%%rsp\n\tmovq %[nrbp],%%rbp\n\t"                       \
+         "enter $0x" #SZ ",$" #LV "\n\t"                                        \
+         "movq %%rsp,%[o1sp]\n\tmovq %%rbp,%[o1bp]\n\t"                       \
+         "leave\n\t"                                                          \
+         "movq %%rsp,%[o2sp]\n\tmovq %%rbp,%[o2bp]\n\t"                       \
+         "movq %[srsp],%%rsp\n\tmovq %[srbp],%%rbp",                          \
+         ([srsp] "+m"(G.srsp), [srbp] "+m"(G.srbp), [o1sp] "=m"(G.o1sp),      \
+          [o1bp] "=m"(G.o1bp), [o2sp] "=m"(G.o2sp), [o2bp] "=m"(G.o2bp),),    \
+         ([nrsp] "m"(G.nrsp), [nrbp] "m"(G.nrbp),), MEM)
+/* size (hex digits), nesting level (decimal): enter_<size>_<level> */
+#define ENTER_OPS(X) X(0, 0) X(8, 0) X(18, 0) X(1f8, 0) X(0, 1) X(10, 1)        \
+    X(10, 2) X(10, 3) X(10, 7) X(8, 31) X(10, 32) X(10, 33) X(1f8, 5)
+ENTER_OPS(ENTER)
 
-#define STK(nm, ins)                                                          \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        __asm__ volatile(PRE "movq %%rsp,%[srsp]\n\t"                         \
-                         "movq %[nrsp],%%rsp\n\t" ins "\n\t"                  \
-                         "movq %%rsp,%[o1sp]\n\t"                             \
-                         "movq %[srsp],%%rsp" POST                            \
-                         : [srsp] "+m"(G.srsp), [o1sp] "=m"(G.o1sp),          \
-                           [fo] "=&r"(fo)                                     \
-                         : [nrsp] "m"(G.nrsp), [p] "r"(pdat), [fi] "r"(t->f)  \
-                         : "cc", "memory");                                   \
-        t->f = fo;                                                            \
-    }
-STK(push_m, "pushq (%[p])")
-STK(push_m8, "pushq 8(%[p])")
-STK(pop_m, "popq (%[p])")
-STK(pop_m8, "popq 8(%[p])")
-STK(push_sp8, "pushq 8(%%rsp)")
-STK(push_sp0, "pushq (%%rsp)")
-STK(pop_sp8, "popq 8(%%rsp)")
-STK(pop_sp0, "popq (%%rsp)")
-STK(pop_spm8, "popq -8(%%rsp)")
-STK(pushw_m, "pushw (%[p])")
-STK(popw_m, "popw (%[p])")
-STK(pushw_popq, "pushw 2(%[p])\n\tpushw (%[p])\n\tpopq 8(%[p])")
-STK(push_rsp, "pushq %%rsp")
-STK(pop_rsp, "popq %%rsp")
-STK(push_i8, "pushq $-1")
-STK(push_i32, "pushq $-0x7edcba98")
-STK(pushw_i, "pushw $0x8001")
+/* one push/pop (ins) on the private stack, [p] = pdat; RSP after it in G.o1sp */
+#define STK(nm, ins, popsp)                                                   \
+    INSN(nm,                                                                  \
+         "movq %%rsp,%[srsp]\n\tmovq %[nrsp],%%rsp\n\t" ins "\n\t"            \
+         "movq %%rsp,%[o1sp]\n\tmovq %[srsp],%%rsp",                          \
+         ([srsp] "+m"(G.srsp), [o1sp] "=m"(G.o1sp),),                         \
+         ([nrsp] "m"(G.nrsp), [p] "r"(pdat),), MEM)
+/* name, instruction, top of stack holds a pointer into the private stack */
+#define STK_OPS(X)                                                            \
+    X(push_m, "pushq (%[p])", 0) X(push_m8, "pushq 8(%[p])", 0)               \
+    X(pop_m, "popq (%[p])", 0) X(pop_m8, "popq 8(%[p])", 0)                   \
+    X(push_sp8, "pushq 8(%%rsp)", 0) X(push_sp0, "pushq (%%rsp)", 0)          \
+    X(pop_sp8, "popq 8(%%rsp)", 0) X(pop_sp0, "popq (%%rsp)", 0)              \
+    X(pop_spm8, "popq -8(%%rsp)", 0)                                          \
+    X(pushw_m, "pushw (%[p])", 0) X(popw_m, "popw (%[p])", 0)                 \
+    X(pushw_popq, "pushw 2(%[p])\n\tpushw (%[p])\n\tpopq 8(%[p])", 0)        \
+    X(push_rsp, "pushq %%rsp", 0) X(pop_rsp, "popq %%rsp", 1)                 \
+    X(push_i8, "pushq $-1", 0) X(push_i32, "pushq $-0x7edcba98", 0)           \
+    X(pushw_i, "pushw $0x8001", 0)
+STK_OPS(STK)
 
 typedef struct {
     const char *name;
@@ -248,23 +202,10 @@ typedef struct {
     int popsp; /* top of stack holds a pointer into the private stack */
 } stkform_t;
 
-static const stkform_t enter_forms[] = {
-    {"enter_0_0", enter_0_0, 0},     {"enter_8_0", enter_8_0, 0},
-    {"enter_18_0", enter_18_0, 0},   {"enter_1f8_0", enter_1f8_0, 0},
-    {"enter_0_1", enter_0_1, 0},     {"enter_10_1", enter_10_1, 0},
-    {"enter_10_2", enter_10_2, 0},   {"enter_10_3", enter_10_3, 0},
-    {"enter_10_7", enter_10_7, 0},   {"enter_8_31", enter_8_31, 0},
-    {"enter_10_32", enter_10_32, 0}, {"enter_10_33", enter_10_33, 0},
-    {"enter_1f8_5", enter_1f8_5, 0},
-};
-static const stkform_t stk_forms[] = {
-    {"push_m", push_m, 0},     {"push_m8", push_m8, 0},   {"pop_m", pop_m, 0},
-    {"pop_m8", pop_m8, 0},     {"push_sp8", push_sp8, 0}, {"push_sp0", push_sp0, 0},
-    {"pop_sp8", pop_sp8, 0},   {"pop_sp0", pop_sp0, 0},   {"pop_spm8", pop_spm8, 0},
-    {"pushw_m", pushw_m, 0},   {"popw_m", popw_m, 0},     {"pushw_popq", pushw_popq, 0},
-    {"push_rsp", push_rsp, 0}, {"pop_rsp", pop_rsp, 1},   {"push_i8", push_i8, 0},
-    {"push_i32", push_i32, 0}, {"pushw_i", pushw_i, 0},
-};
+#define ENTER_TAB(SZ, LV) {"enter_" #SZ "_" #LV, enter_##SZ##_##LV, 0},
+#define STK_TAB(nm, ins, popsp) {#nm, nm, popsp},
+static const stkform_t enter_forms[] = {ENTER_OPS(ENTER_TAB)};
+static const stkform_t stk_forms[] = {STK_OPS(STK_TAB)};
 
 #define STK_TOP 768
 #define STK_FP 900
@@ -299,42 +240,31 @@ static u64 stk_hash(void)
     return hash_bytes(fstk, sizeof(fstk));
 }
 
+/* run one stack form on a freshly filled private stack; the hash is taken
+ * before the caller prints (it normalises the stack words in place) */
+static u64 stk_run(const stkform_t *f, st_t *t)
+{
+    u64 fl = rnd_flags();
+    stk_fill(f->popsp);
+    t->f = fl;
+    f->fn(t);
+    L_in(f->name, fl, 0);
+    return stk_hash();
+}
+
 void run_stack(void)
 {
     int i, j;
-    for (i = 0; i < NELEM(enter_forms); i++) {
+    st_t t;
+    for (i = 0; i < NELEM(enter_forms); i++)
         for (j = 0; j < 4; j++) {
-            st_t t;
-            u64 fl = rnd_flags();
-            stk_fill(0);
-            t.f = fl;
-            enter_forms[i].fn(&t);
-            L_begin(enter_forms[i].name);
-            L_fin(fl);
-            L_sep();
-            L_x(stk_off(G.o1sp));
-            L_x(stk_off(G.o1bp));
-            L_x(stk_off(G.o2sp));
-            L_x(stk_off(G.o2bp));
-            L_x(stk_hash());
-            L_end_f(t.f, F_ALL);
+            u64 h = stk_run(&enter_forms[i], &t);
+            L_out(t.f, F_ALL, 5, stk_off(G.o1sp), stk_off(G.o1bp), stk_off(G.o2sp),
+                  stk_off(G.o2bp), h);
         }
-    }
-    for (i = 0; i < NELEM(stk_forms); i++) {
+    for (i = 0; i < NELEM(stk_forms); i++)
         for (j = 0; j < 4; j++) {
-            st_t t;
-            u64 fl = rnd_flags();
-            stk_fill(stk_forms[i].popsp);
-            t.f = fl;
-            stk_forms[i].fn(&t);
-            L_begin(stk_forms[i].name);
-            L_fin(fl);
-            L_sep();
-            L_x(stk_off(G.o1sp));
-            L_x(stk_hash());
-            L_x(norm(pdat[0]));
-            L_x(norm(pdat[1]));
-            L_end_f(t.f, F_ALL);
+            u64 h = stk_run(&stk_forms[i], &t);
+            L_out(t.f, F_ALL, 4, stk_off(G.o1sp), h, norm(pdat[0]), norm(pdat[1]));
         }
-    }
 }

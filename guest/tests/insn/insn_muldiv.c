@@ -29,8 +29,6 @@
 #define M_MUL (F_CF | F_OF)
 #define M_DIV 0u
 
-static u64 mb[2];
-
 typedef struct {
     const char *name;
     fn_t fn;
@@ -40,34 +38,9 @@ typedef struct {
 } mform_t;
 
 /* ---- one-operand forms: a = rax, d = rdx, b = source */
-#define M1_R(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 a = t->a, d = t->d, fo;                                           \
-        __asm__ volatile(PRE ins " %" M "[s]" POST                            \
-                         : "+a"(a), "+d"(d), [fo] "=&r"(fo)                   \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = a;                                                             \
-        t->d = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define M1_M(nm, ins)                                                         \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 a = t->a, d = t->d, fo;                                           \
-        mb[0] = t->b;                                                         \
-        __asm__ volatile(PRE ins " (%[p])" POST                               \
-                         : "+a"(a), "+d"(d), [fo] "=&r"(fo)                   \
-                         : [p] "r"(mb), [fi] "r"(t->f)                        \
-                         : "cc", "memory");                                   \
-        t->a = a;                                                             \
-        t->d = d;                                                             \
-        t->f = fo;                                                            \
-    }
 #define M1FOR_W(G, op, sg) G(op, sg, 8, b, b) G(op, sg, 16, w, w)             \
     G(op, sg, 32, l, k) G(op, sg, 64, q, q)
-#define M1GEN_FN(op, sg, W, S, M) M1_R(op##W##r, #op #S, #M) M1_M(op##W##m, #op #S)
+#define M1GEN_FN(op, sg, W, S, M) W_ACC_R(op##W##r, #op #S, #M) W_ACC_M(op##W##m, #op #S)
 #define M1GEN_TAB(op, sg, W, S, M)                                            \
     {#op #W "r", op##W##r, W, sg, 0, 0}, {#op #W "m", op##W##m, W, sg, 0, 1},
 M1FOR_W(M1GEN_FN, mul, 0)
@@ -83,59 +56,14 @@ static const mform_t div_forms[] = {
 };
 
 /* ---- imul 2-operand (a = dst, b = src) and 3-operand (a = dst, b = src) */
-#define I2_RR(nm, S, M)                                                       \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE "imul" S " %" M "[s],%" M "[d]" POST             \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define I2_RM(nm, S, M)                                                       \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        mb[0] = t->b;                                                         \
-        __asm__ volatile(PRE "imul" S " (%[p]),%" M "[d]" POST                \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [p] "r"(mb), [fi] "r"(t->f)                        \
-                         : "cc", "memory");                                   \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define I3_R(nm, S, M, IMM)                                                   \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE "imul" S " $" #IMM ",%" M "[s],%" M "[d]" POST   \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define I3_M(nm, S, M, IMM)                                                   \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        mb[0] = t->b;                                                         \
-        __asm__ volatile(PRE "imul" S " $" #IMM ",(%[p]),%" M "[d]" POST      \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [p] "r"(mb), [fi] "r"(t->f)                        \
-                         : "cc", "memory");                                   \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
 /* imm8 forms: -128, 7 (opcode 6B); full-size imm: -0x8000 / -0x80000000 (69) */
 #define IFOR_W(G) G(16, w, w, -0x8000) G(32, l, k, (-0x7fffffff - 1))          \
     G(64, q, q, (-0x7fffffff - 1))
 #define IGEN_FN(W, S, M, IB)                                                  \
-    I2_RR(imul##W##rr, #S, #M) I2_RM(imul##W##rm, #S, #M)                     \
-    I3_R(imul##W##rri8a, #S, #M, -128) I3_R(imul##W##rri8b, #S, #M, 7)        \
-    I3_R(imul##W##rri, #S, #M, IB) I3_M(imul##W##rmi, #S, #M, IB)
+    W_RR(imul##W##rr, "imul" #S, #M, #M) W_RM(imul##W##rm, "imul" #S, #M)     \
+    W_RRI(imul##W##rri8a, "imul" #S, #M, -128)                                \
+    W_RRI(imul##W##rri8b, "imul" #S, #M, 7)                                   \
+    W_RRI(imul##W##rri, "imul" #S, #M, IB) W_RMI(imul##W##rmi, "imul" #S, #M, IB)
 #define IGEN_TAB(W, S, M, IB)                                                 \
     {"imul" #W "rr", imul##W##rr, W, 2, 0, 0},                                   \
     {"imul" #W "rm", imul##W##rm, W, 2, 0, 1},                                   \
@@ -170,15 +98,8 @@ static void m1_case(const mform_t *f, u64 lo, u64 hi, u64 src, u32 mask)
     a0 = t.a;
     d0 = t.d;
     f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_x(d0);
-    L_x(src & wmask(f->w));
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_x(t.d);
-    L_end_f(t.f, mask);
+    L_in(f->name, fl, 3, a0, d0, src & wmask(f->w));
+    L_out(t.f, mask, 2, t.a, t.d);
 }
 
 /* (hi:lo) / d for hi < d, 64-bit halves, restoring division in C */
@@ -291,41 +212,22 @@ static void run_mul1(const mform_t *f)
     }
 }
 
-static void imul_case(const mform_t *f, u64 x)
+/* imul 3-operand (two = 0): the destination is only written, so it starts
+ * as garbage; 2-operand: x is the destination, y the source */
+static void imul_case(const mform_t *f, int two, u64 x, u64 y)
 {
     st_t t;
     u64 a0, fl = rnd_flags();
-    t.a = rnd(); /* destination: overwritten (16-bit: upper bits kept) */
-    t.b = with_garbage(x, f->w);
+    t.a = two ? with_garbage(x, f->w) : rnd(); /* 16-bit: upper bits kept */
+    t.b = with_garbage(two ? y : x, f->w);
     t.f = fl;
     a0 = t.a;
     f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_x(x & wmask(f->w));
-    L_x((u64)f->imm & wmask(f->w));
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, M_MUL);
-}
-
-static void imul2_case(const mform_t *f, u64 x, u64 y)
-{
-    st_t t;
-    u64 a0, fl = rnd_flags();
-    t.a = with_garbage(x, f->w);
-    t.b = with_garbage(y, f->w);
-    t.f = fl;
-    a0 = t.a;
-    f->fn(&t);
-    L_begin(f->name);
-    L_x(a0);
-    L_x(y & wmask(f->w));
-    L_fin(fl);
-    L_sep();
-    L_x(t.a);
-    L_end_f(t.f, M_MUL);
+    if (two)
+        L_in(f->name, fl, 2, a0, y & wmask(f->w));
+    else
+        L_in(f->name, fl, 3, a0, x & wmask(f->w), (u64)f->imm & wmask(f->w));
+    L_out(t.f, M_MUL, 1, t.a);
 }
 
 void run_muldiv(void)
@@ -342,16 +244,16 @@ void run_muldiv(void)
         if (two) {
             for (j = 0; j < nl; j++)
                 for (k = 0; k < ns; k++)
-                    imul2_case(f, L[j], S[k]);
+                    imul_case(f, 1, L[j], S[k]);
             for (j = 0; j < (f->v ? NRAND_V : NRAND); j++) {
                 u64 x = rnd_op(f->w), y = rnd_op(f->w);
-                imul2_case(f, x, y);
+                imul_case(f, 1, x, y);
             }
         } else {
             for (j = 0; j < nl; j++)
-                imul_case(f, L[j]);
+                imul_case(f, 0, L[j], 0);
             for (j = 0; j < (f->v ? NRAND_V : NRAND); j++)
-                imul_case(f, rnd_op(f->w));
+                imul_case(f, 0, rnd_op(f->w), 0);
         }
     }
     for (i = 0; i < NELEM(div_forms); i++)

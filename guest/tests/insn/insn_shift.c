@@ -89,54 +89,10 @@ typedef struct {
     u64 imm;
 } sform_t;
 
-static u64 mb[2];
-
-#define SH_CL(nm, ins, M)                                                     \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %%cl,%" M "[d]" POST                       \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : "c"(t->c), [fi] "r"(t->f)                          \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-#define SH_MCL(nm, ins)                                                       \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " %%cl,(%[p])" POST                          \
-                         : [fo] "=&r"(fo)                                     \
-                         : "c"(t->c), [fi] "r"(t->f), [p] "r"(mb)             \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->f = fo;                                                            \
-    }
-#define SH_I(nm, ins, M, IMM)                                                 \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " $" #IMM ",%" M "[d]" POST                  \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
-/* "op %reg" (no count) is the D0/D1 shift-by-one encoding */
-#define SH_1(nm, ins, M)                                                      \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %" M "[d]" POST                            \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [fi] "r"(t->f)                                     \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
+/* the count is CL: the whole of RCX is c (random garbage above the byte) */
+#define OP_CL "c"(t->c),
+#define SH_CL(nm, ins, M) INSN(nm, ins " %%cl,%" M "[d]", (OP_D), (OP_CL))
+#define SH_MCL(nm, ins) INSN(nm, ins " %%cl,(%[p])", (), (OP_CL OP_MA), MEM)
 
 #define SH_OPS(X) X(shl, O_SHL) X(shr, O_SHR) X(sar, O_SAR) X(rol, O_ROL)      \
     X(ror, O_ROR) X(rcl, O_RCL) X(rcr, O_RCR)
@@ -146,9 +102,9 @@ static u64 mb[2];
     G(op, id, 32, l, k, 31, 33) G(op, id, 64, q, q, 63, 65)
 #define SGEN_FN(op, id, W, S, M, IA, IB)                                      \
     SH_CL(op##W##cl, #op #S, #M)                                              \
-    SH_1(op##W##_1, #op #S, #M)                                               \
-    SH_I(op##W##ia, #op #S, #M, IA)                                           \
-    SH_I(op##W##ib, #op #S, #M, IB)                                           \
+    W_R(op##W##_1, #op #S, #M) /* no count: the D0/D1 shift-by-one form */  \
+    W_RI(op##W##ia, #op #S, #M, IA)                                           \
+    W_RI(op##W##ib, #op #S, #M, IB)                                           \
     SH_MCL(op##W##mcl, #op #S)
 #define SGEN_TAB(op, id, W, S, M, IA, IB)                                     \
     {#op #W "cl", op##W##cl, W, K_CL, id, 0},                                 \
@@ -163,49 +119,18 @@ SH_OPS(SOP_FN)
 
 /* ---- shld / shrd: a = dst, b = src, c = count */
 #define DSH_CL(nm, ins, M)                                                    \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " %%cl,%" M "[s],%" M "[d]" POST             \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), "c"(t->c), [fi] "r"(t->f)           \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
+    INSN(nm, ins " %%cl,%" M "[s],%" M "[d]", (OP_D), (OP_S OP_CL))
 #define DSH_MCL(nm, ins, M)                                                   \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 fo;                                                               \
-        mb[0] = t->a;                                                         \
-        __asm__ volatile(PRE ins " %%cl,%" M "[s],(%[p])" POST                \
-                         : [fo] "=&r"(fo)                                     \
-                         : [s] "r"(t->b), "c"(t->c), [fi] "r"(t->f),          \
-                           [p] "r"(mb)                                        \
-                         : "cc", "memory");                                   \
-        t->a = mb[0];                                                         \
-        t->f = fo;                                                            \
-    }
-#define DSH_I(nm, ins, M, IMM)                                                \
-    static void nm(st_t *t)                                                   \
-    {                                                                         \
-        u64 d = t->a, fo;                                                     \
-        __asm__ volatile(PRE ins " $" #IMM ",%" M "[s],%" M "[d]" POST        \
-                         : [d] "+r"(d), [fo] "=&r"(fo)                        \
-                         : [s] "r"(t->b), [fi] "r"(t->f)                      \
-                         : "cc");                                             \
-        t->a = d;                                                             \
-        t->f = fo;                                                            \
-    }
+    INSN(nm, ins " %%cl,%" M "[s],(%[p])", (), (OP_S OP_CL OP_MA), MEM)
 /* imm: 1, width-1, width (16: == size, still defined; 32/64: masked to 0) */
 #define DFOR_W(G, op, id) G(op, id, 16, w, w, 15, 16) G(op, id, 32, l, k, 31, 32) \
     G(op, id, 64, q, q, 63, 64)
 #define DGEN_FN(op, id, W, S, M, IA, IB)                                      \
     DSH_CL(op##W##cl, #op #S, #M)                                             \
     DSH_MCL(op##W##mcl, #op #S, #M)                                           \
-    DSH_I(op##W##_1, #op #S, #M, 1)                                           \
-    DSH_I(op##W##ia, #op #S, #M, IA)                                          \
-    DSH_I(op##W##ib, #op #S, #M, IB)
+    W_RRI(op##W##_1, #op #S, #M, 1)                                           \
+    W_RRI(op##W##ia, #op #S, #M, IA)                                          \
+    W_RRI(op##W##ib, #op #S, #M, IB)
 #define DGEN_TAB(op, id, W, S, M, IA, IB)                                     \
     {#op #W "cl", op##W##cl, W, K_CL, id, 0},                                 \
     {#op #W "mcl", op##W##mcl, W, K_MCL, id, 0},                              \
@@ -237,18 +162,13 @@ static void sh_case(const sform_t *f, u64 x, u64 y, u64 cnt, u64 fl)
     a0 = t.a;
     f->fn(&t);
     mask = shift_mask(f->op, w, t.c & 0xff, &und);
-    L_begin(f->name);
-    L_x(a0);
     if (dbl)
-        L_x(y & wmask(w));
-    L_x(t.c & 0xff);
-    L_fin(fl);
-    L_sep();
+        L_in(f->name, fl, 3, a0, y & wmask(w), t.c & 0xff);
+    else
+        L_in(f->name, fl, 2, a0, t.c & 0xff);
     if (und)
         L_u();
-    else
-        L_x(t.a);
-    L_end_f(t.f, mask);
+    L_out(t.f, mask, !und, t.a); /* dst "u": no value */
 }
 
 static u64 rnd_count(int w)

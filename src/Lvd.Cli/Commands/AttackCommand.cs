@@ -1,9 +1,4 @@
-using Lvd.Experiments;
-using System.ComponentModel;
 using System.Text.RegularExpressions;
-using Lvd.Experiments.Domains;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -28,7 +23,9 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
         protected override void Check()
         {
             base.Check();
-            Require(Cpus is >= 2 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 2 to {LvdBoot.MaxCpus} (the cross-CPU attacks need a second vCPU; the guest kernel runs on at most {LvdBoot.MaxCpus})");
+            Require(Cpus is >= 2 and <= LvdBoot.MaxCpus,
+                $"--cpus {Cpus}: 2 to {LvdBoot.MaxCpus} (the cross-CPU attacks need a second vCPU; the guest kernel runs on at most " +
+                $"{LvdBoot.MaxCpus})");
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
@@ -63,7 +60,9 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
             var (outcome, how) = what switch
             {
                 "killed" => ("[green]domain killed[/]", why ?? ""),
-                "returned" => ("[green]harmless[/]", "the call returned; the kernel's state probe (control registers, RFLAGS, FS/GS, descriptor tables, image hash) found nothing changed"),
+                "returned" => ("[green]harmless[/]",
+                    "the call returned; the kernel's state probe (control registers, RFLAGS, FS/GS, descriptor tables, image hash) found nothing " +
+                    "changed"),
                 _ => ("[green]call rejected[/]", $"the reply's status {a.Groups["r"].Value} is an error: the kernel used nothing else from it"),
             };
             attacks.Add(new System.Text.Json.Nodes.JsonObject

@@ -1,7 +1,4 @@
-using System.ComponentModel;
 using Lvd.Experiments.Bench;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -36,7 +33,8 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         protected override void Check()
         {
             base.Check();
-            Require(Cpus is >= 1 and <= Lvd.Experiments.Domains.LvdBoot.MaxCpus, $"--cpus {Cpus}: the guest kernel runs on 1 to {Lvd.Experiments.Domains.LvdBoot.MaxCpus} vCPUs");
+            Require(Cpus is >= 1 and <= Lvd.Experiments.Domains.LvdBoot.MaxCpus,
+                $"--cpus {Cpus}: the guest kernel runs on 1 to {Lvd.Experiments.Domains.LvdBoot.MaxCpus} vCPUs");
             Require(Duration >= 1_000_000, $"--duration {Duration}: must be at least 1,000,000 cycles");
             Require(Jobs is null or >= 1, $"--jobs {Jobs}: must be at least 1");
             OutputPaths.CheckOutputDirectory("--out", OutDir);

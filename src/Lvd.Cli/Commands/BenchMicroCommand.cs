@@ -1,7 +1,4 @@
 using Lvd.Experiments.Bench;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -24,7 +21,8 @@ public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var costs = settings.LoadCosts();
-        var result = Terminal.Status("building and running guest/bench/micro.c under the hypervisor ...", () => MicroBenchmark.Run(GuestCompiler.Locate(), costs));
+        var result = Terminal.Status("building and running guest/bench/micro.c under the hypervisor ...",
+            () => MicroBenchmark.Run(GuestCompiler.Locate(), costs));
         var t = new Table().Title("Modeled cycles, measured in the guest with RDTSC (LVD paper Tables 1 and 2 beside)")
             .AddColumn("operation").AddColumn(new TableColumn("LVD#").RightAligned()).AddColumn(new TableColumn("paper").RightAligned());
         foreach (var row in result.Rows) t.AddRow(row.Description, row.Cycles.ToString("N0"), row.Paper);
@@ -32,7 +30,8 @@ public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
         if (settings.Json != null)
             ResultsJson.Write(settings.Json, "bench micro", costs, new System.Text.Json.Nodes.JsonObject
             {
-                ["operations"] = new System.Text.Json.Nodes.JsonArray(result.Rows.Select(row => (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
+                ["operations"] = new System.Text.Json.Nodes.JsonArray(result.Rows.Select(row =>
+                    (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
                 {
                     ["name"] = row.Name,
                     ["operation"] = row.Description,

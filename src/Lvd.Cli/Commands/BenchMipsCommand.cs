@@ -1,11 +1,5 @@
-using Lvd.Experiments;
-using System.ComponentModel;
 using System.Diagnostics;
 using Lvd.Hypervisor;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -59,12 +53,14 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             {
                 foreach (var mode in new[] { HypervisorMode.None, HypervisorMode.LaunchAtStart })
                 {
-                    var r = ProgramRunner.Run(elf, new RunOptions { Costs = settings.LoadCosts(), MemoryBytes = settings.MemoryBytes, CaptureSerial = true }.With(mode));
+                    var r = ProgramRunner.Run(elf, new RunOptions { Costs = settings.LoadCosts(), MemoryBytes = settings.MemoryBytes,
+                        CaptureSerial = true }.With(mode));
                     if (r.Run.Outcome != Lvd.Machine.RunOutcome.Exited || r.ExitStatus != 0)
                         throw new UsageException($"benchmark guest failed: {r.Run.Outcome} {r.Run.CrashReport}");
                     if (mode == HypervisorMode.None) emuBest = Math.Min(emuBest, r.Run.HostSeconds);
                     else eptBest = Math.Min(eptBest, r.Run.HostSeconds);
-                    if (emuOut.Length > 0 && r.OutputText != emuOut) throw new UsageException("the emulator's output differs with and without the hypervisor");
+                    if (emuOut.Length > 0 && r.OutputText != emuOut)
+                        throw new UsageException("the emulator's output differs with and without the hypervisor");
                     instructions = r.Run.Instructions;
                     emuOut = r.OutputText;
                     step(mode == HypervisorMode.None ? "emulator" : "emulator under the hypervisor");

@@ -1,11 +1,4 @@
-using Lvd.Experiments;
-using System.ComponentModel;
-using Lvd.Experiments.Domains;
 using Lvd.Hypervisor;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -27,7 +20,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string Cmdline { get; init; } = "";
 
         [CommandOption("--workload <NAME>")]
-        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device) or nullblk (random 512-byte asynchronous reads of the null block device).")]
+        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device) or nullblk (random 512-byte " +
+            "asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 
         [CommandOption("--threads <T>")]
@@ -63,7 +57,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string? StatsJson { get; init; }
 
         [CommandOption("--json <FILE>")]
-        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), the boot's options, the workload's measurement (numbers, units in the key names) and the run statistics (docs/RESULTS.md).")]
+        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), the boot's options, the workload's " +
+            "measurement (numbers, units in the key names) and the run statistics (docs/RESULTS.md).")]
         public string? Json { get; init; }
 
         [CommandOption("--isolate <DRIVERS>")]
@@ -75,15 +70,19 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public int? Crossings { get; init; }
 
         [CommandOption("--restart <POLICY>")]
-        [Description("With --isolate: what the kernel does when an isolated driver is killed: never, always (the default: tear the domain down, load the same image into a fresh one, replay its registration and configuration) or N-per-minute (at most N restarts per minute of modeled time, N 1 to 16).")]
+        [Description("With --isolate: what the kernel does when an isolated driver is killed: never, always (the default: tear the domain down, " +
+            "load the same image into a fresh one, replay its registration and configuration) or N-per-minute (at most N restarts per minute of " +
+            "modeled time, N 1 to 16).")]
         public string? Restart { get; init; }
 
         [CommandOption("--domain <DRIVER>")]
-        [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
+        [Description("Build DRIVER (a .c file or directory written against guest/domains/lib/lvd_driver.h) and run it in a domain: init, then one " +
+            "call; a misbehaving driver is killed and reported. Implies --hypervisor.")]
         public string[] Domains { get; init; } = [];
 
         [CommandOption("--lvd-selftest")]
-        [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 84 misbehaviours that must each be contained (docs/THREAT-MODEL.md). Implies --hypervisor.")]
+        [Description("Run the LVD self test: calls, nesting, all CPUs at once, interrupts inside a domain, and 84 misbehaviours that must each be " +
+            "contained (docs/THREAT-MODEL.md). Implies --hypervisor.")]
         public bool LvdSelftest { get; init; }
 
         public int Cpus => CpusOption ?? 1;
@@ -125,7 +124,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
                 foreach (var d in Domains)
                 {
                     bool builtIn = !d.Contains('/') && Directory.Exists(Path.Combine(domains, d));
-                    Require(builtIn || File.Exists(d) || Directory.Exists(d), $"--domain {d}: no such file or directory (a driver is a .c file or a directory of them, or a directory under guest/domains)");
+                    Require(builtIn || File.Exists(d) || Directory.Exists(d),
+                        $"--domain {d}: no such file or directory (a driver is a .c file or a directory of them, or a directory under " +
+                        $"guest/domains)");
                     Require(builtIn || Directory.Exists(d) || d.EndsWith(".c"), $"--domain {d}: a driver is a .c file or a directory of them");
                     string name = Path.GetFileNameWithoutExtension(d.TrimEnd('/'));
                     Require(name.Length is >= 1 and <= 15, $"--domain {d}: a domain's name (its file name, {name}) must be 1 to 15 characters");

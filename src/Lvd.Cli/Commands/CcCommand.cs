@@ -1,6 +1,3 @@
-using Lvd.Toolchain;
-using Spectre.Console.Cli;
-
 namespace Lvd.Cli.Commands;
 
 /// <summary>`lvd cc [gcc options] file.c... -o out.elf`: gcc with the guest runtime and linker script.</summary>

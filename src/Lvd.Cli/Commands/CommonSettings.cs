@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using Lvd.Machine.Cost;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -41,12 +39,67 @@ public class CostSettings : LvdSettings
     [Description("Cost model file (default: config/costs.json, built in).")]
     public string? Costs { get; init; }
 
-    public CostModel LoadCosts() => Costs == null ? CostModel.Default : CostModel.Load(Costs);
+    public CostModel LoadCosts() => Load(Costs);
 
     protected override void Check()
     {
         base.Check();
-        if (Costs != null) OutputPaths.CheckInputFile("--costs", Costs);
+        CheckCosts(Costs);
+    }
+
+    /// <summary>The cost model a --costs value names (for settings that cannot derive from this class).</summary>
+    public static CostModel Load(string? costs) => costs == null ? CostModel.Default : CostModel.Load(costs);
+
+    public static void CheckCosts(string? costs)
+    {
+        if (costs != null) OutputPaths.CheckInputFile("--costs", costs);
+    }
+}
+
+/// <summary>
+/// The options of a seeded campaign (seqdiff, fuzz-machine, fuzz-domains, faults): how many
+/// cases and the seed that makes them, defined once; the command says what a case is, its
+/// default count (shown in the command's description) and the most it takes.
+/// </summary>
+public abstract class SeededSettings : LvdSettings
+{
+    [CommandOption("--count <N>")]
+    [Description("How many cases (runs, chains, domains or faults: the command's description says which, and the default).")]
+    public int? CountOption { get; init; }
+
+    [CommandOption("--seed <S>")]
+    [Description("Campaign seed (default 1): the same seed makes the same cases.")]
+    [DefaultValue(1L)]
+    public long Seed { get; init; } = 1;
+
+    public int Count => CountOption ?? DefaultCount;
+
+    protected abstract int DefaultCount { get; }
+    protected abstract int MaxCount { get; }
+    protected virtual long MaxSeed => long.MaxValue;
+
+    protected override void Check()
+    {
+        base.Check();
+        Require(Count >= 1 && Count <= MaxCount, $"--count {Count}: must be 1 to {MaxCount}");
+        Require(Seed >= 0 && Seed <= MaxSeed,
+            MaxSeed == long.MaxValue ? $"--seed {Seed}: must be 0 or more" : $"--seed {Seed}: must be 0 to {MaxSeed}");
+    }
+}
+
+/// <summary>A seeded campaign whose cases run in parallel host processes or boots.</summary>
+public abstract class CampaignSettings : SeededSettings
+{
+    [CommandOption("--jobs <N>")]
+    [Description("Cases (or boots) at once (default: the host's processor count).")]
+    public int? JobsOption { get; init; }
+
+    public int Jobs => JobsOption ?? Environment.ProcessorCount;
+
+    protected override void Check()
+    {
+        base.Check();
+        Require(JobsOption is null or >= 1, $"--jobs {JobsOption}: must be at least 1");
     }
 }
 
@@ -79,7 +132,8 @@ public class MachineSettings : CostSettings
 public class ProfiledMachineSettings : MachineSettings
 {
     [CommandOption("--profile [FILE]")]
-    [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every --profile-period cycles per vCPU; printed after the run, or written to FILE.")]
+    [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every " +
+        "--profile-period cycles per vCPU; printed after the run, or written to FILE.")]
     public FlagValue<string>? Profile { get; init; }
 
     [CommandOption("--profile-period <CYCLES>")]
@@ -110,7 +164,8 @@ public class ProfiledMachineSettings : MachineSettings
         {
             // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.
             if (File.Exists(f) && ProfileOutput.IsElf(f))
-                throw new UsageException($"--profile {f}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after the ELF)");
+                throw new UsageException($"--profile {f}: that is an ELF image, not a profile file (write --profile=FILE, or put --profile after " +
+                    $"the ELF)");
             OutputPaths.CheckOutputFile("--profile", f);
         }
     }

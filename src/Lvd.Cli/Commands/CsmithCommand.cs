@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
-using System.ComponentModel;
 using Lvd.Experiments.Differential;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -82,7 +78,8 @@ public sealed class CsmithCommand : Command<CsmithCommand.Settings>
                 step($"seed {c.s} {c.o}");
             }));
         var byVerdict = results.GroupBy(r => r.Verdict).ToDictionary(g => g.Key, g => g.Count());
-        foreach (var r in results.Where(r => r.Verdict is not (CsmithCampaign.Verdict.Pass or CsmithCampaign.Verdict.NativeTooSlow)).OrderBy(r => r.Seed))
+        foreach (var r in results.Where(r => r.Verdict is not (CsmithCampaign.Verdict.Pass or CsmithCampaign.Verdict.NativeTooSlow))
+            .OrderBy(r => r.Seed))
             AnsiConsole.MarkupLineInterpolated($"[red]{r.Verdict}[/] seed {r.Seed} {r.Opt}: {r.Detail}");
         int passed = byVerdict.GetValueOrDefault(CsmithCampaign.Verdict.Pass);
         int slow = byVerdict.GetValueOrDefault(CsmithCampaign.Verdict.NativeTooSlow);
@@ -96,7 +93,8 @@ public sealed class CsmithCommand : Command<CsmithCommand.Settings>
                 ["failed"] = failed,
                 ["not_compared"] = slow,
                 ["guest_instructions"] = instr,
-                ["cases"] = new System.Text.Json.Nodes.JsonArray(results.OrderBy(r => r.Seed).ThenBy(r => r.Opt).Select(r => (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
+                ["cases"] = new System.Text.Json.Nodes.JsonArray(results.OrderBy(r => r.Seed).ThenBy(r => r.Opt)
+                    .Select(r => (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
                 {
                     ["seed"] = r.Seed,
                     ["opt"] = r.Opt,

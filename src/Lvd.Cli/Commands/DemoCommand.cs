@@ -1,8 +1,4 @@
 using System.Text.RegularExpressions;
-using Lvd.Experiments.Domains;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -44,7 +40,8 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
             new("net-iso", "nullnet, driver isolated (1 crossing/packet)", baseSpec with { Workload = "nullnet", Isolate = ["nullnet"] }),
             new("blk-native", "nullblk, driver in the kernel", baseSpec with { Workload = "nullblk", Depth = 1 }),
             new("blk-iso", "nullblk, driver isolated (3 crossings/IO)", baseSpec with { Workload = "nullblk", Depth = 1, Isolate = ["nullblk"] }),
-            new("fault", "a faulty driver, then nullnet isolated", baseSpec with { Workload = "nullnet", Isolate = ["nullnet"], UserDomains = [scribbler] }),
+            new("fault", "a faulty driver, then nullnet isolated", baseSpec with { Workload = "nullnet", Isolate = ["nullnet"],
+                UserDomains = [scribbler] }),
             new("restart", "isolated nullnet killed under load and restarted", RestartSpec(cc, costs)),
         };
 
@@ -78,13 +75,15 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
 
         var table = new Table().Title("Driver in the kernel vs isolated in an LVD domain (hypervisor on in both)")
             .AddColumn("workload").AddColumn(new TableColumn("in the kernel").RightAligned()).AddColumn(new TableColumn("isolated").RightAligned())
-            .AddColumn(new TableColumn("isolated / kernel").RightAligned()).AddColumn(new TableColumn("VMFUNCs").RightAligned()).AddColumn(new TableColumn("VM exits").RightAligned())
+            .AddColumn(new TableColumn("isolated / kernel").RightAligned()).AddColumn(new TableColumn("VMFUNCs").RightAligned())
+                .AddColumn(new TableColumn("VM exits").RightAligned())
             .AddColumn("paper");
         void Row(string name, string nat, string iso, string unit, string paper)
         {
             var n = results[nat].W;
             var i = results[iso].W;
-            table.AddRow(name, $"{n.PerSecond:N0} {unit}\n{n.CyclesPerOperation:N0} cyc/op", $"{i.PerSecond:N0} {unit}\n{i.CyclesPerOperation:N0} cyc/op",
+            table.AddRow(name, $"{n.PerSecond:N0} {unit}\n{n.CyclesPerOperation:N0} cyc/op",
+                $"{i.PerSecond:N0} {unit}\n{i.CyclesPerOperation:N0} cyc/op",
                 $"{100.0 * i.PerSecond / n.PerSecond:0}%", $"{i.VmFuncs:N0}", $"{n.Exits:N0} / {i.Exits:N0}", paper);
         }
         Row("nullnet, 1 thread", "net-native", "net-iso", "pkts/s", "91%");
@@ -97,7 +96,8 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
         var fault = results["fault"];
         foreach (var line in fault.Log.Split('\n').Where(l => DemoLines().IsMatch(l)))
             AnsiConsole.MarkupLineInterpolated($"  [grey]guest>[/] {line.TrimEnd()}");
-        AnsiConsole.MarkupLineInterpolated($"The kernel went on: after the kill it ran the isolated nullnet workload ({fault.W.PerSecond:N0} pkts/s).");
+        AnsiConsole.MarkupLineInterpolated(
+            $"The kernel went on: after the kill it ran the isolated nullnet workload ({fault.W.PerSecond:N0} pkts/s).");
         var restartJson = settings.Json != null ? new System.Text.Json.Nodes.JsonObject() : null;
         ShowRestart(results["restart"].Log, costs.ClockHz, restartJson);
         if (settings.Json != null)
@@ -117,7 +117,8 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
             doc["faulty_driver_killed"] = fault.Log.Contains("lvd: domain scribbler killed");
             ResultsJson.Write(settings.Json, "demo", costs, doc);
         }
-        AnsiConsole.MarkupLine("More: [blue]./lvd bench[/] (the paper's tables), [blue]./lvd attack[/] (24 attacks contained), [blue]./lvd boot --domain your.c[/].");
+        AnsiConsole.MarkupLine("More: [blue]./lvd bench[/] (the paper's tables), [blue]./lvd attack[/] (24 attacks contained), [blue]./lvd boot " +
+            "--domain your.c[/].");
         return 0;
     }
 
@@ -136,7 +137,8 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
     {
         var img = FaultCampaign.ReadImage(Lvd.Toolchain.DomainBuilder.Build(cc, "nullnet").Elf);
         var plan = FaultCampaign.Plan("nullnet", [FaultCampaign.Kill("nullnet", img, 0)], 0, warmupTicks: WarmupTicks, sample: true);
-        return FaultCampaign.Spec("nullnet", plan, RestartRunFaults, 4, costs.ClockHz, extraTicks: WarmupTicks + AfterTicks) with { Hypervisor = true };
+        return FaultCampaign.Spec("nullnet", plan, RestartRunFaults, 4, costs.ClockHz,
+            extraTicks: WarmupTicks + AfterTicks) with { Hypervisor = true };
     }
 
     [GeneratedRegex(@"^rate: t=(?<t>\d+) ops=(?<n>\d+) lost=(?<l>\d+)", RegexOptions.Multiline)]
@@ -152,7 +154,8 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
         AnsiConsole.MarkupLine("[bold]A driver that comes back[/]: the isolated nullnet is killed while a sender runs (ud2 written into its");
         AnsiConsole.MarkupLine("transmit function by the kernel's fault injector); the kernel tears its domain down, loads the same image");
         AnsiConsole.MarkupLine("into a fresh one and replays its registration and open. Packets per millisecond of modeled time:");
-        var samples = RateLine().Matches(log).Select(m => (T: long.Parse(m.Groups["t"].Value), N: long.Parse(m.Groups["n"].Value), L: long.Parse(m.Groups["l"].Value))).ToList();
+        var samples = RateLine().Matches(log).Select(m => (T: long.Parse(m.Groups["t"].Value), N: long.Parse(m.Groups["n"].Value),
+            L: long.Parse(m.Groups["l"].Value))).ToList();
         var chart = new BarChart().Width(70);
         var rows = new System.Text.Json.Nodes.JsonArray();
         for (int i = 1; i < samples.Count; i++)

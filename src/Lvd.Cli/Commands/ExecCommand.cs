@@ -1,8 +1,4 @@
-using Lvd.Experiments;
-using System.ComponentModel;
 using Lvd.Hypervisor;
-using Lvd.Machine.Loader;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -20,7 +16,8 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         public string? StatsJson { get; init; }
 
         [CommandOption("--json <FILE>")]
-        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), exit status and the run statistics (docs/RESULTS.md).")]
+        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), exit status and the run statistics " +
+            "(docs/RESULTS.md).")]
         public string? Json { get; init; }
 
         [CommandOption("--max-instructions <N>")]
@@ -66,7 +63,8 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             if (end == 0) return (1, "");
             ulong top = BootLoader.BootAreaSize + BootLoader.LoaderStackSize;
             int mib = (int)((end + top + (1 << 20) - 1) >> 20);
-            return (mib, $"{Path.GetFileName(elf)} ends at {end / (1024.0 * 1024):0.#} MiB; the top {top >> 10} KiB hold the loader's stack and page tables");
+            return (mib, $"{Path.GetFileName(elf)} ends at {end / (1024.0 * 1024):0.#} MiB; the top {top >> 10} KiB hold the loader's stack and " +
+                $"page tables");
         }
 
         protected override void Check()

@@ -1,9 +1,4 @@
-using System.ComponentModel;
 using System.Text.Json.Nodes;
-using Lvd.Experiments.Domains;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 
@@ -15,21 +10,17 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class FaultsCommand : Command<FaultsCommand.Settings>
 {
-    public sealed class Settings : CostSettings
+    public sealed class Settings : CampaignSettings
     {
+        public const int DefaultFaults = 200;
+
+        [CommandOption("--costs <FILE>")]
+        [Description("Cost model file (default: config/costs.json, built in).")]
+        public string? Costs { get; init; }
+
         [CommandOption("--driver <DRIVER>")]
         [Description("The isolated driver to inject into while its workload runs: nullnet or nullblk (required).")]
         public string? Driver { get; init; }
-
-        [CommandOption("--count <N>")]
-        [Description("How many faults (default 200), one at a time, kinds in turn.")]
-        [DefaultValue(200)]
-        public int Count { get; init; } = 200;
-
-        [CommandOption("--seed <S>")]
-        [Description("Campaign seed (default 1): the same seed injects the same faults.")]
-        [DefaultValue(1L)]
-        public long Seed { get; init; } = 1;
 
         [CommandOption("--cpus <C>")]
         [Description("vCPUs per boot, 2 to 9 (default 2: the workload on one, the injector and the restarts on the last).")]
@@ -41,36 +32,33 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
         [DefaultValue(25)]
         public int PerBoot { get; init; } = 25;
 
-        [CommandOption("--jobs <N>")]
-        [Description("Boots in parallel (default: processor count).")]
-        public int? Jobs { get; init; }
-
         [CommandOption("--json <FILE>")]
         [Description("Write the campaign for scripts: per kind and per fault (docs/RESULTS.md).")]
         public string? Json { get; init; }
 
+        protected override int DefaultCount => DefaultFaults;
+        protected override int MaxCount => 1_000_000;
+
         protected override void Check()
         {
             base.Check();
+            CostSettings.CheckCosts(Costs);
             Require(Driver != null, "--driver is required: nullnet or nullblk");
             Require(Driver is "nullnet" or "nullblk", $"--driver {Driver}: nullnet or nullblk");
-            Require(Count is >= 1 and <= 1_000_000, "--count must be 1 to 1000000");
-            Require(Seed >= 0, "--seed must be 0 or more");
             Require(Cpus is >= 2 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 2 to {LvdBoot.MaxCpus} (the injector needs a vCPU of its own)");
             Require(PerBoot is >= 1 and <= 200, "--per-boot must be 1 to 200");
-            Require(Jobs is null or >= 1, "--jobs must be at least 1");
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var costs = settings.LoadCosts();
+        var costs = CostSettings.Load(settings.Costs);
         var cc = GuestCompiler.Locate();
         var o = new FaultCampaign.Options
         {
             Driver = settings.Driver!, Count = settings.Count, Seed = settings.Seed, Cpus = settings.Cpus, PerBoot = settings.PerBoot,
-            Jobs = settings.Jobs ?? Environment.ProcessorCount, Costs = costs,
+            Jobs = settings.Jobs, Costs = costs,
         };
         FaultCampaign.Report rep = null!;
         Terminal.Steps($"faults: {o.Driver}, seed {o.Seed}, {o.Count} faults", o.Count, step =>
@@ -92,7 +80,8 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
                 k.Recovered == 0 ? "-" : $"{k.MeanOutageUs:0} / {k.MaxOutageUs:0}", $"{k.Lost:N0}",
                 Markup.Escape(FaultCampaign.KindMeaning.GetValueOrDefault(k.Kind, "")));
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]outage: from the kill to the new instance serving (teardown, reload, init, replay), modeled time; detection (fault to kill) is not in it.[/]");
+        AnsiConsole.MarkupLine("[grey]outage: from the kill to the new instance serving (teardown, reload, init, replay), modeled time; detection " +
+            "(fault to kill) is not in it.[/]");
         foreach (var a in rep.Accountings.Take(1))
             AnsiConsole.MarkupLineInterpolated($"[grey]leak accounting (first boot): {a.Line}[/]");
         foreach (var f in rep.Failures)
@@ -104,7 +93,8 @@ public sealed class FaultsCommand : Command<FaultsCommand.Settings>
             foreach (var k in rep.ByKind())
                 kinds.Add(new JsonObject
                 {
-                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["request_failed"] = k.RequestFailed, ["killed_recovered"] = k.Recovered,
+                    ["kind"] = k.Kind, ["injected"] = k.Injected, ["no_effect"] = k.NoEffect, ["request_failed"] = k.RequestFailed,
+                        ["killed_recovered"] = k.Recovered,
                     ["killed_not_recovered"] = k.NotRecovered, ["kernel_harmed"] = k.KernelHarmed, ["lost"] = k.Lost,
                     ["outage_mean_us"] = Math.Round(k.MeanOutageUs, 1), ["outage_max_us"] = Math.Round(k.MaxOutageUs, 1),
                     ["detect_mean_us"] = Math.Round(k.MeanDetectUs, 1),

@@ -1,9 +1,3 @@
-using System.ComponentModel;
-using Lvd.Experiments.Domains;
-using Lvd.Toolchain;
-using Spectre.Console;
-using Spectre.Console.Cli;
-
 namespace Lvd.Cli.Commands;
 
 /// <summary>
@@ -13,17 +7,9 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CampaignSettings
     {
-        [CommandOption("--count <N>")]
-        [Description("How many random domains (default 300).")]
-        [DefaultValue(300)]
-        public int Count { get; init; } = 300;
-
-        [CommandOption("--seed <S>")]
-        [Description("Campaign seed (default 1): the same seed writes the same C files.")]
-        [DefaultValue(1L)]
-        public long Seed { get; init; } = 1;
+        public const int DefaultDomains = 300;
 
         [CommandOption("--cpus <C>")]
         [Description("vCPUs per boot (default 2).")]
@@ -35,35 +21,40 @@ public sealed class FuzzDomainsCommand : Command<FuzzDomainsCommand.Settings>
         [DefaultValue(50)]
         public int PerBoot { get; init; } = 50;
 
-        [CommandOption("--jobs <N>")]
-        [Description("Parallel builds; boots in parallel: jobs / cpus (default: processor count).")]
-        public int? Jobs { get; init; }
+        protected override int DefaultCount => DefaultDomains;
+        protected override int MaxCount => 1_000_000;
+
+        protected override void Check()
+        {
+            base.Check();
+            Require(Cpus is >= 1 and <= LvdBoot.MaxCpus, $"--cpus {Cpus}: 1 to {LvdBoot.MaxCpus}");
+            Require(PerBoot is >= 1 and <= 60, $"--per-boot {PerBoot}: must be 1 to 60 (the kernel's boot-module table)");
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Count is < 1 or > 1_000_000) throw new UsageException("--count must be 1 to 1000000");
-        if (settings.Cpus is < 1 or > 64) throw new UsageException("--cpus must be 1 to 64");
-        if (settings.PerBoot is < 1 or > 60) throw new UsageException("--per-boot must be 1 to 60");
-        if (settings.Jobs is < 1) throw new UsageException("--jobs must be at least 1");
         var cc = GuestCompiler.Locate();
         var o = new DomainFuzz.Options
         {
             Count = settings.Count, Seed = settings.Seed, Cpus = settings.Cpus, PerBoot = settings.PerBoot,
-            Jobs = settings.Jobs ?? Environment.ProcessorCount,
+            Jobs = settings.Jobs,
         };
         DomainFuzz.Report rep = null!;
         // One step per boot of PerBoot domains (progress on a terminal only, Terminal.Steps).
         int boots = (o.Count + o.PerBoot - 1) / o.PerBoot;
         Terminal.Steps($"fuzz-domains: seed {o.Seed}, {o.Count} domains in {boots} boots", boots,
             step => rep = DomainFuzz.Run(o, cc, done => step($"{done} domains")));
-        var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains").RightAligned());
+        var table = new Table().Title($"Random domains, seed {o.Seed}").AddColumn("outcome").AddColumn("class").AddColumn(new TableColumn("domains")
+            .RightAligned());
         foreach (var g in rep.Outcomes.GroupBy(x => (x.Kind, x.Class)).OrderBy(g => g.Key.Kind).ThenByDescending(g => g.Count()))
             table.AddRow(Markup.Escape(g.Key.Kind), Markup.Escape(g.Key.Class), g.Count().ToString());
         AnsiConsole.Write(table);
         foreach (var f in rep.Failures)
             AnsiConsole.MarkupLineInterpolated($"[red]FAIL[/] seed {o.Seed} domain {f.Index}{(f.Path != null ? $" ({f.Path})" : "")}: {f.What}");
-        AnsiConsole.MarkupLineInterpolated($"[grey]{rep.Instructions:N0} guest instructions; the longest boot {rep.MaxBootInstructions:N0} (limit {o.BaseInstructions:N0} + {o.InstructionsPerDomain:N0} per domain)[/]");
+        AnsiConsole.MarkupLine( // numbers only: nothing to escape
+            $"[grey]{rep.Instructions:N0} guest instructions; the longest boot {rep.MaxBootInstructions:N0} "
+            + $"(limit {o.BaseInstructions:N0} + {o.InstructionsPerDomain:N0} per domain)[/]");
         Console.WriteLine(rep.Summary);
         return rep.Passed ? 0 : 1;
     }

@@ -1,5 +1,3 @@
-using Spectre.Console.Cli;
-
 namespace Lvd.Cli.Commands;
 
 /// <summary>`lvd idl FILE.idl [-o OUTDIR]`: listed in the help; the arguments go to the IDL compiler's own parser.</summary>

@@ -1,7 +1,4 @@
 using Lvd.Experiments.Profiling;
-using Lvd.Machine.Loader;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 

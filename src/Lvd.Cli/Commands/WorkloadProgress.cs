@@ -1,5 +1,4 @@
 using Lvd.Machine;
-using Spectre.Console;
 
 namespace Lvd.Cli.Commands;
 

@@ -55,7 +55,8 @@ public static partial class LvdEvaluation
             {
                 var blk = new LvdBootSpec { Cpus = o.Cpus, Workload = "nullblk", Threads = t, Depth = depth, Duration = o.Duration };
                 jobs.Add(new($"nullblk-native-{depth}-{t}", $"Figure 9: nullblk native, depth {depth}, {t} thread(s)", blk));
-                jobs.Add(new($"nullblk-iso-{depth}-{t}", $"Figure 9: nullblk isolated, depth {depth}, {t} thread(s)", blk with { Isolate = ["nullblk"] }));
+                jobs.Add(new($"nullblk-iso-{depth}-{t}", $"Figure 9: nullblk isolated, depth {depth}, {t} thread(s)",
+                    blk with { Isolate = ["nullblk"] }));
             }
         }
         return jobs;
@@ -157,11 +158,13 @@ public static partial class LvdEvaluation
             var nat = r[$"nullnet-native-{t}"].Workload!;
             var one = r[$"nullnet-1x-{t}"].Workload!;
             var two = r[$"nullnet-2x-{t}"].Workload!;
-            net.Add([$"{t}", N(nat.PerSecond), $"{N(one.PerSecond)} ({Pct(one.PerSecond, nat.PerSecond)})", $"{N(two.PerSecond)} ({Pct(two.PerSecond, nat.PerSecond)})",
+            net.Add([$"{t}", N(nat.PerSecond), $"{N(one.PerSecond)} ({Pct(one.PerSecond, nat.PerSecond)})",
+                $"{N(two.PerSecond)} ({Pct(two.PerSecond, nat.PerSecond)})",
                 $"{N(nat.CyclesPerOperation)} / {N(one.CyclesPerOperation)} / {N(two.CyclesPerOperation)}",
                 t == 1 ? $"{N(Paper.NullnetNativePps)}; {Paper.NullnetOneCrossingPct}%; {Paper.NullnetTwoCrossingsPct}%" : ""]);
         }
-        tables.Add(new Report("Figure 6: nullnet, 1472-byte UDP sends (packets/s)", ["threads", "native", "1 crossing", "2 crossings", "cycles/packet", "paper (1 thread)"], net,
+        tables.Add(new Report("Figure 6: nullnet, 1472-byte UDP sends (packets/s)", ["threads", "native", "1 crossing", "2 crossings",
+            "cycles/packet", "paper (1 thread)"], net,
             $"{o.Cpus} vCPUs, {N(o.Duration)} modeled cycles per run; native = drivers linked into the kernel, no hypervisor."));
 
         var blk = new List<IReadOnlyList<string>>();
@@ -176,16 +179,20 @@ public static partial class LvdEvaluation
                 blk.Add([$"{depth}", $"{t}", N(nat.PerSecond), $"{N(iso.PerSecond)} ({Pct(iso.PerSecond, nat.PerSecond)})",
                     $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}", paper]);
             }
-        tables.Add(new Report("Figure 9: nullblk, random 512-byte reads (IOPS)", ["depth", "threads", "native", "isolated (3 crossings/IO)", "cycles/IO", "paper (1 thread)"], blk,
+        tables.Add(new Report("Figure 9: nullblk, random 512-byte reads (IOPS)", ["depth", "threads", "native", "isolated (3 crossings/IO)",
+            "cycles/IO", "paper (1 thread)"], blk,
             "fio-like user threads through io_submit/io_getevents; isolated = nullblk in a domain: queue_rq in, start and end requests out."));
 
         var n1 = r["nullnet-1x-1"];
         var b1 = r["nullblk-iso-1-1"];
         tables.Add(new Report("Table 4: crossings vs VM exits in one run", ["run", "domain calls", "VMFUNCs", "VM exits", "paper: crossings / exits"],
         [
-            ["nullnet, 1 crossing, 1 thread", N(n1.Workload!.DomainCalls), N(n1.Values["vmfuncs"]), N(n1.Values["exits"]), $"{N(Paper.NullnetCrossings)} / {N(Paper.NullnetExits)}"],
-            ["nullblk, depth 1, 1 thread", N(b1.Workload!.DomainCalls), N(b1.Values["vmfuncs"]), N(b1.Values["exits"]), $"{N(Paper.NullblkCrossings)} / {N(Paper.NullblkExits)}"],
-        ], "A whole run: boot, self tests, late launch, domain creation (EPT hypercalls) and the workload; the paper's runs were minutes long, ours milliseconds of modeled time."));
+            ["nullnet, 1 crossing, 1 thread", N(n1.Workload!.DomainCalls), N(n1.Values["vmfuncs"]), N(n1.Values["exits"]),
+                $"{N(Paper.NullnetCrossings)} / {N(Paper.NullnetExits)}"],
+            ["nullblk, depth 1, 1 thread", N(b1.Workload!.DomainCalls), N(b1.Values["vmfuncs"]), N(b1.Values["exits"]),
+                $"{N(Paper.NullblkCrossings)} / {N(Paper.NullblkExits)}"],
+        ], "A whole run: boot, self tests, late launch, domain creation (EPT hypercalls) and the workload; the paper's runs were minutes long, " +
+            "ours milliseconds of modeled time."));
         return tables;
     }
 
@@ -193,7 +200,8 @@ public static partial class LvdEvaluation
     /// Writes results.json (docs/RESULTS.md: header, then numbers as numbers, units in the key
     /// names) and the plots (PNG and SVG) into a directory.
     /// </summary>
-    public static IReadOnlyList<string> Write(string dir, Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables, System.Text.Json.Nodes.JsonObject header)
+    public static IReadOnlyList<string> Write(string dir, Dictionary<string, JobResult> r, Options o, IReadOnlyList<Report> tables,
+        System.Text.Json.Nodes.JsonObject header)
     {
         Directory.CreateDirectory(dir);
         var files = new List<string>();
@@ -302,9 +310,11 @@ public static partial class LvdEvaluation
             },
             ["table4_crossings_exits"] = new System.Text.Json.Nodes.JsonObject
             {
-                ["nullnet_domain_calls"] = n1.Workload!.DomainCalls, ["nullnet_vmfuncs"] = n1.Values["vmfuncs"], ["nullnet_vm_exits"] = n1.Values["exits"],
+                ["nullnet_domain_calls"] = n1.Workload!.DomainCalls, ["nullnet_vmfuncs"] = n1.Values["vmfuncs"],
+                    ["nullnet_vm_exits"] = n1.Values["exits"],
                 ["paper_nullnet_crossings"] = Paper.NullnetCrossings, ["paper_nullnet_vm_exits"] = Paper.NullnetExits,
-                ["nullblk_domain_calls"] = b1.Workload!.DomainCalls, ["nullblk_vmfuncs"] = b1.Values["vmfuncs"], ["nullblk_vm_exits"] = b1.Values["exits"],
+                ["nullblk_domain_calls"] = b1.Workload!.DomainCalls, ["nullblk_vmfuncs"] = b1.Values["vmfuncs"],
+                    ["nullblk_vm_exits"] = b1.Values["exits"],
                 ["paper_nullblk_crossings"] = Paper.NullblkCrossings, ["paper_nullblk_vm_exits"] = Paper.NullblkExits,
             },
             ["runs"] = runs,

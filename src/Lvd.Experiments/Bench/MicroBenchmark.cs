@@ -1,8 +1,4 @@
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Bench;
 

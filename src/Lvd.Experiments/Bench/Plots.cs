@@ -101,12 +101,14 @@ public static class Plots
         int i = 0;
         foreach (int depth in new[] { 1, 16 })
             foreach (var (key, label) in new[] { ("native", "native"), ("iso", "isolated") })
-                Line(plt, xs, o.Threads.Select(t => r[$"nullblk-{key}-{depth}-{t}"].Workload!.PerSecond / 1000.0).ToArray(), $"LVD# {label}, depth {depth}", SeriesColors[i++ % SeriesColors.Length], dashed: key == "iso");
+                Line(plt, xs, o.Threads.Select(t => r[$"nullblk-{key}-{depth}-{t}"].Workload!.PerSecond / 1000.0).ToArray(),
+                    $"LVD# {label}, depth {depth}", SeriesColors[i++ % SeriesColors.Length], dashed: key == "iso");
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd1Native / 1000, "paper native, depth 1", SeriesColors[0]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd1Isolated / 1000, "paper isolated, depth 1", SeriesColors[1]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Native / 1000, "paper native, depth 16", SeriesColors[2]);
         PaperPoint(plt, 1, LvdEvaluation.Paper.NullblkQd16Isolated / 1000, "paper isolated, depth 16", SeriesColors[3]);
-        double top = Math.Max(LvdEvaluation.Paper.NullblkQd16Native / 1000, r.Values.Where(x => x.Job.Key.StartsWith("nullblk-")).Max(x => x.Workload!.PerSecond / 1000.0));
+        double top = Math.Max(LvdEvaluation.Paper.NullblkQd16Native / 1000,
+            r.Values.Where(x => x.Job.Key.StartsWith("nullblk-")).Max(x => x.Workload!.PerSecond / 1000.0));
         return ThreadFigure(plt, basePath, o.Threads, "Figure 9: nullblk, random 512-byte reads (LVD#: lines; paper: diamonds)",
             "threads", "thousand IOPS (modeled)", Alignment.UpperLeft, top * 1.25);
     }
@@ -117,7 +119,8 @@ public static class Plots
         double[] xs = o.Threads.Select(t => (double)t).ToArray();
         int i = 1;
         foreach (int depth in new[] { 1, 16 })
-            Line(plt, xs, o.Threads.Select(t => 100.0 * r[$"nullblk-iso-{depth}-{t}"].Workload!.PerSecond / r[$"nullblk-native-{depth}-{t}"].Workload!.PerSecond).ToArray(),
+            Line(plt, xs, o.Threads.Select(t =>
+                100.0 * r[$"nullblk-iso-{depth}-{t}"].Workload!.PerSecond / r[$"nullblk-native-{depth}-{t}"].Workload!.PerSecond).ToArray(),
                 $"LVD# isolated, depth {depth}", SeriesColors[i++]);
         PaperPoint(plt, 1, 100 * LvdEvaluation.Paper.NullblkQd1Isolated / LvdEvaluation.Paper.NullblkQd1Native, "paper, depth 1", SeriesColors[1]);
         PaperPoint(plt, 1, 100 * LvdEvaluation.Paper.NullblkQd16Isolated / LvdEvaluation.Paper.NullblkQd16Native, "paper, depth 16", SeriesColors[2]);
@@ -174,6 +177,7 @@ public static class Plots
         return Save(PairedBars("Table 4: domain crossings per VM exit in one run", "crossings per VM exit",
             ["nullnet, 1 crossing, 1 thread", "nullblk, depth 1, 1 thread"],
             [Math.Round(Ratio(n1.Workload!.DomainCalls, n1.Values["exits"]), 1), Math.Round(Ratio(b1.Workload!.DomainCalls, b1.Values["exits"]), 1)],
-            [Math.Round(LvdEvaluation.Paper.NullnetCrossings / LvdEvaluation.Paper.NullnetExits), Math.Round(LvdEvaluation.Paper.NullblkCrossings / LvdEvaluation.Paper.NullblkExits)]), basePath);
+            [Math.Round(LvdEvaluation.Paper.NullnetCrossings / LvdEvaluation.Paper.NullnetExits),
+                Math.Round(LvdEvaluation.Paper.NullblkCrossings / LvdEvaluation.Paper.NullblkExits)]), basePath);
     }
 }

@@ -1,8 +1,3 @@
-using Lvd.Machine;
-using Lvd.Hypervisor;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-
 namespace Lvd.Experiments.Differential;
 
 /// <summary>
@@ -43,7 +38,9 @@ public sealed class CsmithCampaign
         var r = HostProcess.Run("/usr/bin/csmith", ["--seed", seed.ToString(), "-o", tmp], TimeSpan.FromSeconds(60));
         if (r.ExitCode != 0) // seen once under load with no diagnostic: one retry before reporting
             r = HostProcess.Run("/usr/bin/csmith", ["--seed", seed.ToString(), "-o", tmp], TimeSpan.FromSeconds(120));
-        if (r.ExitCode != 0) throw new ExperimentException($"csmith --seed {seed} failed (status {r.ExitCode}{(r.TimedOut ? ", timed out" : "")}): {r.Stderr.Trim()} {System.Text.Encoding.UTF8.GetString(r.Stdout).Trim()}");
+        if (r.ExitCode != 0)
+            throw new ExperimentException($"csmith --seed {seed} failed (status {r.ExitCode}{(r.TimedOut ? ", timed out" : "")}): " +
+                $"{r.Stderr.Trim()} {System.Text.Encoding.UTF8.GetString(r.Stdout).Trim()}");
         File.Move(tmp, c, overwrite: true);
         return c;
     }
@@ -65,9 +62,11 @@ public sealed class CsmithCampaign
         catch (GuestCompilerException e) { return new CaseResult(seed, opt, Verdict.BuildFailed, "lvd cc: " + FirstLine(e.Message), 0, 0); }
         var er = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, MaxInstructions = MaxInstructions }.With(Hypervisor));
         if (er.Run.Outcome != RunOutcome.Exited)
-            return new CaseResult(seed, opt, Verdict.EmulatorFailed, $"{er.Run.Outcome}: {FirstLine(er.Run.CrashReport ?? "")}", er.Run.Instructions, er.Run.HostSeconds);
+            return new CaseResult(seed, opt, Verdict.EmulatorFailed, $"{er.Run.Outcome}: {FirstLine(er.Run.CrashReport ?? "")}", er.Run.Instructions,
+                er.Run.HostSeconds);
         if (!er.Output.AsSpan().SequenceEqual(nr.Stdout) || er.ExitStatus != (nr.ExitCode & 0xff))
-            return new CaseResult(seed, opt, Verdict.Mismatch, Difference(nr.Stdout, er.Output, nr.ExitCode, er.ExitStatus), er.Run.Instructions, er.Run.HostSeconds);
+            return new CaseResult(seed, opt, Verdict.Mismatch, Difference(nr.Stdout, er.Output, nr.ExitCode, er.ExitStatus), er.Run.Instructions,
+                er.Run.HostSeconds);
         File.Delete(native);
         File.Delete(elf);
         return new CaseResult(seed, opt, Verdict.Pass, "", er.Run.Instructions, er.Run.HostSeconds);

@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Differential;
 
@@ -17,11 +13,13 @@ public sealed class SequenceCampaign(GuestCompiler cc, string workDir)
 {
     public const string Source = "guest/tests/seq/seq_diff.c";
 
-    public sealed record Report(int Chains, long Seed, bool Hypervisor, IReadOnlyList<string> Mismatches, long Instructions, double NativeSeconds, double EmulatorSeconds, string? Error)
+    public sealed record Report(int Chains, long Seed, bool Hypervisor, IReadOnlyList<string> Mismatches, long Instructions, double NativeSeconds,
+        double EmulatorSeconds, string? Error)
     {
         public bool Passed => Error == null && Mismatches.Count == 0;
         public string Summary => Error != null ? $"seqdiff: {Error}"
-            : $"seqdiff: {Chains} chains, seed {Seed}{(Hypervisor ? ", under the hypervisor" : "")}: {Chains - Mismatches.Count} match the host CPU, {Mismatches.Count} differ " +
+            : $"seqdiff: {Chains} chains, seed {Seed}{(Hypervisor ? ", under the hypervisor" : "")}: {Chains - Mismatches.Count} match the host " +
+                $"CPU, {Mismatches.Count} differ " +
               $"({Instructions:N0} guest instructions; native {NativeSeconds:0.00} s, emulator {EmulatorSeconds:0.00} s)";
     }
 
@@ -44,7 +42,8 @@ public sealed class SequenceCampaign(GuestCompiler cc, string workDir)
             .With(hypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
         double emuSeconds = sw.Elapsed.TotalSeconds;
         if (er.Run.Outcome != RunOutcome.Exited || er.ExitStatus != 0)
-            return Fail(chains, seed, hypervisor, $"the emulator run ended {er.Run.Outcome} (status {er.ExitStatus}): {er.Run.CrashReport?.Split('\n')[0]}");
+            return Fail(chains, seed, hypervisor,
+                $"the emulator run ended {er.Run.Outcome} (status {er.ExitStatus}): {er.Run.CrashReport?.Split('\n')[0]}");
         var expected = Encoding.ASCII.GetString(nr.Stdout).Split('\n');
         var actual = er.OutputText.Split('\n');
         var mismatches = new List<string>();
@@ -53,7 +52,8 @@ public sealed class SequenceCampaign(GuestCompiler cc, string workDir)
             string e = i < expected.Length ? expected[i] : "<missing>", a = i < actual.Length ? actual[i] : "<missing>";
             if (e != a) mismatches.Add($"host: {e} | emu: {a}");
         }
-        if (!expected.Any(l => l.StartsWith($"seq_diff: {chains} chains"))) return Fail(chains, seed, hypervisor, "the native run printed no summary");
+        if (!expected.Any(l => l.StartsWith($"seq_diff: {chains} chains")))
+            return Fail(chains, seed, hypervisor, "the native run printed no summary");
         return new Report(chains, seed, hypervisor, mismatches, er.Run.Instructions, nr.Seconds, emuSeconds, null);
     }
 

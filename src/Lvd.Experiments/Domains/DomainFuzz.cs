@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 using Iced.Intel;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Experiments.Domains;
@@ -280,13 +277,15 @@ public static partial class DomainFuzz
                 continue;
             }
             if (lines.Any(l => l.StartsWith($"lvd: domain {n} refused:") || l.StartsWith($"lvd: module {n}:")))
-                outcomes.Add(new(g.Index, n, g.Path, "refused", "refused", lines.First(l => l.StartsWith($"lvd: domain {n} refused:") || l.StartsWith($"lvd: module {n}:"))));
+                outcomes.Add(new(g.Index, n, g.Path, "refused", "refused",
+                    lines.First(l => l.StartsWith($"lvd: domain {n} refused:") || l.StartsWith($"lvd: module {n}:"))));
             else if (lines.FirstOrDefault(l => l.StartsWith($"lvd: domain {n}: init failed")) is string init)
                 outcomes.Add(new(g.Index, n, g.Path, "init failed", "init failed", init));
             else if (lines.Any(l => l == $"lvd: {n}: not started (see above)"))
                 outcomes.Add(new(g.Index, n, g.Path, "refused", "not started", ""));
             else if (lines.FirstOrDefault(l => l.StartsWith($"lvd: {n}: driver_call returned")) is string ret)
-                outcomes.Add(new(g.Index, n, g.Path, kills.ContainsKey(n) ? "killed" : "returned", kills.TryGetValue(n, out var w0) ? KillClass(w0) : "returned", ret));
+                outcomes.Add(new(g.Index, n, g.Path, kills.ContainsKey(n) ? "killed" : "returned", kills.TryGetValue(n,
+                    out var w0) ? KillClass(w0) : "returned", ret));
             else if (lines.FirstOrDefault(l => l.StartsWith($"lvd: {n}: call failed")) is string cf)
             {
                 if (kills.TryGetValue(n, out var why)) outcomes.Add(new(g.Index, n, g.Path, "killed", KillClass(why), why));

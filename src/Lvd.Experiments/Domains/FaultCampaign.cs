@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 using Iced.Intel;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Domains;
 
@@ -84,7 +81,8 @@ public static partial class FaultCampaign
                 var o = Outcomes.Where(x => x.Kind == k).ToList();
                 var rec = o.Where(x => x.Result == "recovered").ToList();
                 return new KindSummary(k, o.Count + Failures.Count(f => f.What.Contains($"({k})")),
-                    o.Count(x => x.Result == "no-effect"), o.Count(x => x.Result == "request-failed"), rec.Count, o.Count(x => x.Result == "not-recovered"),
+                    o.Count(x => x.Result == "no-effect"), o.Count(x => x.Result == "request-failed"), rec.Count,
+                        o.Count(x => x.Result == "not-recovered"),
                     Failures.Count(f => f.What.StartsWith("kernel harmed") && f.What.Contains($"({k})")),
                     o.Sum(x => x.Lost), rec.Count == 0 ? 0 : rec.Average(x => Us(x.OutageCycles)),
                     rec.Count == 0 ? 0 : rec.Max(x => Us(x.OutageCycles)), rec.Count == 0 ? 0 : rec.Average(x => Us(x.DetectCycles)));
@@ -92,10 +90,12 @@ public static partial class FaultCampaign
 
         public string Summary =>
             $"faults: {Driver}, seed {Seed}: {Outcomes.Count} of {Count} injected in {Boots} boots: " +
-            $"{Outcomes.Count(o => o.Result == "no-effect")} no effect, {Outcomes.Count(o => o.Result == "request-failed")} not killed but requests failed, {Recovered} killed and recovered, " +
+            $"{Outcomes.Count(o => o.Result == "no-effect")} no effect, {Outcomes.Count(o => o.Result == "request-failed")} not killed but " +
+                $"requests failed, {Recovered} killed and recovered, " +
             $"{Outcomes.Count(o => o.Result == "not-recovered")} killed and not recovered, {KernelHarmed} kernel harmed; " +
             $"recovered {RecoveredPercent:0.0}% of the kills" +
-            (Recovered > 0 ? $", outage per recovery mean {Outcomes.Where(o => o.Result == "recovered").Average(o => Us(o.OutageCycles)):0} us, max {Outcomes.Where(o => o.Result == "recovered").Max(o => Us(o.OutageCycles)):0} us" : "") +
+            (Recovered > 0 ? $", outage per recovery mean {Outcomes.Where(o => o.Result == "recovered").Average(o => Us(o.OutageCycles)):0} us, " +
+                $"max {Outcomes.Where(o => o.Result == "recovered").Max(o => Us(o.OutageCycles)):0} us" : "") +
             (Failures.Count > KernelHarmed ? $"; {Failures.Count - KernelHarmed} other failures" : "");
     }
 
@@ -122,7 +122,8 @@ public static partial class FaultCampaign
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string[]> RequestPath = new Dictionary<string, string[]>
     {
-        ["nullnet"] = ["lvd_domain_entry", "lvd_dispatch", "driver_call", "net_device_domain_dispatch", "ndo_start_xmit_handler", "cb_start_xmit", "nullnet_xmit", "consume_skb"],
+        ["nullnet"] = ["lvd_domain_entry", "lvd_dispatch", "driver_call", "net_device_domain_dispatch", "ndo_start_xmit_handler", "cb_start_xmit",
+            "nullnet_xmit", "consume_skb"],
         ["nullblk"] = ["lvd_domain_entry", "lvd_dispatch", "driver_call", "blk_mq_domain_dispatch", "queue_rq_handler", "null_queue_rq",
             "blk_mq_start_request", "blk_mq_end_request", "blk_mq_call_blk_mq_start_request", "blk_mq_call_blk_mq_end_request", "lvd_upcall_raw"],
     };
@@ -282,10 +283,13 @@ public static partial class FaultCampaign
 
     // ------------------------------------------------------------ reading a boot
 
-    [GeneratedRegex(@"^fault: (?<i>\d+) kind=(?<k>\S+) outcome=(?<o>\S+) applied=(?<a>\d) detect=(?<d>\d+) outage=(?<u>\d+) lost=(?<l>\d+) before=(?<b>\d+) after=(?<f>\d+)\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^fault: (?<i>\d+) kind=(?<k>\S+) outcome=(?<o>\S+) applied=(?<a>\d) detect=(?<d>\d+) "
+        + @"outage=(?<u>\d+) lost=(?<l>\d+) before=(?<b>\d+) after=(?<f>\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex FaultLine();
 
-    [GeneratedRegex(@"^faults: accounting: \S+ instance (?<inst>\d+), (?<kills>\d+) kills, (?<rest>\d+) restarts, \d+ failed attempts; domain memory live (?<live>\d+) KiB, reusable (?<reuse>\d+) KiB, dead (?<dead>\d+) KiB; glue capabilities (?<caps>\d+), shadows (?<sh>\d+); pool pages free (?<pf>\d+) of (?<pp>\d+).*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^faults: accounting: \S+ instance (?<inst>\d+), (?<kills>\d+) kills, (?<rest>\d+) restarts, \d+ failed attempts; "
+        + @"domain memory live (?<live>\d+) KiB, reusable (?<reuse>\d+) KiB, dead (?<dead>\d+) KiB; "
+        + @"glue capabilities (?<caps>\d+), shadows (?<sh>\d+); pool pages free (?<pf>\d+) of (?<pp>\d+).*$", RegexOptions.Multiline)]
     private static partial Regex AccountingLine();
 
     public static Accounting? ReadAccounting(string log)
@@ -293,7 +297,8 @@ public static partial class FaultCampaign
         var m = AccountingLine().Match(log);
         if (!m.Success) return null;
         long L(string g) => long.Parse(m.Groups[g].Value);
-        return new Accounting(m.Value.Trim(), L("inst"), L("kills"), L("rest"), L("live"), L("reuse"), L("dead"), L("caps"), L("sh"), L("pf"), L("pp"));
+        return new Accounting(m.Value.Trim(), L("inst"), L("kills"), L("rest"), L("live"), L("reuse"), L("dead"), L("caps"), L("sh"), L("pf"),
+            L("pp"));
     }
 
     /// <summary>Every fault's outcome and every failure of one boot (a failure while fault i ran: kernel harmed by i).</summary>
@@ -324,7 +329,9 @@ public static partial class FaultCampaign
             // The boot ended well but a fault never ran: the driver stayed dead before it (not recovered), or time ran out.
             bool dead = outcomes.Any(o => o.Result == "not-recovered");
             foreach (var f in faults.Where(f => !seen.ContainsKey(f.Index)))
-                failures.Add(new Failure(f.Index, dead ? $"not run ({KindName(f.Kind)}): the driver stayed dead before it" : $"not run ({KindName(f.Kind)}): the workload ended first"));
+                failures.Add(new Failure(f.Index,
+                    dead ? $"not run ({KindName(f.Kind)}): the driver stayed dead before it"
+                    : $"not run ({KindName(f.Kind)}): the workload ended first"));
         }
         if (stop == null && !lines.Any(l => l.StartsWith("faults: done")))
             failures.Add(new Failure(-1, "the injector never finished"));
@@ -368,7 +375,8 @@ public static partial class FaultCampaign
         });
         var all = reports.OrderBy(r => r.Boot).ToList();
         return new Report(o.Driver, o.Seed, o.Count, batches.Count, all.SelectMany(r => r.Outcomes).OrderBy(x => x.Index).ToList(),
-            all.SelectMany(r => r.Failures).OrderBy(f => f.Index).ToList(), all.Where(r => r.Accounting != null).Select(r => r.Accounting!).ToList(), clock);
+            all.SelectMany(r => r.Failures).OrderBy(f => f.Index).ToList(), all.Where(r => r.Accounting != null).Select(r => r.Accounting!).ToList(),
+                clock);
     }
 
     public static BootReport RunBoot(int boot, string driver, IReadOnlyList<Fault> faults, int cpus, long clockHz, LvdBoot.Images images,

@@ -1,8 +1,4 @@
 using System.Text.RegularExpressions;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
 
 namespace Lvd.Experiments.Domains;
 
@@ -47,13 +43,17 @@ public sealed record LvdBootSpec
     public IEnumerable<string> Problems()
     {
         if (Cpus < 1 || Cpus > LvdBoot.MaxCpus)
-            yield return $"--cpus {Cpus}: the guest kernel runs on 1 to {LvdBoot.MaxCpus} vCPUs (from 10 on its user-process self test fails: \"user test: 1 pages leaked\")";
+            yield return $"--cpus {Cpus}: the guest kernel runs on 1 to {LvdBoot.MaxCpus} vCPUs (from 10 on its user-process self test fails: " +
+                $"\"user test: 1 pages leaked\")";
         if (MemoryMiB < LvdBoot.MinMemoryMiB)
-            yield return $"--memory {MemoryMiB}: the guest kernel needs at least {LvdBoot.MinMemoryMiB} MiB (an eighth of RAM, at most 64 MiB, is its domain memory, which must hold the 4 MiB packet pool twice over)";
+            yield return $"--memory {MemoryMiB}: the guest kernel needs at least {LvdBoot.MinMemoryMiB} MiB (an eighth of RAM, at most 64 MiB, is " +
+                $"its domain memory, which must hold the 4 MiB packet pool twice over)";
         if (Selftest && Cpus > 4 && MemoryMiB < LvdBoot.SelftestManyCpusMemoryMiB)
-            yield return $"--lvd-selftest on more than 4 vCPUs needs --memory {LvdBoot.SelftestManyCpusMemoryMiB} or more (its domains on every CPU outgrow the domain memory, an eighth of RAM: 8 vCPUs fail at 256 MiB)";
+            yield return $"--lvd-selftest on more than 4 vCPUs needs --memory {LvdBoot.SelftestManyCpusMemoryMiB} or more (its domains on every " +
+                $"CPU outgrow the domain memory, an eighth of RAM: 8 vCPUs fail at 256 MiB)";
         else if (Selftest && MemoryMiB < LvdBoot.SelftestMemoryMiB)
-            yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of RAM: 4 vCPUs fail at 80 MiB)";
+            yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of " +
+                $"RAM: 4 vCPUs fail at 80 MiB)";
         if (Workload is not (null or "nullnet" or "nullblk"))
             yield return $"--workload {Workload}: nullnet or nullblk";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";
@@ -140,7 +140,10 @@ public static partial class LvdBoot
     /// <summary>workload.c: MAX_THREADS; blk-mq: IO_MAX_INFLIGHT.</summary>
     public const int MaxThreads = 64, MaxDepth = 256;
 
-    /// <summary>Kernel command-line words lvd sets from its own options (the first occurrence wins in the kernel, so --cmdline must not repeat them).</summary>
+    /// <summary>
+    /// Kernel command-line words lvd sets from its own options (the first occurrence wins in the kernel, so --cmdline
+    /// must not repeat them).
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, string> OptionWords = new Dictionary<string, string>
     {
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
@@ -167,9 +170,11 @@ public static partial class LvdBoot
             int eq = word.IndexOf('=');
             string key = eq < 0 ? word : word[..eq];
             if (OptionWords.TryGetValue(key, out var option))
-                yield return $"--cmdline {word}: set by {option}, not by --cmdline (the kernel would take the first and the report would disagree with the run)";
+                yield return $"--cmdline {word}: set by {option}, not by --cmdline (the kernel would take the first and the report would disagree " +
+                    $"with the run)";
             else if (!KernelWords.Contains(key))
-                yield return $"--cmdline {word}: the kernel does not read '{key}' (it reads {string.Join(", ", KernelWords)}; the rest are lvd boot options)";
+                yield return $"--cmdline {word}: the kernel does not read '{key}' (it reads {string.Join(", ", KernelWords)}; the rest are lvd " +
+                    $"boot options)";
         }
     }
 
@@ -274,7 +279,8 @@ public static partial class LvdBoot
         }.With(s.NeedsHypervisor ? HypervisorMode.OnRequest : HypervisorMode.None));
     }
 
-    [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) (?:cycles_per_packet|cycles_per_io)=(?<k>\d+)\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "
+        + @"(?:cycles_per_packet|cycles_per_io)=(?<k>\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex ResultLine();
 
     [GeneratedRegex(@"^lvd: domain \S+: (?<calls>\d+) calls, (?<up>\d+) upcalls, (?<irq>\d+) interrupts inside", RegexOptions.Multiline)]
@@ -284,7 +290,8 @@ public static partial class LvdBoot
     public static LvdWorkloadResult Parse(ProgramResult r, string log)
     {
         if (r.ExitStatus != 0)
-            throw new InvalidOperationException($"the guest run failed (exit status {r.ExitStatus}){(r.Run.CrashReport != null ? ": " + r.Run.CrashReport.Trim() : "")}\n{Tail(log)}");
+            throw new InvalidOperationException($"the guest run failed (exit status " +
+                $"{r.ExitStatus}){(r.Run.CrashReport != null ? ": " + r.Run.CrashReport.Trim() : "")}\n{Tail(log)}");
         var m = ResultLine().Match(log);
         if (!m.Success) throw new InvalidOperationException("the kernel printed no result line:\n" + Tail(log));
         var exits = new Dictionary<string, long>();
@@ -293,7 +300,8 @@ public static partial class LvdBoot
             for (int reason = 0; reason < c.ExitsByReason.Length; reason++)
             {
                 if (c.ExitsByReason[reason] == 0) continue;
-                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason), (ushort)reason) ? ((Lvd.Machine.Vmx.ExitReason)reason).ToString() : $"reason{reason}";
+                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason),
+                    (ushort)reason) ? ((Lvd.Machine.Vmx.ExitReason)reason).ToString() : $"reason{reason}";
                 exits[name] = exits.GetValueOrDefault(name) + c.ExitsByReason[reason];
                 total += c.ExitsByReason[reason];
             }

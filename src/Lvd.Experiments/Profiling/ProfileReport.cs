@@ -43,9 +43,12 @@ public sealed class ProfileReport
         SampleKind.Code => symbols.Lookup(k.Address) ?? "[no symbol]",
         SampleKind.Interrupt => "[interrupt delivery]",
         SampleKind.Exception => $"[exception {k.Address}]",
-        SampleKind.VmExit => $"[VM exit: {(Enum.IsDefined(typeof(ExitReason), (ushort)k.Address) ? ((ExitReason)k.Address).ToString() : "reason " + k.Address)}]",
+        SampleKind.VmExit => $"[VM exit: {ExitName(k.Address)}]",
         _ => IdleName,
     };
+
+    private static string ExitName(ulong reason) =>
+        Enum.IsDefined(typeof(ExitReason), (ushort)reason) ? ((ExitReason)reason).ToString() : "reason " + reason;
 
     public static ProfileReport Build(Profiler profiler, Symbolizer symbols)
     {

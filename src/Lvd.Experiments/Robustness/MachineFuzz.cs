@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Iced.Intel;
-using Lvd.Hypervisor;
-using Lvd.Machine;
-using Lvd.Machine.Loader;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Experiments.Robustness;
@@ -46,7 +43,8 @@ public static class MachineFuzz
     {
         public IEnumerable<Result> Failures => Results.Where(r => r.Failure != null);
         public bool Passed => !Failures.Any();
-        public string Summary => $"fuzz-machine: seed {Seed}, {Results.Count} runs ({Results.Count(r => r.Hypervisor)} under the hypervisor) in {Seconds:0.0} s: " +
+        public string Summary =>
+            $"fuzz-machine: seed {Seed}, {Results.Count} runs ({Results.Count(r => r.Hypervisor)} under the hypervisor) in {Seconds:0.0} s: " +
             string.Join(", ", Results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} x status {g.Key}")) +
             $"; {Failures.Count()} failures" +
             (Results.Count > 0 ? $"; slowest run {Results.MaxBy(r => r.Seconds)!.Index} ({Results.Max(r => r.Seconds):0.00} s)" : "");
@@ -114,7 +112,9 @@ public static class MachineFuzz
         string? failure = null;
         if (res.Run.Outcome != RunOutcome.Exited && string.IsNullOrWhiteSpace(res.Run.CrashReport)) failure = $"{outcome} without a report: {repro}";
         else if (res.Run.Outcome != RunOutcome.Exited && !IsMachineStatus(status)) failure = $"{outcome} with undocumented status {status}: {repro}";
-        else if (res.Run.Outcome == RunOutcome.InstructionLimit && res.Run.Instructions > o.MaxInstructions + MaxOpsPerBlock) failure = $"ran {res.Run.Instructions} instructions past the limit {o.MaxInstructions}: {repro}";
+        else if (res.Run.Outcome == RunOutcome.InstructionLimit
+            && res.Run.Instructions > o.MaxInstructions + MaxOpsPerBlock) failure =
+            $"ran {res.Run.Instructions} instructions past the limit {o.MaxInstructions}: {repro}";
         return new Result(index, kind, hv, status, outcome, 0, failure, path);
     }
 
@@ -159,7 +159,8 @@ public static class MachineFuzz
         else if (r.ExitCode == 70 || r.Stderr.Contains("internal error")) failure = $"internal error: {line}: {r.Stderr.Trim()}";
         else if (r.Stderr.Contains("   at ") || r.Stderr.Contains("Unhandled exception")) failure = $"stack trace: {line}";
         else if (r.ExitCode < 0 || r.ExitCode > 255) failure = $"status {r.ExitCode} (a signal?): {line}";
-        else if (r.ExitCode == ProgramReport.StatusBadInput && r.Stderr.Trim().Split('\n').Length != 1) failure = $"bad input without a one-line error: {line}: {r.Stderr.Trim()}";
+        else if (r.ExitCode == ProgramReport.StatusBadInput && r.Stderr.Trim().Split('\n')
+            .Length != 1) failure = $"bad input without a one-line error: {line}: {r.Stderr.Trim()}";
         return new Result(index, Kind.CommandLine, args.Contains("--hypervisor"), r.ExitCode, "cli", 0, failure, elf);
     }
 
@@ -229,7 +230,13 @@ public static class MachineFuzz
             }
             case 4:
                 a.mov(rax, data); a.mov(__word_ptr[rax], (ushort)rng.Next()); a.mov(rdx, Value(rng)); a.mov(__qword_ptr[rax + 2], rdx);
-                switch (rng.Below(4)) { case 0: a.lgdt(__[rax]); break; case 1: a.lidt(__[rax]); break; case 2: a.sgdt(__[rax]); break; default: a.sidt(__[rax]); break; }
+                switch (rng.Below(4))
+                {
+                    case 0: a.lgdt(__[rax]); break;
+                    case 1: a.lidt(__[rax]); break;
+                    case 2: a.sgdt(__[rax]); break;
+                    default: a.sidt(__[rax]); break;
+                }
                 break;
             case 5: a.mov(eax, (uint)rng.Next() & 0xffff); if (rng.Below(2) == 0) a.ltr(ax); else a.lldt(ax); break;
             case 6:
@@ -241,14 +248,16 @@ public static class MachineFuzz
                 a.mov(rax, rng.Below(2) == 0 ? RawElf.CodeBase : Value(rng)); a.push(rax);
                 a.iretq();
                 break;
-            case 7: a.mov(rcx, rng.Below(2) == 0 ? RawElf.CodeBase : Value(rng)); a.mov(r11, Value(rng)); if (rng.Below(2) == 0) a.sysretq(); else a.sysret(); break;
+            case 7: a.mov(rcx, rng.Below(2) == 0 ? RawElf.CodeBase : Value(rng)); a.mov(r11,
+                Value(rng)); if (rng.Below(2) == 0) a.sysretq(); else a.sysret(); break;
             case 8: if (rng.Below(2) == 0) a.syscall(); else a.swapgs(); break;
             case 9:
             {
                 ushort port = rng.Below(3) switch { 0 => (ushort)(0x3f8 + rng.Below(8)), 1 => (ushort)0xf4, _ => (ushort)rng.Next() };
                 if (port == 0xf4 && rng.Below(4) != 0) port = 0x80;
                 a.mov(edx, port); a.mov(rax, Value(rng));
-                switch (rng.Below(4)) { case 0: a.@out(dx, al); break; case 1: a.@out(dx, eax); break; case 2: a.@in(al, dx); break; default: a.@in(eax, dx); break; }
+                switch (rng.Below(4)) { case 0: a.@out(dx, al); break; case 1: a.@out(dx, eax); break; case 2: a.@in(al,
+                    dx); break; default: a.@in(eax, dx); break; }
                 break;
             }
             case 10:
@@ -288,10 +297,19 @@ public static class MachineFuzz
                 break;
             }
             case 14: a.@int((byte)rng.Next()); break;
-            case 15: switch (rng.Below(6)) { case 0: a.int3(); break; case 1: a.ud2(); break; case 2: a.int1(); break; case 3: a.mov(ecx, (uint)rng.Below(2)); a.xsetbv(); break; case 4: a.xgetbv(); break; default: a.rdtscp(); break; } break;
+            case 15: switch (rng.Below(6)) { case 0: a.int3(); break; case 1: a.ud2(); break; case 2: a.int1(); break; case 3: a.mov(ecx,
+                (uint)rng.Below(2)); a.xsetbv(); break; case 4: a.xgetbv(); break; default: a.rdtscp(); break; } break;
             case 16: a.mov(rax, Value(rng)); a.push(rax); a.popfq(); break; // random RFLAGS, TF among them
             case 17: a.mov(rax, Value(rng)); if (rng.Below(2) == 0) a.invlpg(__[rax]); else { a.mov(rdx, data); a.invpcid(rax, __[rdx]); } break;
-            case 18: switch (rng.Below(4)) { case 0: a.wbinvd(); break; case 1: a.clts(); break; case 2: a.sti(); break; default: a.cli(); break; } break;
+            case 18:
+                switch (rng.Below(4))
+                {
+                    case 0: a.wbinvd(); break;
+                    case 1: a.clts(); break;
+                    case 2: a.sti(); break;
+                    default: a.cli(); break;
+                }
+                break;
             case 19: a.mov(Gprs[rng.Below(Gprs.Length)], Value(rng)); break;
             case 20: a.mov(rax, Value(rng)); a.mov(rsp, rng.Below(2) == 0 ? RawElf.DataBase + 0xff0 : Value(rng)); break;
             case 21:
@@ -300,7 +318,8 @@ public static class MachineFuzz
                 var top = a.CreateLabel(); a.mov(ecx, (uint)rng.Below(2) == 0 ? 100u : 0xffffffff); a.Label(ref top); a.dec(ecx); a.jnz(top);
                 break;
             }
-            case 22: a.mov(rax, Value(rng)); a.mov(ax, (ushort)(rng.Below(2) == 0 ? 0x10 : rng.Next())); if (rng.Below(2) == 0) a.mov(ds, ax); else a.mov(ss, ax); break;
+            case 22: a.mov(rax, Value(rng)); a.mov(ax, (ushort)(rng.Below(2) == 0 ? 0x10 : rng.Next())); if (rng.Below(2) == 0) a.mov(ds,
+                ax); else a.mov(ss, ax); break;
             default: a.mov(rax, Value(rng)); a.mov(rdx, Value(rng)); a.rdpid(rax); a.rdtsc(); break;
         }
     }

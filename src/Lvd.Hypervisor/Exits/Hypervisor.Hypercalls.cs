@@ -69,7 +69,8 @@ public sealed partial class Hypervisor
     {
         if (!ctx.VmfuncEnabled) return HypercallStatus.NotEnabled;
         if (periodCycles == 0) periodCycles = WatchdogDefaultCycles;
-        if (periodCycles < HypercallAbi.WatchdogMinCycles || (periodCycles >> Cpu.PreemptionTimerShift) > uint.MaxValue) return HypercallStatus.Invalid;
+        if (periodCycles < HypercallAbi.WatchdogMinCycles || (periodCycles >> Cpu.PreemptionTimerShift) > uint.MaxValue)
+            return HypercallStatus.Invalid;
         if (progressGpa != 0 && ((progressGpa & 7) != 0 || progressGpa >= _machine.GuestRamTop)) return HypercallStatus.Invalid;
         ctx.ProgressGpa = progressGpa;
         ctx.WatchdogSuspect = false;

@@ -48,8 +48,14 @@ public sealed partial class Hypervisor
         // The VMCS holds the live copies of these while in non-root operation.
         switch (msr)
         {
-            case Cpu.Msr.FsBase: if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.FS].Base = value; return Advance(ctx);
-            case Cpu.Msr.GsBase: if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0); ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value; return Advance(ctx);
+            case Cpu.Msr.FsBase:
+                if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0);
+                ctx.Vmcs.GuestSegs[(int)SegReg.FS].Base = value;
+                return Advance(ctx);
+            case Cpu.Msr.GsBase:
+                if (!Cpu.IsCanonicalAddress(value)) return Inject(ctx, Vectors.GP, 0);
+                ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value;
+                return Advance(ctx);
             case Cpu.Msr.Efer:
                 if ((value & ~(Cpu.EferSCE | Cpu.EferLME | Cpu.EferLMA | Cpu.EferNXE)) != 0 || ((value ^ ctx.Vmcs.GuestEfer) & Cpu.EferLME) != 0)
                     return Inject(ctx, Vectors.GP, 0);
@@ -160,7 +166,8 @@ public sealed partial class Hypervisor
         var v = ctx.Vmcs;
         uint type = (v.ExitInterruptionInfo >> 8) & 7;
         if (type != InterruptionInfo.TypeNmi)
-            return Inject(ctx, (int)(v.ExitInterruptionInfo & 0xff), (v.ExitInterruptionInfo & InterruptionInfo.ErrorCodeValid) != 0 ? v.ExitInterruptionErrorCode : null);
+            return Inject(ctx, (int)(v.ExitInterruptionInfo & 0xff),
+                (v.ExitInterruptionInfo & InterruptionInfo.ErrorCodeValid) != 0 ? v.ExitInterruptionErrorCode : null);
         if ((v.GuestInterruptibility & 8) != 0)
         {
             v.ProcBased |= ProcControls.NmiWindowExiting;

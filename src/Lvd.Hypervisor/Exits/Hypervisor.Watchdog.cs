@@ -68,7 +68,8 @@ public sealed partial class Hypervisor
         {
             ctx.WatchdogSuspect = false;
             ctx.WatchdogKills++;
-            return Violation(ctx, $"watchdog: a domain ran with interrupts off for a whole period ({(ulong)ctx.WatchdogTicks << Cpu.PreemptionTimerShift} cycles) without progress");
+            return Violation(ctx, $"watchdog: a domain ran with interrupts off for a whole period " +
+                $"({(ulong)ctx.WatchdogTicks << Cpu.PreemptionTimerShift} cycles) without progress");
         }
         ctx.WatchdogSuspect = true;
         ctx.SuspectProgress = progress;

@@ -149,7 +149,8 @@ internal sealed class CGenerator
     {
         var rpc = plan.Rpc;
         w.Line().Line("/*");
-        w.Line($" * {rpc.Name}: {Checker.SideText(rpc.Caller)} -> {Checker.SideText(rpc.Callee)}, function {rpc.Id}{(rpc.IsCallback ? ", called through a function handle" : "")}");
+        w.Line($" * {rpc.Name}: {Checker.SideText(rpc.Caller)} -> {Checker.SideText(rpc.Callee)}, function " +
+            $"{rpc.Id}{(rpc.IsCallback ? ", called through a function handle" : "")}");
         w.Line($" *   request: w0 function id | target{(rpc.IsCallback ? ", w1 function handle" : "")}{Describe(plan.Request)}");
         w.Line($" *   reply:   w0 status{Describe(plan.Reply)}");
         w.Line($" *   register page: {plan.RequestPageBytes} bytes in, {plan.ReplyPageBytes} bytes out");

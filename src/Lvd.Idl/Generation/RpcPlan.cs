@@ -134,7 +134,8 @@ internal sealed class RpcPlan
             units.Add(field.Kind switch
             {
                 FieldKind.Scalar => new Unit(UnitKind.Scalar, label, expr) { Scalar = field.Scalar, Private = isPrivate, Field = field },
-                FieldKind.Array => new Unit(UnitKind.Bytes, label, expr) { Scalar = field.Scalar, Size = field.Size, Private = isPrivate, Field = field },
+                FieldKind.Array => new Unit(UnitKind.Bytes, label, expr) { Scalar = field.Scalar, Size = field.Size, Private = isPrivate,
+                    Field = field },
                 _ => new Unit(UnitKind.Union, label, expr)
                 {
                     Size = field.Size,

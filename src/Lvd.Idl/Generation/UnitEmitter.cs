@@ -277,7 +277,8 @@ internal sealed class UnitEmitter(CWriter w, Names names)
         var obj = callerSide ? $"v_{p.Name}_obj" : p.Name;
         var own = callerSide ? $"v_{p.Name}_own" : $"v_{p.Name}_own";
         var remote = $"v_{u.Label}";
-        w.Line(callerSide ? $"{Names.StructOf(p)} *{obj} = lvd_shadow_alloc(sizeof(*{obj}), {tag});" : $"{obj} = lvd_shadow_alloc(sizeof(*{obj}), {tag});");
+        w.Line(callerSide ? $"{Names.StructOf(p)} *{obj} = lvd_shadow_alloc(sizeof(*{obj}), {tag});"
+            : $"{obj} = lvd_shadow_alloc(sizeof(*{obj}), {tag});");
         w.Line($"uint64_t {own} = {obj} == NULL ? 0 : lvd_cap_insert(ch->caps, {obj}, {tag});");
         w.Open($"if ({own} == 0) {{");
         w.Line($"if ({obj} != NULL)");

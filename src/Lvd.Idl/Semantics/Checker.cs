@@ -53,7 +53,8 @@ internal sealed class Checker
     {
         if (IsCKeyword(name, what))
             return false;
-        if (reserve && (ReservedNames.Contains(name.Text) || Array.Exists(ReservedPrefixes, prefix => name.Text.StartsWith(prefix, StringComparison.Ordinal))))
+        if (reserve && (ReservedNames.Contains(name.Text) || Array.Exists(ReservedPrefixes, prefix => name.Text.StartsWith(prefix,
+            StringComparison.Ordinal))))
         {
             Error(name.Span, $"'{name.Text}' is reserved by the generated glue: choose another {what} name");
             return false;
@@ -93,7 +94,8 @@ internal sealed class Checker
         }
         foreach (var (r, rpc) in declared)
             CheckParams(r, rpc);
-        var projections = syntax.Projections.Where(p => _projections.ContainsKey(p.Name.Text)).Select(p => _projections[p.Name.Text]).Distinct().ToList();
+        var projections = syntax.Projections.Where(p => _projections.ContainsKey(p.Name.Text)).Select(p => _projections[p.Name.Text]).Distinct()
+            .ToList();
         return new InterfaceModel(syntax.Name.Text, structs.Select(s => _structs[s.Name.Text]).ToList(), projections, rpcs);
     }
 
@@ -259,7 +261,8 @@ internal sealed class Checker
         // A list is copied into the callee for the call: nothing of it can come back.
         if (link is not null)
             foreach (var pf in p.Fields.Where(f => f.Direction != Direction.In && f.Field.Text != link.Name))
-                Error(pf.DirectionSpan, $"field '{pf.Field.Text}' of list projection '{p.Name.Text}' can only be 'in': the callee gets a private copy of the list");
+                Error(pf.DirectionSpan, $"field '{pf.Field.Text}' of list projection '{p.Name.Text}' can only be 'in': the callee gets a private " +
+                    $"copy of the list");
         _projections[p.Name.Text] = projection with { Link = link, Depth = depth };
     }
 
@@ -272,7 +275,8 @@ internal sealed class Checker
         }
         if (pointee.Text != p.Name.Text)
         {
-            Error(pointee.Span, $"pointer field '{field.Name}' must point to projection '{p.Name.Text}' itself (a linked list); other nested pointers are not supported");
+            Error(pointee.Span, $"pointer field '{field.Name}' must point to projection '{p.Name.Text}' itself (a linked list); other nested " +
+                $"pointers are not supported");
             return false;
         }
         if (field.PointeeStruct != type.Name)
@@ -305,7 +309,8 @@ internal sealed class Checker
             return;
         var disc = fields.FirstOrDefault(f => f.Field.Name == union.Field.Union!.Discriminator);
         if (disc is null || !Covers(disc.Direction, union.Direction))
-            Error(pf.Field.Span, $"union '{union.Field.Name}' is '{DirectionText(union.Direction)}' but its discriminator '{union.Field.Union!.Discriminator}' is "
+            Error(pf.Field.Span, $"union '{union.Field.Name}' is '{DirectionText(union.Direction)}' but its discriminator " +
+                $"'{union.Field.Union!.Discriminator}' is "
                 + (disc is null ? "not projected" : $"only '{DirectionText(disc.Direction)}'") + ": project the discriminator in the same direction");
     }
 
@@ -348,13 +353,16 @@ internal sealed class Checker
         return p.Form switch
         {
             ParamForm.String => CheckString(p),
-            ParamForm.Buffer => NoSuffix(p, "a buffer's length travels with it") ? new Param(p.Name.Text, ParamKind.Buffer, p.Direction, null, 0, null, null, Ownership.None) : null,
+            ParamForm.Buffer => NoSuffix(p, "a buffer's length travels with it") ? new Param(p.Name.Text, ParamKind.Buffer, p.Direction, null, 0,
+                null, null, Ownership.None) : null,
             _ when p.Star => CheckObject(p),
             _ when ScalarType.All.TryGetValue(p.Type.Text, out var scalar) => CheckScalar(r, p, scalar),
             _ when _rpcs.TryGetValue(p.Type.Text, out var callback) => CheckCallback(rpc, p, callback),
-            _ when _projections.ContainsKey(p.Type.Text) => Fail(p.Type.Span, $"projection '{p.Type.Text}' must be passed by pointer: '{p.Type.Text} *{p.Name.Text}'"),
+            _ when _projections.ContainsKey(p.Type.Text) => Fail(p.Type.Span,
+                $"projection '{p.Type.Text}' must be passed by pointer: '{p.Type.Text} *{p.Name.Text}'"),
             _ when _structs.ContainsKey(p.Type.Text) => Fail(p.Type.Span, $"'{p.Type.Text}' is a struct: pass a pointer to one of its projections"),
-            _ => Fail(p.Type.Span, $"unknown type '{p.Type.Text}': expected a scalar ({ScalarList}), string<N>, buffer, a projection pointer or a callback"),
+            _ => Fail(p.Type.Span, $"unknown type '{p.Type.Text}': expected a scalar ({ScalarList}), string<N>, buffer, a projection pointer or a " +
+                $"callback"),
         };
     }
 
@@ -378,7 +386,8 @@ internal sealed class Checker
             return Fail(p.DirectionSpan, $"string '{p.Name.Text}' can only be 'in': return text in an array 'out char {p.Name.Text}[N]'");
         if (p.StringBound is < 1 or >= 4096)
             return Fail(p.Type.Span, $"string bound {p.StringBound} is out of range: expected 1 to 4095");
-        return NoSuffix(p, "the bound is in string<N>") ? new Param(p.Name.Text, ParamKind.String, Direction.In, null, (int)p.StringBound, null, null, Ownership.None) : null;
+        return NoSuffix(p, "the bound is in string<N>") ? new Param(p.Name.Text, ParamKind.String, Direction.In, null, (int)p.StringBound, null,
+            null, Ownership.None) : null;
     }
 
     private Param? CheckObject(ParamSyntax p)
@@ -386,7 +395,9 @@ internal sealed class Checker
         if (!_projections.TryGetValue(p.Type.Text, out var projection))
         {
             if (ScalarType.All.ContainsKey(p.Type.Text))
-                return Fail(Span.Covering(p.Type.Span, p.Name.Span), $"'{p.Type.Text} *{p.Name.Text}' is unbounded: use '{p.Type.Text} {p.Name.Text}[N]', '{p.Type.Text} {p.Name.Text}[n <= N]' or 'buffer {p.Name.Text}'");
+                return Fail(Span.Covering(p.Type.Span, p.Name.Span),
+                    $"'{p.Type.Text} *{p.Name.Text}' is unbounded: use '{p.Type.Text} {p.Name.Text}[N]', '{p.Type.Text} {p.Name.Text}[n <= N]' or " +
+                    $"'buffer {p.Name.Text}'");
             if (_structs.ContainsKey(p.Type.Text))
                 return Fail(p.Type.Span, $"'{p.Type.Text}' is a struct: pass a pointer to one of its projections");
             return Fail(p.Type.Span, $"unknown projection '{p.Type.Text}'");
@@ -396,13 +407,16 @@ internal sealed class Checker
         if (p.Ownership == Ownership.AllocCaller)
         {
             if (p.Direction != Direction.Out)
-                return Fail(p.SuffixSpan, $"alloc(caller) needs an 'out' parameter: the callee produces the object and the caller gets a shadow of it");
+                return Fail(p.SuffixSpan,
+                    $"alloc(caller) needs an 'out' parameter: the callee produces the object and the caller gets a shadow of it");
         }
         else if (p.Direction != Direction.None)
-            return Fail(p.DirectionSpan, $"a direction on projection pointer '{p.Name.Text}' cannot work: directions belong to the projection's fields" +
+            return Fail(p.DirectionSpan,
+                $"a direction on projection pointer '{p.Name.Text}' cannot work: directions belong to the projection's fields" +
                 (p.Direction == Direction.Out ? " (an object the callee produces needs 'out ... [alloc(caller)]')" : ""));
         if (projection.Link is not null && p.Ownership != Ownership.None)
-            return Fail(p.SuffixSpan, $"list projection '{projection.Name}' is copied for the call: it cannot be shared by capability (remove '[...]')");
+            return Fail(p.SuffixSpan,
+                $"list projection '{projection.Name}' is copied for the call: it cannot be shared by capability (remove '[...]')");
         return new Param(p.Name.Text, ParamKind.Object, p.Direction, null, 0, null, projection, p.Ownership);
     }
 
@@ -410,16 +424,19 @@ internal sealed class Checker
     {
         var direction = p.Direction == Direction.None ? Direction.In : p.Direction;
         if (p.FixedLength is { } n)
-            return CheckLength(n, p.SuffixSpan) ? new Param(p.Name.Text, ParamKind.FixedArray, direction, scalar, (int)n, null, null, Ownership.None) : null;
+            return CheckLength(n, p.SuffixSpan) ? new Param(p.Name.Text, ParamKind.FixedArray, direction, scalar, (int)n, null, null,
+                Ownership.None) : null;
         if (p.LengthParam is not { } lengthName)
             return new Param(p.Name.Text, ParamKind.Scalar, direction, scalar, 1, null, null, Ownership.None);
         var length = r.Params.FirstOrDefault(q => q.Name.Text == lengthName.Text);
         if (length is null)
             return Fail(lengthName.Span, $"no parameter '{lengthName.Text}' gives the length of '{p.Name.Text}'");
-        if (length.Form != ParamForm.Named || length.Star || length.SuffixSpan.Length != 0 || !ScalarType.All.TryGetValue(length.Type.Text, out var lengthType) || lengthType.Idl == "char")
+        if (length.Form != ParamForm.Named || length.Star || length.SuffixSpan.Length != 0 || !ScalarType.All.TryGetValue(length.Type.Text,
+            out var lengthType) || lengthType.Idl == "char")
             return Fail(lengthName.Span, $"length '{lengthName.Text}' must be an integer scalar parameter");
         if (r.Params.IndexOf(length) > r.Params.IndexOf(p))
-            return Fail(lengthName.Span, $"length '{lengthName.Text}' must come before '{p.Name.Text}': the receiver checks the length before it takes the data");
+            return Fail(lengthName.Span,
+                $"length '{lengthName.Text}' must come before '{p.Name.Text}': the receiver checks the length before it takes the data");
         if (length.Direction is not (Direction.In or Direction.None))
             return Fail(lengthName.Span, $"length '{lengthName.Text}' must be 'in': both sides need it before the data moves");
         return CheckLength(p.Bound!.Value, p.SuffixSpan)
@@ -434,7 +451,9 @@ internal sealed class Checker
         if (p.Direction is Direction.Out or Direction.InOut)
             return Fail(p.DirectionSpan, $"callback '{p.Name.Text}' can only be 'in': a side registers its own functions");
         if (callback.Callee != rpc.Caller)
-            return Fail(p.Type.Span, $"callback '{callback.Name}' runs in the {SideText(callback.Callee)}, but '{rpc.Name}' is called by the {SideText(rpc.Caller)}: only the side that owns a function can register it");
+            return Fail(p.Type.Span,
+                $"callback '{callback.Name}' runs in the {SideText(callback.Callee)}, but '{rpc.Name}' is called by the {SideText(rpc.Caller)}: " +
+                $"only the side that owns a function can register it");
         if (!NoSuffix(p, "a callback is one function"))
             return null;
         return new Param(p.Name.Text, ParamKind.Callback, Direction.In, null, 0, null, null, Ownership.None) { Callback = callback };

@@ -76,7 +76,8 @@ internal enum ParamKind
 /// A checked parameter. Length is the fixed length, the bound of a length-annotated array,
 /// or a string's maximum length; Callback is set only on callback-handle parameters.
 /// </summary>
-internal sealed record Param(string Name, ParamKind Kind, Direction Direction, ScalarType? Scalar, int Length, string? LengthParam, Projection? Projection, Ownership Ownership)
+internal sealed record Param(string Name, ParamKind Kind, Direction Direction, ScalarType? Scalar, int Length, string? LengthParam,
+    Projection? Projection, Ownership Ownership)
 {
     public Rpc? Callback { get; init; }
     public bool IsCopy => Kind == ParamKind.Object && Ownership == Ownership.None;

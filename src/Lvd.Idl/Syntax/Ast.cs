@@ -37,7 +37,8 @@ internal sealed record InterfaceSyntax(Name Name, List<StructSyntax> Structs, Li
 internal sealed record StructSyntax(Name Name, List<FieldSyntax> Fields);
 
 /// <summary>A struct field: `type name;`, `type name[N];`, `type *name;`, or a union (Arms set).</summary>
-internal sealed record FieldSyntax(Name Name, Name Type, bool IsPointer, long? ArrayLength, Span ArraySpan, Name? Discriminator, List<ArmSyntax>? Arms);
+internal sealed record FieldSyntax(Name Name, Name Type, bool IsPointer, long? ArrayLength, Span ArraySpan, Name? Discriminator,
+    List<ArmSyntax>? Arms);
 
 internal sealed record ArmSyntax(long Tag, Span TagSpan, Name Type, Name Name, long? ArrayLength, Span ArraySpan);
 

@@ -40,7 +40,8 @@ internal static class Lexer
                 while (i < text.Length && text[i] != '"' && text[i] != '\n')
                     i++;
                 if (i >= text.Length || text[i] != '"')
-                    throw new IdlSyntaxException(source.Error(new Span(start, i - start), "unterminated string: expected a closing '\"' on the same line"));
+                    throw new IdlSyntaxException(source.Error(new Span(start, i - start),
+                        "unterminated string: expected a closing '\"' on the same line"));
                 i++;
                 tokens.Add(new Token(TokenKind.String, text[(start + 1)..(i - 1)], new Span(start, i - start)));
                 continue;
@@ -91,7 +92,8 @@ internal static class Lexer
             ? long.TryParse(digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
             : long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value);
         if (!ok || digits.Length == 0 || value < 0)
-            throw new IdlSyntaxException(source.Error(new Span(start, i - start), $"'{lexeme}' is not a valid integer: expected decimal digits or 0x and hex digits, below 2^63"));
+            throw new IdlSyntaxException(source.Error(new Span(start, i - start),
+                $"'{lexeme}' is not a valid integer: expected decimal digits or 0x and hex digits, below 2^63"));
         return new Token(TokenKind.Integer, lexeme, new Span(start, i - start), value);
     }
 }

@@ -107,7 +107,11 @@ public sealed class CostModel
             return new CostModel(sourcePath, hz, entries);
         }
         catch (JsonException e) { throw new CostModelException($"{sourcePath}: not valid JSON ({e.Message})"); }
-        catch (KeyNotFoundException) { throw new CostModelException($"{sourcePath}: needs \"clock_hz\" and a \"costs\" object of {{\"cycles\": N, \"source\": \"...\"}} entries"); }
+        catch (KeyNotFoundException)
+        {
+            throw new CostModelException($"{sourcePath}: needs \"clock_hz\" and a \"costs\" object of {{\"cycles\": N, \"source\": \"...\"}} " +
+                $"entries");
+        }
         catch (InvalidOperationException e) { throw new CostModelException($"{sourcePath}: wrong value type ({e.Message})"); }
         catch (FormatException e) { throw new CostModelException($"{sourcePath}: bad number ({e.Message})"); }
     }

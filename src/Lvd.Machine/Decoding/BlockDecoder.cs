@@ -213,10 +213,27 @@ internal sealed class BlockDecoder
                 op.H = Handler.Pause; return true;
 
             case Mnemonic.Mov:
-                if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsCR()) { op.H = Handler.MovToCr; op.Sub = (byte)(ins.Op0Register - Register.CR0); op.R2 = RegIndex(ins.Op1Register); op.Cost = 0; ends = true; return true; }
-                if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsCR()) { op.H = Handler.MovFromCr; op.Sub = (byte)(ins.Op1Register - Register.CR0); op.R1 = RegIndex(ins.Op0Register); op.Cost = _costs.MovCr; return true; }
-                if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsDR()) { op.H = Handler.MovToDr; op.Sub = (byte)(ins.Op0Register - Register.DR0); op.R2 = RegIndex(ins.Op1Register); ends = true; return true; }
-                if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsDR()) { op.H = Handler.MovFromDr; op.Sub = (byte)(ins.Op1Register - Register.DR0); op.R1 = RegIndex(ins.Op0Register); return true; }
+                // MOV to or from CRn/DRn: Sub is n. A write ends the block (paging, protection or
+                // breakpoints may change); MOV to CR charges its cost when it runs (Cpu.System).
+                if (ins.Op0Kind == OpKind.Register && (ins.Op0Register.IsCR() || ins.Op0Register.IsDR()))
+                {
+                    bool cr = ins.Op0Register.IsCR();
+                    op.H = cr ? Handler.MovToCr : Handler.MovToDr;
+                    op.Sub = (byte)(ins.Op0Register - (cr ? Register.CR0 : Register.DR0));
+                    op.R2 = RegIndex(ins.Op1Register);
+                    if (cr) op.Cost = 0;
+                    ends = true;
+                    return true;
+                }
+                if (ins.Op1Kind == OpKind.Register && (ins.Op1Register.IsCR() || ins.Op1Register.IsDR()))
+                {
+                    bool cr = ins.Op1Register.IsCR();
+                    op.H = cr ? Handler.MovFromCr : Handler.MovFromDr;
+                    op.Sub = (byte)(ins.Op1Register - (cr ? Register.CR0 : Register.DR0));
+                    op.R1 = RegIndex(ins.Op0Register);
+                    if (cr) op.Cost = _costs.MovCr;
+                    return true;
+                }
                 if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())
                 {
                     op.H = Handler.MovToSeg; op.Sub = (byte)(ins.Op0Register - Register.ES);
@@ -235,8 +252,10 @@ internal sealed class BlockDecoder
                 op.H = Handler.Mov;
                 if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovRR64 : Handler.MovRR32;
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = Handler.MovRI;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovLoad64 : Handler.MovLoad32;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                    op.H = op.Size == 8 ? Handler.MovLoad64 : Handler.MovLoad32;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4)
+                    op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
                 return true;
 
             case Mnemonic.Movzx:
@@ -254,8 +273,20 @@ internal sealed class BlockDecoder
 
             case Mnemonic.Xchg:
                 op.H = Handler.Xchg;
-                if (ins.Op0Kind == OpKind.Memory) { op.Form |= OpForm.MemDst; SetMem(in ins, ref op); op.R2 = RegIndex(ins.Op1Register); op.Size = (byte)ins.Op1Register.GetSize(); }
-                else if (ins.Op1Kind == OpKind.Memory) { op.Form |= OpForm.MemDst; SetMem(in ins, ref op); op.R2 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize(); }
+                if (ins.Op0Kind == OpKind.Memory)
+                {
+                    op.Form |= OpForm.MemDst;
+                    SetMem(in ins, ref op);
+                    op.R2 = RegIndex(ins.Op1Register);
+                    op.Size = (byte)ins.Op1Register.GetSize();
+                }
+                else if (ins.Op1Kind == OpKind.Memory)
+                {
+                    op.Form |= OpForm.MemDst;
+                    SetMem(in ins, ref op);
+                    op.R2 = RegIndex(ins.Op0Register);
+                    op.Size = (byte)ins.Op0Register.GetSize();
+                }
                 else { op.R1 = RegIndex(ins.Op0Register); op.R2 = RegIndex(ins.Op1Register); op.Size = (byte)ins.Op0Register.GetSize(); }
                 return true;
 
@@ -330,7 +361,8 @@ internal sealed class BlockDecoder
                 };
                 if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRR64 : Handler.AluRR32;
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRI64 : Handler.AluRI32;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
+                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                    op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
                 return true;
             case Mnemonic.Test:
                 if (!SetDstSrc(in ins, ref op)) return false;
@@ -379,7 +411,8 @@ internal sealed class BlockDecoder
                 return true;
             case Mnemonic.Bsf: case Mnemonic.Bsr: case Mnemonic.Tzcnt: case Mnemonic.Lzcnt: case Mnemonic.Popcnt:
                 if (!SetDstSrc(in ins, ref op)) return false;
-                op.H = m switch { Mnemonic.Bsf => Handler.Bsf, Mnemonic.Bsr => Handler.Bsr, Mnemonic.Tzcnt => Handler.Tzcnt, Mnemonic.Lzcnt => Handler.Lzcnt, _ => Handler.Popcnt };
+                op.H = m switch { Mnemonic.Bsf => Handler.Bsf, Mnemonic.Bsr => Handler.Bsr, Mnemonic.Tzcnt => Handler.Tzcnt,
+                    Mnemonic.Lzcnt => Handler.Lzcnt, _ => Handler.Popcnt };
                 return true;
             case Mnemonic.Cmpxchg:
                 if (!SetDstSrc(in ins, ref op)) return false;
@@ -416,7 +449,14 @@ internal sealed class BlockDecoder
                 if (ins.Op0Kind is OpKind.NearBranch64 or OpKind.NearBranch32 or OpKind.NearBranch16)
                 { op.H = Handler.Jmp; op.Imm = (long)(ins.NearBranchTarget - ins.NextIP); return true; }
                 if (ins.Op0Kind == OpKind.Register) { op.H = Handler.JmpInd; op.R2 = RegIndex(ins.Op0Register); op.Size = 8; return true; }
-                if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64) { op.H = Handler.JmpInd; op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size = 8; return true; }
+                if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64)
+                {
+                    op.H = Handler.JmpInd;
+                    op.Form |= OpForm.MemSrc;
+                    SetMem(in ins, ref op);
+                    op.Size = 8;
+                    return true;
+                }
                 return false;
             case Mnemonic.Jo: case Mnemonic.Jno: case Mnemonic.Jb: case Mnemonic.Jae:
             case Mnemonic.Je: case Mnemonic.Jne: case Mnemonic.Jbe: case Mnemonic.Ja:
@@ -438,7 +478,13 @@ internal sealed class BlockDecoder
                 ends = true; op.Cost = _costs.Branch;
                 if (ins.Op0Kind is OpKind.NearBranch64) { op.H = Handler.Call; op.Imm = (long)(ins.NearBranchTarget - ins.NextIP); return true; }
                 if (ins.Op0Kind == OpKind.Register) { op.H = Handler.CallInd; op.R2 = RegIndex(ins.Op0Register); return true; }
-                if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64) { op.H = Handler.CallInd; op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); return true; }
+                if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64)
+                {
+                    op.H = Handler.CallInd;
+                    op.Form |= OpForm.MemSrc;
+                    SetMem(in ins, ref op);
+                    return true;
+                }
                 return false;
             case Mnemonic.Ret:
                 ends = true; op.Cost = _costs.Branch;
@@ -463,7 +509,8 @@ internal sealed class BlockDecoder
                     _ => Handler.Scas,
                 };
                 op.Size = (byte)ins.MemorySize.GetSize();
-                op.Size2 = (byte)(ins.Op0Kind is OpKind.MemorySegESI or OpKind.MemoryESEDI || ins.Op1Kind is OpKind.MemorySegESI or OpKind.MemoryESEDI ? 4 : 8);
+                op.Size2 = (byte)(ins.Op0Kind is OpKind.MemorySegESI or OpKind.MemoryESEDI
+                    || ins.Op1Kind is OpKind.MemorySegESI or OpKind.MemoryESEDI ? 4 : 8);
                 op.Seg = ins.MemorySegment switch { Register.FS => 1, Register.GS => 2, _ => 0 };
                 op.Sub = ins.HasRepePrefix ? RepKind.Rep : ins.HasRepnePrefix ? RepKind.Repne : RepKind.None;
                 if (op.H is Handler.Movs or Handler.Stos or Handler.Lods && op.Sub == RepKind.Repne) op.Sub = RepKind.Rep;
@@ -491,9 +538,18 @@ internal sealed class BlockDecoder
             case Mnemonic.Wrmsr: op.H = Handler.Wrmsr; op.Cost = _costs.Msr; ends = true; return true;
             case Mnemonic.Swapgs: op.H = Handler.Swapgs; op.Cost = _costs.Serializing; ends = true; return true;
             case Mnemonic.Rdfsbase: case Mnemonic.Rdgsbase:
-                op.H = Handler.RdSegBase; op.Sub = (byte)(m == Mnemonic.Rdfsbase ? 1 : 2); op.R1 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize(); return true;
+                op.H = Handler.RdSegBase;
+                op.Sub = (byte)(m == Mnemonic.Rdfsbase ? 1 : 2);
+                op.R1 = RegIndex(ins.Op0Register);
+                op.Size = (byte)ins.Op0Register.GetSize();
+                return true;
             case Mnemonic.Wrfsbase: case Mnemonic.Wrgsbase:
-                op.H = Handler.WrSegBase; op.Sub = (byte)(m == Mnemonic.Wrfsbase ? 1 : 2); op.R2 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize(); ends = true; return true;
+                op.H = Handler.WrSegBase;
+                op.Sub = (byte)(m == Mnemonic.Wrfsbase ? 1 : 2);
+                op.R2 = RegIndex(ins.Op0Register);
+                op.Size = (byte)ins.Op0Register.GetSize();
+                ends = true;
+                return true;
             case Mnemonic.Lgdt: case Mnemonic.Lidt: case Mnemonic.Sgdt: case Mnemonic.Sidt:
                 op.H = m switch { Mnemonic.Lgdt => Handler.Lgdt, Mnemonic.Lidt => Handler.Lidt, Mnemonic.Sgdt => Handler.Sgdt, _ => Handler.Sidt };
                 op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true; return true;
@@ -524,7 +580,13 @@ internal sealed class BlockDecoder
             case Mnemonic.Wbinvd: case Mnemonic.Invd: op.H = Handler.Wbinvd; op.Cost = _costs.Serializing; ends = true; return true;
             case Mnemonic.Rdpid: op.H = Handler.Rdpid; op.R1 = RegIndex(ins.Op0Register); return true;
             case Mnemonic.Invpcid:
-                op.H = Handler.Invpcid; op.R1 = RegIndex(ins.Op0Register); op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true; return true;
+                op.H = Handler.Invpcid;
+                op.R1 = RegIndex(ins.Op0Register);
+                op.Form |= OpForm.MemSrc;
+                SetMem(in ins, ref op);
+                op.Cost = _costs.Serializing;
+                ends = true;
+                return true;
             case Mnemonic.Clts: op.H = Handler.Clts; ends = true; return true;
         }
         return false;

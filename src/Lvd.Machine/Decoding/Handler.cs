@@ -10,7 +10,8 @@ internal enum Handler : ushort
     Invalid,
     Nop,
     // data movement
-    Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc, Bswap,
+    Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc,
+        Bswap,
     Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,
     // integer arithmetic
     Alu, AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32,

@@ -115,7 +115,8 @@ public sealed partial class Cpu
     {
         // INT3 is a software exception: subject to the exception bitmap (INT n is not).
         if (vector == Vectors.BP && NonRoot && (Vmcs!.ExceptionBitmap & (1u << Vectors.BP)) != 0)
-            throw new VmExit(ExitReason.ExceptionOrNmi) { InterruptionInfo = InterruptionInfo.Make(Vectors.BP, InterruptionInfo.TypeSoftwareException, false) };
+            throw new VmExit(ExitReason.ExceptionOrNmi) { InterruptionInfo = InterruptionInfo.Make(Vectors.BP,
+                InterruptionInfo.TypeSoftwareException, false) };
         Deliver(vector, false, 0, EventKind.Software, next);
     }
 
@@ -124,7 +125,8 @@ public sealed partial class Cpu
         uint type = kind switch
         {
             EventKind.External => vector == Vectors.NMI && _nmiBlocked ? InterruptionInfo.TypeNmi : InterruptionInfo.TypeExternal,
-            EventKind.Software => vector is Vectors.BP or Vectors.OF ? InterruptionInfo.TypeSoftwareException : InterruptionInfo.TypeSoftwareInterrupt,
+            EventKind.Software => vector is Vectors.BP or Vectors.OF ? InterruptionInfo.TypeSoftwareException
+                : InterruptionInfo.TypeSoftwareInterrupt,
             _ => InterruptionInfo.TypeHardwareException,
         };
         _deliveringInfo = InterruptionInfo.Make(vector, type, hasError);

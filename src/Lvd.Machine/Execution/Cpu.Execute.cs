@@ -33,7 +33,10 @@ public sealed partial class Cpu
     /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
     private bool _attention;
     private long _cycleLimit, _instructionLimit;
-    /// <summary>The end of this slice: the scheduler's limit, lowered when the vCPU arms a timer that fires earlier (<see cref="LimitSlice"/>).</summary>
+    /// <summary>
+    /// The end of this slice: the scheduler's limit, lowered when the vCPU arms a timer that fires earlier (<see
+    /// cref="LimitSlice"/>).
+    /// </summary>
     private long _sliceLimit;
     private ulong _blockRip;
 

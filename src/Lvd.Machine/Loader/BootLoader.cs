@@ -97,7 +97,8 @@ public static class BootLoader
         {
             ulong end = s.Address + s.MemorySize;
             if (s.Address < PhysicalMemory.PageSize || end < s.Address || end > boot)
-                throw new LoadException($"{name}: segment 0x{s.Address:x}-0x{end:x} is outside usable memory 0x1000-0x{boot:x} ({machine.GuestRamTop >> 20} MiB guest RAM; try --memory)");
+                throw new LoadException($"{name}: segment 0x{s.Address:x}-0x{end:x} is outside usable memory " +
+                    $"0x1000-0x{boot:x} ({machine.GuestRamTop >> 20} MiB guest RAM; try --memory)");
         }
         foreach (var s in image.Segments)
         {

@@ -35,15 +35,20 @@ public sealed class ElfImage
             using (elf)
             {
                 if (elf.Class != Class.Bit64) throw new LoadException($"{path}: 32-bit ELF; the machine runs x86-64 (ELF64) images only");
-                if (elf.Machine != ELFSharp.ELF.Machine.AMD64) throw new LoadException($"{path}: ELF for {elf.Machine}; the machine runs x86-64 images only");
-                if (elf.Type != FileType.Executable) throw new LoadException($"{path}: ELF type {elf.Type}; build a static, non-PIE executable (use ./lvd cc)");
+                if (elf.Machine != ELFSharp.ELF.Machine.AMD64)
+                    throw new LoadException($"{path}: ELF for {elf.Machine}; the machine runs x86-64 images only");
+                if (elf.Type != FileType.Executable)
+                    throw new LoadException($"{path}: ELF type {elf.Type}; build a static, non-PIE executable (use ./lvd cc)");
                 var elf64 = (ELF<ulong>)elf;
                 var segs = new List<LoadSegment>();
                 foreach (var s in elf64.Segments)
                 {
-                    if (s.Type == SegmentType.Interpreter) throw new LoadException($"{path}: dynamically linked; build a static executable (use ./lvd cc)");
+                    if (s.Type == SegmentType.Interpreter)
+                        throw new LoadException($"{path}: dynamically linked; build a static executable (use ./lvd cc)");
                     if (s.Type != SegmentType.Load || s.Size == 0) continue;
-                    if ((ulong)s.FileSize > s.Size) throw new LoadException($"{path}: a segment at 0x{s.Address:x} has more file bytes ({s.FileSize}) than memory bytes ({s.Size})");
+                    if ((ulong)s.FileSize > s.Size)
+                        throw new LoadException($"{path}: a segment at 0x{s.Address:x} has more file bytes ({s.FileSize}) than memory bytes " +
+                            $"({s.Size})");
                     segs.Add(new LoadSegment(s.Address, s.PhysicalAddress, s.Size, s.GetFileContents(),
                         (s.Flags & SegmentFlags.Execute) != 0, (s.Flags & SegmentFlags.Write) != 0));
                 }

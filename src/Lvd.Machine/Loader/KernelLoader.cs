@@ -36,7 +36,8 @@ public static class KernelLoader
         {
             ulong end = s.PhysicalAddress + s.MemorySize;
             if (s.PhysicalAddress < LowReserved || end < s.PhysicalAddress || end > boot)
-                throw new LoadException($"{name}: segment at physical 0x{s.PhysicalAddress:x}-0x{end:x} is outside 0x{LowReserved:x}-0x{boot:x} ({top >> 20} MiB guest RAM; try --memory)");
+                throw new LoadException($"{name}: segment at physical 0x{s.PhysicalAddress:x}-0x{end:x} is outside " +
+                    $"0x{LowReserved:x}-0x{boot:x} ({top >> 20} MiB guest RAM; try --memory)");
             kernelRanges.Add((s.PhysicalAddress & ~PhysicalMemory.PageMask, (end + PhysicalMemory.PageMask) & ~PhysicalMemory.PageMask));
         }
         if (image.Entry < KernelWindow && image.Entry >= (4UL << 30))
@@ -65,7 +66,9 @@ public static class KernelLoader
         ulong modulesBase = boot;
         foreach (var m in modules) modulesBase -= ((ulong)m.Bytes.Length + PhysicalMemory.PageMask) & ~PhysicalMemory.PageMask;
         foreach (var (_, end) in kernelRanges)
-            if (modulesBase < end) throw new LoadException($"boot modules ({(boot - modulesBase) >> 10} KiB) do not fit between the kernel image and the boot area; try --memory");
+            if (modulesBase < end)
+                throw new LoadException($"boot modules ({(boot - modulesBase) >> 10} KiB) do not fit between the kernel image and the boot area; " +
+                    $"try --memory");
         if (modules.Count > 0) kernelRanges.Add((modulesBase, boot));
 
         var cmdBytes = Encoding.UTF8.GetBytes(cmdline);
@@ -94,7 +97,8 @@ public static class KernelLoader
         foreach (var m in modules)
         {
             var nameBytes = Encoding.UTF8.GetBytes(m.Name);
-            if (nameBytes.Length >= ModuleNameBytes) throw new LoadException($"boot module name '{m.Name}' is longer than {ModuleNameBytes - 1} bytes");
+            if (nameBytes.Length >= ModuleNameBytes)
+                throw new LoadException($"boot module name '{m.Name}' is longer than {ModuleNameBytes - 1} bytes");
             mem.WriteBytes(at, m.Bytes);
             mem.Write64(table, at);
             mem.Write64(table + 8, (ulong)m.Bytes.Length);

@@ -56,7 +56,8 @@ public static class ProgramRunner
     {
         var image = ElfImage.Read(elfPath);
         var machine = new Machine(options);
-        if (options.KernelCommandLine != null) KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
+        if (options.KernelCommandLine != null)
+            KernelLoader.Load(machine, image, Path.GetFileName(elfPath), options.KernelCommandLine, options.BootModules);
         else BootLoader.Load(machine, image, Path.GetFileName(elfPath), options.Arguments);
         options.Setup?.Invoke(machine);
         var result = machine.Run(options.MaxInstructions);

@@ -24,7 +24,8 @@ public sealed partial class Cpu
     private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.IndexOf(la));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref byte PageRef(byte[] page, ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page), (int)(la & PhysicalMemory.PageMask));
+    private static ref byte PageRef(byte[] page, ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page),
+        (int)(la & PhysicalMemory.PageMask));
 
     // ---- reads ----
 

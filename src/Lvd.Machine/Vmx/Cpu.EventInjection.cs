@@ -23,7 +23,8 @@ public sealed partial class Cpu
         State = CpuState.Running;
         var kind = type switch
         {
-            InterruptionInfo.TypeSoftwareInterrupt or InterruptionInfo.TypeSoftwareException or InterruptionInfo.TypePrivilegedSoftwareException => EventKind.Software,
+            InterruptionInfo.TypeSoftwareInterrupt or InterruptionInfo.TypeSoftwareException or InterruptionInfo.TypePrivilegedSoftwareException =>
+                EventKind.Software,
             InterruptionInfo.TypeExternal => EventKind.External,
             _ => EventKind.Exception,
         };
@@ -60,7 +61,8 @@ public sealed partial class Cpu
         if (NonRoot && (Vmcs!.PinBased & PinControls.NmiExiting) != 0)
         {
             _nmiPending = false;
-            PerformVmExit(new VmExit(ExitReason.ExceptionOrNmi) { InterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false) }, 0);
+            PerformVmExit(new VmExit(ExitReason.ExceptionOrNmi) { InterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi,
+                false) }, 0);
             return true;
         }
         if (_nmiBlocked) return false;

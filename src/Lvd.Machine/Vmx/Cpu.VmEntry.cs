@@ -35,7 +35,8 @@ public sealed partial class Cpu
     private static void CheckControls(Vmcs v)
     {
         // Secondary controls are ignored when not activated (SDM 24.6.2): Vmcs.Has2 checks that.
-        if (v.Has2(Proc2Controls.EnableVpid) && v.Vpid == 0) throw new VmEntryException("VM entry failed: \"enable VPID\" with VPID 0000H (SDM 26.2.1.1)");
+        if (v.Has2(Proc2Controls.EnableVpid) && v.Vpid == 0)
+            throw new VmEntryException("VM entry failed: \"enable VPID\" with VPID 0000H (SDM 26.2.1.1)");
         if (v.Cr3TargetCount is < 0 or > 4) throw new VmEntryException("VM entry failed: CR3-target count above 4 (SDM 26.2.1.1)");
         if ((v.ProcBased & ProcControls.UseIoBitmaps) != 0 && ((v.IoBitmapA | v.IoBitmapB) & 0xfff) != 0)
             throw new VmEntryException("VM entry failed: I/O-bitmap addresses must be 4-KByte aligned (SDM 26.2.1.1)");
@@ -55,7 +56,8 @@ public sealed partial class Cpu
             {
                 if (!v.EptEnabled) throw new VmEntryException("VM entry failed: EPTP switching requires \"enable EPT\" (SDM 26.2.1.1)");
                 if ((v.EptpListAddress & 0xfff) != 0 || (v.EptpListAddress >> MaxPhysAddrBits) != 0)
-                    throw new VmEntryException("VM entry failed: EPTP-list address must be 4-KByte aligned within the physical-address width (SDM 26.2.1.1)");
+                    throw new VmEntryException("VM entry failed: EPTP-list address must be 4-KByte aligned within the physical-address width (SDM " +
+                        "26.2.1.1)");
             }
         }
     }
@@ -63,13 +65,18 @@ public sealed partial class Cpu
     private static void CheckGuestState(Vmcs v)
     {
         // No unrestricted guest: protected mode and paging on; long mode only (SDM 26.3.1.1).
-        if ((v.GuestCr0 & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG)) throw new VmEntryException("VM entry failed: invalid guest state: CR0.PE and CR0.PG must be 1 (SDM 26.3.1.1)");
-        if ((v.GuestCr4 & Cr4VMXE) == 0) throw new VmEntryException("VM entry failed: invalid guest state: CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0, SDM 26.3.1.1)");
+        if ((v.GuestCr0 & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG))
+            throw new VmEntryException("VM entry failed: invalid guest state: CR0.PE and CR0.PG must be 1 (SDM 26.3.1.1)");
+        if ((v.GuestCr4 & Cr4VMXE) == 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0, SDM " +
+                "26.3.1.1)");
         if ((v.GuestCr4 & Cr4PAE) == 0 || (v.GuestEfer & (EferLMA | EferLME)) != (EferLMA | EferLME))
             throw new VmEntryException("VM entry failed: invalid guest state: this machine runs IA-32e mode guests only (SDM 26.3.1.1)");
-        if ((v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) == 0) throw new VmEntryException("VM entry failed: invalid guest state: CS.L must be 1 (SDM 26.3.1.2)");
+        if ((v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) == 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: CS.L must be 1 (SDM 26.3.1.2)");
         if (!IsCanonical(v.GuestRip)) throw new VmEntryException("VM entry failed: invalid guest state: RIP not canonical (SDM 26.3.1.4)");
-        if ((v.GuestRflags & 2) == 0 || (v.GuestRflags & ~0x3f7fd7UL & ~2UL) != 0) throw new VmEntryException("VM entry failed: invalid guest state: RFLAGS reserved bits (SDM 26.3.1.4)");
+        if ((v.GuestRflags & 2) == 0 || (v.GuestRflags & ~0x3f7fd7UL & ~2UL) != 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: RFLAGS reserved bits (SDM 26.3.1.4)");
         if (v.GuestActivityState > 1) throw new VmEntryException("VM entry failed: invalid guest state: unsupported activity state (SDM 26.3.1.5)");
     }
 

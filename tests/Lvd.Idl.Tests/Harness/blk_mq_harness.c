@@ -93,13 +93,7 @@ blk_mq_alloc_tag_set(struct blk_mq_tag_set *s, uint64_t queue_rq)
 	return 0;
 }
 
-void
-blk_mq_free_tag_set(struct blk_mq_tag_set *s)
-{
-	impl_calls++;
-	printf("free_tag_set same %d\n", s == kset);
-	kset = NULL;
-}
+HARNESS_RELEASE_FN(blk_mq_free_tag_set, struct blk_mq_tag_set, "free_tag_set", kset)
 
 void
 blk_mq_start_request(struct request *rq)

@@ -285,44 +285,61 @@ cmd_list(char *args, int cyclic)
 	       lvd_loopback_crossings - before, ret);
 }
 
-int
-harness_command(const char *cmd, char *args)
+static void
+cmd_list_acyclic(char *args)
 {
-	if (strcmp(cmd, "scalars") == 0)
-		cmd_scalars(args);
-	else if (strcmp(cmd, "arrays") == 0)
-		cmd_arrays(args);
-	else if (strcmp(cmd, "hash") == 0)
-		cmd_hash(args);
-	else if (strcmp(cmd, "checksum") == 0)
-		cmd_checksum(args);
-	else if (strcmp(cmd, "checksum_outside") == 0)
-		cmd_checksum_outside(args);
-	else if (strcmp(cmd, "mutate") == 0)
-		cmd_mutate(args);
-	else if (strcmp(cmd, "list") == 0)
-		cmd_list(args, 0);
-	else if (strcmp(cmd, "cycle") == 0)
-		cmd_list(args, 1);
-	else if (strcmp(cmd, "count_bytes") == 0) {
-		uint8_t bytes[16] = { 0 };
-		int16_t n = (int16_t)next_s64(&args);
-		uint32_t ret = 0;
-		int rc = data_call_count_bytes(&kside.chan, n, bytes, &ret);
-		printf("rc %d ret %u\n", rc, ret);
-	} else if (strcmp(cmd, "fill") == 0) {
-		uint8_t buf[64];
-		uint32_t n = (uint32_t)next_u64(&args);
-		memset(buf, 0xee, sizeof(buf));
-		int rc = data_call_fill(&kside.chan, n, buf);
-		printf("rc %d buf ", rc);
-		print_hex(buf, 10);
-		printf("\n");
-	} else if (strcmp(cmd, "ping") == 0)
-		printf("rc %d\n", data_call_ping(&dside.chan));
-	else if (strcmp(cmd, "connect") == 0)
-		harness_connect(data_kernel_dispatch, data_domain_dispatch);
-	else
-		return 0;
-	return 1;
+	cmd_list(args, 0);
 }
+
+static void
+cmd_cycle(char *args)
+{
+	cmd_list(args, 1);
+}
+
+static void
+cmd_count_bytes(char *args)
+{
+	uint8_t bytes[16] = { 0 };
+	int16_t n = (int16_t)next_s64(&args);
+	uint32_t ret = 0;
+	int rc = data_call_count_bytes(&kside.chan, n, bytes, &ret);
+
+	printf("rc %d ret %u\n", rc, ret);
+}
+
+static void
+cmd_fill(char *args)
+{
+	uint8_t buf[64];
+	uint32_t n = (uint32_t)next_u64(&args);
+
+	memset(buf, 0xee, sizeof(buf));
+	int rc = data_call_fill(&kside.chan, n, buf);
+	printf("rc %d buf ", rc);
+	print_hex(buf, 10);
+	printf("\n");
+}
+
+static void
+cmd_ping(char *args)
+{
+	(void)args;
+	printf("rc %d\n", data_call_ping(&dside.chan));
+}
+
+static void
+cmd_connect(char *args)
+{
+	(void)args;
+	harness_connect(data_kernel_dispatch, data_domain_dispatch);
+}
+
+static const struct harness_cmd commands[] = {
+	{ "scalars", cmd_scalars }, { "arrays", cmd_arrays }, { "hash", cmd_hash },
+	{ "checksum", cmd_checksum }, { "checksum_outside", cmd_checksum_outside },
+	{ "mutate", cmd_mutate }, { "list", cmd_list_acyclic }, { "cycle", cmd_cycle },
+	{ "count_bytes", cmd_count_bytes }, { "fill", cmd_fill }, { "ping", cmd_ping },
+	{ "connect", cmd_connect },
+};
+HARNESS_COMMANDS(commands)

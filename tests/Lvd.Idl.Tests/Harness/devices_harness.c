@@ -34,13 +34,7 @@ register_device(struct device *dev, uint64_t on_event)
 	return 7;
 }
 
-void
-unregister_device(struct device *dev)
-{
-	impl_calls++;
-	printf("unregister same %d\n", dev == kdev);
-	kdev = NULL;
-}
+HARNESS_RELEASE_FN(unregister_device, struct device, "unregister", kdev)
 
 int32_t
 device_lookup(uint32_t id, struct device **dev)
@@ -149,39 +143,67 @@ cmd_lookup(char *args)
 		print_device("borrowed", dborrowed);
 }
 
-int
-harness_command(const char *cmd, char *args)
+static void
+cmd_connect(char *args)
 {
-	if (strcmp(cmd, "connect") == 0)
-		harness_connect(devices_kernel_dispatch, devices_domain_dispatch);
-	else if (strcmp(cmd, "register") == 0)
-		cmd_register(args);
-	else if (strcmp(cmd, "open") == 0)
-		cmd_open(args);
-	else if (strcmp(cmd, "configure") == 0)
-		cmd_configure(args);
-	else if (strcmp(cmd, "event") == 0) {
-		uint32_t code = (uint32_t)next_u64(&args);
-		uint64_t arg = next_u64(&args);
-		printf("rc %d\n", devices_call_device_event(&kside.chan, kevent, code, arg));
-	} else if (strcmp(cmd, "unregister") == 0)
-		printf("rc %d\n", devices_call_unregister_device(&dside.chan, &ddev));
-	else if (strcmp(cmd, "lookup") == 0)
-		cmd_lookup(args);
-	else if (strcmp(cmd, "put") == 0) {
-		printf("rc %d\n", devices_call_device_put(&dside.chan, dborrowed));
-		dborrowed = NULL;
-	} else if (strcmp(cmd, "kshadow") == 0)
-		print_device("kernel", kdev);
-	else if (strcmp(cmd, "dshadow") == 0)
-		print_device("driver", &ddev);
-	else if (strcmp(cmd, "reopen_stale") == 0) {
-		// The driver unregistered: the kernel's old shadow is gone, so is its name.
-		struct device gone;
-		int32_t ret;
-		memset(&gone, 0, sizeof(gone));
-		printf("rc %d\n", devices_call_device_open(&kside.chan, &gone, &ret));
-	} else
-		return 0;
-	return 1;
+	(void)args;
+	harness_connect(devices_kernel_dispatch, devices_domain_dispatch);
 }
+
+static void
+cmd_event(char *args)
+{
+	uint32_t code = (uint32_t)next_u64(&args);
+	uint64_t arg = next_u64(&args);
+
+	printf("rc %d\n", devices_call_device_event(&kside.chan, kevent, code, arg));
+}
+
+static void
+cmd_unregister(char *args)
+{
+	(void)args;
+	printf("rc %d\n", devices_call_unregister_device(&dside.chan, &ddev));
+}
+
+static void
+cmd_put(char *args)
+{
+	(void)args;
+	printf("rc %d\n", devices_call_device_put(&dside.chan, dborrowed));
+	dborrowed = NULL;
+}
+
+static void
+cmd_kshadow(char *args)
+{
+	(void)args;
+	print_device("kernel", kdev);
+}
+
+static void
+cmd_dshadow(char *args)
+{
+	(void)args;
+	print_device("driver", &ddev);
+}
+
+// The driver unregistered: the kernel's old shadow is gone, so is its name.
+static void
+cmd_reopen_stale(char *args)
+{
+	struct device gone;
+	int32_t ret;
+
+	(void)args;
+	memset(&gone, 0, sizeof(gone));
+	printf("rc %d\n", devices_call_device_open(&kside.chan, &gone, &ret));
+}
+
+static const struct harness_cmd commands[] = {
+	{ "connect", cmd_connect }, { "register", cmd_register }, { "open", cmd_open },
+	{ "configure", cmd_configure }, { "event", cmd_event }, { "unregister", cmd_unregister },
+	{ "lookup", cmd_lookup }, { "put", cmd_put }, { "kshadow", cmd_kshadow },
+	{ "dshadow", cmd_dshadow }, { "reopen_stale", cmd_reopen_stale },
+};
+HARNESS_COMMANDS(commands)

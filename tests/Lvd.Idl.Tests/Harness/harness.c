@@ -154,6 +154,17 @@ raw(char *args)
 }
 
 int
+harness_dispatch(const struct harness_cmd *cmds, size_t n, const char *cmd, char *args)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cmd, cmds[i].name) == 0) {
+			cmds[i].fn(args);
+			return 1;
+		}
+	return 0;
+}
+
+int
 main(void)
 {
 	static char line[1 << 16];

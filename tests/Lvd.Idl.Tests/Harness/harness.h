@@ -39,4 +39,29 @@ void print_hex(const uint8_t *p, size_t n);
 // Per-harness commands; returns 0 when the command is unknown.
 int harness_command(const char *cmd, char *args);
 
+// A harness's commands as a table: harness_dispatch() runs the entry named cmd
+// with the rest of the line and returns 1, or returns 0 when there is none.
+struct harness_cmd {
+	const char *name;
+	void (*fn)(char *args);
+};
+int harness_dispatch(const struct harness_cmd *cmds, size_t n, const char *cmd, char *args);
+#define HARNESS_COMMANDS(table)						\
+	int harness_command(const char *cmd, char *args)		\
+	{								\
+		return harness_dispatch(table, sizeof(table) / sizeof(table[0]), cmd, args); \
+	}
+
+// The kernel's side of taking back an object it was given (unregister, free):
+// defines `void fn(type *obj)`, which prints "WHAT same 1" if obj is the one the
+// kernel kept, and forgets it.
+#define HARNESS_RELEASE_FN(fn, type, what, kept)			\
+	void								\
+	fn(type *obj)							\
+	{								\
+		impl_calls++;						\
+		printf(what " same %d\n", obj == (kept));		\
+		(kept) = NULL;						\
+	}
+
 #endif

@@ -64,13 +64,7 @@ register_netdev(struct net_device *dev, uint64_t open, uint64_t stop, uint64_t s
 	return 0;
 }
 
-void
-unregister_netdev(struct net_device *dev)
-{
-	impl_calls++;
-	printf("unregister same %d\n", dev == kdev);
-	kdev = NULL;
-}
+HARNESS_RELEASE_FN(unregister_netdev, struct net_device, "unregister", kdev)
 
 void
 consume_skb(struct sk_buff *skb)

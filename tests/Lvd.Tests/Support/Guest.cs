@@ -1,7 +1,3 @@
-using Lvd.Experiments;
-using Lvd.Machine.Loader;
-using Lvd.Toolchain;
-
 namespace Lvd.Tests.Support;
 
 /// <summary>Builds guest programs (lvd cc) and host programs (gcc) for tests, and runs them.</summary>

@@ -124,7 +124,10 @@ public sealed class EptAccessTests
         if (x.Reason != ExitReason.Vmcall && kind == Kind.Write) Assert.Equal(Pattern, h.Mem.Read64(TestHpa)); // nothing landed
     }
 
-    /// <summary>Execute-only leaf (SDM 28.3.2, IA32_VMX_EPT_VPID_CAP[0]): a fetch succeeds, then a read of the same page exits with bits 3-5 = 100b.</summary>
+    /// <summary>
+    /// Execute-only leaf (SDM 28.3.2, IA32_VMX_EPT_VPID_CAP[0]): a fetch succeeds, then a read of the same page exits
+    /// with bits 3-5 = 100b.
+    /// </summary>
     [Fact]
     public void ExecuteOnlyPageRunsButCannotBeRead()
     {
@@ -278,7 +281,8 @@ public sealed class EptAccessTests
         h.Enter();
         var x = h.Single();
         Assert.True(x.Reason == ExitReason.EptViolation,
-            $"exit {x.Reason} (PTE now 0x{h.Mem.Read64(VmxHarness.SparePt + 3 * 8):x}): the A-bit write to a read-only (EPT) guest page table did not exit");
+            $"exit {x.Reason} (PTE now 0x{h.Mem.Read64(VmxHarness.SparePt + 3 * 8):x}): the A-bit write to a read-only (EPT) guest page table did " +
+                $"not exit");
         Assert.Equal(2UL | (1UL << 3) | (1UL << 7), x.Qualification & 0x1ff);
         Assert.Equal(VmxHarness.SparePt + 3 * 8, x.GuestPhysical);
         Assert.Equal(0UL, h.Mem.Read64(VmxHarness.SparePt + 3 * 8) & 0x20); // the A bit was not set
@@ -302,11 +306,16 @@ public sealed class EptAccessTests
         h.Guest(a => { a.mov(rbx, TestGpa); a.jmp(rbx); });
         h.Enter();
         var x = h.Single();
-        Assert.True(x.Reason == ExitReason.Vmcall, $"unexpected exit {x.Reason}: qualification 0x{x.Qualification:x}, GPA 0x{x.GuestPhysical:x}, GLA 0x{x.GuestLinear:x}, RIP 0x{x.GuestRip:x}");
+        Assert.True(x.Reason == ExitReason.Vmcall,
+            $"unexpected exit {x.Reason}: qualification 0x{x.Qualification:x}, GPA 0x{x.GuestPhysical:x}, GLA 0x{x.GuestLinear:x}, RIP " +
+            $"0x{x.GuestRip:x}");
         Assert.Equal(0xC0DEUL, x.Rcx);
     }
 
-    /// <summary>SDM 28.3.3.2 / Table 27-7: an instruction that straddles into a page without EPT execute permission is a fetch violation at that page's first byte.</summary>
+    /// <summary>
+    /// SDM 28.3.3.2 / Table 27-7: an instruction that straddles into a page without EPT execute permission is a fetch
+    /// violation at that page's first byte.
+    /// </summary>
     [Fact]
     public void InstructionStraddlingIntoNonExecutablePageIsFetchViolation()
     {

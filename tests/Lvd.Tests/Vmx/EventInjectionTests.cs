@@ -115,7 +115,10 @@ public sealed class EventInjectionTests
         Assert.Equal(VmxHarness.Done, h.Exits[2].R15);
     }
 
-    /// <summary>SDM 26.6.1: with "virtual NMIs", VM entry takes virtual-NMI blocking from interruptibility bit 3; clearing it unblocks at once.</summary>
+    /// <summary>
+    /// SDM 26.6.1: with "virtual NMIs", VM entry takes virtual-NMI blocking from interruptibility bit 3; clearing it
+    /// unblocks at once.
+    /// </summary>
     [Fact]
     public void EntryWithBlockingBitClearedUnblocksVirtualNmis()
     {

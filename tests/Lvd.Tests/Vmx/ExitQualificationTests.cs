@@ -1,5 +1,4 @@
 using Iced.Intel;
-using Lvd.Machine;
 using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
@@ -10,7 +9,8 @@ namespace Lvd.Tests.Vmx;
 public sealed class ExitQualificationTests
 {
     /// <summary>Runs one instruction after a label; returns the harness and the instruction's address.</summary>
-    private static (VmxHarness h, ulong rip) One(Action<Assembler> setup, Action<Assembler> insn, Action<VmxHarness>? configure = null, bool vpid = false)
+    private static (VmxHarness h, ulong rip) One(Action<Assembler> setup, Action<Assembler> insn, Action<VmxHarness>? configure = null,
+        bool vpid = false)
     {
         var h = new VmxHarness(vpid);
         configure?.Invoke(h);
@@ -105,7 +105,10 @@ public sealed class ExitQualificationTests
 
     // ---------------- CR accesses ----------------
 
-    /// <summary>SDM 25.1.3, Table 27-3: MOV to CR3 exits unless the value is one of the first CR3-target-count targets; qualification 3 | type 0 | GPR in 11:8.</summary>
+    /// <summary>
+    /// SDM 25.1.3, Table 27-3: MOV to CR3 exits unless the value is one of the first CR3-target-count targets;
+    /// qualification 3 | type 0 | GPR in 11:8.
+    /// </summary>
     [Theory]
     [InlineData(0, false)]
     [InlineData(1, true)]
@@ -218,7 +221,10 @@ public sealed class ExitQualificationTests
 
     // ---------------- I/O ----------------
 
-    /// <summary>SDM Table 27-5: size-1 in 2:0, direction bit 3 (1 = IN), string 4, REP 5, operand encoding bit 6 (1 = immediate), port 31:16.</summary>
+    /// <summary>
+    /// SDM Table 27-5: size-1 in 2:0, direction bit 3 (1 = IN), string 4, REP 5, operand encoding bit 6 (1 =
+    /// immediate), port 31:16.
+    /// </summary>
     [Fact]
     public void UnconditionalIoExiting()
     {
@@ -248,7 +254,10 @@ public sealed class ExitQualificationTests
         }, io);
     }
 
-    /// <summary>SDM 25.1.3: with I/O bitmaps (unconditional I/O exiting ignored) an access exits if any byte's bit is set; a wrap past FFFFH exits.</summary>
+    /// <summary>
+    /// SDM 25.1.3: with I/O bitmaps (unconditional I/O exiting ignored) an access exits if any byte's bit is set; a
+    /// wrap past FFFFH exits.
+    /// </summary>
     [Fact]
     public void IoBitmaps()
     {
@@ -283,13 +292,17 @@ public sealed class ExitQualificationTests
 
     // ---------------- MSRs ----------------
 
-    /// <summary>SDM 24.6.9 / 25.1.3: MSR bitmap quarters (read low, read high, write low, write high); MSRs outside both ranges always exit.</summary>
+    /// <summary>
+    /// SDM 24.6.9 / 25.1.3: MSR bitmap quarters (read low, read high, write low, write high); MSRs outside both ranges
+    /// always exit.
+    /// </summary>
     [Fact]
     public void MsrBitmap()
     {
         var h = new VmxHarness();
         ulong bm = h.NewPage();
-        void Set(ulong offset, uint bit) => h.Mem.Write(bm + offset + (bit >> 3), 1, h.Mem.Read(bm + offset + (bit >> 3), 1) | (1UL << (int)(bit & 7)));
+        void Set(ulong offset, uint bit) => h.Mem.Write(bm + offset + (bit >> 3), 1, h.Mem.Read(bm + offset + (bit >> 3),
+            1) | (1UL << (int)(bit & 7)));
         Set(0, 0x10);                 // read TSC
         Set(1024, 0x102);             // read KERNEL_GS_BASE
         Set(2048, 0x277);             // write PAT
@@ -336,7 +349,8 @@ public sealed class ExitQualificationTests
     // ---------------- descriptor tables ----------------
 
     private static uint Info(uint scale, uint addrSize, uint seg, int index, int bas, uint identity) =>
-        scale | (addrSize << 7) | (seg << 15) | (index < 0 ? 1u << 22 : (uint)index << 18) | (bas < 0 ? 1u << 27 : (uint)bas << 23) | (identity << 28);
+        scale | (addrSize << 7) | (seg << 15) | (index < 0 ? 1u << 22 : (uint)index << 18) | (bas < 0 ? 1u << 27
+            : (uint)bas << 23) | (identity << 28);
 
     /// <summary>SDM Table 27-10 (LGDT, LIDT, SGDT, SIDT; reason 46) and 27.2.1 (qualification = displacement; RIP-relative: the address).</summary>
     [Fact]
@@ -376,7 +390,10 @@ public sealed class ExitQualificationTests
         Assert.Equal(r.GetLabelRIP(ripRel), d[3].GuestRip);
     }
 
-    /// <summary>SDM Table 27-11 (LLDT, LTR, SLDT, STR; reason 47): register operands in 6:3 with bit 10 = 1; memory operands as Table 27-10.</summary>
+    /// <summary>
+    /// SDM Table 27-11 (LLDT, LTR, SLDT, STR; reason 47): register operands in 6:3 with bit 10 = 1; memory operands as
+    /// Table 27-10.
+    /// </summary>
     [Fact]
     public void LdtrTrAccessInstructionInformation()
     {
@@ -412,7 +429,10 @@ public sealed class ExitQualificationTests
 
     // ---------------- exceptions, triple fault, timer ----------------
 
-    /// <summary>SDM 25.2 / 27.2.1-2: a #PF in the exception bitmap exits (reason 0): info type 3 vector 14 with error code, qualification = linear address, CR2 unchanged.</summary>
+    /// <summary>
+    /// SDM 25.2 / 27.2.1-2: a #PF in the exception bitmap exits (reason 0): info type 3 vector 14 with error code,
+    /// qualification = linear address, CR2 unchanged.
+    /// </summary>
     [Theory]
     [InlineData(false, 0u)]
     [InlineData(true, 2u)]
@@ -498,7 +518,10 @@ public sealed class ExitQualificationTests
         Assert.Equal(rip, x.GuestRip);
     }
 
-    /// <summary>SDM 25.1.3 / Table 27-3: CLTS exits if CR0.TS is owned and its shadow is 1 (access type 2); otherwise it clears TS without exiting.</summary>
+    /// <summary>
+    /// SDM 25.1.3 / Table 27-3: CLTS exits if CR0.TS is owned and its shadow is 1 (access type 2); otherwise it clears
+    /// TS without exiting.
+    /// </summary>
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -524,7 +547,10 @@ public sealed class ExitQualificationTests
         }
     }
 
-    /// <summary>SDM 25.2 / 27.2.2: INT3 with exception-bitmap bit 3 exits with interruption type 6 (software exception) and the instruction length.</summary>
+    /// <summary>
+    /// SDM 25.2 / 27.2.2: INT3 with exception-bitmap bit 3 exits with interruption type 6 (software exception) and the
+    /// instruction length.
+    /// </summary>
     [Fact]
     public void Int3ThroughExceptionBitmap()
     {

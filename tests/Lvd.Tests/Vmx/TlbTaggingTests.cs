@@ -55,7 +55,10 @@ public sealed class TlbTaggingTests
         Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
-    /// <summary>SDM 28.4.3.3: without VPIDs, every VM entry and exit invalidates the linear and combined mappings of VPID 0000H; a changed guest PTE is seen without INVLPG.</summary>
+    /// <summary>
+    /// SDM 28.4.3.3: without VPIDs, every VM entry and exit invalidates the linear and combined mappings of VPID 0000H;
+    /// a changed guest PTE is seen without INVLPG.
+    /// </summary>
     [Fact]
     public void WithoutVpidEntryAndExitFlushGuestTranslations()
     {

@@ -40,7 +40,8 @@ public sealed class VmEntryCheckTests
         h.Guest(VmxHarness.EmitDone);
         var v = h.V;
         ulong list = h.NewPage();
-        void Switching() { v.ProcBased2 |= Proc2Controls.EnableVmFunctions; v.VmFunctionControls = VmFunctionControls.EptpSwitching; v.EptpListAddress = list; }
+        void Switching() { v.ProcBased2 |= Proc2Controls.EnableVmFunctions; v.VmFunctionControls =
+            VmFunctionControls.EptpSwitching; v.EptpListAddress = list; }
         switch (name)
         {
             case "EPTP switching without enable EPT": Switching(); v.ProcBased2 &= ~Proc2Controls.EnableEpt; break; // SDM 26.2.1.1

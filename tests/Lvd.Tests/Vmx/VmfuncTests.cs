@@ -1,6 +1,4 @@
 using Iced.Intel;
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
@@ -136,7 +134,10 @@ public sealed class VmfuncTests
         yield return ["zero entry", 0u, 2u, 0UL];
     }
 
-    /// <summary>SDM 25.5.5.3: VM exit 59 if the function is not enabled, ECX >= 512, or the list entry is not a valid EPTP; nothing changes.</summary>
+    /// <summary>
+    /// SDM 25.5.5.3: VM exit 59 if the function is not enabled, ECX >= 512, or the list entry is not a valid EPTP;
+    /// nothing changes.
+    /// </summary>
     [Theory]
     [MemberData(nameof(ExitCases))]
     public void ExitReason59(string name, uint eax, uint ecx, ulong corruption)

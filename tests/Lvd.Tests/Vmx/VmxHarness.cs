@@ -1,6 +1,4 @@
 using Iced.Intel;
-using Lvd.Hypervisor;
-using Lvd.Machine;
 using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Vmx;

@@ -63,17 +63,8 @@ static long
 lvd_glue_init(unsigned int ncpu, struct lvd_captab *caps, int per_cpu_caps)
 {
 	lvd_glue_ncpus = ncpu < LVD_GLUE_MAX_CPUS ? ncpu : LVD_GLUE_MAX_CPUS;
-	if ((uint64_t)lvd_glue_ncpus * LVD_REGPAGE_SIZE > lvd_info->pool_size)
-		return -LVD_ENOMEM;
-	for (unsigned int c = 0; c < lvd_glue_ncpus; c++)
-		lvd_glue_chans[c] = (struct lvd_chan){
-			.target = 0,
-			.transport = lvd_glue_to_kernel,
-			.caps = &caps[per_cpu_caps ? c : 0],
-			.regpage = (struct lvd_regpage *)(lvd_info->pool + LVD_POOL_REGPAGE(c)),
-			.pool = { (uint8_t *)lvd_info->pool, lvd_info->pool_size },
-		};
-	return 0;
+	return lvd_chans_init(lvd_glue_chans, lvd_glue_ncpus, lvd_glue_to_kernel, caps, per_cpu_caps,
+			      (uint8_t *)lvd_info->pool, lvd_info->pool_size);
 }
 
 // ---- shadow objects: zeroed, per-CPU free lists of one block size ----

@@ -22,7 +22,8 @@ public sealed partial class Cpu
 
     /// <summary>Lazy-flag kind of each ALU sub-op, indexed by <see cref="AluOp"/>.</summary>
     private static ReadOnlySpan<byte> AluFlagOps =>
-        [(byte)FlagOp.Add, (byte)FlagOp.Logic, (byte)FlagOp.Adc, (byte)FlagOp.Sbb, (byte)FlagOp.Logic, (byte)FlagOp.Sub, (byte)FlagOp.Logic, (byte)FlagOp.Sub];
+        [(byte)FlagOp.Add, (byte)FlagOp.Logic, (byte)FlagOp.Adc, (byte)FlagOp.Sbb, (byte)FlagOp.Logic, (byte)FlagOp.Sub, (byte)FlagOp.Logic,
+            (byte)FlagOp.Sub];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AluFlags(int sub, int size, ulong a, ulong b, ulong r, bool carry)
@@ -453,7 +454,8 @@ public sealed partial class Cpu
             case Handler.Bsf:
             case Handler.Bsr:
                 if (src == 0) { SetFlagBits(FlagZF, FlagZF); return; } // destination unchanged
-                SetReg(op.R1, size, op.H == Handler.Bsf ? (ulong)BitOperations.TrailingZeroCount(src) : (ulong)(63 - BitOperations.LeadingZeroCount(src)));
+                SetReg(op.R1, size, op.H == Handler.Bsf ? (ulong)BitOperations.TrailingZeroCount(src)
+                    : (ulong)(63 - BitOperations.LeadingZeroCount(src)));
                 SetFlagBits(FlagZF, 0);
                 return;
             case Handler.Tzcnt:

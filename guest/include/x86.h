@@ -1,6 +1,8 @@
-// x86.h: the privileged instructions the kernel uses, as inline functions.
-// Kept in one place so that every use of an instruction with side effects
-// (ports, MSRs, control registers) can be found with one grep.
+// x86.h: the privileged instructions guest code uses, as inline functions,
+// and the architectural numbers that go with them (MSRs, RFLAGS, EFER bits).
+// One definition for the kernel, the C runtime and the CPU tests, so that
+// every use of an instruction with side effects (ports, MSRs, control
+// registers) can be found with one grep.
 #pragma once
 #include <stdint.h>
 
@@ -41,7 +43,7 @@ rflags(void)
 	__asm__ volatile("pushfq; popq %0" : "=r"(f));
 	return f;
 }
-#define FL_IF 0x200
+#define FL_IF (1ULL << 9)
 
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
@@ -60,7 +62,9 @@ static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
 #define MSR_EFER           0xc0000080
 #define MSR_X2APIC_TPR     0x808         // x2APIC task priority
 #define MSR_X2APIC_ISR0    0x810         // x2APIC in-service register, 8 MSRs of 32 vectors
-#define EFER_SCE           1             // SYSCALL/SYSRET enabled
+#define MSR_TSC_AUX        0xc0000103    // RDTSCP/RDPID's value
+#define EFER_SCE           (1ULL << 0)   // SYSCALL/SYSRET enabled
+#define EFER_NXE           (1ULL << 11)  // the NX bit of page-table entries
 #define MSR_STAR           0xc0000081    // SYSCALL/SYSRET selectors
 #define MSR_LSTAR          0xc0000082    // 64-bit SYSCALL entry point
 #define MSR_FMASK          0xc0000084    // RFLAGS bits SYSCALL clears

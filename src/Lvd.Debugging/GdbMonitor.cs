@@ -144,7 +144,8 @@ public sealed class GdbMonitor
         foreach (var c in _machine.Cpus)
         {
             if (c.NonRoot && c.Vmcs != null) DomainName(c);
-            var epts = hv.DomainEptps(c.Id).Select(e => $"#{e.Id} EPTP 0x{e.Eptp:x}{(_names.TryGetValue(e.Eptp, out var n) ? " " + n : "")}").ToList();
+            var epts = hv.DomainEptps(c.Id).Select(e => $"#{e.Id} EPTP 0x{e.Eptp:x}{(_names.TryGetValue(e.Eptp, out var n) ? " " + n : "")}")
+                .ToList();
             sb.Append($"vcpu{c.Id}: {(epts.Count == 0 ? "no domain EPTs" : string.Join(", ", epts))}; now in {Where(c)}\n");
         }
         return sb.ToString();

@@ -16,7 +16,8 @@ public static class GdbRegisters
 
     /// <summary>gdb's order of rax..r15 as the machine's register indexes.</summary>
     private static readonly int[] GprOrder = [Cpu.RAX, Cpu.RBX, Cpu.RCX, Cpu.RDX, Cpu.RSI, Cpu.RDI, Cpu.RBP, Cpu.RSP, 8, 9, 10, 11, 12, 13, 14, 15];
-    private static readonly string[] GprNames = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+    private static readonly string[] GprNames = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15"];
     private static readonly SegReg[] SelectorOrder = [SegReg.CS, SegReg.SS, SegReg.DS, SegReg.ES, SegReg.FS, SegReg.GS];
 
     private const string Core = "org.gnu.gdb.i386.core", Segments = "org.gnu.gdb.i386.segments", System = "org.lvd.x86.system";
@@ -65,7 +66,8 @@ public static class GdbRegisters
                 if (feature == Core)
                 {
                     sb.Append("<flags id=\"i386_eflags\" size=\"4\">\n");
-                    foreach (var (name, bit) in new[] { ("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10),
+                    foreach (var (name, bit) in new[] { ("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF",
+                        10),
                                  ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("VIF", 19), ("VIP", 20), ("ID", 21) })
                         sb.Append($"<field name=\"{name}\" start=\"{bit}\" end=\"{bit}\"/>\n");
                     sb.Append("</flags>\n");

@@ -105,7 +105,8 @@ public sealed class GdbStub : IDisposable
         _stopThread = _gThread = cpu.Id;
         string why = stop.Reason switch
         {
-            DebugStopReason.Watchpoint => (stop.Watch switch { WatchKind.Read => "rwatch", WatchKind.Access => "awatch", _ => "watch" }) + $":{stop.Address:x};",
+            DebugStopReason.Watchpoint => (stop.Watch switch { WatchKind.Read => "rwatch", WatchKind.Access => "awatch",
+                _ => "watch" }) + $":{stop.Address:x};",
             DebugStopReason.Breakpoint => "swbreak:;",
             _ => "",
         };
@@ -183,7 +184,8 @@ public sealed class GdbStub : IDisposable
             case 'P':
             {
                 int eq = p.IndexOf('=');
-                reply = eq > 1 && int.TryParse(p[1..eq], NumberStyles.HexNumber, null, out int wn) && GdbRegisters.Write(Selected, wn, p[(eq + 1)..]) ? "OK" : "E01";
+                reply = eq > 1 && int.TryParse(p[1..eq], NumberStyles.HexNumber, null, out int wn) && GdbRegisters.Write(Selected, wn,
+                    p[(eq + 1)..]) ? "OK" : "E01";
                 return false;
             }
             case 'm': reply = ReadMemory(p[1..]); return false;
@@ -286,7 +288,8 @@ public sealed class GdbStub : IDisposable
     {
         // Z<type>,<addr>,<kind or length>
         var parts = p[1..].Split(',');
-        if (parts.Length < 3 || !GdbPacket.TryParseHex(parts[1], out ulong address) || !GdbPacket.TryParseHex(parts[2].Split(';')[0], out ulong len)) return "E01";
+        if (parts.Length < 3 || !GdbPacket.TryParseHex(parts[1], out ulong address) || !GdbPacket.TryParseHex(parts[2].Split(';')[0], out ulong len))
+            return "E01";
         bool add = p[0] == 'Z';
         var d = _debug!;
         switch (parts[0])

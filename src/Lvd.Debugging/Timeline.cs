@@ -60,7 +60,8 @@ public sealed class Timeline : IMachineEvents
     /// <summary>At most this many events are kept (the rest are counted): filters keep long runs small.</summary>
     public const int MaxEvents = 2_000_000;
 
-    private readonly record struct Entry(string Name, string Category, char Phase, int Cpu, long Cycle, long Duration, Dictionary<string, object>? Args);
+    private readonly record struct Entry(string Name, string Category, char Phase, int Cpu, long Cycle, long Duration, Dictionary<string,
+        object>? Args);
 
     private readonly Machine.Machine _machine;
     private readonly TimelineFilter _filter;
@@ -151,7 +152,8 @@ public sealed class Timeline : IMachineEvents
         var k = kind == DeliveredEvent.Exception ? TimelineKinds.Exceptions : TimelineKinds.Interrupts;
         if (!Wanted(k, cpu.Id, cpu.Cycles, cpu.Cycles)) return;
         bool inDomain = InDomain(cpu);
-        string what = vector == 2 ? "nmi" : kind switch { DeliveredEvent.Exception => "exception", DeliveredEvent.Software => "int", _ => "interrupt" };
+        string what = vector == 2 ? "nmi" : kind switch { DeliveredEvent.Exception => "exception", DeliveredEvent.Software => "int",
+            _ => "interrupt" };
         var args = new Dictionary<string, object>
         {
             ["vector"] = vector, ["in_domain"] = inDomain, ["rip"] = $"0x{cpu.Rip:x}", ["cycle"] = cpu.Cycles,

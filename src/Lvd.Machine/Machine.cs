@@ -181,7 +181,12 @@ public sealed class Machine : IPlatform
             while (true)
             {
                 if (ExitCode != null) { outcome = RunOutcome.Exited; break; }
-                if (StopReport != null) { outcome = DebuggerKilled ? RunOutcome.StoppedByDebugger : RunOutcome.StoppedByVmxRoot; crash = StopReport; break; }
+                if (StopReport != null)
+                {
+                    outcome = DebuggerKilled ? RunOutcome.StoppedByDebugger : RunOutcome.StoppedByVmxRoot;
+                    crash = StopReport;
+                    break;
+                }
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }

@@ -191,7 +191,8 @@ public sealed class GdbTests
         {
             Assert.True(port.Task.Wait(TimeSpan.FromMinutes(5)), "lvd never said where gdb should connect");
             Assert.True(port.Task.Result > 0, "lvd ended before waiting for gdb:\n" + stderr);
-            string[] args = ["-batch", "-nx", "-ex", "set pagination off", "-ex", "set breakpoint pending on", "-ex", $"target remote :{port.Task.Result}",
+            string[] args = ["-batch", "-nx", "-ex", "set pagination off", "-ex", "set breakpoint pending on", "-ex",
+                $"target remote :{port.Task.Result}",
                 .. gdbCommands.SelectMany(c => new[] { "-ex", c }), symbols];
             var gdb = Lvd.Experiments.HostProcess.Run("gdb", args, TimeSpan.FromMinutes(5));
             Assert.False(gdb.TimedOut, "gdb timed out:\n" + Encoding.UTF8.GetString(gdb.Stdout) + gdb.Stderr);

@@ -41,7 +41,8 @@ public sealed class TimelineTests
     public void ANullnetRunHasItsCrossingsExitsAndInterruptsInModeledTime()
     {
         string dir = Guest.TempDir("timeline");
-        string trace = Path.Combine(dir, "nullnet.json"), stats = Path.Combine(dir, "nullnet-stats.json"), plainStats = Path.Combine(dir, "plain-stats.json");
+        string trace = Path.Combine(dir, "nullnet.json"), stats = Path.Combine(dir, "nullnet-stats.json"), plainStats = Path.Combine(dir,
+            "plain-stats.json");
         string[] boot = ["boot", "--cpus", "4", "--isolate", "nullnet", "--workload", "nullnet", "--duration", "1000000"];
         var plain = CliTests.Lvd([.. boot, "--stats-json", plainStats]);
         Assert.True(plain.Status == 0, plain.Stderr);
@@ -68,11 +69,13 @@ public sealed class TimelineTests
         var exits = events.Where(e => Cat(e) == "exits").ToList();
         Assert.Equal(s.GetProperty("vm_exits").GetInt64(), exits.Count);
         Assert.Contains(exits, e => e.GetProperty("args").GetProperty("reason_name").GetString() == "IoInstruction"
-            && e.GetProperty("args").GetProperty("reason").GetInt32() == 30 && e.GetProperty("args").GetProperty("qualification").GetString()!.StartsWith("0x"));
+            && e.GetProperty("args").GetProperty("reason").GetInt32() == 30 && e.GetProperty("args").GetProperty("qualification")
+                .GetString()!.StartsWith("0x"));
         // Timer interrupts on every vCPU, each saying whether it arrived inside a domain.
         var interrupts = events.Where(e => Cat(e) == "interrupts").ToList();
         for (int c = 0; c < 4; c++) Assert.Contains(interrupts, e => e.GetProperty("tid").GetInt32() == c);
-        Assert.All(interrupts, e => Assert.True(e.GetProperty("args").GetProperty("in_domain").ValueKind is JsonValueKind.True or JsonValueKind.False));
+        Assert.All(interrupts, e => Assert.True(e.GetProperty("args").GetProperty("in_domain")
+            .ValueKind is JsonValueKind.True or JsonValueKind.False));
         // Timestamps are modeled time: cycle / clock in microseconds.
         double hz = root.GetProperty("otherData").GetProperty("clock_hz").GetDouble();
         var first = exits[0];

@@ -14,11 +14,13 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
     public const int DefaultGdbPort = 1234;
 
     [CommandOption("--gdb [PORT]")]
-    [Description("Wait for gdb on 127.0.0.1:PORT (default 1234; 0: any free port, printed) before the first instruction; each vCPU is a thread (docs/DEBUGGING.md).")]
+    [Description("Wait for gdb on 127.0.0.1:PORT (default 1234; 0: any free port, printed) before the first instruction; each vCPU is a thread " +
+        "(docs/DEBUGGING.md).")]
     public FlagValue<string>? Gdb { get; init; }
 
     [CommandOption("--timeline <FILE>")]
-    [Description("Write a Chrome/Perfetto trace (JSON) of the run in modeled time: per vCPU, time in domains (VMFUNC), VM exits, interrupts and exceptions, domain kills (docs/DEBUGGING.md).")]
+    [Description("Write a Chrome/Perfetto trace (JSON) of the run in modeled time: per vCPU, time in domains (VMFUNC), VM exits, interrupts and " +
+        "exceptions, domain kills (docs/DEBUGGING.md).")]
     public string? Timeline { get; init; }
 
     [CommandOption("--timeline-from <CYCLE>")]
@@ -42,7 +44,8 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
     {
         FromCycle = TimelineFrom ?? 0,
         ToCycle = TimelineTo ?? long.MaxValue,
-        Cpus = TimelineCpus == null ? null : TimelineCpus.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet(),
+        Cpus = TimelineCpus == null ? null : TimelineCpus.Split(',',
+            StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet(),
         Kinds = TimelineEvents == null ? TimelineKinds.All : TimelineFilter.ParseKinds(TimelineEvents, out _) ?? TimelineKinds.All,
     };
 
@@ -60,9 +63,11 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
         Require(TimelineTo is null || TimelineTo >= (TimelineFrom ?? 0), "--timeline-to must not be below --timeline-from");
         if (TimelineCpus != null)
             foreach (var c in TimelineCpus.Split(',', StringSplitOptions.TrimEntries))
-                Require(int.TryParse(c, out int n) && n is >= 0 and < 64, $"--timeline-cpus {TimelineCpus}: a comma list of vCPU numbers (0, 1, ...)");
+                Require(int.TryParse(c, out int n) && n is >= 0 and < 64,
+                    $"--timeline-cpus {TimelineCpus}: a comma list of vCPU numbers (0, 1, ...)");
         if (TimelineEvents != null && Lvd.Debugging.TimelineFilter.ParseKinds(TimelineEvents, out string? bad) == null)
-            throw new UsageException($"--timeline-events {TimelineEvents}: {(bad == null ? "no kind given" : $"unknown kind '{bad}'")} (calls, exits, interrupts, exceptions, kills)");
+            throw new UsageException($"--timeline-events {TimelineEvents}: {(bad == null ? "no kind given" : $"unknown kind '{bad}'")} (calls, " +
+                $"exits, interrupts, exceptions, kills)");
         if (Timeline != null) OutputPaths.CheckOutputFile("--timeline", Timeline);
         if (Gdb is not { IsSet: true } g) return;
         Require(string.IsNullOrEmpty(g.Value) || (int.TryParse(g.Value, out int p) && p is >= 0 and <= 65535),

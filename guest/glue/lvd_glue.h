@@ -437,7 +437,7 @@ static inline int
 lvd_chan_serve(struct lvd_chan *chans, int nchans, int cpu, struct lvd_msg *m,
 	       uint64_t base, lvd_dispatch dispatch)
 {
-	if (cpu < 0 || cpu >= nchans)
+	if ((unsigned int)cpu >= (unsigned int)nchans)   // one compare: negative is out of range too
 		return -LVD_EINVAL;
 	m->w[0] -= base;
 	dispatch(&chans[cpu], m);

@@ -302,28 +302,24 @@ vsprintf(char *buf, const char *fmt, va_list ap)
 	return vsnprintf(buf, SIZE_MAX, fmt, ap);
 }
 
+// The variadic front ends: each hands its arguments to its v* function.
+#define VA_FORWARD(call)		\
+	va_list ap;			\
+	va_start(ap, fmt);		\
+	int n = (call);			\
+	va_end(ap);			\
+	return n
+
 int
 snprintf(char *buf, size_t size, const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return n;
+	VA_FORWARD(vsnprintf(buf, size, fmt, ap));
 }
 
 int
 sprintf(char *buf, const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, SIZE_MAX, fmt, ap);
-	va_end(ap);
-	return n;
+	VA_FORWARD(vsnprintf(buf, SIZE_MAX, fmt, ap));
 }
 
 int
@@ -346,23 +342,11 @@ vfprintf(FILE *f, const char *fmt, va_list ap)
 int
 printf(const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vprintf(fmt, ap);
-	va_end(ap);
-	return n;
+	VA_FORWARD(vprintf(fmt, ap));
 }
 
 int
 fprintf(FILE *f, const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vfprintf(f, fmt, ap);
-	va_end(ap);
-	return n;
+	VA_FORWARD(vfprintf(f, fmt, ap));
 }

@@ -2,8 +2,6 @@ using System.Text.RegularExpressions;
 using Iced.Intel;
 using Lvd.Experiments.Bench;
 using Lvd.Machine.Cost;
-using Lvd.Machine.Execution;
-using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests;

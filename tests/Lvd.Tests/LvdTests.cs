@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Lvd.Experiments.Domains;
-using Lvd.Machine.Vmx;
 
 namespace Lvd.Tests;
 

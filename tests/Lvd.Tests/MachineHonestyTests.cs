@@ -1,6 +1,5 @@
 using Iced.Intel;
 using Lvd.Experiments.Robustness;
-using Lvd.Machine.Execution;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests;

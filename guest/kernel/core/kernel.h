@@ -88,6 +88,7 @@ void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
+char *strncpy(char *dst, const char *src, size_t n);
 
 // kalloc.c
 struct phys_range { uint64_t base, end; };

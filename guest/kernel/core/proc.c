@@ -101,22 +101,35 @@ uvm_addr(pte_t *pml4, uint64_t va, int write)
 	return (char *)P2V(PTE_ADDR(*e)) + (va & (PGSIZE - 1));
 }
 
-int
-copyin(struct proc *p, void *dst, uint64_t src, size_t n)
+// n bytes between user address uva of p and kernel buffer k, page by page:
+// out (copyout) needs every page present, user and writable, in (copyin)
+// present and user.  0, or -1 at the first page that is not.  Inlined into
+// both, where `out` is a constant: the same code as two copies would be.
+static inline __attribute__((always_inline)) int
+copy_user(struct proc *p, uint64_t uva, void *k, size_t n, int out)
 {
 	while (n > 0) {
-		char *k = uvm_addr(p->pml4, src, 0);
-		if (k == NULL)
+		char *u = uvm_addr(p->pml4, uva, out);
+		if (u == NULL)
 			return -1;
-		size_t chunk = PGSIZE - (src & (PGSIZE - 1));
+		size_t chunk = PGSIZE - (uva & (PGSIZE - 1));
 		if (chunk > n)
 			chunk = n;
-		memcpy(dst, k, chunk);
-		dst = (char *)dst + chunk;
-		src += chunk;
+		if (out)
+			memcpy(u, k, chunk);
+		else
+			memcpy(k, u, chunk);
+		k = (char *)k + chunk;
+		uva += chunk;
 		n -= chunk;
 	}
 	return 0;
+}
+
+int
+copyin(struct proc *p, void *dst, uint64_t src, size_t n)
+{
+	return copy_user(p, src, dst, n, 0);
 }
 
 // The reverse of copyin: n bytes to user address dst, which must be
@@ -124,19 +137,7 @@ copyin(struct proc *p, void *dst, uint64_t src, size_t n)
 int
 copyout(struct proc *p, uint64_t dst, const void *src, size_t n)
 {
-	while (n > 0) {
-		char *k = uvm_addr(p->pml4, dst, 1);
-		if (k == NULL)
-			return -1;
-		size_t chunk = PGSIZE - (dst & (PGSIZE - 1));
-		if (chunk > n)
-			chunk = n;
-		memcpy(k, src, chunk);
-		src = (const char *)src + chunk;
-		dst += chunk;
-		n -= chunk;
-	}
-	return 0;
+	return copy_user(p, dst, (void *)src, n, 1);
 }
 
 // The kernel (direct-map) address of user byte va if its page is present

@@ -121,8 +121,7 @@ thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, str
 	struct thread *t = kzalloc(sizeof *t);
 	if (t == NULL || (t->kstack = kalloc()) == NULL)
 		panic("thread_create: out of memory");
-	for (int i = 0; name[i] && i < (int)sizeof t->name - 1; i++)
-		t->name[i] = name[i];
+	strncpy(t->name, name, sizeof t->name - 1);   // zeroed: always terminated
 	t->fn = fn;
 	t->arg = arg;
 	t->cpu = cpu;

@@ -505,8 +505,7 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 	struct lvd_domain *d = kzalloc(sizeof *d);
 	if (d == NULL || (d->out = kalloc()) == NULL)
 		panic("lvd: out of memory");
-	for (int i = 0; module[i] && i < (int)sizeof d->name - 1; i++)
-		d->name[i] = module[i];
+	strncpy(d->name, module, sizeof d->name - 1);   // zeroed: always terminated
 	d->module = m;
 	d->pool_pa = pool_pa;
 	d->pool_size = pool_size;

@@ -61,6 +61,22 @@ option_is(const char *value, const char *want)
 	size_t n = strlen(want);
 	return strncmp(value, want, n) == 0 && (value[n] == ' ' || value[n] == 0);
 }
+// The result line's rates for n operations in `cycles` modeled cycles of
+// `threads` threads: operations per second, and cycles per operation and
+// thread.  128-bit intermediates: n * tsc_hz overflows 64 bits for long runs
+// at GHz rates.
+static uint64_t
+per_second(uint64_t n, uint64_t cycles)
+{
+	return (uint64_t)((unsigned __int128)n * bootinfo.tsc_hz / cycles);
+}
+
+static uint64_t
+cycles_each(uint64_t cycles, uint64_t threads, uint64_t n)
+{
+	return (uint64_t)((unsigned __int128)cycles * threads / n);
+}
+
 
 static void
 nullnet_workload(void)
@@ -106,12 +122,8 @@ nullnet_workload(void)
 	if (packets == 0)
 		panic("workload: no packets sent");
 
-	// 128-bit intermediates: packets * tsc_hz overflows 64 bits for long
-	// runs at GHz rates.
-	uint64_t pps = (uint64_t)((unsigned __int128)packets * bootinfo.tsc_hz / cycles);
-	uint64_t cpp = (uint64_t)((unsigned __int128)cycles * threads / packets);
 	printk("result: workload=nullnet threads=%lu packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
-	       threads, packets, cycles, pps, cpp);
+	       threads, packets, cycles, per_second(packets, cycles), cycles_each(cycles, threads, packets));
 }
 
 // The xorshift64 state of reader i: seed and i mixed (splitmix64's
@@ -178,10 +190,8 @@ nullblk_workload(void)
 		      s.bytes - s0.bytes, ios);
 	if (ios == 0)
 		panic("workload: no I/O completed");
-	uint64_t iops = (uint64_t)((unsigned __int128)ios * bootinfo.tsc_hz / cycles);
-	uint64_t cpi = (uint64_t)((unsigned __int128)cycles * threads / ios);
 	printk("result: workload=nullblk threads=%lu depth=%lu ios=%lu cycles=%lu iops=%lu cycles_per_io=%lu\n",
-	       threads, depth, ios, cycles, iops, cpi);
+	       threads, depth, ios, cycles, per_second(ios, cycles), cycles_each(cycles, threads, ios));
 }
 
 void

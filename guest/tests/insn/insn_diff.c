@@ -7,6 +7,7 @@
  * See README.md.
  */
 #include "insn_diff.h"
+#include "../xorshift.h"
 
 int g_ncases;
 int g_has_lzcnt, g_has_tzcnt, g_has_popcnt, g_has_cx16, g_has_lahf;
@@ -17,12 +18,7 @@ static u64 rng_state = 0x9e3779b97f4a7c15ull;
 
 u64 rnd(void)
 {
-    u64 x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return xorshift64(&rng_state);
 }
 
 u64 wmask(int w) { return w >= 64 ? ~0ull : (1ull << w) - 1; }

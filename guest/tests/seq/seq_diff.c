@@ -82,17 +82,11 @@ __asm__(
 
 /* ------------------------------------------------------------------ PRNG */
 
-static u64 rng = 0x9e3779b97f4a7c15ull ^ (SEED * 0xbf58476d1ce4e5b9ull);
+#include "../xorshift.h"
 
-static u64 rnd(void)
-{
-    u64 x = rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng = x;
-    return x;
-}
+static unsigned long long rng = 0x9e3779b97f4a7c15ull ^ (SEED * 0xbf58476d1ce4e5b9ull);
+
+static u64 rnd(void) { return xorshift64(&rng); }
 
 static int below(int n) { return (int)(rnd() % (u64)n); }
 

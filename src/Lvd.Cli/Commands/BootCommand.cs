@@ -44,23 +44,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("Install the LVD hypervisor; the kernel late-launches it (CPUID 0x4bf00000).")]
         public bool Hypervisor { get; init; }
 
-        [CommandOption("--max-instructions <N>")]
-        [Description("Stop after N instructions over all vCPUs (exit status 124).")]
-        public long? MaxInstructions { get; init; }
-
-        [CommandOption("--trace")]
-        [Description("Print every executed instruction to stderr (slow).")]
-        public bool Trace { get; init; }
-
-        [CommandOption("--stats-json <FILE>")]
-        [Description("Write the machine's run statistics as JSON (instructions, cycles, exits by reason ...).")]
-        public string? StatsJson { get; init; }
-
-        [CommandOption("--json <FILE>")]
-        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), the boot's options, the workload's " +
-            "measurement (numbers, units in the key names) and the run statistics (docs/RESULTS.md).")]
-        public string? Json { get; init; }
-
         [CommandOption("--isolate <DRIVERS>")]
         [Description("Run these drivers isolated in LVD domains (comma list: nullnet, nullblk); implies --hypervisor.")]
         public string? Isolate { get; init; }
@@ -111,7 +94,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
             OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");
-            Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             if (Kernel != null)
             {
                 OutputPaths.CheckInputFile("--kernel", Kernel);
@@ -136,8 +118,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             }
             var problem = Spec.Problems().FirstOrDefault();
             if (problem != null) throw new UsageException(problem);
-            if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
-            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
 

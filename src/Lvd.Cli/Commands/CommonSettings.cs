@@ -128,9 +128,30 @@ public class MachineSettings : CostSettings
     }
 }
 
-/// <summary>Machine settings plus the guest profiler's options (`lvd exec` and `lvd boot`).</summary>
+/// <summary>
+/// The options of the commands that run one guest and report on it (`lvd exec` and `lvd boot`):
+/// machine settings, a bound on the run, the trace, the statistics and results files, and the
+/// guest profiler.
+/// </summary>
 public class ProfiledMachineSettings : MachineSettings
 {
+    [CommandOption("--max-instructions <N>")]
+    [Description("Stop a runaway guest after N instructions over all vCPUs (exit status 124).")]
+    public long? MaxInstructions { get; init; }
+
+    [CommandOption("--trace")]
+    [Description("Print every executed instruction to stderr (slow).")]
+    public bool Trace { get; init; }
+
+    [CommandOption("--stats-json <FILE>")]
+    [Description("Write the machine's run statistics as JSON (instructions, cycles, host_seconds, exits by reason ...).")]
+    public string? StatsJson { get; init; }
+
+    [CommandOption("--json <FILE>")]
+    [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), what ran and how it ended (exec: " +
+        "the exit status; boot: its options and the workload's measurement, units in the key names) and the run statistics (docs/RESULTS.md).")]
+    public string? Json { get; init; }
+
     [CommandOption("--profile [FILE]")]
     [Description("Profile the guest: modeled cycles by function (ELF symbols) and by mode (user, kernel, hypervisor, idle), sampled every " +
         "--profile-period cycles per vCPU; printed after the run, or written to FILE.")]
@@ -160,6 +181,9 @@ public class ProfiledMachineSettings : MachineSettings
         Require(ProfilePeriod is null or >= 1, "--profile-period must be at least 1 cycle");
         Require(ProfileFrom is null or >= 0, "--profile-from must not be negative");
         Require(ProfileTop is null or >= 1, "--profile-top must be at least 1");
+        Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
+        if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
+        if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         if (ProfileFile is string f)
         {
             // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.

@@ -11,19 +11,6 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Static x86-64 ELF executable (build one with lvd cc); its arguments after --: lvd exec prog.elf -- a b.")]
         public string Elf { get; init; } = "";
 
-        [CommandOption("--stats-json <FILE>")]
-        [Description("Write instructions, cycles, host_seconds and more as JSON.")]
-        public string? StatsJson { get; init; }
-
-        [CommandOption("--json <FILE>")]
-        [Description("Write the results for scripts: header (tool, commit, cost file hash, command line, date), exit status and the run statistics " +
-            "(docs/RESULTS.md).")]
-        public string? Json { get; init; }
-
-        [CommandOption("--max-instructions <N>")]
-        [Description("Stop a runaway guest after N instructions (exit status 124).")]
-        public long? MaxInstructions { get; init; }
-
         [CommandOption("--hypervisor")]
         [Description("Late-launch the LVD hypervisor before the program runs (it then runs as a VT-x guest under an identity EPT).")]
         public bool Hypervisor { get; init; }
@@ -31,10 +18,6 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [CommandOption("--hypervisor-on-request")]
         [Description("Install the hypervisor but launch it only when the program asks (CPUID leaf 0x4bf00000).")]
         public bool HypervisorOnRequest { get; init; }
-
-        [CommandOption("--trace")]
-        [Description("Print every executed instruction to stderr (slow).")]
-        public bool Trace { get; init; }
 
         protected override (int MiB, string Why) MinimumMemory
         {
@@ -71,11 +54,8 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         {
             if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
             if (HostFile.CheckReadable(Elf) is string why) throw new UsageException(why);
-            Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
             Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");
             base.Check();
-            if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
-            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
 

@@ -1,5 +1,4 @@
 using Iced.Intel;
-using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests.Vmx;

@@ -1,6 +1,4 @@
 using Iced.Intel;
-using Lvd.Machine.Execution;
-using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests.Vmx;
@@ -29,24 +27,28 @@ public sealed class ExitQualificationTests
 
     private static void Nothing(Assembler a) { }
 
+    /// <summary>The run's one exit: its reason, the RIP of the exiting instruction and its length.</summary>
+    private static ExitRecord SingleExit(VmxHarness h, ExitReason reason, ulong rip, uint length)
+    {
+        var x = h.Single();
+        Assert.Equal(reason, x.Reason);
+        Assert.Equal(rip, x.GuestRip);
+        Assert.Equal(length, x.InstructionLength);
+        return x;
+    }
+
     [Fact] // SDM 25.1.2: CPUID exits unconditionally (reason 10)
     public void Cpuid()
     {
         var (h, rip) = One(Nothing, a => a.cpuid());
-        var x = h.Single();
-        Assert.Equal(ExitReason.Cpuid, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(2u, x.InstructionLength);
+        SingleExit(h, ExitReason.Cpuid, rip, 2u);
     }
 
     [Fact] // SDM 25.1.3: HLT exits with "HLT exiting" (reason 12)
     public void HltExiting()
     {
         var (h, rip) = One(Nothing, a => a.hlt(), h => h.V.ProcBased |= ProcControls.HltExiting);
-        var x = h.Single();
-        Assert.Equal(ExitReason.Hlt, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(1u, x.InstructionLength);
+        SingleExit(h, ExitReason.Hlt, rip, 1u);
     }
 
     [Fact] // SDM 25.1.3: without "HLT exiting" the guest halts; no exit
@@ -77,30 +79,21 @@ public sealed class ExitQualificationTests
     public void RdtscExiting()
     {
         var (h, rip) = One(Nothing, a => a.rdtsc(), h => h.V.ProcBased |= ProcControls.RdtscExiting);
-        var x = h.Single();
-        Assert.Equal(ExitReason.Rdtsc, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(2u, x.InstructionLength);
+        SingleExit(h, ExitReason.Rdtsc, rip, 2u);
     }
 
     [Fact] // SDM 25.1.2: VMCALL exits unconditionally (reason 18)
     public void Vmcall()
     {
         var (h, rip) = One(a => a.mov(r15d, 7), a => a.vmcall());
-        var x = h.Single();
-        Assert.Equal(ExitReason.Vmcall, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(3u, x.InstructionLength);
+        SingleExit(h, ExitReason.Vmcall, rip, 3u);
     }
 
     [Fact] // SDM 25.1.2: XSETBV exits unconditionally (reason 55)
     public void Xsetbv()
     {
         var (h, rip) = One(a => { a.xor(ecx, ecx); a.mov(eax, 1); a.xor(edx, edx); }, a => a.xsetbv());
-        var x = h.Single();
-        Assert.Equal(ExitReason.Xsetbv, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(3u, x.InstructionLength);
+        SingleExit(h, ExitReason.Xsetbv, rip, 3u);
     }
 
     // ---------------- CR accesses ----------------
@@ -340,10 +333,7 @@ public sealed class ExitQualificationTests
     public void MsrWithoutBitmapAlwaysExits()
     {
         var (h, rip) = One(a => a.mov(ecx, 0xc0000080), a => a.rdmsr());
-        var x = h.Single();
-        Assert.Equal(ExitReason.Rdmsr, x.Reason);
-        Assert.Equal(rip, x.GuestRip);
-        Assert.Equal(2u, x.InstructionLength);
+        SingleExit(h, ExitReason.Rdmsr, rip, 2u);
     }
 
     // ---------------- descriptor tables ----------------

@@ -1,5 +1,3 @@
-using Lvd.Machine.Execution;
-using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests.Vmx;
@@ -10,7 +8,6 @@ namespace Lvd.Tests.Vmx;
 /// </summary>
 public sealed class TlbTaggingTests
 {
-    private const ulong ValueA = 0xAAAA_0000_AAAA_0001UL, ValueB = 0xBBBB_0000_BBBB_0002UL;
 
     /// <summary>Guest: three reads of [rbx] into r8, r9, r10 with a VMCALL (R15 = 1, 2) between them.</summary>
     private static void ThreeReads(VmxHarness h, ulong la)
@@ -38,8 +35,8 @@ public sealed class TlbTaggingTests
     {
         var h = new VmxHarness(vpid);
         const ulong other = 0x210000;
-        h.Mem.Write64(VmxHarness.Data, ValueA);
-        h.Mem.Write64(other, ValueB);
+        h.Mem.Write64(VmxHarness.Data, VmxHarness.ValueA);
+        h.Mem.Write64(other, VmxHarness.ValueB);
         Assert.True(h.Ept.Map(VmxHarness.Data, VmxHarness.Data, 0x1000, VmxHarness.Rwx)); // a 4 KiB leaf to change
         ThreeReads(h, VmxHarness.Data);
         h.ResumeUntilDone(r =>
@@ -50,9 +47,9 @@ public sealed class TlbTaggingTests
         });
         h.Enter();
         Assert.Equal(3, h.Exits.Count);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { ValueA, ValueB }); // stale or fresh: both allowed
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { VmxHarness.ValueA, VmxHarness.ValueB }); // stale or fresh: both allowed
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>
@@ -64,8 +61,8 @@ public sealed class TlbTaggingTests
     {
         var h = new VmxHarness(vpid: false);
         const ulong la = 0x7000;
-        h.Mem.Write64(0x7000, ValueA);
-        h.Mem.Write64(0x8000, ValueB);
+        h.Mem.Write64(0x7000, VmxHarness.ValueA);
+        h.Mem.Write64(0x8000, VmxHarness.ValueB);
         ThreeReads(h, la);
         h.ResumeUntilDone(r =>
         {
@@ -73,9 +70,9 @@ public sealed class TlbTaggingTests
             return true;
         });
         h.Enter();
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>SDM 28.4.3.2: with VPIDs the guest's translations may survive the round trip; INVVPID of the VPID removes them.</summary>
@@ -84,8 +81,8 @@ public sealed class TlbTaggingTests
     {
         var h = new VmxHarness(vpid: true);
         const ulong la = 0x7000;
-        h.Mem.Write64(0x7000, ValueA);
-        h.Mem.Write64(0x8000, ValueB);
+        h.Mem.Write64(0x7000, VmxHarness.ValueA);
+        h.Mem.Write64(0x8000, VmxHarness.ValueB);
         ThreeReads(h, la);
         h.ResumeUntilDone(r =>
         {
@@ -94,9 +91,9 @@ public sealed class TlbTaggingTests
             return true;
         });
         h.Enter();
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { ValueA, ValueB });
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { VmxHarness.ValueA, VmxHarness.ValueB });
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>
@@ -124,10 +121,10 @@ public sealed class TlbTaggingTests
         h.Enter();
         Assert.Equal(2, h.Exits.Count);
         Assert.Equal(second.Eptp, h.Exits[0].Eptp);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
         Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(Cpu.R9));
         Assert.Equal(0xBBBB_0000_BBBB_0002UL, h.Cpu.GetRegister(Cpu.R10));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R11));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R11));
         Assert.Equal(2, h.Cpu.VmFuncs);
     }
 }

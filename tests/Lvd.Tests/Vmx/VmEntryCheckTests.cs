@@ -1,6 +1,3 @@
-using Lvd.Machine.Execution;
-using Lvd.Machine.Vmx;
-
 namespace Lvd.Tests.Vmx;
 
 /// <summary>VM-entry checks on controls (SDM 26.2.1) and guest state (SDM 26.3.1): a failed entry throws and leaves the vCPU in root mode.</summary>

@@ -1,6 +1,4 @@
 using Iced.Intel;
-using Lvd.Machine.Execution;
-using Lvd.Machine.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Lvd.Tests.Vmx;
@@ -8,7 +6,6 @@ namespace Lvd.Tests.Vmx;
 /// <summary>VMFUNC leaf 0 (EPTP switching): #UD cases, exit-59 cases, the switch itself (SDM Vol. 2B VMFUNC, Vol. 3C 25.5.5).</summary>
 public sealed class VmfuncTests
 {
-    private const ulong ValueA = 0xAAAA_0000_AAAA_0001UL, ValueB = 0xBBBB_0000_BBBB_0002UL;
     /// <summary>The host page that the second EPT puts behind guest-physical <see cref="VmxHarness.Data"/>.</summary>
     private const ulong OtherHpa = 0x210000;
 
@@ -21,8 +18,8 @@ public sealed class VmfuncTests
         ulong list = h.NewPage();
         h.Mem.Write64(list, h.Ept.Eptp);
         h.Mem.Write64(list + 8, entry1 ?? second.Eptp);
-        h.Mem.Write64(VmxHarness.Data, ValueA);
-        h.Mem.Write64(OtherHpa, ValueB);
+        h.Mem.Write64(VmxHarness.Data, VmxHarness.ValueA);
+        h.Mem.Write64(OtherHpa, VmxHarness.ValueB);
         h.V.ProcBased2 |= Proc2Controls.EnableVmFunctions;
         h.V.VmFunctionControls = VmFunctionControls.EptpSwitching;
         h.V.EptpListAddress = list;
@@ -190,8 +187,8 @@ public sealed class VmfuncTests
         var x = h.Single();
         Assert.Equal(ExitReason.Vmcall, x.Reason);
         Assert.Equal(VmxHarness.Done, x.R15);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R9));
         Assert.Equal(second.Eptp, h.V.Eptp);
         Assert.Equal(1, h.V.EptpIndex);
         Assert.Equal(1, h.Cpu.VmFuncs);
@@ -225,13 +222,13 @@ public sealed class VmfuncTests
         });
         h.Enter();
         Assert.Equal(ExitReason.Vmcall, h.Single().Reason);
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R9));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R10));
-        Assert.Equal(ValueB, h.Cpu.GetRegister(Cpu.R11));
-        Assert.Equal(ValueA, h.Cpu.GetRegister(Cpu.R12));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R9));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R11));
+        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R12));
         Assert.Equal(0x5151UL, h.Mem.Read64(OtherHpa));
-        Assert.Equal(ValueA, h.Mem.Read64(VmxHarness.Data));
+        Assert.Equal(VmxHarness.ValueA, h.Mem.Read64(VmxHarness.Data));
         Assert.Equal(4, h.Cpu.VmFuncs);
         Assert.Equal(0, h.V.EptpIndex);
     }

@@ -1,7 +1,5 @@
 using Iced.Intel;
-using Lvd.Machine.Execution;
 using Lvd.Machine.Memory;
-using Lvd.Machine.Vmx;
 using MachineT = Lvd.Machine.Machine;
 using EptBits = Lvd.Machine.Vmx.Ept;
 
@@ -49,6 +47,8 @@ public sealed class VmxHarness : IVmxRoot
     public const ushort KernelCode = 0x08, KernelData = 0x10, UserData = 0x20, UserCode = 0x28, TssSel = 0x30;
     /// <summary>Marker R15 of the main code's VMCALLs (stubs put the vector there).</summary>
     public const ulong Done = 0xD0E;
+    /// <summary>Two values the tests store behind two translations of one address, to tell which one a load used.</summary>
+    public const ulong ValueA = 0xAAAA_0000_AAAA_0001UL, ValueB = 0xBBBB_0000_BBBB_0002UL;
 
     public MachineT Machine { get; }
     public Cpu Cpu { get; }

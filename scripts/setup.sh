@@ -2,12 +2,14 @@
 # setup.sh: install what LVD# needs beyond the .NET SDK and gcc, if it is missing:
 #   csmith + libcsmith-dev  program-level differential tests
 #   qemu-user               the qemu-x86_64 column of `lvd bench mips`
+#   gdb                     the tests of the gdb stub (`lvd exec/boot --gdb`, docs/DEBUGGING.md)
 set -euo pipefail
 need=()
 command -v csmith >/dev/null 2>&1 || need+=(csmith)
 [ -d /usr/include/csmith ] || ls -d /usr/include/csmith-* >/dev/null 2>&1 || need+=(libcsmith-dev)
 command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v gdb >/dev/null 2>&1 || need+=(gdb)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""

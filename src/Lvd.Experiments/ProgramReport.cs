@@ -11,6 +11,8 @@ public static class ProgramReport
 {
     /// <summary>Exit statuses when the guest did not exit by itself, and for bad input.</summary>
     public const int StatusRunaway = 124, StatusCrash = 125, StatusDeadlock = 126, StatusHypervisorStop = 127, StatusBadInput = 2;
+    /// <summary>A debugger killed the run (gdb `kill`): 128 + SIGKILL, as a shell reports a killed process.</summary>
+    public const int StatusDebuggerKill = 137;
 
     /// <summary>
     /// `lvd boot --domain`: the kernel ended well, but a user's driver was killed (or a call to it
@@ -53,6 +55,7 @@ public static class ProgramReport
             RunOutcome.InstructionLimit => StatusRunaway,
             RunOutcome.Deadlock => StatusDeadlock,
             RunOutcome.StoppedByVmxRoot => StatusHypervisorStop,
+            RunOutcome.StoppedByDebugger => StatusDebuggerKill,
             RunOutcome.Interrupted => StatusInterrupted,
             _ => StatusCrash,
         };

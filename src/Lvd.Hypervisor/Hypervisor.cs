@@ -39,6 +39,13 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     /// <summary>The EPTP of a vCPU's kernel EPT (after launch).</summary>
     public ulong KernelEptp(int cpu) => _vcpus[cpu]?.KernelEpt.Eptp ?? 0;
 
+    /// <summary>The domain EPTs a vCPU holds (hypercall EPT_CREATE): id and EPTP (debuggers, reports).</summary>
+    public IEnumerable<(int Id, ulong Eptp)> DomainEptps(int cpu)
+    {
+        if (_vcpus[cpu] is not { } ctx) yield break;
+        foreach (var (id, ept) in ctx.DomainEpts) yield return (id, ept.Eptp);
+    }
+
     // ---------------- late launch ----------------
 
     /// <summary>Firmware CPUID: the late-launch request of a kernel running natively.</summary>
@@ -264,6 +271,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         v.GuestInterruptibility &= 8;   // keep "blocked by NMI"; drop STI/MOV-SS blocking
         v.GuestActivityState = 0;
         ctx.DomainAborts++;
+        _machine.Events?.Note(cpu, "domain violation", $"{what}, domain RIP 0x{cpu.GetRegister(Cpu.RDX):x}: to the kernel's abort entry");
         return ExitAction.Resume;
     }
 

@@ -30,7 +30,7 @@ public record MachineConfig
     public long ProfileStart { get; init; }
 }
 
-public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot, Interrupted }
+public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot, StoppedByDebugger, Interrupted }
 
 /// <summary>Platform firmware services VMX-root software registers (e.g. late launch through a CPUID leaf).</summary>
 public interface IFirmwareService
@@ -82,6 +82,42 @@ public sealed class Machine : IPlatform
 
     /// <summary>The sampling profiler (<see cref="MachineConfig.ProfilePeriod"/>), or null when off.</summary>
     public Diagnostics.Profiler? Profiler { get; }
+
+    /// <summary>The recorder of rare events (<see cref="AttachEvents"/>: timelines), or null.</summary>
+    public Diagnostics.IMachineEvents? Events { get; private set; }
+
+    /// <summary>Reports VMFUNCs, VM exits, IDT deliveries and VMX-root markers to <paramref name="events"/> from now on.</summary>
+    public void AttachEvents(Diagnostics.IMachineEvents events)
+    {
+        Events = events;
+        foreach (var c in Cpus) c.AttachEvents(events);
+    }
+
+    /// <summary>The attached debugger (<see cref="AttachDebugger"/>), or null.</summary>
+    public Diagnostics.DebugControl? Debugger { get; private set; }
+
+    /// <summary>
+    /// Attaches a debugger: <paramref name="stopped"/> is called on the machine's thread whenever a
+    /// vCPU stops (breakpoint, step, watchpoint, break request) and the run resumes when it returns.
+    /// </summary>
+    public Diagnostics.DebugControl AttachDebugger(Action<Cpu, Diagnostics.DebugStop> stopped)
+    {
+        if (Debugger != null) throw new InvalidOperationException("a debugger is already attached");
+        Debugger = new Diagnostics.DebugControl(this, stopped);
+        foreach (var c in Cpus) c.AttachDebugger(Debugger);
+        return Debugger;
+    }
+
+    /// <summary>A debugger ended the run (kill): the run stops with this report.</summary>
+    public void StopFromDebugger(string report)
+    {
+        StopReport ??= report.EndsWith('\n') ? report : report + "\n";
+        DebuggerKilled = true;
+        foreach (var c in Cpus) c.StopRequested = true;
+    }
+
+    /// <summary>The run was ended by the debugger (<see cref="StopFromDebugger"/>).</summary>
+    public bool DebuggerKilled { get; private set; }
 
     /// <summary>Why VMX-root software stopped the run, if it did.</summary>
     public string? StopReport { get; private set; }
@@ -158,7 +194,12 @@ public sealed class Machine : IPlatform
             {
                 if (ExitCode != null) { outcome = RunOutcome.Exited; break; }
                 if (_interrupted) { outcome = RunOutcome.Interrupted; break; }
-                if (StopReport != null) { outcome = RunOutcome.StoppedByVmxRoot; crash = StopReport; break; }
+                if (StopReport != null)
+                {
+                    outcome = DebuggerKilled ? RunOutcome.StoppedByDebugger : RunOutcome.StoppedByVmxRoot;
+                    crash = StopReport;
+                    break;
+                }
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }

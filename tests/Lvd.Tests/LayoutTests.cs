@@ -65,6 +65,28 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void DocumentLinksStayInsideTheRepositoryAndExist()
+    {
+        // A clone is all a reader has: a relative link must name a file of the repository.
+        var md = new List<string> { Guest.Path("README.md") };
+        foreach (string top in new[] { "docs", "guest", "src", "tests", "idl", "config", "scripts" })
+            if (Directory.Exists(Guest.Path(top)))
+                md.AddRange(Directory.EnumerateFiles(Guest.Path(top), "*.md", SearchOption.AllDirectories).Where(f => !IsBuildOutput(f)));
+        var broken = new List<string>();
+        string root = Path.GetFullPath(Guest.Root) + Path.DirectorySeparatorChar;
+        foreach (string f in md)
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(f), @"\]\(([^)\s]+)\)"))
+            {
+                string target = m.Groups[1].Value.Split('#')[0];
+                if (target.Length == 0 || System.Text.RegularExpressions.Regex.IsMatch(target, "^[a-z]+:")) continue;   // anchors, URLs
+                string full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(f)!, target));
+                if (!full.StartsWith(root, StringComparison.Ordinal) || !(File.Exists(full) || Directory.Exists(full)))
+                    broken.Add($"{Path.GetRelativePath(Guest.Root, f)}: {target}");
+            }
+        Assert.True(broken.Count == 0, "links that leave the repository or name nothing:\n" + string.Join('\n', broken));
+    }
+
+    [Fact]
     public void TheMachineNamesNoClientInItsTypes()
     {
         // The hardware layer raises VM exits and reports how a run ended; policy and exit

@@ -7,7 +7,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd boot`: build the guest kernel and boot it on N vCPUs (docs/BOOT.md); the kernel log on stdout.</summary>
 public sealed class BootCommand : Command<BootCommand.Settings>
 {
-    public sealed class Settings : ProfiledMachineSettings
+    public sealed class Settings : DebuggedMachineSettings
     {
         [CommandOption("--cpus <N>")]
         [Description("vCPUs, 1 to 16 (default 1; --lvd-selftest: 1 to 9).")]
@@ -145,7 +145,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         var log = new TeeStream(stdout);
         Stream serial = log;
         // Long runs show progress, on a terminal only: piped or captured output stays the kernel log alone.
-        var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace
+        var progress = settings.Workload != null && Terminal.Interactive && !settings.Trace && settings.GdbPort == null
             ? new WorkloadProgress(settings.Workload, spec.Duration) : null;
         using var interrupt = new GuestInterrupt();
         var options = new RunOptions
@@ -162,6 +162,10 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
+        var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
+            .Where(i => File.Exists(i.ElfPath)).ToList();
+        options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
+        options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
         ProgramResult result;
         if (progress == null) result = ProgramRunner.Run(elf, options);
         else
@@ -174,6 +178,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             progress.Show(Terminal.Stderr);
             result = run.GetAwaiter().GetResult();
         }
+        gdb?.Finished(result);
+        timeline?.Finished();
         string text = log.Text;
         var userNames = spec.UserDomains.Select(DomainBuilder.Name).ToList();
         if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted || CrashSymbols.HasKernelReport(text, userNames))

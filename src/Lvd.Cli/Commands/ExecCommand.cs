@@ -6,7 +6,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd exec prog.elf`: guest serial to stdout, the guest's exit code as ours.</summary>
 public sealed class ExecCommand : Command<ExecCommand.Settings>
 {
-    public sealed class Settings : ProfiledMachineSettings
+    public sealed class Settings : DebuggedMachineSettings
     {
         [CommandArgument(0, "<ELF>")]
         [Description("Static x86-64 ELF executable (build one with lvd cc); its arguments after --: lvd exec prog.elf -- a b.")]
@@ -77,7 +77,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         using var stdout = Console.OpenStandardOutput();
         var mode = settings.Hypervisor ? HypervisorMode.LaunchAtStart : settings.HypervisorOnRequest ? HypervisorMode.OnRequest : HypervisorMode.None;
         using var interrupt = new GuestInterrupt();
-        var result = ProgramRunner.Run(settings.Elf, new RunOptions
+        var options = new RunOptions
         {
             Setup = interrupt.Attach,
             MemoryBytes = settings.MemoryBytes,
@@ -88,7 +88,12 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
             Arguments = ProgramArguments(),
-        }.With(mode));
+        }.With(mode);
+        options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
+        options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
+        var result = ProgramRunner.Run(settings.Elf, options);
+        gdb?.Finished(result);
+        timeline?.Finished();
         if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted)
         {
             // Named with the program's symbols (a damaged ELF has none to give).

@@ -38,7 +38,10 @@ public sealed partial class Hypervisor
             case Hypercall.EptUnmap: status = EptUnmap(ctx, (int)a0, a1, a2); break;
             case Hypercall.EptpListSet: status = EptpListSet(ctx, a0, (long)a1); break;
             case Hypercall.KernelRemap: status = KernelRemap(ctx, a0, a1); break;
-            case Hypercall.KillDomain: status = EptDestroy(ctx, (int)a0); break;
+            case Hypercall.KillDomain:
+                status = EptDestroy(ctx, (int)a0);
+                _machine.Events?.Note(ctx.Cpu, "domain kill", $"KILL_DOMAIN of EPT {a0} on vCPU {ctx.Cpu.Id}: {status}");
+                break;
             case Hypercall.DomainAbortEntry: status = SetAbortEntry(ctx, a0); break;
             case Hypercall.Watchdog: status = SetWatchdog(ctx, a0, a1); break;
             case Hypercall.HashMemory: status = HashMemory(ctx, a0, a1, out value); break;

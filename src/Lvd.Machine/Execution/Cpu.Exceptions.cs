@@ -1,3 +1,4 @@
+using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Vmx;
 
@@ -130,6 +131,8 @@ public sealed partial class Cpu
         };
         _deliveringInfo = InterruptionInfo.Make(vector, type, hasError);
         _deliveringError = error;
+        _events?.Delivered(this, kind switch { EventKind.External => DeliveredEvent.Interrupt, EventKind.Software => DeliveredEvent.Software,
+            _ => DeliveredEvent.Exception }, vector, error);
         DeliverThroughIdt(vector, hasError, error, kind, returnRip);
         _deliveringInfo = 0;
     }

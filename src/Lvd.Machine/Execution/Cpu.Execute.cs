@@ -96,6 +96,7 @@ public sealed partial class Cpu
                 if (EventsAtBoundary())
                 {
                     ProfileCheck(SampleKind.Interrupt, 0, (byte)Cpl, NonRoot);
+                    if (_debugArmed) _debug!.AfterEvent(this);
                     continue;
                 }
                 _chainCpl = (byte)Cpl;
@@ -111,13 +112,17 @@ public sealed partial class Cpu
                     {
                         bool shadow = _interruptShadow;
                         bool step = (_rflags & FlagTF) != 0;
+                        if (_debugArmed) _debug!.BeforeInstruction(this);
                         var single = GetSingleBlock();
+                        if (_debugArmed) _debug!.NoteOperands(this, single);
                         RunBlock(single);
+                        if (_debugArmed) _debug!.AfterInstruction(this);
                         var h = single.Ops[0].H;
                         if (h is not (Handler.Iret or Handler.Popf)) _rflags &= ~FlagRF;
                         if (shadow && h != Handler.Sti) _interruptShadow = false;
                         if (step) SingleStepTrap(h);
                     }
+                    else if (_debugArmed) RunDebugChain();
                     else RunChain();
                     ProfileCheck(SampleKind.Code, _blockRip, _chainCpl, _chainNonRoot);
                 }

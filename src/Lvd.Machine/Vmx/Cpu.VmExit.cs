@@ -28,6 +28,9 @@ public sealed partial class Cpu
     private void PerformVmExit(VmExit x, uint instructionLength, uint instructionInfo = 0)
     {
         var v = Vmcs!;
+        long exitStart = Cycles;
+        ulong exitRip = Rip;
+        int exitIndex = v.EptpIndex;
         // Cycles up to here belong to the guest code that exited (or to idle time in HLT).
         ProfileCheck(State == CpuState.Halted ? SampleKind.Idle : SampleKind.Code, Rip, (byte)Cpl, true);
         v.ExitReason = x.Reason;
@@ -62,6 +65,7 @@ public sealed partial class Cpu
                 break;
             default: State = CpuState.Stopped; break;
         }
+        _events?.VmExit(this, x.Reason, x.Qualification, exitRip, exitIndex, exitStart);
         ProfileCheck(SampleKind.VmExit, (ulong)x.Reason, 0, false);
     }
 

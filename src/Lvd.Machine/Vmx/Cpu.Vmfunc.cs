@@ -24,9 +24,11 @@ public sealed partial class Cpu
         ulong eptp = Memory.Read64(v.EptpListAddress + index * 8);
         // An invalid EPTP in the list -> VM exit 59.
         if (!Ept.IsValidEptp(eptp, MaxPhysAddrBits)) throw new VmExit(ExitReason.Vmfunc);
+        int from = v.EptpIndex;
         v.Eptp = eptp;
         v.EptpIndex = (ushort)index;
         VmFuncs++;
+        _events?.Vmfunc(this, from, (int)index, eptp);
         // No flush: combined mappings are tagged by EPTP (and VPID), so each context keeps its own.
         SelectTlbSet();
     }

@@ -87,6 +87,16 @@ public sealed class EventInjectionTests
         h.V.ProcBased |= ProcControls.NmiWindowExiting;
     }
 
+    /// <summary>A guest that only finishes, entered with "virtual NMIs" and an NMI to inject.</summary>
+    private static VmxHarness WithInjectedVirtualNmi()
+    {
+        var h = new VmxHarness();
+        VirtualNmiSetup(h);
+        h.V.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
+        h.Guest(VmxHarness.EmitDone);
+        return h;
+    }
+
     /// <summary>
     /// SDM 26.6.1.2 / 25.3: injecting an NMI with "virtual NMIs" sets virtual-NMI blocking; an
     /// NMI-window exit (reason 8) happens only after the guest's IRET removes it.
@@ -94,10 +104,7 @@ public sealed class EventInjectionTests
     [Fact]
     public void InjectedVirtualNmiBlocksUntilIret()
     {
-        var h = new VmxHarness();
-        VirtualNmiSetup(h);
-        h.V.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
-        h.Guest(VmxHarness.EmitDone);
+        var h = WithInjectedVirtualNmi();
         h.OnExit = r =>
         {
             if (r.Reason == ExitReason.Vmcall && r.R15 == VmxHarness.Done) return ExitAction.Stop;
@@ -120,10 +127,7 @@ public sealed class EventInjectionTests
     [Fact]
     public void EntryWithBlockingBitClearedUnblocksVirtualNmis()
     {
-        var h = new VmxHarness();
-        VirtualNmiSetup(h);
-        h.V.EntryInterruptionInfo = InterruptionInfo.Make(Vectors.NMI, InterruptionInfo.TypeNmi, false);
-        h.Guest(VmxHarness.EmitDone);
+        var h = WithInjectedVirtualNmi();
         h.OnExit = r =>
         {
             if (r.Reason == ExitReason.Vmcall && r.R15 == (ulong)Vectors.NMI)

@@ -8,9 +8,12 @@ namespace Lvd.Tests.Vmx;
 /// </summary>
 public sealed class TlbTaggingTests
 {
-
-    /// <summary>Guest: three reads of [rbx] into r8, r9, r10 with a VMCALL (R15 = 1, 2) between them.</summary>
-    private static void ThreeReads(VmxHarness h, ulong la)
+    /// <summary>
+    /// Guest: three reads of [la] into r8, r9, r10 with a VMCALL (R15 = 1, then 2) between them;
+    /// <paramref name="atCall"/> changes or invalidates translations at each. Runs the guest and
+    /// returns the three values read.
+    /// </summary>
+    private static (ulong First, ulong Second, ulong Third) ThreeReads(VmxHarness h, ulong la, Action<ulong> atCall)
     {
         h.Guest(a =>
         {
@@ -22,6 +25,9 @@ public sealed class TlbTaggingTests
             a.mov(r10, __qword_ptr[rbx]);
             VmxHarness.EmitDone(a);
         });
+        h.ResumeUntilDone(r => { atCall(r.R15); return true; });
+        h.Enter();
+        return (h.Cpu.GetRegister(Cpu.R8), h.Cpu.GetRegister(Cpu.R9), h.Cpu.GetRegister(Cpu.R10));
     }
 
     /// <summary>
@@ -38,18 +44,31 @@ public sealed class TlbTaggingTests
         h.Mem.Write64(VmxHarness.Data, VmxHarness.ValueA);
         h.Mem.Write64(other, VmxHarness.ValueB);
         Assert.True(h.Ept.Map(VmxHarness.Data, VmxHarness.Data, 0x1000, VmxHarness.Rwx)); // a 4 KiB leaf to change
-        ThreeReads(h, VmxHarness.Data);
-        h.ResumeUntilDone(r =>
+        var (first, second, third) = ThreeReads(h, VmxHarness.Data, call =>
         {
-            if (r.R15 == 1) Assert.True(h.Ept.Map(VmxHarness.Data, other, 0x1000, VmxHarness.Rwx)); // no INVEPT
-            if (r.R15 == 2) h.Cpu.InvalidateEpt(h.Ept.Eptp);
-            return true;
+            if (call == 1) Assert.True(h.Ept.Map(VmxHarness.Data, other, 0x1000, VmxHarness.Rwx)); // no INVEPT
+            if (call == 2) h.Cpu.InvalidateEpt(h.Ept.Eptp);
         });
-        h.Enter();
         Assert.Equal(3, h.Exits.Count);
-        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { VmxHarness.ValueA, VmxHarness.ValueB }); // stale or fresh: both allowed
-        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal(VmxHarness.ValueA, first);
+        Assert.Contains(second, new[] { VmxHarness.ValueA, VmxHarness.ValueB }); // stale or fresh: both allowed
+        Assert.Equal(VmxHarness.ValueB, third);
+    }
+
+    /// <summary>
+    /// Guest PTE 0x7000 (holding ValueA) is pointed at 0x8000 (ValueB) at the first VMCALL, without
+    /// INVLPG; the VPID invalidation, if any, happens at the second.
+    /// </summary>
+    private static (ulong First, ulong Second, ulong Third) PteChangeReads(bool vpid, bool invalidateVpid)
+    {
+        var h = new VmxHarness(vpid);
+        h.Mem.Write64(0x7000, VmxHarness.ValueA);
+        h.Mem.Write64(0x8000, VmxHarness.ValueB);
+        return ThreeReads(h, 0x7000, call =>
+        {
+            if (call == 1) h.Mem.Write64(VmxHarness.Pt0 + 7 * 8, 0x8000 | 7); // guest PTE 0x7000 -> 0x8000, no INVLPG
+            if (call == 2 && invalidateVpid) h.Cpu.InvalidateVpid(h.V.Vpid);
+        });
     }
 
     /// <summary>
@@ -59,41 +78,17 @@ public sealed class TlbTaggingTests
     [Fact]
     public void WithoutVpidEntryAndExitFlushGuestTranslations()
     {
-        var h = new VmxHarness(vpid: false);
-        const ulong la = 0x7000;
-        h.Mem.Write64(0x7000, VmxHarness.ValueA);
-        h.Mem.Write64(0x8000, VmxHarness.ValueB);
-        ThreeReads(h, la);
-        h.ResumeUntilDone(r =>
-        {
-            if (r.R15 == 1) h.Mem.Write64(VmxHarness.Pt0 + 7 * 8, 0x8000 | 7); // guest PTE 0x7000 -> 0x8000, no INVLPG
-            return true;
-        });
-        h.Enter();
-        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R9));
-        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
+        Assert.Equal((VmxHarness.ValueA, VmxHarness.ValueB, VmxHarness.ValueB), PteChangeReads(vpid: false, invalidateVpid: false));
     }
 
     /// <summary>SDM 28.4.3.2: with VPIDs the guest's translations may survive the round trip; INVVPID of the VPID removes them.</summary>
     [Fact]
     public void WithVpidChangedPteIsUsedAfterInvalidateVpid()
     {
-        var h = new VmxHarness(vpid: true);
-        const ulong la = 0x7000;
-        h.Mem.Write64(0x7000, VmxHarness.ValueA);
-        h.Mem.Write64(0x8000, VmxHarness.ValueB);
-        ThreeReads(h, la);
-        h.ResumeUntilDone(r =>
-        {
-            if (r.R15 == 1) h.Mem.Write64(VmxHarness.Pt0 + 7 * 8, 0x8000 | 7);
-            if (r.R15 == 2) h.Cpu.InvalidateVpid(h.V.Vpid);
-            return true;
-        });
-        h.Enter();
-        Assert.Equal(VmxHarness.ValueA, h.Cpu.GetRegister(Cpu.R8));
-        Assert.Contains(h.Cpu.GetRegister(Cpu.R9), new[] { VmxHarness.ValueA, VmxHarness.ValueB });
-        Assert.Equal(VmxHarness.ValueB, h.Cpu.GetRegister(Cpu.R10));
+        var (first, second, third) = PteChangeReads(vpid: true, invalidateVpid: true);
+        Assert.Equal(VmxHarness.ValueA, first);
+        Assert.Contains(second, new[] { VmxHarness.ValueA, VmxHarness.ValueB });
+        Assert.Equal(VmxHarness.ValueB, third);
     }
 
     /// <summary>

@@ -1,10 +1,6 @@
-using System.ComponentModel;
 using System.Net;
 using System.Net.Sockets;
 using Lvd.Debugging;
-using Lvd.Experiments;
-using Lvd.Machine.Loader;
-using Spectre.Console.Cli;
 
 namespace Lvd.Cli.Commands;
 

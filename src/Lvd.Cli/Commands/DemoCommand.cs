@@ -160,10 +160,18 @@ public sealed partial class DemoCommand : Command<DemoCommand.Settings>
         var rows = new System.Text.Json.Nodes.JsonArray();
         for (int i = 1; i < samples.Count; i++)
         {
+            // Samples are a tick apart except across the restart, which the sampler waits out: the
+            // bar is a rate (per ms of its own interval), so a longer interval is not a taller bar.
             long sent = samples[i].N - samples[i - 1].N, dropped = samples[i].L - samples[i - 1].L;
-            double ms = samples[i].T * 1000.0 / clockHz;
-            chart.AddItem($"{ms,5:0.0} ms{(dropped > 0 ? $" ({dropped} dropped)" : "")}", sent, dropped > 0 ? Color.Red : Color.Green);
-            rows.Add(new System.Text.Json.Nodes.JsonObject { ["t_ms"] = Math.Round(ms, 3), ["packets"] = sent, ["dropped"] = dropped });
+            double from = samples[i - 1].T * 1000.0 / clockHz, to = samples[i].T * 1000.0 / clockHz;
+            double perMs = to > from ? sent / (to - from) : 0;
+            chart.AddItem($"{from,5:0.0}-{to,4:0.0} ms{(dropped > 0 ? $" ({dropped} dropped)" : "")}", Math.Round(perMs),
+                dropped > 0 ? Color.Red : Color.Green);
+            rows.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["from_ms"] = Math.Round(from, 3), ["t_ms"] = Math.Round(to, 3), ["packets"] = sent,
+                ["packets_per_ms"] = Math.Round(perMs, 1), ["dropped"] = dropped,
+            });
         }
         AnsiConsole.Write(chart);
         foreach (var line in log.Split('\n').Where(l => RestartLines().IsMatch(l)))

@@ -92,14 +92,8 @@ public sealed partial class Cpu
     public int DebugRead(ulong la, Span<byte> dest)
     {
         int done = 0;
-        while (done < dest.Length)
-        {
-            ulong a = la + (ulong)done;
-            if (!TryTranslateGuest(a, out ulong pa) || !Memory.IsRam(pa)) break;
-            int n = Math.Min(dest.Length - done, PhysicalMemory.PageSize - (int)(a & PhysicalMemory.PageMask));
+        for (int n; (n = DebugChunk(la, done, dest.Length, out ulong pa)) > 0; done += n)
             Memory.PeekBytes(pa, dest.Slice(done, n));
-            done += n;
-        }
         return done;
     }
 
@@ -107,14 +101,24 @@ public sealed partial class Cpu
     public int DebugWrite(ulong la, ReadOnlySpan<byte> src)
     {
         int done = 0;
-        while (done < src.Length)
-        {
-            ulong a = la + (ulong)done;
-            if (!TryTranslateGuest(a, out ulong pa) || !Memory.IsRam(pa)) break;
-            int n = Math.Min(src.Length - done, PhysicalMemory.PageSize - (int)(a & PhysicalMemory.PageMask));
+        for (int n; (n = DebugChunk(la, done, src.Length, out ulong pa)) > 0; done += n)
             Memory.WriteBytes(pa, src.Slice(done, n));
-            done += n;
-        }
         return done;
+    }
+
+    /// <summary>
+    /// The next piece of a debugger access of <paramref name="length"/> bytes at <paramref name="la"/>, <paramref name="done"/>
+    /// of them done: its RAM address and length, up to the end of its page; 0 when finished or at an address that does not
+    /// translate to RAM.
+    /// </summary>
+    private int DebugChunk(ulong la, int done, int length, out ulong pa)
+    {
+        ulong a = la + (ulong)done;
+        if (done >= length || !TryTranslateGuest(a, out pa) || !Memory.IsRam(pa))
+        {
+            pa = 0;
+            return 0;
+        }
+        return Math.Min(length - done, PhysicalMemory.PageSize - (int)(a & PhysicalMemory.PageMask));
     }
 }

@@ -141,30 +141,24 @@ public sealed class PhysicalMemory
         }
     }
 
-    /// <summary>Reads RAM without touching it: a page never written reads as zeros and stays unallocated (debuggers).</summary>
-    public void PeekBytes(ulong pa, Span<byte> dest)
+    /// <summary>Reads physical memory; a RAM page is allocated when first read, outside RAM reads as all ones.</summary>
+    public void ReadBytes(ulong pa, Span<byte> dest) => Copy(pa, dest, touch: true);
+
+    /// <summary>Reads as <see cref="ReadBytes"/> does without touching anything: a RAM page never used reads as the zeros it
+    /// holds and stays unallocated (debuggers).</summary>
+    public void PeekBytes(ulong pa, Span<byte> dest) => Copy(pa, dest, touch: false);
+
+    private void Copy(ulong pa, Span<byte> dest, bool touch)
     {
         while (!dest.IsEmpty)
         {
             int off = (int)(pa & PageMask);
             int n = Math.Min(PageSize - off, dest.Length);
             ulong ppn = pa >> PageShift;
-            var page = ppn < (ulong)_pages.Length ? _pages[ppn] : null;
+            bool ram = ppn < (ulong)_pages.Length;
+            var page = !ram ? null : touch ? RamPage(pa) : _pages[ppn];
             if (page != null) page.AsSpan(off, n).CopyTo(dest);
-            else dest[..n].Clear();
-            dest = dest[n..];
-            pa += (ulong)n;
-        }
-    }
-
-    public void ReadBytes(ulong pa, Span<byte> dest)
-    {
-        while (!dest.IsEmpty)
-        {
-            int off = (int)(pa & PageMask);
-            int n = Math.Min(PageSize - off, dest.Length);
-            var page = RamPage(pa);
-            if (page != null) page.AsSpan(off, n).CopyTo(dest);
+            else if (ram) dest[..n].Clear();
             else dest[..n].Fill(0xff);
             dest = dest[n..];
             pa += (ulong)n;

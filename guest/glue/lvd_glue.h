@@ -412,11 +412,14 @@ typedef void (*lvd_dispatch)(struct lvd_chan *ch, struct lvd_msg *m);
 // are the CPUs' register pages (LVD_POOL_REGPAGE).  Channel c calls through
 // transport with the capability table caps[c] if per_cpu_caps, else caps[0]
 // (the tables are the caller's, initialized).  0, or -LVD_ENOMEM when the
-// pool has no register page for each CPU.
+// pool has no register page for each CPU.  *nchans (if not NULL) becomes
+// the number of channels made: ncpu, or 0 on failure.
 static inline int
-lvd_chans_init(struct lvd_chan *chans, unsigned int ncpu, lvd_transport transport,
+lvd_chans_init(struct lvd_chan *chans, int *nchans, unsigned int ncpu, lvd_transport transport,
 	       struct lvd_captab *caps, int per_cpu_caps, uint8_t *pool, uint64_t pool_size)
 {
+	if (nchans != NULL)
+		*nchans = 0;
 	if ((uint64_t)ncpu * LVD_REGPAGE_SIZE > pool_size)
 		return -LVD_ENOMEM;
 	for (unsigned int c = 0; c < ncpu; c++)
@@ -427,6 +430,8 @@ lvd_chans_init(struct lvd_chan *chans, unsigned int ncpu, lvd_transport transpor
 			.regpage = (struct lvd_regpage *)(pool + LVD_POOL_REGPAGE(c)),
 			.pool = { pool, pool_size },
 		};
+	if (nchans != NULL)
+		*nchans = (int)ncpu;
 	return 0;
 }
 

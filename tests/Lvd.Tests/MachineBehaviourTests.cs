@@ -5,6 +5,16 @@ namespace Lvd.Tests;
 /// <summary>What a user sees when a guest exits, crashes, runs away or deadlocks; modeled time.</summary>
 public sealed class MachineBehaviourTests
 {
+    /// <summary>Builds and runs a one-file program; asserts how the run ended (and its exit status, if given).</summary>
+    private static ProgramResult RunEnding(RunOutcome outcome, int? status, string name, string source, string opt,
+        long maxInstructions = 2_000_000_000)
+    {
+        var r = Guest.Run(Guest.BuildSource(name, source, opt), maxInstructions);
+        Assert.Equal(outcome, r.Run.Outcome);
+        if (status is int s) Assert.Equal(s, r.ExitStatus);
+        return r;
+    }
+
     /// <summary>The crash report names each of these (vector, instruction, registers ...).</summary>
     private static void ReportSays(string? report, params string[] parts)
     {
@@ -14,11 +24,8 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void ExitCodeAndSerialOutputReachTheHost()
     {
-        var elf = Guest.BuildSource("exit42",
+        var r = RunEnding(RunOutcome.Exited, 42, "exit42",
             "#include <stdio.h>\nint main(void){ printf(\"hi %d %s %05x\\n\", -7, \"there\", 0xbeef); return 42; }", "-O2");
-        var r = Guest.Run(elf);
-        Assert.Equal(RunOutcome.Exited, r.Run.Outcome);
-        Assert.Equal(42, r.ExitStatus);
         Assert.Equal("hi -7 there 0beef\n", r.OutputText);
         Assert.True(r.Run.Instructions > 100);
     }
@@ -26,10 +33,8 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void NullDereferenceGivesAPageFaultReportWithTheInstruction()
     {
-        var elf = Guest.BuildSource("nullderef", "int main(void){ volatile int *p = (int *)0; *p = 5; return 0; }", "-O1");
-        var r = Guest.Run(elf);
-        Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
-        Assert.Equal(ProgramReport.StatusCrash, r.ExitStatus);
+        var r = RunEnding(RunOutcome.Crashed, ProgramReport.StatusCrash, "nullderef",
+            "int main(void){ volatile int *p = (int *)0; *p = 5; return 0; }", "-O1");
         ReportSays(r.Run.CrashReport, "#PF (page fault)", "page not present, write, supervisor", "CR2 0x0", "mov dword ptr [", "rip ");
     }
 
@@ -37,19 +42,16 @@ public sealed class MachineBehaviourTests
     public void UnimplementedInstructionIsNamedInTheReport()
     {
         // An SSE instruction: valid x86-64, not part of the machine (no SSE state).
-        var elf = Guest.BuildSource("sse", "int main(void){ __asm__ volatile(\"pxor %%xmm0, %%xmm0\" ::: \"memory\"); return 0; }", "-O1");
-        var r = Guest.Run(elf);
-        Assert.Equal(RunOutcome.Crashed, r.Run.Outcome);
+        var r = RunEnding(RunOutcome.Crashed, null, "sse", "int main(void){ __asm__ volatile(\"pxor %%xmm0, %%xmm0\" ::: \"memory\"); return 0; }",
+            "-O1");
         ReportSays(r.Run.CrashReport, "#UD (invalid opcode)", "pxor xmm0,xmm0", "not implemented by this emulator: Pxor_xmm_xmmm128");
     }
 
     [Fact]
     public void RunawayGuestStopsAtTheInstructionLimit()
     {
-        var elf = Guest.BuildSource("spin", "int main(void){ for (;;) __asm__ volatile(\"\"); }", "-O1");
-        var r = Guest.Run(elf, maxInstructions: 1_000_000);
-        Assert.Equal(RunOutcome.InstructionLimit, r.Run.Outcome);
-        Assert.Equal(ProgramReport.StatusRunaway, r.ExitStatus);
+        var r = RunEnding(RunOutcome.InstructionLimit, ProgramReport.StatusRunaway, "spin", "int main(void){ for (;;) __asm__ volatile(\"\"); }",
+            "-O1", maxInstructions: 1_000_000);
         Assert.InRange(r.Run.Instructions, 1_000_000, 1_100_000);
         Assert.Contains("instruction limit", r.Run.CrashReport);
     }
@@ -57,10 +59,8 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void HaltWithInterruptsOffIsReportedAsDeadlock()
     {
-        var elf = Guest.BuildSource("cli_hlt", "int main(void){ __asm__ volatile(\"cli; hlt\"); return 0; }", "-O1");
-        var r = Guest.Run(elf);
-        Assert.Equal(RunOutcome.Deadlock, r.Run.Outcome);
-        Assert.Equal(ProgramReport.StatusDeadlock, r.ExitStatus);
+        var r = RunEnding(RunOutcome.Deadlock, ProgramReport.StatusDeadlock, "cli_hlt",
+            "int main(void){ __asm__ volatile(\"cli; hlt\"); return 0; }", "-O1");
         Assert.Contains("halted", r.Run.CrashReport);
     }
 

@@ -64,9 +64,7 @@ nb_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 		return -LVD_ENOMEM;
 	for (int c = 0; c < ncpu; c++)
 		lvd_captab_init(&caps[c], cap_slots[c], CAP_SLOTS);
-	int r = lvd_chans_init(chans, (unsigned int)ncpu, nb_to_domain, caps, 1, pool, pool_size);
-	nchans = r == 0 ? ncpu : 0;
-	return r;
+	return lvd_chans_init(chans, &nchans, (unsigned int)ncpu, nb_to_domain, caps, 1, pool, pool_size);
 }
 
 // The domain's calls (lvd_upcall_dispatch, interrupts off): function ids

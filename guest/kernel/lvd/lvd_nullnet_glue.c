@@ -72,9 +72,7 @@ nn_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 	if (ncpu < 0 || ncpu > NN_NCPU)
 		return -LVD_ENOMEM;
 	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
-	int r = lvd_chans_init(chans, (unsigned int)ncpu, nn_to_domain, &caps, 0, pool, pool_size);
-	nchans = r == 0 ? ncpu : 0;
-	return r;
+	return lvd_chans_init(chans, &nchans, (unsigned int)ncpu, nn_to_domain, &caps, 0, pool, pool_size);
 }
 
 // The domain's calls (lvd_upcall_dispatch, interrupts off): function ids

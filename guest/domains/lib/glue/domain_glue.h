@@ -63,7 +63,7 @@ static long
 lvd_glue_init(unsigned int ncpu, struct lvd_captab *caps, int per_cpu_caps)
 {
 	lvd_glue_ncpus = ncpu < LVD_GLUE_MAX_CPUS ? ncpu : LVD_GLUE_MAX_CPUS;
-	return lvd_chans_init(lvd_glue_chans, lvd_glue_ncpus, lvd_glue_to_kernel, caps, per_cpu_caps,
+	return lvd_chans_init(lvd_glue_chans, NULL, lvd_glue_ncpus, lvd_glue_to_kernel, caps, per_cpu_caps,
 			      (uint8_t *)lvd_info->pool, lvd_info->pool_size);
 }
 

@@ -275,6 +275,21 @@ public sealed class GdbTests
     }
 
     [Fact]
+    public void KillFromGdbEndsTheRunWithStatus137AndDetachLetsItFinish()
+    {
+        string elf = ProgramElf();
+        var (log, status, stdout, _) = WithGdb(["exec", elf], elf, "break square", "continue", "kill");
+        Assert.Contains("Breakpoint 1, square", log);
+        Assert.Contains("killed", log);
+        Assert.Equal(ProgramReport.StatusDebuggerKill, status);
+        Assert.Equal("", stdout);
+        var detached = WithGdb(["exec", elf], elf, "break square", "continue", "detach");
+        Assert.Contains("Breakpoint 1, square", detached.Gdb);
+        Assert.Equal(3, detached.Status);
+        Assert.Equal("sum 1617000\n", detached.Stdout);
+    }
+
+    [Fact]
     public void ABadGdbPortIsAUsageError()
     {
         var (status, stdout, stderr) = CliTests.Lvd("exec", ProgramElf(), "--gdb", "70000");

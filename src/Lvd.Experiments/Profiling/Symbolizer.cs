@@ -68,14 +68,19 @@ public sealed class Symbolizer
             if (address < im.Low || address >= im.High || (module != null && im.Module != module)) continue;
             if (im.Symbols.Locate(address) is { } l) return l with { Name = $"{im.Module}:{l.Name}" };
         }
-        ulong at = address;
+        if (!TryOwn(address, out int found, out ulong at)) return null;
+        var sym = _syms[found];
+        return new Location(sym.Name, at - sym.Start, ElfPath, at);
+    }
+
+    /// <summary>This image's own symbol covering the address (through an alias, if one holds it) and the image address it stands for.</summary>
+    private bool TryOwn(ulong address, out int found, out ulong at)
+    {
+        at = address;
         foreach (var a in _aliases)
             if (at - a.Start < a.Length) { at = a.ImageAddress + (at - a.Start); break; }
-        int found = Find(at);
-        if (found < 0) return null;
-        var sym = _syms[found];
-        if (sym.Size != 0 && at - sym.Start >= sym.Size) return null;
-        return new Location(sym.Name, at - sym.Start, ElfPath, at);
+        found = Find(at);
+        return found >= 0 && (_syms[found].Size == 0 || at - _syms[found].Start < _syms[found].Size);
     }
 
     private int Find(ulong address)
@@ -123,12 +128,6 @@ public sealed class Symbolizer
             }
             if (names != null) return names;
         }
-        foreach (var a in _aliases)
-            if (address - a.Start < a.Length) { address = a.ImageAddress + (address - a.Start); break; }
-        int found = Find(address);
-        if (found < 0) return null;
-        var sym = _syms[found];
-        if (sym.Size != 0 && address - sym.Start >= sym.Size) return null;
-        return sym.Name;
+        return TryOwn(address, out int found, out _) ? _syms[found].Name : null;
     }
 }

@@ -28,6 +28,11 @@ public record MachineConfig
     public long ProfilePeriod { get; init; }
     /// <summary>Modeled cycle of a vCPU's clock at which its sampling starts (e.g. after the boot).</summary>
     public long ProfileStart { get; init; }
+    /// <summary>
+    /// Non-zero: each sample also records up to this many callers (the frame-pointer chain,
+    /// <see cref="Diagnostics.Profiler.StackDepth"/>).
+    /// </summary>
+    public int ProfileStackDepth { get; init; }
 }
 
 public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot, StoppedByDebugger, Interrupted }
@@ -154,8 +159,9 @@ public sealed class Machine : IPlatform
         }
         if (config.ProfilePeriod != 0)
         {
-            Profiler = new Diagnostics.Profiler(config.ProfilePeriod, Cpus.Length);
-            for (int i = 0; i < Cpus.Length; i++) Cpus[i].AttachProfile(Profiler.Vcpus[i], config.ProfilePeriod, config.ProfileStart);
+            Profiler = new Diagnostics.Profiler(config.ProfilePeriod, Cpus.Length, config.ProfileStackDepth);
+            for (int i = 0; i < Cpus.Length; i++)
+                Cpus[i].AttachProfile(Profiler.Vcpus[i], config.ProfilePeriod, config.ProfileStart, config.ProfileStackDepth);
         }
     }
 

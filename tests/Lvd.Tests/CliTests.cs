@@ -83,6 +83,7 @@ public sealed class CliTests
     [InlineData("--crossings needs --isolate nullnet", "boot", "--crossings", "2")]
     [InlineData("--crossings needs --isolate nullnet", "boot", "--isolate", "nullblk", "--crossings", "2")]
     [InlineData("--profile-top needs --profile", "boot", "--profile-top", "3")]
+    [InlineData("--profile-folded needs --profile", "boot", "--profile-folded", "/tmp/lvd-folded.txt")]
     [InlineData("--isolate: nullnet given twice", "boot", "--isolate", "nullnet,nullnet")]
     [InlineData("--cmdline threads=2: set by --threads", "boot", "--workload", "nullnet", "--cmdline", "threads=2")]
     [InlineData("--cmdline workload=nullblk: set by --workload", "boot", "--cmdline", "workload=nullblk")]

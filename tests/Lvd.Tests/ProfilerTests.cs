@@ -125,4 +125,34 @@ public sealed class ProfilerTests
         Assert.Equal("nullnet:hot_loop|other:hot_loop", symbols.Lookup(hot));
         Assert.Equal("hot_loop", one.Lookup(hot));
     }
+
+    // At -O0 every function sets up its frame (push rbp; mov rbp, rsp): the chain is complete.
+    private const string ChainProgram = """
+        volatile unsigned long sink;
+        __attribute__((noinline)) void leaf(int n) { for (int i = 0; i < n; i++) sink += i * 7; }
+        __attribute__((noinline)) void middle(int n) { leaf(n); sink++; }
+        __attribute__((noinline)) void outer(int n) { middle(n); }
+        int main(void) { for (int k = 0; k < 20; k++) { outer(20000); leaf(2000); } return 0; }
+        """;
+
+    [Fact]
+    public void FoldedStacksNameTheCallChainAndLeaveTheRunUnchanged()
+    {
+        string elf = Guest.BuildSource("profile-chain", ChainProgram, "-O0");
+        var plain = Guest.Run(elf, options: new RunOptions { ProfilePeriod = 997 });
+        var stacked = Guest.Run(elf, options: new RunOptions { ProfilePeriod = 997, ProfileStackDepth = 64 });
+        Assert.Equal(plain.Run.Cycles, stacked.Run.Cycles);
+        Assert.Empty(plain.Machine.Profiler!.Vcpus[0].Stacks);
+
+        var lines = ProfileReport.Folded(stacked.Machine.Profiler!, Symbolizer.FromElf(elf));
+        long Cycles(string stack) => lines.Where(l => l[..l.LastIndexOf(' ')] == stack).Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..]));
+        long total = lines.Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..]));
+        // The stacks hold every sample, so together they are the flat profile's cycles.
+        Assert.Equal(stacked.Machine.Profiler!.TotalSamples * 997, total);
+        // leaf runs 20000 iterations under outer -> middle for every 2000 called from main.
+        long deep = Cycles("kernel;_start;main;outer;middle;leaf"), direct = Cycles("kernel;_start;main;leaf");
+        Assert.True(deep > 0.8 * total, $"main;outer;middle;leaf {deep} of {total}:\n{string.Join('\n', lines)}");
+        Assert.InRange((double)direct / deep, 0.07, 0.13);
+        Assert.Equal(lines.Order(StringComparer.Ordinal), lines);
+    }
 }

@@ -161,6 +161,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
+            ProfileStackDepth = ProfileOutput.StackDepth(settings),
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
             .Where(i => File.Exists(i.ElfPath)).ToList();

@@ -169,6 +169,11 @@ public class ProfiledMachineSettings : MachineSettings
     [Description("With --profile: functions listed in the profile (default 30).")]
     public int? ProfileTop { get; init; }
 
+    [CommandOption("--profile-folded <FILE>")]
+    [Description("With --profile: also record each sample's callers (the frame-pointer chain, up to 64) and write the stacks to FILE in the " +
+        "folded format of flame-graph tools (flamegraph.pl, speedscope): \"mode;caller;...;function cycles\" (docs/DEBUGGING.md).")]
+    public string? ProfileFolded { get; init; }
+
     public bool Profiling => Profile is { IsSet: true };
     public string? ProfileFile => Profiling && !string.IsNullOrEmpty(Profile!.Value) ? Profile.Value : null;
 
@@ -178,12 +183,14 @@ public class ProfiledMachineSettings : MachineSettings
         OnlyWith(ProfilePeriod != null, Profiling, "--profile-period", "--profile");
         OnlyWith(ProfileFrom != null, Profiling, "--profile-from", "--profile");
         OnlyWith(ProfileTop != null, Profiling, "--profile-top", "--profile");
+        OnlyWith(ProfileFolded != null, Profiling, "--profile-folded", "--profile");
         Require(ProfilePeriod is null or >= 1, "--profile-period must be at least 1 cycle");
         Require(ProfileFrom is null or >= 0, "--profile-from must not be negative");
         Require(ProfileTop is null or >= 1, "--profile-top must be at least 1");
         Require(MaxInstructions is null or > 0, "--max-instructions must be positive");
         if (StatsJson != null) OutputPaths.CheckOutputFile("--stats-json", StatsJson);
         if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
+        if (ProfileFolded != null) OutputPaths.CheckOutputFile("--profile-folded", ProfileFolded);
         if (ProfileFile is string f)
         {
             // `--profile prog.elf` takes the ELF as the profile's FILE: never overwrite an image.

@@ -87,6 +87,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
+            ProfileStackDepth = ProfileOutput.StackDepth(settings),
             Arguments = ProgramArguments(),
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);

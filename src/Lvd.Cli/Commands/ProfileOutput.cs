@@ -12,6 +12,11 @@ internal static class ProfileOutput
     /// <summary>The sample period to give the machine: 0 when --profile is not set (the options are checked by ProfiledMachineSettings).</summary>
     public static long Period(ProfiledMachineSettings s) => s.Profiling ? s.ProfilePeriod ?? DefaultPeriod : 0;
 
+    /// <summary>Callers recorded per sample for --profile-folded (0: none).</summary>
+    public const int FoldedDepth = 64;
+
+    public static int StackDepth(ProfiledMachineSettings s) => s.ProfileFolded != null ? FoldedDepth : 0;
+
     public static bool IsElf(string path)
     {
         using var f = File.OpenRead(path);
@@ -54,6 +59,7 @@ internal static class ProfileOutput
         var symbols = Symbolizer.FromElf(elf);
         configure?.Invoke(symbols);
         var report = ProfileReport.Build(profiler, symbols);
+        if (s.ProfileFolded is string folded) File.WriteAllLines(folded, ProfileReport.Folded(profiler, symbols));
         string? file = s.ProfileFile;
         if (file == null)
         {

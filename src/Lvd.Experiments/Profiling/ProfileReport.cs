@@ -75,4 +75,32 @@ public sealed class ProfileReport
             Rows(byFunction.Select(kv => new ProfileRow(kv.Key.Item1, kv.Key.Item2, kv.Value.Sum(), kv.Value))),
             Rows(byMode.Select(kv => new ProfileRow(kv.Key, kv.Key, kv.Value.Sum(), kv.Value))));
     }
+
+    /// <summary>
+    /// The recorded stacks in the folded format of flame-graph tools (Brendan Gregg's
+    /// flamegraph.pl, speedscope, Perfetto's importers): one line per distinct stack,
+    /// "mode;outermost caller;...;caller;function cycles", all vCPUs merged, lines sorted. A
+    /// caller is named by the function that holds its return address minus one (the call);
+    /// unnamed addresses are printed in hex. Values are modeled cycles (samples x period).
+    /// </summary>
+    public static IReadOnlyList<string> Folded(Profiler profiler, Symbolizer symbols)
+    {
+        var byLine = new Dictionary<string, long>(StringComparer.Ordinal);
+        var names = new List<string>();
+        foreach (var v in profiler.Vcpus)
+        {
+            foreach (var (stack, count) in v.Stacks)
+            {
+                names.Clear();
+                names.Add(ModeOf(stack.Leaf));
+                var callers = stack.Callers;
+                for (int i = callers.Length - 1; i >= 0; i--) names.Add(symbols.Lookup(callers[i] - 1) ?? $"0x{callers[i]:x}");
+                names.Add(NameOf(stack.Leaf, symbols));
+                // ';' separates frames and the last ' ' the value: neither may appear in a name.
+                string line = string.Join(';', names.Select(n => n.Replace(';', ':').Replace(' ', '_')));
+                byLine[line] = byLine.GetValueOrDefault(line) + count * profiler.Period;
+            }
+        }
+        return [.. byLine.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}")];
+    }
 }

@@ -22,7 +22,7 @@ public sealed record DebugImage(string Name, string ElfPath);
 /// </summary>
 public sealed class GdbStub : IDisposable
 {
-    private readonly Machine.Machine _machine;
+    private Machine.Machine _machine;
     private readonly IReadOnlyList<DebugImage> _images;
     private readonly TcpListener _listener;
     private TcpClient? _client;
@@ -37,6 +37,19 @@ public sealed class GdbStub : IDisposable
     /// <summary>Thread (vCPU) for registers and memory (Hg), and the vCPU of the last stop.</summary>
     private int _gThread, _stopThread;
     private string _lastStop = "S05";
+
+    /// <summary>What a reverse request replays the run from power-on for: one position, the scan for the last hit, or the start.</summary>
+    private enum ReplayKind { ToPosition, ScanForHit, ToStart }
+
+    private sealed record Replay(ReplayKind Kind, RunPosition Target, DebugStop Report, ulong[] Breakpoints,
+        (ulong Address, int Length, WatchKind Kind)[] Watchpoints);
+
+    private Replay? _replay;
+    /// <summary>gdb wrote registers or memory: a replay would not reach the state gdb saw.</summary>
+    private bool _modified;
+
+    /// <summary>The run was ended for a reverse request: run it again from power-on and call <see cref="Rebind"/> in its setup.</summary>
+    public bool ReplayPending => _replay != null;
 
     public int Port { get; }
 
@@ -99,9 +112,85 @@ public sealed class GdbStub : IDisposable
         lock (_writeLock) { try { _stream!.Write(bytes); _stream.Flush(); } catch (IOException) { } }
     }
 
+    /// <summary>
+    /// The setup of a replay (<see cref="ReplayPending"/>): the stub serves the new machine with the
+    /// same breakpoints and watchpoints, and stops it where the reverse request goes.
+    /// </summary>
+    public void Rebind(Machine.Machine machine)
+    {
+        var r = _replay ?? throw new InvalidOperationException("no replay was asked for");
+        _machine = machine;
+        _debug = machine.AttachDebugger(OnStopped);
+        _monitor = new GdbMonitor(machine, _images);
+        foreach (ulong b in r.Breakpoints) _debug.AddBreakpoint(b);
+        foreach (var (address, length, kind) in r.Watchpoints) _debug.AddWatchpoint(address, length, kind);
+        switch (r.Kind)
+        {
+            case ReplayKind.ToStart:
+                _replay = null;
+                _stopThread = _gThread = 0;
+                _lastStop = "T05replaylog:begin;thread:1;";
+                _running = false;
+                Send(_lastStop);
+                Serve();
+                break;
+            default:
+                // On the way, breakpoints and watchpoints are passed (and listed for a scan).
+                _debug.RecordHits();
+                _debug.RunTo(r.Target);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// `bs` and `bc`: ends this run and asks for a replay from power-on (the machine is
+    /// deterministic): to the boundary before the selected vCPU's last instruction, or, for
+    /// reverse-continue, first to here while listing breakpoint and watchpoint hits, then to the last of them.
+    /// </summary>
+    private bool Reverse(bool toHit, out string? reply)
+    {
+        reply = null;
+        if (_finished) { reply = "E01"; return false; }
+        if (_modified) { reply = "E02"; return false; }
+        var cpu = Selected;
+        var bps = _debug!.Breakpoints.ToArray();
+        var watches = _debug.Watchpoints.ToArray();
+        var here = new RunPosition(cpu.Id, cpu.Instructions);
+        if (!toHit && cpu.Instructions == 0)
+        {
+            _lastStop = $"T05replaylog:begin;thread:{cpu.Id + 1:x};";
+            reply = _lastStop;
+            return false;
+        }
+        _replay = toHit
+            ? new Replay(ReplayKind.ScanForHit, here, default, bps, watches)
+            : new Replay(ReplayKind.ToPosition, here with { Instructions = cpu.Instructions - 1 }, new DebugStop(DebugStopReason.Step), bps, watches);
+        _debug.Clear();
+        _running = true;
+        _machine.StopFromDebugger("lvd: the run is replayed from power-on (gdb reverse execution)");
+        return true;
+    }
+
     private void OnStopped(Cpu cpu, DebugStop stop)
     {
         if (_detached) return;
+        if (stop.Reason == DebugStopReason.Position && _replay is { } r)
+        {
+            if (r.Kind == ReplayKind.ScanForHit)
+            {
+                // Here again: the last hit before here is where reverse-continue goes (none: the start).
+                var hits = _debug!.RecordHits();
+                _replay = hits.Count == 0
+                    ? r with { Kind = ReplayKind.ToStart }
+                    : r with { Kind = ReplayKind.ToPosition, Target = hits[^1].Position, Report = hits[^1].Stop };
+                _debug.Clear();
+                _machine.StopFromDebugger("lvd: the run is replayed from power-on (gdb reverse execution)");
+                return;
+            }
+            _replay = null;
+            _debug!.EndRecording();
+            stop = r.Report;
+        }
         _stopThread = _gThread = cpu.Id;
         string why = stop.Reason switch
         {
@@ -177,7 +266,7 @@ public sealed class GdbStub : IDisposable
         {
             case '?': reply = _lastStop; return false;
             case 'g': reply = GdbRegisters.ReadAll(Selected); return false;
-            case 'G': reply = GdbRegisters.WriteAll(Selected, p[1..]) ? "OK" : "E01"; return false;
+            case 'G': reply = GdbRegisters.WriteAll(Selected, p[1..]) ? "OK" : "E01"; _modified |= reply == "OK"; return false;
             case 'p':
                 reply = int.TryParse(p[1..], NumberStyles.HexNumber, null, out int rn) ? GdbRegisters.Read(Selected, rn) ?? "E01" : "E01";
                 return false;
@@ -186,10 +275,12 @@ public sealed class GdbStub : IDisposable
                 int eq = p.IndexOf('=');
                 reply = eq > 1 && int.TryParse(p[1..eq], NumberStyles.HexNumber, null, out int wn) && GdbRegisters.Write(Selected, wn,
                     p[(eq + 1)..]) ? "OK" : "E01";
+                _modified |= reply == "OK";
                 return false;
             }
             case 'm': reply = ReadMemory(p[1..]); return false;
-            case 'M': reply = WriteMemory(p[1..]); return false;
+            case 'M': reply = WriteMemory(p[1..]); _modified |= reply == "OK"; return false;
+            case 'b' when p is "bs" or "bc": return Reverse(toHit: p == "bc", out reply);
             case 'H':
                 if (p.Length > 2 && p[1] == 'g' && ParseThread(p[2..]) is int t) _gThread = t < 0 ? _stopThread : t;
                 reply = "OK";
@@ -315,7 +406,7 @@ public sealed class GdbStub : IDisposable
     private string Query(string p)
     {
         if (p.StartsWith("qSupported", StringComparison.Ordinal))
-            return "PacketSize=4000;qXfer:features:read+;qXfer:libraries:read+;vContSupported+;swbreak+;hwbreak+";
+            return "PacketSize=4000;qXfer:features:read+;qXfer:libraries:read+;vContSupported+;swbreak+;hwbreak+;ReverseStep+;ReverseContinue+";
         if (p == "qAttached") return "1";
         if (p == "qC") return $"QC{_stopThread + 1:x}";
         if (p == "qfThreadInfo") return "m" + string.Join(',', _machine.Cpus.Select(c => (c.Id + 1).ToString("x")));

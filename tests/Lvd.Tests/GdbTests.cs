@@ -274,6 +274,61 @@ public sealed class GdbTests
         Assert.Equal(Stats(plainStats).GetProperty("instructions").GetInt64(), Stats(gdbStats).GetProperty("instructions").GetInt64());
     }
 
+    /// <summary>The values of the `info registers` lines in gdb's output, in order (name and hex value).</summary>
+    private static List<string> RegisterLines(string log) =>
+        [.. Regex.Matches(log, @"^(rip|rsp|rax|rdi|eflags|cr3|eptp_index)\s+(0x[0-9a-f]+|-?\d+)", RegexOptions.Multiline).Select(m => m.Value)];
+
+    [Fact]
+    public void GdbRunsBackwardsByReplayingTheRunFromPowerOn()
+    {
+        string elf = ProgramElf();
+        string dir = Guest.TempDir("gdb");
+        string plainStats = Path.Combine(dir, "exec-plain-rev.json"), gdbStats = Path.Combine(dir, "exec-gdb-rev.json");
+        var plain = CliTests.Lvd("exec", elf, "--stats-json", plainStats);
+        var (log, status, stdout, _) = WithGdb(["exec", elf, "--stats-json", gdbStats], elf,
+            "break square", "continue", "continue", "continue", "print x", "reverse-continue", "print x", "print counter",
+            "stepi", "info registers rip rsp rax rdi eflags", "stepi", "info registers rip rsp rax rdi eflags", "reverse-stepi",
+            "info registers rip rsp rax rdi eflags", "reverse-continue", "print x", "reverse-continue", "print x", "reverse-continue",
+            "print $pc == _start", "continue", "print x", "delete", "continue");
+        Assert.Contains("$1 = 2", log);                     // the third call: square(2)
+        Assert.Contains("$2 = 1", log);                     // back to the second call
+        Assert.Contains("$3 = 0", log);                     // counter before the second call returned: square(0)
+        var regs = RegisterLines(log);
+        Assert.Equal(15, regs.Count);
+        Assert.Equal(regs[0..5], regs[10..15]);              // reverse-stepi restored every register
+        Assert.NotEqual(regs[0], regs[5]);                   // the step did move
+        Assert.Contains("$4 = 1", log);                     // the entry of the call we stepped in
+        Assert.Contains("$5 = 0", log);                     // the first call
+        Assert.Contains("No more reverse-execution history.", log);
+        Assert.Contains("$6 = 1", log);                     // at power-on again
+        Assert.Contains("$7 = 0", log);                     // and forward to the first call
+        Assert.Contains("exited with code 03", log);
+        Assert.Equal(3, status);
+        // Every replay writes the output again: the user sees it once.
+        Assert.Equal(plain.Stdout, stdout);
+        Assert.Equal(Stats(plainStats).GetProperty("cycles").GetInt64(), Stats(gdbStats).GetProperty("cycles").GetInt64());
+    }
+
+    [Fact]
+    public void ReverseStepiRestoresAnIsolatedDriversRegistersOnFourVcpus()
+    {
+        string[] boot = ["boot", "--cpus", "4", "--isolate", "nullnet", "--workload", "nullnet", "--duration", "1000000"];
+        var plain = CliTests.Lvd(boot);
+        string kernel = Guest.Path("build", "kernel", "kernel.elf");
+        var (log, status, stdout, stderr) = WithGdb(boot, kernel,
+            "break ndo_start_xmit_handler", "continue", "stepi", "stepi", "info registers rip rsp rax rdi cr3 eptp_index", "stepi",
+            "info registers rip rsp rax rdi cr3 eptp_index", "reverse-stepi", "info registers rip rsp rax rdi cr3 eptp_index",
+            "delete", "continue");
+        Assert.Matches(@"hit Breakpoint 1(\.\d)?, ndo_start_xmit_handler", log);
+        var regs = RegisterLines(log);
+        Assert.Equal(18, regs.Count);
+        Assert.Equal(regs[0..6], regs[12..18]);
+        Assert.Equal("eptp_index     0x1", Regex.Replace(regs[5], @"\s+", "     "));
+        Assert.Contains("exited normally", log);
+        Assert.True(status == 0, stderr);
+        Assert.Equal(plain.Stdout, stdout);
+    }
+
     [Fact]
     public void KillFromGdbEndsTheRunWithStatus137AndDetachLetsItFinish()
     {

@@ -168,12 +168,12 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
         ProgramResult result;
-        if (progress == null) result = ProgramRunner.Run(elf, options);
+        if (progress == null) result = gdb?.Run(() => ProgramRunner.Run(elf, options)) ?? ProgramRunner.Run(elf, options);
         else
         {
             var run = Task.Run(() =>
             {
-                try { return ProgramRunner.Run(elf, options); }
+                try { return gdb?.Run(() => ProgramRunner.Run(elf, options)) ?? ProgramRunner.Run(elf, options); }
                 finally { progress.RunFinished(); }
             }, cancellationToken);
             progress.Show(Terminal.Stderr);

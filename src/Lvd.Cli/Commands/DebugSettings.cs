@@ -112,10 +112,14 @@ internal sealed class TimelineSession
     public void Finished() => _timeline?.Write(_path);
 }
 
-/// <summary>`--gdb`: the stub put into a run's setup (after the hypervisor is installed), told when the run ends.</summary>
+/// <summary>
+/// `--gdb`: the stub put into a run's setup (after the hypervisor is installed), told when the run ends. For reverse
+/// execution the session runs the guest again from power-on (<see cref="Run"/>) as often as gdb asks, the stub serving each new machine.
+/// </summary>
 internal sealed class GdbSession
 {
     private GdbStub? _stub;
+    private ReplayOutput? _output;
 
     /// <summary>The run options with the stub waiting for gdb once the machine is set up; null session without --gdb.</summary>
     public static RunOptions Attach(RunOptions options, int? port, string elf, IReadOnlyList<DebugImage> images, out GdbSession? session)
@@ -124,17 +128,36 @@ internal sealed class GdbSession
         if (port is not int p) return options;
         var s = session = new GdbSession();
         var previous = options.Setup;
+        s._output = new ReplayOutput(options.SerialOut ?? Stream.Null);
         return options with
         {
+            SerialOut = s._output,
             Setup = m =>
             {
                 previous?.Invoke(m);
+                if (s._stub is { ReplayPending: true } replaying)
+                {
+                    replaying.Rebind(m);
+                    return;
+                }
                 s._stub = new GdbStub(m, p, images);
                 string libs = images.Count == 0 ? "" : " (the domains' symbols load as libraries)";
                 Console.Error.WriteLine($"lvd: gdb stub waiting on 127.0.0.1:{s._stub.Port}: gdb {elf} -ex 'target remote :{s._stub.Port}'{libs}");
                 s._stub.WaitForGdb();
             },
         };
+    }
+
+    /// <summary>Runs the guest, and again from power-on for each reverse request of gdb; the last run's result.</summary>
+    public ProgramResult Run(Func<ProgramResult> run)
+    {
+        var result = run();
+        while (_stub is { ReplayPending: true })
+        {
+            _output!.Rewind();
+            result = run();
+        }
+        return result;
     }
 
     public void Finished(ProgramResult result)

@@ -92,7 +92,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
-        var result = ProgramRunner.Run(settings.Elf, options);
+        var result = gdb?.Run(() => ProgramRunner.Run(settings.Elf, options)) ?? ProgramRunner.Run(settings.Elf, options);
         gdb?.Finished(result);
         timeline?.Finished();
         if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted)

@@ -3,13 +3,26 @@ using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Diagnostics;
 
-public enum DebugStopReason { Breakpoint, Step, Watchpoint, Interrupt }
+public enum DebugStopReason { Breakpoint, Step, Watchpoint, Interrupt, Position }
 
 /// <summary>What a data watchpoint catches: writes that change the watched bytes, reads, or both (SDM 17.2.4: W, R/W).</summary>
 public enum WatchKind { Write, Read, Access }
 
-/// <summary>Why a vCPU stopped: a breakpoint at RIP, a finished step, a watchpoint (which one, the access), or a break request.</summary>
+/// <summary>
+/// Why a vCPU stopped: a breakpoint at RIP, a finished step, a watchpoint (which one, the access), a break request, or the
+/// position asked for with <see cref="DebugControl.RunTo"/>.
+/// </summary>
 public readonly record struct DebugStop(DebugStopReason Reason, ulong Address = 0, WatchKind Watch = WatchKind.Write);
+
+/// <summary>
+/// A point of a run: the instruction boundary of vCPU <paramref name="Cpu"/> after it retired
+/// <paramref name="Instructions"/> instructions. The machine is deterministic, so the whole
+/// machine's state at a position is the same in every run of the same inputs.
+/// </summary>
+public readonly record struct RunPosition(int Cpu, long Instructions);
+
+/// <summary>A breakpoint or watchpoint that a recording run passed (<see cref="DebugControl.RecordHits"/>), at the boundary before the instruction.</summary>
+public readonly record struct DebugHit(RunPosition Position, DebugStop Stop);
 
 /// <summary>
 /// A generic debugger interface to the machine (a gdb stub is one client): breakpoints by
@@ -43,6 +56,10 @@ public sealed class DebugControl
     /// <summary>Per vCPU: a read watch matched the operand of the instruction being executed.</summary>
     private readonly Watch?[] _readHit;
     private volatile bool _breakRequested;
+    /// <summary>The position to stop at (<see cref="RunTo"/>); Cpu -1: none.</summary>
+    private RunPosition _target = new(-1, 0);
+    /// <summary>Recording: breakpoint and watchpoint hits are listed here instead of stopping.</summary>
+    private List<DebugHit>? _hits;
 
     /// <summary>Called on the machine's thread when a vCPU stops; the run resumes when it returns.</summary>
     public Action<Cpu, DebugStop> Stopped { get; }
@@ -59,6 +76,30 @@ public sealed class DebugControl
     }
 
     public IReadOnlyList<ulong> Breakpoints => _breakpoints;
+
+    /// <summary>The data watchpoints set: address, length, kind.</summary>
+    public IEnumerable<(ulong Address, int Length, WatchKind Kind)> Watchpoints
+    {
+        get { foreach (var w in _watches) yield return (w.Address, w.Length, w.Kind); }
+    }
+
+    /// <summary>
+    /// Stops the run (<see cref="DebugStopReason.Position"/>) when <paramref name="target"/>'s vCPU
+    /// reaches the boundary after that many of its instructions; only the block that holds it runs
+    /// one instruction at a time, so the run is the same cycle for cycle.
+    /// </summary>
+    public void RunTo(RunPosition target)
+    {
+        if (target.Cpu < 0 || target.Cpu >= _step.Length) throw new ArgumentOutOfRangeException(nameof(target), "no such vCPU");
+        _target = target;
+        Rearm();
+    }
+
+    /// <summary>From now on breakpoints and watchpoints do not stop the run: their hits are listed (a replay that looks for the last one).</summary>
+    public IReadOnlyList<DebugHit> RecordHits() => _hits ??= [];
+
+    /// <summary>Breakpoints and watchpoints stop the run again.</summary>
+    public void EndRecording() => _hits = null;
 
     /// <summary>A breakpoint at a guest-linear address (in every address space: the stop says which vCPU and context hit it).</summary>
     public void AddBreakpoint(ulong address)
@@ -134,15 +175,18 @@ public sealed class DebugControl
 
     private void Rearm()
     {
-        foreach (var c in _machine.Cpus) c.DebugArmed = _breakpoints.Length > 0 || _watches.Count > 0 || _step[c.Id] != 0 || _breakRequested;
+        foreach (var c in _machine.Cpus)
+            c.DebugArmed = _breakpoints.Length > 0 || _watches.Count > 0 || _step[c.Id] != 0 || _breakRequested || _target.Cpu == c.Id;
     }
 
     // ---- called by the vCPU's run loop (Cpu.Debug.cs) ----
 
-    /// <summary>Whether the block at [rip, rip + length) must run one instruction at a time.</summary>
-    internal bool NeedsStepwise(Cpu cpu, ulong rip, int length)
+    /// <summary>Whether the block at [rip, rip + length) of <paramref name="ops"/> instructions must run one instruction at a time.</summary>
+    internal bool NeedsStepwise(Cpu cpu, ulong rip, int length, int ops)
     {
         if (_step[cpu.Id] != 0 || _watches.Count > 0 || _breakRequested) return true;
+        // An op retires at most two instructions (a fused compare and branch).
+        if (_target.Cpu == cpu.Id && (ulong)(_target.Instructions - cpu.Instructions) < 2 * (ulong)ops) return true;
         var bps = _breakpoints;
         if (bps.Length == 0) return false;
         int i = Array.BinarySearch(bps, rip);
@@ -156,9 +200,18 @@ public sealed class DebugControl
         int id = cpu.Id;
         ulong rip = cpu.Rip;
         DebugStop? stop = null;
-        if (_breakRequested) { _breakRequested = false; stop = new DebugStop(DebugStopReason.Interrupt); }
+        if (_target.Cpu == id && cpu.Instructions == _target.Instructions)
+        {
+            _target = new RunPosition(-1, 0);
+            stop = new DebugStop(DebugStopReason.Position, rip);
+        }
+        else if (_breakRequested) { _breakRequested = false; stop = new DebugStop(DebugStopReason.Interrupt); }
         else if (_step[id] == 2) stop = new DebugStop(DebugStopReason.Step);
-        else if (_resumeAt[id] != rip && Array.BinarySearch(_breakpoints, rip) >= 0) stop = new DebugStop(DebugStopReason.Breakpoint, rip);
+        else if (_resumeAt[id] != rip && Array.BinarySearch(_breakpoints, rip) >= 0)
+        {
+            stop = new DebugStop(DebugStopReason.Breakpoint, rip);
+            if (_hits != null) { _hits.Add(new DebugHit(new RunPosition(id, cpu.Instructions), stop.Value)); stop = null; }
+        }
         if (stop is { } s) Stop(cpu, s);
         if (_step[id] == 1) _step[id] = 2;
     }
@@ -206,7 +259,11 @@ public sealed class DebugControl
             cur.CopyTo(w.Value);
             hit ??= w;
         }
-        if (hit != null) Stop(cpu, new DebugStop(DebugStopReason.Watchpoint, hit.Address, hit.Kind));
+        if (hit == null) return;
+        var watchStop = new DebugStop(DebugStopReason.Watchpoint, hit.Address, hit.Kind);
+        // A recording lists the boundary before the access: where a reverse run stops, as gdb expects.
+        if (_hits != null) _hits.Add(new DebugHit(new RunPosition(id, cpu.Instructions - 1), watchStop));
+        else Stop(cpu, watchStop);
     }
 
     private void Stop(Cpu cpu, DebugStop stop)

@@ -39,7 +39,7 @@ public sealed partial class Cpu
         do
         {
             var block = GetBlock();
-            bool chain = d.NeedsStepwise(this, Rip, block.ByteLength) ? RunBlockStepwise(block, d) : RunBlock(block);
+            bool chain = d.NeedsStepwise(this, Rip, block.ByteLength, block.Ops.Length) ? RunBlockStepwise(block, d) : RunBlock(block);
             if (!chain) break;
         }
         while (Cycles < _cycleLimit && Instructions < _instructionLimit && !_attention);

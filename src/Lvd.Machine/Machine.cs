@@ -17,8 +17,6 @@ public record MachineConfig
     public Stream? SerialOut { get; init; }
     /// <summary>Keep a copy of serial output in memory (tests, reports).</summary>
     public bool CaptureSerial { get; init; }
-    /// <summary>Print every executed instruction here (decodes one instruction per block: slow).</summary>
-    public TextWriter? Trace { get; init; }
     /// <summary>
     /// RAM at the top kept from the guest for software that runs in VMX root operation (firmware
     /// or a hypervisor): absent from the guest's memory map; a 2 MiB multiple.
@@ -94,6 +92,8 @@ public sealed class Machine : IPlatform
     /// <summary>Reports VMFUNCs, VM exits, IDT deliveries and VMX-root markers to <paramref name="events"/> from now on.</summary>
     public void AttachEvents(Diagnostics.IMachineEvents events)
     {
+        // A second recorder (a trace beside a timeline) hears the same events.
+        if (Events != null) events = new Diagnostics.MachineEventsPair(Events, events);
         Events = events;
         foreach (var c in Cpus) c.AttachEvents(events);
     }
@@ -107,8 +107,19 @@ public sealed class Machine : IPlatform
     /// </summary>
     public Diagnostics.DebugControl AttachDebugger(Action<Cpu, Diagnostics.DebugStop> stopped)
     {
-        if (Debugger != null) throw new InvalidOperationException("a debugger is already attached");
-        Debugger = new Diagnostics.DebugControl(this, stopped);
+        if (Debugger?.Stopped != null) throw new InvalidOperationException("a debugger is already attached");
+        var d = DebugControlOf();
+        d.Stopped = stopped;
+        return d;
+    }
+
+    /// <summary>Shows <paramref name="tracer"/> each instruction of <paramref name="window"/> (beside a debugger, if one is attached).</summary>
+    public void AttachTracer(Diagnostics.IInstructionTracer tracer, Diagnostics.TraceWindow window) => DebugControlOf().Trace(tracer, window);
+
+    private Diagnostics.DebugControl DebugControlOf()
+    {
+        if (Debugger != null) return Debugger;
+        Debugger = new Diagnostics.DebugControl(this, null);
         foreach (var c in Cpus) c.AttachDebugger(Debugger);
         return Debugger;
     }
@@ -153,7 +164,7 @@ public sealed class Machine : IPlatform
         Apics = new LocalApic[config.CpuCount];
         for (int i = 0; i < Cpus.Length; i++)
         {
-            Cpus[i] = new Cpu(i, Memory, Costs, this, config.Trace);
+            Cpus[i] = new Cpu(i, Memory, Costs, this);
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }

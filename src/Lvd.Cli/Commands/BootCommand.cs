@@ -158,7 +158,6 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = progress?.Watch(serial) ?? serial,
             Setup = m => { interrupt.Attach(m); progress?.Attach(m); },
-            Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
             ProfileStackDepth = ProfileOutput.StackDepth(settings),
@@ -166,6 +165,14 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
             .Where(i => File.Exists(i.ElfPath)).ToList();
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
+        Symbolizer? traceSymbols = null;
+        if (settings.Trace)
+        {
+            traceSymbols = Symbolizer.FromElf(elf);
+            ProfileOutput.KernelUserImage(traceSymbols);
+            ProfileOutput.DomainImages(traceSymbols, cc.RepoRoot, modules.Select(m => m.Name));
+        }
+        options = TraceSession.Attach(options, settings, a => traceSymbols?.NameWithOffset(a), out var trace);
         options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
         ProgramResult result;
         if (progress == null) result = gdb?.Run(() => ProgramRunner.Run(elf, options)) ?? ProgramRunner.Run(elf, options);
@@ -180,6 +187,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             result = run.GetAwaiter().GetResult();
         }
         gdb?.Finished(result);
+        trace?.Dispose();
         timeline?.Finished();
         string text = log.Text;
         var userNames = spec.UserDomains.Select(DomainBuilder.Name).ToList();

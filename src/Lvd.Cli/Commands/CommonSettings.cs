@@ -140,7 +140,8 @@ public class ProfiledMachineSettings : MachineSettings
     public long? MaxInstructions { get; init; }
 
     [CommandOption("--trace")]
-    [Description("Print every executed instruction to stderr (slow).")]
+    [Description("Print every executed instruction to stderr with the registers it changed, and the run's events between them (VMFUNC, VM " +
+        "exits, interrupts, exceptions, kills); narrowed by --trace-from/-to/-cpus/-range/-events; the modeled run is unchanged (slow).")]
     public bool Trace { get; init; }
 
     [CommandOption("--stats-json <FILE>")]

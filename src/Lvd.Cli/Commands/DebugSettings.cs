@@ -35,15 +35,85 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
     [Description("With --timeline: only these kinds (comma list of calls, exits, interrupts, exceptions, kills; default all).")]
     public string? TimelineEvents { get; init; }
 
+    [CommandOption("--trace-from <CYCLE>")]
+    [Description("With --trace: trace from this modeled cycle of each vCPU's clock on (default 0).")]
+    public long? TraceFrom { get; init; }
+
+    [CommandOption("--trace-to <CYCLE>")]
+    [Description("With --trace: trace up to this modeled cycle (default: the end).")]
+    public long? TraceTo { get; init; }
+
+    [CommandOption("--trace-cpus <LIST>")]
+    [Description("With --trace: only these vCPUs (comma list, e.g. 0,2; default all).")]
+    public string? TraceCpus { get; init; }
+
+    [CommandOption("--trace-events <KINDS>")]
+    [Description("With --trace: the events shown between the instructions (comma list of calls, exits, interrupts, exceptions, kills, or " +
+        "none; default all).")]
+    public string? TraceEvents { get; init; }
+
+    [CommandOption("--trace-range <START-END>")]
+    [Description("With --trace: only instructions whose address is in [START, END) (hex guest-linear addresses, e.g. 0x400000-0x401000).")]
+    public string? TraceRange { get; init; }
+
     /// <summary>The timeline's filter (the options are checked by <see cref="Check"/>).</summary>
-    public TimelineFilter TimelineFilter => new()
+    public TimelineFilter TimelineFilter => EventWindow(TimelineFrom, TimelineTo, TimelineCpus, TimelineEvents);
+
+    /// <summary>Which events the trace shows between its instructions.</summary>
+    public TimelineFilter TraceEventFilter => TraceEvents == "none" ? new TimelineFilter { Kinds = TimelineKinds.None }
+        : EventWindow(TraceFrom, TraceTo, TraceCpus, TraceEvents);
+
+    /// <summary>Which instructions the trace shows.</summary>
+    public Lvd.Machine.Diagnostics.TraceWindow TraceWindow
     {
-        FromCycle = TimelineFrom ?? 0,
-        ToCycle = TimelineTo ?? long.MaxValue,
-        Cpus = TimelineCpus == null ? null : TimelineCpus.Split(',',
-            StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet(),
-        Kinds = TimelineEvents == null ? TimelineKinds.All : TimelineFilter.ParseKinds(TimelineEvents, out _) ?? TimelineKinds.All,
+        get
+        {
+            ulong from = 0, to = ulong.MaxValue;
+            if (TraceRange != null) ParseRange(TraceRange, out from, out to);
+            ulong mask = ulong.MaxValue;
+            if (ParseCpus(TraceCpus) is { } cpus) { mask = 0; foreach (int c in cpus) mask |= 1UL << c; }
+            return new(from, to, TraceFrom ?? 0, TraceTo ?? long.MaxValue, mask);
+        }
+    }
+
+    private static HashSet<int>? ParseCpus(string? list) =>
+        list?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet();
+
+    private static TimelineFilter EventWindow(long? from, long? to, string? cpus, string? kinds) => new()
+    {
+        FromCycle = from ?? 0,
+        ToCycle = to ?? long.MaxValue,
+        Cpus = ParseCpus(cpus),
+        Kinds = kinds == null ? TimelineKinds.All : TimelineFilter.ParseKinds(kinds, out _) ?? TimelineKinds.All,
     };
+
+    private static bool ParseRange(string text, out ulong from, out ulong to)
+    {
+        from = to = 0;
+        var parts = text.Split('-');
+        static bool Hex(string t, out ulong v) =>
+            ulong.TryParse(t.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? t[2..] : t, System.Globalization.NumberStyles.HexNumber,
+                null, out v);
+        return parts.Length == 2 && Hex(parts[0].Trim(), out from) && Hex(parts[1].Trim(), out to) && from < to;
+    }
+
+    /// <summary>The checks of one set of window options (--timeline-* or --trace-*), given only with their main option.</summary>
+    private void CheckWindow(string prefix, bool on, long? from, long? to, string? cpus, string? kinds, bool noneAllowed)
+    {
+        string main = "--" + prefix;
+        OnlyWith(from != null, on, main + "-from", main);
+        OnlyWith(to != null, on, main + "-to", main);
+        OnlyWith(cpus != null, on, main + "-cpus", main);
+        OnlyWith(kinds != null, on, main + "-events", main);
+        Require(from is null or >= 0, $"{main}-from must not be negative");
+        Require(to is null || to >= (from ?? 0), $"{main}-to must not be below {main}-from");
+        if (cpus != null)
+            foreach (var c in cpus.Split(',', StringSplitOptions.TrimEntries))
+                Require(int.TryParse(c, out int n) && n is >= 0 and < 64, $"{main}-cpus {cpus}: a comma list of vCPU numbers (0, 1, ...)");
+        if (kinds != null && !(noneAllowed && kinds == "none") && Lvd.Debugging.TimelineFilter.ParseKinds(kinds, out string? bad) == null)
+            throw new UsageException($"{main}-events {kinds}: {(bad == null ? "no kind given" : $"unknown kind '{bad}'")} (calls, " +
+                $"exits, interrupts, exceptions, kills{(noneAllowed ? ", or none" : "")})");
+    }
 
     /// <summary>The port to listen on, or null without --gdb.</summary>
     public int? GdbPort => Gdb is { IsSet: true } g ? string.IsNullOrEmpty(g.Value) ? DefaultGdbPort : int.Parse(g.Value) : null;
@@ -51,19 +121,11 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
     protected override void Check()
     {
         base.Check();
-        OnlyWith(TimelineFrom != null, Timeline != null, "--timeline-from", "--timeline");
-        OnlyWith(TimelineTo != null, Timeline != null, "--timeline-to", "--timeline");
-        OnlyWith(TimelineCpus != null, Timeline != null, "--timeline-cpus", "--timeline");
-        OnlyWith(TimelineEvents != null, Timeline != null, "--timeline-events", "--timeline");
-        Require(TimelineFrom is null or >= 0, "--timeline-from must not be negative");
-        Require(TimelineTo is null || TimelineTo >= (TimelineFrom ?? 0), "--timeline-to must not be below --timeline-from");
-        if (TimelineCpus != null)
-            foreach (var c in TimelineCpus.Split(',', StringSplitOptions.TrimEntries))
-                Require(int.TryParse(c, out int n) && n is >= 0 and < 64,
-                    $"--timeline-cpus {TimelineCpus}: a comma list of vCPU numbers (0, 1, ...)");
-        if (TimelineEvents != null && Lvd.Debugging.TimelineFilter.ParseKinds(TimelineEvents, out string? bad) == null)
-            throw new UsageException($"--timeline-events {TimelineEvents}: {(bad == null ? "no kind given" : $"unknown kind '{bad}'")} (calls, " +
-                $"exits, interrupts, exceptions, kills)");
+        CheckWindow("timeline", Timeline != null, TimelineFrom, TimelineTo, TimelineCpus, TimelineEvents, noneAllowed: false);
+        CheckWindow("trace", Trace, TraceFrom, TraceTo, TraceCpus, TraceEvents, noneAllowed: true);
+        OnlyWith(TraceRange != null, Trace, "--trace-range", "--trace");
+        if (TraceRange != null && !ParseRange(TraceRange, out _, out _))
+            throw new UsageException($"--trace-range {TraceRange}: START-END, two hex addresses with START below END (e.g. 0x400000-0x401000)");
         if (Timeline != null) OutputPaths.CheckOutputFile("--timeline", Timeline);
         if (Gdb is not { IsSet: true } g) return;
         Require(string.IsNullOrEmpty(g.Value) || (int.TryParse(g.Value, out int p) && p is >= 0 and <= 65535),
@@ -82,6 +144,35 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
             throw new UsageException($"--gdb {port}: cannot listen on 127.0.0.1:{port} ({e.Message})");
         }
     }
+}
+
+/// <summary>`--trace`: the text tracer attached in each run's setup, written to stderr.</summary>
+internal sealed class TraceSession : IDisposable
+{
+    private readonly StreamWriter _out = new(Console.OpenStandardError()) { AutoFlush = false };
+
+    /// <param name="name">Names a guest address (function+offset) or null.</param>
+    public static RunOptions Attach(RunOptions options, DebuggedMachineSettings settings, Func<ulong, string?> name, out TraceSession? session)
+    {
+        session = null;
+        if (!settings.Trace) return options;
+        var s = session = new TraceSession();
+        var window = settings.TraceWindow;
+        var events = settings.TraceEventFilter;
+        var previous = options.Setup;
+        return options with
+        {
+            Setup = m =>
+            {
+                previous?.Invoke(m);
+                var tracer = new Tracer(m.Cpus.Length, s._out, name, events);
+                m.AttachTracer(tracer, window);
+                m.AttachEvents(tracer);
+            },
+        };
+    }
+
+    public void Dispose() => _out.Flush();
 }
 
 /// <summary>`--timeline`: the recorder attached in a run's setup, written when the run ends.</summary>

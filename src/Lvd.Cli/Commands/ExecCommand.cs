@@ -72,6 +72,13 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         return [];
     }
 
+    /// <summary>The program's symbols for --trace (a damaged ELF has none).</summary>
+    private static Lvd.Experiments.Profiling.Symbolizer TraceSymbols(string elf)
+    {
+        try { return Lvd.Experiments.Profiling.Symbolizer.FromElf(elf); }
+        catch (Exception x) when (x is not OutOfMemoryException) { return Lvd.Experiments.Profiling.Symbolizer.None; }
+    }
+
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         using var stdout = Console.OpenStandardOutput();
@@ -84,16 +91,17 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             Costs = settings.LoadCosts(),
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
-            Trace = settings.Trace ? Console.Error : null,
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
             ProfileStackDepth = ProfileOutput.StackDepth(settings),
             Arguments = ProgramArguments(),
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
+        options = TraceSession.Attach(options, settings, TraceSymbols(settings.Elf).NameWithOffset, out var trace);
         options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
         var result = gdb?.Run(() => ProgramRunner.Run(settings.Elf, options)) ?? ProgramRunner.Run(settings.Elf, options);
         gdb?.Finished(result);
+        trace?.Dispose();
         timeline?.Finished();
         if (result.Run.CrashReport != null || result.Run.Outcome == RunOutcome.Interrupted)
         {

@@ -73,6 +73,10 @@ public sealed class Symbolizer
         return new Location(sym.Name, at - sym.Start, ElfPath, at);
     }
 
+    /// <summary>"function+0xoffset" ("function" at its first byte) of the symbol covering the address, or null.</summary>
+    public string? NameWithOffset(ulong address) =>
+        Locate(address) is { } l ? l.Offset == 0 ? l.Name : $"{l.Name}+0x{l.Offset:x}" : null;
+
     /// <summary>This image's own symbol covering the address (through an alias, if one holds it) and the image address it stands for.</summary>
     private bool TryOwn(ulong address, out int found, out ulong at)
     {

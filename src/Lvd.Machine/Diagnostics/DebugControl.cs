@@ -21,7 +21,29 @@ public readonly record struct DebugStop(DebugStopReason Reason, ulong Address = 
 /// </summary>
 public readonly record struct RunPosition(int Cpu, long Instructions);
 
-/// <summary>A breakpoint or watchpoint that a recording run passed (<see cref="DebugControl.RecordHits"/>), at the boundary before the instruction.</summary>
+/// <summary>Observes each traced instruction (<see cref="DebugControl.Trace"/>): before it runs, and after it retired or faulted.</summary>
+public interface IInstructionTracer
+{
+    void Before(Cpu cpu);
+    void After(Cpu cpu);
+}
+
+/// <summary>
+/// Which instructions a tracer sees: RIP in [<paramref name="FromRip"/>, <paramref name="ToRip"/>), the vCPU's clock
+/// in [<paramref name="FromCycle"/>, <paramref name="ToCycle"/>], the vCPUs of <paramref name="CpuMask"/> (bit n:
+/// vCPU n).
+/// </summary>
+public readonly record struct TraceWindow(ulong FromRip, ulong ToRip, long FromCycle, long ToCycle, ulong CpuMask)
+{
+    public static TraceWindow All => new(0, ulong.MaxValue, 0, long.MaxValue, ulong.MaxValue);
+
+    internal bool Covers(Cpu cpu) => (CpuMask >> cpu.Id & 1) != 0 && cpu.Cycles >= FromCycle && cpu.Cycles <= ToCycle;
+}
+
+/// <summary>
+/// A breakpoint or watchpoint that a recording run passed (<see cref="DebugControl.RecordHits"/>), at the boundary
+/// before the instruction.
+/// </summary>
 public readonly record struct DebugHit(RunPosition Position, DebugStop Stop);
 
 /// <summary>
@@ -61,10 +83,15 @@ public sealed class DebugControl
     /// <summary>Recording: breakpoint and watchpoint hits are listed here instead of stopping.</summary>
     private List<DebugHit>? _hits;
 
-    /// <summary>Called on the machine's thread when a vCPU stops; the run resumes when it returns.</summary>
-    public Action<Cpu, DebugStop> Stopped { get; }
+    private IInstructionTracer? _tracer;
+    private TraceWindow _window;
+    /// <summary>Per vCPU: the tracer saw the instruction being executed start.</summary>
+    private readonly bool[] _traced;
 
-    internal DebugControl(Machine machine, Action<Cpu, DebugStop> stopped)
+    /// <summary>Called on the machine's thread when a vCPU stops; the run resumes when it returns (null: a tracer only, nothing stops).</summary>
+    public Action<Cpu, DebugStop>? Stopped { get; internal set; }
+
+    internal DebugControl(Machine machine, Action<Cpu, DebugStop>? stopped)
     {
         _machine = machine;
         Stopped = stopped;
@@ -72,7 +99,20 @@ public sealed class DebugControl
         _step = new int[n];
         _resumeAt = new ulong[n];
         _readHit = new Watch?[n];
+        _traced = new bool[n];
         Array.Fill(_resumeAt, NoAddress);
+    }
+
+    /// <summary>
+    /// Shows <paramref name="tracer"/> every instruction of <paramref name="window"/>: the blocks that
+    /// hold such instructions run one instruction at a time, with their costs and chain boundaries,
+    /// so the modeled run is unchanged.
+    /// </summary>
+    public void Trace(IInstructionTracer tracer, TraceWindow window)
+    {
+        _tracer = tracer;
+        _window = window;
+        Rearm();
     }
 
     public IReadOnlyList<ulong> Breakpoints => _breakpoints;
@@ -176,7 +216,8 @@ public sealed class DebugControl
     private void Rearm()
     {
         foreach (var c in _machine.Cpus)
-            c.DebugArmed = _breakpoints.Length > 0 || _watches.Count > 0 || _step[c.Id] != 0 || _breakRequested || _target.Cpu == c.Id;
+            c.DebugArmed = _breakpoints.Length > 0 || _watches.Count > 0 || _step[c.Id] != 0 || _breakRequested || _target.Cpu == c.Id
+                || (_tracer != null && (_window.CpuMask >> c.Id & 1) != 0);
     }
 
     // ---- called by the vCPU's run loop (Cpu.Debug.cs) ----
@@ -185,6 +226,7 @@ public sealed class DebugControl
     internal bool NeedsStepwise(Cpu cpu, ulong rip, int length, int ops)
     {
         if (_step[cpu.Id] != 0 || _watches.Count > 0 || _breakRequested) return true;
+        if (_tracer != null && _window.Covers(cpu) && rip < _window.ToRip && rip + (ulong)length > _window.FromRip) return true;
         // An op retires at most two instructions (a fused compare and branch).
         if (_target.Cpu == cpu.Id && (ulong)(_target.Instructions - cpu.Instructions) < 2 * (ulong)ops) return true;
         var bps = _breakpoints;
@@ -214,6 +256,11 @@ public sealed class DebugControl
         }
         if (stop is { } s) Stop(cpu, s);
         if (_step[id] == 1) _step[id] = 2;
+        if (_tracer != null && _window.Covers(cpu) && cpu.Rip >= _window.FromRip && cpu.Rip < _window.ToRip)
+        {
+            _traced[id] = true;
+            _tracer.Before(cpu);
+        }
     }
 
     /// <summary>An interrupt or exception was delivered at a boundary: a step asked for counts it as its one event.</summary>
@@ -237,6 +284,11 @@ public sealed class DebugControl
     {
         int id = cpu.Id;
         _resumeAt[id] = NoAddress;
+        if (_traced[id])
+        {
+            _traced[id] = false;
+            _tracer!.After(cpu);
+        }
         if (_watches.Count == 0) return;
         Watch? hit = _readHit[id];
         _readHit[id] = null;
@@ -269,7 +321,7 @@ public sealed class DebugControl
     private void Stop(Cpu cpu, DebugStop stop)
     {
         _step[cpu.Id] = 0;
-        Stopped(cpu, stop);
+        Stopped?.Invoke(cpu, stop);
         _resumeAt[cpu.Id] = cpu.Rip;
         Rearm();
     }

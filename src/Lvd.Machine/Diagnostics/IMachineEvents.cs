@@ -31,3 +31,23 @@ public interface IMachineEvents
     /// <summary>A marker from VMX-root software (a kind such as "domain kill", and what happened).</summary>
     void Note(Cpu cpu, string kind, string detail);
 }
+
+/// <summary>Two recorders of the same events, in the order they were attached.</summary>
+internal sealed class MachineEventsPair(IMachineEvents first, IMachineEvents second) : IMachineEvents
+{
+    public void Vmfunc(Cpu cpu, int from, int to, ulong eptp) { first.Vmfunc(cpu, from, to, eptp); second.Vmfunc(cpu, from, to, eptp); }
+
+    public void VmExit(Cpu cpu, ExitReason reason, ulong qualification, ulong rip, int eptpIndex, long startCycle)
+    {
+        first.VmExit(cpu, reason, qualification, rip, eptpIndex, startCycle);
+        second.VmExit(cpu, reason, qualification, rip, eptpIndex, startCycle);
+    }
+
+    public void Delivered(Cpu cpu, DeliveredEvent kind, int vector, uint errorCode)
+    {
+        first.Delivered(cpu, kind, vector, errorCode);
+        second.Delivered(cpu, kind, vector, errorCode);
+    }
+
+    public void Note(Cpu cpu, string kind, string detail) { first.Note(cpu, kind, detail); second.Note(cpu, kind, detail); }
+}

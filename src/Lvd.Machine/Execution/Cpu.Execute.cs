@@ -205,7 +205,6 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool RunBlock(Block block)
     {
-        _trace?.WriteLine($"cpu{Id} {Rip:x16}  {CrashReport.Disassemble(this, Rip)}    ; cycle {Cycles}");
         _currentBlock = block;
         _blockRip = Rip;
         bool chain = ExecuteBlock(block, Rip);

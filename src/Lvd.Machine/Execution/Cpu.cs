@@ -79,12 +79,8 @@ public sealed partial class Cpu
     /// <summary>The crash that shut this CPU down (triple fault), for the report.</summary>
     public CrashInfo? Crash { get; private set; }
 
-    /// <summary>When set, every instruction is printed before it runs.</summary>
-    private readonly TextWriter? _trace;
-
-    public Cpu(int id, PhysicalMemory memory, CostModel costs, IPlatform platform, TextWriter? trace = null)
+    public Cpu(int id, PhysicalMemory memory, CostModel costs, IPlatform platform)
     {
-        _trace = trace;
         _code = platform.Code;
         Id = id;
         Memory = memory;
@@ -94,7 +90,7 @@ public sealed partial class Cpu
         _tlbSup = native.Sup;
         _tlbUser = native.User;
         _tlb = _tlbSup.Entries;
-        _decoder = new Decoding.BlockDecoder(costs, trace != null ? 1 : Decoding.BlockDecoder.MaxOpsPerBlock);
+        _decoder = new Decoding.BlockDecoder(costs);
         for (int i = 0; i < Segs.Length; i++) Segs[i].Attributes = Segment.Unusable;
     }
 

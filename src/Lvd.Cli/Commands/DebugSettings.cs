@@ -53,7 +53,7 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
     public string? TraceEvents { get; init; }
 
     [CommandOption("--trace-range <START-END>")]
-    [Description("With --trace: only instructions whose address is in [START, END) (hex guest-linear addresses, e.g. 0x400000-0x401000).")]
+    [Description("With --trace: only instructions at START up to, not including, END (hex guest-linear addresses, e.g. 0x400000-0x401000).")]
     public string? TraceRange { get; init; }
 
     /// <summary>The timeline's filter (the options are checked by <see cref="Check"/>).</summary>

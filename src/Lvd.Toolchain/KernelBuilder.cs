@@ -16,7 +16,8 @@ public static class KernelBuilder
         {
             var r = ProcessRunner.Run("bash", [script, tmp], cc.RepoRoot, env);
             if (r.ExitCode != 0)
-                throw new GuestCompilerException($"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
+                throw new GuestCompilerException(
+                    $"kernel build failed (guest/kernel/build.sh, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
         });
         ImageCache.Publish(image, Path.Combine(cc.RepoRoot, "build", "kernel", "kernel.elf"));
         return image;

@@ -16,15 +16,6 @@ public sealed class InstructionDifferentialTests
     [InlineData("-O2", true)]
     public void EmulatorMatchesHostCpu(string opt, bool underHypervisor)
     {
-        var native = Guest.Native($"insn{opt}", Sources, opt, "-mgeneral-regs-only");
-        Assert.Equal(0, native.ExitCode);
-        var emu = Guest.Run(Guest.Build($"insn{opt}.elf", Sources, opt),
-            options: new Lvd.Machine.Loader.RunOptions()
-                .With(underHypervisor ? Lvd.Hypervisor.HypervisorMode.LaunchAtStart : Lvd.Hypervisor.HypervisorMode.None));
-        if (underHypervisor) Assert.True(emu.TotalExits > 0);
-        Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
-        Assert.Equal(0, emu.ExitStatus);
-
-        HostDifferential.AssertSameOutput(native.Stdout, emu.OutputText, "insn_diff: ", 40_000);
+        HostDifferential.RunAndCompare("insn", Sources, opt, underHypervisor, "insn_diff: ", 40_000);
     }
 }

@@ -15,15 +15,6 @@ public sealed class SseDifferentialTests
     [InlineData("-O2", true)]
     public void EmulatorMatchesHostCpu(string opt, bool underHypervisor)
     {
-        var native = Guest.Native($"sse{opt}", Sources, opt, "-mgeneral-regs-only");
-        Assert.Equal(0, native.ExitCode);
-        var emu = Guest.Run(Guest.Build($"sse{opt}.elf", Sources, opt),
-            options: new Lvd.Machine.Loader.RunOptions()
-                .With(underHypervisor ? Lvd.Hypervisor.HypervisorMode.LaunchAtStart : Lvd.Hypervisor.HypervisorMode.None));
-        if (underHypervisor) Assert.True(emu.TotalExits > 0);
-        Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
-        Assert.Equal(0, emu.ExitStatus);
-
-        HostDifferential.AssertSameOutput(native.Stdout, emu.OutputText, "sse_diff: ", 15_000);
+        HostDifferential.RunAndCompare("sse", Sources, opt, underHypervisor, "sse_diff: ", 15_000);
     }
 }

@@ -6,6 +6,22 @@ namespace Lvd.Tests.Support;
 internal static class HostDifferential
 {
     /// <summary>
+    /// Builds <paramref name="sources"/> natively (-mgeneral-regs-only) and for the machine, runs both (the machine's
+    /// plain or under the hypervisor) and asserts the same output (<see cref="AssertSameOutput"/>).
+    /// </summary>
+    public static void RunAndCompare(string name, string[] sources, string opt, bool underHypervisor, string summary, int minCases)
+    {
+        var native = Guest.Native($"{name}{opt}", sources, opt, "-mgeneral-regs-only");
+        Assert.Equal(0, native.ExitCode);
+        var emu = Guest.Run(Guest.Build($"{name}{opt}.elf", sources, opt),
+            options: new RunOptions().With(underHypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
+        if (underHypervisor) Assert.True(emu.TotalExits > 0);
+        Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
+        Assert.Equal(0, emu.ExitStatus);
+        AssertSameOutput(native.Stdout, emu.OutputText, summary, minCases);
+    }
+
+    /// <summary>
     /// Asserts that the native output ends its run with "<paramref name="summary"/> N cases" for more than
     /// <paramref name="minCases"/> cases and that the machine printed the same lines (the first 20 differences named).
     /// </summary>

@@ -26,7 +26,10 @@ public static class DomainBuilder
     /// <summary>The module name of a driver: its file or directory name without .c (the kernel's domain= word).</summary>
     public static string Name(string driver) => Path.GetFileNameWithoutExtension(driver.TrimEnd('/'));
 
-    /// <summary>Builds the driver and returns (module name, ELF path).</summary>
+    /// <summary>
+    /// Builds the driver, or finds it in the image cache (ImageCache), and returns (module name, ELF path in build/cache;
+    /// also copied to build/domains/NAME.elf).
+    /// </summary>
     public static (string Name, string Elf) Build(GuestCompiler cc, string driver)
     {
         string script = Path.Combine(cc.RepoRoot, "guest", "domains", "build.sh");
@@ -36,12 +39,21 @@ public static class DomainBuilder
             throw new GuestCompilerException($"{driver}: no such driver (a directory under guest/domains, or a .c file or directory of your own)");
         string name = Name(source);
         if (name.Length is 0 or > 15) throw new GuestCompilerException($"{driver}: a domain name must be 1 to 15 characters");
-        string dir = Path.Combine(cc.RepoRoot, "build", "domains");
-        Directory.CreateDirectory(dir);
-        string elf = Path.Combine(dir, name + ".elf");
-        string tmp = $"{elf}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";   // concurrent builds: rename into place
+        string elf = Path.Combine(cc.RepoRoot, "build", "domains", name + ".elf");
+        var baseEnv = cc.BuildEnvironment();
+        var key = new ImageCache.Key().Text($"domain {name} {(builtIn ? "built-in" : "user")}").GuestInputs(cc, baseEnv);
+        // A user's driver: its .c file and the headers beside it, or every file of its directory.
+        if (!builtIn) { if (File.Exists(source)) key.File(source).Tree(Path.GetDirectoryName(source)!, false, "*.h"); else key.Tree(source, false); }
+        string image = ImageCache.GetOrBuild(cc.RepoRoot, "domain-" + name, key, tmp => Compile(script, source, tmp, builtIn, driver, cc, baseEnv));
+        ImageCache.Publish(image, elf);
+        return (name, image);
+    }
+
+    private static void Compile(string script, string source, string tmp, bool builtIn, string driver, GuestCompiler cc,
+        IReadOnlyDictionary<string, string> baseEnv)
+    {
         string objs = tmp + ".objs";
-        var env = new Dictionary<string, string>(cc.BuildEnvironment());
+        var env = new Dictionary<string, string>(baseEnv);
         if (!builtIn)
         {
             Directory.CreateDirectory(objs);
@@ -50,8 +62,6 @@ public static class DomainBuilder
         try
         {
             var r = ProcessRunner.Run("bash", [script, source, tmp], cc.RepoRoot, env);
-            if (r.ExitCode == 0) File.Move(tmp, elf, overwrite: true);
-            else File.Delete(tmp);
             if (r.ExitCode != 0)
             {
                 // Compiled but not linked: a missing entry point is named, not left to the linker.
@@ -62,7 +72,6 @@ public static class DomainBuilder
                             $"guest/domains/lib/lvd_driver.h)");
                 throw new GuestCompilerException($"domain build failed ({driver}, status {r.ExitCode}):\n{r.Stdout}{r.Stderr}".TrimEnd());
             }
-            return (name, elf);
         }
         finally
         {

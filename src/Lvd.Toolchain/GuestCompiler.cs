@@ -137,21 +137,51 @@ public sealed class GuestCompiler
 
     /// <summary>
     /// Builds <paramref name="sources"/> into <paramref name="outputPath"/> (its directory is
-    /// created) with <paramref name="extraFlags"/> before the sources, e.g. "-O2".
+    /// created) with <paramref name="extraFlags"/> before the sources, e.g. "-O2"; an unchanged
+    /// build comes from the image cache (ImageCache).
     /// </summary>
     /// <returns>The full path of the output.</returns>
     /// <exception cref="GuestCompilerException">Anything fails; the message holds gcc's diagnostics.</exception>
-    public string Build(IEnumerable<string> sources, string outputPath, params string[] extraFlags)
+    public string Build(IEnumerable<string> sources, string outputPath, params string[] extraFlags) =>
+        Build(sources, outputPath, extraFlags, cache: true);
+
+    /// <summary>
+    /// <see cref="Build(IEnumerable{string}, string, string[])"/>; <paramref name="cache"/> false for
+    /// programs built once and thrown away (random csmith programs), which would only fill the cache.
+    /// </summary>
+    public string Build(IEnumerable<string> sources, string outputPath, IReadOnlyList<string> extraFlags, bool cache)
     {
         string output = Path.GetFullPath(outputPath);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        string[] inputs = [.. sources];
+        if (!cache)
+        {
+            Link(inputs, output, extraFlags);
+            return output;
+        }
+        foreach (string input in inputs)
+            if (!File.Exists(input)) throw new GuestCompilerException($"input file '{input}' not found");
+        // The key: the whole command (flags, runtime archive named by its own hash), the guest tree,
+        // each source with the headers beside it, and the headers of every -I directory given.
+        var key = new ImageCache.Key().Text("program").GuestInputs(this, new Dictionary<string, string>());
+        foreach (string a in GccArguments([.. extraFlags, .. inputs, "-o", "OUT"])) key.Text(a);
+        foreach (string input in inputs) key.File(input).Tree(Path.GetDirectoryName(Path.GetFullPath(input))!, false, "*.h");
+        for (int i = 0; i + 1 < extraFlags.Count; i++)
+            if (extraFlags[i] is "-I" or "-isystem" or "-iquote") key.Tree(extraFlags[i + 1], true, "*.h");
+        foreach (string f in extraFlags)
+            if (f.StartsWith("-I", StringComparison.Ordinal) && f.Length > 2) key.Tree(f[2..], true, "*.h");
+        string image = ImageCache.GetOrBuild(_repoRoot, Path.GetFileNameWithoutExtension(output), key, tmp => Link(inputs, tmp, extraFlags));
+        ImageCache.Publish(image, output);
+        return output;
+    }
 
+    private void Link(string[] inputs, string output, IReadOnlyList<string> extraFlags)
+    {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int rc = Compile([.. extraFlags, .. sources, "-o", output], stdout, stderr);
+        int rc = Compile([.. extraFlags, .. inputs, "-o", output], stdout, stderr);
         if (rc != 0)
             throw new GuestCompilerException($"gcc failed (exit code {rc}) building {output}:\n{stderr.ToString().TrimEnd()}");
-        return output;
     }
 
     /// <summary>The gcc arguments <see cref="Compile"/> would run for <paramref name="args"/> (builds the runtime if needed).</summary>

@@ -1,107 +1,220 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Lvd.Hypervisor;
 
 namespace Lvd.Cli.Commands;
 
 /// <summary>
-/// Host speed: one CPU-bound guest program (guest/bench/mips.c) run on the emulator, natively
-/// and under qemu-x86_64 (user mode, dynamic binary translation), in one run, as ratios.
-/// The instruction count is the emulator's; the other columns use the same count so that
-/// "MIPS" compares the same work.
+/// Host speed, in one run so that the columns are side by side under the same load: CPU-bound
+/// guest programs (guest/bench) natively, under qemu-x86_64 (user-mode TCG) and on the emulator
+/// in fresh processes (`lvd exec`, .NET start-up and JIT included in the run's time) and warm
+/// (the same process, after a first run), without and with EPT; and the kernel workload (host
+/// seconds per modeled second of `lvd boot --workload nullnet`, fresh processes). Each figure is
+/// the median of --runs. The instruction count is the emulator's; every MIPS column divides the
+/// same count, so it compares the same work.
 /// </summary>
 public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
 {
     public sealed class Settings : MachineSettings
     {
         [CommandOption("--runs <N>")]
-        [Description("Repetitions per engine; the best run counts (default 3).")]
+        [Description("Repetitions per engine and program; the median counts (default 3).")]
         [DefaultValue(3)]
         public int Runs { get; init; } = 3;
 
         [CommandOption("--scale <N>")]
-        [Description("Work units passed to the benchmark program (default 40).")]
+        [Description("Work units passed to the benchmark programs (default 40).")]
         [DefaultValue(40)]
         public int Scale { get; init; } = 40;
+
+        [CommandOption("--json <FILE>")]
+        [Description("Write the figures as JSON (docs/RESULTS.md header).")]
+        public string? Json { get; init; }
 
         protected override void Check()
         {
             base.Check();
             Require(Runs >= 1, $"--runs {Runs}: must be at least 1");
             Require(Scale >= 1, $"--scale {Scale}: must be at least 1");
+            if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
+
+    /// <summary>The programs: source under guest/bench and gcc's optimization level.</summary>
+    private static readonly (string Name, string Source, string Opt)[] Programs =
+    [
+        ("mix -O2", "mips.c", "-O2"),
+        ("mix -O0", "mips.c", "-O0"),
+        ("lz -O2", "lz.c", "-O2"),
+    ];
+
+    private sealed record Figure(string Engine, double Seconds);
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var cc = GuestCompiler.Locate();
-        string src = Path.Combine(cc.RepoRoot, "guest", "bench", "mips.c");
         string dir = Path.Combine(cc.RepoRoot, "build", "bench");
         Directory.CreateDirectory(dir);
-        string elf = Path.Combine(dir, "mips.elf"), native = Path.Combine(dir, "mips.native");
         string scale = $"-DSCALE={settings.Scale}";
-        cc.Build([src], elf, "-O2", scale);
-        var (need, why) = ExecCommand.Settings.NeededMemory(elf);
-        if (settings.MemoryMiB < need) throw new UsageException($"--memory {settings.MemoryMiB}: at least {need} MiB ({why})");
-        RunProcess("gcc", ["-O2", "-mgeneral-regs-only", scale, "-o", native, src], out _);
-
-        double emuBest = double.MaxValue, eptBest = double.MaxValue;
-        long instructions = 0;
-        string emuOut = "";
-        Terminal.Steps("emulator, native and under the hypervisor (EPT)", 2 * settings.Runs, step =>
+        bool qemu = File.Exists(Qemu);
+        var json = new JsonObject();
+        var programs = new JsonArray();
+        foreach (var (name, source, opt) in Programs)
         {
-            for (int i = 0; i < settings.Runs; i++)
+            string src = Path.Combine(cc.RepoRoot, "guest", "bench", source);
+            string stem = Path.GetFileNameWithoutExtension(source) + opt;
+            string elf = Path.Combine(dir, stem + ".elf"), native = Path.Combine(dir, stem + ".native");
+            cc.Build([src], elf, opt, scale);
+            var (need, why) = ExecCommand.Settings.NeededMemory(elf);
+            if (settings.MemoryMiB < need) throw new UsageException($"--memory {settings.MemoryMiB}: at least {need} MiB ({why})");
+            RunProcess("gcc", [opt, "-mgeneral-regs-only", scale, "-o", native, src], out _);
+
+            long instructions = 0;
+            string emuOut = "";
+            var figures = new List<Figure>();
+            Terminal.Steps($"{name}: native, qemu, the emulator fresh and warm, without and with EPT", 6 * settings.Runs + 2, step =>
             {
-                foreach (var mode in new[] { HypervisorMode.None, HypervisorMode.LaunchAtStart })
+                figures.Add(new Figure("native (host CPU)", Median(settings.Runs, () => TimeProcess(native, [], out emuOut))));
+                step("native");
+                string nativeOut = emuOut;
+                if (qemu)
                 {
-                    var r = ProgramRunner.Run(elf, new RunOptions { Costs = settings.LoadCosts(), MemoryBytes = settings.MemoryBytes,
-                        CaptureSerial = true }.With(mode));
-                    if (r.Run.Outcome != Lvd.Machine.RunOutcome.Exited || r.ExitStatus != 0)
-                        throw new UsageException($"benchmark guest failed: {r.Run.Outcome} {r.Run.CrashReport}");
-                    if (mode == HypervisorMode.None) emuBest = Math.Min(emuBest, r.Run.HostSeconds);
-                    else eptBest = Math.Min(eptBest, r.Run.HostSeconds);
-                    if (emuOut.Length > 0 && r.OutputText != emuOut)
-                        throw new UsageException("the emulator's output differs with and without the hypervisor");
-                    instructions = r.Run.Instructions;
-                    emuOut = r.OutputText;
-                    step(mode == HypervisorMode.None ? "emulator" : "emulator under the hypervisor");
+                    figures.Add(new Figure("qemu-x86_64 (TCG)", Median(settings.Runs, () =>
+                    {
+                        double s = TimeProcess(Qemu, [native], out string o);
+                        if (o != nativeOut) throw new UsageException($"{name}: qemu output differs from native");
+                        return s;
+                    })));
                 }
-            }
-        });
-
-        double nativeBest = BestOf(settings.Runs, native, [], out string nativeOut);
-        if (nativeOut != emuOut) throw new UsageException("native and emulated outputs differ: the emulator is wrong on this program");
-        double? qemuBest = null;
-        if (File.Exists("/usr/bin/qemu-x86_64"))
-        {
-            qemuBest = BestOf(settings.Runs, "/usr/bin/qemu-x86_64", [native], out string qemuOut);
-            if (qemuOut != emuOut) throw new UsageException("qemu output differs from the emulator's");
+                step("qemu");
+                foreach (bool ept in new[] { false, true })
+                {
+                    string suffix = ept ? ", VT-x guest (EPT)" : "";
+                    figures.Add(new Figure("LVD# fresh process" + suffix, Median(settings.Runs, () =>
+                    {
+                        var (s, n, o) = FreshExec(elf, ept, settings, dir);
+                        if (o != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ: the emulator is wrong on it");
+                        instructions = n;
+                        step("fresh");
+                        return s;
+                    })));
+                }
+                foreach (bool ept in new[] { false, true })
+                {
+                    string suffix = ept ? ", VT-x guest (EPT)" : "";
+                    InProcess(elf, ept, settings);   // the warm-up run
+                    figures.Add(new Figure("LVD# warm" + suffix, Median(settings.Runs, () =>
+                    {
+                        var r = InProcess(elf, ept, settings);
+                        if (r.OutputText != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ");
+                        step("warm");
+                        return r.Run.HostSeconds;
+                    })));
+                }
+            });
+            programs.Add(Report($"{name} (guest/bench/{source}), {instructions:N0} guest instructions, median of {settings.Runs}",
+                name, instructions, figures, qemu));
         }
-
-        var t = new Table().Title($"host speed, {instructions:N0} guest instructions, best of {settings.Runs}")
-            .AddColumn("engine").AddColumn(new TableColumn("seconds").RightAligned())
-            .AddColumn(new TableColumn("MIPS").RightAligned()).AddColumn(new TableColumn("time vs native").RightAligned());
-        void Row(string name, double s) => t.AddRow(name, $"{s:F3}", $"{instructions / s / 1e6:F0}", $"{s / nativeBest:F1}x");
-        Row("native (host CPU)", nativeBest);
-        if (qemuBest is double q) Row("qemu-x86_64 (TCG)", q); else t.AddRow("qemu-x86_64", "not installed", "", "");
-        Row("LVD# emulator (paging on)", emuBest);
-        Row("LVD# emulator, VT-x guest (paging + EPT)", eptBest);
-        AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine($"EPT MIPS / no-EPT MIPS: [bold]{emuBest / eptBest:P0}[/]");
-        if (qemuBest is double q2) AnsiConsole.MarkupLine($"emulator / qemu time: [bold]{emuBest / q2:F2}x[/]");
+        json["programs"] = programs;
+        json["kernel_workload"] = KernelWorkload(settings, dir);
+        if (settings.Json != null) ResultsJson.Write(settings.Json, "bench mips", settings.LoadCosts(), json);
         return 0;
     }
 
-    private static double BestOf(int runs, string exe, string[] args, out string output)
+    private const string Qemu = "/usr/bin/qemu-x86_64";
+
+    private static JsonObject Report(string title, string name, long instructions, List<Figure> figures, bool qemu)
     {
-        double best = double.MaxValue;
-        output = "";
-        for (int i = 0; i < runs; i++)
+        double native = figures[0].Seconds;
+        double? q = qemu ? figures[1].Seconds : null;
+        var t = new Table().Title(title).AddColumn("engine").AddColumn(new TableColumn("seconds").RightAligned())
+            .AddColumn(new TableColumn("MIPS").RightAligned()).AddColumn(new TableColumn("time vs native").RightAligned())
+            .AddColumn(new TableColumn("time vs qemu").RightAligned());
+        var rows = new JsonArray();
+        foreach (var f in figures)
         {
-            var sw = Stopwatch.StartNew();
-            RunProcess(exe, args, out output);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            double mips = instructions / f.Seconds / 1e6;
+            t.AddRow(f.Engine, $"{f.Seconds:F3}", $"{mips:N0}", $"{f.Seconds / native:F1}x", q is double qs ? $"{f.Seconds / qs:F2}x" : "");
+            rows.Add(new JsonObject { ["engine"] = f.Engine, ["seconds"] = f.Seconds, ["mips"] = mips });
         }
-        return best;
+        if (!qemu) t.AddRow("qemu-x86_64", "not installed", "", "", "");
+        AnsiConsole.Write(t);
+        return new JsonObject { ["program"] = name, ["instructions"] = instructions, ["engines"] = rows };
+    }
+
+    /// <summary>Fresh `lvd boot --workload nullnet` processes: host seconds per modeled second, and MIPS.</summary>
+    private static JsonObject KernelWorkload(Settings settings, string dir)
+    {
+        var perModeled = new List<double>();
+        var mips = new List<double>();
+        string stats = Path.Combine(dir, $"mips-boot-{Environment.ProcessId}.json");
+        Terminal.Steps("kernel workload: lvd boot --workload nullnet, fresh processes", settings.Runs, step =>
+        {
+            for (int i = 0; i < settings.Runs; i++)
+            {
+                RunProcess(Environment.ProcessPath!, [.. SelfArguments(), "boot", "--workload", "nullnet", "--stats-json", stats], out _);
+                var s = JsonNode.Parse(File.ReadAllText(stats))!;
+                double host = (double)s["host_seconds"]!, modeled = (double)(long)s["cycles"]! / (double)s["clock_hz"]!;
+                perModeled.Add(host / modeled);
+                mips.Add((long)s["instructions"]! / host / 1e6);
+                step("boot");
+            }
+        });
+        File.Delete(stats);
+        double m = MedianOf(perModeled), mi = MedianOf(mips);
+        var t = new Table().Title($"kernel workload: lvd boot --workload nullnet (fresh processes, median of {settings.Runs})")
+            .AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
+        t.AddRow("host seconds per modeled second", $"{m:F1}");
+        t.AddRow("MIPS (boot, self tests and workload)", $"{mi:N0}");
+        AnsiConsole.Write(t);
+        return new JsonObject { ["host_seconds_per_modeled_second"] = m, ["mips"] = mi };
+    }
+
+    /// <summary>`lvd exec` in a fresh process: the run's host seconds (JIT included), its instruction count and output.</summary>
+    private static (double Seconds, long Instructions, string Output) FreshExec(string elf, bool ept, Settings settings, string dir)
+    {
+        string stats = Path.Combine(dir, $"mips-exec-{Environment.ProcessId}.json");
+        List<string> args = [.. SelfArguments(), "exec", elf, "--memory", settings.MemoryMiB.ToString(), "--stats-json", stats];
+        if (ept) args.Add("--hypervisor");
+        if (settings.Costs != null) args.AddRange(["--costs", settings.Costs]);
+        RunProcess(Environment.ProcessPath!, [.. args], out string output);
+        var s = JsonNode.Parse(File.ReadAllText(stats))!;
+        File.Delete(stats);
+        return ((double)s["host_seconds"]!, (long)s["instructions"]!, output);
+    }
+
+    private static ProgramResult InProcess(string elf, bool ept, Settings settings)
+    {
+        var r = ProgramRunner.Run(elf, new RunOptions { Costs = settings.LoadCosts(), MemoryBytes = settings.MemoryBytes, CaptureSerial = true }
+            .With(ept ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
+        if (r.Run.Outcome != Lvd.Machine.RunOutcome.Exited || r.ExitStatus != 0)
+            throw new UsageException($"benchmark guest failed: {r.Run.Outcome} {r.Run.CrashReport}");
+        return r;
+    }
+
+    /// <summary>The arguments that start this CLI again: the assembly when run through `dotnet`, none for an apphost.</summary>
+    private static string[] SelfArguments() =>
+        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(BenchMipsCommand).Assembly.Location] : [];
+
+    private static double Median(int runs, Func<double> one)
+    {
+        var xs = new List<double>();
+        for (int i = 0; i < runs; i++) xs.Add(one());
+        return MedianOf(xs);
+    }
+
+    private static double MedianOf(List<double> xs)
+    {
+        xs.Sort();
+        int n = xs.Count;
+        return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+    }
+
+    private static double TimeProcess(string exe, string[] args, out string output)
+    {
+        var sw = Stopwatch.StartNew();
+        RunProcess(exe, args, out output);
+        return sw.Elapsed.TotalSeconds;
     }
 
     private static void RunProcess(string exe, string[] args, out string stdout)

@@ -58,7 +58,7 @@ public sealed class CsmithCampaign
         if (nb.ExitCode != 0) return new CaseResult(seed, opt, Verdict.BuildFailed, "native gcc: " + FirstLine(nb.Stderr), 0, 0);
         var nr = HostProcess.Run(native, [], NativeTimeout);
         if (nr.TimedOut) return new CaseResult(seed, opt, Verdict.NativeTooSlow, $"native run longer than {NativeTimeout.TotalSeconds} s", 0, 0);
-        try { _cc.Build([c], elf, flags); }
+        try { _cc.Build([c], elf, flags, cache: false); }
         catch (GuestCompilerException e) { return new CaseResult(seed, opt, Verdict.BuildFailed, "lvd cc: " + FirstLine(e.Message), 0, 0); }
         var er = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, MaxInstructions = MaxInstructions }.With(Hypervisor));
         if (er.Run.Outcome != RunOutcome.Exited)

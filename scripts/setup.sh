@@ -3,6 +3,7 @@
 #   csmith + libcsmith-dev  program-level differential tests
 #   qemu-user               the qemu-x86_64 column of `lvd bench mips`
 #   gdb                     the tests of the gdb stub (`lvd exec/boot --gdb`, docs/DEBUGGING.md)
+#   acpica-tools            iasl, which disassembles the firmware's ACPI tables in the tests (docs/PLATFORM.md)
 set -euo pipefail
 need=()
 command -v csmith >/dev/null 2>&1 || need+=(csmith)
@@ -10,6 +11,7 @@ command -v csmith >/dev/null 2>&1 || need+=(csmith)
 command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
+command -v iasl >/dev/null 2>&1 || need+=(acpica-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""

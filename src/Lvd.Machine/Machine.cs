@@ -28,6 +28,28 @@ public record MachineConfig
     public long ProfilePeriod { get; init; }
     /// <summary>Modeled cycle of a vCPU's clock at which its sampling starts (e.g. after the boot).</summary>
     public long ProfileStart { get; init; }
+    /// <summary>The devices beyond the CPUs and RAM (docs/PLATFORM.md).</summary>
+    public MachinePlatform Platform { get; init; } = MachinePlatform.Lvd;
+    /// <summary>COM1 transmits at its programmed baud rate in modeled time (otherwise a byte leaves at once).</summary>
+    public bool SerialPacing { get; init; }
+    /// <summary>The CMOS RTC's date at modeled time zero (<see cref="MachinePlatform.Pc"/>).</summary>
+    public DateTime RtcStart { get; init; } = CmosRtc.DefaultStart;
+    /// <summary>Where the firmware puts its ACPI tables, the RSDP first (<see cref="MachinePlatform.Pc"/>).</summary>
+    public ulong AcpiTablesAddress { get; init; } = 0xe0000;
+    /// <summary>Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox (the AP start-up path is the loader's to provide).</summary>
+    public ulong? AcpiMpWakeupMailbox { get; init; }
+}
+
+/// <summary>Which devices the machine has besides its CPUs (with their x2APICs) and RAM.</summary>
+public enum MachinePlatform
+{
+    /// <summary>What the LVD kernel and programs use: COM1 (no interrupt wire) and the exit port 0xF4.</summary>
+    Lvd,
+    /// <summary>
+    /// A PC as Linux probes it: also the I/O APIC, the 8259 pair, the 8254, ports 0x61 and 0x80,
+    /// the CMOS RTC, PCI configuration space with a host bridge, ACPI tables; COM1 on IRQ 4.
+    /// </summary>
+    Pc,
 }
 
 public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByVmxRoot, StoppedByDebugger, Interrupted }
@@ -51,7 +73,7 @@ public sealed record RunResult(
 /// devices. It schedules vCPUs by modeled time (always the one furthest behind), so runs are
 /// deterministic and parallel guest work shows parallel speedup in modeled time.
 /// </summary>
-public sealed class Machine : IPlatform
+public sealed class Machine : IPlatform, IInterruptSink
 {
     /// <summary>Modeled cycles one vCPU runs before the scheduler looks again.</summary>
     public const long Quantum = 20_000;
@@ -66,8 +88,15 @@ public sealed class Machine : IPlatform
     public PhysicalMemory Memory { get; }
     public CostModel Costs { get; }
     public CodeCache Code { get; }
-    public IoBus Io { get; } = new();
-    public SerialPort Serial { get; }
+    public IoBus Io { get; }
+    /// <summary>COM1, a 16550A (on IRQ 4 on the PC platform).</summary>
+    public Uart16550 Serial { get; }
+    /// <summary>Devices' timed events (the scheduler honours them).</summary>
+    public TimedEvents Timers { get; } = new();
+    /// <summary>Port and memory accesses no device claimed (they read all ones).</summary>
+    public UnclaimedAccesses Unclaimed { get; } = new();
+    /// <summary>The PC platform's devices and firmware tables (<see cref="MachinePlatform.Pc"/>), or null.</summary>
+    public PcDevices? Pc { get; }
     public Cpu[] Cpus { get; }
     /// <summary>The x2APIC of each vCPU (index = APIC ID = vCPU id).</summary>
     public LocalApic[] Apics { get; }
@@ -137,12 +166,18 @@ public sealed class Machine : IPlatform
         if (config.CpuCount < 1 || config.CpuCount > 64) throw new ArgumentOutOfRangeException(nameof(config), "1 to 64 vCPUs");
         if ((config.VmxRootReservedBytes & ((2UL << 20) - 1)) != 0 || config.VmxRootReservedBytes >= config.MemoryBytes)
             throw new ArgumentOutOfRangeException(nameof(config), "the VMX-root reservation must be a 2 MiB multiple below the RAM size");
+        if (config.Platform == MachinePlatform.Pc && config.MemoryBytes > IoApic.DefaultBase)
+            throw new ArgumentOutOfRangeException(nameof(config), "the PC platform's RAM must end below its MMIO at 0xfec00000");
         Config = config;
         Costs = config.Costs;
-        Memory = new PhysicalMemory(config.MemoryBytes);
+        Memory = new PhysicalMemory(config.MemoryBytes, Unclaimed) { Now = () => Now };
+        Io = new IoBus(Unclaimed);
         Code = new CodeCache(Memory);
-        Serial = new SerialPort(config.SerialOut ?? Stream.Null, config.CaptureSerial);
-        Io.Register(SerialPort.Com1, 8, Serial);
+        Timers.OnArmed = when => _running?.LimitSlice(when);
+        bool pc = config.Platform == MachinePlatform.Pc;
+        Serial = new Uart16550(config.SerialOut ?? Stream.Null, config.CaptureSerial, Timers, Costs.ClockHz, config.SerialPacing,
+            pc ? (high, now) => Pc!.SetIsaIrq(Uart16550.Com1Irq, high, now) : null);
+        Io.Register(Uart16550.Com1, 8, Serial);
         Io.Register(ExitDevice.Port, 1, new ExitDevice(RequestExit));
         Cpus = new Cpu[config.CpuCount];
         Apics = new LocalApic[config.CpuCount];
@@ -152,6 +187,7 @@ public sealed class Machine : IPlatform
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }
+        if (pc) Pc = new PcDevices(this);
         if (config.ProfilePeriod != 0)
         {
             Profiler = new Diagnostics.Profiler(config.ProfilePeriod, Cpus.Length);
@@ -160,6 +196,20 @@ public sealed class Machine : IPlatform
     }
 
     private volatile bool _interrupted;
+    /// <summary>The vCPU whose slice is running (null between slices), and the time of the last timed event fired.</summary>
+    private Cpu? _running;
+    private long _eventTime;
+    /// <summary>Idle skips in a row to device events that woke no vCPU (<see cref="MaxIdleDeviceEvents"/>).</summary>
+    private long _idleDeviceEvents;
+
+    /// <summary>
+    /// Idle skips in a row to device events that wake nobody after which the run is a deadlock
+    /// (e.g. a timer interrupt every vCPU ignores).
+    /// </summary>
+    public const long MaxIdleDeviceEvents = 100_000;
+
+    /// <summary>The machine's modeled time for an access no vCPU makes: the running vCPU's clock, else the last timed event's.</summary>
+    public long Now => _running?.Cycles ?? _eventTime;
 
     /// <summary>
     /// From another thread (a user's Ctrl-C): end the run at the next block boundary of the
@@ -222,13 +272,30 @@ public sealed class Machine : IPlatform
                     if (!SkipIdleTime()) { outcome = RunOutcome.Deadlock; crash = CrashReport.DescribeDeadlock(this); break; }
                     continue;
                 }
-                // A vCPU runs at most a quantum ahead, and stops at its own next timer event.
+                _idleDeviceEvents = 0;
+                // Device events fire once every running vCPU's clock has reached them.
+                long device = Timers.Next;
+                if (device <= next.Cycles)
+                {
+                    FireTimers(next.Cycles);
+                    continue;
+                }
+                // A vCPU runs at most a quantum ahead, and stops at its own next timer event and the next device event.
                 long limit = next.Cycles + (Cpus.Length == 1 ? Quantum * 50 : Quantum);
                 long timer = Apics[next.Id].NextTimerEvent;
                 if (timer < limit) limit = Math.Max(timer, next.Cycles + 1);
+                if (device < limit) limit = device;
                 next.PauseYieldCycle = secondCycles == long.MaxValue ? long.MaxValue : secondCycles + SpinSlack;
                 long total = TotalInstructions;
-                next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));
+                _running = next;
+                try
+                {
+                    next.Run(limit, maxInstructions == long.MaxValue ? long.MaxValue : next.Instructions + (maxInstructions - total));
+                }
+                finally
+                {
+                    _running = null;
+                }
             }
         }
         catch (MachineCheck mc)
@@ -255,6 +322,15 @@ public sealed class Machine : IPlatform
             if (c.State != CpuState.Halted) continue;
             long t = Math.Min(c.NextTimedEvent, Apics[c.Id].NextWakeEvent(c.AcceptsInterruptsWhileHalted));
             if (t < when) { when = t; sleeper = c; }
+        }
+        // A device event that can wake a vCPU (its interrupt pin is unmasked) comes first; it
+        // fires, with the events before it, and its interrupt brings its target's clock there.
+        long device = Timers.NextWake;
+        if (device < when)
+        {
+            if (++_idleDeviceEvents > MaxIdleDeviceEvents) return false;
+            FireTimers(device);
+            return true;
         }
         if (sleeper == null) return false;
         if (sleeper.NextTimedEvent == when) { sleeper.SkipToNextTimedEvent(); return true; }
@@ -292,6 +368,47 @@ public sealed class Machine : IPlatform
         }
     }
 
+    /// <summary>Fires the device events due by <paramref name="now"/>, in time order.</summary>
+    private void FireTimers(long now)
+    {
+        long t = Timers.Next;
+        while (t <= now)
+        {
+            _eventTime = t;
+            Timers.RunDue(t);
+            t = Timers.Next;
+        }
+    }
+
+    /// <summary>
+    /// An interrupt message from the I/O APIC (or a device's MSI) at modeled time
+    /// <paramref name="now"/> (SDM 11.6.2, 11.12.10 in x2APIC mode): physical destination the
+    /// APIC ID, logical by cluster and member mask, 0xFFFFFFFF every APIC. Fixed and NMI go to
+    /// each target, lowest priority to one (the lowest APIC ID that matches, so runs are
+    /// deterministic); other delivery modes (SMI, INIT, ExtINT) reach nobody. A halted target's
+    /// clock catches up with the message.
+    /// </summary>
+    public int DeliverInterrupt(uint destination, bool logical, int deliveryMode, int vector, bool level, long now)
+    {
+        if (deliveryMode is not (0 or 1 or 4)) return 0;
+        int n = 0;
+        foreach (var target in Cpus)
+        {
+            var apic = Apics[target.Id];
+            bool hit = logical ? apic.MatchesLogical(destination) : destination == 0xffffffff || (uint)target.Id == destination;
+            if (!hit) continue;
+            if (target.State is CpuState.Halted or CpuState.WaitForSipi && target.Cycles < now) target.Cycles = now;
+            if (deliveryMode == 4) target.RaiseNmi();
+            else apic.Raise(vector, level);
+            n++;
+            if (deliveryMode == 1) break;
+        }
+        return n;
+    }
+
+    /// <summary>A local APIC's EOI of a level-triggered vector, broadcast to the I/O APIC (SDM 11.8.5).</summary>
+    internal void BroadcastEoi(int vector, long now) => Pc?.IoApic.EndOfInterrupt(vector, now);
+
     /// <summary>A message-signalled interrupt from a device: <paramref name="vector"/> on the vCPU with APIC ID <paramref name="apicId"/>.</summary>
     public void RaiseMsi(int apicId, int vector)
     {
@@ -300,9 +417,9 @@ public sealed class Machine : IPlatform
 
     // ---- IPlatform ----
 
-    public ulong PortIn(Cpu cpu, ushort port, int size) => Io.In(cpu.Id, port, size);
+    public ulong PortIn(Cpu cpu, ushort port, int size) => Io.In(cpu, port, size);
 
-    public void PortOut(Cpu cpu, ushort port, int size, ulong value) => Io.Out(cpu.Id, port, size, value);
+    public void PortOut(Cpu cpu, ushort port, int size, ulong value) => Io.Out(cpu, port, size, value);
 
     public bool TryReadMsr(Cpu cpu, uint msr, out ulong value)
     {

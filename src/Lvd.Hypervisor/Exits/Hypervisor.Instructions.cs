@@ -133,12 +133,12 @@ public sealed partial class Hypervisor
         var cpu = ctx.Cpu;
         if (isIn)
         {
-            ulong value = _machine.Io.In(cpu.Id, port, size);
+            ulong value = _machine.Io.In(cpu, port, size);
             ulong mask = size == 4 ? 0xffffffffUL : (1UL << (size * 8)) - 1;
             ulong rax = cpu.GetRegister(Cpu.RAX);
             cpu.SetRegister(Cpu.RAX, size == 4 ? value & mask : (rax & ~mask) | (value & mask));
         }
-        else _machine.Io.Out(cpu.Id, port, size, cpu.GetRegister(Cpu.RAX));
+        else _machine.Io.Out(cpu, port, size, cpu.GetRegister(Cpu.RAX));
         return Advance(ctx);
     }
 

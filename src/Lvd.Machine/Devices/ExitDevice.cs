@@ -1,3 +1,5 @@
+using Lvd.Machine.Execution;
+
 namespace Lvd.Machine.Devices;
 
 /// <summary>
@@ -8,7 +10,7 @@ public sealed class ExitDevice(Action<int> onExit) : IPortDevice
 {
     public const ushort Port = 0xf4;
 
-    public ulong In(int cpu, ushort port, int size) => 0;
+    public ulong In(Cpu cpu, ushort port, int size) => 0;
 
-    public void Out(int cpu, ushort port, int size, ulong value) => onExit((int)(value & 0xff));
+    public void Out(Cpu cpu, ushort port, int size, ulong value) => onExit((int)(value & 0xff));
 }

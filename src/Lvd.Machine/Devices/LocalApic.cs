@@ -115,12 +115,27 @@ public sealed class LocalApic
     }
 
     /// <summary>An interrupt request to this APIC (IPI, timer, MSI).</summary>
-    public void Raise(int vector)
+    public void Raise(int vector) => Raise(vector, false);
+
+    /// <summary>
+    /// An interrupt request with its trigger mode: TMR records it (SDM 11.8.4), so the EOI of a
+    /// level-triggered vector is broadcast to the I/O APICs unless SVR bit 12 suppresses it.
+    /// </summary>
+    public void Raise(int vector, bool level)
     {
         if (vector < 16 || !Enabled) { _esr |= 1u << 6; return; } // illegal vector / disabled
         Set(_irr, vector);
+        if (level) Set(_tmr, vector);
+        else Clear(_tmr, vector);
         InterruptsRaised++;
         _cpu.RequestAttention();
+    }
+
+    /// <summary>Whether a logical destination (x2APIC: cluster in bits 31:16, member mask in 15:0; SDM 11.12.10.2) names this APIC.</summary>
+    public bool MatchesLogical(uint destination)
+    {
+        if (destination == 0xffffffff) return true;
+        return (destination >> 16) == (uint)(Id >> 4) && (destination & (1u << (Id & 15))) != 0;
     }
 
     // ---------------- MSR interface ----------------
@@ -190,7 +205,11 @@ public sealed class LocalApic
             {
                 if (value != 0) throw GuestFault.Gp(); // SDM 11.12.1.2: non-zero EOI writes #GP in x2APIC mode
                 int s = Highest(_isr);
-                if (s >= 0) Clear(_isr, s);
+                if (s >= 0)
+                {
+                    Clear(_isr, s);
+                    if ((_tmr[s >> 6] & (1UL << (s & 63))) != 0 && (_svr & 0x1000) == 0) _machine.BroadcastEoi(s, _cpu.Cycles);
+                }
                 _cpu.RequestAttention();
                 return;
             }

@@ -1,12 +1,14 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Lvd.Machine.Devices;
+using Lvd.Machine.Execution;
 
 namespace Lvd.Machine.Memory;
 
 /// <summary>
 /// Guest-physical address space: RAM allocated page by page on first touch (a 4 GiB machine
 /// costs what it uses), plus MMIO ranges dispatched to devices. Addresses neither RAM nor MMIO
-/// read as all ones and ignore writes, like an unclaimed bus.
+/// read as all ones and ignore writes, like an unclaimed bus, and are counted (<see cref="Unclaimed"/>).
 /// Pages that hold decoded code are flagged; every write path that can reach RAM (CPU slow
 /// path, loader, DMA) goes through <see cref="NoteWrite"/> so decoded blocks are invalidated.
 /// </summary>
@@ -26,8 +28,15 @@ public sealed class PhysicalMemory
     public ulong RamSize { get; }
     public int PagesTouched { get; private set; }
 
-    public PhysicalMemory(ulong ramSize)
+    /// <summary>Accesses to addresses neither RAM nor MMIO.</summary>
+    public UnclaimedAccesses Unclaimed { get; }
+
+    /// <summary>The modeled time of an access no vCPU makes (DMA, loader), for MMIO devices; set by the machine.</summary>
+    internal Func<long>? Now;
+
+    public PhysicalMemory(ulong ramSize, UnclaimedAccesses? unclaimed = null)
     {
+        Unclaimed = unclaimed ?? new UnclaimedAccesses();
         if (ramSize == 0 || (ramSize & PageMask) != 0 || ramSize > (64UL << 30))
             throw new ArgumentOutOfRangeException(nameof(ramSize), "RAM size must be a non-zero multiple of 4 KiB, at most 64 GiB");
         RamSize = ramSize;
@@ -37,9 +46,23 @@ public sealed class PhysicalMemory
 
     public void AddMmio(ulong baseAddress, ulong size, IMmioDevice device)
     {
-        if (baseAddress < RamSize) throw new ArgumentException($"MMIO range 0x{baseAddress:x} overlaps RAM");
-        _mmio.Add(new MmioRange(baseAddress, size, device));
+        if (!TryAddMmio(baseAddress, size, device))
+            throw new ArgumentException($"MMIO range 0x{baseAddress:x} (0x{size:x} bytes) overlaps RAM or another range");
     }
+
+    /// <summary>Adds the range if it overlaps neither RAM nor another range; false (nothing added) otherwise.</summary>
+    public bool TryAddMmio(ulong baseAddress, ulong size, IMmioDevice device)
+    {
+        if (baseAddress < RamSize || baseAddress + size < baseAddress) return false;
+        foreach (var r in _mmio)
+            if (baseAddress < r.Base + r.Size && r.Base < baseAddress + size) return false;
+        _mmio.Add(new MmioRange(baseAddress, size, device));
+        return true;
+    }
+
+    /// <summary>Removes the range of <paramref name="device"/> at <paramref name="baseAddress"/> (a PCI BAR moved or was disabled).</summary>
+    public bool RemoveMmio(ulong baseAddress, IMmioDevice device) =>
+        _mmio.RemoveAll(r => r.Base == baseAddress && r.Device == device) > 0;
 
     public bool IsRam(ulong pa) => pa < RamSize;
 
@@ -82,8 +105,14 @@ public sealed class PhysicalMemory
         if (ppn < (ulong)_codePage.Length && _codePage[ppn] != 0) CodeWritten?.Invoke(ppn);
     }
 
-    /// <summary>Physical read of 1, 2, 4 or 8 bytes within one page (RAM or MMIO).</summary>
-    public ulong Read(ulong pa, int size)
+    /// <summary>Physical read of 1, 2, 4 or 8 bytes within one page (RAM or MMIO), by no vCPU.</summary>
+    public ulong Read(ulong pa, int size) => Read(pa, size, null);
+
+    /// <summary>Physical write of 1, 2, 4 or 8 bytes within one page (RAM or MMIO), by no vCPU.</summary>
+    public void Write(ulong pa, int size, ulong value) => Write(pa, size, value, null);
+
+    /// <summary>Physical read of 1, 2, 4 or 8 bytes within one page (RAM or MMIO) by <paramref name="cpu"/> (null: none).</summary>
+    public ulong Read(ulong pa, int size, Cpu? cpu)
     {
         var page = RamPage(pa);
         if (page != null)
@@ -98,12 +127,13 @@ public sealed class PhysicalMemory
             };
         }
         var dev = FindMmio(pa, out ulong off);
-        if (dev != null) return dev.Read(off, size);
-        return size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
+        if (dev != null) return dev.Read(cpu, cpu?.Cycles ?? Now?.Invoke() ?? 0, off, size);
+        Unclaimed.Note(UnclaimedAccesses.Space.Memory, pa, write: false);
+        return IoBus.AllOnes(size);
     }
 
-    /// <summary>Physical write of 1, 2, 4 or 8 bytes within one page (RAM or MMIO).</summary>
-    public void Write(ulong pa, int size, ulong value)
+    /// <summary>Physical write of 1, 2, 4 or 8 bytes within one page (RAM or MMIO) by <paramref name="cpu"/> (null: none).</summary>
+    public void Write(ulong pa, int size, ulong value, Cpu? cpu)
     {
         var page = RamPage(pa);
         if (page != null)
@@ -120,7 +150,8 @@ public sealed class PhysicalMemory
             return;
         }
         var dev = FindMmio(pa, out ulong off);
-        dev?.Write(off, size, value);
+        if (dev != null) dev.Write(cpu, cpu?.Cycles ?? Now?.Invoke() ?? 0, off, size, value);
+        else Unclaimed.Note(UnclaimedAccesses.Space.Memory, pa, write: true);
     }
 
     public ulong Read64(ulong pa) => Read(pa, 8);

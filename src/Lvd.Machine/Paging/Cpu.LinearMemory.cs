@@ -144,12 +144,12 @@ public sealed partial class Cpu
             {
                 ulong a = la + (ulong)i;
                 ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
-                v |= Memory.Read(pa, 1) << (8 * i);
+                v |= Memory.Read(pa, 1, this) << (8 * i);
             }
             return v;
         }
         ulong p = Translate(la, Access.Read, Cpl == 3);
-        return Memory.Read(p, size);
+        return Memory.Read(p, size, this);
     }
 
     private void WriteSlow(ulong la, int size, ulong v)
@@ -164,12 +164,12 @@ public sealed partial class Cpu
             {
                 ulong a = la + (ulong)i;
                 ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
-                Memory.Write(pa, 1, v >> (8 * i));
+                Memory.Write(pa, 1, v >> (8 * i), this);
             }
             return;
         }
         ulong p = Translate(la, Access.Write, Cpl == 3);
-        Memory.Write(p, size, v);
+        Memory.Write(p, size, v, this);
     }
 
     /// <summary>

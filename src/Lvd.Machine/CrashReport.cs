@@ -81,6 +81,17 @@ public static class CrashReport
         return $"{output.ToStringAndReset()}    [{Convert.ToHexString(bytes, 0, ins.Length).ToLowerInvariant()}]";
     }
 
+    /// <summary>MXCSR, the x87 control/status words and the nonzero XMM registers.</summary>
+    private static void AppendVectorState(StringBuilder sb, Cpu cpu)
+    {
+        sb.Append($"  mxcsr {cpu.Mxcsr:x8}  fcw {cpu.Fcw:x4}  fsw {cpu.Fsw:x4}  ftw {cpu.Ftw:x4}\n");
+        for (int i = 0; i < 16; i++)
+        {
+            var (lo, hi) = cpu.GetXmm(i);
+            if ((lo | hi) != 0) sb.Append($"  xmm{i,-2} {hi:x16}{lo:x16}\n");
+        }
+    }
+
     private static void AppendRegisters(StringBuilder sb, Cpu cpu)
     {
         for (int i = 0; i < 16; i++)
@@ -92,6 +103,7 @@ public static class CrashReport
         sb.Append($"  cr0 {cpu.Cr0:x}  cr2 {cpu.Cr2:x}  cr3 {cpu.Cr3:x}  cr4 {cpu.Cr4:x}  efer {cpu.Efer:x}\n");
         sb.Append($"  cs {cpu.Segs[(int)SegReg.CS].Selector:x4}  ss {cpu.Segs[(int)SegReg.SS].Selector:x4}  fs.base {cpu.FsBase:x}  gs.base " +
             $"{cpu.GsBase:x}  idtr {cpu.Idtr.Base:x}/{cpu.Idtr.Limit:x}  tr {cpu.Tr.Selector:x}\n");
+        if (cpu.HasVectorState) AppendVectorState(sb, cpu);
         sb.Append($"  instructions {cpu.Instructions:N0}  cycles {cpu.Cycles:N0}\n");
     }
 }

@@ -41,10 +41,10 @@ public sealed class MachineBehaviourTests
     [Fact]
     public void UnimplementedInstructionIsNamedInTheReport()
     {
-        // An SSE instruction: valid x86-64, not part of the machine (no SSE state).
-        var r = RunEnding(RunOutcome.Crashed, null, "sse", "int main(void){ __asm__ volatile(\"pxor %%xmm0, %%xmm0\" ::: \"memory\"); return 0; }",
-            "-O1");
-        ReportSays(r.Run.CrashReport, "#UD (invalid opcode)", "pxor xmm0,xmm0", "not implemented by this emulator: Pxor_xmm_xmmm128");
+        // An AVX instruction: valid x86-64, not part of the machine (CPUID reports no AVX).
+        var r = RunEnding(RunOutcome.Crashed, null, "avx",
+            "int main(void){ __asm__ volatile(\"vpxor %%xmm0, %%xmm0, %%xmm0\" ::: \"memory\"); return 0; }", "-O1");
+        ReportSays(r.Run.CrashReport, "#UD (invalid opcode)", "vpxor xmm0,xmm0,xmm0", "not implemented by this emulator: VEX_Vpxor_xmm_xmm_xmmm128");
     }
 
     [Fact]

@@ -114,7 +114,7 @@ internal sealed class BlockDecoder
     private static bool IsImm(OpKind k) => k is OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate64
         or OpKind.Immediate8to16 or OpKind.Immediate8to32 or OpKind.Immediate8to64 or OpKind.Immediate32to64;
 
-    private static void SetMem(in Instruction ins, ref Op op)
+    internal static void SetMem(in Instruction ins, ref Op op)
     {
         op.Base = RegIndex(ins.MemoryBase);
         op.Index = RegIndex(ins.MemoryIndex);
@@ -212,6 +212,7 @@ internal sealed class BlockDecoder
             case Mnemonic.Pause:
                 op.H = Handler.Pause; return true;
 
+            case Mnemonic.Movnti: // a non-temporal hint over an ordinary store
             case Mnemonic.Mov:
                 // MOV to or from CRn/DRn: Sub is n. A write ends the block (paging, protection or
                 // breakpoints may change); MOV to CR charges its cost when it runs (Cpu.System).
@@ -497,9 +498,9 @@ internal sealed class BlockDecoder
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd: case Mnemonic.Cmpsq:
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq:
                 // SSE2 movsd/cmpsd (F2 0F 10/11, F2 0F C2) share the mnemonic: only the forms with a
-                // string operand ([rsi]/[esi], es:[rdi]/[edi]) are string instructions; the machine
-                // has no XMM state, so the SSE forms are #UD.
-                if (!IsStringForm(in ins)) return false;
+                // string operand ([rsi]/[esi], es:[rdi]/[edi]) are string instructions; the SSE forms
+                // are vector instructions.
+                if (!IsStringForm(in ins)) return VectorDecoder.Translate(in ins, ref op);
                 op.H = m switch
                 {
                     Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq => Handler.Movs,
@@ -589,6 +590,6 @@ internal sealed class BlockDecoder
                 return true;
             case Mnemonic.Clts: op.H = Handler.Clts; ends = true; return true;
         }
-        return false;
+        return VectorDecoder.Translate(in ins, ref op);
     }
 }

@@ -18,6 +18,8 @@ internal enum Handler : ushort
     /// <summary>Superinstructions: CMP/TEST on registers fused with the Jcc that follows (one dispatch for both).</summary>
     CmpRRJcc, CmpRIJcc, TestRRJcc, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
+    /// <summary>x87, FXSAVE and SSE/SSE2: one cold handler, the operation in Sub (<see cref="VecOp"/>; Execution/Cpu.Fpu.cs).</summary>
+    Vector,
     // control flow
     Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,
     // strings

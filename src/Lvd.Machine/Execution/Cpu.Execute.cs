@@ -596,6 +596,9 @@ public sealed partial class Cpu
             case Handler.Cmpxchg16b:
                 Cmpxchg16b(ref op, next);
                 return -1;
+            case Handler.Vector:
+                ExecuteVector(ref op, next);
+                return -1;
 
             case Handler.Jrcxz:
                 Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;

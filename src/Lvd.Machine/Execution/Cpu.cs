@@ -30,7 +30,7 @@ public sealed partial class Cpu
 
     public const ulong Cr0PE = 1, Cr0MP = 2, Cr0EM = 4, Cr0TS = 8, Cr0ET = 16, Cr0NE = 32, Cr0WP = 1 << 16, Cr0AM = 1 << 18,
         Cr0NW = 1UL << 29, Cr0CD = 1UL << 30, Cr0PG = 1UL << 31;
-    public const ulong Cr4PAE = 1 << 5, Cr4PGE = 1 << 7, Cr4TSD = 1 << 2, Cr4OSFXSR = 1 << 9, Cr4VMXE = 1 << 13,
+    public const ulong Cr4PAE = 1 << 5, Cr4PGE = 1 << 7, Cr4TSD = 1 << 2, Cr4OSFXSR = 1 << 9, Cr4OSXMMEXCPT = 1 << 10, Cr4VMXE = 1 << 13,
         Cr4FSGSBASE = 1 << 16, Cr4PCIDE = 1 << 17, Cr4OSXSAVE = 1 << 18;
     /// <summary>
     /// The CR4 bits this CPU implements (SDM 2.5: bits of features CPUID does not report are

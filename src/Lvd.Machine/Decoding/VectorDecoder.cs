@@ -1,0 +1,248 @@
+using Iced.Intel;
+
+namespace Lvd.Machine.Decoding;
+
+/// <summary>
+/// The operation of a <see cref="Handler.Vector"/> op (in <see cref="Op.Sub"/>): x87 control,
+/// FXSAVE state, and the SSE/SSE2 instructions (Execution/Instructions/Cpu.Sse.cs).
+/// </summary>
+internal static class VecOp
+{
+    // state and x87 control (Execution/Cpu.Fpu.cs); Imm = 1 for the waiting forms (FINIT, FSTSW ...)
+    public const byte Fxsave = 1, Fxrstor = 2, Ldmxcsr = 3, Stmxcsr = 4, Fninit = 5, Fnclex = 6, Fnstsw = 7, Fnstcw = 8,
+        Fldcw = 9, Fwait = 10;
+    // moves
+    public const byte Mov128 = 20, MovScalar = 21, MovdTo = 22, MovdFrom = 23, MovqLoad = 24, MovLo = 25, MovHi = 26,
+        Movhlps = 27, Movlhps = 28, Movmsk = 29, Pmovmskb = 30, Maskmovdqu = 31;
+    // bitwise (ps/pd/p forms alike)
+    public const byte And = 40, Andn = 41, Or = 42, Xor = 43;
+    // floating point (Size2 holds the lane format)
+    public const byte Add = 50, Sub = 51, Mul = 52, Div = 53, Min = 54, Max = 55, Sqrt = 56, Cmp = 57, Comi = 58, Ucomi = 59;
+    public const byte CvtSi2F = 60, CvtF2Si = 61, CvttF2Si = 62, CvtF2F = 63, Cvtdq2ps = 64, Cvtdq2pd = 65, Cvtps2dq = 66,
+        Cvttps2dq = 67, Cvtpd2dq = 68, Cvttpd2dq = 69, Cvtps2pd = 70, Cvtpd2ps = 71;
+    // shuffles
+    public const byte Shufps = 80, Shufpd = 81, Unpckl = 82, Unpckh = 83, Pshufd = 84, Pshuflw = 85, Pshufhw = 86;
+    // SSE2 integer (Size2 holds the element size in bytes where it varies)
+    public const byte Padd = 100, Psub = 101, Padds = 102, Paddus = 103, Psubs = 104, Psubus = 105, Pcmpeq = 106, Pcmpgt = 107,
+        Psll = 108, Psrl = 109, Psra = 110, Pslldq = 111, Psrldq = 112, Packsswb = 113, Packssdw = 114, Packuswb = 115,
+        Pmaddwd = 116, Pmulhw = 117, Pmulhuw = 118, Pmullw = 119, Pmuludq = 120, Pminub = 121, Pmaxub = 122, Pminsw = 123,
+        Pmaxsw = 124, Pavgb = 125, Pavgw = 126, Psadbw = 127, Pinsrw = 128, Pextrw = 129;
+}
+
+/// <summary>Lane formats of the floating-point operations (<see cref="Op.Size2"/>, low bits).</summary>
+internal static class VecFmt
+{
+    public const byte Ps = 0, Pd = 1, Ss = 2, Sd = 3;
+    /// <summary>Flag in <see cref="Op.Size2"/>: a 16-byte memory operand must be 16-byte aligned (#GP otherwise).</summary>
+    public const byte Aligned = 0x80;
+}
+
+/// <summary>
+/// Maps the x87-control, FXSAVE and SSE/SSE2 forms Iced decodes to a <see cref="Handler.Vector"/>
+/// op. XMM registers go in R1/R2 as 0-15 (the op knows which operands are XMM), general
+/// registers as usual, the memory operand as for every op, imm8 in Imm; Size is the memory
+/// operand size (or the general register size). Anything not mapped stays #UD. MMX forms
+/// (which share mnemonics with SSE2) are #UD: the machine does not report MMX.
+/// </summary>
+internal static class VectorDecoder
+{
+    private static bool IsXmm(Register r) => r >= Register.XMM0 && r <= Register.XMM15;
+
+    private static bool Operand(in Instruction ins, int i, ref Op op, bool dst)
+    {
+        var k = ins.GetOpKind(i);
+        if (k == OpKind.Register)
+        {
+            var r = ins.GetOpRegister(i);
+            byte idx;
+            if (IsXmm(r)) idx = (byte)(r - Register.XMM0);
+            else if (r.IsGPR32() || r.IsGPR64()) { idx = (byte)(r.GetFullRegister() - Register.RAX); op.Size = (byte)r.GetSize(); }
+            else return false;
+            if (dst) op.R1 = idx; else op.R2 = idx;
+            return true;
+        }
+        if (k == OpKind.Memory)
+        {
+            op.Form |= dst ? OpForm.MemDst : OpForm.MemSrc;
+            BlockDecoder.SetMem(in ins, ref op);
+            op.Size = (byte)ins.MemorySize.GetSize();
+            return true;
+        }
+        if (k == OpKind.Immediate8) { op.Imm = ins.Immediate8; return true; }
+        return false;
+    }
+
+    /// <summary>Fills <paramref name="op"/> for a vector instruction; false leaves it #UD.</summary>
+    public static bool Translate(in Instruction ins, ref Op op)
+    {
+        if (ins.Encoding != EncodingKind.Legacy) return false;
+        var m = ins.Mnemonic;
+        if (TranslateControl(in ins, ref op, m)) return true;
+        var code = ins.Code;
+        if (!Map(m, code, out byte sub, out byte fmt)) return false;
+        op.H = Handler.Vector;
+        op.Sub = sub;
+        op.Size2 = fmt;
+        for (int i = 0; i < ins.OpCount; i++)
+            if (!Operand(in ins, i, ref op, i == 0)) return false;
+        if ((op.Form & (OpForm.MemSrc | OpForm.MemDst)) != 0) op.Size = (byte)ins.MemorySize.GetSize();
+        // The general register's size: Size for moves and int-to-float (the memory form's size
+        // is the same), Imm for float-to-int, whose Size is that of the XMM source.
+        int gpr = code is Code.Movq_xmm_rm64 or Code.Movq_rm64_xmm or Code.Cvtsi2ss_xmm_rm64 or Code.Cvtsi2sd_xmm_rm64
+            or Code.Cvtss2si_r64_xmmm32 or Code.Cvtsd2si_r64_xmmm64 or Code.Cvttss2si_r64_xmmm32 or Code.Cvttsd2si_r64_xmmm64 ? 8 : 4;
+        if (sub is VecOp.MovdTo or VecOp.MovdFrom or VecOp.CvtSi2F) op.Size = (byte)gpr;
+        else if (sub is VecOp.CvtF2Si or VecOp.CvttF2Si) op.Imm = gpr;
+        if ((op.Form & (OpForm.MemSrc | OpForm.MemDst)) != 0 && op.Size == 16 && m is not (Mnemonic.Movups or Mnemonic.Movupd or Mnemonic.Movdqu))
+            op.Size2 |= VecFmt.Aligned;
+        return true;
+    }
+
+    private static bool TranslateControl(in Instruction ins, ref Op op, Mnemonic m)
+    {
+        byte sub;
+        bool wait = false;
+        switch (m)
+        {
+            case Mnemonic.Fxsave: case Mnemonic.Fxsave64: sub = VecOp.Fxsave; break;
+            case Mnemonic.Fxrstor: case Mnemonic.Fxrstor64: sub = VecOp.Fxrstor; break;
+            case Mnemonic.Ldmxcsr: sub = VecOp.Ldmxcsr; break;
+            case Mnemonic.Stmxcsr: sub = VecOp.Stmxcsr; break;
+            case Mnemonic.Fninit: sub = VecOp.Fninit; break;
+            case Mnemonic.Finit: sub = VecOp.Fninit; wait = true; break;
+            case Mnemonic.Fnclex: sub = VecOp.Fnclex; break;
+            case Mnemonic.Fclex: sub = VecOp.Fnclex; wait = true; break;
+            case Mnemonic.Fnstsw: sub = VecOp.Fnstsw; break;
+            case Mnemonic.Fstsw: sub = VecOp.Fnstsw; wait = true; break;
+            case Mnemonic.Fnstcw: sub = VecOp.Fnstcw; break;
+            case Mnemonic.Fstcw: sub = VecOp.Fnstcw; wait = true; break;
+            case Mnemonic.Fldcw: sub = VecOp.Fldcw; break;
+            case Mnemonic.Wait: sub = VecOp.Fwait; break;
+            default: return false;
+        }
+        op.H = Handler.Vector;
+        op.Sub = sub;
+        op.Imm = wait ? 1 : 0;
+        if (ins.OpCount > 0 && ins.Op0Kind == OpKind.Memory)
+        {
+            op.Form |= m is Mnemonic.Fxrstor or Mnemonic.Fxrstor64 or Mnemonic.Ldmxcsr or Mnemonic.Fldcw ? OpForm.MemSrc : OpForm.MemDst;
+            BlockDecoder.SetMem(in ins, ref op);
+        }
+        else if (ins.OpCount > 0 && ins.Op0Register != Register.AX) return false;
+        op.Size = (byte)(m is Mnemonic.Fxsave64 or Mnemonic.Fxrstor64 ? 8 : 4);
+        return true;
+    }
+
+    private static bool Map(Mnemonic m, Code code, out byte sub, out byte fmt)
+    {
+        fmt = 0;
+        sub = m switch
+        {
+            Mnemonic.Movaps or Mnemonic.Movups or Mnemonic.Movapd or Mnemonic.Movupd or Mnemonic.Movdqa or Mnemonic.Movdqu
+                or Mnemonic.Movntps or Mnemonic.Movntpd or Mnemonic.Movntdq => VecOp.Mov128,
+            Mnemonic.Movss or Mnemonic.Movsd => VecOp.MovScalar,
+            Mnemonic.Movd => code switch { Code.Movd_xmm_rm32 => VecOp.MovdTo, Code.Movd_rm32_xmm => VecOp.MovdFrom, _ => 0 },
+            Mnemonic.Movq => code switch
+            {
+                Code.Movq_xmm_rm64 => VecOp.MovdTo,
+                Code.Movq_rm64_xmm => VecOp.MovdFrom,
+                Code.Movq_xmm_xmmm64 => VecOp.MovqLoad,
+                Code.Movq_xmmm64_xmm => VecOp.MovqLoad,
+                _ => 0,
+            },
+            Mnemonic.Movlps or Mnemonic.Movlpd => VecOp.MovLo,
+            Mnemonic.Movhps or Mnemonic.Movhpd => VecOp.MovHi,
+            Mnemonic.Movhlps => VecOp.Movhlps,
+            Mnemonic.Movlhps => VecOp.Movlhps,
+            Mnemonic.Movmskps or Mnemonic.Movmskpd => VecOp.Movmsk,
+            Mnemonic.Pmovmskb => VecOp.Pmovmskb,
+            Mnemonic.Maskmovdqu => VecOp.Maskmovdqu,
+            Mnemonic.Andps or Mnemonic.Andpd or Mnemonic.Pand => VecOp.And,
+            Mnemonic.Andnps or Mnemonic.Andnpd or Mnemonic.Pandn => VecOp.Andn,
+            Mnemonic.Orps or Mnemonic.Orpd or Mnemonic.Por => VecOp.Or,
+            Mnemonic.Xorps or Mnemonic.Xorpd or Mnemonic.Pxor => VecOp.Xor,
+            Mnemonic.Shufps => VecOp.Shufps,
+            Mnemonic.Shufpd => VecOp.Shufpd,
+            Mnemonic.Unpcklps => VecOp.Unpckl, Mnemonic.Unpckhps => VecOp.Unpckh,
+            Mnemonic.Unpcklpd => VecOp.Unpckl, Mnemonic.Unpckhpd => VecOp.Unpckh,
+            Mnemonic.Punpcklbw or Mnemonic.Punpcklwd or Mnemonic.Punpckldq or Mnemonic.Punpcklqdq => VecOp.Unpckl,
+            Mnemonic.Punpckhbw or Mnemonic.Punpckhwd or Mnemonic.Punpckhdq or Mnemonic.Punpckhqdq => VecOp.Unpckh,
+            Mnemonic.Pshufd => VecOp.Pshufd, Mnemonic.Pshuflw => VecOp.Pshuflw, Mnemonic.Pshufhw => VecOp.Pshufhw,
+            Mnemonic.Paddb or Mnemonic.Paddw or Mnemonic.Paddd or Mnemonic.Paddq => VecOp.Padd,
+            Mnemonic.Psubb or Mnemonic.Psubw or Mnemonic.Psubd or Mnemonic.Psubq => VecOp.Psub,
+            Mnemonic.Paddsb or Mnemonic.Paddsw => VecOp.Padds,
+            Mnemonic.Paddusb or Mnemonic.Paddusw => VecOp.Paddus,
+            Mnemonic.Psubsb or Mnemonic.Psubsw => VecOp.Psubs,
+            Mnemonic.Psubusb or Mnemonic.Psubusw => VecOp.Psubus,
+            Mnemonic.Pcmpeqb or Mnemonic.Pcmpeqw or Mnemonic.Pcmpeqd => VecOp.Pcmpeq,
+            Mnemonic.Pcmpgtb or Mnemonic.Pcmpgtw or Mnemonic.Pcmpgtd => VecOp.Pcmpgt,
+            Mnemonic.Psllw or Mnemonic.Pslld or Mnemonic.Psllq => VecOp.Psll,
+            Mnemonic.Psrlw or Mnemonic.Psrld or Mnemonic.Psrlq => VecOp.Psrl,
+            Mnemonic.Psraw or Mnemonic.Psrad => VecOp.Psra,
+            Mnemonic.Pslldq => VecOp.Pslldq, Mnemonic.Psrldq => VecOp.Psrldq,
+            Mnemonic.Packsswb => VecOp.Packsswb, Mnemonic.Packssdw => VecOp.Packssdw, Mnemonic.Packuswb => VecOp.Packuswb,
+            Mnemonic.Pmaddwd => VecOp.Pmaddwd, Mnemonic.Pmulhw => VecOp.Pmulhw, Mnemonic.Pmulhuw => VecOp.Pmulhuw,
+            Mnemonic.Pmullw => VecOp.Pmullw, Mnemonic.Pmuludq => VecOp.Pmuludq,
+            Mnemonic.Pminub => VecOp.Pminub, Mnemonic.Pmaxub => VecOp.Pmaxub, Mnemonic.Pminsw => VecOp.Pminsw, Mnemonic.Pmaxsw => VecOp.Pmaxsw,
+            Mnemonic.Pavgb => VecOp.Pavgb, Mnemonic.Pavgw => VecOp.Pavgw, Mnemonic.Psadbw => VecOp.Psadbw,
+            Mnemonic.Pinsrw => VecOp.Pinsrw,
+            Mnemonic.Pextrw => code == Code.Pextrw_r32_xmm_imm8 ? VecOp.Pextrw : (byte)0,
+            _ => 0,
+        };
+        if (sub == 0) sub = MapFloat(m, out fmt);
+        if (sub == 0) return false;
+        if (sub is VecOp.MovScalar or VecOp.Movmsk or VecOp.MovLo or VecOp.MovHi or VecOp.Unpckl or VecOp.Unpckh)
+            fmt = ElementOrFormat(m);
+        else if (sub is VecOp.Padd or VecOp.Psub or VecOp.Padds or VecOp.Paddus or VecOp.Psubs or VecOp.Psubus or VecOp.Pcmpeq
+            or VecOp.Pcmpgt or VecOp.Psll or VecOp.Psrl or VecOp.Psra)
+            fmt = ElementOrFormat(m);
+        return true;
+    }
+
+    /// <summary>The lane format (ps/pd/ss/sd) or integer element size (1, 2, 4, 8, 16 bytes) a mnemonic names.</summary>
+    private static byte ElementOrFormat(Mnemonic m)
+    {
+        string s = m.ToString();
+        if (s is "Movss") return VecFmt.Ss;
+        if (s is "Movsd") return VecFmt.Sd;
+        if (s.EndsWith("qdq")) return 8;
+        if (s.EndsWith("ps")) return 4;
+        if (s.EndsWith("pd")) return 8;
+        if (s.StartsWith("Punpck")) return s.EndsWith("bw") ? (byte)1 : s.EndsWith("wd") ? (byte)2 : (byte)4;
+        return s[^1] switch { 'b' => 1, 'w' => 2, 'd' => 4, _ => 8 };
+    }
+
+    private static byte MapFloat(Mnemonic m, out byte fmt)
+    {
+        string s = m.ToString();
+        fmt = 0;
+        byte sub = s switch
+        {
+            "Addps" or "Addpd" or "Addss" or "Addsd" => VecOp.Add,
+            "Subps" or "Subpd" or "Subss" or "Subsd" => VecOp.Sub,
+            "Mulps" or "Mulpd" or "Mulss" or "Mulsd" => VecOp.Mul,
+            "Divps" or "Divpd" or "Divss" or "Divsd" => VecOp.Div,
+            "Minps" or "Minpd" or "Minss" or "Minsd" => VecOp.Min,
+            "Maxps" or "Maxpd" or "Maxss" or "Maxsd" => VecOp.Max,
+            "Sqrtps" or "Sqrtpd" or "Sqrtss" or "Sqrtsd" => VecOp.Sqrt,
+            "Cmpps" or "Cmppd" or "Cmpss" or "Cmpsd" => VecOp.Cmp,
+            "Comiss" or "Comisd" => VecOp.Comi,
+            "Ucomiss" or "Ucomisd" => VecOp.Ucomi,
+            "Cvtsi2ss" or "Cvtsi2sd" => VecOp.CvtSi2F,
+            "Cvtss2si" or "Cvtsd2si" => VecOp.CvtF2Si,
+            "Cvttss2si" or "Cvttsd2si" => VecOp.CvttF2Si,
+            "Cvtss2sd" or "Cvtsd2ss" => VecOp.CvtF2F,
+            "Cvtdq2ps" => VecOp.Cvtdq2ps, "Cvtdq2pd" => VecOp.Cvtdq2pd, "Cvtps2dq" => VecOp.Cvtps2dq,
+            "Cvttps2dq" => VecOp.Cvttps2dq, "Cvtpd2dq" => VecOp.Cvtpd2dq, "Cvttpd2dq" => VecOp.Cvttpd2dq,
+            "Cvtps2pd" => VecOp.Cvtps2pd, "Cvtpd2ps" => VecOp.Cvtpd2ps,
+            _ => 0,
+        };
+        if (sub == 0) return 0;
+        // The format of the source operand: ps/ss single, pd/sd double (cvtsi2ss/sd: the destination's).
+        if (s.StartsWith("Cvtss") || s.StartsWith("Cvttss")) fmt = VecFmt.Ss;
+        else if (s.StartsWith("Cvtsd") || s.StartsWith("Cvttsd")) fmt = VecFmt.Sd;
+        else if (s.EndsWith("ss")) fmt = VecFmt.Ss;
+        else if (s.EndsWith("sd")) fmt = VecFmt.Sd;
+        else if (s.EndsWith("pd")) fmt = VecFmt.Pd;
+        return sub;
+    }
+}

@@ -28,6 +28,10 @@ public sealed record TimelineFilter
     public IReadOnlySet<int>? Cpus { get; init; }
     public TimelineKinds Kinds { get; init; } = TimelineKinds.All;
 
+    /// <summary>Whether an event of this kind on this vCPU, over [start, end] in modeled cycles, passes the filter.</summary>
+    public bool Wants(TimelineKinds kind, int cpu, long start, long end) =>
+        (Kinds & kind) != 0 && (Cpus == null || Cpus.Contains(cpu)) && end >= FromCycle && start <= ToCycle;
+
     /// <summary>The kinds of a comma list (calls, exits, interrupts, exceptions, kills); null with the bad word.</summary>
     public static TimelineKinds? ParseKinds(string list, out string? bad)
     {
@@ -79,8 +83,7 @@ public sealed class Timeline : IMachineEvents
     }
 
 
-    private bool Wanted(TimelineKinds kind, int cpu, long start, long end) =>
-        (_filter.Kinds & kind) != 0 && (_filter.Cpus == null || _filter.Cpus.Contains(cpu)) && end >= _filter.FromCycle && start <= _filter.ToCycle;
+    private bool Wanted(TimelineKinds kind, int cpu, long start, long end) => _filter.Wants(kind, cpu, start, end);
 
     private void Add(Entry e)
     {

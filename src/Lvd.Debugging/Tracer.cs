@@ -73,9 +73,7 @@ public sealed class Tracer : IInstructionTracer, IMachineEvents
         Lines++;
     }
 
-    private bool Wanted(TimelineKinds kind, Cpu cpu) =>
-        (_events.Kinds & kind) != 0 && (_events.Cpus == null || _events.Cpus.Contains(cpu.Id)) && cpu.Cycles >= _events.FromCycle &&
-        cpu.Cycles <= _events.ToCycle;
+    private bool Wanted(TimelineKinds kind, Cpu cpu) => _events.Wants(kind, cpu.Id, cpu.Cycles, cpu.Cycles);
 
     private void Event(Cpu cpu, string what) => Write($"cpu{cpu.Id} {cpu.Cycles,14:N0}  == {what}");
 

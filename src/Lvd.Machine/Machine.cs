@@ -39,7 +39,10 @@ public record MachineConfig
     public DateTime RtcStart { get; init; } = CmosRtc.DefaultStart;
     /// <summary>Where the firmware puts its ACPI tables, the RSDP first (<see cref="MachinePlatform.Pc"/>).</summary>
     public ulong AcpiTablesAddress { get; init; } = 0xe0000;
-    /// <summary>Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox (the AP start-up path is the loader's to provide).</summary>
+    /// <summary>
+    /// Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox and the firmware parks the APs on it
+    /// (<see cref="Firmware.MpWakeupMailbox"/>; the mailbox and the 3 pages after it are the firmware's).
+    /// </summary>
     public ulong? AcpiMpWakeupMailbox { get; init; }
 }
 

@@ -41,7 +41,8 @@ public record MachineConfig
     public ulong AcpiTablesAddress { get; init; } = 0xe0000;
     /// <summary>
     /// Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox and the firmware parks the APs on it
-    /// (<see cref="Firmware.MpWakeupMailbox"/>; the mailbox and the 3 pages after it are the firmware's).
+    /// (<see cref="Firmware.MpWakeupMailbox"/>: a page outside RAM, e.g. its DefaultAddress; 3 pages of RAM after the ACPI
+    /// tables hold the hand-off page tables and GDT).
     /// </summary>
     public ulong? AcpiMpWakeupMailbox { get; init; }
 }

@@ -58,7 +58,7 @@ public sealed class PcDevices
         if (Acpi.Address + (ulong)Acpi.Image.Length > machine.GuestRamTop)
             throw new ArgumentOutOfRangeException(nameof(machine), "the ACPI tables do not fit in guest RAM");
         Acpi.Install(machine.Memory);
-        if (config.AcpiMpWakeupMailbox is { } mailbox) MpWakeup = new MpWakeupMailbox(machine, mailbox);
+        if (config.AcpiMpWakeupMailbox is { } mailbox) MpWakeup = new MpWakeupMailbox(machine, mailbox, Acpi.Region.Base + Acpi.Region.Size);
     }
 
     /// <summary>ISA IRQ <paramref name="irq"/>'s wire goes high or low (devices call this).</summary>

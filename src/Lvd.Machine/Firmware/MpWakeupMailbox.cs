@@ -7,10 +7,13 @@ namespace Lvd.Machine.Firmware;
 /// <summary>
 /// The firmware side of the ACPI multiprocessor-wakeup mailbox (ACPI 6.4 section 5.2.12.19,
 /// docs/PLATFORM.md): at power-on the firmware parks every AP on the mailbox the MADT names. The
+/// mailbox is a page the firmware decodes (outside RAM, like a device's registers; the OS maps it
+/// as memory and sees 4 KiB that read back what was written). The
 /// OS writes ApicId (offset 4), WakeupVector (offset 8) and then Command (offset 0) = 1
 /// (wakeup); the parked AP whose APIC ID matches clears Command (its acknowledgment) and
 /// jumps to the vector in 64-bit mode: paging on with the firmware's identity map (512 GiB,
-/// 1 GiB pages), a flat GDT of its own (code 0x08, data 0x10), no IDT, interrupts disabled.
+/// 1 GiB pages), a flat GDT of its own (code 0x08, data 0x10), no IDT, interrupts disabled;
+/// those three pages lie in RAM right after the ACPI tables (<see cref="HandoffRegion"/>).
 /// A parked AP is modeled as watching the mailbox without pause: it wakes at the modeled time of
 /// the Command write (its clock catches up with the writer's, as a sleeping vCPU's does with an
 /// IPI), so the run is deterministic. Other commands, or an APIC ID that names no parked AP,
@@ -20,8 +23,10 @@ namespace Lvd.Machine.Firmware;
 public sealed class MpWakeupMailbox : IMmioDevice
 {
     public const ushort CommandNoop = 0, CommandWakeup = 1;
-    /// <summary>The mailbox page, then the firmware's PML4, PDPT and GDT pages: what an OS's memory map must reserve.</summary>
-    public const ulong RegionSize = 0x4000;
+    /// <summary>The firmware's PML4, PDPT and GDT pages: RAM an OS's memory map must reserve.</summary>
+    public const ulong HandoffSize = 0x3000;
+    /// <summary>A mailbox address that suits the PC platform: below the I/O APIC, above any RAM it allows but the last MiB.</summary>
+    public const ulong DefaultAddress = 0xfeb00000;
     public const ushort CodeSelector = 0x08, DataSelector = 0x10;
 
     private readonly Machine _machine;
@@ -29,20 +34,23 @@ public sealed class MpWakeupMailbox : IMmioDevice
     private readonly bool[] _parked;
 
     public ulong Address { get; }
-    /// <summary>Reserved memory: the mailbox and the page tables and GDT an AP is handed over with.</summary>
-    public (ulong Base, ulong Size) Region => (Address, RegionSize);
-    public ulong PageTableRoot => Address + 0x1000;
-    public ulong GdtBase => Address + 0x3000;
+    /// <summary>The RAM the firmware keeps for the hand-off (page tables and GDT): e820 reserved.</summary>
+    public (ulong Base, ulong Size) HandoffRegion => (PageTableRoot, HandoffSize);
+    public ulong PageTableRoot { get; }
+    public ulong GdtBase => PageTableRoot + 0x2000;
     /// <summary>APs woken so far.</summary>
     public int Wakeups { get; private set; }
 
-    internal MpWakeupMailbox(Machine machine, ulong address)
+    internal MpWakeupMailbox(Machine machine, ulong address, ulong handoff)
     {
         if ((address & PhysicalMemory.PageMask) != 0) throw new ArgumentException("the wakeup mailbox must be 4 KiB aligned", nameof(address));
-        if (address + RegionSize > machine.GuestRamTop)
-            throw new ArgumentOutOfRangeException(nameof(address), "the wakeup mailbox and the firmware's page tables must lie in guest RAM");
+        if (machine.Memory.IsRam(address))
+            throw new ArgumentOutOfRangeException(nameof(address), $"the wakeup mailbox 0x{address:x} must lie outside RAM (the firmware decodes it)");
+        if (handoff + HandoffSize > machine.GuestRamTop)
+            throw new ArgumentOutOfRangeException(nameof(handoff), "the firmware's hand-off page tables must lie in guest RAM");
         _machine = machine;
         Address = address;
+        PageTableRoot = handoff;
         var mem = machine.Memory;
         const ulong P = 1, RW = 2, PS = 0x80;
         mem.Write64(PageTableRoot, (PageTableRoot + 0x1000) | P | RW);

@@ -20,7 +20,10 @@ internal enum Handler : ushort
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
     /// <summary>x87, FXSAVE and SSE/SSE2: one cold handler, the operation in Sub (<see cref="VecOp"/>; Execution/Cpu.Fpu.cs).</summary>
     Vector,
-    /// <summary>32-bit-mode stack and branch forms (ESP, EIP wrap): one cold handler, the operation in Sub (<see cref="LegacyOp"/>; Execution/Cpu.Mode32.cs).</summary>
+    /// <summary>
+    /// 32-bit-mode stack and branch forms (ESP, EIP wrap): one cold handler, the operation in Sub
+    /// (<see cref="LegacyOp"/>; Execution/Cpu.Mode32.cs).
+    /// </summary>
     Legacy,
     // control flow
     Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,

@@ -255,7 +255,8 @@ public sealed partial class Cpu
             page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total));
             total += 15;
         }
-        var block = (mode32 ? Decoder32 : _decoder).Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
+        var block = (mode32 ? Decoder32 : _decoder).Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage,
+            single ? 1 : BlockDecoder.MaxOpsPerBlock);
         if (crossesPage)
         {
             // The instruction really fetches from the next page: translate it for execution,

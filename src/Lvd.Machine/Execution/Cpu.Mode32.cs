@@ -334,7 +334,10 @@ public sealed partial class Cpu
         if ((attr & 0x18) != 0x18 || ((attr & 4) != 0 ? dpl > Cpl : dpl != Cpl)) throw GuestFault.Gp(err);
         if ((attr & 0x80) == 0) throw new GuestFault(Vectors.NP, err, true);
         if ((Efer & EferLMA) != 0 && (attr & AttrL) != 0 && (attr & AttrDB) != 0) throw GuestFault.Gp(err);
-        var cs = new Segment { Selector = sel, Base = Segment.BaseFromDescriptor(desc), Limit = Segment.LimitFromDescriptor(desc), Attributes = attr };
+        var cs = new Segment
+        {
+            Selector = sel, Base = Segment.BaseFromDescriptor(desc), Limit = Segment.LimitFromDescriptor(desc), Attributes = attr,
+        };
         ulong target = FarTarget(in cs, ip);
         Segs[(int)SegReg.CS] = cs;
         R(RSP) = StackAddress(sp + 2 * (ulong)size + release, stack32);

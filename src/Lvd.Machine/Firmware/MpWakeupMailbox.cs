@@ -45,7 +45,8 @@ public sealed class MpWakeupMailbox : IMmioDevice
     {
         if ((address & PhysicalMemory.PageMask) != 0) throw new ArgumentException("the wakeup mailbox must be 4 KiB aligned", nameof(address));
         if (machine.Memory.IsRam(address))
-            throw new ArgumentOutOfRangeException(nameof(address), $"the wakeup mailbox 0x{address:x} must lie outside RAM (the firmware decodes it)");
+            throw new ArgumentOutOfRangeException(nameof(address),
+                $"the wakeup mailbox 0x{address:x} must lie outside RAM (the firmware decodes it)");
         if (handoff + HandoffSize > machine.GuestRamTop)
             throw new ArgumentOutOfRangeException(nameof(handoff), "the firmware's hand-off page tables must lie in guest RAM");
         _machine = machine;

@@ -88,6 +88,8 @@ __asm__(
 "	mov %eax, %cr0\n"			// LME=1 and PAE=0: #GP(0)
 "m32_pm_after_gp2:\n"
 "	mov %ebx, %cr4\n"
+"	mov $0xc0000080, %ecx; rdmsr; and $~0x100, %eax; wrmsr\n"	// LME may change while PG=0
+"	rdmsr; mov %eax, m32_res+84\n"
 "	mov m32_cr3, %eax; mov %eax, %cr3\n"
 "	mov $0xc0000080, %ecx; rdmsr; or $0x100, %eax; wrmsr\n"
 "	mov %cr0, %eax; or $0x80000000, %eax; mov %eax, %cr0\n"	// IA-32e mode again
@@ -186,6 +188,7 @@ t_trampoline(void)
 	check_eq("pm.gp_null_selector_eip", (u32)(u64)m32_gp_null, m32_gpeip[0]);
 	check_eq("pm.gp_pg_without_pae_err", 0, m32_gperr[1]);
 	check_eq("pm.gp_pg_without_pae_eip", (u32)(u64)m32_gp_pae, m32_gpeip[1]);
+	check_eq("pm.efer_lme_cleared_without_paging", (efer & ~0x500ULL) & 0xffffffff, m32_res[21]);
 	check_eq("back.efer_lma_lme", efer & 0xffffffff, m32_res[15]);
 	check_eq("back.still_compat_cs", KCODE32, m32_res[16]);
 	check_eq("back.cs64", KCODE, m32_res[17]);

@@ -373,7 +373,7 @@ public sealed partial class Cpu
             case Msr.Efer:
                 // LMA is read-only; LME cannot change while paging is on; only SCE/LME/LMA/NXE exist.
                 if ((v & ~(EferSCE | EferLME | EferLMA | EferNXE)) != 0) throw GuestFault.Gp();
-                if (((v ^ Efer) & EferLME) != 0) throw GuestFault.Gp();
+                if (((v ^ Efer) & EferLME) != 0 && (Cr0 & Cr0PG) != 0) throw GuestFault.Gp();
                 SetEfer((v & ~EferLMA) | (Efer & EferLMA));
                 return;
             case Msr.Star: Star = v; return;

@@ -88,6 +88,8 @@ struct __attribute__((packed)) { u32 off; u16 sel; } c_far;
 	X(push_imm8_sext, "pushl $-5; popl %eax; pushl $0x12345678; popl %ecx") \
 	X(pushw_popw, "pushw %ax; pushw $-2; popw %bx; popw %dx") \
 	X(push_pop_mem, "pushl buf+4; popl %eax; pushl %ecx; popl buf+8") \
+	X(push_pop_sreg, "pushl $0; addl $4, %esp; pushl %ss; popl %eax; movl %ss, %ecx; subl %ecx, %eax; " \
+		"pushl %ds; popl %ds; pushw %es; popw %es; movl %ds, %edx; movl %ss, %ecx; subl %ecx, %edx; xorl %ecx, %ecx") \
 	X(pushf_popf, "pushfl; popl %eax; andl $0x8d5, %eax; andl $0x8d5, %ecx; pushl %ecx; popfl") \
 	X(pusha_popa, "pushal; movl 12(%esp), %eax; subl %esp, %eax; movl %eax, 28(%esp); " \
 		"xorl %ebx, %ebx; xorl %esi, %esi; popal") \
@@ -163,6 +165,7 @@ struct __attribute__((packed)) { u32 off; u16 sel; } c_far;
 #define FLAGS_push_imm8_sext ALU
 #define FLAGS_pushw_popw ALU
 #define FLAGS_push_pop_mem ALU
+#define FLAGS_push_pop_sreg LOGIC
 #define FLAGS_pushf_popf ALU
 #define FLAGS_pusha_popa LOGIC
 #define FLAGS_call_ret ALU

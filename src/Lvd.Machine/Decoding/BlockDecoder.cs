@@ -18,11 +18,15 @@ internal sealed partial class BlockDecoder
     /// <summary>64 (64-bit mode) or 32 (compatibility and protected mode: BlockDecoder.Mode32.cs).</summary>
     private readonly int _bitness;
 
+    /// <summary>The block model, when the cost model has a timing table (docs/COST-MODEL.md, Block timing).</summary>
+    private readonly BlockTiming? _timing;
+
     /// <param name="maxOps">Instructions per block at most (1 for tracing).</param>
     /// <param name="bitness">64, or 32 for code whose CS has L=0, D=1 (docs/CPU-MODES.md).</param>
     public BlockDecoder(CostModel costs, int maxOps = MaxOpsPerBlock, int bitness = 64)
     {
         _costs = costs;
+        if (costs.Timing != null) _timing = new BlockTiming(costs.Timing);
         _maxOps = Math.Clamp(maxOps, 1, MaxOpsPerBlock);
         _bitness = bitness;
     }
@@ -64,11 +68,14 @@ internal sealed partial class BlockDecoder
             op.Offset = (ushort)offset;
             op.Len = (byte)ins.Length;
             bool ends = Translate(in ins, ref op);
+            // System and string instructions keep the cost file's cycles; the model prices the rest.
+            _timing?.Note(count - 1, in ins, modeled: op.H < Handler.Movs);
             offset += ins.Length;
             if (ends || offset >= bytesInPage) break;
         }
         Fuse(count);
-        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset) { Mode32 = _bitness == 32 };
+        int fraction = _timing?.Price(_scratch, count) ?? 0;
+        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset, fraction) { Mode32 = _bitness == 32 };
     }
 
     /// <summary>

@@ -72,7 +72,7 @@ public static class CrashReport
             bytes[n] = b;
         }
         if (n == 0) return "(instruction bytes not mapped)";
-        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(bytes, 0, n), rip);
+        var decoder = Iced.Intel.Decoder.Create(cpu.In64BitMode ? 64 : 32, new ByteArrayCodeReader(bytes, 0, n), rip);
         decoder.Decode(out var ins);
         if (ins.IsInvalid) return $"(invalid encoding: {Convert.ToHexString(bytes, 0, Math.Min(n, 8)).ToLowerInvariant()})";
         var fmt = new IntelFormatter();
@@ -100,7 +100,7 @@ public static class CrashReport
             if (i % 4 == 3) sb.Append('\n');
         }
         sb.Append($"  rip {cpu.Rip:x16}  rflags {cpu.Rflags:x8}  cpl {cpu.Cpl}\n");
-        sb.Append($"  cr0 {cpu.Cr0:x}  cr2 {cpu.Cr2:x}  cr3 {cpu.Cr3:x}  cr4 {cpu.Cr4:x}  efer {cpu.Efer:x}\n");
+        sb.Append($"  cr0 {cpu.Cr0:x}  cr2 {cpu.Cr2:x}  cr3 {cpu.Cr3:x}  cr4 {cpu.Cr4:x}  efer {cpu.Efer:x}  ({cpu.ModeName} mode)\n");
         sb.Append($"  cs {cpu.Segs[(int)SegReg.CS].Selector:x4}  ss {cpu.Segs[(int)SegReg.SS].Selector:x4}  fs.base {cpu.FsBase:x}  gs.base " +
             $"{cpu.GsBase:x}  idtr {cpu.Idtr.Base:x}/{cpu.Idtr.Limit:x}  tr {cpu.Tr.Selector:x}\n");
         if (cpu.HasVectorState) AppendVectorState(sb, cpu);

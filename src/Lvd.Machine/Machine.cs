@@ -41,7 +41,11 @@ public record MachineConfig
     public DateTime RtcStart { get; init; } = CmosRtc.DefaultStart;
     /// <summary>Where the firmware puts its ACPI tables, the RSDP first (<see cref="MachinePlatform.Pc"/>).</summary>
     public ulong AcpiTablesAddress { get; init; } = 0xe0000;
-    /// <summary>Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox (the AP start-up path is the loader's to provide).</summary>
+    /// <summary>
+    /// Non-null: the MADT names this 4 KiB multiprocessor-wakeup mailbox and the firmware parks the APs on it
+    /// (<see cref="Firmware.MpWakeupMailbox"/>: a page outside RAM, e.g. its DefaultAddress; 3 pages of RAM after the ACPI
+    /// tables hold the hand-off page tables and GDT).
+    /// </summary>
     public ulong? AcpiMpWakeupMailbox { get; init; }
 }
 

@@ -6,7 +6,8 @@ namespace Lvd.Tests;
 /// SDM conformance of paging and exception delivery, checked by guest programs that build
 /// their own IDT, TSS and page tables (guest/tests/cpu, see its README): #PF error-code bits
 /// and CR2, NX, WP, U/S, large pages, A/D bits, INVLPG, IST and RSP0 switches, double fault,
-/// #DE/#UD/#GP/#SS/#AC, SYSCALL/SYSRET, self-modifying code, RDTSC/CPUID, the x87/SSE state (FXSAVE, #NM/#UD/#XM rules).
+/// #DE/#UD/#GP/#SS/#AC, SYSCALL/SYSRET, self-modifying code, RDTSC/CPUID, the x87/SSE state (FXSAVE, #NM/#UD/#XM rules),
+/// compatibility and 32-bit protected mode (Linux's AP trampoline sequence, far transfers and their faults).
 /// </summary>
 public sealed class GuestCpuTests
 {
@@ -17,6 +18,7 @@ public sealed class GuestCpuTests
     [InlineData("smc", 20, false)]
     [InlineData("rdtsc", 30, false)]
     [InlineData("fpu", 40, false)]
+    [InlineData("mode32", 60, false)]
     // The same programs as a VT-x guest of the late-launched hypervisor: LGDT/LIDT/LTR, CR and
     // MSR writes now exit and are emulated; every memory access goes through the EPT.
     [InlineData("paging", 100, true)]
@@ -25,6 +27,9 @@ public sealed class GuestCpuTests
     [InlineData("smc", 20, true)]
     [InlineData("rdtsc", 30, true)]
     [InlineData("fpu", 40, true)]
+    // Under the hypervisor (no unrestricted guest) CR0.PG cannot be cleared: the trampoline's
+    // protected-mode part becomes a checked #GP.
+    [InlineData("mode32", 44, true)]
     public void GuestCheckProgramPasses(string program, int minChecks, bool underHypervisor)
     {
         foreach (var opt in new[] { "-O0", "-O2" })

@@ -53,7 +53,7 @@ u8 ist_stack[NIST][STACKSIZE] __attribute__((aligned(16)));
 u8 user_stack[STACKSIZE] __attribute__((aligned(16)));
 
 struct tss tss __attribute__((aligned(16)));
-static u64 gdt[8] __attribute__((aligned(16)));
+u64 gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 static u64 idt[256 * 2] __attribute__((aligned(16)));
 
 // What cpu_init found, so a test that died half-way can be undone.

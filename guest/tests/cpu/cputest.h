@@ -44,6 +44,9 @@ int report(const char *program);	// prints the summary; the exit status
 #define UDATA	0x23	// selector 0x20 with RPL 3
 #define UCODE	0x2b	// selector 0x28 with RPL 3
 #define TSSSEL	0x30
+// Entries 8 and up (selectors 0x40...) are free for a test's own descriptors.
+#define GDT_ENTRIES	20
+extern u64 gdt[GDT_ENTRIES];
 
 #define NIST		3
 #define STACKSIZE	16384

@@ -19,13 +19,18 @@ public sealed partial class Hypervisor
         bool gdtIdt = v.ExitReason == ExitReason.GdtrIdtrAccess;
         bool register = !gdtIdt && (info & (1u << 10)) != 0;
         ulong la = register ? 0 : OperandAddress(ctx, info, v.ExitQualification);
+        // Outside 64-bit mode the table's base is 32 bits (24 with a 16-bit operand size, SDM LGDT).
+        bool mode64 = (v.GuestEfer & Cpu.EferLMA) != 0 && (v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) != 0;
+        int tableBytes = mode64 ? 10 : 6;
+        ulong baseMask = mode64 ? ulong.MaxValue : (info & (1u << 11)) != 0 ? 0xffffffffUL : 0xffffffUL;
         switch (gdtIdt, identity)
         {
             case (true, 2): // LGDT
             case (true, 3): // LIDT
             {
-                if (!ReadGuest(ctx, la, 10, out var bytes)) return Inject(ctx, Vectors.GP, 0);
-                var table = new DescriptorTable { Limit = BitConverter.ToUInt16(bytes, 0), Base = BitConverter.ToUInt64(bytes, 2) };
+                if (!ReadGuest(ctx, la, tableBytes, out var bytes)) return Inject(ctx, Vectors.GP, 0);
+                ulong bas = mode64 ? BitConverter.ToUInt64(bytes, 2) : BitConverter.ToUInt32(bytes, 2) & baseMask;
+                var table = new DescriptorTable { Limit = BitConverter.ToUInt16(bytes, 0), Base = bas };
                 if (!Cpu.IsCanonicalAddress(table.Base)) return Inject(ctx, Vectors.GP, 0);
                 if (identity == 2) v.GuestGdtr = table; else v.GuestIdtr = table;
                 return Advance(ctx);
@@ -33,9 +38,10 @@ public sealed partial class Hypervisor
             case (true, _): // SGDT, SIDT
             {
                 var table = identity == 0 ? v.GuestGdtr : v.GuestIdtr;
-                var bytes = new byte[10];
+                var bytes = new byte[tableBytes];
                 BitConverter.TryWriteBytes(bytes.AsSpan(0, 2), table.Limit);
-                BitConverter.TryWriteBytes(bytes.AsSpan(2, 8), table.Base);
+                if (mode64) BitConverter.TryWriteBytes(bytes.AsSpan(2, 8), table.Base);
+                else BitConverter.TryWriteBytes(bytes.AsSpan(2, 4), (uint)table.Base);
                 return WriteGuest(ctx, la, bytes) ? Advance(ctx) : Inject(ctx, Vectors.GP, 0);
             }
             case (false, 0): // SLDT
@@ -56,11 +62,28 @@ public sealed partial class Hypervisor
         }
     }
 
-    private static ExitAction Lldt(VcpuContext ctx, ushort sel)
+    /// <summary>LLDT as the machine does it natively (SDM LLDT): null, or a present LDT descriptor of the GDT.</summary>
+    private ExitAction Lldt(VcpuContext ctx, ushort sel)
     {
-        // The machine supports no LDT: only a null selector is accepted (as it is natively).
-        if ((sel & ~3) != 0) return Inject(ctx, Vectors.GP, (uint)(sel & ~3));
-        ctx.Vmcs.GuestLdtr = new Segment { Selector = sel, Attributes = Segment.Unusable };
+        var v = ctx.Vmcs;
+        if ((sel & ~3) == 0)
+        {
+            v.GuestLdtr = new Segment { Selector = sel, Attributes = Segment.Unusable };
+            return Advance(ctx);
+        }
+        uint err = (uint)(sel & ~3);
+        bool ia32e = (v.GuestEfer & Cpu.EferLMA) != 0;
+        ulong index = (ulong)(sel & ~7);
+        int bytes = ia32e ? 16 : 8;
+        if ((sel & 4) != 0 || index + (ulong)bytes - 1 > v.GuestGdtr.Limit) return Inject(ctx, Vectors.GP, err);
+        if (!ReadGuest(ctx, v.GuestGdtr.Base + index, bytes, out var d)) return Inject(ctx, Vectors.GP, 0);
+        ulong lo = BitConverter.ToUInt64(d, 0), hi = ia32e ? BitConverter.ToUInt64(d, 8) : 0;
+        uint attr = Segment.AttributesFromDescriptor(lo);
+        if ((attr & 0x1f) != 0x02) return Inject(ctx, Vectors.GP, err);
+        if ((attr & 0x80) == 0) return Inject(ctx, Vectors.NP, err);
+        ulong bas = Segment.BaseFromDescriptor(lo) | ((hi & 0xffffffff) << 32);
+        if (!Cpu.IsCanonicalAddress(bas)) return Inject(ctx, Vectors.GP, err);
+        v.GuestLdtr = new Segment { Selector = sel, Base = bas, Limit = Segment.LimitFromDescriptor(lo), Attributes = attr };
         return Advance(ctx);
     }
 

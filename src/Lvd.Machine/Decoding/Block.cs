@@ -17,6 +17,8 @@ internal sealed class Block
     public bool Valid = true;
     /// <summary>How many times it ran (profiling, future JIT tiering).</summary>
     public long Executions;
+    /// <summary>Decoded at bitness 32 (compatibility or protected mode); cached apart from 64-bit blocks.</summary>
+    public bool Mode32 { get; init; }
 
     public Block(Op[] ops, ulong physAddr, int byteLength, int fraction = 0)
     {

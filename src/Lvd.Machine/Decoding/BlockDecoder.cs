@@ -8,23 +8,27 @@ namespace Lvd.Machine.Decoding;
 /// decoder; this class only maps mnemonic + operand kinds to a handler and resolves registers,
 /// immediates and the memory operand once.
 /// </summary>
-internal sealed class BlockDecoder
+internal sealed partial class BlockDecoder
 {
     public const int MaxOpsPerBlock = 64;
 
     private readonly CostModel _costs;
     private readonly int _maxOps;
     private readonly Op[] _scratch = new Op[MaxOpsPerBlock];
+    /// <summary>64 (64-bit mode) or 32 (compatibility and protected mode: BlockDecoder.Mode32.cs).</summary>
+    private readonly int _bitness;
 
-    /// <param name="maxOps">Instructions per block at most (1 for tracing).</param>
     /// <summary>The block model, when the cost model has a timing table (docs/COST-MODEL.md, Block timing).</summary>
     private readonly BlockTiming? _timing;
 
-    public BlockDecoder(CostModel costs, int maxOps = MaxOpsPerBlock)
+    /// <param name="maxOps">Instructions per block at most (1 for tracing).</param>
+    /// <param name="bitness">64, or 32 for code whose CS has L=0, D=1 (docs/CPU-MODES.md).</param>
+    public BlockDecoder(CostModel costs, int maxOps = MaxOpsPerBlock, int bitness = 64)
     {
         _costs = costs;
         if (costs.Timing != null) _timing = new BlockTiming(costs.Timing);
         _maxOps = Math.Clamp(maxOps, 1, MaxOpsPerBlock);
+        _bitness = bitness;
     }
 
     /// <summary>
@@ -37,7 +41,7 @@ internal sealed class BlockDecoder
     {
         maxOps = Math.Min(maxOps, _maxOps);
         var reader = new SpanReader(code.ToArray());
-        var decoder = Iced.Intel.Decoder.Create(64, reader, rip, DecoderOptions.None);
+        var decoder = Iced.Intel.Decoder.Create(_bitness, reader, rip, DecoderOptions.None);
         int count = 0, offset = 0;
         crossesPage = false;
         while (count < maxOps)
@@ -71,7 +75,7 @@ internal sealed class BlockDecoder
         }
         Fuse(count);
         int fraction = _timing?.Price(_scratch, count) ?? 0;
-        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset, fraction);
+        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset, fraction) { Mode32 = _bitness == 32 };
     }
 
     /// <summary>
@@ -182,7 +186,8 @@ internal sealed class BlockDecoder
     {
         op.Cost = _costs.Insn;
         op.R1 = op.R2 = op.Base = op.Index = Op.NoReg;
-        bool ok = TranslateCore(in ins, ref op, out bool ends);
+        bool ends = false;
+        bool ok = _bitness == 32 ? Translate32(in ins, ref op, ref ends) : TranslateCore(in ins, ref op, out ends);
         if (!ok)
         {
             // Unimplemented or invalid: #UD at run time, and the report names it.
@@ -229,6 +234,7 @@ internal sealed class BlockDecoder
                     op.H = cr ? Handler.MovToCr : Handler.MovToDr;
                     op.Sub = (byte)(ins.Op0Register - (cr ? Register.CR0 : Register.DR0));
                     op.R2 = RegIndex(ins.Op1Register);
+                    op.Size = (byte)ins.Op1Register.GetSize();
                     if (cr) op.Cost = 0;
                     ends = true;
                     return true;
@@ -239,6 +245,7 @@ internal sealed class BlockDecoder
                     op.H = cr ? Handler.MovFromCr : Handler.MovFromDr;
                     op.Sub = (byte)(ins.Op1Register - (cr ? Register.CR0 : Register.DR0));
                     op.R1 = RegIndex(ins.Op0Register);
+                    op.Size = (byte)ins.Op0Register.GetSize();
                     if (cr) op.Cost = _costs.MovCr;
                     return true;
                 }
@@ -457,6 +464,7 @@ internal sealed class BlockDecoder
                 if (ins.Op0Kind is OpKind.NearBranch64 or OpKind.NearBranch32 or OpKind.NearBranch16)
                 { op.H = Handler.Jmp; op.Imm = (long)(ins.NearBranchTarget - ins.NextIP); return true; }
                 if (ins.Op0Kind == OpKind.Register) { op.H = Handler.JmpInd; op.R2 = RegIndex(ins.Op0Register); op.Size = 8; return true; }
+                if (TranslateFar(in ins, ref op, Handler.FarJmp)) return true;
                 if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64)
                 {
                     op.H = Handler.JmpInd;
@@ -486,6 +494,7 @@ internal sealed class BlockDecoder
                 ends = true; op.Cost = _costs.Branch;
                 if (ins.Op0Kind is OpKind.NearBranch64) { op.H = Handler.Call; op.Imm = (long)(ins.NearBranchTarget - ins.NextIP); return true; }
                 if (ins.Op0Kind == OpKind.Register) { op.H = Handler.CallInd; op.R2 = RegIndex(ins.Op0Register); return true; }
+                if (TranslateFar(in ins, ref op, Handler.FarCall)) return true;
                 if (ins.Op0Kind == OpKind.Memory && ins.Code is Code.Jmp_rm64 or Code.Call_rm64)
                 {
                     op.H = Handler.CallInd;
@@ -560,7 +569,11 @@ internal sealed class BlockDecoder
                 return true;
             case Mnemonic.Lgdt: case Mnemonic.Lidt: case Mnemonic.Sgdt: case Mnemonic.Sidt:
                 op.H = m switch { Mnemonic.Lgdt => Handler.Lgdt, Mnemonic.Lidt => Handler.Lidt, Mnemonic.Sgdt => Handler.Sgdt, _ => Handler.Sidt };
-                op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true; return true;
+                op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true;
+                // The base's width: 64 bits in 64-bit mode, 32 bits, or 24 with a 16-bit operand size (SDM LGDT).
+                op.Size = (byte)(_bitness == 64 ? 8 : ins.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16 or Code.Sgdt_m1632_16
+                    or Code.Sidt_m1632_16 ? 2 : 4);
+                return true;
             case Mnemonic.Ltr: case Mnemonic.Lldt: case Mnemonic.Str: case Mnemonic.Sldt:
                 op.H = m switch { Mnemonic.Ltr => Handler.Ltr, Mnemonic.Lldt => Handler.Lldt, Mnemonic.Str => Handler.Str, _ => Handler.Sldt };
                 if (ins.Op0Kind == OpKind.Register) { op.R1 = op.R2 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize(); }
@@ -568,10 +581,13 @@ internal sealed class BlockDecoder
                 op.Cost = _costs.Serializing; ends = true; return true;
             case Mnemonic.Invlpg:
                 op.H = Handler.Invlpg; SetMem(in ins, ref op); op.Cost = _costs.Serializing; ends = true; return true;
-            case Mnemonic.Iretq: op.H = Handler.Iret; op.Cost = _costs.Iretq; ends = true; return true;
+            case Mnemonic.Iretq: op.H = Handler.Iret; op.Size = 8; op.Cost = _costs.Iretq; ends = true; return true;
+            case Mnemonic.Iretd: op.H = Handler.Iret; op.Size = 4; op.Cost = _costs.Iretq; ends = true; return true;
             case Mnemonic.Retf:
-                // Only the 64-bit form (lretq, the usual CS reload after LGDT); 16/32-bit far returns would need compatibility mode.
-                if (ins.Code is not (Code.Retfq or Code.Retfq_imm16)) return false;
+                // 64- and 32-bit far returns (lretq, lretl); the 16-bit form is not modeled (#UD).
+                if (ins.Code is Code.Retfq or Code.Retfq_imm16) op.Size = 8;
+                else if (ins.Code is Code.Retfd or Code.Retfd_imm16) op.Size = 4;
+                else return false;
                 op.H = Handler.Retf; op.Cost = _costs.Branch; op.Imm = ins.OpCount > 0 ? (long)ins.GetImmediate(0) : 0; ends = true; return true;
             case Mnemonic.Syscall: op.H = Handler.Syscall; op.Cost = _costs.Syscall; ends = true; return true;
             case Mnemonic.Sysretq: op.H = Handler.Sysret; op.Size = 8; op.Cost = _costs.Sysret; ends = true; return true;

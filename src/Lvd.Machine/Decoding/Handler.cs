@@ -20,6 +20,11 @@ internal enum Handler : ushort
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,
     /// <summary>x87, FXSAVE and SSE/SSE2: one cold handler, the operation in Sub (<see cref="VecOp"/>; Execution/Cpu.Fpu.cs).</summary>
     Vector,
+    /// <summary>
+    /// 32-bit-mode stack and branch forms (ESP, EIP wrap): one cold handler, the operation in Sub
+    /// (<see cref="LegacyOp"/>; Execution/Cpu.Mode32.cs).
+    /// </summary>
+    Legacy,
     // control flow
     Jmp, JmpInd, Jcc, Call, CallInd, Ret, Jrcxz, Loop,
     // strings
@@ -30,6 +35,8 @@ internal enum Handler : ushort
     Cli, Sti, Pushf, Popf, Hlt, In, Out, Cpuid, Rdtsc, Rdtscp, Rdmsr, Wrmsr, Swapgs, RdSegBase, WrSegBase,
     MovToCr, MovFromCr, Lgdt, Lidt, Sgdt, Sidt, Ltr, Str, Lldt, Sldt, Invlpg, Iret, Retf, Syscall, Sysret,
     Int, Int3, Int1, Ud, Vmcall, Vmfunc, Xsetbv, Xgetbv, MovToDr, MovFromDr, Pause, Wbinvd, Rdpid, Invpcid, Clts,
+    /// <summary>Far JMP/CALL (ptr16:32, m16:32, m16:64): a new CS from the GDT/LDT, possibly another mode.</summary>
+    FarJmp, FarCall,
 }
 
 /// <summary>Sub-operation codes stored in <see cref="Op.Sub"/>.</summary>
@@ -43,6 +50,18 @@ internal static class ShiftOp
 {
     // Same order as the x86 /digit encoding of the 0xC0/0xD0 group.
     public const byte Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7;
+}
+
+/// <summary>
+/// Sub-operations of <see cref="Handler.Legacy"/>: the forms whose 32-bit-mode meaning differs from
+/// the 64-bit handlers (stack through ESP, branch targets truncated to the operand size).
+/// Size is the operand size (2 or 4); for Jcc R1 is the condition, for LOOP R1 the kind and
+/// Size2 the counter size (CX/ECX), for JCXZ Size2 the counter size; PUSH/POP Sreg name the segment in R1.
+/// </summary>
+internal static class LegacyOp
+{
+    public const byte Push = 0, Pop = 1, PushSeg = 2, PopSeg = 3, Pusha = 4, Popa = 5, Jmp = 6, Jcc = 7, JmpInd = 8, Call = 9,
+        CallInd = 10, Ret = 11, Loop = 12, Jcxz = 13, Enter = 14, Leave = 15;
 }
 
 internal static class RepKind

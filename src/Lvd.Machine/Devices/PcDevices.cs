@@ -20,6 +20,8 @@ public sealed class PcDevices
     public CmosRtc Rtc { get; }
     public PciBus Pci { get; }
     public AcpiTables Acpi { get; }
+    /// <summary>The firmware's AP wakeup mailbox (<see cref="MachineConfig.AcpiMpWakeupMailbox"/>), or null.</summary>
+    public MpWakeupMailbox? MpWakeup { get; }
 
     /// <summary>The I/O APIC pin (GSI) ISA IRQ <paramref name="irq"/> drives.</summary>
     public static int GsiOfIsaIrq(int irq) => irq == 0 ? 2 : irq;
@@ -56,6 +58,7 @@ public sealed class PcDevices
         if (Acpi.Address + (ulong)Acpi.Image.Length > machine.GuestRamTop)
             throw new ArgumentOutOfRangeException(nameof(machine), "the ACPI tables do not fit in guest RAM");
         Acpi.Install(machine.Memory);
+        if (config.AcpiMpWakeupMailbox is { } mailbox) MpWakeup = new MpWakeupMailbox(machine, mailbox, Acpi.Region.Base + Acpi.Region.Size);
     }
 
     /// <summary>ISA IRQ <paramref name="irq"/>'s wire goes high or low (devices call this).</summary>

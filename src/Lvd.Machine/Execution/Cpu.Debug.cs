@@ -36,9 +36,11 @@ public sealed partial class Cpu
     private void RunDebugChain()
     {
         var d = _debug!;
+        bool mode32 = !In64BitMode;
+        if (mode32) Check32Segments();
         do
         {
-            var block = GetBlock();
+            var block = mode32 ? GetBlock32() : GetBlock();
             bool chain = d.NeedsStepwise(this, Rip, block.ByteLength, block.Ops.Length) ? RunBlockStepwise(block, d) : RunBlock(block);
             if (!chain) break;
         }
@@ -61,7 +63,7 @@ public sealed partial class Cpu
             // The debugger moved RIP: the block is over.
             if (Rip != expected) return true;
             ulong pa = block.PhysAddr + (Rip - start);
-            var single = _code.LookupSingle(pa) ?? DecodeBlock(Rip, pa, single: true);
+            var single = (block.Mode32 ? _code.LookupSingle32(pa) : _code.LookupSingle(pa)) ?? DecodeBlock(Rip, pa, single: true, block.Mode32);
             d.NoteOperands(this, single);
             bool chain = RunBlock(single);
             _blockRip = start;

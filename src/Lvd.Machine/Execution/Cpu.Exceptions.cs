@@ -5,7 +5,7 @@ using Lvd.Machine.Vmx;
 namespace Lvd.Machine.Execution;
 
 /// <summary>
-/// Event delivery through the 64-bit IDT (SDM 6.14): interrupt and trap gates, IST stacks
+/// Event delivery through the 64-bit IDT (SDM 6.14; outside IA-32e mode Cpu.Mode32.cs DeliverLegacy): interrupt and trap gates, IST stacks
 /// from the TSS, privilege changes through TSS.RSPn, error codes, the double-fault rules of
 /// SDM Table 6-5 and shutdown on a triple fault.
 /// </summary>
@@ -141,6 +141,7 @@ public sealed partial class Cpu
     {
         // SDM 6.13: EXT is set for events external to the program: interrupts and exceptions,
         // not INT n / INT3 / INTO.
+        if ((Efer & EferLMA) == 0) { DeliverLegacy(vector, hasError, error, kind, returnRip); return; }
         uint ext = kind == EventKind.Software ? 0u : 1u;
         if ((ulong)vector * 16 + 15 > Idtr.Limit) throw GuestFault.Gp((uint)(vector * 8 + 2) | ext);
         ulong gateAddr = Idtr.Base + (ulong)vector * 16;
@@ -201,12 +202,16 @@ public sealed partial class Cpu
         if (State == CpuState.Halted) State = CpuState.Running;
     }
 
-    /// <summary>Reads a GDT/LDT descriptor (8 bytes) for a selector; #GP(selector) if out of bounds.</summary>
+    /// <summary>Reads a GDT/LDT descriptor (8 bytes) for a selector (TI=1: the LDT); #GP(selector) if out of bounds or no LDT.</summary>
     private ulong ReadDescriptor(ushort selector, uint ext = 0)
     {
         if ((selector & ~3) == 0) throw GuestFault.Gp(ext);
-        if ((selector & 4) != 0) throw GuestFault.Gp((uint)(selector & ~3) | ext); // no LDT support
         ulong index = (ulong)(selector & ~7);
+        if ((selector & 4) != 0)
+        {
+            if ((Ldtr.Attributes & Segment.Unusable) != 0 || index + 7 > Ldtr.Limit) throw GuestFault.Gp((uint)(selector & ~3) | ext);
+            return ReadSupervisor(Ldtr.Base + index, 8);
+        }
         if (index + 7 > Gdtr.Limit) throw GuestFault.Gp((uint)(selector & ~3) | ext);
         return ReadSupervisor(Gdtr.Base + index, 8);
     }

@@ -123,6 +123,7 @@ public sealed partial class Cpu
                         if (step) SingleStepTrap(h);
                     }
                     else if (_debugArmed) RunDebugChain();
+                    else if ((Efer & EferLMA) == 0 || (Segs[(int)SegReg.CS].Attributes & AttrL) == 0) RunChain32();
                     else RunChain();
                     ProfileCheck(SampleKind.Code, _blockRip, _chainCpl, _chainNonRoot);
                 }
@@ -215,6 +216,13 @@ public sealed partial class Cpu
     /// <summary>A one-instruction block for RIP (cached apart from the normal blocks).</summary>
     private Block GetSingleBlock()
     {
+        if (!In64BitMode)
+        {
+            Check32Segments();
+            Rip = (uint)Rip;
+            ulong pa32 = FetchPhys(Rip);
+            return _code.LookupSingle32(pa32) ?? DecodeBlock(Rip, pa32, single: true, mode32: true);
+        }
         ulong pa = FetchPhys(Rip);
         return _code.LookupSingle(pa) ?? DecodeBlock(Rip, pa, single: true);
     }
@@ -228,7 +236,7 @@ public sealed partial class Cpu
         return DecodeBlock(rip, pa);
     }
 
-    private Block DecodeBlock(ulong rip, ulong pa, bool single = false)
+    private Block DecodeBlock(ulong rip, ulong pa, bool single = false, bool mode32 = false)
     {
         var page = Memory.RamPage(pa) ?? throw new MachineCheck($"instruction fetch from non-RAM physical address 0x{pa:x} (RIP 0x{rip:x})");
         int off = (int)(pa & PhysicalMemory.PageMask);
@@ -238,6 +246,7 @@ public sealed partial class Cpu
         // Bytes of the next page, only if it is mapped executable: an instruction that
         // straddles the boundary is decoded from both pages.
         ulong nextLa = (rip | PhysicalMemory.PageMask) + 1;
+        if (mode32) nextLa = (uint)nextLa;
         // The look-ahead is the emulator's, not the guest's: it walks without side effects or
         // cycles. Only an instruction that really straddles translates the next page for real
         // (below), raising its #PF or EPT violation (SDM 28.3.3.2: only accesses made).
@@ -246,7 +255,8 @@ public sealed partial class Cpu
             page2.AsSpan(0, 15).CopyTo(_fetchBuffer.AsSpan(total));
             total += 15;
         }
-        var block = _decoder.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage, single ? 1 : BlockDecoder.MaxOpsPerBlock);
+        var block = (mode32 ? Decoder32 : _decoder).Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, pa, out bool crossesPage,
+            single ? 1 : BlockDecoder.MaxOpsPerBlock);
         if (crossesPage)
         {
             // The instruction really fetches from the next page: translate it for execution,
@@ -614,6 +624,8 @@ public sealed partial class Cpu
             case Handler.Vector:
                 ExecuteVector(ref op, next);
                 return -1;
+            case Handler.Legacy:
+                return ExecuteLegacy(ref op, next, i);
 
             case Handler.Jrcxz:
                 Rip = (R(RCX) & Mask(op.Size)) == 0 ? Target(next + (ulong)op.Imm) : next;

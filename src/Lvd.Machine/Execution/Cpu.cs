@@ -9,8 +9,9 @@ namespace Lvd.Machine.Execution;
 public enum CpuState { Running, Halted, Shutdown, Stopped, WaitForSipi }
 
 /// <summary>
-/// One x86-64 vCPU: architectural state, the software TLBs and the block executor. It runs in
-/// 64-bit long mode only (the loader or the start protocol puts it there). Everything outside
+/// One x86-64 vCPU: architectural state, the software TLBs and the block executor. It starts in
+/// 64-bit long mode (the loader, the start protocol or the firmware puts it there) and can run
+/// compatibility-mode and 32-bit protected-mode code (Cpu.Mode32.cs, docs/CPU-MODES.md). Everything outside
 /// the core (ports, platform MSRs such as the x2APIC, the code cache) is reached through
 /// <see cref="IPlatform"/>, so the CPU carries no device or hypervisor policy.
 /// The class is one partial type so the JIT can inline across its parts; the parts live with

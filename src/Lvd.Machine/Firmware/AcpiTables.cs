@@ -17,8 +17,8 @@ public sealed record AcpiPlatform
     public byte CenturyRegister { get; init; } = (byte)Devices.CmosRtc.CenturyRegister;
     /// <summary>
     /// Non-null: a MADT multiprocessor-wakeup structure (ACPI 6.4 section 5.2.12.19) naming this
-    /// 4 KiB-aligned mailbox, through which an OS starts application processors; the machine
-    /// that offers it must implement the mailbox protocol.
+    /// 4 KiB-aligned mailbox, through which an OS starts application processors (the
+    /// machine's firmware answers it: <see cref="MpWakeupMailbox"/>).
     /// </summary>
     public ulong? MpWakeupMailbox { get; init; }
 }

@@ -19,6 +19,8 @@ public sealed class CodeCache
     private readonly Dictionary<ulong, List<Block>> _byPage = new();
     /// <summary>One-instruction blocks (interrupt shadow, RF), invalidated with their page like the others.</summary>
     private readonly Dictionary<ulong, Block> _singles = new();
+    /// <summary>Blocks decoded at bitness 32 (compatibility and protected mode), apart: the same bytes mean other instructions.</summary>
+    private readonly Dictionary<ulong, Block> _blocks32 = new(), _singles32 = new();
     private readonly PhysicalMemory _memory;
     private readonly List<Cpu> _cpus = new();
 
@@ -47,14 +49,24 @@ public sealed class CodeCache
 
     internal Block? LookupSingle(ulong pa) => _singles.TryGetValue(pa, out var b) ? b : null;
 
+    internal Block? Lookup32(ulong pa) => _blocks32.TryGetValue(pa, out var b) ? b : null;
+
+    internal Block? LookupSingle32(ulong pa) => _singles32.TryGetValue(pa, out var b) ? b : null;
+
     internal void AddSingle(Block block)
     {
-        _singles[block.PhysAddr] = block;
+        (block.Mode32 ? _singles32 : _singles)[block.PhysAddr] = block;
         Register(block);
     }
 
     internal void Add(Block block)
     {
+        if (block.Mode32)
+        {
+            _blocks32[block.PhysAddr] = block;
+            Register(block);
+            return;
+        }
         _blocks[block.PhysAddr] = block;
         _direct[Slot(block.PhysAddr)] = block;
         Register(block);
@@ -82,6 +94,12 @@ public sealed class CodeCache
         foreach (var b in list)
         {
             b.Valid = false;
+            if (b.Mode32)
+            {
+                if (_singles32.TryGetValue(b.PhysAddr, out var s32) && s32 == b) _singles32.Remove(b.PhysAddr);
+                else if (_blocks32.TryGetValue(b.PhysAddr, out var n32) && n32 == b) _blocks32.Remove(b.PhysAddr);
+                continue;
+            }
             if (_singles.TryGetValue(b.PhysAddr, out var single) && single == b) _singles.Remove(b.PhysAddr);
             else if (_blocks.TryGetValue(b.PhysAddr, out var normal) && normal == b) _blocks.Remove(b.PhysAddr);
             ref var d = ref _direct[Slot(b.PhysAddr)];

@@ -57,6 +57,7 @@ public sealed partial class Cpu
     internal ulong Translate(ulong la, Access access, bool user)
     {
         if (!IsCanonical(la)) throw NonCanonical(la);
+        if ((Cr0 & Cr0PG) == 0) return TranslateUnpaged(la, access, user);
         // The other way of the set first: a hit there is a TLB hit (no walk, no cycles).
         var way = user ? _tlbUser : _tlbSup;
         if (way.PromoteVictim(la, access == Access.Read ? 0 : access == Access.Write ? 1 : 2))
@@ -149,6 +150,7 @@ public sealed partial class Cpu
     {
         hostPhys = 0;
         if (!IsCanonical(la)) return false;
+        if ((Cr0 & Cr0PG) == 0) return TryGuestPhysToHost(la, out hostPhys);
         var v = Vmcs;
         bool found = v != null && v.EptEnabled
             ? PageWalker.Peek(Memory, new PageWalker.EptTables(Memory, v.Eptp), Cr3, la, PteP, out ulong leaf, out var at)

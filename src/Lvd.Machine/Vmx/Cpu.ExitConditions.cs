@@ -149,6 +149,7 @@ public sealed partial class Cpu
         {
             info |= op.Scale;
             info |= ((op.Form & OpForm.Addr32) != 0 ? 1u : 2u) << 7;
+            if (gdtIdt && op.Size == 4) info |= 1u << 11; // operand size 32 (SDM: undefined in 64-bit mode; 0 here)
             uint seg = op.Seg == 1 ? 4u : op.Seg == 2 ? 5u : (op.Form & OpForm.StackSeg) != 0 ? 2u : 3u;
             info |= seg << 15;
             if (op.Index == Op.NoReg) info |= 1u << 22; else info |= (uint)op.Index << 18;

@@ -72,8 +72,12 @@ public sealed partial class Cpu
                 "26.3.1.1)");
         if ((v.GuestCr4 & Cr4PAE) == 0 || (v.GuestEfer & (EferLMA | EferLME)) != (EferLMA | EferLME))
             throw new VmEntryException("VM entry failed: invalid guest state: this machine runs IA-32e mode guests only (SDM 26.3.1.1)");
-        if ((v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) == 0)
-            throw new VmEntryException("VM entry failed: invalid guest state: CS.L must be 1 (SDM 26.3.1.2)");
+        // CS.L=0 is compatibility mode (RIP bits 63:32 then 0); L=1 with D=1 is reserved.
+        uint csAttr = v.GuestSegs[(int)SegReg.CS].Attributes;
+        if ((csAttr & (1u << 13)) != 0 && (csAttr & (1u << 14)) != 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: CS.L and CS.D both 1 (SDM 26.3.1.2)");
+        if ((csAttr & (1u << 13)) == 0 && (v.GuestRip >> 32) != 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: RIP bits 63:32 not 0 in compatibility mode (SDM 26.3.1.4)");
         if (!IsCanonical(v.GuestRip)) throw new VmEntryException("VM entry failed: invalid guest state: RIP not canonical (SDM 26.3.1.4)");
         if ((v.GuestRflags & 2) == 0 || (v.GuestRflags & ~0x3f7fd7UL & ~2UL) != 0)
             throw new VmEntryException("VM entry failed: invalid guest state: RFLAGS reserved bits (SDM 26.3.1.4)");

@@ -43,15 +43,21 @@ public sealed partial class Cpu
             case Handler.Pushf:
             {
                 ulong f = GetRflags() & ~(FlagVM | FlagRF);
-                if (op.Size == 8) Push64(f);
+                if (op.Size2 == 4) Push32(op.Size, f); // 32-bit mode: through ESP
+                else if (op.Size == 8) Push64(f);
                 else { ulong sp = R(RSP) - 2; Write16(sp, (ushort)f); R(RSP) = sp; }
                 break;
             }
             case Handler.Popf:
             {
-                ulong sp = R(RSP);
-                ulong v = op.Size == 8 ? Read64(sp) : Read16(sp);
-                R(RSP) = sp + op.Size;
+                ulong v;
+                if (op.Size2 == 4) v = Pop32(op.Size); // 32-bit mode: through ESP
+                else
+                {
+                    ulong sp = R(RSP);
+                    v = op.Size == 8 ? Read64(sp) : Read16(sp);
+                    R(RSP) = sp + op.Size;
+                }
                 ulong cur = GetRflags();
                 // SDM POPF: IOPL only at CPL 0, IF only when CPL <= IOPL; VM, VIF, VIP, RF never.
                 ulong writable = ArithFlags | FlagTF | FlagDF | FlagNT | FlagAC | FlagID;
@@ -139,23 +145,24 @@ public sealed partial class Cpu
             }
             case Handler.MovFromCr:
                 RequireCpl0();
-                R(op.R1) = ReadCr(op.Sub, op.R1);
+                R(op.R1) = op.Size == 4 ? (uint)ReadCr(op.Sub, op.R1) : ReadCr(op.Sub, op.R1);
                 break;
             case Handler.MovToCr:
                 RequireCpl0();
-                WriteCrChecked(op.Sub, R(op.R2), op.R2);
+                // Outside 64-bit mode the operand is 32 bits (Size 4).
+                WriteCrChecked(op.Sub, op.Size == 4 ? (uint)R(op.R2) : R(op.R2), op.R2);
                 break;
             case Handler.MovFromDr:
                 RequireCpl0();
                 if (NonRoot && (Vmcs!.ProcBased & ProcControls.MovDrExiting) != 0)
                     throw new VmExit(ExitReason.MovDr, (ulong)op.Sub | (1UL << 4) | ((ulong)op.R1 << 8));
-                R(op.R1) = Dr[op.Sub];
+                R(op.R1) = op.Size == 4 ? (uint)Dr[op.Sub] : Dr[op.Sub];
                 break;
             case Handler.MovToDr:
                 RequireCpl0();
                 if (NonRoot && (Vmcs!.ProcBased & ProcControls.MovDrExiting) != 0)
                     throw new VmExit(ExitReason.MovDr, (ulong)op.Sub | ((ulong)op.R2 << 8));
-                Dr[op.Sub] = R(op.R2);
+                Dr[op.Sub] = op.Size == 4 ? (uint)R(op.R2) : R(op.R2);
                 break;
             case Handler.Clts:
                 RequireCpl0();
@@ -175,7 +182,8 @@ public sealed partial class Cpu
                 DescriptorTableExit(ref op, next);
                 ulong ea = Ea(ref op, next);
                 ushort limit = Read16(ea);
-                ulong bas = Read64(ea + 2);
+                // The base: 64 bits in 64-bit mode, else 32 (24 with a 16-bit operand size; SDM LGDT).
+                ulong bas = op.Size == 8 ? Read64(ea + 2) : Read32((uint)(ea + 2)) & (op.Size == 2 ? 0xffffffu : uint.MaxValue);
                 if (!IsCanonical(bas)) throw GuestFault.Gp();
                 var t = new DescriptorTable { Base = bas, Limit = limit };
                 if (op.H == Handler.Lgdt) Gdtr = t; else Idtr = t;
@@ -187,9 +195,10 @@ public sealed partial class Cpu
                 DescriptorTableExit(ref op, next);
                 ulong ea = Ea(ref op, next);
                 var t = op.H == Handler.Sgdt ? Gdtr : Idtr;
-                ProbeWrite(ea, 10);
+                ProbeWrite(ea, op.Size == 8 ? 10 : 6);
                 Write16(ea, t.Limit);
-                Write64(ea + 2, t.Base);
+                if (op.Size == 8) Write64(ea + 2, t.Base);
+                else Write32((uint)(ea + 2), (uint)t.Base);
                 break;
             }
             case Handler.Ltr:
@@ -202,8 +211,7 @@ public sealed partial class Cpu
                 RequireCpl0();
                 DescriptorTableExit(ref op, next);
                 ushort sel = (ushort)((op.Form & OpForm.MemSrc) != 0 ? Read16(Ea(ref op, next)) : GetReg(op.R2, 2));
-                if ((sel & ~3) != 0) throw GuestFault.Gp((uint)(sel & ~3)); // LDTs are not supported; null is
-                Ldtr = new Segment { Attributes = Segment.Unusable };
+                LoadLdt(sel);
                 break;
             }
             case Handler.Str:
@@ -237,11 +245,15 @@ public sealed partial class Cpu
                 if (Cycles >= PauseYieldCycle) { _yieldSlice = true; _attention = true; }
                 break;
             case Handler.Iret:
-                Iret();
+                Iret(op.Size);
                 NoteIret();
                 break;
             case Handler.Retf:
-                FarReturn((ulong)op.Imm);
+                FarReturn(op.Size, (ulong)op.Imm);
+                break;
+            case Handler.FarJmp:
+            case Handler.FarCall:
+                FarJmpCall(ref op, next, op.H == Handler.FarCall);
                 break;
             case Handler.Syscall:
                 Syscall(next);
@@ -300,10 +312,7 @@ public sealed partial class Cpu
         {
             case 0:
                 Cycles += Costs.MovCr;
-                // Long mode only: paging and protection must stay on (SDM: clearing PG in
-                // 64-bit mode is #GP).
-                if ((v & (Cr0PG | Cr0PE)) != (Cr0PG | Cr0PE) || (v >> 32) != 0) throw GuestFault.Gp();
-                SetCr0(v | Cr0ET);
+                WriteCr0(v); // mode transitions: Cpu.Mode32.cs
                 break;
             case 2:
                 Cycles += Costs.MovCr;
@@ -317,8 +326,8 @@ public sealed partial class Cpu
             case 4:
                 Cycles += Costs.MovCr;
                 // Unimplemented bits are reserved (VMXE is allowed in VMX operation, where the
-                // hypervisor owns it); PAE must stay on in long mode.
-                if ((v & Cr4PAE) == 0 || (v & ~(Cr4Implemented | (NonRoot ? Cr4VMXE : 0))) != 0) throw GuestFault.Gp();
+                // hypervisor owns it); PAE must stay on in IA-32e mode.
+                if (((v & Cr4PAE) == 0 && (Efer & EferLMA) != 0) || (v & ~(Cr4Implemented | (NonRoot ? Cr4VMXE : 0))) != 0) throw GuestFault.Gp();
                 SetCr4(v);
                 break;
             case 8:
@@ -364,7 +373,7 @@ public sealed partial class Cpu
             case Msr.Efer:
                 // LMA is read-only; LME cannot change while paging is on; only SCE/LME/LMA/NXE exist.
                 if ((v & ~(EferSCE | EferLME | EferLMA | EferNXE)) != 0) throw GuestFault.Gp();
-                if (((v ^ Efer) & EferLME) != 0) throw GuestFault.Gp();
+                if (((v ^ Efer) & EferLME) != 0 && (Cr0 & Cr0PG) != 0) throw GuestFault.Gp();
                 SetEfer((v & ~EferLMA) | (Efer & EferLMA));
                 return;
             case Msr.Star: Star = v; return;
@@ -438,12 +447,18 @@ public sealed partial class Cpu
         };
     }
 
+    /// <summary>
+    /// MOV/POP to a data segment register (SDM MOV, "Operation"): SS needs RPL = CPL and a
+    /// writable data segment with DPL = CPL (not present: #SS); DS/ES/FS/GS a data or readable
+    /// code segment with, unless conforming code, DPL >= CPL and DPL >= RPL (not present: #NP).
+    /// A null SS is #GP(0) outside 64-bit mode, and in 64-bit mode at CPL 3 or with RPL != CPL.
+    /// </summary>
     private void LoadDataSegment(int seg, ushort sel)
     {
         if (seg == (int)SegReg.CS) throw GuestFault.Ud();
         if ((sel & ~3) == 0)
         {
-            if (seg == (int)SegReg.SS && Cpl == 3) throw GuestFault.Gp();
+            if (seg == (int)SegReg.SS && (Cpl == 3 || !In64BitMode || (sel & 3) != Cpl)) throw GuestFault.Gp();
             // A null selector: in 64-bit mode FS/GS keep their base only when loaded by MSR.
             ulong bas = seg is (int)SegReg.FS or (int)SegReg.GS ? 0 : Segs[seg].Base;
             Segs[seg] = new Segment { Selector = sel, Base = bas, Attributes = Segment.Unusable };
@@ -451,7 +466,19 @@ public sealed partial class Cpu
         }
         ulong d = ReadDescriptor(sel);
         uint attr = Segment.AttributesFromDescriptor(d);
-        if ((attr & 0x80) == 0) throw new GuestFault(seg == (int)SegReg.SS ? Vectors.SS : Vectors.NP, (uint)(sel & ~3), true);
+        uint err = (uint)(sel & ~3);
+        int dpl = (int)(attr >> 5) & 3;
+        if (seg == (int)SegReg.SS)
+        {
+            if ((sel & 3) != Cpl || (attr & 0x1a) != 0x12 || dpl != Cpl) throw GuestFault.Gp(err);
+        }
+        else
+        {
+            bool code = (attr & 0x08) != 0;
+            if ((attr & 0x10) == 0 || (code && (attr & 2) == 0)) throw GuestFault.Gp(err);
+            if ((!code || (attr & 4) == 0) && ((sel & 3) > dpl || Cpl > dpl)) throw GuestFault.Gp(err);
+        }
+        if ((attr & 0x80) == 0) throw new GuestFault(seg == (int)SegReg.SS ? Vectors.SS : Vectors.NP, err, true);
         Segs[seg] = new Segment { Selector = sel, Base = Segment.BaseFromDescriptor(d), Limit = Segment.LimitFromDescriptor(d), Attributes = attr };
     }
 
@@ -484,79 +511,25 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// RETF with REX.W (SDM RET, far return to the same privilege level): pops RIP and CS.
-    /// Returns to an outer level (which would also pop SS:RSP) are not supported: #GP.
+    /// LLDT (SDM LLDT): null leaves LDTR unusable; otherwise a GDT selector (TI=0) of a present
+    /// LDT descriptor (type 2; 16 bytes in IA-32e mode), else #GP(selector) / #NP(selector).
     /// </summary>
-    private void FarReturn(ulong release)
+    private void LoadLdt(ushort sel)
     {
-        ulong sp = R(RSP);
-        ulong rip = Read64(sp), cs = Read64(sp + 8);
-        ushort sel = (ushort)cs;
-        if ((sel & 3) != Cpl) throw GuestFault.Gp((uint)(sel & ~3));
-        ulong desc = ReadDescriptor(sel);
-        uint attr = Segment.AttributesFromDescriptor(desc);
-        if ((attr & 0x18) != 0x18 || (attr & (1u << 13)) == 0 || ((attr >> 5) & 3) != Cpl) throw GuestFault.Gp((uint)(sel & ~3));
-        if ((attr & 0x80) == 0) throw new GuestFault(Vectors.NP, (uint)(sel & ~3), true);
-        if (!IsCanonical(rip)) throw GuestFault.Gp();
-        Segs[(int)SegReg.CS] = new Segment { Selector = sel, Attributes = attr, Limit = 0xffffffff };
-        R(RSP) = sp + 16 + release;
-        Rip = rip;
-    }
-
-    private void Iret()
-    {
-        // 64-bit IRETQ: pops RIP, CS, RFLAGS, RSP, SS (SDM IRET, IA-32e mode).
-        ulong sp = R(RSP);
-        ulong rip = Read64(sp), cs = Read64(sp + 8), rflags = Read64(sp + 16), rsp = Read64(sp + 24), ss = Read64(sp + 32);
-        ushort csSel = (ushort)cs, ssSel = (ushort)ss;
-        int rpl = csSel & 3;
-        if (rpl < Cpl) throw GuestFault.Gp((uint)(csSel & ~3));
-        ulong csDesc = ReadDescriptor(csSel);
-        uint csAttr = Segment.AttributesFromDescriptor(csDesc);
-        if ((csAttr & 0x18) != 0x18 || ((csAttr >> 5) & 3) != rpl) throw GuestFault.Gp((uint)(csSel & ~3));
-        if ((csAttr & 0x80) == 0) throw new GuestFault(Vectors.NP, (uint)(csSel & ~3), true);
-        if ((csAttr & (1u << 13)) == 0) throw GuestFault.Gp((uint)(csSel & ~3)); // compatibility mode unsupported
-        if (!IsCanonical(rip)) throw GuestFault.Gp();
-        Segment ssSeg;
-        if ((ssSel & ~3) == 0)
-        {
-            if (rpl == 3) throw GuestFault.Gp();
-            ssSeg = new Segment { Selector = ssSel, Attributes = Segment.Unusable | ((uint)rpl << 5) };
-        }
-        else
-        {
-            if ((ssSel & 3) != rpl) throw GuestFault.Gp((uint)(ssSel & ~3));
-            ulong ssDesc = ReadDescriptor(ssSel);
-            uint ssAttr = Segment.AttributesFromDescriptor(ssDesc);
-            if ((ssAttr & 0x1a) != 0x12 || ((ssAttr >> 5) & 3) != rpl) throw GuestFault.Gp((uint)(ssSel & ~3));
-            if ((ssAttr & 0x80) == 0) throw new GuestFault(Vectors.SS, (uint)(ssSel & ~3), true);
-            ssSeg = new Segment { Selector = ssSel, Base = 0, Limit = 0xffffffff, Attributes = ssAttr };
-        }
-        ulong cur = GetRflags();
-        ulong writable = ArithFlags | FlagTF | FlagDF | FlagNT | FlagAC | FlagID | FlagRF | FlagVIF | FlagVIP;
-        if (Cpl == 0) writable |= FlagIOPL;
-        if (Cpl <= Iopl) writable |= FlagIF;
-        SetRflags((cur & ~writable) | (rflags & writable));
-        Segs[(int)SegReg.CS] = new Segment { Selector = csSel, Attributes = csAttr, Limit = 0xffffffff };
-        Segs[(int)SegReg.SS] = ssSeg;
-        if (rpl > Cpl)
-        {
-            // Returning to an outer level: data segments with a DPL below the new CPL are nulled.
-            foreach (int s in DataSegs)
-            {
-                ref var seg = ref Segs[s];
-                bool conformingCode = (seg.Attributes & 0x1c) == 0x1c;
-                if ((seg.Attributes & Segment.Unusable) == 0 && !conformingCode && seg.Dpl < rpl)
-                {
-                    seg.Selector = 0;
-                    seg.Attributes |= Segment.Unusable;
-                    if (s is (int)SegReg.DS or (int)SegReg.ES) seg.Base = 0;
-                }
-            }
-        }
-        SetCpl(rpl);
-        R(RSP) = rsp;
-        Rip = rip;
+        if ((sel & ~3) == 0) { Ldtr = new Segment { Selector = sel, Attributes = Segment.Unusable }; return; }
+        uint err = (uint)(sel & ~3);
+        if ((sel & 4) != 0) throw GuestFault.Gp(err);
+        bool ia32e = (Efer & EferLMA) != 0;
+        ulong index = (ulong)(sel & ~7);
+        if (index + (ia32e ? 15UL : 7UL) > Gdtr.Limit) throw GuestFault.Gp(err);
+        ulong lo = ReadSupervisor(Gdtr.Base + index, 8);
+        ulong hi = ia32e ? ReadSupervisor(Gdtr.Base + index + 8, 8) : 0;
+        uint attr = Segment.AttributesFromDescriptor(lo);
+        if ((attr & 0x1f) != 0x02) throw GuestFault.Gp(err);
+        if ((attr & 0x80) == 0) throw new GuestFault(Vectors.NP, err, true);
+        ulong bas = Segment.BaseFromDescriptor(lo) | ((hi & 0xffffffff) << 32);
+        if (!IsCanonical(bas)) throw GuestFault.Gp(err);
+        Ldtr = new Segment { Selector = sel, Base = bas, Limit = Segment.LimitFromDescriptor(lo), Attributes = attr };
     }
 
     private static readonly int[] DataSegs = [(int)SegReg.DS, (int)SegReg.ES, (int)SegReg.FS, (int)SegReg.GS];

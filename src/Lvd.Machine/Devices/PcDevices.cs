@@ -10,7 +10,7 @@ namespace Lvd.Machine.Devices;
 /// ACPI tables in RAM. ISA IRQ n drives 8259 input n and I/O APIC pin n, except IRQ 0, which
 /// drives pin 2 (the MADT's interrupt source override).
 /// </summary>
-public sealed class PcDevices
+public sealed class PcDevices : IMachineDevice
 {
     public IoApic IoApic { get; }
     public Pic8259 Pic { get; }
@@ -20,6 +20,7 @@ public sealed class PcDevices
     public CmosRtc Rtc { get; }
     public PciBus Pci { get; }
     public AcpiTables Acpi { get; }
+    public string Name => "PC platform";
 
     /// <summary>The I/O APIC pin (GSI) ISA IRQ <paramref name="irq"/> drives.</summary>
     public static int GsiOfIsaIrq(int irq) => irq == 0 ? 2 : irq;
@@ -43,9 +44,7 @@ public sealed class PcDevices
         Rtc = new CmosRtc(machine.Timers, hz, config.RtcStart, (high, now) => SetIsaIrq(CmosRtc.Irq, high, now),
             () => IoApic.Unmasked(CmosRtc.Irq));
         machine.Io.Register(CmosRtc.IndexPort, 2, Rtc);
-        Pci = new PciBus(machine.Memory, machine.Io);
-        machine.Io.Register(PciBus.AddressPort, 8, Pci);
-        Pci.Add(0, 0, PciFunction.HostBridge());
+        Pci = machine.EnsurePci();
         Acpi = AcpiTables.Build(new AcpiPlatform
         {
             Address = config.AcpiTablesAddress,
@@ -56,6 +55,7 @@ public sealed class PcDevices
         if (Acpi.Address + (ulong)Acpi.Image.Length > machine.GuestRamTop)
             throw new ArgumentOutOfRangeException(nameof(machine), "the ACPI tables do not fit in guest RAM");
         Acpi.Install(machine.Memory);
+        machine.Register(this);
     }
 
     /// <summary>ISA IRQ <paramref name="irq"/>'s wire goes high or low (devices call this).</summary>

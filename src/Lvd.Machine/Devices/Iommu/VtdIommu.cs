@@ -53,6 +53,8 @@ public sealed class VtdIommu : IMmioDevice, IDmaTranslator, IMachineDevice
     /// <summary>Fault recording registers (CAP.FRO x 16) and IOTLB registers (ECAP.IRO x 16).</summary>
     public const int FaultRecords = 0x200, Iva = 0x300, IotlbReg = 0x308;
     public const int FaultRecordCount = 8;
+    /// <summary>CAP.ND = 2: domain ids 0-255.</summary>
+    public const int MaxDomainId = 255;
     public const uint GcmdTe = 1u << 31, GcmdSrtp = 1u << 30;
     public const uint FstsPfo = 1, FstsPpf = 2, FectlIm = 1u << 31, FectlIp = 1u << 30;
     public const ulong CcmdIcc = 1UL << 63, IotlbIvt = 1UL << 63;

@@ -30,5 +30,12 @@ public sealed class IommuHypervisorTests
         Assert.Equal(VtdFaultReason.ContextNotPresent, iommu.Faults[1].Reason);
         Assert.Equal(0, echo.BadFrames);                       // every datagram the driver sent had right checksums
         Assert.Equal(4, echo.Echoed);
+        // Deterministic: the same run again, cycle for cycle and bit for bit on the wire.
+        var echo2 = new EchoPeer();
+        var again = Guest.Run(Guest.Build("hv-iommu.elf", ["guest/tests/hv/iommu.c"], "-O1"),
+            options: options with { Devices = [new NicSpec { Peer = echo2 }, new IommuSpec()] });
+        Assert.Equal(r.Run.Cycles, again.Run.Cycles);
+        Assert.Equal(r.Run.Instructions, again.Run.Instructions);
+        Assert.Equal(echo.Digest, echo2.Digest);
     }
 }

@@ -118,9 +118,10 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
         Function.Write(0x20, 4, (uint)spec.Bar4);
         Function.Write(0x24, 4, (uint)(spec.Bar4 >> 32));
         Function.Write(0x04, 2, PciFunction.CommandMemory);
-        _txEvent = machine.Timers.Create("82599 transmit", FireTransmit);
+        // Idle time is skipped to a transmit or peer event only while it could end in an interrupt.
+        _txEvent = machine.Timers.Create("82599 transmit", FireTransmit, () => CouldInterrupt);
         _irqEvent = machine.Timers.Create("82599 interrupt throttle", FireThrottled);
-        _rxEvent = machine.Timers.Create("82599 peer frame", FirePeer);
+        _rxEvent = machine.Timers.Create("82599 peer frame", FirePeer, () => CouldInterrupt);
         for (int v = 0; v < MsixVectors; v++) _msix[v * 4 + 3] = 1; // vector control: masked
         Reset();
         Peer = spec.Peer ?? new SinkPeer();
@@ -509,6 +510,9 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
     }
 
     private void FireThrottled(long now) => Signal(now);
+
+    /// <summary>Some vector is enabled (EIMS) in MSI-X mode with MSI-X on: a frame may end in a message.</summary>
+    private bool CouldInterrupt => (Reg(Eims) & ((1u << EicrQueueBits) - 1)) != 0 && (Reg(Gpie) & GpieMsix) != 0 && MsixEnabled;
 
     private ushort MsixControl => BinaryPrimitives.ReadUInt16LittleEndian(Function.Config[(_msixCap + 2)..]);
     private bool MsixEnabled => (MsixControl & 0x8000) != 0;

@@ -103,6 +103,9 @@ public sealed class CliTests
         AssertUsageError(["exec", elf, "--hypervisor", "--hypervisor-on-request"], "--hypervisor and --hypervisor-on-request exclude each other",
             "lvd exec --help");
         AssertUsageError(["exec", elf, "--profile-period", "10"], "--profile-period needs --profile", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--nic", "loopback"], "--nic loopback: sink, echo or generator", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--iommu"], "--iommu needs --hypervisor or --hypervisor-on-request", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--nic", "sink", "--memory", "8192"], "--memory 8192: with --nic, RAM must end below", "lvd exec --help");
         AssertUsageError(["csmith", "--seed-file", Guest.Path("tests", "data", "csmith-seeds.txt"), "--count", "3"],
             "--count and --seed-file exclude each other", "lvd csmith --help");
         AssertUsageError(["csmith", "--opt", "-O9"], "--opt -O9: one of -O0, -O1, -O2, -O3, -Os, -Og", "lvd csmith --help");

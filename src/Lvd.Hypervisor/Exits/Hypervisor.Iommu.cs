@@ -59,7 +59,10 @@ public sealed partial class Hypervisor
     private void IommuWrite(int register, ulong value, int size) => _machine.Memory.Write(_iommu!.Base + (ulong)register, size, value);
     private ulong IommuRead(int register, int size) => _machine.Memory.Read(_iommu!.Base + (ulong)register, size);
 
-    /// <summary>Context entry of <paramref name="sourceId"/>: present with the domain's table (AW 4-level), or cleared (domain 0); caches invalidated.</summary>
+    /// <summary>
+    /// Context entry of <paramref name="sourceId"/>: present with the domain's table (AW 4-level), or cleared (domain 0); caches
+    /// invalidated.
+    /// </summary>
     private void WriteContext(ushort sourceId, int domain)
     {
         ulong at = _iommuContext + (ulong)(sourceId & 0xff) * 16;

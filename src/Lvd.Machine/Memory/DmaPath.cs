@@ -55,7 +55,9 @@ public sealed class DmaPath(PhysicalMemory memory, UnclaimedAccesses unclaimed)
         return true;
     }
 
-    /// <summary>Writes <paramref name="src"/> at DMA address <paramref name="address"/>; false if any page failed (it and the rest are not written).</summary>
+    /// <summary>
+    /// Writes <paramref name="src"/> at DMA address <paramref name="address"/>; false if any page failed (it and the rest are not written).
+    /// </summary>
     public bool Write(ushort requester, ulong address, ReadOnlySpan<byte> src, long now)
     {
         while (!src.IsEmpty)

@@ -67,7 +67,9 @@ public sealed class NicBench
         W(Ixgbe82599.Dmatxctl, Ixgbe82599.TxEnable);
     }
 
-    /// <summary>Receive queue <paramref name="q"/>: <paramref name="count"/> descriptors, each with a 2 KiB buffer, all but one given to the NIC.</summary>
+    /// <summary>
+    /// Receive queue <paramref name="q"/>: <paramref name="count"/> descriptors, each with a 2 KiB buffer, all but one given to the NIC.
+    /// </summary>
     public void SetUpRx(int q, ulong ring, uint count, ulong buffers)
     {
         BusMaster();

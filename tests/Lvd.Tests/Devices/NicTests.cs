@@ -56,7 +56,7 @@ public sealed class NicTests
     public void ResetRestoresDefaultsAndTheEepromMac()
     {
         var b = new NicBench();
-        Assert.Equal(N.StatusLinkUp, b.R(N.Status) & N.StatusLinkUp);
+        Assert.Equal(N.LinkUpStatus, b.R(N.DeviceStatus) & N.LinkUpStatus);
         Assert.Equal(N.LinksUp | N.Links10G, b.R(N.Links) & (N.LinksUp | N.Links10G));
         Assert.Equal(0x00000002u, b.R(N.Ral0) & 0xffff);             // 02:00 first on the wire
         Assert.Equal(0x0100u | N.RahValid, b.R(N.Rah0));               // ...:00:01, address valid
@@ -81,7 +81,7 @@ public sealed class NicTests
         b.W(N.Tdlen0, 1000);
         Assert.Equal(896u, b.R(N.Tdlen0));
         b.W(N.Ctrl, N.CtrlMasterDisable);
-        Assert.Equal(0u, b.R(N.Status) & N.StatusMasterEnable);
+        Assert.Equal(0u, b.R(N.DeviceStatus) & N.MasterEnableStatus);
     }
 
     [Fact]

@@ -251,7 +251,8 @@ public sealed class VtdIommu : IMmioDevice, IDmaTranslator, IMachineDevice
             ulong entryAt = table + ((address >> shift) & 0x1ff) * 8;
             if (!_memory.IsRam(entryAt)) return Fault(requester, address, write, VtdFaultReason.TableNotInMemory, did, fpd, now);
             ulong e = _memory.Read64(entryAt);
-            if ((e & (SlRead | SlWrite)) == 0) return Fault(requester, address, write, write ? VtdFaultReason.WriteDenied : VtdFaultReason.ReadDenied, did, fpd, now);
+            var denied = write ? VtdFaultReason.WriteDenied : VtdFaultReason.ReadDenied;
+            if ((e & (SlRead | SlWrite)) == 0) return Fault(requester, address, write, denied, did, fpd, now);
             bool leaf = level == 1 || (level <= 3 && (e & SlLarge) != 0);
             // Bits 51:MGAW and, for large pages, the unused low address bits are reserved.
             ulong reserved = 0x000f000000000000UL | (leaf && level > 1 ? ((1UL << shift) - 1) & ~0xfffUL : 0) | (level == 4 ? SlLarge : 0);
@@ -260,8 +261,7 @@ public sealed class VtdIommu : IMmioDevice, IDmaTranslator, IMachineDevice
             ulong next = e & 0x0000fffffffff000UL;
             if (!leaf) { table = next; continue; }
             ulong pa = (next & ~((1UL << shift) - 1)) | (address & ((1UL << shift) - 1));
-            if ((rights & (write ? SlWrite : SlRead)) == 0)
-                return Fault(requester, address, write, write ? VtdFaultReason.WriteDenied : VtdFaultReason.ReadDenied, did, fpd, now);
+            if ((rights & (write ? SlWrite : SlRead)) == 0) return Fault(requester, address, write, denied, did, fpd, now);
             if (_iotlbCache.Count >= IotlbCapacity) _iotlbCache.Clear();
             _iotlbCache[(did, page)] = (pa & ~0xfffUL) | (rights & (SlRead | SlWrite));
             physical = pa;

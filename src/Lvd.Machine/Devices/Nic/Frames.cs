@@ -16,7 +16,10 @@ public static class Frames
     public const ushort EtherTypeIpv4 = 0x0800;
     public const byte ProtocolUdp = 17;
 
-    /// <summary>Writes a UDP datagram of <paramref name="frameBytes"/> bytes (headers included, padded to 60) into <paramref name="f"/>; returns the length.</summary>
+    /// <summary>
+    /// Writes a UDP datagram of <paramref name="frameBytes"/> bytes (headers included, padded to 60) into <paramref name="f"/>; returns the
+    /// length.
+    /// </summary>
     public static int BuildUdp(Span<byte> f, ulong dstMac, ulong srcMac, uint srcIp, uint dstIp, ushort srcPort, ushort dstPort,
         int frameBytes, ReadOnlySpan<byte> payload)
     {

@@ -18,8 +18,10 @@ public sealed record NicSpec : DeviceSpec
     public ulong Bar0 { get; init; } = DefaultBar0;
     public ulong Bar4 { get; init; } = DefaultBar4;
     public ulong Mac { get; init; } = Ixgbe82599.DefaultMac;
-    /// <summary>The far side; null: a <see cref="SinkPeer"/>.</summary>
+    /// <summary>The far side (one NIC's: a peer serves one machine); null: <see cref="PeerFactory"/>'s, else a <see cref="SinkPeer"/>.</summary>
     public NetworkPeer? Peer { get; init; }
+    /// <summary>Makes a fresh peer for each machine built from this description (a replay builds another).</summary>
+    public Func<NetworkPeer>? PeerFactory { get; init; }
 
     public override IMachineDevice Create(Machine machine) => new Ixgbe82599(machine, this);
 }
@@ -52,7 +54,7 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
     public const int MaxFrameBuffer = 16384;
 
     // Register offsets (82599 datasheet section 8.2.3).
-    public const int Ctrl = 0x00000, Status = 0x00008, CtrlExt = 0x00018, Eec = 0x10010;
+    public const int Ctrl = 0x00000, DeviceStatus = 0x00008, CtrlExt = 0x00018, Eec = 0x10010;
     public const int Eicr = 0x00800, Eics = 0x00808, Eiac = 0x00810, Eitr0 = 0x00820, Eims = 0x00880, Eimc = 0x00888;
     public const int Eiam = 0x00890, Gpie = 0x00898, Ivar0 = 0x00900, IvarMisc = 0x00a00;
     public const int Rdbal0 = 0x01000, Rdbah0 = 0x01004, Rdlen0 = 0x01008, Rdh0 = 0x01010, Srrctl0 = 0x01014, Rdt0 = 0x01018, Rxdctl0 = 0x01028;
@@ -65,7 +67,7 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
     public const int TxQueueStride = 0x40, Qptc0 = 0x08680, Ral0 = 0x0a200, Rah0 = 0x0a204;
 
     public const uint CtrlLrst = 1u << 3, CtrlMasterDisable = 1u << 2, CtrlRst = 1u << 26;
-    public const uint StatusLinkUp = 1u << 7, StatusMasterEnable = 1u << 19;
+    public const uint LinkUpStatus = 1u << 7, MasterEnableStatus = 1u << 19;
     public const uint LinksUp = 1u << 30, Links10G = 3u << 28;
     public const uint QueueEnable = 1u << 25, RxEnable = 1, TxEnable = 1, RahValid = 1u << 31;
     public const uint FctrlUpe = 1u << 9, FctrlBam = 1u << 10, GpieMsix = 1u << 4, GpieEiame = 1u << 30;
@@ -124,7 +126,7 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
         _rxEvent = machine.Timers.Create("82599 peer frame", FirePeer, () => CouldInterrupt);
         for (int v = 0; v < MsixVectors; v++) _msix[v * 4 + 3] = 1; // vector control: masked
         Reset();
-        Peer = spec.Peer ?? new SinkPeer();
+        Peer = spec.Peer ?? spec.PeerFactory?.Invoke() ?? new SinkPeer();
         Peer.Attach(this, _rxEvent);
     }
 
@@ -170,7 +172,7 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
         _txEvent.Cancel();
         _irqEvent.Cancel();
         _txWireFree = 0;
-        _regs[Status / 4] = StatusLinkUp | StatusMasterEnable;
+        _regs[DeviceStatus / 4] = LinkUpStatus | MasterEnableStatus;
         _regs[Links / 4] = LinksUp | Links10G;
         _regs[Eec / 4] = EecAutoReadDone;
         _regs[Rdrxctl / 4] = RdrxctlDmaIdone;
@@ -216,7 +218,7 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
         || (r >= Qptc0 && r < Qptc0 + MaxQueues * 4);
 
     private static bool Interpreted(int r) =>
-        r is Ctrl or Status or CtrlExt or Eec or Eiac or Eims or Eiam or Gpie or IvarMisc or Rdrxctl or Rxctrl or Hlreg0 or Autoc
+        r is Ctrl or DeviceStatus or CtrlExt or Eec or Eiac or Eims or Eiam or Gpie or IvarMisc or Rdrxctl or Rxctrl or Hlreg0 or Autoc
             or Links or Dmatxctl or Fctrl or Mrqc or Ral0 or Rah0
         || (r >= Eitr0 && r < Eitr0 + EicrQueueBits * 4) || (r >= Ivar0 && r < Ivar0 + MaxQueues / 2 * 4)
         || (r >= Reta0 && r < Reta0 + 128) || (r >= Rssrk0 && r < Rssrk0 + 40)
@@ -233,9 +235,10 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
             case Ctrl:
                 if ((v & CtrlRst) != 0) { Reset(); return; } // self-clearing; the reset completes at once
                 _regs[r / 4] = v & ~CtrlLrst;
-                _regs[Status / 4] = (v & CtrlMasterDisable) != 0 ? _regs[Status / 4] & ~StatusMasterEnable : _regs[Status / 4] | StatusMasterEnable;
+                if ((v & CtrlMasterDisable) != 0) _regs[DeviceStatus / 4] &= ~MasterEnableStatus;
+                else _regs[DeviceStatus / 4] |= MasterEnableStatus;
                 return;
-            case Status or Links or Eec or Rdrxctl: return; // read-only
+            case DeviceStatus or Links or Eec or Rdrxctl: return; // read-only
             case Eicr: _regs[r / 4] &= ~v; return; // write 1 to clear
             case Eics: Cause(v, now); return;
             case Eims: _regs[Eims / 4] |= v; Signal(now); return;
@@ -382,7 +385,9 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
 
     // ---- receive ----
 
-    /// <summary>A frame from the peer, its last bit arrived at <paramref name="now"/>: filtered, steered (RSS), and written to a receive buffer.</summary>
+    /// <summary>
+    /// A frame from the peer, its last bit arrived at <paramref name="now"/>: filtered, steered (RSS), and written to a receive buffer.
+    /// </summary>
     internal void Receive(ReadOnlySpan<byte> frame, long now)
     {
         if ((Reg(Rxctrl) & RxEnable) == 0 || !Accepts(frame)) { FilteredFrames++; return; }

@@ -43,6 +43,7 @@ public abstract class NetworkPeer
 
     internal void Attach(Ixgbe82599 nic, TimedEvent deliver)
     {
+        if (Nic != null) throw new InvalidOperationException("this peer is already another NIC's far side (NicSpec.PeerFactory: one per machine)");
         Nic = nic;
         _event = deliver;
         for (int i = 0; i < Backlog; i++) _fifo[i] = new byte[Frames.MaxFrame + 4];

@@ -83,7 +83,7 @@ static uint16_t csum(const uint8_t *p, int n, uint32_t sum)
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 2};
 static uint8_t own_mac[6];
 
-/* A UDP datagram 10.0.0.1:5000 -> 10.0.0.2:9 of `size` bytes with sequence number `seq`. */
+/* A UDP datagram 10.0.0.2:5000 -> 10.0.0.1:9 of `size` bytes with sequence number `seq`. */
 static int build(uint8_t *f, int size, uint64_t seq)
 {
 	int ip = size - 14, udp = ip - 20;
@@ -93,7 +93,7 @@ static int build(uint8_t *f, int size, uint64_t seq)
 	uint8_t *h = f + 14;
 	memset(h, 0, 20);
 	h[0] = 0x45, h[2] = (uint8_t)(ip >> 8), h[3] = (uint8_t)ip, h[8] = 64, h[9] = 17;
-	h[12] = 10, h[15] = 1, h[16] = 10, h[19] = 2;
+	h[12] = 10, h[15] = 2, h[16] = 10, h[19] = 1;
 	uint16_t c = csum(h, 20, 0);
 	h[10] = (uint8_t)(c >> 8), h[11] = (uint8_t)c;
 	uint8_t *u = h + 20;

@@ -85,7 +85,7 @@ static uint16_t csum(const uint8_t *p, int n, uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* A UDP datagram 10.0.0.1:4000 -> 10.0.0.2:7 (the echo peer) with a 64-byte payload; its length. */
+/* A UDP datagram 10.0.0.2:4000 -> 10.0.0.1:7 (the echo peer) with a 64-byte payload; its length. */
 static int udp_frame(uint8_t *f, uint8_t fill)
 {
 	static const uint8_t peer[6] = {2, 0, 0, 0, 0, 2}, self[6] = {2, 0, 0, 0, 0, 1};
@@ -100,7 +100,7 @@ static int udp_frame(uint8_t *f, uint8_t fill)
 	h[3] = (uint8_t)ip;
 	h[8] = 64;
 	h[9] = 17;
-	h[12] = 10, h[15] = 1, h[16] = 10, h[19] = 2;
+	h[12] = 10, h[15] = 2, h[16] = 10, h[19] = 1;
 	uint16_t c = csum(h, 20, 0);
 	h[10] = (uint8_t)(c >> 8), h[11] = (uint8_t)c;
 	uint8_t *u = h + 20;

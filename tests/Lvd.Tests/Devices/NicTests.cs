@@ -243,7 +243,7 @@ public sealed class NicTests
         var expected = new uint[4];
         for (int s = 0; s < 64; s++)
         {
-            byte[] input = [10, 0, 0, 2, 10, 0, 0, 1, 0, 0, 0, 9];
+            byte[] input = [10, 0, 0, 1, 10, 0, 0, 2, 0, 0, 0, 9];
             BinaryPrimitives.WriteUInt16BigEndian(input.AsSpan(8), (ushort)(10000 + s % 16));
             expected[N.Toeplitz(key, input) & 0x7f & 3]++;
         }

@@ -12,8 +12,8 @@ namespace Lvd.Machine.Devices.Nic;
 public abstract class NetworkPeer
 {
     public const ulong DefaultMac = 0x020000000002;
-    /// <summary>10.0.0.2: the peer; 10.0.0.1: the machine.</summary>
-    public const uint DefaultIp = 0x0a000002, MachineIp = 0x0a000001;
+    /// <summary>10.0.0.1: the peer; 10.0.0.2: the machine (the guest kernel's address, docs/KERNEL.md).</summary>
+    public const uint DefaultIp = 0x0a000001, MachineIp = 0x0a000002;
     public const int Backlog = 256;
 
     private readonly byte[][] _fifo = new byte[Backlog][];

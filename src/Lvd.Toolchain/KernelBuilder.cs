@@ -17,7 +17,8 @@ public static class KernelBuilder
     {
         string script = Path.Combine(cc.RepoRoot, "guest", "kernel", "build.sh");
         if (!File.Exists(script)) throw new GuestCompilerException($"{script}: no kernel build script (guest/kernel is not there yet)");
-        if (config != null && !Configs.Contains(config)) throw new ArgumentException($"kernel configuration {config}: one of {string.Join(", ", Configs)}");
+        if (config != null && !Configs.Contains(config))
+            throw new ArgumentException($"kernel configuration {config}: one of {string.Join(", ", Configs)}");
         var inputs = cc.BuildEnvironment();
         var env = new Dictionary<string, string>(inputs);
         if (config != null) env["LVD_KERNEL_CONFIG"] = config;

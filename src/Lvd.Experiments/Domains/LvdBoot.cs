@@ -98,10 +98,15 @@ public sealed record LvdBootSpec
     /// on its cable that checks every frame (docs/NIC.md), and under the hypervisor the IOMMU, whose kernel
     /// DMA domain the NIC is then in (docs/IOMMU.md).
     /// </summary>
-    public IReadOnlyList<Lvd.Machine.Devices.DeviceSpec> Devices => Workload != "ixgbe" ? []
-        : NeedsHypervisor
-            ? [new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = () => new Lvd.Machine.Devices.Nic.SinkPeer() }, new Lvd.Machine.Devices.Iommu.IommuSpec()]
-            : [new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = () => new Lvd.Machine.Devices.Nic.SinkPeer() }];
+    public IReadOnlyList<Lvd.Machine.Devices.DeviceSpec> Devices
+    {
+        get
+        {
+            if (Workload != "ixgbe") return [];
+            var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = () => new Lvd.Machine.Devices.Nic.SinkPeer() };
+            return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
+        }
+    }
 
     /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
     public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";

@@ -10,8 +10,13 @@
 // each packet into the descriptor's own buffer, so the skb is freed at once
 // and a buffer is reused only after the NIC has written its descriptor back.
 //
-// Not yet: receive, MSI-X interrupts and NAPI polling, several queues, the
-// same source in an LVD domain (issue 14).
+// Receive: one ring of legacy descriptors, each with a 2 KiB buffer;
+// ixgbe_poll (NAPI's poll: a budget, called until it finds nothing) hands
+// each written-back frame to the UDP receive path and gives the descriptor
+// back through the tail.
+//
+// Not yet: MSI-X interrupts (the poll is driven by its caller), several
+// queues, the same source in an LVD domain (issue 14).
 
 #include <linux/netdevice.h>
 #include <linux/pci.h>
@@ -29,6 +34,16 @@
 #define IXGBE_TDH0      0x06010
 #define IXGBE_TDT0      0x06018
 #define IXGBE_TXDCTL0   0x06028
+#define IXGBE_RDBAL0    0x01000
+#define IXGBE_RDBAH0    0x01004
+#define IXGBE_RDLEN0    0x01008
+#define IXGBE_RDH0      0x01010
+#define IXGBE_RDT0      0x01018
+#define IXGBE_RXDCTL0   0x01028
+#define IXGBE_RXCTRL    0x03000
+#define IXGBE_MPC       0x03fa0
+#define IXGBE_RXD_STAT_DD  0x01
+#define IXGBE_RXD_STAT_EOP 0x02
 #define IXGBE_CTRL_RST      (1u << 26)
 #define IXGBE_EEC_ARD       (1u << 9)
 #define IXGBE_TXDCTL_ENABLE (1u << 25)
@@ -38,6 +53,7 @@
 #define IXGBE_TXD_STAT_DD  0x01
 
 #define TX_RING   256            // descriptors: one page
+#define RX_RING   256
 #define TX_BUF    2048           // two buffers a page
 #define ETH_HLEN  14
 #define BAR0_SIZE 0x80000
@@ -49,8 +65,21 @@ struct ixgbe_tx_desc {
 	uint16_t vlan;
 };
 
+struct ixgbe_rx_desc {
+	uint64_t addr;
+	uint16_t length, csum;
+	uint8_t status, errors;
+	uint16_t vlan;
+};
+
 static struct ixgbe {
 	struct pci_dev pdev;
+	struct ixgbe_rx_desc *rx;
+	dma_addr_t rx_dma;
+	uint8_t *rxbuf[RX_RING];
+	dma_addr_t rxbuf_dma[RX_RING];
+	unsigned int rx_next;        // next descriptor the NIC writes back
+	uint64_t rx_missed;
 	volatile uint32_t *hw;
 	struct ixgbe_tx_desc *ring;
 	dma_addr_t ring_dma;
@@ -181,5 +210,60 @@ ixgbe_init(void)
 		nic.buf[i + 1] = page + TX_BUF;
 		nic.buf_dma[i + 1] = nic.buf_dma[i] + TX_BUF;
 	}
+	nic.rx = dma_alloc_page(&nic.rx_dma);
+	if (nic.rx == NULL)
+		return -1;
+	for (int i = 0; i < RX_RING; i += 2) {
+		uint8_t *page = dma_alloc_page(&nic.rxbuf_dma[i]);
+		if (page == NULL)
+			return -1;
+		nic.rxbuf[i] = page;
+		nic.rxbuf[i + 1] = page + TX_BUF;
+		nic.rxbuf_dma[i + 1] = nic.rxbuf_dma[i] + TX_BUF;
+	}
 	return register_netdev(&ixgbe_dev);
+}
+
+void
+ixgbe_rx_start(void)
+{
+	for (int i = 0; i < RX_RING; i++) {
+		nic.rx[i].addr = nic.rxbuf_dma[i];
+		nic.rx[i].status = 0;
+	}
+	nic.rx_next = 0;
+	wr(IXGBE_RDBAL0, (uint32_t)nic.rx_dma);
+	wr(IXGBE_RDBAH0, (uint32_t)(nic.rx_dma >> 32));
+	wr(IXGBE_RDLEN0, RX_RING * sizeof(struct ixgbe_rx_desc));
+	wr(IXGBE_RDH0, 0);
+	wr(IXGBE_RXDCTL0, IXGBE_TXDCTL_ENABLE);
+	wr(IXGBE_RDT0, RX_RING - 1);   // all but one: head = tail means empty
+	wr(IXGBE_RXCTRL, 1);
+}
+
+int
+ixgbe_poll(int budget, int (*deliver)(const uint8_t *frame, unsigned int len))
+{
+	int done = 0;
+	while (done < budget) {
+		struct ixgbe_rx_desc *d = &nic.rx[nic.rx_next];
+		if (!(__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & IXGBE_RXD_STAT_DD))
+			break;
+		deliver(nic.rxbuf[nic.rx_next], d->length);
+		// Back to the NIC: the buffer again, the status cleared, the tail past it.
+		d->addr = nic.rxbuf_dma[nic.rx_next];
+		d->status = 0;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		wr(IXGBE_RDT0, nic.rx_next);
+		nic.rx_next = (nic.rx_next + 1) % RX_RING;
+		done++;
+	}
+	return done;
+}
+
+uint64_t
+ixgbe_rx_missed(void)
+{
+	nic.rx_missed += rd(IXGBE_MPC);   // clear on read
+	return nic.rx_missed;
 }

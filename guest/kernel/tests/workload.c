@@ -7,6 +7,8 @@
 //   workload=nullnet threads=T duration=CYCLES
 //   workload=ixgbe threads=T duration=CYCLES   (the kernel built with the ixgbe
 //       driver, nic=ixgbe: the same senders through eth0 and the 82599 model)
+//   workload=ixgbe-rx duration=CYCLES   (the same kernel: receive what the peer's
+//       generator sends, polling the driver, each datagram checked by udp_rcv)
 //   workload=nullblk threads=T depth=D duration=CYCLES seed=S
 //
 // T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
@@ -22,6 +24,9 @@
 #include "percpu.h"
 #include "x86.h"
 #include "lvd.h"
+#ifdef CONFIG_IXGBE
+#include "ixgbe.h"
+#endif
 
 extern char uprog_nullnet[], uprog_fio[];
 
@@ -170,6 +175,38 @@ ixgbe_workload(void)
 	printk("result: workload=ixgbe threads=%lu packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
 	       threads, packets, cycles, per_second(packets, cycles), cycles_each(cycles, threads, packets));
 }
+
+// Receive for `duration` cycles: NAPI-style, the driver polled with a budget
+// of 64 until it finds nothing, then again; the busy cycles are those of
+// polls that found frames (the driver's and udp_rcv's work per datagram).
+static void
+ixgbe_rx_workload(void)
+{
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	if (duration == 0)
+		panic("workload: duration=0");
+	if (dev_get_by_name("eth0") == NULL)
+		panic("workload: no eth0 (workload=ixgbe-rx needs nic=ixgbe and the NIC)");
+	struct udp_rx_stats r0 = udp_rx;
+	uint64_t missed0 = ixgbe_rx_missed();
+	ixgbe_rx_start();
+	uint64_t start = rdtsc(), end = start + duration, busy = 0;
+	for (uint64_t t = start; t < end; t = rdtsc()) {
+		int n = ixgbe_poll(64, udp_rcv);
+		if (n == 0)
+			pause();
+		else
+			busy += rdtsc() - t;
+	}
+	uint64_t cycles = rdtsc() - start;
+	uint64_t packets = udp_rx.datagrams - r0.datagrams, bad = udp_rx.bad - r0.bad;
+	if (packets == 0)
+		panic("workload: nothing received");
+	printk("ixgbe: received %lu datagrams, %lu bad, %lu missed by the NIC, %lu busy cycles per datagram\n",
+	       packets, bad, ixgbe_rx_missed() - missed0, busy / packets);
+	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
+}
 #endif
 
 // The xorshift64 state of reader i: seed and i mixed (splitmix64's
@@ -250,6 +287,8 @@ workload_run(const char *name)
 #ifdef CONFIG_IXGBE
 	else if (option_is(name, "ixgbe"))
 		ixgbe_workload();
+	else if (option_is(name, "ixgbe-rx"))
+		ixgbe_rx_workload();
 #endif
 	else
 		panic("workload: unknown workload (want workload=nullnet or nullblk)");

@@ -23,7 +23,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
 
         [CommandOption("--workload <NAME>")]
         [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device), ixgbe (the same sends " +
-            "through the in-kernel ixgbe driver and the 82599 NIC to a sink that checks every frame) or nullblk (random 512-byte " +
+            "through the in-kernel ixgbe driver and the 82599 NIC to a sink that checks every frame), ixgbe-rx (receive the peer " +
+            "generator's datagrams at line rate through that driver, each checked) or nullblk (random 512-byte " +
             "asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 
@@ -134,7 +135,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     {
         var spec = settings.Spec;
         var cc = GuestCompiler.Locate();
-        string elf = settings.Kernel ?? KernelBuilder.Build(cc, spec.Workload == "ixgbe" ? "ixgbe" : null);
+        string elf = settings.Kernel ?? KernelBuilder.Build(cc, spec.UsesNic ? "ixgbe" : null);
         string cmdline;
         List<KernelLoader.Module> modules;
         try { (cmdline, modules) = LvdBoot.Prepare(spec, cc); }
@@ -219,8 +220,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));
         });
         if (result.Machine.Device<Lvd.Machine.Devices.Nic.Ixgbe82599>() is { } nic)
-            Console.Error.WriteLine($"nic: sent {nic.FramesSent} frames; the sink heard {nic.Peer.FramesHeard} ({nic.Peer.UdpHeard} UDP, " +
-                $"{nic.Peer.BadFrames} with a bad checksum)");
+            Console.Error.WriteLine($"nic: sent {nic.FramesSent} frames, received {nic.FramesReceived}; the peer heard " +
+                $"{nic.Peer.FramesHeard} ({nic.Peer.UdpHeard} UDP, {nic.Peer.BadFrames} with a bad checksum), sent {nic.Peer.FramesSent}");
         return status;
     }
 

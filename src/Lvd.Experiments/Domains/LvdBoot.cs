@@ -11,7 +11,7 @@ namespace Lvd.Experiments.Domains;
 public sealed record LvdBootSpec
 {
     public int Cpus { get; init; } = 4;
-    public string? Workload { get; init; }          // nullnet | ixgbe | nullblk
+    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | nullblk
     public int Threads { get; init; } = 1;
     public int Depth { get; init; } = 1;
     public long Duration { get; init; } = 20_000_000;
@@ -59,12 +59,13 @@ public sealed record LvdBootSpec
         else if (Selftest && MemoryMiB < LvdBoot.SelftestMemoryMiB)
             yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of " +
                 $"RAM: 4 vCPUs fail at 80 MiB)";
-        if (Workload is not (null or "nullnet" or "ixgbe" or "nullblk"))
-            yield return $"--workload {Workload}: nullnet, ixgbe or nullblk";
-        if (Workload == "ixgbe" && Isolate.Count > 0)
-            yield return "--workload ixgbe runs the in-kernel ixgbe driver only (its isolated version is not written yet)";
-        if (Workload == "ixgbe" && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
-            yield return $"--memory {MemoryMiB}: with --workload ixgbe, RAM must end below the NIC's registers at 0xfd000000";
+        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "nullblk"))
+            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx or nullblk";
+        if (UsesNic && Isolate.Count > 0)
+            yield return $"--workload {Workload} runs the in-kernel ixgbe driver only (its isolated version is not written yet)";
+        if (UsesNic && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
+            yield return $"--memory {MemoryMiB}: with --workload {Workload}, RAM must end below the NIC's registers at 0xfd000000";
+        if (Workload == "ixgbe-rx" && Threads != 1) yield return $"--threads {Threads}: --workload ixgbe-rx receives on one thread";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";
         if (Depth is < 1 or > LvdBoot.MaxDepth) yield return $"--depth {Depth}: must be 1 to {LvdBoot.MaxDepth}";
         if (Duration <= 0) yield return $"--duration {Duration}: must be positive";
@@ -102,11 +103,18 @@ public sealed record LvdBootSpec
     {
         get
         {
-            if (Workload != "ixgbe") return [];
-            var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = () => new Lvd.Machine.Devices.Nic.SinkPeer() };
+            if (!UsesNic) return [];
+            // ixgbe-rx: 1,514-byte datagrams at line rate from the generator.
+            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload == "ixgbe-rx"
+                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer()
+                : () => new Lvd.Machine.Devices.Nic.SinkPeer();
+            var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer };
             return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
         }
     }
+
+    /// <summary>The workload runs on the 82599 model through the kernel's ixgbe configuration.</summary>
+    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx";
 
     /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
     public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";
@@ -304,7 +312,7 @@ public static partial class LvdBoot
         if (s.Workload != null)
         {
             words.Add($"workload={s.Workload} threads={s.Threads} duration={s.Duration} seed={s.Seed}");
-            if (s.Workload == "ixgbe") words.Add("nic=ixgbe");
+            if (s.UsesNic) words.Add("nic=ixgbe");
             if (s.Workload == "nullblk") words.Add($"depth={s.Depth}");
         }
         if (s.Isolate.Count > 0)
@@ -346,7 +354,7 @@ public static partial class LvdBoot
         Lvd.Machine.Cost.CostModel? costs = null, Images? images = null, Action<Lvd.Machine.Machine>? setup = null)
     {
         images ??= new Images(GuestCompiler.Locate());
-        string elf = s.Workload == "ixgbe" ? images.IxgbeKernel : images.Kernel;
+        string elf = s.UsesNic ? images.IxgbeKernel : images.Kernel;
         var (cmdline, modules) = Prepare(s, images);
         var options = new RunOptions
         {

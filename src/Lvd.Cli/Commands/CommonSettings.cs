@@ -127,6 +127,14 @@ public class MachineSettings : CostSettings
     [Description("Guest RAM in MiB (default 256; allocated on touch).")]
     public int? Memory { get; init; }
 
+    [CommandOption("--timing <MODE>")]
+    [Description("basic (default) or detailed: data caches (per-vCPU L1 and L2, a shared LLC) and branch predictors add their cycles " +
+        "(docs/COST-MODEL.md, Detailed timing); slower on the host.")]
+    public string? Timing { get; init; }
+
+    /// <summary>`--timing detailed`.</summary>
+    public bool DetailedTiming => Timing == "detailed";
+
     public int MemoryMiB => Memory ?? DefaultMemoryMiB;
 
     public ulong MemoryBytes => (ulong)MemoryMiB << 20;
@@ -137,6 +145,7 @@ public class MachineSettings : CostSettings
     protected override void Check()
     {
         base.Check();
+        Require(Timing is null or "basic" or "detailed", $"--timing {Timing}: basic or detailed");
         var (min, why) = MinimumMemory;
         if (MemoryMiB < min || MemoryMiB > MaxMemoryMiB)
             throw new UsageException($"--memory {MemoryMiB}: {min} to {MaxMemoryMiB} MiB{(why.Length > 0 ? " (" + why + ")" : "")}");

@@ -23,6 +23,15 @@ CFLAGS+=(
 # are on the include path of all.
 subsystems=(core mm net block lvd tests)
 drivers=(nullnet nullblk)
+# LVD_KERNEL_CONFIG=ixgbe (KernelBuilder, for lvd boot --workload ixgbe): also the
+# ixgbe driver, the kernel's PCI support (core/pci.c) and UDP receive (net/udp_rcv.c), with -DCONFIG_IXGBE.  The
+# default kernel is built without them, byte for byte what it was before them.
+pci=0
+if [[ " ${LVD_KERNEL_CONFIG:-} " == *" ixgbe "* ]]; then
+  drivers+=(ixgbe)
+  CFLAGS+=(-DCONFIG_IXGBE)
+  pci=1
+fi
 dirs=()
 for d in "${subsystems[@]}"; do dirs+=("$here/$d"); done
 for d in "${drivers[@]}"; do dirs+=("$here/../drivers/$d"); done
@@ -41,6 +50,7 @@ obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 for d in "${dirs[@]}"; do
   for f in "$d"/*.c; do
+    [[ $pci == 0 && ( $f == "$here/core/pci.c" || $f == "$here/net/udp_rcv.c" ) ]] && continue
     gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .c).o"
   done
 done

@@ -61,6 +61,20 @@ public enum Hypercall : uint
     /// (`lvd boot --domain --calls`).
     /// </summary>
     Counter = 13,
+    /// <summary>Create an empty IOMMU DMA domain (docs/IOMMU.md); RDX = its id (at least 2; 1 is the kernel's).</summary>
+    IommuDomainCreate = 14,
+    /// <summary>Destroy IOMMU domain RDI: devices attached to it are detached (their DMA is blocked).</summary>
+    IommuDomainDestroy = 15,
+    /// <summary>Map RDI = IOMMU domain, RSI = I/O virtual address, RDX = guest-physical RAM, R10 = bytes, R8 = R (1) | W (2).</summary>
+    IommuMap = 16,
+    /// <summary>Unmap RDI = IOMMU domain, RSI = I/O virtual address, RDX = bytes.</summary>
+    IommuUnmap = 17,
+    /// <summary>Attach PCI function RDI (bus 0: device &lt;&lt; 3 | function) to IOMMU domain RSI (1 the kernel's; 0 none: blocked).</summary>
+    IommuAttach = 18,
+    /// <summary>RDX = the oldest unread blocked DMA: IOMMU domain (bits 63:32), source ID (31:16), VT-d fault reason (7:0); 0 if none.</summary>
+    IommuFault = 19,
+    /// <summary>The IOMMU's fault event interrupt: RDI = vector (32-255), RSI = x2APIC ID, fixed delivery.</summary>
+    IommuFaultVector = 20,
 }
 
 /// <summary>Hypercall results (RAX).</summary>
@@ -79,6 +93,8 @@ public enum HypercallStatus : long
     NoMemory = -5,
     /// <summary>VM functions were not enabled on this vCPU first.</summary>
     NotEnabled = -6,
+    /// <summary>The machine has no such device (an IOMMU call on a machine without one).</summary>
+    NoDevice = -7,
 }
 
 public static class HypercallAbi
@@ -94,4 +110,6 @@ public static class HypercallAbi
     public const ulong WatchdogMinCycles = 1UL << 16;
     /// <summary>Counters of <see cref="Hypercall.Counter"/> (RDI).</summary>
     public const ulong CounterVmExits = 0, CounterVmfuncs = 1;
+    /// <summary>The IOMMU domain every PCI function is attached to at launch: guest RAM, identity (docs/IOMMU.md).</summary>
+    public const int IommuKernelDomain = 1;
 }

@@ -91,6 +91,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
             _vcpus[cpu.Id] = ctx;
             SetupVmcs(ctx);
         }
+        if (!LaunchIommu()) return false;
         foreach (var ctx in _vcpus) ctx!.Cpu.VmEnter(ctx.Vmcs, this);
         Launched = true;
         return true;
@@ -104,13 +105,13 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         _machine.Memory.Write(at, 1, _machine.Memory.Read(at, 1) & ~(1UL << (int)(msr % 8)));
     }
 
-    /// <summary>Identity map of guest RAM and MMIO; hypervisor memory is simply never mapped.</summary>
+    /// <summary>Identity map of guest RAM and MMIO; hypervisor memory and the IOMMU's registers are simply never mapped.</summary>
     private bool MapKernelIdentity(EptTable ept)
     {
         const ulong Rwx = Ept.Read | Ept.Write | Ept.Exec;
         if (!ept.Map(0, 0, _machine.GuestRamTop, Rwx)) return false;
         foreach (var (b, s) in _machine.Memory.MmioRanges)
-            if (!ept.Map(b, b, s, Ept.Read | Ept.Write, uncached: true)) return false;
+            if (!IommuRegisters(b) && !ept.Map(b, b, s, Ept.Read | Ept.Write, uncached: true)) return false;
         return true;
     }
 

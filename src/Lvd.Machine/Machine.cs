@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lvd.Machine.Cost;
 using Lvd.Machine.Execution;
 using Lvd.Machine.Devices;
+using Lvd.Machine.Devices.Pci;
 using Lvd.Machine.Memory;
 using Lvd.Machine.Loader;
 
@@ -47,6 +48,8 @@ public record MachineConfig
     /// tables hold the hand-off page tables and GDT).
     /// </summary>
     public ulong? AcpiMpWakeupMailbox { get; init; }
+    /// <summary>Devices beyond the platform's (a NIC, an IOMMU), made in this order (docs/PLATFORM.md).</summary>
+    public IReadOnlyList<DeviceSpec> Devices { get; init; } = [];
 }
 
 /// <summary>Which devices the machine has besides its CPUs (with their x2APICs) and RAM.</summary>
@@ -107,6 +110,17 @@ public sealed class Machine : IPlatform, IInterruptSink
     public UnclaimedAccesses Unclaimed { get; } = new();
     /// <summary>The PC platform's devices and firmware tables (<see cref="MachinePlatform.Pc"/>), or null.</summary>
     public PcDevices? Pc { get; }
+    /// <summary>
+    /// PCI bus 0 (ports 0xCF8-0xCFF with the host bridge at 00:00.0): on the PC platform, and on the
+    /// Lvd platform once a device needs it (<see cref="EnsurePci"/>); otherwise null, so a machine
+    /// without PCI devices has none of its ports.
+    /// </summary>
+    public PciBus? Pci { get; private set; }
+    /// <summary>Every device of the machine in the order it was made: the platform's, then <see cref="MachineConfig.Devices"/>.</summary>
+    public IReadOnlyList<IMachineDevice> Devices => _devices;
+    private readonly List<IMachineDevice> _devices = new();
+    /// <summary>The one path of device DMA to memory (through the IOMMU when one translates it).</summary>
+    public DmaPath Dma { get; }
     public Cpu[] Cpus { get; }
     /// <summary>The x2APIC of each vCPU (index = APIC ID = vCPU id).</summary>
     public LocalApic[] Apics { get; }
@@ -231,7 +245,11 @@ public sealed class Machine : IPlatform, IInterruptSink
         Serial = new Uart16550(config.SerialOut ?? Stream.Null, config.CaptureSerial, Timers, Costs.ClockHz, config.SerialPacing,
             pc ? (high, now) => Pc!.SetIsaIrq(Uart16550.Com1Irq, high, now) : null);
         Io.Register(Uart16550.Com1, 8, Serial);
-        Io.Register(ExitDevice.Port, 1, new ExitDevice(RequestExit));
+        Register(Serial);
+        var exit = new ExitDevice(RequestExit);
+        Io.Register(ExitDevice.Port, 1, exit);
+        Register(exit);
+        Dma = new DmaPath(Memory, Unclaimed);
         Cpus = new Cpu[config.CpuCount];
         Apics = new LocalApic[config.CpuCount];
         for (int i = 0; i < Cpus.Length; i++)
@@ -246,12 +264,33 @@ public sealed class Machine : IPlatform, IInterruptSink
             Code.Attach(Cpus[i]);
         }
         if (pc) Pc = new PcDevices(this);
+        foreach (var spec in config.Devices) Register(spec.Create(this));
         if (config.ProfilePeriod != 0)
         {
             Profiler = new Diagnostics.Profiler(config.ProfilePeriod, Cpus.Length, config.ProfileStackDepth);
             for (int i = 0; i < Cpus.Length; i++)
                 Cpus[i].AttachProfile(Profiler.Vcpus[i], config.ProfilePeriod, config.ProfileStart, config.ProfileStackDepth);
         }
+    }
+
+    /// <summary>Adds <paramref name="device"/> to <see cref="Devices"/>.</summary>
+    public void Register(IMachineDevice device) => _devices.Add(device);
+
+    /// <summary>The first registered device of type <typeparamref name="T"/>, or null.</summary>
+    public T? Device<T>() where T : class, IMachineDevice
+    {
+        foreach (var d in _devices) if (d is T t) return t;
+        return null;
+    }
+
+    /// <summary>PCI bus 0, made (with its host bridge and ports) the first time a device asks.</summary>
+    public PciBus EnsurePci()
+    {
+        if (Pci != null) return Pci;
+        Pci = new PciBus(Memory, Io);
+        Io.Register(PciBus.AddressPort, 8, Pci);
+        Pci.Add(0, 0, PciFunction.HostBridge());
+        return Pci;
     }
 
     private volatile bool _interrupted;

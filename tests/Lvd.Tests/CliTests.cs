@@ -103,6 +103,9 @@ public sealed class CliTests
         AssertUsageError(["exec", elf, "--hypervisor", "--hypervisor-on-request"], "--hypervisor and --hypervisor-on-request exclude each other",
             "lvd exec --help");
         AssertUsageError(["exec", elf, "--profile-period", "10"], "--profile-period needs --profile", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--nic", "loopback"], "--nic loopback: sink, echo or generator", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--iommu"], "--iommu needs --hypervisor or --hypervisor-on-request", "lvd exec --help");
+        AssertUsageError(["exec", elf, "--nic", "sink", "--memory", "8192"], "--memory 8192: with --nic, RAM must end below", "lvd exec --help");
         AssertUsageError(["csmith", "--seed-file", Guest.Path("tests", "data", "csmith-seeds.txt"), "--count", "3"],
             "--count and --seed-file exclude each other", "lvd csmith --help");
         AssertUsageError(["csmith", "--opt", "-O9"], "--opt -O9: one of -O0, -O1, -O2, -O3, -Os, -Og", "lvd csmith --help");
@@ -126,7 +129,7 @@ public sealed class CliTests
     [InlineData("--depth 257: must be 1 to 256", "lvd boot --help", "boot", "--workload", "nullblk", "--depth", "257")]
     [InlineData("--depth 0: must be 1 to 256", "lvd boot --help", "boot", "--workload", "nullblk", "--depth", "0")]
     [InlineData("--seed -1: must be 0 or more", "lvd boot --help", "boot", "--workload", "nullblk", "--seed", "-1")]
-    [InlineData("--workload nulldisk: nullnet or nullblk", "lvd boot --help", "boot", "--workload", "nulldisk")]
+    [InlineData("--workload nulldisk: nullnet, ixgbe, ixgbe-rx or nullblk", "lvd boot --help", "boot", "--workload", "nulldisk")]
     [InlineData("--cpus 17: the guest kernel runs on 1 to 16 vCPUs", "lvd bench --help", "bench", "--cpus", "17")]
     [InlineData("--duration 10: must be at least 1,000,000 cycles", "lvd bench --help", "bench", "--duration", "10")]
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]

@@ -6,6 +6,9 @@
 #include "net.h"
 #include "nullblk.h"
 #include "nullnet.h"
+#ifdef CONFIG_IXGBE
+#include "ixgbe.h"
+#endif
 #include "percpu.h"
 #include "lvd.h"
 #include "x86.h"
@@ -177,6 +180,17 @@ net_devices_init(void)
 	dev->ip_addr = 0x0a000002;   // 10.0.0.2
 	if (dev_open(dev) != 0)
 		panic("nullnet: cannot bring up %s", dev->name);
+#ifdef CONFIG_IXGBE
+	// The 82599 (guest/drivers/ixgbe), in the kernel built with it (lvd boot
+	// --workload ixgbe), when nic=ixgbe asks: it probes PCI bus 0.  eth0 has
+	// null0's address and takes its place as the route for workload=ixgbe.
+	const char *nic = cmdline_option("nic");
+	if (nic != NULL && strncmp(nic, "ixgbe", 5) == 0) {
+		if (ixgbe_init() != 0 || (dev = dev_get_by_name("eth0")) == NULL)
+			panic("ixgbe: no 82599 on PCI bus 0 (lvd boot --workload ixgbe gives the machine one)");
+		dev->ip_addr = 0x0a000002;
+	}
+#endif
 }
 
 // The in-kernel block driver (guest/drivers/nullblk) with null_blk's

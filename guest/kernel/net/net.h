@@ -32,3 +32,12 @@ uint32_t csum_add(uint32_t sum, const void *p, size_t n);
 long udp_send(struct proc *p, uint64_t ubuf, size_t len, uint32_t daddr, uint16_t dport);
 uint16_t ip_checksum(const void *p, size_t n);
 uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const void *udp, size_t n);
+
+#ifdef CONFIG_IXGBE
+// udp_rcv.c (the ixgbe configuration): the receive path's checks and counts.
+struct udp_rx_stats {
+	uint64_t datagrams, bytes, bad;
+};
+extern struct udp_rx_stats udp_rx;
+int udp_rcv(const uint8_t *frame, unsigned int len);
+#endif

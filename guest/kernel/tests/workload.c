@@ -5,6 +5,10 @@
 // UDP/IPv4 headers and checksums, dev_queue_xmit, the device's tx lock.
 //
 //   workload=nullnet threads=T duration=CYCLES
+//   workload=ixgbe threads=T duration=CYCLES   (the kernel built with the ixgbe
+//       driver, nic=ixgbe: the same senders through eth0 and the 82599 model)
+//   workload=ixgbe-rx duration=CYCLES   (the same kernel: receive what the peer's
+//       generator sends, polling the driver, each datagram checked by udp_rcv)
 //   workload=nullblk threads=T depth=D duration=CYCLES seed=S
 //
 // T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
@@ -20,6 +24,9 @@
 #include "percpu.h"
 #include "x86.h"
 #include "lvd.h"
+#ifdef CONFIG_IXGBE
+#include "ixgbe.h"
+#endif
 
 extern char uprog_nullnet[], uprog_fio[];
 
@@ -126,6 +133,82 @@ nullnet_workload(void)
 	       threads, packets, cycles, per_second(packets, cycles), cycles_each(cycles, threads, packets));
 }
 
+#ifdef CONFIG_IXGBE
+// The nullnet workload's senders into eth0, the in-kernel ixgbe driver
+// (guest/drivers/ixgbe): the same datagrams leave through the 82599 model to
+// the peer on its cable, which checks them.  eth0 replaces null0 as the route.
+static void
+ixgbe_workload(void)
+{
+	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	static struct proc *procs[64];
+
+	if (threads == 0 || threads > sizeof procs / sizeof procs[0])
+		panic("workload: threads=%lu (1..%zu)", threads, sizeof procs / sizeof procs[0]);
+	if (duration == 0)
+		panic("workload: duration=0");
+	struct net_device *eth0 = dev_get_by_name("eth0");
+	if (eth0 == NULL)
+		panic("workload: no eth0 (workload=ixgbe needs nic=ixgbe and the NIC)");
+	dev_close(dev_get_by_name("null0"));
+	if (dev_open(eth0) != 0)
+		panic("workload: cannot bring up eth0");
+	struct net_device_stats s0 = dev_get_stats(eth0);
+	uint64_t start = rdtsc();
+	for (uint64_t i = 0; i < threads; i++)
+		procs[i] = proc_create_arg("nullnet", uprog_nullnet, (int)(i % (uint64_t)ncpu), start + duration);
+	for (uint64_t i = 0; i < threads; i++) {
+		int status = proc_wait(procs[i]);
+		if (status != 0)
+			panic("workload: sender %lu exited with %d", i, status);
+	}
+	uint64_t cycles = rdtsc() - start;
+	struct net_device_stats s = dev_get_stats(eth0);
+	uint64_t packets = s.tx_packets - s0.tx_packets;
+	if (s.tx_dropped != s0.tx_dropped)
+		panic("workload: eth0 dropped %lu packets", s.tx_dropped - s0.tx_dropped);
+	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + NULLNET_PAYLOAD))
+		panic("workload: eth0 counted %lu bytes for %lu packets", s.tx_bytes - s0.tx_bytes, packets);
+	if (packets == 0)
+		panic("workload: no packets sent");
+	printk("result: workload=ixgbe threads=%lu packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       threads, packets, cycles, per_second(packets, cycles), cycles_each(cycles, threads, packets));
+}
+
+// Receive for `duration` cycles: NAPI-style, the driver polled with a budget
+// of 64 until it finds nothing, then again; the busy cycles are those of
+// polls that found frames (the driver's and udp_rcv's work per datagram).
+static void
+ixgbe_rx_workload(void)
+{
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	if (duration == 0)
+		panic("workload: duration=0");
+	if (dev_get_by_name("eth0") == NULL)
+		panic("workload: no eth0 (workload=ixgbe-rx needs nic=ixgbe and the NIC)");
+	struct udp_rx_stats r0 = udp_rx;
+	uint64_t missed0 = ixgbe_rx_missed();
+	ixgbe_rx_start();
+	uint64_t start = rdtsc(), end = start + duration, busy = 0;
+	for (uint64_t t = start; t < end; t = rdtsc()) {
+		int n = ixgbe_poll(64, udp_rcv);
+		if (n == 0)
+			pause();
+		else
+			busy += rdtsc() - t;
+	}
+	uint64_t cycles = rdtsc() - start;
+	uint64_t packets = udp_rx.datagrams - r0.datagrams, bad = udp_rx.bad - r0.bad;
+	if (packets == 0)
+		panic("workload: nothing received");
+	printk("ixgbe: received %lu datagrams, %lu bad, %lu missed by the NIC, %lu busy cycles per datagram\n",
+	       packets, bad, ixgbe_rx_missed() - missed0, busy / packets);
+	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
+}
+#endif
+
 // The xorshift64 state of reader i: seed and i mixed (splitmix64's
 // finalizer), so that neighbouring seeds and threads start far apart;
 // never 0 (xorshift's one fixed point).
@@ -201,6 +284,12 @@ workload_run(const char *name)
 		nullnet_workload();
 	else if (option_is(name, "nullblk"))
 		nullblk_workload();
+#ifdef CONFIG_IXGBE
+	else if (option_is(name, "ixgbe"))
+		ixgbe_workload();
+	else if (option_is(name, "ixgbe-rx"))
+		ixgbe_rx_workload();
+#endif
 	else
 		panic("workload: unknown workload (want workload=nullnet or nullblk)");
 	lvd_print_stats();   // crossings into isolated drivers, if any (lvd.c)

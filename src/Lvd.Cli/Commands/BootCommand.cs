@@ -22,7 +22,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         public string Cmdline { get; init; } = "";
 
         [CommandOption("--workload <NAME>")]
-        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device) or nullblk (random 512-byte " +
+        [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device), ixgbe (the same sends " +
+            "through the in-kernel ixgbe driver and the 82599 NIC to a sink that checks every frame), ixgbe-rx (receive the peer " +
+            "generator's datagrams at line rate through that driver, each checked) or nullblk (random 512-byte " +
             "asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 
@@ -133,7 +135,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
     {
         var spec = settings.Spec;
         var cc = GuestCompiler.Locate();
-        string elf = settings.Kernel ?? KernelBuilder.Build(cc);
+        string elf = settings.Kernel ?? KernelBuilder.Build(cc, spec.UsesNic ? "ixgbe" : null);
         string cmdline;
         List<KernelLoader.Module> modules;
         try { (cmdline, modules) = LvdBoot.Prepare(spec, cc); }
@@ -162,6 +164,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfilePeriod = ProfileOutput.Period(settings),
             ProfileStart = settings.ProfileFrom ?? 0,
             ProfileStackDepth = ProfileOutput.StackDepth(settings),
+            Devices = spec.Devices,
         }.With(hypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         var domainImages = modules.Select(m => new Lvd.Debugging.DebugImage(m.Name, Path.Combine(cc.RepoRoot, "build", "domains", m.Name + ".elf")))
             .Where(i => File.Exists(i.ElfPath)).ToList();
@@ -217,6 +220,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfileOutput.KernelUserImage(symbols);
             ProfileOutput.DomainImages(symbols, cc.RepoRoot, modules.Select(m => m.Name));
         });
+        if (result.Machine.Device<Lvd.Machine.Devices.Nic.Ixgbe82599>() is { } nic)
+            Console.Error.WriteLine($"nic: sent {nic.FramesSent} frames, received {nic.FramesReceived}; the peer heard " +
+                $"{nic.Peer.FramesHeard} ({nic.Peer.UdpHeard} UDP, {nic.Peer.BadFrames} with a bad checksum), sent {nic.Peer.FramesSent}");
         return status;
     }
 

@@ -20,6 +20,17 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         [Description("Install the hypervisor but launch it only when the program asks (CPUID leaf 0x4bf00000).")]
         public bool HypervisorOnRequest { get; init; }
 
+        [CommandOption("--nic <PEER>")]
+        [Description("Give the machine an 82599 NIC at PCI 00:03.0 (docs/NIC.md) whose cable ends in a peer: sink, echo " +
+            "or generator (1514-byte UDP datagrams at 10 Gb/s line rate); a summary of the traffic goes to stderr.")]
+        public string? Nic { get; init; }
+
+        [CommandOption("--iommu")]
+        [Description("Give the machine a VT-d IOMMU translating all DMA (docs/IOMMU.md), owned by the hypervisor.")]
+        public bool Iommu { get; init; }
+
+        public static readonly string[] NicPeers = ["sink", "echo", "generator"];
+
         protected override (int MiB, string Why) MinimumMemory
         {
             get
@@ -56,6 +67,11 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             if (Directory.Exists(Elf)) throw new UsageException($"{Elf}: is a directory, not an ELF file");
             if (HostFile.CheckReadable(Elf) is string why) throw new UsageException(why);
             Require(!(Hypervisor && HypervisorOnRequest), "--hypervisor and --hypervisor-on-request exclude each other");
+            Require(Nic == null || NicPeers.Contains(Nic), $"--nic {Nic}: sink, echo or generator");
+            Require(!Iommu || Hypervisor || HypervisorOnRequest,
+                "--iommu needs --hypervisor or --hypervisor-on-request (the hypervisor programs it)");
+            Require(Nic == null || MemoryBytes <= Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0,
+                $"--memory {MemoryMiB}: with --nic, RAM must end below the NIC's registers at 0xfd000000 (at most 4048 MiB)");
             base.Check();
         }
     }
@@ -96,6 +112,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             ProfileStart = settings.ProfileFrom ?? 0,
             ProfileStackDepth = ProfileOutput.StackDepth(settings),
             Arguments = ProgramArguments(),
+            Devices = Devices(settings),
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = TraceSession.Attach(options, settings, TraceSymbols(settings.Elf).NameWithOffset, out var trace);
@@ -126,6 +143,25 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
                 ["stats"] = ResultsJson.Stats(result),
             });
         ProfileOutput.Write(result, settings.Elf, settings);
+        if (result.Machine.Device<Lvd.Machine.Devices.Nic.Ixgbe82599>() is { } nic)
+            Console.Error.WriteLine($"nic: sent {nic.FramesSent} frames, received {nic.FramesReceived}; the {settings.Nic} peer heard " +
+                $"{nic.Peer.FramesHeard} ({nic.Peer.BadFrames} with a bad checksum), sent {nic.Peer.FramesSent}");
         return result.ExitStatus;
+    }
+
+    /// <summary>The NIC with its peer and the IOMMU, as the options ask.</summary>
+    private static IReadOnlyList<Lvd.Machine.Devices.DeviceSpec> Devices(Settings settings)
+    {
+        Func<Lvd.Machine.Devices.Nic.NetworkPeer>? peer = settings.Nic switch
+        {
+            "sink" => () => new Lvd.Machine.Devices.Nic.SinkPeer(),
+            "echo" => () => new Lvd.Machine.Devices.Nic.EchoPeer(),
+            "generator" => () => new Lvd.Machine.Devices.Nic.GeneratorPeer(),
+            _ => null,
+        };
+        var devices = new List<Lvd.Machine.Devices.DeviceSpec>();
+        if (peer != null) devices.Add(new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer });
+        if (settings.Iommu) devices.Add(new Lvd.Machine.Devices.Iommu.IommuSpec());
+        return devices;
     }
 }

@@ -11,7 +11,7 @@ namespace Lvd.Experiments.Domains;
 public sealed record LvdBootSpec
 {
     public int Cpus { get; init; } = 4;
-    public string? Workload { get; init; }          // nullnet | nullblk
+    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | nullblk
     public int Threads { get; init; } = 1;
     public int Depth { get; init; } = 1;
     public long Duration { get; init; } = 20_000_000;
@@ -59,8 +59,13 @@ public sealed record LvdBootSpec
         else if (Selftest && MemoryMiB < LvdBoot.SelftestMemoryMiB)
             yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of " +
                 $"RAM: 4 vCPUs fail at 80 MiB)";
-        if (Workload is not (null or "nullnet" or "nullblk"))
-            yield return $"--workload {Workload}: nullnet or nullblk";
+        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "nullblk"))
+            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx or nullblk";
+        if (UsesNic && Isolate.Count > 0)
+            yield return $"--workload {Workload} runs the in-kernel ixgbe driver only (its isolated version is not written yet)";
+        if (UsesNic && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
+            yield return $"--memory {MemoryMiB}: with --workload {Workload}, RAM must end below the NIC's registers at 0xfd000000";
+        if (Workload == "ixgbe-rx" && Threads != 1) yield return $"--threads {Threads}: --workload ixgbe-rx receives on one thread";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";
         if (Depth is < 1 or > LvdBoot.MaxDepth) yield return $"--depth {Depth}: must be 1 to {LvdBoot.MaxDepth}";
         if (Duration <= 0) yield return $"--duration {Duration}: must be positive";
@@ -88,6 +93,28 @@ public sealed record LvdBootSpec
         var p = Problems().FirstOrDefault();
         if (p != null) throw new ArgumentException(p);
     }
+
+    /// <summary>
+    /// The devices the machine needs beyond the Lvd platform's: for --workload ixgbe the 82599 with a sink
+    /// on its cable that checks every frame (docs/NIC.md), and under the hypervisor the IOMMU, whose kernel
+    /// DMA domain the NIC is then in (docs/IOMMU.md).
+    /// </summary>
+    public IReadOnlyList<Lvd.Machine.Devices.DeviceSpec> Devices
+    {
+        get
+        {
+            if (!UsesNic) return [];
+            // ixgbe-rx: 1,514-byte datagrams at line rate from the generator.
+            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload == "ixgbe-rx"
+                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer()
+                : () => new Lvd.Machine.Devices.Nic.SinkPeer();
+            var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer };
+            return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
+        }
+    }
+
+    /// <summary>The workload runs on the 82599 model through the kernel's ixgbe configuration.</summary>
+    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx";
 
     /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
     public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";
@@ -200,7 +227,7 @@ public static partial class LvdBoot
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
         ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart",
-            ["faults"] = "lvd faults",
+            ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
@@ -237,12 +264,18 @@ public static partial class LvdBoot
     public sealed class Images(GuestCompiler cc)
     {
         private readonly Dictionary<string, KernelLoader.Module> _modules = new();
-        private string? _kernel;
+        private string? _kernel, _ixgbeKernel;
         public GuestCompiler Cc { get; } = cc;
 
         public string Kernel
         {
             get { lock (_modules) return _kernel ??= KernelBuilder.Build(Cc); }
+        }
+
+        /// <summary>The kernel with the ixgbe driver and PCI support (--workload ixgbe; KernelBuilder.Configs).</summary>
+        public string IxgbeKernel
+        {
+            get { lock (_modules) return _ixgbeKernel ??= KernelBuilder.Build(Cc, "ixgbe"); }
         }
 
         /// <summary>A driver built elsewhere (lvd fuzz-domains builds many at once).</summary>
@@ -279,6 +312,7 @@ public static partial class LvdBoot
         if (s.Workload != null)
         {
             words.Add($"workload={s.Workload} threads={s.Threads} duration={s.Duration} seed={s.Seed}");
+            if (s.UsesNic) words.Add("nic=ixgbe");
             if (s.Workload == "nullblk") words.Add($"depth={s.Depth}");
         }
         if (s.Isolate.Count > 0)
@@ -320,7 +354,7 @@ public static partial class LvdBoot
         Lvd.Machine.Cost.CostModel? costs = null, Images? images = null, Action<Lvd.Machine.Machine>? setup = null)
     {
         images ??= new Images(GuestCompiler.Locate());
-        string elf = images.Kernel;
+        string elf = s.UsesNic ? images.IxgbeKernel : images.Kernel;
         var (cmdline, modules) = Prepare(s, images);
         var options = new RunOptions
         {
@@ -332,6 +366,7 @@ public static partial class LvdBoot
             CaptureSerial = serial == null,
             MaxInstructions = maxInstructions,
             Costs = costs ?? Lvd.Machine.Cost.CostModel.Default,
+            Devices = s.Devices,
         }.With(s.NeedsHypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
         if (setup != null)
         {

@@ -49,6 +49,13 @@ public sealed partial class Hypervisor
                 status = a0 is HypercallAbi.CounterVmExits or HypercallAbi.CounterVmfuncs ? HypercallStatus.Ok : HypercallStatus.Invalid;
                 value = a0 == HypercallAbi.CounterVmExits ? (ulong)cpu.VmExits : a0 == HypercallAbi.CounterVmfuncs ? (ulong)cpu.VmFuncs : 0;
                 break;
+            case Hypercall.IommuDomainCreate: status = IommuDomainCreate(out value); break;
+            case Hypercall.IommuDomainDestroy: status = IommuDomainDestroy((int)a0); break;
+            case Hypercall.IommuMap: status = IommuMap((int)a0, a1, a2, a3, a4); break;
+            case Hypercall.IommuUnmap: status = IommuUnmap((int)a0, a1, a2); break;
+            case Hypercall.IommuAttach: status = IommuAttach(a0, (long)a1); break;
+            case Hypercall.IommuFault: status = IommuFault(out value); break;
+            case Hypercall.IommuFaultVector: status = IommuFaultVector(a0, a1); break;
             default: status = HypercallStatus.NoSuchCall; break;
         }
         cpu.SetRegister(Cpu.RAX, (ulong)(long)status);

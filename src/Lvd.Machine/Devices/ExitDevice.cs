@@ -6,8 +6,9 @@ namespace Lvd.Machine.Devices;
 /// Port 0xF4: a 32-bit write ends the run; the value is the guest's exit status (the low 8
 /// bits become the process exit code, as on Linux).
 /// </summary>
-public sealed class ExitDevice(Action<int> onExit) : IPortDevice
+public sealed class ExitDevice(Action<int> onExit) : IPortDevice, IMachineDevice
 {
+    public string Name => "exit port 0xf4";
     public const ushort Port = 0xf4;
 
     public ulong In(Cpu cpu, ushort port, int size) => 0;

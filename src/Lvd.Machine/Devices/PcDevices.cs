@@ -10,7 +10,7 @@ namespace Lvd.Machine.Devices;
 /// ACPI tables in RAM. ISA IRQ n drives 8259 input n and I/O APIC pin n, except IRQ 0, which
 /// drives pin 2 (the MADT's interrupt source override).
 /// </summary>
-public sealed class PcDevices
+public sealed class PcDevices : IMachineDevice
 {
     public IoApic IoApic { get; }
     public Pic8259 Pic { get; }
@@ -22,6 +22,7 @@ public sealed class PcDevices
     public AcpiTables Acpi { get; }
     /// <summary>The firmware's AP wakeup mailbox (<see cref="MachineConfig.AcpiMpWakeupMailbox"/>), or null.</summary>
     public MpWakeupMailbox? MpWakeup { get; }
+    public string Name => "PC platform";
 
     /// <summary>The I/O APIC pin (GSI) ISA IRQ <paramref name="irq"/> drives.</summary>
     public static int GsiOfIsaIrq(int irq) => irq == 0 ? 2 : irq;
@@ -45,9 +46,7 @@ public sealed class PcDevices
         Rtc = new CmosRtc(machine.Timers, hz, config.RtcStart, (high, now) => SetIsaIrq(CmosRtc.Irq, high, now),
             () => IoApic.Unmasked(CmosRtc.Irq));
         machine.Io.Register(CmosRtc.IndexPort, 2, Rtc);
-        Pci = new PciBus(machine.Memory, machine.Io);
-        machine.Io.Register(PciBus.AddressPort, 8, Pci);
-        Pci.Add(0, 0, PciFunction.HostBridge());
+        Pci = machine.EnsurePci();
         Acpi = AcpiTables.Build(new AcpiPlatform
         {
             Address = config.AcpiTablesAddress,
@@ -59,6 +58,7 @@ public sealed class PcDevices
             throw new ArgumentOutOfRangeException(nameof(machine), "the ACPI tables do not fit in guest RAM");
         Acpi.Install(machine.Memory);
         if (config.AcpiMpWakeupMailbox is { } mailbox) MpWakeup = new MpWakeupMailbox(machine, mailbox, Acpi.Region.Base + Acpi.Region.Size);
+        machine.Register(this);
     }
 
     /// <summary>ISA IRQ <paramref name="irq"/>'s wire goes high or low (devices call this).</summary>

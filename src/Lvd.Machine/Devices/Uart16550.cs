@@ -16,8 +16,9 @@ namespace Lvd.Machine.Devices;
 /// which is what a polled console needs). Host input waits while the RX FIFO is full (flow
 /// control), so none is lost.
 /// </summary>
-public sealed class Uart16550 : IPortDevice
+public sealed class Uart16550 : IPortDevice, IMachineDevice
 {
+    public string Name => "COM1";
     public const ushort Com1 = 0x3f8;
     public const int Com1Irq = 4;
     public const long CrystalHz = 1_843_200;

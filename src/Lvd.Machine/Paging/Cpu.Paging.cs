@@ -60,6 +60,13 @@ public sealed partial class Cpu
         if ((Cr0 & Cr0PG) == 0) return TranslateUnpaged(la, access, user);
         // The other way of the set first: a hit there is a TLB hit (no walk, no cycles).
         var way = user ? _tlbUser : _tlbSup;
+        if (access != Access.Exec)
+        {
+            // A page without RAM (MMIO) never hits in the fast paths, but its translation is cached.
+            ref var m = ref way.Entries[Tlb.IndexOf(la)];
+            if ((access == Access.Read ? m.MmioReadTag : m.MmioWriteTag) == (la & ~PhysicalMemory.PageMask))
+                return m.PhysPage | (la & PhysicalMemory.PageMask);
+        }
         if (way.PromoteVictim(la, access == Access.Read ? 0 : access == Access.Write ? 1 : 2))
             return way.Entries[Tlb.IndexOf(la)].PhysPage | (la & PhysicalMemory.PageMask);
         TlbMisses++;

@@ -41,17 +41,26 @@ public sealed partial class Cpu
         FillTlb(la, pa, user, userOk, false, exec, false, global, pageShift);
         var tlb = user ? _tlbUser : _tlbSup;
         tlb.Entries[Tlb.IndexOf(la)].ReadTag = Tlb.Invalid;
+        tlb.Entries[Tlb.IndexOf(la)].MmioReadTag = Tlb.Invalid;
     }
 
     private void FillTlb(ulong la, ulong pa, bool user, bool userOk, bool writable, bool exec, bool dirty, bool global, int pageShift)
     {
         var page = Memory.RamPage(pa);
-        if (page == null) return; // MMIO and unbacked addresses always take the slow path
         var tlb = user ? _tlbUser : _tlbSup;
         ulong tag = la & ~PhysicalMemory.PageMask;
+        ulong physPage = pa & ~PhysicalMemory.PageMask;
+        if (page == null)
+        {
+            // MMIO (or nothing): every access takes the slow path to the device, but finds its
+            // translation here (Translate) instead of walking again; data accesses only.
+            FillTlbMmio(tlb, la, physPage, user ? userOk : true, user ? userOk && writable : writable || (Cr0 & Cr0WP) == 0,
+                dirty, global, pageShift);
+            return;
+        }
         tlb.Displace(Tlb.IndexOf(la), tag);
         ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
-        ulong physPage = pa & ~PhysicalMemory.PageMask;
+        e.MmioReadTag = e.MmioWriteTag = Tlb.Invalid;
         if (e.PhysPage != physPage || e.ReadTag != tag)
         {
             e.ReadTag = e.WriteTag = e.ExecTag = Tlb.Invalid;
@@ -66,6 +75,21 @@ public sealed partial class Cpu
         bool canWrite = user ? userOk && writable : writable || (Cr0 & Cr0WP) == 0;
         e.WriteTag = canWrite && dirty && !Memory.IsCodePage(pa >> PhysicalMemory.PageShift) ? tag : Tlb.Invalid;
         e.ExecTag = exec && canRead ? tag : Tlb.Invalid;
+    }
+
+    private static void FillTlbMmio(Tlb tlb, ulong la, ulong physPage, bool canRead, bool canWrite, bool dirty, bool global, int pageShift)
+    {
+        ulong tag = la & ~PhysicalMemory.PageMask;
+        tlb.Displace(Tlb.IndexOf(la), tag);
+        ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
+        e.ReadTag = e.WriteTag = e.ExecTag = Tlb.Invalid;
+        e.Page = null;
+        e.PhysPage = physPage;
+        e.Global = global;
+        e.PageShift = (byte)pageShift;
+        if (pageShift > PhysicalMemory.PageShift) tlb.HasLargePages = true;
+        e.MmioReadTag = canRead ? tag : Tlb.Invalid;
+        e.MmioWriteTag = canWrite && dirty ? tag : Tlb.Invalid;
     }
 
     private TlbSet TlbSetFor(ushort vpid, ulong eptp)

@@ -19,6 +19,12 @@ internal struct TlbEntry
     public bool Global;
     /// <summary>12, 21 or 30: the size of the page this 4 KiB piece came from (INVLPG drops all pieces).</summary>
     public byte PageShift;
+    /// <summary>
+    /// A page without RAM (MMIO, or nothing): <see cref="Page"/> is null and the fast paths always
+    /// miss, but the slow path finds the physical page here instead of walking the tables again.
+    /// </summary>
+    public ulong MmioReadTag;
+    public ulong MmioWriteTag;
 }
 
 /// <summary>
@@ -104,9 +110,9 @@ internal sealed class Tlb
     {
         ulong tag = linear & ~PhysicalMemory.PageMask;
         ref var e = ref Entries[IndexOf(linear)];
-        if (e.ReadTag == tag || e.WriteTag == tag || e.ExecTag == tag) Clear(ref e);
+        if (Holds(ref e, tag)) Clear(ref e);
         ref var v = ref Victims[IndexOf(linear)];
-        if (v.ReadTag == tag || v.WriteTag == tag || v.ExecTag == tag) Clear(ref v);
+        if (Holds(ref v, tag)) Clear(ref v);
         if (!HasLargePages) return;
         for (int i = 0; i < Entries.Length; i++)
         {
@@ -115,10 +121,14 @@ internal sealed class Tlb
         }
     }
 
+    private static bool Holds(ref TlbEntry e, ulong tag) =>
+        e.ReadTag == tag || e.WriteTag == tag || e.ExecTag == tag || e.MmioReadTag == tag || e.MmioWriteTag == tag;
+
     private static void FlushLargePiece(ref TlbEntry x, ulong linear)
     {
-        if (x.PageShift <= PhysicalMemory.PageShift || x.Page == null) return;
-        ulong t = x.ReadTag != Invalid ? x.ReadTag : x.ExecTag != Invalid ? x.ExecTag : x.WriteTag;
+        if (x.PageShift <= PhysicalMemory.PageShift) return;
+        ulong t = x.Page == null ? (x.MmioReadTag != Invalid ? x.MmioReadTag : x.MmioWriteTag)
+            : x.ReadTag != Invalid ? x.ReadTag : x.ExecTag != Invalid ? x.ExecTag : x.WriteTag;
         if (t != Invalid && (t >> x.PageShift) == (linear >> x.PageShift)) Clear(ref x);
     }
 
@@ -137,6 +147,8 @@ internal sealed class Tlb
         e.ReadTag = Invalid;
         e.WriteTag = Invalid;
         e.ExecTag = Invalid;
+        e.MmioReadTag = Invalid;
+        e.MmioWriteTag = Invalid;
         e.Page = null;
         e.PhysPage = Invalid;
         e.Global = false;

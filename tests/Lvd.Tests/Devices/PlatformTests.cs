@@ -224,4 +224,42 @@ public sealed class PlatformTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new MachineT(new MachineConfig { Platform = MachinePlatform.Pc, MemoryBytes = 4UL << 30 }));
     }
+
+    [Fact]
+    public void MmioPagesEnterTheTlbAndAccessesStillReachTheDevice()
+    {
+        // 1,000 reads of the I/O APIC's version register (IOREGSEL 1, IOWIN) in a loop: the device
+        // answers each, but the page walks once; a write through the same translation reaches it too.
+        var m = Boot(new MachineConfig { Platform = MachinePlatform.Pc, MemoryBytes = 64UL << 20 }, a =>
+        {
+            a.mov(rbx, IoApic.DefaultBase);
+            a.mov(__dword_ptr[rbx], 1);
+            a.mov(ecx, 1000);
+            a.xor(esi, esi);
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[rbx + 0x10]);
+            a.add(esi, eax);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(__dword_ptr[rbx], 0);            // IOREGSEL 0: the ID register
+            a.mov(__dword_ptr[rbx + 0x10], 0x5000000);
+            a.mov(eax, __dword_ptr[rbx + 0x10]);
+            a.shr(eax, 24);
+            a.cmp(esi, 1000 * 0x170020);            // version 0x20, 24 entries
+            var bad = a.CreateLabel();
+            a.jne(bad);
+            a.mov(dx, ExitDevice.Port);
+            a.@out(dx, eax);
+            a.Label(ref bad);
+            a.mov(eax, 99);
+            a.mov(dx, ExitDevice.Port);
+            a.@out(dx, eax);
+        });
+        long missesBefore = m.Cpus[0].TlbMisses;
+        var r = m.Run(100_000);
+        Assert.Equal(RunOutcome.Exited, r.Outcome);
+        Assert.Equal(5, r.ExitCode);
+        Assert.True(m.Cpus[0].TlbMisses - missesBefore < 10, $"{m.Cpus[0].TlbMisses - missesBefore} TLB misses for 1,000 MMIO reads");
+    }
 }

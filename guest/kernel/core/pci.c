@@ -1,0 +1,88 @@
+// pci.c: PCI bus 0 through configuration mechanism #1, BAR mapping and DMA
+// memory for drivers (linux/pci.h).  No enumeration at boot: a driver asks
+// for its IDs when the command line names it, so a kernel without PCI
+// devices never touches the ports (and its runs do not change).
+
+#include "kernel.h"
+#include "x86.h"
+#include <linux/pci.h>
+
+#define PCI_ADDR 0xcf8
+#define PCI_DATA 0xcfc
+
+static struct spinlock pcilock = { .name = "pci" };
+
+uint32_t
+pci_read_config_dword(struct pci_dev *dev, int where)
+{
+	acquire(&pcilock);
+	outl(PCI_ADDR, 0x80000000u | (uint32_t)dev->devfn << 8 | ((uint32_t)where & 0xfc));
+	uint32_t v = inl(PCI_DATA);
+	release(&pcilock);
+	return v;
+}
+
+void
+pci_write_config_dword(struct pci_dev *dev, int where, uint32_t val)
+{
+	acquire(&pcilock);
+	outl(PCI_ADDR, 0x80000000u | (uint32_t)dev->devfn << 8 | ((uint32_t)where & 0xfc));
+	outl(PCI_DATA, val);
+	release(&pcilock);
+}
+
+int
+pci_get_device(uint16_t vendor, uint16_t device, struct pci_dev *dev)
+{
+	for (int devfn = 0; devfn < 256; devfn += 8) {
+		dev->devfn = (uint8_t)devfn;
+		uint32_t id = pci_read_config_dword(dev, 0);
+		if (id == ((uint32_t)device << 16 | vendor)) {
+			dev->vendor = vendor;
+			dev->device = device;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+pci_set_master(struct pci_dev *dev)
+{
+	pci_write_config_dword(dev, 4, pci_read_config_dword(dev, 4) | 4);
+}
+
+volatile void *
+pci_iomap(struct pci_dev *dev, int bar, size_t len)
+{
+	uint32_t lo = pci_read_config_dword(dev, 0x10 + 4 * bar);
+	if (lo & 1)
+		return NULL;   // an I/O BAR
+	uint64_t pa = lo & ~0xfUL;
+	if ((lo & 6) == 4)
+		pa |= (uint64_t)pci_read_config_dword(dev, 0x14 + 4 * bar) << 32;
+	if (pa == 0 || (pa & (PGSIZE - 1)) != 0)
+		return NULL;
+	len = (len + PGSIZE - 1) & ~(PGSIZE - 1);
+	// Uncached (PCD | PWT) at its direct-map address; above RAM, so nothing is mapped there yet.
+	if (vm_map(P2V(kernel_cr3), DIRECT_BASE + pa, pa, len, PTE_W | PTE_NX | PTE_G | (1UL << 3) | (1UL << 4), PGSIZE) != 0)
+		return NULL;
+	return (volatile void *)(DIRECT_BASE + pa);
+}
+
+void *
+dma_alloc_page(dma_addr_t *dma)
+{
+	void *p = kalloc();
+	if (p == NULL)
+		return NULL;
+	memset(p, 0, PGSIZE);
+	*dma = V2P(p);
+	return p;
+}
+
+dma_addr_t
+dma_map_single(const void *p)
+{
+	return V2P(p);
+}

@@ -30,6 +30,7 @@ public static partial class Program
         (["exec"], typeof(ExecCommand.Settings)),
         (["attack"], typeof(AttackCommand.Settings)),
         (["boot"], typeof(BootCommand.Settings)),
+        (["linux"], typeof(LinuxCommand.Settings)),
         (["csmith"], typeof(CsmithCommand.Settings)),
         (["fuzz-domains"], typeof(FuzzDomainsCommand.Settings)),
         (["faults"], typeof(FaultsCommand.Settings)),
@@ -217,8 +218,8 @@ public static partial class Program
         m = UnknownCommand().Match(message);
         if (m.Success)
             return command.Length == 0
-                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, fuzz-machine, " +
-                    $"seqdiff, faults, cc, idl, help)"
+                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, linux, attack, bench, csmith, fuzz-domains, " +
+                    $"fuzz-machine, seqdiff, faults, cc, idl, help)"
                 : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes " +
                     $"{(command is ["exec"] ? "one ELF file" : "options only")}";
         return message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..].TrimEnd('.') : message;

@@ -25,6 +25,8 @@ public sealed record LinuxBootSpec
     public long MaxInstructions { get; init; } = 200_000_000_000;
     /// <summary>Boot the bzImage (its decompressor first) instead of vmlinux.</summary>
     public bool BzImage { get; init; }
+    /// <summary>Console input known up front (a script for the shell): delivered when Linux listens, then the end of input.</summary>
+    public byte[]? Input { get; init; }
 }
 
 /// <summary>How a Linux boot ended: the exit status for the tool, a report when it did not end by itself, the figures.</summary>
@@ -56,7 +58,10 @@ public static class LinuxBoot
         Initramfs.Build(Path.Combine(repoRoot, "guest", "linux", "init"), Initramfs.LocateBusyBox(), program).ToBytes();
 
     /// <param name="console">Where the console goes as it is written (null: only captured).</param>
-    /// <param name="input">Host input for the console (null: none); its end becomes ^D (end of file for the shell).</param>
+    /// <param name="input">
+    /// Host input for the console as it comes (a terminal; null: none, or <see cref="LinuxBootSpec.Input"/>); its end becomes ^D
+    /// (end of file for the shell).
+    /// </param>
     public static LinuxBootResult Run(LinuxKernel kernel, string repoRoot, LinuxBootSpec spec, Stream? console, Stream? input = null,
         Action<LvdMachine>? setup = null)
     {
@@ -75,8 +80,14 @@ public static class LinuxBoot
 
         var pending = new ConcurrentQueue<byte[]>();
         using var inputArrived = new SemaphoreSlim(0);
-        bool inputEnded = input == null;
-        if (input != null)
+        bool inputEnded = input == null && spec.Input == null;
+        if (spec.Input != null)
+        {
+            // Known input arrives at a point fixed by the run (deterministic), with the ^D after it.
+            pending.Enqueue([.. spec.Input, 0x04]);
+            pending.Enqueue([]);
+        }
+        else if (input != null)
         {
             var reader = new Thread(() =>
             {

@@ -1,0 +1,96 @@
+using System.Text;
+using Lvd.Experiments.Linux;
+using Lvd.Toolchain.Linux;
+
+namespace Lvd.Tests.Linux;
+
+/// <summary>
+/// Linux 6.1 on the machine: built by guest/linux/build.sh (cached in ~/.cache/lvd/linux; the
+/// first build takes minutes), booted with `lvd linux` on the PC platform, its init script's
+/// checks passing, static glibc programs (gcc -static, nobody here wrote glibc) giving the
+/// output they give on the host and their exit status as the run's, the BusyBox shell reading
+/// the console, two boots identical cycle for cycle.
+/// </summary>
+public sealed class LinuxBootTests
+{
+    private static readonly Lazy<LinuxKernel> Built = new(() => LinuxKernel.Build(Guest.Root), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The kernel, built once per test run (nothing to do when the cache has it).</summary>
+    internal static LinuxKernel Kernel() => Built.Value;
+
+    /// <summary>A static glibc program built by the host's gcc, run natively for its expected output.</summary>
+    private static (string Elf, string HostOutput, int HostStatus) HostProgram(string name, string source)
+    {
+        string dir = Directory.CreateTempSubdirectory("lvd-linux-prog").FullName;
+        string c = Path.Combine(dir, name + ".c"), elf = Path.Combine(dir, name);
+        File.WriteAllText(c, source);
+        var cc = HostProcess.Run("gcc", ["-static", "-O2", "-pthread", "-o", elf, c], TimeSpan.FromMinutes(2));
+        Assert.True(cc.ExitCode == 0, cc.Stderr);
+        var run = HostProcess.Run(elf, [], TimeSpan.FromMinutes(1));
+        return (elf, Encoding.UTF8.GetString(run.Stdout), run.ExitCode);
+    }
+
+    private const string Threads = """
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        static long sums[4];
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static long shared;
+        static void *work(void *arg) {
+            long i = (long)arg, s = 0;
+            for (long k = 0; k < 200000; k++) s += (k * (i + 3)) % 11;
+            sums[i] = s;
+            pthread_mutex_lock(&lock); shared += s; pthread_mutex_unlock(&lock);
+            return NULL;
+        }
+        int main(void) {
+            pthread_t t[4];
+            for (long i = 0; i < 4; i++) if (pthread_create(&t[i], NULL, work, (void *)i)) return 1;
+            for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+            char *m = malloc(1 << 20); memset(m, 7, 1 << 20);
+            printf("glibc threads: %ld %ld %ld %ld total %ld, malloc %d\n", sums[0], sums[1], sums[2], sums[3], shared, m[12345]);
+            return 42;
+        }
+        """;
+
+    private static void AssertChecksPassed(string console, int cpus)
+    {
+        foreach (string check in (string[])["proc, sys and devtmpfs mounted", "console is a character device", $"{cpus} CPU(s) online",
+                     "timers tick", "cpuinfo shows the CPUID the machine reports", "dummy network device", "null_blk block device"])
+            Assert.Contains($"lvd-init: ok   {check}", console);
+        Assert.Contains("lvd-init: 7 checks passed, 0 failed", console);
+        Assert.DoesNotContain("FAIL", console);
+    }
+
+    [Fact]
+    public void BootsToTheInitProgramAndExitsWithItsStatus()
+    {
+        var (elf, expected, hostStatus) = HostProgram("threads", Threads);
+        Assert.Equal(42, hostStatus);
+        var (status, stdout, stderr) = CliTests.Lvd("linux", "--init", elf);
+        Assert.True(status == 42, $"status {status}\n{stderr}\n{stdout[^Math.Min(stdout.Length, 3000)..]}");
+        AssertChecksPassed(stdout, 1);
+        Assert.Contains("Linux version 6.1", stdout);
+        Assert.Contains(expected.TrimEnd(), stdout);
+        Assert.Contains("lvd-init: exit status 42", stdout);
+        // The figures: modeled and host seconds.
+        Assert.Matches(@"lvd linux: exit status 42; \d+\.\d{3} modeled seconds \([\d,]+ cycles, [\d,]+ instructions\), \d+\.\d host seconds", stderr);
+    }
+
+    [Fact]
+    public void TheShellReadsTheConsoleAndTwoBootsAreIdentical()
+    {
+        var kernel = Kernel();
+        var spec = new LinuxBootSpec { Input = "echo shell-$((6 * 7))\nexit 5\n"u8.ToArray() };
+        var first = LinuxBoot.Run(kernel, Guest.Root, spec, null);
+        Assert.True(first.ExitStatus == 5, first.Report + first.Console);
+        AssertChecksPassed(first.Console, 1);
+        Assert.Contains("shell-42", first.Console);
+        var second = LinuxBoot.Run(kernel, Guest.Root, spec, null);
+        Assert.Equal(first.Cycles, second.Cycles);
+        Assert.Equal(first.Instructions, second.Instructions);
+        Assert.Equal(first.Console, second.Console);
+    }
+}

@@ -48,7 +48,13 @@ public sealed record LinuxBootResult(RunOutcome Outcome, int ExitStatus, string?
 public static class LinuxBoot
 {
     public const int StatusHang = ProgramReport.StatusRunaway, StatusCrash = ProgramReport.StatusCrash;
-    private const long Chunk = 20_000_000;
+    private const long Chunk = 2_000_000;
+    /// <summary>
+    /// After the input ended, a chunk of the run with this many modeled cycles per instruction or
+    /// more (the vCPUs mostly halted) and no console output is the guest waiting for input.
+    /// </summary>
+    private const long IdleCyclesPerInstruction = 50;
+    private const int MaxEndOfInputs = 10;
 
     /// <summary>The command line: the console on COM1 (early and late), reboot on panic by triple fault, the CPU count for the checks.</summary>
     public static string CommandLine(LinuxBootSpec spec) =>
@@ -84,7 +90,7 @@ public static class LinuxBoot
         if (spec.Input != null)
         {
             // Known input arrives at a point fixed by the run (deterministic), with the ^D after it.
-            pending.Enqueue([.. spec.Input, 0x04]);
+            pending.Enqueue(spec.Input);
             pending.Enqueue([]);
         }
         else if (input != null)
@@ -98,8 +104,7 @@ public static class LinuxBoot
                     while ((n = input.Read(buffer, 0, buffer.Length)) > 0) { pending.Enqueue(buffer[..n]); inputArrived.Release(); }
                 }
                 catch (IOException) { }
-                pending.Enqueue([0x04]); // ^D: the end of the input is the end of file for the shell
-                pending.Enqueue([]);     // and then nothing more
+                pending.Enqueue([]); // the end of the input
                 inputArrived.Release();
             }) { IsBackground = true, Name = "linux-console-input" };
             reader.Start();
@@ -109,8 +114,10 @@ public static class LinuxBoot
         long limitCycles = (long)(spec.TimeoutSeconds * spec.Costs.ClockHz);
         RunResult run;
         string? report = null;
+        int endOfInputs = 0;
         while (true)
         {
+            long startInstructions = machine.TotalInstructions, startCycles = MaxCycles(machine), startOutput = machine.Serial.BytesWritten;
             // Host input waits until Linux's serial driver listens (its start-up empties the FIFO).
             if (machine.Serial.ReceiverListening)
                 while (pending.TryDequeue(out var bytes))
@@ -127,6 +134,17 @@ public static class LinuxBoot
                 continue;
             }
             if (run.Outcome != RunOutcome.InstructionLimit) break;
+            // The input has ended and the guest waits, idle, for more: ^D, the end of file for the
+            // shell's line (sent when the guest waits, not at once: a ^D typed ahead before the shell
+            // switches its terminal to raw mode would be lost). Deterministic: chunks end at fixed
+            // instruction counts.
+            if (inputEnded && pending.IsEmpty && machine.Serial.ReceiverListening && endOfInputs < MaxEndOfInputs
+                && MaxCycles(machine) - startCycles >= IdleCyclesPerInstruction * (machine.TotalInstructions - startInstructions)
+                && machine.Serial.BytesWritten == startOutput)
+            {
+                machine.Serial.Receive([0x04], MaxCycles(machine));
+                endOfInputs++;
+            }
             if (machine.TotalInstructions >= spec.MaxInstructions)
             {
                 report = $"Linux did not finish within {spec.MaxInstructions:N0} instructions\n";

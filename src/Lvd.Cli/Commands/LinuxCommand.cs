@@ -77,6 +77,7 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin);
         stdout.Flush();
         if (result.Report != null) Console.Error.Write(result.Report);
+        if (settings.Hypervisor) Console.Error.WriteLine($"lvd linux: under the LVD hypervisor, {LinuxBoot.VmExits(result.Machine)}");
         Console.Error.WriteLine($"lvd linux: exit status {result.ExitStatus}; {result.ModeledSeconds:0.000} modeled seconds " +
             $"({result.Cycles:N0} cycles, {result.Instructions:N0} instructions), {result.HostSeconds:0.0} host seconds ({result.Mips:0} MIPS)");
         return result.ExitStatus;

@@ -183,6 +183,24 @@ public static class LinuxBoot
             host, machine);
     }
 
+    /// <summary>"N VM exits: Reason count, ..." over every vCPU, most frequent first (empty without exits).</summary>
+    public static string VmExits(LvdMachine m)
+    {
+        var counts = new Dictionary<string, long>();
+        long total = 0;
+        foreach (var c in m.Cpus)
+            for (int r = 0; r < c.ExitsByReason.Length; r++)
+            {
+                if (c.ExitsByReason[r] == 0) continue;
+                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason), (ushort)r) ? ((Lvd.Machine.Vmx.ExitReason)r).ToString() : $"reason {r}";
+                counts[name] = counts.GetValueOrDefault(name) + c.ExitsByReason[r];
+                total += c.ExitsByReason[r];
+            }
+        if (total == 0) return "";
+        var parts = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value:N0}");
+        return $"{total:N0} VM exits: {string.Join(", ", parts)}";
+    }
+
     private static long MaxCycles(LvdMachine m)
     {
         long c = 0;

@@ -55,6 +55,23 @@ public sealed class LinuxBootTests
         }
         """;
 
+    private const string FloatingPoint = """
+        #include <math.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        int main(void) {
+            double s = 0;
+            for (int i = 1; i <= 1000; i++) s += 1.0 / ((double)i * i);
+            printf("zeta2 %.12f sqrt2 %.15f sin1 %.15f exp1 %.15f log10 %.15f pow %.6e\n", s, sqrt(2.0), sin(1.0), exp(1.0), log(10.0),
+                pow(1.5, 40.3));
+            printf("strtod %.17g %g %a\n", strtod("3.14159265358979", 0), 1e300 * 1e10, 0.1);
+            return (int)(s * 10);
+        }
+        """;
+
+    /// <summary>The console as a program wrote it: the terminal's CR before each LF (ONLCR) taken out.</summary>
+    private static string Unix(string console) => console.Replace("\r\n", "\n");
+
     private static void AssertChecksPassed(string console, int cpus)
     {
         foreach (string check in (string[])["proc, sys and devtmpfs mounted", "console is a character device", $"{cpus} CPU(s) online",
@@ -73,10 +90,47 @@ public sealed class LinuxBootTests
         Assert.True(status == 42, $"status {status}\n{stderr}\n{stdout[^Math.Min(stdout.Length, 3000)..]}");
         AssertChecksPassed(stdout, 1);
         Assert.Contains("Linux version 6.1", stdout);
-        Assert.Contains(expected.TrimEnd(), stdout);
+        Assert.Contains(expected.TrimEnd(), Unix(stdout));
         Assert.Contains("lvd-init: exit status 42", stdout);
         // The figures: modeled and host seconds.
         Assert.Matches(@"lvd linux: exit status 42; \d+\.\d{3} modeled seconds \([\d,]+ cycles, [\d,]+ instructions\), \d+\.\d host seconds", stderr);
+    }
+
+    [Fact]
+    public void AFloatingPointProgramGivesTheHostsOutputAlsoUnderTheHypervisor()
+    {
+        var (elf, expected, hostStatus) = HostProgram("fp", FloatingPoint);
+        Assert.Equal(16, hostStatus);
+        var plain = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf }, null);
+        Assert.True(plain.ExitStatus == 16, plain.Report + plain.Console);
+        Assert.Contains(expected.TrimEnd(), Unix(plain.Console));
+        Assert.Equal("", LinuxBoot.VmExits(plain.Machine));
+        // Deprivileged: the LVD hypervisor launched before Linux's first instruction; the same output, its exits counted.
+        var virt = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf, Hypervisor = true }, null);
+        Assert.True(virt.ExitStatus == 16, virt.Report + virt.Console);
+        AssertChecksPassed(virt.Console, 1);
+        Assert.Contains(expected.TrimEnd(), Unix(virt.Console));
+        Assert.Matches(@"^[\d,]+ VM exits: .*IoInstruction [\d,]+.*Cpuid [\d,]+", LinuxBoot.VmExits(virt.Machine));
+        Assert.Contains(" hypervisor ", virt.Console); // /proc/cpuinfo shows the hypervisor-present bit the hypervisor adds
+    }
+
+    [Fact]
+    public void APanicAndAHangAreReportedWithTheConsoleAndTheVcpus()
+    {
+        // No init where the kernel is told to look: it panics, reboots by triple fault (panic=-1 reboot=t).
+        var panic = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { ExtraCmdline = "rdinit=/nonexistent" }, null);
+        Assert.Equal(LinuxBoot.StatusCrash, panic.ExitStatus);
+        Assert.StartsWith("lvd linux: Linux panicked", panic.Report);
+        Assert.Contains("last console lines:", panic.Report);
+        Assert.Matches(@"\| .*Kernel panic - not syncing", panic.Report);
+        Assert.Contains("triple fault", panic.Report);
+        Assert.Matches(@"vCPU 0: shutdown, RIP 0xffffffff[0-9a-f]+ \[\w+", panic.Report); // named with vmlinux's symbols
+        // Stopped after 20 modeled milliseconds: mid-boot, a hang by the bound.
+        var hang = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { TimeoutSeconds = 0.02 }, null);
+        Assert.Equal(LinuxBoot.StatusHang, hang.ExitStatus);
+        Assert.StartsWith("lvd linux: Linux did not finish within 0.02 modeled seconds", hang.Report);
+        Assert.Matches(@"vCPU 0: (running|halted), RIP 0x[0-9a-f]+", hang.Report);
+        Assert.Matches("(unclaimed accesses|no unclaimed port or MMIO accesses)", hang.Report);
     }
 
     [Fact]

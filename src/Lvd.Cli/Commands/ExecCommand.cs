@@ -98,7 +98,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = TraceSession.Attach(options, settings, TraceSymbols(settings.Elf).NameWithOffset, out var trace);
-        options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
+        options = GdbSession.Attach(options, settings.GdbPort, settings.GdbSnapshots, settings.Elf, [], out var gdb);
         var result = gdb?.Run(() => ProgramRunner.Run(settings.Elf, options)) ?? ProgramRunner.Run(settings.Elf, options);
         gdb?.Finished(result);
         trace?.Dispose();

@@ -99,7 +99,8 @@ public static partial class Program
                 .WithExample("boot", "--cpus", "4", "--workload", "nullnet", "--isolate", "nullnet", "--crossings", "2")
                 .WithExample("boot", "--domain", "guest/domains/examples/scribbler.c");
             config.AddCommand<LinuxCommand>("linux")
-                .WithDescription("Boot Linux 6.1 (built from Debian's linux-source-6.1, cached) with a BusyBox initramfs on the PC platform (docs/LINUX.md).")
+                .WithDescription("Boot Linux 6.1 (built from Debian's linux-source-6.1, cached) with a BusyBox initramfs on the PC platform " +
+                "(docs/LINUX.md).")
                 .WithExample("linux", "--init", "prog", "--cpus", "1");
             config.AddCommand<CcCommand>("cc")
                 .WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");

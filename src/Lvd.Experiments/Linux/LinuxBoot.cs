@@ -192,7 +192,8 @@ public static class LinuxBoot
             for (int r = 0; r < c.ExitsByReason.Length; r++)
             {
                 if (c.ExitsByReason[r] == 0) continue;
-                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason), (ushort)r) ? ((Lvd.Machine.Vmx.ExitReason)r).ToString() : $"reason {r}";
+                string name = Enum.IsDefined(typeof(Lvd.Machine.Vmx.ExitReason), (ushort)r)
+                    ? ((Lvd.Machine.Vmx.ExitReason)r).ToString() : $"reason {r}";
                 counts[name] = counts.GetValueOrDefault(name) + c.ExitsByReason[r];
                 total += c.ExitsByReason[r];
             }

@@ -31,7 +31,8 @@ public sealed record LinuxKernel(string Directory)
             string stdout = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             if (process.ExitCode != 0)
-                throw new GuestCompilerException($"the Linux kernel build failed (guest/linux/build.sh, status {process.ExitCode}; its messages are above)");
+                throw new GuestCompilerException(
+                    $"the Linux kernel build failed (guest/linux/build.sh, status {process.ExitCode}; its messages are above)");
             string dir = stdout.Trim().Split('\n')[^1];
             var kernel = new LinuxKernel(dir);
             if (!File.Exists(kernel.Vmlinux) || !File.Exists(kernel.BzImage))

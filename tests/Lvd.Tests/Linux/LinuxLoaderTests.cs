@@ -214,13 +214,14 @@ public sealed class LinuxLoaderTests
     [Fact]
     public void BadImagesAndCommandLinesAreRefused()
     {
-        Assert.Contains("no Linux setup header", Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), new byte[4096], "", null)).Message);
+        Assert.Contains("no Linux setup header",
+            Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), new byte[4096], "", null)).Message);
         Assert.Contains("without a 64-bit entry",
             Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), SyntheticBzImage(version: 0x020b), "", null)).Message);
         Assert.Contains("without a 64-bit entry",
             Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), SyntheticBzImage(xloadflags: 0), "", null)).Message);
-        Assert.Contains("at most 2047", Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), SyntheticBzImage(), new string('x', 2048), null))
-            .Message);
+        Assert.Contains("at most 2047",
+            Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(), SyntheticBzImage(), new string('x', 2048), null)).Message);
         Assert.Contains("does not fit", Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(Pc(16), SyntheticBzImage(), "", null)).Message);
         Assert.Contains("PC platform",
             Assert.Throws<LoadException>(() => LinuxLoader.LoadBzImage(new MachineT(new MachineConfig()), SyntheticBzImage(), "", null)).Message);

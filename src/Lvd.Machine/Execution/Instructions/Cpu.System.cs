@@ -389,7 +389,7 @@ public sealed partial class Cpu
 
     /// <summary>
     /// CPUID as this machine reports it: a Haswell-like Intel CPU with exactly the features the
-    /// emulator implements (SSE, SSE2, FXSAVE; no x87 arithmetic, MMX, XSAVE or SSE3+; VMX is not exposed to the guest).
+    /// emulator implements (x87, SSE, SSE2, FXSAVE; no MMX, XSAVE or SSE3+; VMX is not exposed to the guest).
     /// </summary>
     public (uint a, uint b, uint c, uint d) CpuidLeaf(uint leaf, uint sub)
     {
@@ -399,10 +399,9 @@ public sealed partial class Cpu
             case 1:
             {
                 uint ecx = (1u << 13) | (1u << 21) | (1u << 23); // CX16, x2APIC, POPCNT
-                uint edx = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16)
-                    | (1u << 24) | (1u << 25) | (1u << 26);
-                // TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT, FXSR, SSE, SSE2. Not FPU (bit 0): the x87
-                // arithmetic instructions are #UD (only its control instructions and FXSAVE state exist).
+                uint edx = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15)
+                    | (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26);
+                // FPU, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT, FXSR, SSE, SSE2.
                 return (0x000306f2, ((uint)Id << 24) | (64u << 16) | (8u << 8), ecx, edx);
             }
             case 2: return (1, 0, 0, 0); // AL = 1 (one CPUID 2 needed), only null descriptors: no caches or TLBs described

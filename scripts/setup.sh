@@ -9,6 +9,7 @@
 #     libelf-dev libssl-dev
 #   busybox-static          the user space of its initramfs
 #   cpio                    the tests list the initramfs with cpio -t
+#   llvm                    llvm-mca, the reference of the block model (`lvd bench timing`, docs/COST-MODEL.md)
 set -euo pipefail
 need=()
 command -v csmith >/dev/null 2>&1 || need+=(csmith)
@@ -22,6 +23,7 @@ for tool in flex bison bc cpio; do command -v $tool >/dev/null 2>&1 || need+=($t
 [ -f /usr/include/libelf.h ] || need+=(libelf-dev)
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v llvm-mca >/dev/null 2>&1 || need+=(llvm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""

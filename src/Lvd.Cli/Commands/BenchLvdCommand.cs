@@ -83,7 +83,7 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         }
         var header = Lvd.Experiments.Results.Header("bench", o.Costs, Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, Program.CommandLine);
         var files = LvdEvaluation.Write(outDir, results, o, tables, header);
-        AnsiConsole.MarkupLineInterpolated($"cost file: {o.Costs.SourcePath}");
+        AnsiConsole.MarkupLineInterpolated($"{o.Costs.Describe()}");
         foreach (var f in files) AnsiConsole.MarkupLineInterpolated($"wrote {f}");
         if (settings.UpdateDocs)
         {

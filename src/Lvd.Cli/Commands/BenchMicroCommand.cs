@@ -41,7 +41,7 @@ public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
                 }).ToArray()),
                 ["vm_exits"] = result.Exits,
             });
-        AnsiConsole.MarkupLineInterpolated($"cost file: {costs.SourcePath}; VM exits in the run: {result.Exits:N0}");
+        AnsiConsole.MarkupLineInterpolated($"{costs.Describe()}; VM exits in the run: {result.Exits:N0}");
         AnsiConsole.MarkupLine("The LVD call/reply round trip through the trampolines (paper 396) is in `lvd bench` (Table 1).");
         return 0;
     }

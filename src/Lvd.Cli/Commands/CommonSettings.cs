@@ -35,8 +35,9 @@ public abstract class LvdSettings : CommandSettings
 /// <summary>The cost model option of every command that runs guests.</summary>
 public class CostSettings : LvdSettings
 {
-    [CommandOption("--costs <FILE>")]
-    [Description("Cost model file (default: config/costs.json, built in).")]
+    [CommandOption("--costs <FILE|PROFILE>")]
+    [Description("Cost model: a cost file, or a profile shipped with LVD#: cpi1 (default, config/costs.json: one cycle per ordinary " +
+        "instruction) or haswell (config/costs-haswell.json: the block model for ordinary instructions); docs/COST-MODEL.md.")]
     public string? Costs { get; init; }
 
     public CostModel LoadCosts() => Load(Costs);
@@ -48,11 +49,15 @@ public class CostSettings : LvdSettings
     }
 
     /// <summary>The cost model a --costs value names (for settings that cannot derive from this class).</summary>
-    public static CostModel Load(string? costs) => costs == null ? CostModel.Default : CostModel.Load(costs);
+    public static CostModel Load(string? costs) =>
+        costs == null ? CostModel.Default
+        : !File.Exists(costs) && CostModel.Profiles.ContainsKey(costs) ? CostModel.Named(costs)
+        : CostModel.Load(costs);
 
     public static void CheckCosts(string? costs)
     {
-        if (costs != null) OutputPaths.CheckInputFile("--costs", costs);
+        if (costs == null || !File.Exists(costs) && CostModel.Profiles.ContainsKey(costs)) return;
+        OutputPaths.CheckInputFile("--costs", costs);
     }
 }
 

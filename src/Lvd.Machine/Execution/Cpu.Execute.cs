@@ -263,6 +263,9 @@ public sealed partial class Cpu
     {
         block.Executions++;
         Cycles += block.Cost;
+        // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
+        _fraction += block.Fraction;
+        if (_fraction >= 65536) { _fraction -= 65536; Cycles++; }
         var ops = block.Ops;
         for (int i = 0; i < ops.Length; i++)
         {

@@ -71,6 +71,8 @@ public sealed partial class Cpu
 
     /// <summary>Modeled cycles this vCPU has consumed: its clock and its TSC.</summary>
     public long Cycles;
+    /// <summary>Cycles below one the block model has charged so far, in 1/65,536 cycles.</summary>
+    private int _fraction;
     /// <summary>Retired instructions.</summary>
     public long Instructions;
     public CpuState State { get; internal set; } = CpuState.Running;

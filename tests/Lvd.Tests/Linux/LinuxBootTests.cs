@@ -97,6 +97,20 @@ public sealed class LinuxBootTests
     }
 
     [Fact]
+    public void TheBzImageBootsThroughItsOwnDecompressor()
+    {
+        // The bzImage's payload entered at +0x200: its decompressor (gzip) unpacks vmlinux and jumps to it.
+        var (elf, expected, _) = HostProgram("threads_bz", Threads);
+        var viaVmlinux = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf }, null);
+        var viaBzImage = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf, BzImage = true }, null);
+        Assert.True(viaBzImage.ExitStatus == 42, viaBzImage.Report + viaBzImage.Console);
+        AssertChecksPassed(viaBzImage.Console, 1);
+        Assert.Contains(expected.TrimEnd(), Unix(viaBzImage.Console));
+        Assert.True(viaBzImage.Instructions > viaVmlinux.Instructions + 10_000_000,
+            $"the decompressor ran: {viaBzImage.Instructions:N0} vs {viaVmlinux.Instructions:N0} instructions");
+    }
+
+    [Fact]
     public void AFloatingPointProgramGivesTheHostsOutputAlsoUnderTheHypervisor()
     {
         var (elf, expected, hostStatus) = HostProgram("fp", FloatingPoint);

@@ -74,7 +74,9 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         using var stdout = Console.OpenStandardOutput();
         // The shell reads stdin; a program given with --init does not.
         using var stdin = settings.Init == null ? Console.OpenStandardInput() : null;
-        var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin);
+        // Ctrl-C stops the machine and reports every vCPU's state (status 130).
+        using var interrupt = new GuestInterrupt();
+        var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, interrupt.Attach);
         stdout.Flush();
         if (result.Report != null) Console.Error.Write(result.Report);
         if (settings.Hypervisor) Console.Error.WriteLine($"lvd linux: under the LVD hypervisor, {LinuxBoot.VmExits(result.Machine)}");

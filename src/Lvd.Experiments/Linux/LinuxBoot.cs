@@ -129,21 +129,30 @@ public static class LinuxBoot
             run = machine.Run(budget);
             if (run.Outcome == RunOutcome.Deadlock && !inputEnded && machine.Serial.ReceiverListening)
             {
-                // Idle, waiting for the user: wait for input, then go on.
-                inputArrived.Wait();
+                // Idle, waiting for the user: wait for input (or Ctrl-C, which stops the machine), then go on.
+                while (!inputArrived.Wait(100) && !machine.Cpus[0].StopRequested) { }
                 continue;
             }
             if (run.Outcome != RunOutcome.InstructionLimit) break;
+            bool idle = MaxCycles(machine) - startCycles >= IdleCyclesPerInstruction * (machine.TotalInstructions - startInstructions)
+                && machine.Serial.BytesWritten == startOutput;
             // The input has ended and the guest waits, idle, for more: ^D, the end of file for the
             // shell's line (sent when the guest waits, not at once: a ^D typed ahead before the shell
             // switches its terminal to raw mode would be lost). Deterministic: chunks end at fixed
             // instruction counts.
-            if (inputEnded && pending.IsEmpty && machine.Serial.ReceiverListening && endOfInputs < MaxEndOfInputs
-                && MaxCycles(machine) - startCycles >= IdleCyclesPerInstruction * (machine.TotalInstructions - startInstructions)
-                && machine.Serial.BytesWritten == startOutput)
+            if (idle && inputEnded && pending.IsEmpty && machine.Serial.ReceiverListening && endOfInputs < MaxEndOfInputs)
             {
                 machine.Serial.Receive([0x04], MaxCycles(machine));
                 endOfInputs++;
+            }
+            // A user who may still type: an idle guest waits for them, which is no hang. The host
+            // waits too, as long as the chunk lasted in modeled time (at most 10 s) or until input
+            // comes, so an idle guest's clock runs about as fast as the user's.
+            if (idle && !inputEnded && machine.Serial.ReceiverListening)
+            {
+                double modeled = (MaxCycles(machine) - startCycles) / (double)spec.Costs.ClockHz;
+                inputArrived.Wait(TimeSpan.FromSeconds(Math.Min(modeled, 10.0)));
+                continue;
             }
             if (machine.TotalInstructions >= spec.MaxInstructions)
             {
@@ -175,7 +184,7 @@ public static class LinuxBoot
                     : run.Outcome == RunOutcome.StoppedByVmxRoot ? ProgramReport.StatusHypervisorStop : StatusCrash;
                 string what = text.Contains("Kernel panic - not syncing", StringComparison.Ordinal)
                     ? "Linux panicked (and rebooted by triple fault, panic=-1 reboot=t)\n"
-                    : $"the run ended: {run.Outcome}\n";
+                    : run.Outcome == RunOutcome.Interrupted ? "interrupted (Ctrl-C)\n" : $"the run ended: {run.Outcome}\n";
                 report = Report(what, text, machine, kernel, run.CrashReport);
                 break;
         }

@@ -389,7 +389,8 @@ public sealed partial class Cpu
 
     /// <summary>
     /// CPUID as this machine reports it: a Haswell-like Intel CPU with exactly the features the
-    /// emulator implements (x87, SSE, SSE2, FXSAVE; no MMX, XSAVE or SSE3+; VMX is not exposed to the guest).
+    /// emulator implements (x87, SSE, SSE2, FXSAVE; no MMX, XSAVE or SSE3+; VMX is not exposed to the guest),
+    /// and the clock it runs at (leaves 0x15, 0x16; the invariant TSC of 0x80000007).
     /// </summary>
     public (uint a, uint b, uint c, uint d) CpuidLeaf(uint leaf, uint sub)
     {

@@ -79,6 +79,15 @@ public sealed class LinuxBootTests
             Assert.Contains($"lvd-init: ok   {check}", console);
         Assert.Contains("lvd-init: 7 checks passed, 0 failed", console);
         Assert.DoesNotContain("FAIL", console);
+        // /proc/cpuinfo's flags: what the machine's CPUID reports as Linux names it, and nothing it does not implement.
+        var flags = System.Text.RegularExpressions.Regex.Match(console, @"lvd-init: flags\s*: (.*)").Groups[1].Value.Trim().Split(' ');
+        foreach (string f in (string[])["fpu", "tsc", "msr", "pae", "cx8", "apic", "sep", "pge", "cmov", "pat", "fxsr", "sse", "sse2", "syscall",
+                     "nx", "pdpe1gb", "rdtscp", "lm", "constant_tsc", "nonstop_tsc", "tsc_known_freq", "cx16", "x2apic", "popcnt", "lahf_lm",
+                     "abm", "fsgsbase", "bmi1"])
+            Assert.Contains(f, flags);
+        foreach (string f in (string[])["mce", "mca", "mtrr", "pse36", "mmx", "pni", "ssse3", "sse4_1", "sse4_2", "avx", "xsave", "monitor",
+                     "rdrand", "tsc_deadline_timer", "arch_perfmon", "aes", "pcid", "smep", "smap", "erms"])
+            Assert.DoesNotContain(f, flags);
     }
 
     [Fact]

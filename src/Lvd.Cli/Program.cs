@@ -23,7 +23,7 @@ public static partial class Program
     /// <summary>Each command (path of names) and its settings type: for hints and suggestions.</summary>
     private static readonly (string[] Path, Type? Settings)[] Commands =
     [
-        (["bench", "micro"], typeof(CostSettings)),
+        (["bench", "micro"], typeof(BenchMicroCommand.Settings)),
         (["bench", "mips"], typeof(BenchMipsCommand.Settings)),
         (["bench", "timing"], typeof(BenchTimingCommand.Settings)),
         (["bench"], typeof(BenchLvdCommand.Settings)),

@@ -33,6 +33,8 @@ public record MachineConfig
     public int ProfileStackDepth { get; init; }
     /// <summary>The devices beyond the CPUs and RAM (docs/PLATFORM.md).</summary>
     public MachinePlatform Platform { get; init; } = MachinePlatform.Lvd;
+    /// <summary>`--timing detailed`: data caches and branch predictors add their cycles (docs/COST-MODEL.md, Detailed timing).</summary>
+    public bool DetailedTiming { get; init; }
     /// <summary>COM1 transmits at its programmed baud rate in modeled time (otherwise a byte leaves at once).</summary>
     public bool SerialPacing { get; init; }
     /// <summary>The CMOS RTC's date at modeled time zero (<see cref="MachinePlatform.Pc"/>).</summary>
@@ -231,6 +233,11 @@ public sealed class Machine : IPlatform, IInterruptSink
         for (int i = 0; i < Cpus.Length; i++)
         {
             Cpus[i] = new Cpu(i, Memory, Costs, this);
+        if (config.DetailedTiming)
+        {
+            var llc = DataCaches.NewSharedLlc();
+            foreach (var c in Cpus) c.EnableDetailedTiming(new DataCaches(llc, Costs), new BranchPredictor(Costs));
+        }
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }

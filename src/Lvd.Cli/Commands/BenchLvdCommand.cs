@@ -8,7 +8,7 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
 {
-    public sealed class Settings : CostSettings
+    public sealed class Settings : BenchCostSettings
     {
         [CommandOption("--out <DIR>")]
         [Description("Write results.json and the plots (PNG and SVG) into this directory, created if missing (default: build/bench).")]

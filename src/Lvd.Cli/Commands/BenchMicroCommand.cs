@@ -5,7 +5,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd bench micro`: the paper's Tables 1 and 2 (primitives) measured by the guest.</summary>
 public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
 {
-    public sealed class Settings : CostSettings
+    public sealed class Settings : BenchCostSettings
     {
         [CommandOption("--json <FILE>")]
         [System.ComponentModel.Description("Write the measured cycles beside the paper's for scripts (docs/RESULTS.md).")]

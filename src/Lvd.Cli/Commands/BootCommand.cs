@@ -152,6 +152,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         {
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
+            DetailedTiming = settings.DetailedTiming,
             CpuCount = settings.Cpus,
             KernelCommandLine = cmdline,
             BootModules = modules,

@@ -36,11 +36,15 @@ public abstract class LvdSettings : CommandSettings
 public class CostSettings : LvdSettings
 {
     [CommandOption("--costs <FILE|PROFILE>")]
-    [Description("Cost model: a cost file, or a profile shipped with LVD#: cpi1 (default, config/costs.json: one cycle per ordinary " +
-        "instruction) or haswell (config/costs-haswell.json: the block model for ordinary instructions); docs/COST-MODEL.md.")]
+    [Description("Cost model: a cost file, or a profile shipped with LVD#: cpi1 (config/costs.json: one cycle per ordinary instruction) " +
+        "or haswell (config/costs-haswell.json: the block model for ordinary instructions). Default: haswell for lvd bench and bench " +
+        "micro, cpi1 elsewhere (docs/COST-MODEL.md).")]
     public string? Costs { get; init; }
 
-    public CostModel LoadCosts() => Load(Costs);
+    /// <summary>The profile without --costs: cpi1, but haswell for the paper's evaluation (`lvd bench`, `bench micro`).</summary>
+    protected virtual string DefaultProfile => "cpi1";
+
+    public CostModel LoadCosts() => Costs == null ? CostModel.Named(DefaultProfile) : Load(Costs);
 
     protected override void Check()
     {
@@ -59,6 +63,12 @@ public class CostSettings : LvdSettings
         if (costs == null || !File.Exists(costs) && CostModel.Profiles.ContainsKey(costs)) return;
         OutputPaths.CheckInputFile("--costs", costs);
     }
+}
+
+/// <summary>The cost option of the paper's evaluation (`lvd bench`, `lvd bench micro`): the haswell profile by default.</summary>
+public class BenchCostSettings : CostSettings
+{
+    protected override string DefaultProfile => "haswell";
 }
 
 /// <summary>
@@ -117,6 +127,14 @@ public class MachineSettings : CostSettings
     [Description("Guest RAM in MiB (default 256; allocated on touch).")]
     public int? Memory { get; init; }
 
+    [CommandOption("--timing <MODE>")]
+    [Description("basic (default) or detailed: data caches (per-vCPU L1 and L2, a shared LLC) and branch predictors add their cycles " +
+        "(docs/COST-MODEL.md, Detailed timing); slower on the host.")]
+    public string? Timing { get; init; }
+
+    /// <summary>`--timing detailed`.</summary>
+    public bool DetailedTiming => Timing == "detailed";
+
     public int MemoryMiB => Memory ?? DefaultMemoryMiB;
 
     public ulong MemoryBytes => (ulong)MemoryMiB << 20;
@@ -127,6 +145,7 @@ public class MachineSettings : CostSettings
     protected override void Check()
     {
         base.Check();
+        Require(Timing is null or "basic" or "detailed", $"--timing {Timing}: basic or detailed");
         var (min, why) = MinimumMemory;
         if (MemoryMiB < min || MemoryMiB > MaxMemoryMiB)
             throw new UsageException($"--memory {MemoryMiB}: {min} to {MaxMemoryMiB} MiB{(why.Length > 0 ? " (" + why + ")" : "")}");

@@ -89,6 +89,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             Setup = interrupt.Attach,
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
+            DetailedTiming = settings.DetailedTiming,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             ProfilePeriod = ProfileOutput.Period(settings),

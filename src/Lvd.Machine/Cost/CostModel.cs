@@ -74,6 +74,10 @@ public sealed class CostModel
     public int Iretq { get; }
     public int Serializing { get; }
     public int Wrpkru { get; }
+    public int L2Hit { get; }
+    public int LlcHit { get; }
+    public int Dram { get; }
+    public int BranchMispredict { get; }
 
     private CostModel(string sourcePath, long clockHz, Dictionary<string, CostEntry> entries)
     {
@@ -105,6 +109,10 @@ public sealed class CostModel
         Iretq = Get("iretq");
         Serializing = Get("serializing");
         Wrpkru = Get("wrpkru");
+        L2Hit = Get("l2_hit");
+        LlcHit = Get("llc_hit");
+        Dram = Get("dram");
+        BranchMispredict = Get("branch_mispredict");
     }
 
     /// <summary>The defaults shipped with the project (config/costs.json, embedded).</summary>

@@ -28,7 +28,8 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         public string? Init { get; init; }
 
         [CommandOption("--cmdline <TEXT>")]
-        [Description("More words for the kernel command line (after console=ttyS0 earlyprintk=serial panic=-1 reboot=t lvd.cpus=N).")]
+        [Description("More words for the kernel command line (after console=ttyS0 earlyprintk=serial panic=-1 reboot=t lvd.cpus=N, which " +
+            "lvd linux sets itself).")]
         public string Cmdline { get; init; } = "";
 
         [CommandOption("--max-seconds <S>")]
@@ -53,6 +54,11 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
             Require(MaxSeconds is null or > 0, "--max-seconds must be positive");
             Require(Cmdline.All(c => c is >= ' ' and <= '~'), "--cmdline: printable ASCII only");
             Require(Cmdline.Length <= 1024, "--cmdline: at most 1024 characters");
+            // Words lvd linux sets itself: the console it shows, the reboot its panic report needs, the CPU count --cpus gives.
+            foreach (string word in Cmdline.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                foreach (string own in (string[])["console=", "earlyprintk=", "panic=", "reboot=", "lvd.cpus="])
+                    Require(!word.StartsWith(own, StringComparison.Ordinal),
+                        $"--cmdline {word}: lvd linux sets {own}... itself ({(own == "lvd.cpus=" ? "use --cpus" : "its console and reports need it")})");
             if (Init != null)
             {
                 OutputPaths.CheckInputFile("--init", Init);

@@ -57,8 +57,10 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
             // Words lvd linux sets itself: the console it shows, the reboot its panic report needs, the CPU count --cpus gives.
             foreach (string word in Cmdline.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 foreach (string own in (string[])["console=", "earlyprintk=", "panic=", "reboot=", "lvd.cpus="])
-                    Require(!word.StartsWith(own, StringComparison.Ordinal),
-                        $"--cmdline {word}: lvd linux sets {own}... itself ({(own == "lvd.cpus=" ? "use --cpus" : "its console and reports need it")})");
+                {
+                    string why = own == "lvd.cpus=" ? "use --cpus" : "its console and reports need it";
+                    Require(!word.StartsWith(own, StringComparison.Ordinal), $"--cmdline {word}: lvd linux sets {own}... itself ({why})");
+                }
             if (Init != null)
             {
                 OutputPaths.CheckInputFile("--init", Init);

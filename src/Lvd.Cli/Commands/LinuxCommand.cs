@@ -80,11 +80,15 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
             BzImage = settings.BzImage,
         };
         using var stdout = Console.OpenStandardOutput();
-        // The shell reads stdin; a program given with --init does not.
-        using var stdin = settings.Init == null ? Console.OpenStandardInput() : null;
-        // Ctrl-C stops the machine and reports every vCPU's state (status 130).
+        // Ctrl-C stops the machine and reports every vCPU's state (status 130); on a raw terminal Ctrl-C
+        // is the guest's, and Ctrl-A x stops the machine.
         using var interrupt = new GuestInterrupt();
-        var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, interrupt.Attach);
+        Lvd.Machine.Machine? machine = null;
+        // The shell reads stdin; a program given with --init does not.
+        using var raw = settings.Init == null ? RawConsole.Enter() : null;
+        using var stdin = settings.Init == null ? raw!.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
+        var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, m => { machine = m; interrupt.Attach(m); });
+        raw?.Dispose();
         stdout.Flush();
         if (result.Report != null) Console.Error.Write(result.Report);
         if (settings.Hypervisor) Console.Error.WriteLine($"lvd linux: under the LVD hypervisor, {LinuxBoot.VmExits(result.Machine)}");

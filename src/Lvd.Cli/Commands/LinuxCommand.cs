@@ -85,15 +85,29 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         using var interrupt = new GuestInterrupt();
         Lvd.Machine.Machine? machine = null;
         // The shell reads stdin; a program given with --init does not.
-        using var raw = settings.Init == null ? RawConsole.Enter() : null;
-        using var stdin = settings.Init == null ? raw!.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
-        var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, m => { machine = m; interrupt.Attach(m); });
-        raw?.Dispose();
-        stdout.Flush();
+        RawConsole? raw = null;
+        using var stdin = settings.Init == null ? RawConsole.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
+        try
+        {
+            var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, m =>
+            {
+                machine = m;
+                interrupt.Attach(m);
+                if (settings.Init == null) raw = RawConsole.Enter();
+            });
+            raw?.Dispose();
+            stdout.Flush();
+            Report(result, settings);
+            return result.ExitStatus;
+        }
+        finally { raw?.Dispose(); }
+    }
+
+    private static void Report(LinuxBootResult result, Settings settings)
+    {
         if (result.Report != null) Console.Error.Write(result.Report);
         if (settings.Hypervisor) Console.Error.WriteLine($"lvd linux: under the LVD hypervisor, {LinuxBoot.VmExits(result.Machine)}");
         Console.Error.WriteLine($"lvd linux: exit status {result.ExitStatus}; {result.ModeledSeconds:0.000} modeled seconds " +
             $"({result.Cycles:N0} cycles, {result.Instructions:N0} instructions), {result.HostSeconds:0.0} host seconds ({result.Mips:0} MIPS)");
-        return result.ExitStatus;
     }
 }

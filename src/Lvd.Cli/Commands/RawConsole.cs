@@ -1,56 +1,59 @@
-using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Lvd.Cli.Commands;
 
 /// <summary>
 /// The host terminal as the guest's serial terminal (`lvd linux` on a terminal): raw and without
-/// local echo while the guest runs (`stty raw -echo`; the guest echoes, and Ctrl-C, Ctrl-D and
+/// local echo while the guest runs (cfmakeraw: no echo, no signals, no line editing; the guest echoes, and Ctrl-C, Ctrl-D and
 /// the arrows reach it as bytes), restored afterwards. Ctrl-A x ends the run, as in QEMU: the
-/// machine stops and the run is reported as interrupted (status 130).
+/// machine stops and the run is reported as interrupted (status 130). Set with libc's
+/// tcgetattr/cfmakeraw/tcsetattr on stdin, not by running stty: .NET puts back its own terminal
+/// settings whenever a child process ends, so raw mode is entered once the last child (the
+/// initramfs's `busybox --list-full`) is done, right before the machine runs.
 /// </summary>
 internal sealed class RawConsole : IDisposable
 {
-    private readonly string? _saved;
+    private readonly byte[]? _saved;
     private bool _restored;
 
-    private RawConsole(string? saved) => _saved = saved;
+    private RawConsole(byte[]? saved) => _saved = saved;
+
+    // struct termios is opaque here: a buffer larger than glibc's (60 bytes on x86-64).
+    private const int TermiosBytes = 256, Stdin = 0, TcsaNow = 0;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int tcgetattr(int fd, byte[] termios);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int tcsetattr(int fd, int actions, byte[] termios);
+
+    [DllImport("libc")]
+    private static extern void cfmakeraw(byte[] termios);
 
     /// <summary>Raw mode when stdin is a terminal; otherwise nothing happens (pipes and files pass through unchanged).</summary>
     public static RawConsole Enter()
     {
-        if (Console.IsInputRedirected) return new RawConsole(null);
-        string? saved = Stty("-g");
-        if (saved == null || Stty("raw", "-echo") == null) return new RawConsole(null);
-        Console.Error.Write("lvd linux: the terminal is the guest's console (raw); Ctrl-A x ends the run\r\n");
-        return new RawConsole(saved.Trim());
+        if (Console.IsInputRedirected || !OperatingSystem.IsLinux()) return new RawConsole(null);
+        Console.Error.WriteLine("lvd linux: the terminal is the guest's console (raw); Ctrl-A x ends the run");
+        // .NET configures the terminal on its first console input use and would undo raw mode then: make that happen first.
+        // (Keys typed before this point stay in .NET's buffer and do not reach the guest.)
+        _ = Console.KeyAvailable;
+        var saved = new byte[TermiosBytes];
+        if (tcgetattr(Stdin, saved) != 0) return new RawConsole(null);
+        var raw = (byte[])saved.Clone();
+        cfmakeraw(raw);
+        if (tcsetattr(Stdin, TcsaNow, raw) != 0) return new RawConsole(null);
+        return new RawConsole(saved);
     }
 
-    public bool Active => _saved != null;
-
-    /// <summary>stdin, with Ctrl-A x taken out and turned into <paramref name="stop"/>.</summary>
-    public Stream Input(Stream stdin, Action stop) => Active ? new EscapeStream(stdin, stop) : stdin;
+    /// <summary>stdin, with Ctrl-A x taken out and turned into <paramref name="stop"/> when it is a terminal.</summary>
+    public static Stream Input(Stream stdin, Action stop) => Console.IsInputRedirected ? stdin : new EscapeStream(stdin, stop);
 
     public void Dispose()
     {
         if (_saved == null || _restored) return;
         _restored = true;
-        Stty(_saved);
-    }
-
-    /// <summary>Runs stty on our terminal (its stdin inherited); its output, or null if it failed.</summary>
-    private static string? Stty(params string[] args)
-    {
-        var info = new ProcessStartInfo("stty") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in args) info.ArgumentList.Add(a);
-        try
-        {
-            using var p = Process.Start(info);
-            if (p == null) return null;
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception) { return null; }
+        tcsetattr(Stdin, TcsaNow, _saved);
     }
 
     private sealed class EscapeStream(Stream inner, Action stop) : Stream

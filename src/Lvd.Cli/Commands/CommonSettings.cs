@@ -37,7 +37,8 @@ public class CostSettings : LvdSettings
 {
     [CommandOption("--costs <FILE|PROFILE>")]
     [Description("Cost model: a cost file, or a profile shipped with LVD#: cpi1 (config/costs.json: one cycle per ordinary instruction) " +
-        "or haswell (config/costs-haswell.json: the block model for ordinary instructions). Default: haswell for lvd bench and bench " +
+        "or haswell (config/costs-haswell.json: the block model for ordinary instructions), or znver3 (the host profile). " +
+        "Default: haswell for lvd bench and bench " +
         "micro, cpi1 elsewhere (docs/COST-MODEL.md).")]
     public string? Costs { get; init; }
 

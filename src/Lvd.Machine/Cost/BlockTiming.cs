@@ -7,15 +7,15 @@ namespace Lvd.Machine.Cost;
 public sealed record FormTiming(int Uops, int Latency, double[] Pressure)
 {
     /// <summary>
-    /// The pressure as demands on port groups (bit n: resource n): the load and store-address µops share the ports of
-    /// theirs, the store-data µop its own, the ALU µops the ALU ports they use, any other resource (the dividers) is
-    /// its own group. The scheduler may spread a group's µops over its ports as it likes.
+    /// The pressure as demands on groups of resources (bit n: resource n), one per class the form uses (see
+    /// <see cref="InstructionTimings.Classes"/>): e.g. on Haswell the load µops over the load ports they use, the ALU
+    /// µops over the ALU ports they use. The scheduler may spread a group's µops over its resources as it likes.
     /// </summary>
     public (uint Ports, double Amount)[] Groups { get; init; } = [];
 }
 
 /// <summary>
-/// A per-instruction timing table (config/timing/haswell.json, generated from llvm-mca's Haswell model by
+/// A per-instruction timing table (config/timing/CPU.json, generated from llvm-mca's model of the CPU by
 /// `./lvd bench timing --update-table`): for each Iced instruction form, in register and memory operand shapes,
 /// its µops, latency and the pressure on each execution resource. Named by a cost file's "timing" entry.
 /// </summary>
@@ -27,6 +27,8 @@ public sealed class InstructionTimings
     public string Source { get; }
     /// <summary>µops the front end issues per cycle.</summary>
     public int DispatchWidth { get; }
+    /// <summary>Load-to-use latency: a load's other operands are needed only this much after it starts.</summary>
+    public int LoadLatency { get; private init; }
     public IReadOnlyList<string> Resources { get; }
     public int Count { get; }
 
@@ -43,30 +45,48 @@ public sealed class InstructionTimings
     /// <summary>The form's timing in the shape used (a memory operand or not), or null when the table has none.</summary>
     public FormTiming? Of(Code code, bool memory) => _forms[(int)code * 2 + (memory ? 1 : 0)];
 
-    /// <summary>Haswell's port classes: loads and store addresses (2, 3, 7), store data (4), ALU (0, 1, 5, 6).</summary>
-    private static readonly int[][] PortClasses = [[2, 3, 7], [4], [0, 1, 5, 6]];
+    /// <summary>
+    /// The classes of resources a µop may be spread over (bit n: resource n). Haswell's ports by what they execute:
+    /// loads and store addresses (2, 3, 7), store data (4), ALU (0, 1, 5, 6); on other CPUs the units of one name
+    /// (Zn3ALU0-3, Zn3AGU0-2, ...); every other resource (a divider) is a class of its own.
+    /// </summary>
+    public IReadOnlyList<uint> Classes { get; private init; } = [];
 
-    private static (uint, double)[] GroupsOf(double[] pressure, string[] resources)
+    private static uint[] ClassesOf(string[] resources)
+    {
+        var classes = new List<uint>();
+        if (Array.TrueForAll(resources, r => !r.StartsWith("Zn")) && Array.Exists(resources, r => r.StartsWith("HWPort")))
+        {
+            int Port(string r) => r.StartsWith("HWPort") && int.TryParse(r[6..], out int n) ? n : -1;
+            foreach (var ports in new[] { new[] { 2, 3, 7 }, [4], [0, 1, 5, 6] })
+            {
+                uint mask = 0;
+                for (int i = 0; i < resources.Length; i++) if (Array.IndexOf(ports, Port(resources[i])) >= 0) mask |= 1u << i;
+                classes.Add(mask);
+            }
+            for (int i = 0; i < resources.Length; i++) if (Port(resources[i]) < 0) classes.Add(1u << i);
+            return [.. classes];
+        }
+        var byName = new Dictionary<string, uint>();
+        for (int i = 0; i < resources.Length; i++)
+        {
+            string key = resources[i].TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9');
+            byName[key] = byName.GetValueOrDefault(key) | 1u << i;
+        }
+        return [.. byName.Values];
+    }
+
+    private static (uint, double)[] GroupsOf(double[] pressure, uint[] classes)
     {
         var groups = new List<(uint, double)>();
-        var port = new int[resources.Length];
-        for (int i = 0; i < resources.Length; i++)
-            port[i] = resources[i].StartsWith("HWPort") && int.TryParse(resources[i][6..], out int n) ? n : -1;
-        var inClass = new bool[resources.Length];
-        foreach (var cls in PortClasses)
+        foreach (uint cls in classes)
         {
             uint mask = 0;
             double amount = 0;
-            for (int i = 0; i < resources.Length; i++)
-                if (port[i] >= 0 && Array.IndexOf(cls, port[i]) >= 0)
-                {
-                    inClass[i] = true;
-                    if (pressure[i] > 0) { mask |= 1u << i; amount += pressure[i]; }
-                }
+            for (int i = 0; i < pressure.Length; i++)
+                if ((cls >> i & 1) != 0 && pressure[i] > 0) { mask |= 1u << i; amount += pressure[i]; }
             if (mask != 0) groups.Add((mask, amount));
         }
-        for (int i = 0; i < resources.Length; i++)
-            if (!inClass[i] && pressure[i] > 0) groups.Add((1u << i, pressure[i]));
         return [.. groups];
     }
 
@@ -80,7 +100,10 @@ public sealed class InstructionTimings
             var root = doc.RootElement;
             string source = root.GetProperty("source").GetString() ?? "";
             int width = root.GetProperty("dispatch_width").GetInt32();
+            int loadLatency = root.GetProperty("load_latency").GetInt32();
             var resources = root.GetProperty("resources").EnumerateArray().Select(e => e.GetString() ?? "").ToArray();
+            if (resources.Length > 32) throw new CostModelException($"{path}: {resources.Length} resources, at most 32");
+            var classes = ClassesOf(resources);
             var forms = new FormTiming?[Enum.GetValues<Code>().Length * 2];
             int count = 0;
             foreach (var f in root.GetProperty("forms").EnumerateObject())
@@ -94,12 +117,12 @@ public sealed class InstructionTimings
                     forms[(int)code * 2 + (shape.Name == "mem" ? 1 : 0)] =
                         new FormTiming(shape.Value.GetProperty("uops").GetInt32(), shape.Value.GetProperty("latency").GetInt32(), p)
                         {
-                            Groups = GroupsOf(p, resources),
+                            Groups = GroupsOf(p, classes),
                         };
                     count++;
                 }
             }
-            return new InstructionTimings(path, source, width, resources, forms, count);
+            return new InstructionTimings(path, source, width, resources, forms, count) { Classes = classes, LoadLatency = loadLatency };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
@@ -137,8 +160,6 @@ internal sealed class BlockTiming
     private readonly ulong[] _address = new ulong[Decoding.BlockDecoder.MaxOpsPerBlock];
     private readonly bool[] _loads = new bool[Decoding.BlockDecoder.MaxOpsPerBlock];
 
-    /// <summary>Haswell's load-to-use latency: a load's other operands are needed only this much after it starts.</summary>
-    public const int LoadLatency = 5;
 
     public BlockTiming(InstructionTimings table) => _table = table;
 
@@ -249,12 +270,16 @@ internal sealed class BlockTiming
         uint all = 0;
         for (int g = 0; g < n; g++) all |= _groupPorts[g];
         double portBound = 0;
-        // Every subset of the ports in use (at most 10 resources: 1,024 sets).
-        for (uint set = all; set != 0; set = (set - 1) & all)
+        // Every subset of the resources in use, class by class (a group never spans classes; a class has at most 4-6 units).
+        foreach (uint cls in _table.Classes)
         {
-            double demand = 0;
-            for (int g = 0; g < n; g++) if ((_groupPorts[g] & ~set) == 0) demand += _groupAmount[g];
-            portBound = Math.Max(portBound, demand / System.Numerics.BitOperations.PopCount(set));
+            uint used = all & cls;
+            for (uint set = used; set != 0; set = (set - 1) & used)
+            {
+                double demand = 0;
+                for (int g = 0; g < n; g++) if ((_groupPorts[g] & ~set) == 0) demand += _groupAmount[g];
+                portBound = Math.Max(portBound, demand / System.Numerics.BitOperations.PopCount(set));
+            }
         }
         Array.Clear(_ready);
         double uops = 0, last = 0, atWarm = 0;
@@ -273,7 +298,7 @@ internal sealed class BlockTiming
                     reads &= reads - 1;
                     // A load starts when its address is ready; the value it is combined with may come later.
                     bool late = _loads[i] && (_address[i] >> r & 1) == 0;
-                    start = Math.Max(start, late ? _ready[r] - LoadLatency : _ready[r]);
+                    start = Math.Max(start, late ? _ready[r] - _table.LoadLatency : _ready[r]);
                 }
                 double done = start + t.Latency;
                 ulong writes = _writes[i];

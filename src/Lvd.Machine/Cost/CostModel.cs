@@ -33,6 +33,7 @@ public sealed class CostModel
     {
         ["cpi1"] = "costs.json",
         ["haswell"] = "costs-haswell.json",
+        ["znver3"] = "costs-znver3.json",
     };
 
     /// <summary>A shipped profile by name (<see cref="Profiles"/>).</summary>

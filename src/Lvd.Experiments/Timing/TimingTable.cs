@@ -8,15 +8,23 @@ using Iced.Intel;
 namespace Lvd.Experiments.Timing;
 
 /// <summary>
-/// Generates config/timing/haswell.json (docs/COST-MODEL.md, Block timing): for every legacy-encoded 64-bit instruction form
-/// of Iced with general-purpose, SSE or no register operands, one instance in each operand shape (register, memory) is
-/// assembled and given to `llvm-mca -mcpu=haswell`, whose Haswell scheduling model (LLVM's X86SchedHaswell.td) supplies
-/// µops, latency, reciprocal throughput and the pressure on each port. Each entry keeps the instruction it was
-/// measured on. Forms llvm-mca cannot parse are left out (the machine then charges the cost file's plain cost).
+/// Generates a timing table, config/timing/CPU.json (docs/COST-MODEL.md, Block timing): for every legacy-encoded 64-bit
+/// instruction form of Iced with general-purpose, SSE or no register operands, one instance in each operand shape
+/// (register, memory) is assembled and given to `llvm-mca -mcpu=CPU`, whose scheduling model (LLVM's X86Sched*.td)
+/// supplies µops, latency, reciprocal throughput and the pressure on each resource. Each entry keeps the instruction
+/// it was measured on. Forms llvm-mca cannot take are left out (the machine then charges the cost file's plain cost).
+/// The CPUs: haswell (the paper's machine) and znver3 (the newest AMD core llvm-mca 14 models, for this host).
 /// </summary>
-public static partial class HaswellTable
+public static partial class TimingTable
 {
-    public const string Cpu = "haswell";
+    /// <summary>The CPUs with a table: the paper's, and the host's nearest (its scheduling model's source).</summary>
+    /// <remarks>The front end's width and the load-to-use latency are those of the same scheduling models.</remarks>
+    public static readonly IReadOnlyDictionary<string, (string Source, int DispatchWidth, int LoadLatency)> Cpus =
+        new Dictionary<string, (string, int, int)>
+        {
+            ["haswell"] = ("LLVM's Haswell scheduling model (llvm/lib/Target/X86/X86SchedHaswell.td)", 4, 5),
+            ["znver3"] = ("LLVM's Zen 3 scheduling model (llvm/lib/Target/X86/X86ScheduleZnver3.td)", 6, 4),
+        };
 
     /// <summary>One instance of a form: its Iced code, operand shape, and Intel-syntax text.</summary>
     public sealed record Sample(Code Code, bool Memory, string Asm);
@@ -268,7 +276,7 @@ public static partial class Mca
     [GeneratedRegex(@"^\s*(\d+)\s+(\d+)\s+(\d+\.\d+|\d+)\s")]
     private static partial Regex InfoRow();
 
-    [GeneratedRegex(@"^\[\d+\]\s+-\s+(\S+)")]
+    [GeneratedRegex(@"^\[\d+(?:\.\d+)?\]\s+-\s+(\S+)")]
     private static partial Regex ResourceRow();
 }
 
@@ -278,19 +286,19 @@ public sealed class McaException(string message, int line) : Exception(message)
     public int Line { get; } = line;
 }
 
-public static partial class HaswellTable
+public static partial class TimingTable
 {
     /// <summary>Writes the table to <paramref name="path"/>; returns how many entries it holds and how many samples llvm refused.</summary>
-    public static (int Entries, int Refused) Generate(string path)
+    public static (int Entries, int Refused) Generate(string path, string cpu)
     {
         var samples = Samples();
         // One llvm-mca run per sample: it silently drops lines it cannot schedule, so a batch would misalign. Over 100
         // iterations the pressure is the average spread of the µops over the ports they may use.
         var results = new McaEntry?[samples.Count];
-        string[] resources = Mca.Resources(Cpu);
+        string[] resources = Mca.Resources(cpu);
         Parallel.For(0, samples.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
-            try { results[i] = Mca.Analyze(Cpu, [samples[i].Asm], 100).Entries[0]; }
+            try { results[i] = Mca.Analyze(cpu, [samples[i].Asm], 100).Entries[0]; }
             catch (McaException) { results[i] = null; }
         });
         var kept = new List<Sample>();
@@ -314,11 +322,11 @@ public static partial class HaswellTable
         }
         var root = new JsonObject
         {
-            ["about"] = "Per-instruction timing of the Haswell core of the LVD paper's machine (Xeon E5-2660 v3) for the block model " +
-                "(docs/COST-MODEL.md, Block timing). Generated, do not edit: ./lvd bench timing --update-table.",
-            ["source"] = $"llvm-mca {Mca.Version()} -mcpu={Cpu}: LLVM's Haswell scheduling model (llvm/lib/Target/X86/X86SchedHaswell.td); " +
-                "each entry names the instruction it was measured on",
-            ["dispatch_width"] = 4,
+            ["about"] = $"Per-instruction timing of {cpu} for the block model (docs/COST-MODEL.md, Block timing). " +
+                "Generated, do not edit: ./lvd bench timing --update-table.",
+            ["source"] = $"llvm-mca {Mca.Version()} -mcpu={cpu}: {Cpus[cpu].Source}; each entry names the instruction it was measured on",
+            ["dispatch_width"] = Cpus[cpu].DispatchWidth,
+            ["load_latency"] = Cpus[cpu].LoadLatency,
             ["resources"] = new JsonArray([.. resources.Select(r => (JsonNode)r)]),
             ["forms"] = forms,
         };

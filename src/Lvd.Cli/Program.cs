@@ -31,6 +31,7 @@ public static partial class Program
         (["exec"], typeof(ExecCommand.Settings)),
         (["attack"], typeof(AttackCommand.Settings)),
         (["boot"], typeof(BootCommand.Settings)),
+        (["linux"], typeof(LinuxCommand.Settings)),
         (["csmith"], typeof(CsmithCommand.Settings)),
         (["fuzz-domains"], typeof(FuzzDomainsCommand.Settings)),
         (["faults"], typeof(FaultsCommand.Settings)),
@@ -98,6 +99,10 @@ public static partial class Program
                 .WithExample("boot", "--cpus", "4", "--workload", "nullblk", "--threads", "2", "--depth", "16", "--json", "run.json")
                 .WithExample("boot", "--cpus", "4", "--workload", "nullnet", "--isolate", "nullnet", "--crossings", "2")
                 .WithExample("boot", "--domain", "guest/domains/examples/scribbler.c");
+            config.AddCommand<LinuxCommand>("linux")
+                .WithDescription("Boot Linux 6.1 (built from Debian's linux-source-6.1, cached) with a BusyBox initramfs on the PC platform " +
+                "(docs/LINUX.md).")
+                .WithExample("linux", "--init", "prog", "--cpus", "1");
             config.AddCommand<CcCommand>("cc")
                 .WithDescription("Build a guest program with gcc and the guest runtime: lvd cc [[gcc options]] file.c... -o out.elf");
             config.AddCommand<IdlCommand>("idl")
@@ -218,8 +223,8 @@ public static partial class Program
         m = UnknownCommand().Match(message);
         if (m.Success)
             return command.Length == 0
-                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, attack, bench, csmith, fuzz-domains, fuzz-machine, " +
-                    $"seqdiff, faults, cc, idl, help)"
+                ? $"unknown command '{m.Groups["name"].Value}' (the commands: demo, exec, boot, linux, attack, bench, csmith, fuzz-domains, " +
+                    $"fuzz-machine, seqdiff, faults, cc, idl, help)"
                 : $"unexpected argument '{m.Groups["name"].Value}': lvd {string.Join(' ', command)} takes " +
                     $"{(command is ["exec"] ? "one ELF file" : "options only")}";
         return message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..].TrimEnd('.') : message;

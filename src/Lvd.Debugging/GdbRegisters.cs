@@ -6,7 +6,7 @@ namespace Lvd.Debugging;
 /// <summary>
 /// The register file gdb sees (target description <see cref="TargetXml"/>): gdb's amd64 core
 /// feature (general registers in gdb's order, RIP, EFLAGS, selectors; the x87 registers it
-/// requires read as 0: the machine has no x87), the segments feature (FS/GS base), and
+/// requires read as 0: the stub does not send the x87 registers yet), the segments feature (FS/GS base), and
 /// `org.lvd.x86.system`: the other segment bases, KERNEL_GS_BASE, CR0/CR2/CR3/CR4/CR8, EFER, and
 /// the VMX state: non-root or not, the active EPTP and its index in the EPTP list (-1 in root mode).
 /// </summary>

@@ -499,7 +499,7 @@ public sealed class Machine : IPlatform, IInterruptSink
         foreach (var target in Cpus)
         {
             var apic = Apics[target.Id];
-            bool hit = logical ? apic.MatchesLogical(destination) : destination == 0xffffffff || (uint)target.Id == destination;
+            bool hit = logical ? apic.MatchesLogical(destination) : apic.MatchesPhysical(destination);
             if (!hit) continue;
             if (target.State is CpuState.Halted or CpuState.WaitForSipi && target.Cycles < now) target.Cycles = now;
             if (deliveryMode == 4) target.RaiseNmi();

@@ -1,14 +1,17 @@
 // fpu.c: the x87/SSE state and its system side against the SDM: CPUID bits,
 // power-up and FNINIT values, FXSAVE/FXRSTOR (Vol. 1 10.5, Vol. 2 FXSAVE),
 // LDMXCSR's #GP, the CR0.EM/TS/MP and CR4.OSFXSR/OSXMMEXCPT rules (Vol. 3
-// Table 2-2, 13.1), #XM versus #UD for an unmasked SIMD exception, and the
-// alignment #GP of a 16-byte SSE operand.
+// Table 2-2, 13.1), #XM versus #UD for an unmasked SIMD exception, the
+// alignment #GP of a 16-byte SSE operand, and the x87: a few results, the
+// stack fault, and an unmasked x87 exception delivered as #MF at the next
+// waiting instruction with CR0.NE (Vol. 1 8.7), left pending without it.
 
 #include "cputest.h"
 
 #define CR0_MP (1ULL << 1)
 #define CR0_EM (1ULL << 2)
 #define CR0_TS (1ULL << 3)
+#define CR0_NE (1ULL << 5)
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 
@@ -29,8 +32,8 @@ t_cpuid(void)
 	check_eq("cpuid.1.edx.fxsr", 1u << 24, r[3] & (1u << 24));
 	check_eq("cpuid.1.edx.sse", 1u << 25, r[3] & (1u << 25));
 	check_eq("cpuid.1.edx.sse2", 1u << 26, r[3] & (1u << 26));
-	// Not implemented, so not reported: x87 arithmetic (FPU), MMX, SSE3, XSAVE, AVX.
-	check_eq("cpuid.1.edx.fpu_clear", 0, r[3] & 1);
+	check_eq("cpuid.1.edx.fpu", 1, r[3] & 1);
+	// Not implemented, so not reported: MMX, SSE3, XSAVE, AVX.
 	check_eq("cpuid.1.edx.mmx_clear", 0, r[3] & (1u << 23));
 	check_eq("cpuid.1.ecx.sse3_xsave_avx_clear", 0, r[2] & ((1u << 0) | (1u << 26) | (1u << 28)));
 }
@@ -169,6 +172,56 @@ t_unmasked(void)
 	set_cr4(c4);
 }
 
+static void
+t_x87(void)
+{
+	u64 c0 = cr0();
+	u64 d = 0;
+	long long i = 0;
+	u16 sw = 0, sw2 = 0;
+
+	__asm__ volatile("fninit\n\tfld1\n\tfld1\n\tfaddp\n\tfistpll %0" : "=m"(i));
+	check_eq("x87.1_plus_1", 2, i);
+	__asm__ volatile("fldpi\n\tfstpl %0" : "=m"(d));
+	check_eq("x87.fldpi_double", 0x400921fb54442d18ULL, d);
+	__asm__ volatile("fld1\n\tfadd %%st(0)\n\tfsqrt\n\tfstpl %0\n\tfnstsw %1" : "=m"(d), "=m"(sw));
+	check_eq("x87.sqrt2_double", 0x3ff6a09e667f3bcdULL, d);
+	check_eq("x87.sqrt2_pe_c1_rounded_up", 0x220, sw & 0x3fff);
+
+	// Stack underflow: IE and SF, C1 = 0, the indefinite pushed back out by FSTP.
+	__asm__ volatile("fninit\n\tfadd %%st(1), %%st\n\tfnstsw %0\n\tfstpl %1" : "=m"(sw), "=m"(d));
+	check_eq("x87.underflow_ie_sf", 0x41, sw & 0x3ff);
+	check_eq("x87.underflow_indefinite", 0xfff8000000000000ULL, d);
+
+	// An unmasked zero divide: FSW.ZE and ES set, ST(0) and the stack unchanged, #MF at the next waiting
+	// instruction with CR0.NE; without NE the exception stays pending (no FERR# line here) and FWAIT runs.
+	// Under a hypervisor (CPUID.1:ECX[31]) CR0.NE stays 1 in VMX operation (SDM Vol. 3 A.7) whatever the
+	// guest writes, so #MF arrives there too.
+	u32 r[4];
+	cpuid(1, 0, r);
+	int vmx_guest = (r[2] >> 31) & 1;
+	for (int ne = 1; ne >= 0; ne--) {
+		set_cr0(ne ? c0 | CR0_NE : c0 & ~CR0_NE);
+		u16 unmask_ze = 0x37b;
+		d = 0;
+		trap_reset();
+		__asm__ volatile("fninit\n\tfldcw %[cw]\n\tfld1\n\tfldz\n\tfdivr %%st(1), %%st\n\tfnstsw %[sw]\n\t"
+		    PROBE("fwait")
+		    "fnstsw %[sw2]\n\tfnclex\n\tfstpl %[d]\n\tfninit"
+		    : [sw] "=m"(sw), [sw2] "=m"(sw2), [d] "=m"(d)
+		    : [cw] "m"(unmask_ze)
+		    : "r11", "memory");
+		check_eq(ne ? "x87.unmasked_ze_es_b" : "x87.unmasked_ze_es_b_none", 0x8084, sw & 0xc0ff);
+		check_eq(ne ? "x87.unmasked_stack_unchanged" : "x87.unmasked_stack_unchanged_none", 6 << 11, sw & 0x3800);
+		if (ne || vmx_guest)
+			check_trap(ne ? "x87.unmasked_mf" : "x87.unmasked_mf_ne_fixed_in_vmx", 16, NOERR, probe_rip, NOCR2);
+		else
+			check_eq("x87.no_ne_fwait_runs", 0, ntraps);
+		check_eq(ne ? "x87.unmasked_st0_kept" : "x87.unmasked_st0_kept_none", 0, d);
+	}
+	set_cr0(c0);
+}
+
 int
 main(void)
 {
@@ -178,5 +231,6 @@ main(void)
 	run("fxsave", t_fxsave);
 	run("control_bits", t_control_bits);
 	run("unmasked", t_unmasked);
+	run("x87", t_x87);
 	return report("fpu");
 }

@@ -27,6 +27,34 @@ internal static class VecOp
         Psll = 108, Psrl = 109, Psra = 110, Pslldq = 111, Psrldq = 112, Packsswb = 113, Packssdw = 114, Packuswb = 115,
         Pmaddwd = 116, Pmulhw = 117, Pmulhuw = 118, Pmullw = 119, Pmuludq = 120, Pminub = 121, Pmaxub = 122, Pminsw = 123,
         Pmaxsw = 124, Pavgb = 125, Pavgw = 126, Psadbw = 127, Pinsrw = 128, Pextrw = 129;
+    // x87 (Execution/Instructions/Cpu.X87.cs): R1 and R2 the first and second ST(i) operand (0 when
+    // absent), Size the memory operand's size, Size2 its type (X87Mem), Imm the variant (X87Bits)
+    public const byte X87First = 140, Fld = 140, Fst = 141, Fild = 142, Fist = 143, Fisttp = 144, Fconst = 145, Farith = 146,
+        Fcom = 147, Ftst = 148, Fxam = 149, Fchs = 150, Fabs = 151, Fsqrt = 152, Frndint = 153, Fscale = 154, Fxtract = 155,
+        Fprem = 156, Fxch = 157, Fcmov = 158, Ffree = 159, Fincstp = 160, Fdecstp = 161, Fnop = 162, Fnstenv = 163, Fldenv = 164,
+        Fnsave = 165, Frstor = 166, F2xm1 = 167, Fyl2x = 168, Fyl2xp1 = 169, Fptan = 170, Fpatan = 171, Fsin = 172, Fcos = 173,
+        Fsincos = 174, Fbld = 175, Fbstp = 176;
+}
+
+/// <summary>The memory operand type of an x87 op (<see cref="Op.Size2"/>).</summary>
+internal static class X87Mem
+{
+    public const byte Float = 0, Int = 1, Bcd = 2;
+}
+
+/// <summary>The variant bits of an x87 op (<see cref="Op.Imm"/>); bits 15:8 hold an operation, condition or constant.</summary>
+internal static class X87Bits
+{
+    /// <summary>Pops after the operation: 1 or 2 (bits 1:0).</summary>
+    public const int PopMask = 3;
+    /// <summary>FSUBR/FDIVR: the operands swapped; FPREM1 (round-to-nearest quotient).</summary>
+    public const int Reverse = 4;
+    /// <summary>FUCOM*: only an SNaN is invalid.</summary>
+    public const int Unordered = 8;
+    /// <summary>FCOMI*: the result in ZF/PF/CF.</summary>
+    public const int Eflags = 16;
+    /// <summary>FSTENV/FSAVE: the waiting forms (a pending exception first).</summary>
+    public const int Wait = 32;
 }
 
 /// <summary>Lane formats of the floating-point operations (<see cref="Op.Size2"/>, low bits).</summary>
@@ -78,6 +106,7 @@ internal static class VectorDecoder
         if (ins.Encoding != EncodingKind.Legacy) return false;
         var m = ins.Mnemonic;
         if (TranslateControl(in ins, ref op, m)) return true;
+        if (TranslateX87(in ins, ref op, m)) return true;
         var code = ins.Code;
         if (!Map(m, code, out byte sub, out byte fmt)) return false;
         op.H = Handler.Vector;
@@ -129,6 +158,125 @@ internal static class VectorDecoder
         }
         else if (ins.OpCount > 0 && ins.Op0Register != Register.AX) return false;
         op.Size = (byte)(m is Mnemonic.Fxsave64 or Mnemonic.Fxrstor64 ? 8 : 4);
+        return true;
+    }
+
+    /// <summary>The x87 computational and stack instructions (a form not mapped stays #UD: the 16-bit FLDENV/FRSTOR images).</summary>
+    private static bool TranslateX87(in Instruction ins, ref Op op, Mnemonic m)
+    {
+        int imm = 0;
+        byte sub;
+        switch (m)
+        {
+            case Mnemonic.Fld: sub = VecOp.Fld; break;
+            case Mnemonic.Fst: sub = VecOp.Fst; break;
+            case Mnemonic.Fstp: sub = VecOp.Fst; imm = 1; break;
+            case Mnemonic.Fild: sub = VecOp.Fild; break;
+            case Mnemonic.Fist: sub = VecOp.Fist; break;
+            case Mnemonic.Fistp: sub = VecOp.Fist; imm = 1; break;
+            case Mnemonic.Fisttp: sub = VecOp.Fisttp; imm = 1; break;
+            case Mnemonic.Fbld: sub = VecOp.Fbld; break;
+            case Mnemonic.Fbstp: sub = VecOp.Fbstp; imm = 1; break;
+            case Mnemonic.Fld1: sub = VecOp.Fconst; imm = 5 << 8; break;
+            case Mnemonic.Fldz: sub = VecOp.Fconst; imm = 6 << 8; break;
+            case Mnemonic.Fldpi: sub = VecOp.Fconst; imm = 0 << 8; break;
+            case Mnemonic.Fldl2t: sub = VecOp.Fconst; imm = 1 << 8; break;
+            case Mnemonic.Fldl2e: sub = VecOp.Fconst; imm = 2 << 8; break;
+            case Mnemonic.Fldlg2: sub = VecOp.Fconst; imm = 3 << 8; break;
+            case Mnemonic.Fldln2: sub = VecOp.Fconst; imm = 4 << 8; break;
+            case Mnemonic.Fadd: case Mnemonic.Fiadd: sub = VecOp.Farith; imm = VecOp.Add << 8; break;
+            case Mnemonic.Faddp: sub = VecOp.Farith; imm = VecOp.Add << 8 | 1; break;
+            case Mnemonic.Fmul: case Mnemonic.Fimul: sub = VecOp.Farith; imm = VecOp.Mul << 8; break;
+            case Mnemonic.Fmulp: sub = VecOp.Farith; imm = VecOp.Mul << 8 | 1; break;
+            case Mnemonic.Fsub: case Mnemonic.Fisub: sub = VecOp.Farith; imm = VecOp.Sub << 8; break;
+            case Mnemonic.Fsubp: sub = VecOp.Farith; imm = VecOp.Sub << 8 | 1; break;
+            case Mnemonic.Fsubr: case Mnemonic.Fisubr: sub = VecOp.Farith; imm = VecOp.Sub << 8 | X87Bits.Reverse; break;
+            case Mnemonic.Fsubrp: sub = VecOp.Farith; imm = VecOp.Sub << 8 | X87Bits.Reverse | 1; break;
+            case Mnemonic.Fdiv: case Mnemonic.Fidiv: sub = VecOp.Farith; imm = VecOp.Div << 8; break;
+            case Mnemonic.Fdivp: sub = VecOp.Farith; imm = VecOp.Div << 8 | 1; break;
+            case Mnemonic.Fdivr: case Mnemonic.Fidivr: sub = VecOp.Farith; imm = VecOp.Div << 8 | X87Bits.Reverse; break;
+            case Mnemonic.Fdivrp: sub = VecOp.Farith; imm = VecOp.Div << 8 | X87Bits.Reverse | 1; break;
+            case Mnemonic.Fcom: case Mnemonic.Ficom: sub = VecOp.Fcom; break;
+            case Mnemonic.Fcomp: case Mnemonic.Ficomp: sub = VecOp.Fcom; imm = 1; break;
+            case Mnemonic.Fcompp: sub = VecOp.Fcom; imm = 2; break;
+            case Mnemonic.Fucom: sub = VecOp.Fcom; imm = X87Bits.Unordered; break;
+            case Mnemonic.Fucomp: sub = VecOp.Fcom; imm = X87Bits.Unordered | 1; break;
+            case Mnemonic.Fucompp: sub = VecOp.Fcom; imm = X87Bits.Unordered | 2; break;
+            case Mnemonic.Fcomi: sub = VecOp.Fcom; imm = X87Bits.Eflags; break;
+            case Mnemonic.Fcomip: sub = VecOp.Fcom; imm = X87Bits.Eflags | 1; break;
+            case Mnemonic.Fucomi: sub = VecOp.Fcom; imm = X87Bits.Eflags | X87Bits.Unordered; break;
+            case Mnemonic.Fucomip: sub = VecOp.Fcom; imm = X87Bits.Eflags | X87Bits.Unordered | 1; break;
+            case Mnemonic.Ftst: sub = VecOp.Ftst; break;
+            case Mnemonic.Fxam: sub = VecOp.Fxam; break;
+            case Mnemonic.Fchs: sub = VecOp.Fchs; break;
+            case Mnemonic.Fabs: sub = VecOp.Fabs; break;
+            case Mnemonic.Fsqrt: sub = VecOp.Fsqrt; break;
+            case Mnemonic.Frndint: sub = VecOp.Frndint; break;
+            case Mnemonic.Fscale: sub = VecOp.Fscale; break;
+            case Mnemonic.Fxtract: sub = VecOp.Fxtract; break;
+            case Mnemonic.Fprem: sub = VecOp.Fprem; break;
+            case Mnemonic.Fprem1: sub = VecOp.Fprem; imm = X87Bits.Reverse; break;
+            case Mnemonic.Fxch: sub = VecOp.Fxch; break;
+            case Mnemonic.Fcmovb: sub = VecOp.Fcmov; imm = 2 << 8; break;
+            case Mnemonic.Fcmovnb: sub = VecOp.Fcmov; imm = 3 << 8; break;
+            case Mnemonic.Fcmove: sub = VecOp.Fcmov; imm = 4 << 8; break;
+            case Mnemonic.Fcmovne: sub = VecOp.Fcmov; imm = 5 << 8; break;
+            case Mnemonic.Fcmovbe: sub = VecOp.Fcmov; imm = 6 << 8; break;
+            case Mnemonic.Fcmovnbe: sub = VecOp.Fcmov; imm = 7 << 8; break;
+            case Mnemonic.Fcmovu: sub = VecOp.Fcmov; imm = 10 << 8; break;
+            case Mnemonic.Fcmovnu: sub = VecOp.Fcmov; imm = 11 << 8; break;
+            case Mnemonic.Ffree: sub = VecOp.Ffree; break;
+            case Mnemonic.Ffreep: sub = VecOp.Ffree; imm = 1; break;
+            case Mnemonic.Fincstp: sub = VecOp.Fincstp; break;
+            case Mnemonic.Fdecstp: sub = VecOp.Fdecstp; break;
+            case Mnemonic.Fnop: sub = VecOp.Fnop; break;
+            case Mnemonic.Fnstenv: sub = VecOp.Fnstenv; break;
+            case Mnemonic.Fstenv: sub = VecOp.Fnstenv; imm = X87Bits.Wait; break;
+            case Mnemonic.Fldenv: sub = VecOp.Fldenv; break;
+            case Mnemonic.Fnsave: sub = VecOp.Fnsave; break;
+            case Mnemonic.Fsave: sub = VecOp.Fnsave; imm = X87Bits.Wait; break;
+            case Mnemonic.Frstor: sub = VecOp.Frstor; break;
+            case Mnemonic.F2xm1: sub = VecOp.F2xm1; break;
+            case Mnemonic.Fyl2x: sub = VecOp.Fyl2x; imm = 1; break;
+            case Mnemonic.Fyl2xp1: sub = VecOp.Fyl2xp1; imm = 1; break;
+            case Mnemonic.Fptan: sub = VecOp.Fptan; break;
+            case Mnemonic.Fpatan: sub = VecOp.Fpatan; imm = 1; break;
+            case Mnemonic.Fsin: sub = VecOp.Fsin; break;
+            case Mnemonic.Fcos: sub = VecOp.Fcos; break;
+            case Mnemonic.Fsincos: sub = VecOp.Fsincos; break;
+            default: return false;
+        }
+        op.H = Handler.Vector;
+        op.Sub = sub;
+        op.R1 = op.R2 = 0;
+        int st = 0;
+        for (int i = 0; i < ins.OpCount; i++)
+        {
+            var k = ins.GetOpKind(i);
+            if (k == OpKind.Register)
+            {
+                var r = ins.GetOpRegister(i);
+                if (r < Register.ST0 || r > Register.ST7) return false;
+                if (st++ == 0) op.R1 = (byte)(r - Register.ST0); else op.R2 = (byte)(r - Register.ST0);
+            }
+            else if (k == OpKind.Memory)
+            {
+                op.Form |= sub is VecOp.Fst or VecOp.Fist or VecOp.Fisttp or VecOp.Fbstp or VecOp.Fnstenv or VecOp.Fnsave
+                    ? OpForm.MemDst : OpForm.MemSrc;
+                BlockDecoder.SetMem(in ins, ref op);
+                op.Size = (byte)ins.MemorySize.GetSize();
+                op.Size2 = ins.MemorySize switch
+                {
+                    MemorySize.Int16 or MemorySize.Int32 or MemorySize.Int64 => X87Mem.Int,
+                    MemorySize.Bcd => X87Mem.Bcd,
+                    _ => X87Mem.Float,
+                };
+            }
+            else return false;
+        }
+        // The 16-bit environment images (FLDENV/FNSTENV m14, FRSTOR/FNSAVE m94) need an operand-size prefix: #UD here.
+        if (sub is VecOp.Fnstenv or VecOp.Fldenv && op.Size != 28 || sub is VecOp.Fnsave or VecOp.Frstor && op.Size != 108) return false;
+        op.Imm = imm;
         return true;
     }
 

@@ -33,6 +33,7 @@ public sealed class PcDevices : IMachineDevice
         long hz = machine.Costs.ClockHz;
         IoApic = new IoApic(machine, id: 0);
         machine.Memory.AddMmio(IoApic.DefaultBase, IoApic.Size, IoApic);
+        machine.Memory.AddMmio(LocalApic.DefaultBase, LocalApicWindow.Size, new LocalApicWindow(machine));
         Pic = new Pic8259();
         machine.Io.Register(Pic8259.MasterCommand, 2, Pic);
         machine.Io.Register(Pic8259.SlaveCommand, 2, Pic);

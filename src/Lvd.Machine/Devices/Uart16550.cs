@@ -66,6 +66,13 @@ public sealed class Uart16550 : IPortDevice, IMachineDevice
 
     public byte[] Captured => _capture?.ToArray() ?? [];
 
+    /// <summary>
+    /// A driver takes received data by interrupt: IER enables the received-data interrupt and MCR's
+    /// OUT2 connects the IRQ wire (a tool holds host input until then, as a terminal would wait
+    /// for the port to be opened: a driver's start-up clears the FIFO).
+    /// </summary>
+    public bool ReceiverListening => (_ier & 1) != 0 && (_mcr & 8) != 0;
+
     public void Flush() => _sink.Flush();
 
     private bool FifoMode => (_fcr & 1) != 0;

@@ -146,6 +146,7 @@ public sealed partial class Cpu
                 CheckPendingX87();
                 return;
         }
+        if (op.Sub >= VecOp.X87First) { ExecuteX87(ref op, next); return; }
         CheckSseAvailable();
         ExecuteSse(ref op, next);
     }

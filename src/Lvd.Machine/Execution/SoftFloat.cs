@@ -8,16 +8,22 @@ namespace Lvd.Machine.Execution;
 /// (10.2.3.3-4), the six flags, the default QNaN and the SSE NaN operand rules (Table 4-7).
 /// Values travel in the low 32 or 64 bits of a ulong; flags are MXCSR bits 5:0.
 /// </summary>
-internal static class SoftFloat
+internal static partial class SoftFloat
 {
     public const int Less = 0, Equal = 1, Greater = 2, Unordered = 3;
     private const int OpAdd = 50, OpSub = 51, OpMul = 52, OpDiv = 53, OpSqrt = 56; // Decoding.VecOp
 
-    private readonly record struct Fmt(int FracBits, int ExpBits)
+    /// <summary>
+    /// A binary format: fraction bits below the (hidden or, for binary80, explicit) integer bit, exponent
+    /// bits, and for the x87 the precision control's significand width (<paramref name="Prec"/>, 0 = the
+    /// format's own) and an exponent scale applied before rounding (the bias adjustment of an unmasked
+    /// x87 overflow or underflow, SDM Vol. 1 8.5.4-5).
+    /// </summary>
+    private readonly record struct Fmt(int FracBits, int ExpBits, int Prec = 0, int Scale = 0)
     {
         public int Bias => (1 << (ExpBits - 1)) - 1;
         public int ExpMax => (1 << ExpBits) - 1;
-        public int Precision => FracBits + 1;
+        public int Precision => Prec != 0 ? Prec : FracBits + 1;
         public ulong FracMask => (1UL << FracBits) - 1;
         public ulong SignBit => 1UL << (FracBits + ExpBits);
         public ulong QuietBit => 1UL << (FracBits - 1);
@@ -27,7 +33,7 @@ internal static class SoftFloat
 
     private static readonly Fmt F32 = new(23, 8), F64 = new(52, 11);
 
-    private enum Kind { Zero, Finite, Inf, QNaN, SNaN }
+    private enum Kind { Zero, Finite, Inf, QNaN, SNaN, Unsupported }
 
     /// <summary>An unpacked operand: value = (-1)^Neg * Sig * 2^Exp for finite values.</summary>
     private struct Num
@@ -73,9 +79,28 @@ internal static class SoftFloat
     /// </summary>
     private static ulong RoundPack(bool neg, int exp, UInt128 sig, bool sticky, Fmt f, uint mx, ref uint flags)
     {
+        ulong m = Round(neg, exp, sig, sticky, f, mx, ref flags, out int biased);
+        if (biased == f.ExpMax) return Infinity(f, neg);
+        return (neg ? f.SignBit : 0) | ((ulong)biased << f.FracBits) | (m & f.FracMask);
+    }
+
+    /// <summary>Flag set beside the MXCSR/FSW exception bits when rounding increased the magnitude (the x87's C1).</summary>
+    public const uint RoundedUp = 1 << 9;
+
+    /// <summary>
+    /// The one rounding of every format: (-1)^neg * sig * 2^exp (+ sticky) to <paramref name="f"/>'s
+    /// precision in the MXCSR-coded mode <paramref name="mx"/>, with tininess after rounding (SDM Vol. 1
+    /// 4.9.1.5), FTZ, and the flags PE, UE, OE (and <see cref="RoundedUp"/>). Returns the significand
+    /// (at most Precision bits; below 2^(Precision-1) for a denormal, whose <paramref name="biased"/>
+    /// exponent is 0) or, with <paramref name="biased"/> = ExpMax, an infinity.
+    /// </summary>
+    private static ulong Round(bool neg, int exp, UInt128 sig, bool sticky, Fmt f, uint mx, ref uint flags, out int biased)
+    {
+        biased = 0;
+        exp += f.Scale;
         if (sig == 0)
         {
-            if (!sticky) return Zero(f, neg);
+            if (!sticky) return 0;
             sig = 1; exp -= 2; sticky = false; // far below any quantum: only its sign and direction matter
         }
         int p = f.Precision;
@@ -100,22 +125,34 @@ internal static class SoftFloat
         if (tiny && (mx & Cpu.MxFTZ) != 0 && (mx & Cpu.MxUE << 7) != 0)
         {
             flags |= Cpu.MxUE | Cpu.MxPE;
-            return Zero(f, neg);
+            return 0;
         }
+        if (inexact && RoundedAway(sig, sticky, q - exp, m)) flags |= RoundedUp;
         if (m >> p != 0) { m >>= 1; q++; }
         if (inexact) flags |= Cpu.MxPE;
         if (tiny && (inexact || (mx & Cpu.MxUE << 7) == 0)) flags |= Cpu.MxUE;
-        if (m == 0) return Zero(f, neg);
+        if (m == 0) return 0;
         ulong mm = (ulong)m;
-        if ((mm >> (p - 1)) == 0) return (neg ? f.SignBit : 0) | mm; // subnormal
-        int biased = q + (p - 1) + f.Bias;
+        if ((mm >> (p - 1)) == 0) return mm; // denormal
+        biased = q + (p - 1) + f.Bias;
         if (biased >= f.ExpMax)
         {
             flags |= Cpu.MxOE | Cpu.MxPE;
             bool toInf = rm == 0 || (rm == 1 && neg) || (rm == 2 && !neg);
-            return toInf ? Infinity(f, neg) : (neg ? f.SignBit : 0) | ((ulong)(f.ExpMax - 1) << f.FracBits) | f.FracMask;
+            if (toInf) { flags |= RoundedUp; biased = f.ExpMax; return 0; }
+            flags &= ~RoundedUp;
+            biased = f.ExpMax - 1;
+            return p == 64 ? ulong.MaxValue : (1UL << p) - 1;
         }
-        return (neg ? f.SignBit : 0) | ((ulong)biased << f.FracBits) | (mm & f.FracMask);
+        return mm;
+    }
+
+    /// <summary>Whether the rounded significand <paramref name="m"/> exceeds the exact value (sig + sticky) >> shift.</summary>
+    private static bool RoundedAway(UInt128 sig, bool sticky, int shift, UInt128 m)
+    {
+        if (shift <= 0) return m != sig << -shift;
+        if (shift >= 128) return m != 0;
+        return m != sig >> shift;
     }
 
     /// <summary>sig (+ sticky) shifted right by <paramref name="shift"/> bits, rounded in mode rm.</summary>
@@ -148,6 +185,37 @@ internal static class SoftFloat
         // A finite dividend over zero is ZE alone, even when the dividend is denormal (as the host CPU does).
         bool zeroDivide = op == OpDiv && y.Kind == Kind.Zero && x.Kind == Kind.Finite;
         if ((x.Denormal || y.Denormal) && !zeroDivide) flags |= Cpu.MxDE;
+        return Pack(ArithCore(op, x, y, f, mx, ref flags), f);
+    }
+
+    /// <summary>
+    /// A rounded result before packing, in a <see cref="Num"/>: Zero, Inf, QNaN (the default NaN) or
+    /// Finite with the significand in Sig and the biased exponent (0 for a denormal) in Exp.
+    /// </summary>
+    private static Num Rounded(bool neg, int exp, UInt128 sig, bool sticky, Fmt f, uint mx, ref uint flags)
+    {
+        ulong m = Round(neg, exp, sig, sticky, f, mx, ref flags, out int biased);
+        if (biased == f.ExpMax) return Special(Kind.Inf, neg);
+        if (m == 0) return Special(Kind.Zero, neg);
+        return new Num { Kind = Kind.Finite, Neg = neg, Sig = m, Exp = biased };
+    }
+
+    private static Num Special(Kind k, bool neg) => new() { Kind = k, Neg = neg };
+
+    private static ulong Pack(in Num r, Fmt f) => r.Kind switch
+    {
+        Kind.Zero => Zero(f, r.Neg),
+        Kind.Inf => Infinity(f, r.Neg),
+        Kind.QNaN => f.DefaultNaN,
+        _ => (r.Neg ? f.SignBit : 0) | ((ulong)r.Exp << f.FracBits) | (r.Sig & f.FracMask),
+    };
+
+    /// <summary>
+    /// ADD/SUB/MUL/DIV of two non-NaN operands (the invalid cases give the default NaN with IE): the
+    /// arithmetic both SSE and the x87 share; their NaN and denormal-operand rules stay with the callers.
+    /// </summary>
+    private static Num ArithCore(byte op, in Num x, in Num y, Fmt f, uint mx, ref uint flags)
+    {
         int rm = Rounding(mx);
         switch (op)
         {
@@ -157,13 +225,13 @@ internal static class SoftFloat
                 bool yNeg = y.Neg ^ (op == OpSub);
                 if (x.Kind == Kind.Inf || y.Kind == Kind.Inf)
                 {
-                    if (x.Kind == Kind.Inf && y.Kind == Kind.Inf && x.Neg != yNeg) { flags |= Cpu.MxIE; return f.DefaultNaN; }
-                    return x.Kind == Kind.Inf ? Infinity(f, x.Neg) : Infinity(f, yNeg);
+                    if (x.Kind == Kind.Inf && y.Kind == Kind.Inf && x.Neg != yNeg) { flags |= Cpu.MxIE; return Special(Kind.QNaN, true); }
+                    return Special(Kind.Inf, x.Kind == Kind.Inf ? x.Neg : yNeg);
                 }
                 if (x.Kind == Kind.Zero && y.Kind == Kind.Zero)
-                    return Zero(f, x.Neg == yNeg ? x.Neg : rm == 1);
-                if (x.Kind == Kind.Zero) return RoundPack(yNeg, y.Exp, y.Sig, false, f, mx, ref flags);
-                if (y.Kind == Kind.Zero) return RoundPack(x.Neg, x.Exp, x.Sig, false, f, mx, ref flags);
+                    return Special(Kind.Zero, x.Neg == yNeg ? x.Neg : rm == 1);
+                if (x.Kind == Kind.Zero) return Rounded(yNeg, y.Exp, y.Sig, false, f, mx, ref flags);
+                if (y.Kind == Kind.Zero) return Rounded(x.Neg, x.Exp, x.Sig, false, f, mx, ref flags);
                 return AddFinite(x.Neg, x.Exp, x.Sig, yNeg, y.Exp, y.Sig, f, mx, ref flags);
             }
             case OpMul:
@@ -171,39 +239,45 @@ internal static class SoftFloat
                 bool neg = x.Neg ^ y.Neg;
                 if (x.Kind == Kind.Inf || y.Kind == Kind.Inf)
                 {
-                    if (x.Kind == Kind.Zero || y.Kind == Kind.Zero) { flags |= Cpu.MxIE; return f.DefaultNaN; }
-                    return Infinity(f, neg);
+                    if (x.Kind == Kind.Zero || y.Kind == Kind.Zero) { flags |= Cpu.MxIE; return Special(Kind.QNaN, true); }
+                    return Special(Kind.Inf, neg);
                 }
-                if (x.Kind == Kind.Zero || y.Kind == Kind.Zero) return Zero(f, neg);
-                return RoundPack(neg, x.Exp + y.Exp, (UInt128)x.Sig * y.Sig, false, f, mx, ref flags);
+                if (x.Kind == Kind.Zero || y.Kind == Kind.Zero) return Special(Kind.Zero, neg);
+                return Rounded(neg, x.Exp + y.Exp, (UInt128)x.Sig * y.Sig, false, f, mx, ref flags);
             }
             default:
             {
                 bool neg = x.Neg ^ y.Neg;
                 if (x.Kind == Kind.Inf)
                 {
-                    if (y.Kind == Kind.Inf) { flags |= Cpu.MxIE; return f.DefaultNaN; }
-                    return Infinity(f, neg);
+                    if (y.Kind == Kind.Inf) { flags |= Cpu.MxIE; return Special(Kind.QNaN, true); }
+                    return Special(Kind.Inf, neg);
                 }
-                if (y.Kind == Kind.Inf) return Zero(f, neg);
+                if (y.Kind == Kind.Inf) return Special(Kind.Zero, neg);
                 if (y.Kind == Kind.Zero)
                 {
-                    if (x.Kind == Kind.Zero) { flags |= Cpu.MxIE; return f.DefaultNaN; }
+                    if (x.Kind == Kind.Zero) { flags |= Cpu.MxIE; return Special(Kind.QNaN, true); }
                     flags |= Cpu.MxZE;
-                    return Infinity(f, neg);
+                    return Special(Kind.Inf, neg);
                 }
-                if (x.Kind == Kind.Zero) return Zero(f, neg);
-                UInt128 n = (UInt128)x.Sig << 64;
-                UInt128 quo = n / y.Sig;
-                bool sticky = n % y.Sig != 0;
-                return RoundPack(neg, x.Exp - 64 - y.Exp, quo, sticky, f, mx, ref flags);
+                if (x.Kind == Kind.Zero) return Special(Kind.Zero, neg);
+                // Both significands normalized to bit 63 (denormals too), the dividend shifted so that the
+                // first 64-bit quotient digit fits; a second digit gives 126+ bits, the remainder the sticky bit.
+                int sx = 64 - BitLength(x.Sig), sy = 64 - BitLength(y.Sig);
+                ulong xs = x.Sig << sx, ys = y.Sig << sy;
+                int sh = xs >= ys ? 63 : 64;
+                UInt128 n = (UInt128)xs << sh;
+                UInt128 q1 = n / ys, n2 = (n % ys) << 64;
+                UInt128 quo = (q1 << 64) | (n2 / ys);
+                bool sticky = n2 % ys != 0;
+                return Rounded(neg, x.Exp - sx - (y.Exp - sy) - 64 - sh, quo, sticky, f, mx, ref flags);
             }
         }
     }
 
-    private static ulong AddFinite(bool an, int ae, ulong asig, bool bn, int be, ulong bsig, Fmt f, uint mx, ref uint flags)
+    private static Num AddFinite(bool an, int ae, ulong asig, bool bn, int be, ulong bsig, Fmt f, uint mx, ref uint flags)
     {
-        // Both significands with their leading bit at bit 125 (72+ guard bits below any result's
+        // Both significands with their leading bit at bit 125 (61+ guard bits below any result's
         // last bit); the smaller operand is shifted right with its lost bits jammed into bit 0,
         // which keeps the one rounding exact.
         int sa = 126 - BitLength(asig), sb = 126 - BitLength(bsig);
@@ -216,10 +290,10 @@ internal static class SoftFloat
             if (dshift >= 127) B = B != 0 ? UInt128.One : UInt128.Zero;
             else { bool lost = (B & (((UInt128)1 << dshift) - 1)) != 0; B >>= dshift; if (lost) B |= 1; }
         }
-        if (an == bn) return RoundPack(an, ea, A + B, false, f, mx, ref flags);
+        if (an == bn) return Rounded(an, ea, A + B, false, f, mx, ref flags);
         UInt128 diff = A - B;
-        if (diff == 0) return Zero(f, Rounding(mx) == 1);
-        return RoundPack(an, ea, diff, false, f, mx, ref flags);
+        if (diff == 0) return Special(Kind.Zero, Rounding(mx) == 1);
+        return Rounded(an, ea, diff, false, f, mx, ref flags);
     }
 
     private static int BitLength(ulong v) => 64 - System.Numerics.BitOperations.LeadingZeroCount(v);
@@ -232,6 +306,13 @@ internal static class SoftFloat
         if (x.Neg) { flags |= Cpu.MxIE; return f.DefaultNaN; } // no DE for a negative denormal (host CPU)
         if (x.Kind == Kind.Inf) return b;
         if (x.Denormal) flags |= Cpu.MxDE;
+        return Pack(SqrtFinite(x, f, mx, ref flags), f);
+    }
+
+    /// <summary>The square root of a positive finite operand, rounded once.</summary>
+    private static Num SqrtFinite(in Num x, Fmt f, uint mx, ref uint flags)
+    {
+        if (f.Precision > 60) return SqrtWide(x, f, mx, ref flags);
         UInt128 s = x.Sig;
         int e = x.Exp;
         int shift = 120 - BitLength(x.Sig);
@@ -239,7 +320,31 @@ internal static class SoftFloat
         s <<= shift;
         e -= shift;
         UInt128 r = ISqrt(s);
-        return RoundPack(false, e / 2, r, r * r != s, f, mx, ref flags);
+        return Rounded(false, e / 2, r, r * r != s, f, mx, ref flags);
+    }
+
+    /// <summary>The binary80 square root: 66+ root bits need a radicand wider than 128 bits.</summary>
+    private static Num SqrtWide(in Num x, Fmt f, uint mx, ref uint flags)
+    {
+        int shift = 160 - BitLength(x.Sig);
+        if (((x.Exp - shift) & 1) != 0) shift++;
+        var s = new System.Numerics.BigInteger(x.Sig) << shift;
+        var r = BigSqrt(s);
+        return Rounded(false, (x.Exp - shift) / 2, (UInt128)r, r * r != s, f, mx, ref flags);
+    }
+
+    private static System.Numerics.BigInteger BigSqrt(System.Numerics.BigInteger s)
+    {
+        if (s.IsZero) return s;
+        var r = System.Numerics.BigInteger.One << (int)((s.GetBitLength() + 1) / 2);
+        while (true)
+        {
+            var n = (r + s / r) >> 1;
+            if (n >= r) break;
+            r = n;
+        }
+        while (r * r > s) r--;
+        return r;
     }
 
     private static UInt128 ISqrt(UInt128 s)

@@ -28,7 +28,8 @@ public sealed record AcpiPlatform
 /// configuration: RSDP (revision 2, both checksums), XSDT and RSDT, FADT (revision 6,
 /// hardware-reduced ACPI: no SMI command port, no PM blocks, no FACS; physical APIC destination
 /// mode forced; IA-PC boot flags: legacy devices present, no 8042, no VGA; the RTC's century
-/// register), a DSDT whose AML defines the \_SB scope only, and the MADT (a Processor Local APIC
+/// register), a DSDT whose AML describes COM1 (hardware-reduced ACPI has no legacy ISA IRQs: an OS
+/// finds a device's interrupt in its _CRS), and the MADT (a Processor Local APIC
 /// structure per vCPU, Processor Local x2APIC for APIC IDs from 255 on, the I/O APIC, the ISA
 /// override IRQ 0 -> GSI 2, LINT1 as NMI, and the optional multiprocessor-wakeup mailbox).
 /// </summary>
@@ -154,8 +155,49 @@ public sealed class AcpiTables
         return Sdt("FACP", 6, f);
     }
 
-    /// <summary>The DSDT: AML <c>Scope (\_SB) { }</c> (ScopeOp, PkgLength 6, RootChar, NameSeg).</summary>
-    private static byte[] Dsdt() => Sdt("DSDT", 2, [0x10, 0x06, (byte)'\\', (byte)'_', (byte)'S', (byte)'B', (byte)'_']);
+    /// <summary>
+    /// The DSDT's AML (ACPI 6.4 chapter 20):
+    /// <code>
+    /// Scope (\_SB) {
+    ///   Device (COM1) {
+    ///     Name (_HID, EisaId ("PNP0501"))   // a 16550A-compatible UART
+    ///     Name (_UID, One)
+    ///     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 1, 8)  IRQNoFlags () {4} })
+    ///   }
+    /// }
+    /// </code>
+    /// In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQs: the UART's interrupt
+    /// is usable only as the GSI its _CRS names (ISA IRQ 4 is GSI 4, no override).
+    /// </summary>
+    private static byte[] Dsdt()
+    {
+        byte[] crs =
+        [
+            0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, // IO: decode16, min = max = 0x3f8, alignment 1, length 8
+            0x22, 0x10, 0x00,                               // IRQNoFlags: IRQ 4 (edge, active high)
+            0x79, 0x00,                                     // End tag (checksum 0: not computed)
+        ];
+        var device = new List<byte>();
+        device.AddRange("COM1"u8.ToArray());
+        device.AddRange([0x08, .. "_HID"u8.ToArray(), 0x0c, 0x41, 0xd0, 0x05, 0x01]); // Name, DWordConst EisaId("PNP0501")
+        device.AddRange([0x08, .. "_UID"u8.ToArray(), 0x01]);                          // Name, One
+        var buffer = new List<byte> { 0x0a, (byte)crs.Length };                        // BufferSize: ByteConst
+        buffer.AddRange(crs);
+        device.AddRange([0x08, .. "_CRS"u8.ToArray(), 0x11, .. PkgLength(buffer.Count), .. buffer]); // Name, BufferOp
+        var scope = new List<byte> { (byte)'\\', (byte)'_', (byte)'S', (byte)'B', (byte)'_' };
+        scope.AddRange([0x5b, 0x82, .. PkgLength(device.Count), .. device]);           // DeviceOp
+        return Sdt("DSDT", 2, [0x10, .. PkgLength(scope.Count), .. scope]);             // ScopeOp
+    }
+
+    /// <summary>An AML PkgLength for <paramref name="content"/> bytes after it (ACPI 20.2.4: one byte below 64, else 2 to 4).</summary>
+    private static byte[] PkgLength(int content)
+    {
+        if (content + 1 < 0x40) return [(byte)(content + 1)];
+        int total = content + 2;
+        if (total < 0x1000) return [(byte)(0x40 | (total & 0xf)), (byte)(total >> 4)];
+        total = content + 3;
+        return [(byte)(0x80 | (total & 0xf)), (byte)(total >> 4), (byte)(total >> 12)];
+    }
 
     private static byte[] Madt(AcpiPlatform p)
     {

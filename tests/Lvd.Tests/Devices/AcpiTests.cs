@@ -158,7 +158,15 @@ public sealed class AcpiTests
                     Assert.Contains("Interrupt Source Override", dsl);
                 }
                 if (sig == "FACP") Assert.Contains("Hardware Reduced (V5) : 1", dsl);
-                if (sig == "DSDT") Assert.True(dsl.Contains("Scope (\\_SB)"), dsl);
+                if (sig == "DSDT")
+                {
+                    Assert.True(dsl.Contains("Scope (\\_SB)"), dsl);
+                    // COM1 as an OS finds it in hardware-reduced ACPI: its I/O ports and its interrupt.
+                    Assert.Contains("Device (COM1)", dsl);
+                    Assert.Contains("Name (_HID, EisaId (\"PNP0501\")", dsl);
+                    Assert.Matches(@"IO \(Decode16,\s*0x03F8,\s*// Range Minimum\s*0x03F8,\s*// Range Maximum\s*0x01,\s*// Alignment\s*0x08,", dsl);
+                    Assert.Matches(@"IRQNoFlags \(\)\s*\{4\}", dsl);
+                }
             }
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -12,8 +12,8 @@ public sealed partial class Cpu
     public static class Msr
     {
         public const uint Tsc = 0x10, ApicBase = 0x1b, SysenterCs = 0x174, SysenterEsp = 0x175, SysenterEip = 0x176,
-            MiscEnable = 0x1a0, Pat = 0x277, Efer = 0xc0000080, Star = 0xc0000081, Lstar = 0xc0000082, Cstar = 0xc0000083,
-            Fmask = 0xc0000084, FsBase = 0xc0000100, GsBase = 0xc0000101, KernelGsBase = 0xc0000102, TscAux = 0xc0000103;
+            BiosSignId = 0x8b, MiscEnable = 0x1a0, Pat = 0x277, Efer = 0xc0000080, Star = 0xc0000081, Lstar = 0xc0000082,
+            Cstar = 0xc0000083, Fmask = 0xc0000084, FsBase = 0xc0000100, GsBase = 0xc0000101, KernelGsBase = 0xc0000102, TscAux = 0xc0000103;
     }
 
     /// <summary>The Iced code of the last unimplemented instruction that raised #UD (for reports), or -1.</summary>
@@ -359,6 +359,7 @@ public sealed partial class Cpu
             case Msr.SysenterEsp: return SysenterEsp;
             case Msr.SysenterEip: return SysenterEip;
             case Msr.MiscEnable: return MiscEnable;
+            case Msr.BiosSignId: return 0; // bits 63:32: the loaded microcode update's revision; none is
         }
         if (Platform.TryReadMsr(this, msr, out ulong v)) return v;
         throw GuestFault.Gp();
@@ -389,6 +390,7 @@ public sealed partial class Cpu
             case Msr.SysenterEsp: SysenterEsp = v; return;
             case Msr.SysenterEip: SysenterEip = v; return;
             case Msr.MiscEnable: MiscEnable = v; return;
+            case Msr.BiosSignId: return; // SDM 10.11.7.1: software writes 0, then CPUID, then reads the revision
         }
         if (Platform.TryWriteMsr(this, msr, v)) return;
         throw GuestFault.Gp();
@@ -396,32 +398,49 @@ public sealed partial class Cpu
 
     /// <summary>
     /// CPUID as this machine reports it: a Haswell-like Intel CPU with exactly the features the
-    /// emulator implements (SSE, SSE2, FXSAVE; no x87 arithmetic, MMX, XSAVE or SSE3+; VMX is not exposed to the guest).
+    /// emulator implements (x87, SSE, SSE2, FXSAVE; no MMX, XSAVE or SSE3+; VMX is not exposed to the guest),
+    /// and the clock it runs at (leaves 0x15, 0x16; the invariant TSC of 0x80000007).
     /// </summary>
     public (uint a, uint b, uint c, uint d) CpuidLeaf(uint leaf, uint sub)
     {
         switch (leaf)
         {
-            case 0: return (0xd, 0x756e6547, 0x6c65746e, 0x49656e69); // "GenuineIntel"
+            case 0: return (0x16, 0x756e6547, 0x6c65746e, 0x49656e69); // "GenuineIntel"
             case 1:
             {
                 uint ecx = (1u << 13) | (1u << 21) | (1u << 23); // CX16, x2APIC, POPCNT
-                uint edx = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16)
-                    | (1u << 24) | (1u << 25) | (1u << 26);
-                // TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT, FXSR, SSE, SSE2. Not FPU (bit 0): the x87
-                // arithmetic instructions are #UD (only its control instructions and FXSAVE state exist).
+                uint edx = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15)
+                    | (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26);
+                // FPU, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT, FXSR, SSE, SSE2.
                 return (0x000306f2, ((uint)Id << 24) | (64u << 16) | (8u << 8), ecx, edx);
             }
+            case 2: return (1, 0, 0, 0); // AL = 1 (one CPUID 2 needed), only null descriptors: no caches or TLBs described
             case 7:
                 if (sub != 0) return (0, 0, 0, 0);
                 return (0, (1u << 0) | (1u << 3), 0, 0); // FSGSBASE, BMI1
+            case 0x15:
+            {
+                // TSC / core crystal clock (SDM CPUID leaf 15H): the crystal is the clock the local
+                // APIC timer counts (modeled cycles), and the TSC runs at it (ratio 1/1), so the
+                // kernel knows both without calibrating against another timer. A clock rate that
+                // does not fit in ECX is not enumerated.
+                long hz = Costs.ClockHz;
+                return hz is > 0 and <= uint.MaxValue ? (1u, 1u, (uint)hz, 0u) : (0u, 0u, 0u, 0u);
+            }
+            case 0x16:
+            {
+                // Processor frequency (leaf 16H): base and maximum in MHz; no bus frequency is enumerated.
+                uint mhz = (uint)Math.Min(Costs.ClockHz / 1_000_000, 0xffff);
+                return (mhz, mhz, 0, 0);
+            }
             case 0x80000000: return (0x80000008, 0, 0, 0);
             case 0x80000001:
                 return (0, 0, (1u << 0) | (1u << 5), (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29));
                 // ECX: LAHF-SAHF, ABM (LZCNT); EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM
-            case 0x80000002: return (0x3a44564c, 0x6d652023, 0x74616c75, 0x43206465); // "LVD# emulated C"
-            case 0x80000003: return (0x20205550, 0x20202020, 0x20202020, 0x20202020); // "PU"
+            case 0x80000002: return (0x2344564c, 0x756d6520, 0x6574616c, 0x50432064); // "LVD# emulated CP"
+            case 0x80000003: return (0x20202055, 0x20202020, 0x20202020, 0x20202020); // "U"
             case 0x80000004: return (0x20202020, 0x20202020, 0x20202020, 0x00202020);
+            case 0x80000007: return (0, 0, 0, 1u << 8); // invariant TSC: modeled cycles at one rate in every state
             case 0x80000008: return (0x3000u | MaxPhysAddrBits, 0, 0, 0); // 48-bit linear, 46-bit physical
             default: return (0, 0, 0, 0);
         }

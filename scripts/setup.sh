@@ -4,6 +4,7 @@
 #   qemu-user               the qemu-x86_64 column of `lvd bench mips`
 #   gdb                     the tests of the gdb stub (`lvd exec/boot --gdb`, docs/DEBUGGING.md)
 #   acpica-tools            iasl, which disassembles the firmware's ACPI tables in the tests (docs/PLATFORM.md)
+#   llvm                    llvm-mca, the reference of the block model (`lvd bench timing`, docs/COST-MODEL.md)
 set -euo pipefail
 need=()
 command -v csmith >/dev/null 2>&1 || need+=(csmith)
@@ -12,6 +13,7 @@ command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 command -v iasl >/dev/null 2>&1 || need+=(acpica-tools)
+command -v llvm-mca >/dev/null 2>&1 || need+=(llvm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""

@@ -23,8 +23,9 @@ public static partial class Program
     /// <summary>Each command (path of names) and its settings type: for hints and suggestions.</summary>
     private static readonly (string[] Path, Type? Settings)[] Commands =
     [
-        (["bench", "micro"], typeof(CostSettings)),
+        (["bench", "micro"], typeof(BenchMicroCommand.Settings)),
         (["bench", "mips"], typeof(BenchMipsCommand.Settings)),
+        (["bench", "timing"], typeof(BenchTimingCommand.Settings)),
         (["bench"], typeof(BenchLvdCommand.Settings)),
         (["demo"], typeof(DemoCommand.Settings)),
         (["exec"], typeof(ExecCommand.Settings)),
@@ -126,6 +127,9 @@ public static partial class Program
                     .WithDescription("VMFUNC, SYSCALL, native vs virtualized WRMSR/OUT/CR3 in modeled cycles, beside the paper's Tables 1 and 2.");
                 bench.AddCommand<BenchMipsCommand>("mips")
                     .WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
+                bench.AddCommand<BenchTimingCommand>("timing")
+                    .WithDescription("The block model (--costs haswell) against llvm-mca on loop kernels, and the paper's figures under each " +
+                        "cost profile.");
             });
         });
         return app;

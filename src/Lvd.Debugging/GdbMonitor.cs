@@ -24,10 +24,13 @@ public sealed class GdbMonitor
     /// <summary>Domain names by EPTP, as seen in their info pages (a domain's EPTs differ per vCPU).</summary>
     private readonly Dictionary<ulong, string> _names = [];
 
-    public GdbMonitor(Machine.Machine machine, IReadOnlyList<DebugImage> images)
+    private readonly SnapshotStore? _snapshots;
+
+    public GdbMonitor(Machine.Machine machine, IReadOnlyList<DebugImage> images, SnapshotStore? snapshots = null)
     {
         _machine = machine;
         _images = images;
+        _snapshots = snapshots;
         LibraryListXml = BuildLibraries();
     }
 
@@ -85,6 +88,7 @@ public sealed class GdbMonitor
             "exits" => Exits(),
             "cycles" => Cycles(),
             "domains" => Domains(),
+            "snapshots" => Snapshots(),
             "help" => Help,
             var w => $"unknown monitor command '{w}'\n{Help}",
         };
@@ -94,7 +98,19 @@ public sealed class GdbMonitor
         "monitor ept      which EPT (kernel or which domain) each vCPU runs in, and its EPTP index\n" +
         "monitor exits    VM exits by SDM reason, per vCPU and in all\n" +
         "monitor cycles   modeled cycles and retired instructions per vCPU\n" +
-        "monitor domains  the domain images and each vCPU's domain EPTs\n";
+        "monitor domains  the domain images and each vCPU's domain EPTs\n" +
+        "monitor snapshots  where reverse execution replays from: the snapshots kept, their interval\n";
+
+    private string Snapshots()
+    {
+        if (_snapshots is not { } s || s.Interval == 0) return "no snapshots (--gdb-snapshots 0): reverse execution replays from power-on\n";
+        if (s.Disabled != null) return $"snapshots are off ({s.Disabled}): reverse execution replays from power-on\n";
+        var sb = new StringBuilder($"{s.Snapshots.Count} snapshots, one every {s.Interval:N0} modeled cycles\n");
+        foreach (var snap in s.Snapshots)
+            sb.Append($"  cycle {snap.Time:N0}: instructions {string.Join(", ", snap.Instructions.Select((n, i) => $"vcpu{i} {n:N0}"))}, "
+                + $"{snap.Pages:N0} RAM pages\n");
+        return sb.ToString();
+    }
 
     private string Ept()
     {

@@ -41,8 +41,16 @@ public sealed class GdbStub : IDisposable
     /// <summary>What a reverse request replays the run from power-on for: one position, the scan for the last hit, or the start.</summary>
     private enum ReplayKind { ToPosition, ScanForHit, ToStart }
 
+    /// <summary>
+    /// A reverse request's replay. <see cref="Start"/>: the snapshot it starts from (null: power-on), chosen when the
+    /// replay begins, or for a scan after <see cref="FailedScans"/> scans without a hit, chosen by that failure.
+    /// </summary>
     private sealed record Replay(ReplayKind Kind, RunPosition Target, DebugStop Report, ulong[] Breakpoints,
-        (ulong Address, int Length, WatchKind Kind)[] Watchpoints);
+        (ulong Address, int Length, WatchKind Kind)[] Watchpoints)
+    {
+        public MachineSnapshot? Start { get; init; }
+        public int FailedScans { get; init; }
+    }
 
     private Replay? _replay;
     /// <summary>gdb wrote registers or memory: a replay would not reach the state gdb saw.</summary>
@@ -53,11 +61,18 @@ public sealed class GdbStub : IDisposable
 
     public int Port { get; }
 
+    private readonly SnapshotStore _snapshots;
+    private readonly ReplayOutput? _output;
+
     /// <summary>Listens on 127.0.0.1:<paramref name="port"/> (0: any free port).</summary>
-    public GdbStub(Machine.Machine machine, int port, IReadOnlyList<DebugImage> images)
+    /// <param name="snapshots">Where replays start (null: always power-on).</param>
+    /// <param name="output">The guest's output across replays, told where a replay from a snapshot resumes it.</param>
+    public GdbStub(Machine.Machine machine, int port, IReadOnlyList<DebugImage> images, SnapshotStore? snapshots = null, ReplayOutput? output = null)
     {
         _machine = machine;
         _images = images;
+        _snapshots = snapshots ?? new SnapshotStore(0);
+        _output = output;
         _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -71,7 +86,8 @@ public sealed class GdbStub : IDisposable
         _listener.Stop();
         _stream = _client.GetStream();
         _debug = _machine.AttachDebugger(OnStopped);
-        _monitor = new GdbMonitor(_machine, _images);
+        _monitor = new GdbMonitor(_machine, _images, _snapshots);
+        _snapshots.Attach(_machine);
         var reader = new Thread(ReadLoop) { IsBackground = true, Name = "gdb reader" };
         reader.Start();
         Serve();
@@ -113,15 +129,41 @@ public sealed class GdbStub : IDisposable
     }
 
     /// <summary>
-    /// The setup of a replay (<see cref="ReplayPending"/>): the stub serves the new machine with the
-    /// same breakpoints and watchpoints, and stops it where the reverse request goes.
+    /// The setup of a replay (<see cref="ReplayPending"/>): the stub serves the new machine, restored to the latest
+    /// snapshot before where the reverse request goes (none: from power-on), with the same breakpoints and
+    /// watchpoints, and stops it there.
     /// </summary>
     public void Rebind(Machine.Machine machine)
     {
         var r = _replay ?? throw new InvalidOperationException("no replay was asked for");
         _machine = machine;
         _debug = machine.AttachDebugger(OnStopped);
-        _monitor = new GdbMonitor(machine, _images);
+        _monitor = new GdbMonitor(machine, _images, _snapshots);
+        if (r.Kind != ReplayKind.ToStart)
+        {
+            var start = r.FailedScans > 0 ? r.Start : _snapshots.Before(r.Target);
+            _replay = r = r with { Start = start };
+            Console.Error.WriteLine(start == null ? "lvd: reverse execution: replaying from power-on"
+                : $"lvd: reverse execution: replaying from the snapshot at cycle {start.Time:N0}");
+            if (start != null)
+            {
+                try
+                {
+                    start.RestoreInto(machine);
+                    _output?.ResumeAt(machine.Serial.BytesWritten);
+                }
+                catch (SnapshotException e)
+                {
+                    // The machine is half restored: end this run, and replay from power-on from now on.
+                    _snapshots.Disable(e.Message);
+                    Console.Error.WriteLine($"lvd: snapshots are off, reverse execution replays from power-on: {e.Message}");
+                    _replay = r with { Start = null, FailedScans = 0 };
+                    machine.StopFromDebugger("lvd: the run is replayed from power-on (gdb reverse execution)");
+                    return;
+                }
+            }
+        }
+        _snapshots.Attach(machine);
         foreach (ulong b in r.Breakpoints) _debug.AddBreakpoint(b);
         foreach (var (address, length, kind) in r.Watchpoints) _debug.AddWatchpoint(address, length, kind);
         switch (r.Kind)
@@ -179,10 +221,12 @@ public sealed class GdbStub : IDisposable
             if (r.Kind == ReplayKind.ScanForHit)
             {
                 // Here again: the last hit before here is where reverse-continue goes (none: the start).
+                // None after a snapshot: scan again from an earlier one.
                 var hits = _debug!.RecordHits();
-                _replay = hits.Count == 0
-                    ? r with { Kind = ReplayKind.ToStart }
-                    : r with { Kind = ReplayKind.ToPosition, Target = hits[^1].Position, Report = hits[^1].Stop };
+                _replay = hits.Count > 0
+                    ? r with { Kind = ReplayKind.ToPosition, Target = hits[^1].Position, Report = hits[^1].Stop, Start = null, FailedScans = 0 }
+                    : r.Start == null ? r with { Kind = ReplayKind.ToStart }
+                    : r with { FailedScans = r.FailedScans + 1, Start = _snapshots.Earlier(r.Start, r.FailedScans + 1) };
                 _debug.Clear();
                 _machine.StopFromDebugger("lvd: the run is replayed from power-on (gdb reverse execution)");
                 return;

@@ -2,8 +2,8 @@ namespace Lvd.Debugging;
 
 /// <summary>
 /// The guest's serial output across the replays of reverse execution: each replay writes the
-/// run's output again from power-on, and only the bytes past what the user has already seen
-/// reach the inner stream, so the output is shown once.
+/// run's output again from power-on (or from the snapshot it starts at), and only the bytes past what the
+/// user has already seen reach the inner stream, so the output is shown once.
 /// </summary>
 public sealed class ReplayOutput(Stream inner) : Stream
 {
@@ -14,6 +14,9 @@ public sealed class ReplayOutput(Stream inner) : Stream
 
     /// <summary>A new run starts writing from power-on.</summary>
     public void Rewind() => _position = 0;
+
+    /// <summary>The run was restored from a snapshot that had written <paramref name="bytes"/> bytes: it goes on from there.</summary>
+    public void ResumeAt(long bytes) => _position = bytes;
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 

@@ -86,7 +86,14 @@ public static class ProgramReport
                 ["vm_exits"] = r.TotalExits,
                 ["vmfuncs"] = vmfuncs,
                 ["exits_by_reason"] = r.ExitsByReason(),
+                ["cost_profile"] = machine.Costs.Profile,
             };
+            if (cpu.Caches is { } caches && cpu.Branches is { } branches)
+                stats["detailed_timing"] = new Dictionary<string, object?>
+                {
+                    ["l1_hits"] = caches.L1Hits, ["l1_misses"] = caches.L1Misses, ["l2_misses"] = caches.L2Misses,
+                    ["llc_misses"] = caches.LlcMisses, ["branches"] = branches.Branches, ["mispredicts"] = branches.Mispredicts,
+                };
             return JsonSerializer.Serialize(stats, new JsonSerializerOptions { WriteIndented = true });
         }
     }

@@ -60,12 +60,7 @@ public static class Results
     }
 
     /// <summary>SHA-256 (hex) of the cost file a model was loaded from; the built-in one is hashed as embedded.</summary>
-    public static string CostFileSha256(CostModel costs)
-    {
-        if (File.Exists(costs.SourcePath)) return Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(costs.SourcePath)));
-        using var s = typeof(CostModel).Assembly.GetManifestResourceStream("Lvd.Machine.costs.json");
-        return s == null ? "unknown" : Convert.ToHexStringLower(SHA256.HashData(s));
-    }
+    public static string CostFileSha256(CostModel costs) => costs.Sha256;
 
     /// <summary>The header of a results file.</summary>
     public static JsonObject Header(string command, CostModel costs, string repoRoot, IEnumerable<string>? commandLine = null) => new()
@@ -81,6 +76,7 @@ public static class Results
         ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
         ["cost_file"] = costs.SourcePath,
         ["cost_file_sha256"] = CostFileSha256(costs),
+        ["cost_profile"] = costs.Profile,
         ["clock_hz"] = costs.ClockHz,
     };
 

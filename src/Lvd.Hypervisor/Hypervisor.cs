@@ -2,6 +2,9 @@ using Lvd.Machine;
 using Lvd.Machine.Execution;
 using Lvd.Machine.Vmx;
 
+// The hypervisor's objects are part of what a machine snapshot saves (docs/DEBUGGING.md, Snapshots).
+[assembly: Lvd.Machine.Diagnostics.MachineStateAssembly]
+
 namespace Lvd.Hypervisor;
 
 /// <summary>

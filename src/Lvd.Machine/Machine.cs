@@ -33,6 +33,8 @@ public record MachineConfig
     public int ProfileStackDepth { get; init; }
     /// <summary>The devices beyond the CPUs and RAM (docs/PLATFORM.md).</summary>
     public MachinePlatform Platform { get; init; } = MachinePlatform.Lvd;
+    /// <summary>`--timing detailed`: data caches and branch predictors add their cycles (docs/COST-MODEL.md, Detailed timing).</summary>
+    public bool DetailedTiming { get; init; }
     /// <summary>COM1 transmits at its programmed baud rate in modeled time (otherwise a byte leaves at once).</summary>
     public bool SerialPacing { get; init; }
     /// <summary>The CMOS RTC's date at modeled time zero (<see cref="MachinePlatform.Pc"/>).</summary>
@@ -87,6 +89,7 @@ public sealed class Machine : IPlatform, IInterruptSink
     /// </summary>
     public const long SpinSlack = 200;
 
+    [field: Diagnostics.NotMachineState]
     public MachineConfig Config { get; }
     public PhysicalMemory Memory { get; }
     public CostModel Costs { get; }
@@ -153,6 +156,36 @@ public sealed class Machine : IPlatform, IInterruptSink
         return Debugger;
     }
 
+    /// <summary>Checkpoints (<see cref="SetCheckpoints"/>): the interval in modeled cycles, the next one, the callback.</summary>
+    [Diagnostics.NotMachineState] private long _checkpointInterval;
+    [Diagnostics.NotMachineState] private long _nextCheckpoint = long.MaxValue;
+    [Diagnostics.NotMachineState] private Action<Machine>? _checkpoint;
+
+    /// <summary>
+    /// Calls <paramref name="at"/> on the machine's thread each time the latest vCPU clock has passed another
+    /// <paramref name="interval"/> modeled cycles, at the top of the run loop: every vCPU between two blocks, no
+    /// device event due, the point from which a <see cref="Diagnostics.MachineSnapshot"/> taken there resumes exactly.
+    /// Null stops it. Costs nothing to the modeled run.
+    /// </summary>
+    public void SetCheckpoints(long interval, Action<Machine>? at)
+    {
+        if (at != null && interval <= 0) throw new ArgumentOutOfRangeException(nameof(interval), "the checkpoint interval must be positive");
+        _checkpoint = at;
+        _checkpointInterval = interval;
+        _nextCheckpoint = at == null ? long.MaxValue : (LatestClock / interval + 1) * interval;
+    }
+
+    /// <summary>The latest vCPU clock: the machine's progress in modeled time.</summary>
+    public long LatestClock
+    {
+        get
+        {
+            long t = 0;
+            foreach (var c in Cpus) t = Math.Max(t, c.Cycles);
+            return t;
+        }
+    }
+
     /// <summary>A debugger ended the run (kill): the run stops with this report.</summary>
     public void StopFromDebugger(string report)
     {
@@ -200,6 +233,11 @@ public sealed class Machine : IPlatform, IInterruptSink
         for (int i = 0; i < Cpus.Length; i++)
         {
             Cpus[i] = new Cpu(i, Memory, Costs, this);
+        if (config.DetailedTiming)
+        {
+            var llc = DataCaches.NewSharedLlc();
+            foreach (var c in Cpus) c.EnableDetailedTiming(new DataCaches(llc, Costs), new BranchPredictor(Costs));
+        }
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
         }
@@ -270,6 +308,12 @@ public sealed class Machine : IPlatform, IInterruptSink
                 var shut = Array.Find(Cpus, c => c.State == CpuState.Shutdown);
                 if (shut != null) { outcome = RunOutcome.Crashed; crash = CrashReport.Describe(this, shut); break; }
                 if (TotalInstructions >= maxInstructions) { outcome = RunOutcome.InstructionLimit; break; }
+                if (_checkpoint != null && LatestClock >= _nextCheckpoint)
+                {
+                    _nextCheckpoint = (LatestClock / _checkpointInterval + 1) * _checkpointInterval;
+                    _checkpoint(this);
+                    continue;
+                }
                 Cpu? next = null;
                 long secondCycles = long.MaxValue;
                 foreach (var c in Cpus)

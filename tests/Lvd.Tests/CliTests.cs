@@ -247,7 +247,8 @@ public sealed class CliTests
     {
         var (status, stdout, _) = Lvd("bench", "--help");
         Assert.Equal(0, status);
-        foreach (var o in new[] { "--out <DIR>", "--cpus <N>", "--duration <CYCLES>", "--jobs <N>", "--costs <FILE>" }) Assert.Contains(o, stdout);
+        foreach (var o in new[] { "--out <DIR>", "--cpus <N>", "--duration <CYCLES>", "--jobs <N>", "--costs <FILE|PROFILE>" })
+            Assert.Contains(o, stdout);
         Assert.Contains("micro", stdout);
         Assert.Contains("mips", stdout);
     }

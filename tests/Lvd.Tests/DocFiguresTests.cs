@@ -35,7 +35,7 @@ public sealed class DocFiguresTests
         var runs = new ConcurrentDictionary<string, LvdEvaluation.JobResult>();
         Parallel.ForEach(LvdEvaluation.Plan(o).Where(j => cheap.Contains(j.Key)), new ParallelOptions { MaxDegreeOfParallelism = 2 },
             job => runs[job.Key] = LvdEvaluation.RunJob(job, o, images));
-        var now = DocFigures.Collect(runs, MicroBenchmark.Run(Guest.Cc, CostModel.Default));
+        var now = DocFigures.Collect(runs, MicroBenchmark.Run(Guest.Cc, o.Costs));
         Assert.True(now.Count == DocFigures.MicroKeys.Length + 1 + 2 + 5 + 2, string.Join(", ", now.Keys));
         var shown = DocFigures.Read(Readme);
         foreach (var (key, value) in now)

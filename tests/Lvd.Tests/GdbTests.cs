@@ -309,6 +309,53 @@ public sealed class GdbTests
         Assert.Equal(Stats(plainStats).GetProperty("cycles").GetInt64(), Stats(gdbStats).GetProperty("cycles").GetInt64());
     }
 
+    private const string LongProgram = """
+        #include <stdio.h>
+        volatile long counter;
+        __attribute__((noinline)) long step(long x) { return x * 3 + 1; }
+        __attribute__((noinline)) void mark(long i) { counter = i; }
+        int main(void)
+        {
+            long s = 0;
+            for (long i = 0; i < 3000000; i++) { s = step(s ^ i); if (i % 400000 == 0) mark(i); }
+            printf("s %ld\n", s);
+            return 0;
+        }
+        """;
+
+    /// <summary>
+    /// Reverse execution from snapshots (docs/DEBUGGING.md, Snapshots) is the same debugging session as from power-on:
+    /// gdb prints the same values and registers, the run ends the same; the replays start at snapshots.
+    /// </summary>
+    [Fact]
+    public void ReplaysFromSnapshotsGiveTheSameSessionAsReplaysFromPowerOn()
+    {
+        string elf = Guest.BuildSource("gdb_long", LongProgram, "-O1", "-g");
+        string[] session = ["break mark", "continue", "continue", "continue", "continue", "continue", "print i", "reverse-continue",
+            "print i", "stepi", "info registers rip rsp rax rdi eflags", "stepi", "info registers rip rsp rax rdi eflags", "reverse-stepi",
+            "info registers rip rsp rax rdi eflags", "reverse-continue", "print i", "print counter", "delete", "continue"];
+        var fromPowerOn = WithGdb(["exec", elf, "--gdb-snapshots", "0"], elf, [.. session]);
+        var fromSnapshots = WithGdb(["exec", elf, "--gdb-snapshots", "1000000"], elf, ["monitor snapshots", .. session, ]);
+        Assert.Contains("$1 = 1600000", fromPowerOn.Gdb);   // the fifth mark
+        Assert.Contains("$2 = 1200000", fromPowerOn.Gdb);   // reverse-continue: the fourth
+        Assert.Contains("$3 = 1200000", fromPowerOn.Gdb);   // after steps and a reverse-stepi inside it, back to its entry
+        Assert.Contains("$4 = 800000", fromPowerOn.Gdb);    // the counter the third mark left
+        Assert.Equal(15, RegisterLines(fromPowerOn.Gdb).Count);
+        Assert.Equal(RegisterLines(fromPowerOn.Gdb), RegisterLines(fromSnapshots.Gdb));
+        Assert.Equal(Regex.Matches(fromPowerOn.Gdb, @"^\$\d+ = .*$", RegexOptions.Multiline).Select(m => m.Value),
+            Regex.Matches(fromSnapshots.Gdb, @"^\$\d+ = .*$", RegexOptions.Multiline).Select(m => m.Value));
+        Assert.Equal(0, fromSnapshots.Status);
+        Assert.Equal(fromPowerOn.Stdout, fromSnapshots.Stdout);
+        Assert.Contains("0 snapshots, one every 1,000,000 modeled cycles", fromSnapshots.Gdb);
+        Assert.DoesNotContain("replaying from the snapshot", fromPowerOn.Stderr);
+        // Two replays per reverse-continue (find the last hit, go there), one for reverse-stepi.
+        Assert.Equal(5, Regex.Matches(fromPowerOn.Stderr, "replaying from power-on").Count);
+        // Every replay of this session can start at a snapshot: the marks lie millions of cycles into the run (a scan
+        // that finds no hit after its snapshot is repeated from an earlier one).
+        Assert.True(Regex.Matches(fromSnapshots.Stderr, @"replaying from the snapshot at cycle [\d,]+").Count >= 5, fromSnapshots.Stderr);
+        Assert.DoesNotContain("replaying from power-on", fromSnapshots.Stderr);
+    }
+
     [Fact]
     public void ReverseStepiRestoresAnIsolatedDriversRegistersOnFourVcpus()
     {
@@ -351,5 +398,11 @@ public sealed class GdbTests
         Assert.Equal(2, status);
         Assert.Equal("", stdout);
         Assert.Contains("--gdb 70000: a TCP port, 0 to 65535", stderr);
+        var lone = CliTests.Lvd("exec", ProgramElf(), "--gdb-snapshots", "1000");
+        Assert.Equal(2, lone.Status);
+        Assert.Contains("--gdb-snapshots needs --gdb", lone.Stderr);
+        var negative = CliTests.Lvd("boot", "--gdb", "0", "--gdb-snapshots", "-5");
+        Assert.Equal(2, negative.Status);
+        Assert.Contains("--gdb-snapshots must not be negative", negative.Stderr);
     }
 }

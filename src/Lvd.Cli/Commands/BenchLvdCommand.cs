@@ -8,7 +8,7 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
 {
-    public sealed class Settings : CostSettings
+    public sealed class Settings : BenchCostSettings
     {
         [CommandOption("--out <DIR>")]
         [Description("Write results.json and the plots (PNG and SVG) into this directory, created if missing (default: build/bench).")]
@@ -83,7 +83,7 @@ public sealed class BenchLvdCommand : Command<BenchLvdCommand.Settings>
         }
         var header = Lvd.Experiments.Results.Header("bench", o.Costs, Lvd.Toolchain.GuestCompiler.Locate().RepoRoot, Program.CommandLine);
         var files = LvdEvaluation.Write(outDir, results, o, tables, header);
-        AnsiConsole.MarkupLineInterpolated($"cost file: {o.Costs.SourcePath}");
+        AnsiConsole.MarkupLineInterpolated($"{o.Costs.Describe()}");
         foreach (var f in files) AnsiConsole.MarkupLineInterpolated($"wrote {f}");
         if (settings.UpdateDocs)
         {

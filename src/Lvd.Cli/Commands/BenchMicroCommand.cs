@@ -5,7 +5,7 @@ namespace Lvd.Cli.Commands;
 /// <summary>`lvd bench micro`: the paper's Tables 1 and 2 (primitives) measured by the guest.</summary>
 public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
 {
-    public sealed class Settings : CostSettings
+    public sealed class Settings : BenchCostSettings
     {
         [CommandOption("--json <FILE>")]
         [System.ComponentModel.Description("Write the measured cycles beside the paper's for scripts (docs/RESULTS.md).")]
@@ -41,7 +41,7 @@ public sealed class BenchMicroCommand : Command<BenchMicroCommand.Settings>
                 }).ToArray()),
                 ["vm_exits"] = result.Exits,
             });
-        AnsiConsole.MarkupLineInterpolated($"cost file: {costs.SourcePath}; VM exits in the run: {result.Exits:N0}");
+        AnsiConsole.MarkupLineInterpolated($"{costs.Describe()}; VM exits in the run: {result.Exits:N0}");
         AnsiConsole.MarkupLine("The LVD call/reply round trip through the trampolines (paper 396) is in `lvd bench` (Table 1).");
         return 0;
     }

@@ -152,6 +152,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         {
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
+            DetailedTiming = settings.DetailedTiming,
             CpuCount = settings.Cpus,
             KernelCommandLine = cmdline,
             BootModules = modules,
@@ -173,7 +174,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             ProfileOutput.DomainImages(traceSymbols, cc.RepoRoot, modules.Select(m => m.Name));
         }
         options = TraceSession.Attach(options, settings, a => traceSymbols?.NameWithOffset(a), out var trace);
-        options = GdbSession.Attach(options, settings.GdbPort, elf, domainImages, out var gdb);
+        options = GdbSession.Attach(options, settings.GdbPort, settings.GdbSnapshots, elf, domainImages, out var gdb);
         ProgramResult result;
         if (progress == null) result = gdb?.Run(() => ProgramRunner.Run(elf, options)) ?? ProgramRunner.Run(elf, options);
         else

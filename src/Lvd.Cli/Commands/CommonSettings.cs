@@ -35,11 +35,17 @@ public abstract class LvdSettings : CommandSettings
 /// <summary>The cost model option of every command that runs guests.</summary>
 public class CostSettings : LvdSettings
 {
-    [CommandOption("--costs <FILE>")]
-    [Description("Cost model file (default: config/costs.json, built in).")]
+    [CommandOption("--costs <FILE|PROFILE>")]
+    [Description("Cost model: a cost file, or a profile shipped with LVD#: cpi1 (config/costs.json: one cycle per ordinary instruction) " +
+        "or haswell (config/costs-haswell.json: the block model for ordinary instructions), or znver3 (the host profile). " +
+        "Default: haswell for lvd bench and bench " +
+        "micro, cpi1 elsewhere (docs/COST-MODEL.md).")]
     public string? Costs { get; init; }
 
-    public CostModel LoadCosts() => Load(Costs);
+    /// <summary>The profile without --costs: cpi1, but haswell for the paper's evaluation (`lvd bench`, `bench micro`).</summary>
+    protected virtual string DefaultProfile => "cpi1";
+
+    public CostModel LoadCosts() => Costs == null ? CostModel.Named(DefaultProfile) : Load(Costs);
 
     protected override void Check()
     {
@@ -48,12 +54,22 @@ public class CostSettings : LvdSettings
     }
 
     /// <summary>The cost model a --costs value names (for settings that cannot derive from this class).</summary>
-    public static CostModel Load(string? costs) => costs == null ? CostModel.Default : CostModel.Load(costs);
+    public static CostModel Load(string? costs) =>
+        costs == null ? CostModel.Default
+        : !File.Exists(costs) && CostModel.Profiles.ContainsKey(costs) ? CostModel.Named(costs)
+        : CostModel.Load(costs);
 
     public static void CheckCosts(string? costs)
     {
-        if (costs != null) OutputPaths.CheckInputFile("--costs", costs);
+        if (costs == null || !File.Exists(costs) && CostModel.Profiles.ContainsKey(costs)) return;
+        OutputPaths.CheckInputFile("--costs", costs);
     }
+}
+
+/// <summary>The cost option of the paper's evaluation (`lvd bench`, `lvd bench micro`): the haswell profile by default.</summary>
+public class BenchCostSettings : CostSettings
+{
+    protected override string DefaultProfile => "haswell";
 }
 
 /// <summary>
@@ -112,6 +128,14 @@ public class MachineSettings : CostSettings
     [Description("Guest RAM in MiB (default 256; allocated on touch).")]
     public int? Memory { get; init; }
 
+    [CommandOption("--timing <MODE>")]
+    [Description("basic (default) or detailed: data caches (per-vCPU L1 and L2, a shared LLC) and branch predictors add their cycles " +
+        "(docs/COST-MODEL.md, Detailed timing); slower on the host.")]
+    public string? Timing { get; init; }
+
+    /// <summary>`--timing detailed`.</summary>
+    public bool DetailedTiming => Timing == "detailed";
+
     public int MemoryMiB => Memory ?? DefaultMemoryMiB;
 
     public ulong MemoryBytes => (ulong)MemoryMiB << 20;
@@ -122,6 +146,7 @@ public class MachineSettings : CostSettings
     protected override void Check()
     {
         base.Check();
+        Require(Timing is null or "basic" or "detailed", $"--timing {Timing}: basic or detailed");
         var (min, why) = MinimumMemory;
         if (MemoryMiB < min || MemoryMiB > MaxMemoryMiB)
             throw new UsageException($"--memory {MemoryMiB}: {min} to {MaxMemoryMiB} MiB{(why.Length > 0 ? " (" + why + ")" : "")}");

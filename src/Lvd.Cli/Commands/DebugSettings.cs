@@ -14,6 +14,11 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
         "(docs/DEBUGGING.md).")]
     public FlagValue<string>? Gdb { get; init; }
 
+    [CommandOption("--gdb-snapshots <CYCLES>")]
+    [Description("With --gdb: a snapshot of the whole machine every CYCLES modeled cycles (default 10000000; 0: none), where reverse-stepi " +
+        "and reverse-continue start their replays (docs/DEBUGGING.md, Snapshots).")]
+    public long? GdbSnapshots { get; init; }
+
     [CommandOption("--timeline <FILE>")]
     [Description("Write a Chrome/Perfetto trace (JSON) of the run in modeled time: per vCPU, time in domains (VMFUNC), VM exits, interrupts and " +
         "exceptions, domain kills (docs/DEBUGGING.md).")]
@@ -127,6 +132,8 @@ public class DebuggedMachineSettings : ProfiledMachineSettings
         if (TraceRange != null && !ParseRange(TraceRange, out _, out _))
             throw new UsageException($"--trace-range {TraceRange}: START-END, two hex addresses with START below END (e.g. 0x400000-0x401000)");
         if (Timeline != null) OutputPaths.CheckOutputFile("--timeline", Timeline);
+        OnlyWith(GdbSnapshots != null, Gdb is { IsSet: true }, "--gdb-snapshots", "--gdb");
+        Require(GdbSnapshots is null or >= 0, "--gdb-snapshots must not be negative");
         if (Gdb is not { IsSet: true } g) return;
         Require(string.IsNullOrEmpty(g.Value) || (int.TryParse(g.Value, out int p) && p is >= 0 and <= 65535),
             $"--gdb {g.Value}: a TCP port, 0 to 65535");
@@ -213,11 +220,13 @@ internal sealed class GdbSession
     private ReplayOutput? _output;
 
     /// <summary>The run options with the stub waiting for gdb once the machine is set up; null session without --gdb.</summary>
-    public static RunOptions Attach(RunOptions options, int? port, string elf, IReadOnlyList<DebugImage> images, out GdbSession? session)
+    public static RunOptions Attach(RunOptions options, int? port, long? snapshotInterval, string elf, IReadOnlyList<DebugImage> images,
+        out GdbSession? session)
     {
         session = null;
         if (port is not int p) return options;
         var s = session = new GdbSession();
+        var snapshots = new SnapshotStore(snapshotInterval ?? SnapshotStore.DefaultInterval);
         var previous = options.Setup;
         s._output = new ReplayOutput(options.SerialOut ?? Stream.Null);
         return options with
@@ -231,7 +240,7 @@ internal sealed class GdbSession
                     replaying.Rebind(m);
                     return;
                 }
-                s._stub = new GdbStub(m, p, images);
+                s._stub = new GdbStub(m, p, images, snapshots, s._output);
                 string libs = images.Count == 0 ? "" : " (the domains' symbols load as libraries)";
                 Console.Error.WriteLine($"lvd: gdb stub waiting on 127.0.0.1:{s._stub.Port}: gdb {elf} -ex 'target remote :{s._stub.Port}'{libs}");
                 s._stub.WaitForGdb();

@@ -89,6 +89,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
             Setup = interrupt.Attach,
             MemoryBytes = settings.MemoryBytes,
             Costs = settings.LoadCosts(),
+            DetailedTiming = settings.DetailedTiming,
             MaxInstructions = settings.MaxInstructions ?? new RunOptions().MaxInstructions,
             SerialOut = stdout,
             ProfilePeriod = ProfileOutput.Period(settings),
@@ -98,7 +99,7 @@ public sealed class ExecCommand : Command<ExecCommand.Settings>
         }.With(mode);
         options = TimelineSession.Attach(options, settings.Timeline, settings.TimelineFilter, out var timeline);
         options = TraceSession.Attach(options, settings, TraceSymbols(settings.Elf).NameWithOffset, out var trace);
-        options = GdbSession.Attach(options, settings.GdbPort, settings.Elf, [], out var gdb);
+        options = GdbSession.Attach(options, settings.GdbPort, settings.GdbSnapshots, settings.Elf, [], out var gdb);
         var result = gdb?.Run(() => ProgramRunner.Run(settings.Elf, options)) ?? ProgramRunner.Run(settings.Elf, options);
         gdb?.Finished(result);
         trace?.Dispose();

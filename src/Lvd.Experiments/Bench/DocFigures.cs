@@ -18,8 +18,11 @@ public static partial class DocFigures
     public const string End = "<!-- figures:end -->";
     private const string ValuesPrefix = "<!-- figures:values ";
 
-    /// <summary>The evaluation the README describes: `lvd bench`'s defaults.</summary>
-    public static LvdEvaluation.Options Options { get; } = new() { Cpus = 4, Duration = 10_000_000, Threads = [1, 2, 4] };
+    /// <summary>The evaluation the README describes: `lvd bench`'s defaults (the haswell profile).</summary>
+    public static LvdEvaluation.Options Options { get; } = new()
+    {
+        Cpus = 4, Duration = 10_000_000, Threads = [1, 2, 4], Costs = Lvd.Machine.Cost.CostModel.Named("haswell"),
+    };
 
     /// <summary>The evaluation's runs the README's tables use (keys of <see cref="LvdEvaluation.Plan"/>).</summary>
     public static readonly string[] WorkloadJobs =
@@ -76,10 +79,10 @@ public static partial class DocFigures
         long V(string k) => v.TryGetValue(k, out long x) ? x : throw new ExperimentException($"README figures: no value {k}");
         var P = LvdEvaluation.Paper.NullnetNativePps;
         var sb = new StringBuilder();
-        sb.Append(Begin).Append(": written by `./lvd bench --update-docs` (one run of `lvd bench` and `lvd bench micro`, default options and cost " +
-            "file); tests/Lvd.Tests/DocFiguresTests.cs checks them -->\n");
+        sb.Append(Begin).Append(": written by `./lvd bench --update-docs` (one run of `lvd bench` and `lvd bench micro`, default options, haswell " +
+            "profile); tests/Lvd.Tests/DocFiguresTests.cs checks them -->\n");
         sb.Append(ValuesPrefix).Append(string.Join(' ', v.Select(kv => $"{kv.Key}={kv.Value}"))).Append(" -->\n");
-        sb.Append("Modeled cycles, default cost file (`./lvd bench micro`), paper values beside:\n\n");
+        sb.Append("Modeled cycles, haswell profile (`./lvd bench micro`; docs/COST-MODEL.md), paper values beside:\n\n");
         sb.Append("| operation | LVD# | paper |\n|---|---|---|\n");
         sb.Append($"| VMFUNC | {N(V("micro.vmfunc"))} | 169 |\n");
         sb.Append($"| SYSCALL+SYSRET | {N(V("micro.syscall_native"))} | 140 |\n");
@@ -88,7 +91,7 @@ public static partial class DocFigures
         sb.Append($"| MOV CR3 native / virtualized | {N(V("micro.cr3_native"))} / {N(V("micro.cr3_virtualized"))} | 130 / 143 |\n\n");
         var o = Options;
         sb.Append("### The paper's evaluation (`./lvd bench`)\n");
-        sb.Append($"One run of `./lvd bench` ({o.Cpus} vCPUs, {o.Duration / 1_000_000}M modeled cycles per workload run, default cost file;\n");
+        sb.Append($"One run of `./lvd bench` ({o.Cpus} vCPUs, {o.Duration / 1_000_000}M modeled cycles per workload run, haswell profile;\n");
         sb.Append("`results.json` and the plots go to `build/bench`). Native = drivers linked into the kernel,\n");
         sb.Append("no hypervisor; isolated = the driver in an LVD domain under the hypervisor.\n\n");
         sb.Append("| measure | LVD# | paper |\n|---|---|---|\n");

@@ -312,14 +312,17 @@ public static partial class LvdBoot
         return (string.Join(' ', words), modules);
     }
 
-    /// <summary>Boots the kernel for a spec and returns the run (serial captured unless a stream is given).</summary>
+    /// <summary>
+    /// Boots the kernel for a spec and returns the run (serial captured unless a stream is given); <paramref name="setup"/>
+    /// sees the machine after the hypervisor is installed, before the first instruction.
+    /// </summary>
     public static ProgramResult Run(LvdBootSpec s, Stream? serial = null, long maxInstructions = 20_000_000_000,
-        Lvd.Machine.Cost.CostModel? costs = null, Images? images = null)
+        Lvd.Machine.Cost.CostModel? costs = null, Images? images = null, Action<Lvd.Machine.Machine>? setup = null)
     {
         images ??= new Images(GuestCompiler.Locate());
         string elf = images.Kernel;
         var (cmdline, modules) = Prepare(s, images);
-        return ProgramRunner.Run(elf, new RunOptions
+        var options = new RunOptions
         {
             CpuCount = s.Cpus,
             MemoryBytes = (ulong)s.MemoryMiB << 20,
@@ -329,7 +332,13 @@ public static partial class LvdBoot
             CaptureSerial = serial == null,
             MaxInstructions = maxInstructions,
             Costs = costs ?? Lvd.Machine.Cost.CostModel.Default,
-        }.With(s.NeedsHypervisor ? HypervisorMode.OnRequest : HypervisorMode.None));
+        }.With(s.NeedsHypervisor ? HypervisorMode.OnRequest : HypervisorMode.None);
+        if (setup != null)
+        {
+            var installed = options.Setup;
+            options = options with { Setup = m => { installed?.Invoke(m); setup(m); } };
+        }
+        return ProgramRunner.Run(elf, options);
     }
 
     [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "

@@ -12,12 +12,15 @@ internal sealed class Block
     public readonly int ByteLength;
     /// <summary>Modeled cycles of all ops, charged when the block starts.</summary>
     public readonly long Cost;
+    /// <summary>The block model's cycles beyond <see cref="Cost"/>, in 1/65,536 cycles (0 without a timing table).</summary>
+    public readonly int Fraction;
     public bool Valid = true;
     /// <summary>How many times it ran (profiling, future JIT tiering).</summary>
     public long Executions;
 
-    public Block(Op[] ops, ulong physAddr, int byteLength)
+    public Block(Op[] ops, ulong physAddr, int byteLength, int fraction = 0)
     {
+        Fraction = fraction;
         Ops = ops;
         PhysAddr = physAddr;
         ByteLength = byteLength;

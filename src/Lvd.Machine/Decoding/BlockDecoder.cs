@@ -17,9 +17,13 @@ internal sealed class BlockDecoder
     private readonly Op[] _scratch = new Op[MaxOpsPerBlock];
 
     /// <param name="maxOps">Instructions per block at most (1 for tracing).</param>
+    /// <summary>The block model, when the cost model has a timing table (docs/COST-MODEL.md, Block timing).</summary>
+    private readonly BlockTiming? _timing;
+
     public BlockDecoder(CostModel costs, int maxOps = MaxOpsPerBlock)
     {
         _costs = costs;
+        if (costs.Timing != null) _timing = new BlockTiming(costs.Timing);
         _maxOps = Math.Clamp(maxOps, 1, MaxOpsPerBlock);
     }
 
@@ -60,11 +64,14 @@ internal sealed class BlockDecoder
             op.Offset = (ushort)offset;
             op.Len = (byte)ins.Length;
             bool ends = Translate(in ins, ref op);
+            // System and string instructions keep the cost file's cycles; the model prices the rest.
+            _timing?.Note(count - 1, in ins, modeled: op.H < Handler.Movs);
             offset += ins.Length;
             if (ends || offset >= bytesInPage) break;
         }
         Fuse(count);
-        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset);
+        int fraction = _timing?.Price(_scratch, count) ?? 0;
+        return new Block(_scratch.AsSpan(0, count).ToArray(), physAddr, offset, fraction);
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ public readonly record struct DebugStop(DebugStopReason Reason, ulong Address = 
 public readonly record struct RunPosition(int Cpu, long Instructions);
 
 /// <summary>Observes each traced instruction (<see cref="DebugControl.Trace"/>): before it runs, and after it retired or faulted.</summary>
+[NotMachineState]
 public interface IInstructionTracer
 {
     void Before(Cpu cpu);
@@ -54,6 +55,7 @@ public readonly record struct DebugHit(RunPosition Position, DebugStop Stop);
 /// so every vCPU is stopped meanwhile (all-stop) and no modeled cycle passes. Attached with
 /// <see cref="Machine.AttachDebugger"/>; with nothing set the run loop pays one flag test per chain.
 /// </summary>
+[NotMachineState]
 public sealed class DebugControl
 {
     private const ulong NoAddress = ulong.MaxValue;

@@ -13,6 +13,7 @@ public enum DeliveredEvent { Interrupt, Exception, Software }
 /// thread at the moment of the event; off (<see cref="Machine.Events"/> null) each point costs a
 /// null test, and none of them is on a per-instruction path.
 /// </summary>
+[NotMachineState]
 public interface IMachineEvents
 {
     /// <summary>VMFUNC leaf 0 switched the vCPU from EPTP-list index <paramref name="from"/> to <paramref name="to"/>.</summary>

@@ -93,6 +93,7 @@ public sealed class VcpuProfile
 /// profile is as deterministic as the run. The machine only counts; naming the addresses
 /// (symbols) is the caller's business.
 /// </summary>
+[NotMachineState]
 public sealed class Profiler
 {
     public long Period { get; }

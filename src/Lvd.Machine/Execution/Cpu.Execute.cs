@@ -263,6 +263,9 @@ public sealed partial class Cpu
     {
         block.Executions++;
         Cycles += block.Cost;
+        // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
+        _fraction += block.Fraction;
+        if (_fraction >= 65536) { _fraction -= 65536; Cycles++; }
         var ops = block.Ops;
         for (int i = 0; i < ops.Length; i++)
         {
@@ -370,7 +373,9 @@ public sealed partial class Cpu
                     ref Op jcc = ref ops[i + 1];
                     _opIndex = i + 1;
                     ulong jnext = next + jcc.Len;
-                    Rip = Cond(jcc.Sub) ? Target(jnext + (ulong)jcc.Imm) : jnext;
+                    bool taken = Cond(jcc.Sub);
+                    Rip = taken ? Target(jnext + (ulong)jcc.Imm) : jnext;
+                    if (Branches != null) Cycles += Branches.Conditional(next, taken);
                     Instructions += i + 2;
                     return true;
                 }
@@ -394,11 +399,16 @@ public sealed partial class Cpu
                     Instructions += i + 1;
                     return true;
                 case Handler.Jcc:
-                    Rip = Cond(op.Sub) ? Target(next + (ulong)op.Imm) : next;
+                {
+                    bool taken = Cond(op.Sub);
+                    Rip = taken ? Target(next + (ulong)op.Imm) : next;
+                    if (Branches != null) Cycles += Branches.Conditional(next - op.Len, taken);
                     Instructions += i + 1;
                     return true;
+                }
                 case Handler.JmpInd:
                     Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
+                    if (Branches != null) Cycles += Branches.Indirect(next - op.Len, Rip);
                     Instructions += i + 1;
                     return true;
                 case Handler.Call:
@@ -406,6 +416,7 @@ public sealed partial class Cpu
                     ulong target = Target(next + (ulong)op.Imm);
                     Push64(next);
                     Rip = target;
+                    Branches?.Call(next);
                     Instructions += i + 1;
                     return true;
                 }
@@ -414,6 +425,7 @@ public sealed partial class Cpu
                     ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
                     Push64(next);
                     Rip = target;
+                    if (Branches != null) { Cycles += Branches.Indirect(next - op.Len, target); Branches.Call(next); }
                     Instructions += i + 1;
                     return true;
                 }
@@ -423,6 +435,7 @@ public sealed partial class Cpu
                     ulong target = Target(Read64(sp));
                     R(RSP) = sp + 8 + (ulong)op.Imm;
                     Rip = target;
+                    if (Branches != null) Cycles += Branches.Return(target);
                     Instructions += i + 1;
                     return true;
                 }

@@ -71,6 +71,8 @@ public sealed partial class Cpu
 
     /// <summary>Modeled cycles this vCPU has consumed: its clock and its TSC.</summary>
     public long Cycles;
+    /// <summary>Cycles below one the block model has charged so far, in 1/65,536 cycles.</summary>
+    private int _fraction;
     /// <summary>Retired instructions.</summary>
     public long Instructions;
     public CpuState State { get; internal set; } = CpuState.Running;
@@ -155,7 +157,20 @@ public sealed partial class Cpu
     private void SelectTlb()
     {
         _alignCheck = Cpl == 3 && (Cr0 & Cr0AM) != 0 && (_rflags & FlagAC) != 0;
-        _tlb = _alignCheck ? _tlbNone.Entries : Cpl == 3 ? _tlbUser.Entries : _tlbSup.Entries;
+        _tlb = _alignCheck || Caches != null ? _tlbNone.Entries : Cpl == 3 ? _tlbUser.Entries : _tlbSup.Entries;
+    }
+
+    /// <summary>`--timing detailed`: this vCPU's data caches (every data access then takes the slow path, where they are), or null.</summary>
+    public Cost.DataCaches? Caches { get; private set; }
+
+    /// <summary>`--timing detailed`: this vCPU's branch predictor, or null.</summary>
+    public Cost.BranchPredictor? Branches { get; private set; }
+
+    internal void EnableDetailedTiming(Cost.DataCaches caches, Cost.BranchPredictor branches)
+    {
+        Caches = caches;
+        Branches = branches;
+        SelectTlb();
     }
 
     internal void SetCr0(ulong v) { Cr0 = v; FlushTlb(true); SelectTlb(); }

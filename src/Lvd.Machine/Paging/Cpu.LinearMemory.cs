@@ -148,6 +148,13 @@ public sealed partial class Cpu
             }
             return v;
         }
+        if (Caches != null)
+        {
+            // Detailed timing: the fast path's TLB lookup, then the caches.
+            ulong pa = TranslateCached(la, Access.Read, Cpl == 3);
+            if (Memory.IsRam(pa)) Cycles += Caches.Load(pa);
+            return Memory.Read(pa, size, this);
+        }
         ulong p = Translate(la, Access.Read, Cpl == 3);
         return Memory.Read(p, size, this);
     }
@@ -166,6 +173,13 @@ public sealed partial class Cpu
                 ulong pa = (a & ~PhysicalMemory.PageMask) == (la & ~PhysicalMemory.PageMask) ? pa0 + (ulong)i : pa1 + (a & PhysicalMemory.PageMask);
                 Memory.Write(pa, 1, v >> (8 * i), this);
             }
+            return;
+        }
+        if (Caches != null)
+        {
+            ulong pa = TranslateCached(la, Access.Write, Cpl == 3);
+            if (Memory.IsRam(pa)) Caches.Store(pa);
+            Memory.Write(pa, size, v, this);
             return;
         }
         ulong p = Translate(la, Access.Write, Cpl == 3);
@@ -219,7 +233,8 @@ public sealed partial class Cpu
     {
         ref var e = ref TlbSlot(la);
         if (e.ExecTag == (la & ~PhysicalMemory.PageMask)) return e.PhysPage | (la & PhysicalMemory.PageMask);
-        return Translate(la, Access.Exec, Cpl == 3);
+        // Detailed timing points the fast path at an empty TLB: look at the real one before walking.
+        return Caches != null ? TranslateCached(la, Access.Exec, Cpl == 3) : Translate(la, Access.Exec, Cpl == 3);
     }
 
     /// <summary>Debugger/report read: translates without faulting or touching A/D bits... best effort.</summary>

@@ -72,7 +72,8 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             long instructions = 0;
             string emuOut = "";
             var figures = new List<Figure>();
-            Terminal.Steps($"{name}: native, qemu, the emulator fresh and warm, without and with EPT", 6 * settings.Runs + 2, step =>
+            Terminal.Steps($"{name}: native, qemu, the emulator fresh and warm, without and with EPT, and the timing models",
+                8 * settings.Runs + 2, step =>
             {
                 figures.Add(new Figure("native (host CPU)", Median(settings.Runs, () => TimeProcess(native, [], out emuOut))));
                 step("native");
@@ -108,6 +109,20 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                         var r = InProcess(elf, ept, settings);
                         if (r.OutputText != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ");
                         step("warm");
+                        return r.Run.HostSeconds;
+                    })));
+                }
+                // What the block model and the detailed timing cost the host (docs/COST-MODEL.md), warm, without EPT.
+                foreach (bool detailed in new[] { false, true })
+                {
+                    var haswell = Lvd.Machine.Cost.CostModel.Named("haswell");
+                    InProcess(elf, false, settings, haswell, detailed);
+                    figures.Add(new Figure(detailed ? "LVD# warm, haswell profile, --timing detailed" : "LVD# warm, haswell profile",
+                        Median(settings.Runs, () =>
+                    {
+                        var r = InProcess(elf, false, settings, haswell, detailed);
+                        if (r.OutputText != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ");
+                        step("timing");
                         return r.Run.HostSeconds;
                     })));
                 }
@@ -183,10 +198,13 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         return ((double)s["host_seconds"]!, (long)s["instructions"]!, output);
     }
 
-    private static ProgramResult InProcess(string elf, bool ept, Settings settings)
+    private static ProgramResult InProcess(string elf, bool ept, Settings settings, Lvd.Machine.Cost.CostModel? costs = null,
+        bool detailed = false)
     {
-        var r = ProgramRunner.Run(elf, new RunOptions { Costs = settings.LoadCosts(), MemoryBytes = settings.MemoryBytes, CaptureSerial = true }
-            .With(ept ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
+        var r = ProgramRunner.Run(elf, new RunOptions
+        {
+            Costs = costs ?? settings.LoadCosts(), MemoryBytes = settings.MemoryBytes, CaptureSerial = true, DetailedTiming = detailed,
+        }.With(ept ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
         if (r.Run.Outcome != Lvd.Machine.RunOutcome.Exited || r.ExitStatus != 0)
             throw new UsageException($"benchmark guest failed: {r.Run.Outcome} {r.Run.CrashReport}");
         return r;

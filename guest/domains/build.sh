@@ -9,7 +9,7 @@ libc="$here/../libc"
 src="${1:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 out="${2:?usage: build.sh DRIVER_DIR|DRIVER.c OUT.elf}"
 
-mapfile -t CFLAGS < <(guest_flags codegen freestanding system domain)
+mapfile -t CFLAGS < <(guest_flags codegen general-regs freestanding system domain)
 CFLAGS+=(
   -nostdinc -isystem "$(guest_gcc_include)"
   -I "$here/../include" -I "$here/lib" -I "$(guest_abi_include)"

@@ -12,7 +12,7 @@ source "$here/../common.sh"
 libc="$here/../libc"
 out="${1:?usage: build.sh OUT.elf}"
 
-mapfile -t CFLAGS < <(guest_flags codegen freestanding system kernel)
+mapfile -t CFLAGS < <(guest_flags codegen general-regs freestanding system kernel)
 CFLAGS+=(
   -nostdinc -isystem "$(guest_gcc_include)"  # gcc's stddef/stdarg/stdint only, never /usr/include
   -I "$here/../include"      # guest/include: lvd/hypercall.h, lvd/domain.h, ... (shared with domains)

@@ -45,6 +45,13 @@ _start:
 	// pushes the return address, main sees the alignment the ABI promises.
 	leaq __stack_top(%rip), %rsp
 	xorl %ebp, %ebp		// end of the frame-pointer chain for debuggers
+#ifdef __SSE2__
+	// The x87 as Linux starts a process: FNINIT (all exceptions masked, 64-bit
+	// precision, round to nearest) instead of the power-up control word 0x40,
+	// which unmasks them.  MXCSR is already 0x1F80.  Not in the runtime built
+	// with -mgeneral-regs-only, whose programs do not touch that state.
+	fninit
+#endif
 
 	// Constructors (__attribute__((constructor))), in exec.ld's order.
 	// rbx and r12 are callee-saved, so they survive the calls.

@@ -40,7 +40,12 @@ public sealed class GuestCompiler
             "-I", Path.Combine(repoRoot, "guest", "include"), "-I", generated];
         _runtime = new RuntimeCache(_libcDir, Path.Combine(repoRoot, "build", "guest"), gcc,
             [.. _codegenFlags, .. _runtimeFlags, .. _includeFlags]);
+        _generalRegsRuntime = new RuntimeCache(_libcDir, Path.Combine(repoRoot, "build", "guest"), gcc,
+            [.. flags.Of("general-regs", "codegen", "program"), .. _runtimeFlags, .. _includeFlags]);
     }
+
+    /// <summary>The runtime of programs built with -mgeneral-regs-only (guest/flags [general-regs]): no SSE/x87 code in it either.</summary>
+    private readonly RuntimeCache _generalRegsRuntime;
 
     /// <summary>Writes build/guest/include/lvd_abi.h from the C# definitions (only when it changed).</summary>
     private static string GenerateAbiHeader(string repoRoot)
@@ -205,7 +210,9 @@ public sealed class GuestCompiler
 
         // The runtime and libgcc (128-bit division and the like) in one group, since each
         // may need the other; crt0 first, so _start opens .text at the entry address.
-        var (crt0, archive) = _runtime.Get();
+        // A program that may not touch the SSE/x87 state links the runtime built the same way.
+        bool generalRegs = cc.Flags.Contains("-mgeneral-regs-only");
+        var (crt0, archive) = (generalRegs ? _generalRegsRuntime : _runtime).Get();
         command.AddRange(_linkFlags);
         command.AddRange(["-T", Path.Combine(_libcDir, "exec.ld"), crt0]);
         command.AddRange(cc.Inputs);

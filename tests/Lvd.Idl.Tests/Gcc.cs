@@ -33,7 +33,7 @@ internal static class Gcc
     public static void CompileForGuest(string source, IEnumerable<string> includes, string output)
     {
         var gccInclude = Run("gcc", ["-print-file-name=include"], "").Stdout.Trim();
-        string[] guestFlags = Lvd.Toolchain.GuestFlags.Load(Repo.Root).Of("codegen", "freestanding", "system", "kernel");
+        string[] guestFlags = Lvd.Toolchain.GuestFlags.Load(Repo.Root).Of("codegen", "general-regs", "freestanding", "system", "kernel");
         string[] flags = ["-nostdinc", "-isystem", Repo.Path("guest", "libc", "include"), "-isystem", gccInclude, .. guestFlags, "-c"];
         var (code, stdout, stderr) = Run("gcc", [.. flags, .. includes.Select(i => "-I" + i), source, "-o", output], "");
         if (code != 0)

@@ -26,6 +26,28 @@ public sealed class GuestLibcTests
         Assert.DoesNotContain("NOT STABLE", emu.OutputText);
     }
 
+    /// <summary>
+    /// Ordinary C with double and long double as lvd cc builds it (SSE and x87 code, no -mgeneral-regs-only):
+    /// arithmetic, printf's %f %e %g %a %Lf, strtod/strtof/atof (1,500 random strings among them) and the libm
+    /// basics, byte for byte what glibc and its libm print natively.
+    /// </summary>
+    [Theory]
+    [InlineData("-O0")]
+    [InlineData("-O2")]
+    public void FloatingPointPrintfStrtodAndLibmMatchGlibc(string opt)
+    {
+        string[] source = ["guest/tests/libc/float.c"];
+        string elf = Guest.BuildWithFloat($"float{opt}.elf", source, opt, "-lm");
+        var emu = Guest.Run(elf);
+        var native = Guest.Native($"float{opt}", source, opt, "-lm");
+        Assert.Equal(0, native.ExitCode);
+        string expected = System.Text.Encoding.UTF8.GetString(native.Stdout);
+        Assert.Contains("leibniz pi 3.14158265358", expected);
+        Assert.True(expected.Split('\n').Length > 3000);
+        Assert.Equal(expected, emu.OutputText);
+        Assert.Equal(0, emu.ExitStatus);
+    }
+
     [Fact]
     public void TheHeapGrowsWithTheMemoryAndNeverReachesTheLoadersTables()
     {

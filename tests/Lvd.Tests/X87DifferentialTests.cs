@@ -8,7 +8,8 @@ namespace Lvd.Tests;
 /// arithmetic in every form, compares (FSW and EFLAGS), FXAM, FSQRT, FRNDINT, FSCALE, FXTRACT,
 /// FPREM/FPREM1, FXCH, FCMOVcc, the stack and environment instructions, with random operands
 /// (NaNs with payloads, infinities, zeros, denormals, pseudo-denormals, unnormals, pseudo-NaNs, huge
-/// and tiny values) in every rounding and precision control, with stack overflow and underflow:
+/// and tiny values) in every rounding and precision control, with stack overflow and underflow, a
+/// quarter of the cases with exceptions unmasked (the unmasked responses, FSW.ES/B):
 /// results, FSW (flags, C0-C3, TOP), the full tag word and EFLAGS must match bit for bit. The
 /// transcendental instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS) are not
 /// correctly rounded on the host: their results may differ by at most 1 ulp (with C1, which tells the
@@ -50,7 +51,7 @@ public sealed class X87DifferentialTests
         }
         Assert.True(mismatches.Count == 0, "emulator differs from the host CPU:\n" + string.Join("\n", mismatches));
         // The bound is not a blanket: most transcendental lines match exactly.
-        Assert.True(approximate < 400, $"{approximate} transcendental results differ by an ulp");
+        Assert.True(approximate < 200, $"{approximate} transcendental results differ by an ulp"); // 78 on the AMD EPYC host
     }
 
     /// <summary>

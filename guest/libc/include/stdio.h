@@ -4,8 +4,8 @@
  * stdout and stderr both write to COM1.  There is no input and no file
  * system, so stdin, fopen, scanf and friends deliberately do not exist: a
  * program that needs them fails to build instead of misbehaving at run time.
- * Floating-point conversions (%f %e %g) are not supported: the guest has no
- * SSE (everything is built with -mgeneral-regs-only).
+ * printf and friends format doubles too (%f %e %g %a, %Lf), except in the
+ * runtime built with -mgeneral-regs-only, where a double cannot be passed.
  */
 #ifndef _STDIO_H
 #define _STDIO_H

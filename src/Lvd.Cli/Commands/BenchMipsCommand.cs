@@ -64,7 +64,7 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             string src = Path.Combine(cc.RepoRoot, "guest", "bench", source);
             string stem = Path.GetFileNameWithoutExtension(source) + opt;
             string elf = Path.Combine(dir, stem + ".elf"), native = Path.Combine(dir, stem + ".native");
-            cc.Build([src], elf, opt, scale);
+            cc.Build([src], elf, opt, "-mgeneral-regs-only", scale); // the same code as the native build
             var (need, why) = ExecCommand.Settings.NeededMemory(elf);
             if (settings.MemoryMiB < need) throw new UsageException($"--memory {settings.MemoryMiB}: at least {need} MiB ({why})");
             RunProcess("gcc", [opt, "-mgeneral-regs-only", scale, "-o", native, src], out _);

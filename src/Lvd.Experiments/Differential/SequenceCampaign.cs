@@ -35,7 +35,7 @@ public sealed class SequenceCampaign(GuestCompiler cc, string workDir)
         var nr = HostProcess.Run(native, [], TimeSpan.FromMinutes(10));
         if (nr.ExitCode != 0 || nr.TimedOut) return Fail(chains, seed, hypervisor, $"native run failed (status {nr.ExitCode})");
         string elf = Path.Combine(workDir, tag + ".elf");
-        try { cc.Build([src], elf, ["-O1", .. defines]); }
+        try { cc.Build([src], elf, ["-O1", "-mgeneral-regs-only", .. defines]); } // as the native build: no XMM state around the chains
         catch (GuestCompilerException e) { return Fail(chains, seed, hypervisor, "lvd cc failed: " + e.Message.Split('\n')[0]); }
         var sw = Stopwatch.StartNew();
         var er = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, MaxInstructions = 50_000_000_000 }

@@ -7,7 +7,8 @@ namespace Lvd.Machine.Execution;
 /// side: FXSAVE/FXRSTOR (SDM Vol. 1 10.5, Table 10-2), LDMXCSR/STMXCSR, the x87 control
 /// instructions (FNINIT, FNSTSW, FNSTCW, FLDCW, FNCLEX, FWAIT) and the CR0.EM/TS/MP/NE and
 /// CR4.OSFXSR/OSXMMEXCPT rules (SDM Vol. 3 Table 2-2, 13.1). The instructions that compute live
-/// in Instructions/Cpu.Sse.cs; all of them come through <see cref="ExecuteVector"/>.
+/// in Instructions/Cpu.Sse.cs and Instructions/Cpu.X87.cs; all of them come through
+/// <see cref="ExecuteVector"/>.
 /// </summary>
 public sealed partial class Cpu
 {

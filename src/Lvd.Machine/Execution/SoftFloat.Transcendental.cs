@@ -111,8 +111,8 @@ internal static partial class SoftFloat
 
     private static Big ToBig(in Num x) => Big.Norm(x.Neg ? -(BigInteger)x.Sig : x.Sig, x.Exp);
 
-    private static F80 FromBig(Big v, uint mx, ref uint flags) =>
-        v.IsZero ? new(0, 0) : RoundBig(v.Neg, BigInteger.Abs(v.M), v.E, true, mx, ref flags);
+    private static F80 FromBig(Big v, uint mx, ref uint flags, int scale = 0) =>
+        v.IsZero ? new(0, 0) : RoundBig(v.Neg, BigInteger.Abs(v.M), v.E, true, mx, ref flags, scale);
 
     /// <summary>FLDPI, FLDL2T, FLDL2E, FLDLG2, FLDLN2 (index 0-4) rounded in mode <paramref name="mx"/>.</summary>
     public static F80 Constant(int which, uint mx)
@@ -136,7 +136,7 @@ internal static partial class SoftFloat
         for (int k = 2; ; k++)
         {
             term = (term * t).Div(k);
-            if (term.Below(sum) || k > MaxTerms) return sum;
+            if (term.Below(sum) || k > MaxTerms) return sum + term;
             sum += term;
         }
     }
@@ -149,7 +149,7 @@ internal static partial class SoftFloat
         {
             pow *= u2;
             Big term = pow.Div(2 * k + 1);
-            if (term.Below(sum) || k > MaxTerms) return sum + sum;
+            if (term.Below(sum) || k > MaxTerms) { sum += term; return sum + sum; }
             sum += term;
         }
     }
@@ -180,7 +180,7 @@ internal static partial class SoftFloat
         {
             pow *= z2;
             Big term = pow.Div(2 * k + 1);
-            if (term.Below(sum) || k > MaxTerms) break;
+            if (term.Below(sum) || k > MaxTerms) { sum = (k & 1) != 0 ? sum - term : sum + term; break; }
             sum = (k & 1) != 0 ? sum - term : sum + term;
         }
         return new Big(sum.M, sum.E + 3);
@@ -192,7 +192,7 @@ internal static partial class SoftFloat
         for (int k = 1; ; k++)
         {
             term = (term * r2).Div((2 * k) * (2 * k + 1));
-            if (term.Below(sum) || k > MaxTerms) return sum;
+            if (term.Below(sum) || k > MaxTerms) return (k & 1) != 0 ? sum - term : sum + term;
             sum = (k & 1) != 0 ? sum - term : sum + term;
         }
     }
@@ -203,7 +203,7 @@ internal static partial class SoftFloat
         for (int k = 1; ; k++)
         {
             term = (term * r2).Div((2 * k - 1) * (2 * k));
-            if (term.Below(sum) || k > MaxTerms) return sum;
+            if (term.Below(sum) || k > MaxTerms) return (k & 1) != 0 ? sum - term : sum + term;
             sum = (k & 1) != 0 ? sum - term : sum + term;
         }
     }
@@ -247,7 +247,7 @@ internal static partial class SoftFloat
     }
 
     /// <summary>F2XM1: 2^x - 1 (defined for |x| at most 1).</summary>
-    public static F80 F2xm1(F80 a, uint mx, ref uint flags)
+    public static F80 F2xm1(F80 a, uint mx, ref uint flags, int scale = 0)
     {
         var x = Unpack80(a);
         if (SpecialOperand(a, x, ref flags, out F80 r)) return r;
@@ -262,13 +262,13 @@ internal static partial class SoftFloat
             int n = (int)(x.Exp >= 0 ? (long)(x.Sig << x.Exp) : (long)(x.Sig >> -x.Exp));
             if (x.Neg) n = -n;
             Big frac = bx - Big.Int(n), p = Expm1(frac * Ln2) + Big.Int(1);
-            return FromBig(new Big(p.M, p.E + n) - Big.Int(1), mx, ref flags);
+            return FromBig(new Big(p.M, p.E + n) - Big.Int(1), mx, ref flags, scale);
         }
-        return FromBig(Expm1(bx * Ln2), mx, ref flags);
+        return FromBig(Expm1(bx * Ln2), mx, ref flags, scale);
     }
 
     /// <summary>FYL2X: y * log2 x (y = ST(1), x = ST(0)).</summary>
-    public static F80 Fyl2x(F80 xa, F80 ya, uint mx, ref uint flags)
+    public static F80 Fyl2x(F80 xa, F80 ya, uint mx, ref uint flags, int scale = 0)
     {
         var x = Unpack80(xa);
         var y = Unpack80(ya);
@@ -299,13 +299,13 @@ internal static partial class SoftFloat
         }
         if (y.Kind == Kind.Zero || isOne)
             return new(0, (ushort)(yNeg ^ (e < 0) ? 0x8000 : 0));
-        if (powerOfTwo) return Arith80(OpMul, ya, FromInt80(e), 64, mx, 0, ref flags);
+        if (powerOfTwo) return Arith80(OpMul, ya, FromInt80(e), 64, mx, scale, ref flags);
         Big l = Ln(bx) / Ln2;
-        return FromBig(ToBig(y) * l, mx, ref flags);
+        return FromBig(ToBig(y) * l, mx, ref flags, scale);
     }
 
     /// <summary>FYL2XP1: y * log2(x + 1) (y = ST(1), x = ST(0); defined for |x| below 1 - sqrt(2)/2).</summary>
-    public static F80 Fyl2xp1(F80 xa, F80 ya, uint mx, ref uint flags)
+    public static F80 Fyl2xp1(F80 xa, F80 ya, uint mx, ref uint flags, int scale = 0)
     {
         var x = Unpack80(xa);
         var y = Unpack80(ya);
@@ -327,11 +327,11 @@ internal static partial class SoftFloat
         if (y.Kind == Kind.Inf) return new(1UL << 63, (ushort)(neg ? 0xffff : 0x7fff));
         if (y.Kind == Kind.Zero) return new(0, (ushort)(neg ? 0x8000 : 0));
         Big l = (bx.Log2 >= -2 ? Ln(bx + one) : TwoAtanh(bx / (bx + one + one))) / Ln2;
-        return FromBig(ToBig(y) * l, mx, ref flags);
+        return FromBig(ToBig(y) * l, mx, ref flags, scale);
     }
 
     /// <summary>FPATAN: atan2(y, x) (y = ST(1), x = ST(0)), with the IEEE signed-zero and infinity cases.</summary>
-    public static F80 Fpatan(F80 xa, F80 ya, uint mx, ref uint flags)
+    public static F80 Fpatan(F80 xa, F80 ya, uint mx, ref uint flags, int scale = 0)
     {
         var x = Unpack80(xa);
         var y = Unpack80(ya);
@@ -354,14 +354,14 @@ internal static partial class SoftFloat
             res = x.Neg ? Pi - q : q;
         }
         if (y.Neg) res = -res;
-        return FromBig(res, mx, ref flags);
+        return FromBig(res, mx, ref flags, scale);
     }
 
     /// <summary>
     /// FSIN, FCOS, FSINCOS, FPTAN (<paramref name="which"/> 0, 1, 2, 3): false (FSW.C2, nothing changed)
     /// when |x| is 2^63 or more; an infinity is invalid. FSINCOS and FPTAN give two results.
     /// </summary>
-    public static bool Trig(int which, F80 a, uint mx, ref uint flags, out F80 r0, out F80 r1)
+    public static bool Trig(int which, F80 a, uint mx, ref uint flags, out F80 r0, out F80 r1, int scale = 0)
     {
         r1 = One;
         var x = Unpack80(a);
@@ -376,18 +376,18 @@ internal static partial class SoftFloat
         var (s, c) = SinCos(x);
         switch (which)
         {
-            case 0: r0 = FromBig(s, mx, ref flags); break;
-            case 1: r0 = FromBig(c, mx, ref flags); break;
+            case 0: r0 = FromBig(s, mx, ref flags, scale); break;
+            case 1: r0 = FromBig(c, mx, ref flags, scale); break;
             case 2:
             {
                 // C1 tells the rounding of the sine (as the host CPU does).
                 uint cosFlags = 0;
-                r0 = FromBig(s, mx, ref flags);
+                r0 = FromBig(s, mx, ref flags, scale);
                 r1 = FromBig(c, mx, ref cosFlags);
                 flags |= cosFlags & ~RoundedUp;
                 break;
             }
-            default: r0 = FromBig(s / c, mx, ref flags); break;
+            default: r0 = FromBig(s / c, mx, ref flags, scale); break;
         }
         return true;
     }

@@ -90,13 +90,15 @@ internal static partial class SoftFloat
 
     /// <summary>
     /// FADD/FSUB/FMUL/FDIV (the <c>VecOp</c> Add..Div codes): a op b rounded to precision <paramref name="p"/>;
-    /// <paramref name="denormalSource"/>: an operand was a binary32/64 denormal in memory (DE unless a NaN decides).
+    /// <paramref name="aDenormal"/>, <paramref name="bDenormal"/>: that operand was a binary32/64 denormal in memory (DE unless
+    /// a NaN or a zero divisor decides).
     /// </summary>
-    public static F80 Arith80(byte op, F80 a, F80 b, int p, uint mx, int scale, ref uint flags, bool denormalSource = false)
+    public static F80 Arith80(byte op, F80 a, F80 b, int p, uint mx, int scale, ref uint flags, bool aDenormal = false, bool bDenormal = false)
     {
         var x = Unpack80(a);
         var y = Unpack80(b);
-        y.Denormal |= denormalSource;
+        x.Denormal |= aDenormal;
+        y.Denormal |= bDenormal;
         // A finite dividend over zero is ZE alone, even when the dividend is denormal (as the host CPU does).
         if (op == OpDiv && y.Kind == Kind.Zero && x.Kind == Kind.Finite) x.Denormal = false;
         if (SpecialOperands(a, x, b, y, ref flags, out F80 r)) return r;
@@ -273,10 +275,13 @@ internal static partial class SoftFloat
         q = -1; partial = false;
         var x = Unpack80(a);
         var y = Unpack80(b);
+        bool special = IsNaN(x) || IsNaN(y) || IsUnsupported(x) || IsUnsupported(y);
+        if (!special && (x.Kind == Kind.Inf || y.Kind == Kind.Zero)) { flags |= Cpu.MxIE; return Indefinite; } // before DE
         if (SpecialOperands(a, x, b, y, ref flags, out F80 r)) return r;
-        if (x.Kind == Kind.Inf || y.Kind == Kind.Zero) { flags |= Cpu.MxIE; return Indefinite; }
         q = 0;
-        if (x.Kind == Kind.Zero || y.Kind == Kind.Inf) return a;
+        if (x.Kind == Kind.Zero) return a;
+        uint exact = 0;
+        if (y.Kind == Kind.Inf) return Pack80(Rounded(x.Neg, x.Exp, x.Sig, false, Ext(64), 0, ref exact), 64); // a pseudo-denormal comes back normal
         int la = x.Exp + BitLength(x.Sig) - 1, lb = y.Exp + BitLength(y.Sig) - 1;
         int d = la - lb;
         int e = Math.Min(x.Exp, y.Exp);
@@ -336,10 +341,10 @@ internal static partial class SoftFloat
     /// Rounds a value given as (-1)^neg * sig * 2^exp (sig any width, plus sticky) to binary80 in the
     /// FCW rounding mode at full precision: the transcendental instructions and the constants.
     /// </summary>
-    private static F80 RoundBig(bool neg, BigInteger sig, int exp, bool sticky, uint mx, ref uint flags)
+    private static F80 RoundBig(bool neg, BigInteger sig, int exp, bool sticky, uint mx, ref uint flags, int scale = 0)
     {
         int len = (int)sig.GetBitLength();
         if (len > 126) { int sh = len - 126; sticky |= !(sig & ((BigInteger.One << sh) - 1)).IsZero; sig >>= sh; exp += sh; }
-        return Pack80(Rounded(neg, exp, (UInt128)sig, sticky, Ext(64), mx, ref flags), 64);
+        return Pack80(Rounded(neg, exp, (UInt128)sig, sticky, Ext(64, scale), mx, ref flags), 64);
     }
 }

@@ -18,8 +18,16 @@ internal static class Guest
         return dir;
     }
 
-    /// <summary>Builds a guest ELF from repo-relative sources.</summary>
-    public static string Build(string outName, string[] sources, params string[] flags)
+    /// <summary>
+    /// Builds a guest ELF from repo-relative sources, with -mgeneral-regs-only: the test programs set up
+    /// traps, turn the FPU off (CR0.TS/EM), or keep XMM/x87 state in asm, and their expected cycles were
+    /// measured so; lvd cc itself gives programs SSE and the x87 (<see cref="BuildWithFloat"/>).
+    /// </summary>
+    public static string Build(string outName, string[] sources, params string[] flags) =>
+        BuildWithFloat(outName, sources, ["-mgeneral-regs-only", .. flags]);
+
+    /// <summary>Builds a guest ELF from repo-relative sources as lvd cc does (SSE and x87 code allowed).</summary>
+    public static string BuildWithFloat(string outName, string[] sources, params string[] flags)
     {
         string output = System.IO.Path.Combine(TempDir("elf"), outName);
         Cc.Build(sources.Select(s => Path(s)), output, flags);
@@ -33,7 +41,7 @@ internal static class Guest
         string c = System.IO.Path.Combine(dir, name + ".c");
         File.WriteAllText(c, source);
         string output = System.IO.Path.Combine(TempDir("elf"), name + ".elf");
-        Cc.Build([c], output, flags);
+        Cc.Build([c], output, ["-mgeneral-regs-only", .. flags]);
         return output;
     }
 
@@ -48,7 +56,9 @@ internal static class Guest
     public static HostProcess.Result NativeWithArguments(string outName, string[] sources, string[] flags, string[] arguments)
     {
         string exe = System.IO.Path.Combine(TempDir("native"), outName);
-        var b = HostProcess.Run("gcc", [.. flags, "-o", exe, .. sources.Select(s => Path(s))], TimeSpan.FromMinutes(2));
+        // Libraries (-lm) after the sources: gcc links --as-needed, so a library before them would be dropped.
+        var b = HostProcess.Run("gcc", [.. flags.Where(f => !f.StartsWith("-l")), "-o", exe, .. sources.Select(s => Path(s)),
+            .. flags.Where(f => f.StartsWith("-l"))], TimeSpan.FromMinutes(2));
         if (b.ExitCode != 0) throw new InvalidOperationException($"native gcc failed: {b.Stderr}");
         return HostProcess.Run(exe, arguments, TimeSpan.FromMinutes(1));
     }

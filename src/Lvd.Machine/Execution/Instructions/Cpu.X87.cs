@@ -65,12 +65,20 @@ public sealed partial class Cpu
         return (flags & ~(uint)Fcw & stop) == 0;
     }
 
+    /// <summary>A store to memory stopped by an unmasked OE or UE: nothing written, so no PE and no rounding C1.</summary>
+    private uint StoreStopped(uint flags) =>
+        (flags & ~(uint)Fcw & (FswOE | FswUE)) != 0 ? flags & ~(FswPE | SoftFloat.RoundedUp) : flags;
+
     /// <summary>
     /// Records an operation's flags: the exceptions and SF sticky, C1 from the rounding or the stack fault
     /// (<paramref name="keepC1"/>: FCOMI and FCMOV leave C1 alone but for a stack fault), ES/B.
     /// </summary>
     private void X87Commit(uint flags, bool keepC1 = false)
     {
+        // An unmasked IE, DE or ZE stops the operation before its result exists: no OE, UE, PE or rounding C1
+        // (as the host CPU reports).
+        if ((flags & ~(uint)Fcw & (FswIE | FswDE | FswZE)) != 0 && (flags & FswSF) == 0)
+            flags &= FswIE | FswDE | FswZE;
         if (keepC1 && (flags & FswSF) == 0) flags = (flags & ~SoftFloat.RoundedUp) | (uint)(Fsw & FswC1);
         Fsw = (ushort)(((uint)Fsw & ~(uint)FswC1) | (flags & 0x7f) | (flags & SoftFloat.RoundedUp));
         UpdateX87Summary();
@@ -95,6 +103,21 @@ public sealed partial class Cpu
     {
         uint unmasked = flags & ~(uint)Fcw;
         return (unmasked & FswOE) != 0 ? -24576 : (unmasked & FswUE) != 0 ? 24576 : 0;
+    }
+
+    /// <summary>
+    /// The rounding of a rebiased result (unmasked OE/UE) decides PE and C1; a result out of range even
+    /// rebiased is the infinity (overflow, as the host CPU gives) with PE and C1.
+    /// </summary>
+    private static uint Rebiased(uint flags, uint rebiasFlags, ref F80 r)
+    {
+        flags = (flags & ~(uint)(FswPE | SoftFloat.RoundedUp)) | (rebiasFlags & (FswPE | SoftFloat.RoundedUp));
+        if ((rebiasFlags & FswOE) != 0)
+        {
+            r = new F80(1UL << 63, (ushort)(r.SE | 0x7fff));
+            flags |= FswPE | SoftFloat.RoundedUp;
+        }
+        return flags;
     }
 
     private F80 ReadF80(ulong ea) => new(Read64(ea), Read16(ea + 8));
@@ -158,7 +181,8 @@ public sealed partial class Cpu
                 else v = St(op.R1);
                 // A full ST(7) overflows, but an empty source register is reported first (C1 = 0).
                 if (!StEmpty(7) && (flags & FswSF) == 0) { ok = StackOverflow(ref flags); v = SoftFloat.Indefinite; }
-                if (ok && X87Deliver(flags)) Push(v);
+                // An unmasked DE (a denormal m32/m64 source) still loads (as the host CPU does); an unmasked IE does not.
+                if (ok && (flags & ~(uint)Fcw & FswIE) == 0) Push(v);
                 X87Commit(flags);
                 return;
             }
@@ -184,9 +208,16 @@ public sealed partial class Cpu
                 F80 a = St(dst);
                 if ((op.Imm & X87Bits.Reverse) != 0) (a, b) = (b, a);
                 int pc = X87Precision;
-                F80 r = SoftFloat.Arith80(kind, a, b, pc, mode, 0, ref flags, denormal);
+                bool reverse = (op.Imm & X87Bits.Reverse) != 0;
+                bool aDen = denormal && reverse, bDen = denormal && !reverse;
+                F80 r = SoftFloat.Arith80(kind, a, b, pc, mode, 0, ref flags, aDen, bDen);
                 int rebias = X87Rebias(flags);
-                if (rebias != 0) { uint f2 = 0; r = SoftFloat.Arith80(kind, a, b, pc, mode, rebias, ref f2, denormal); }
+                if (rebias != 0)
+                {
+                    uint f2 = 0;
+                    r = SoftFloat.Arith80(kind, a, b, pc, mode, rebias, ref f2, aDen, bDen);
+                    flags = Rebiased(flags, f2, ref r);
+                }
                 if (X87Deliver(flags)) { SetSt(dst, r); Pop(pops); }
                 X87Commit(flags);
                 return;
@@ -223,10 +254,21 @@ public sealed partial class Cpu
                     case VecOp.Fsqrt:
                         r = SoftFloat.Sqrt80(a, X87Precision, mode, 0, ref flags);
                         int rebias = X87Rebias(flags);
-                        if (rebias != 0) { uint f2 = 0; r = SoftFloat.Sqrt80(a, X87Precision, mode, rebias, ref f2); }
+                        if (rebias != 0)
+                        {
+                            uint f2 = 0;
+                            r = SoftFloat.Sqrt80(a, X87Precision, mode, rebias, ref f2);
+                            flags = Rebiased(flags, f2, ref r);
+                        }
                         break;
                     case VecOp.Frndint: r = SoftFloat.RoundInt80(a, mode, ref flags); break;
-                    default: r = SoftFloat.F2xm1(a, mode, ref flags); break;
+                    default:
+                    {
+                        r = SoftFloat.F2xm1(a, mode, ref flags);
+                        int rb = X87Rebias(flags);
+                        if (rb != 0) { uint f2 = 0; r = SoftFloat.F2xm1(a, mode, ref f2, rb); flags = Rebiased(flags, f2, ref r); }
+                        break;
+                    }
                 }
                 if (X87Deliver(flags)) SetSt(0, r);
                 X87Commit(flags);
@@ -339,13 +381,14 @@ public sealed partial class Cpu
         uint mode = X87Mode;
         if (op.Sub == VecOp.Fbstp)
         {
-            if (write) WriteBcd(ea, a, empty, mode, ref flags);
+            if (write) write = WriteBcd(ea, a, empty, mode, ref flags);
         }
         else if (op.Sub != VecOp.Fst)
         {
             int bits = op.Size * 8;
             ulong v = empty ? 1UL << (bits - 1) : SoftFloat.ToInt80(a, bits, op.Sub == VecOp.Fisttp, mode, ref flags);
             write &= X87Deliver(flags, true);
+            flags = StoreStopped(flags);
             if (write) WriteMem(ea, op.Size, v);
         }
         else if (op.Size == 10)
@@ -357,6 +400,7 @@ public sealed partial class Cpu
             bool dbl = op.Size == 8;
             ulong v = empty ? (dbl ? 0xfff8000000000000UL : 0xffc00000UL) : SoftFloat.ToFloat(a, dbl, mode, ref flags);
             write &= X87Deliver(flags, true);
+            flags = StoreStopped(flags);
             if (write) { if (dbl) Write64(ea, v); else Write32(ea, (uint)v); }
         }
         if (write) Pop(pops);
@@ -384,7 +428,7 @@ public sealed partial class Cpu
             c = SoftFloat.Compare80(St(0), b, !unordered, ref flags, denormal);
             ok = X87Deliver(flags);
         }
-        if (ok)
+        // The condition codes (or EFLAGS) are set even when an unmasked exception stops the pop (host CPU).
         {
             if (eflags)
             {
@@ -402,7 +446,7 @@ public sealed partial class Cpu
                 };
                 Fsw = (ushort)((Fsw & ~(FswC0 | FswC2 | FswC3)) | cc);
             }
-            Pop(pops);
+            if (ok) Pop(pops);
         }
         X87Commit(flags, eflags);
     }
@@ -427,7 +471,7 @@ public sealed partial class Cpu
             case VecOp.Fscale:
                 r = SoftFloat.Scale80(a, b, mode, 0, ref flags);
                 int rebias = X87Rebias(flags);
-                if (rebias != 0) { uint f2 = 0; r = SoftFloat.Scale80(a, b, mode, rebias, ref f2); }
+                if (rebias != 0) { uint f2 = 0; r = SoftFloat.Scale80(a, b, mode, rebias, ref f2); flags = Rebiased(flags, f2, ref r); }
                 break;
             case VecOp.Fprem:
             {
@@ -442,12 +486,25 @@ public sealed partial class Cpu
             case VecOp.Fyl2xp1: r = SoftFloat.Fyl2xp1(a, b, mode, ref flags); break;
             default: r = SoftFloat.Fpatan(a, b, mode, ref flags); break;
         }
+        int rb = op.Sub is VecOp.Fyl2x or VecOp.Fyl2xp1 or VecOp.Fpatan ? X87Rebias(flags) : 0;
+        if (rb != 0)
+        {
+            uint f2 = 0;
+            r = op.Sub switch
+            {
+                VecOp.Fyl2x => SoftFloat.Fyl2x(a, b, mode, ref f2, rb),
+                VecOp.Fyl2xp1 => SoftFloat.Fyl2xp1(a, b, mode, ref f2, rb),
+                _ => SoftFloat.Fpatan(a, b, mode, ref f2, rb),
+            };
+            flags = Rebiased(flags, f2, ref r);
+        }
         if (X87Deliver(flags))
         {
             SetSt(dst, r);
             Pop(pops);
             if (setCc) Fsw = (ushort)((Fsw & ~(FswC0 | FswC2 | FswC3)) | cc);
         }
+        else if (op.Sub == VecOp.Fprem) Fsw &= unchecked((ushort)~FswC2); // stopped: no reduction reported
         X87Commit(flags);
     }
 
@@ -482,6 +539,15 @@ public sealed partial class Cpu
         {
             int which = sub switch { VecOp.Fsin => 0, VecOp.Fcos => 1, VecOp.Fsincos => 2, _ => 3 };
             bool inRange = SoftFloat.Trig(which, a, mode, ref flags, out r0, out r1);
+            int rb = X87Rebias(flags);
+            if (rb != 0 && inRange)
+            {
+                // Only a tiny result (the sine, the tangent) can underflow; the other (cos, 1.0) is not rescaled.
+                uint f2 = 0;
+                SoftFloat.Trig(which, a, mode, ref f2, out F80 s0, out _, rb);
+                flags = Rebiased(flags, f2, ref s0);
+                r0 = s0;
+            }
             Fsw = (ushort)((Fsw & ~FswC2) | (inRange ? 0 : FswC2));
             if (!inRange) { X87Commit(flags & ~SoftFloat.RoundedUp); return; }
         }
@@ -511,15 +577,15 @@ public sealed partial class Cpu
     /// FBSTP: ST(0) rounded to an integer in the FCW mode as 18 BCD digits; out of range or not a number gives
     /// the BCD indefinite with IE.
     /// </summary>
-    private void WriteBcd(ulong ea, F80 a, bool empty, uint mode, ref uint flags)
+    private bool WriteBcd(ulong ea, F80 a, bool empty, uint mode, ref uint flags)
     {
         ulong v = empty ? 1UL << 63 : SoftFloat.ToInt80(a, 64, false, mode, ref flags);
         long s = (long)v;
         bool invalid = empty || (flags & FswIE) != 0 || s > 999_999_999_999_999_999 || s < -999_999_999_999_999_999;
         if (invalid && !empty) flags = (flags | FswIE) & ~(uint)(FswPE | SoftFloat.RoundedUp);
-        if (!X87Deliver(flags, true)) return;
+        if (!X87Deliver(flags, true)) return false;
         ProbeWrite(ea, 10);
-        if (invalid) { WriteF80(ea, SoftFloat.Indefinite); return; }
+        if (invalid) { WriteF80(ea, SoftFloat.Indefinite); return true; }
         ulong mag = (ulong)(s < 0 ? -s : s);
         for (int i = 0; i < 9; i++)
         {
@@ -530,6 +596,7 @@ public sealed partial class Cpu
             Write8(ea + (ulong)i, b);
         }
         Write8(ea + 9, (byte)(a.Neg ? 0x80 : 0));
+        return true;
     }
 
     /// <summary>The 28-byte protected-mode environment (SDM Vol. 1 Figure 8-9), in 64-bit mode too: selectors stored as 0, FOP 0.</summary>

@@ -390,6 +390,7 @@ public sealed class Machine : IPlatform, IInterruptSink
                 if (timer < limit) limit = Math.Max(timer, next.Cycles + 1);
                 if (device < limit) limit = device;
                 next.PauseYieldCycle = secondCycles == long.MaxValue ? long.MaxValue : secondCycles + SpinSlack;
+                next.TscSyncCycle = secondCycles;
                 long total = TotalInstructions;
                 _running = next;
                 try

@@ -71,11 +71,15 @@ public static class LinuxBoot
     public static LinuxBootResult Run(LinuxKernel kernel, string repoRoot, LinuxBootSpec spec, Stream? console, Stream? input = null,
         Action<LvdMachine>? setup = null)
     {
+        if (spec.Hypervisor && spec.Cpus > 1)
+            throw new ArgumentException("the hypervisor cannot yet launch the processors the wakeup mailbox starts (docs/LINUX.md, SMP)");
         var initrd = BuildInitramfs(repoRoot, spec.InitProgram);
         var options = new RunOptions
         {
             Platform = MachinePlatform.Pc, CpuCount = spec.Cpus, MemoryBytes = (ulong)spec.MemoryMiB << 20, Costs = spec.Costs,
             SerialOut = console, CaptureSerial = true,
+            // The application processors start through the firmware's ACPI wakeup mailbox (docs/LINUX.md, SMP).
+            AcpiMpWakeupMailbox = Lvd.Machine.Firmware.MpWakeupMailbox.DefaultAddress,
         }.With(spec.Hypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None);
         var machine = new LvdMachine(options);
         string cmdline = CommandLine(spec);

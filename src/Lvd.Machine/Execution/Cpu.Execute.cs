@@ -30,6 +30,15 @@ public sealed partial class Cpu
     /// the holder runs; without this it would spin out a whole quantum for every hand-over.
     /// </summary>
     public long PauseYieldCycle = long.MaxValue;
+
+    /// <summary>
+    /// The other running vCPUs' earliest clock (set by the scheduler; long.MaxValue with one). A vCPU reads its TSC
+    /// (RDTSC, RDTSCP, RDMSR of IA32_TSC) only when its clock at the instruction is not past it, else its slice ends
+    /// before the instruction and it reads when it runs again. So TSC reads across vCPUs come out in the order they
+    /// happen, as a synchronized invariant TSC does on hardware (Linux checks it: check_tsc_warp). Without it the vCPUs,
+    /// which run a slice each, could see another's TSC go backwards by up to a slice.
+    /// </summary>
+    public long TscSyncCycle = long.MaxValue;
     /// <summary>Something outside the block chain needs the run loop (stop, interrupt): leave the chain.</summary>
     private bool _attention;
     private long _cycleLimit, _instructionLimit;
@@ -656,6 +665,17 @@ public sealed partial class Cpu
                 return 0;
 
             default:
+                if ((op.H is Handler.Rdtsc or Handler.Rdtscp || op.H == Handler.Rdmsr && (uint)R(RCX) == Msr.Tsc)
+                    && Cycles - op.Cost - op.CostAfter > TscSyncCycle)
+                {
+                    // Ahead of another vCPU: read the TSC when it is this vCPU's turn (TscSyncCycle).
+                    Rip = blockRip + op.Offset;
+                    Cycles -= op.Cost + op.CostAfter;
+                    Instructions += i;
+                    _yieldSlice = true;
+                    _attention = true;
+                    return 1;
+                }
                 // System instructions: rare, may change mode, always end the block.
                 Rip = next;
                 ExecSystem(ref op, next, blockRip + op.Offset);

@@ -106,6 +106,25 @@ public sealed class LinuxBootTests
         Assert.Matches(@"lvd linux: exit status 42; \d+\.\d{3} modeled seconds \([\d,]+ cycles, [\d,]+ instructions\), \d+\.\d host seconds", stderr);
     }
 
+    /// <summary>
+    /// SMP: the application processors come up through the firmware's ACPI wakeup mailbox into Linux's trampoline
+    /// (compatibility mode, protected mode, long mode again), Linux finds its TSCs synchronized (its warp check passes,
+    /// so the TSC stays its clocksource), and a 4-thread glibc program runs on 4 vCPUs.
+    /// </summary>
+    [Fact]
+    public void FourVcpusComeUpThroughTheWakeupMailboxAndRunAThreadedProgram()
+    {
+        var (elf, expected, _) = HostProgram("threads_smp", Threads);
+        var r = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf, Cpus = 4 }, null);
+        Assert.True(r.ExitStatus == 42, r.Report + r.Console[^Math.Min(r.Console.Length, 4000)..]);
+        AssertChecksPassed(r.Console, 4);
+        Assert.Contains("smp: Brought up 1 node, 4 CPUs", r.Console);
+        Assert.DoesNotContain("TSC warp", r.Console);
+        Assert.DoesNotContain("Marking TSC unstable", r.Console);
+        Assert.Contains("clocksource: Switched to clocksource tsc", r.Console);
+        Assert.Contains(expected.TrimEnd(), Unix(r.Console));
+    }
+
     [Fact]
     public void TheBzImageBootsThroughItsOwnDecompressor()
     {

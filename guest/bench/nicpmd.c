@@ -16,28 +16,7 @@
 #include <x86.h>
 #include <lvd/hypercall.h>
 
-#define CTRL 0x0
-#define EEC 0x10010
-#define RDBAL 0x1000
-#define RDBAH 0x1004
-#define RDLEN 0x1008
-#define RDH 0x1010
-#define RDT 0x1018
-#define RXDCTL 0x1028
-#define RXCTRL 0x3000
-#define DMATXCTL 0x4a80
-#define TDBAL 0x6000
-#define TDBAH 0x6004
-#define TDLEN 0x6008
-#define TDH 0x6010
-#define TDT 0x6018
-#define TXDCTL 0x6028
-#define GPRC 0x4074
-#define GPTC 0x4080
-#define MPC 0x3fa0
-#define RAL0 0xa200
-#define RAH0 0xa204
-#define QUEUE_ENABLE (1u << 25)
+#include <ixgbe_regs.h>
 
 #define RING 256                  /* descriptors per ring (one page) */
 #define BUF 2048
@@ -138,12 +117,12 @@ static void probe(void)
 	}
 	regs = (volatile uint32_t *)(uintptr_t)(cfg(0x10) & ~0xfu);
 	set_cfg(4, cfg(4) | 4); /* bus master */
-	wr(CTRL, 1u << 26);
-	while (rd(CTRL) & (1u << 26))
+	wr(IXGBE_CTRL, 1u << 26);
+	while (rd(IXGBE_CTRL) & (1u << 26))
 		;
-	while (!(rd(EEC) & (1u << 9)))
+	while (!(rd(IXGBE_EEC) & (1u << 9)))
 		;
-	uint32_t ral = rd(RAL0), rah = rd(RAH0);
+	uint32_t ral = rd(IXGBE_RAL0), rah = rd(IXGBE_RAH0);
 	for (int i = 0; i < 4; i++)
 		own_mac[i] = (uint8_t)(ral >> (8 * i));
 	own_mac[4] = (uint8_t)rah, own_mac[5] = (uint8_t)(rah >> 8);
@@ -172,19 +151,19 @@ static void isolate(void)
 
 static void tx_setup(void)
 {
-	wr(TDBAL, (uint32_t)(uintptr_t)txring), wr(TDBAH, 0), wr(TDLEN, sizeof txring), wr(TDH, 0), wr(TDT, 0);
-	wr(TXDCTL, QUEUE_ENABLE);
-	wr(DMATXCTL, 1);
+	wr(IXGBE_TDBAL0, (uint32_t)(uintptr_t)txring), wr(IXGBE_TDBAH0, 0), wr(IXGBE_TDLEN0, sizeof txring), wr(IXGBE_TDH0, 0), wr(IXGBE_TDT0, 0);
+	wr(IXGBE_TXDCTL0, IXGBE_QUEUE_ENABLE);
+	wr(IXGBE_DMATXCTL, 1);
 }
 
 static void rx_setup(void)
 {
 	for (int i = 0; i < RING; i++)
 		rxring[i].addr = (uint64_t)(uintptr_t)rxbufs[i], rxring[i].word = 0;
-	wr(RDBAL, (uint32_t)(uintptr_t)rxring), wr(RDBAH, 0), wr(RDLEN, sizeof rxring), wr(RDH, 0);
-	wr(RXDCTL, QUEUE_ENABLE);
-	wr(RDT, RING - 1);
-	wr(RXCTRL, 1);
+	wr(IXGBE_RDBAL0, (uint32_t)(uintptr_t)rxring), wr(IXGBE_RDBAH0, 0), wr(IXGBE_RDLEN0, sizeof rxring), wr(IXGBE_RDH0, 0);
+	wr(IXGBE_RXDCTL0, IXGBE_QUEUE_ENABLE);
+	wr(IXGBE_RDT0, RING - 1);
+	wr(IXGBE_RXCTRL, 1);
 }
 
 /* Transmit n frames: the frames are built once per ring slot (their checksums computed here,
@@ -207,7 +186,7 @@ static void tx(uint64_t n, int size)
 			posted++;
 		}
 		if (posted)
-			wr(TDT, tail);
+			wr(IXGBE_TDT0, tail);
 		while (clean != tail && (((volatile struct desc *)&txring[clean])->word >> 32 & 1)) {
 			txring[clean].word = 0;
 			clean = (clean + 1) % RING;
@@ -215,7 +194,7 @@ static void tx(uint64_t n, int size)
 		}
 	}
 	uint64_t cycles = rdtsc() - t0;
-	printf("nicpmd: tx packets=%lu bytes=%d cycles=%lu cycles_per_packet=%lu gptc=%u\n", n, size, cycles, cycles / n, rd(GPTC));
+	printf("nicpmd: tx packets=%lu bytes=%d cycles=%lu cycles_per_packet=%lu gptc=%u\n", n, size, cycles, cycles / n, rd(IXGBE_GPTC));
 }
 
 /* Receive n frames: take each descriptor with DD, check the datagram, give the descriptor back.
@@ -244,14 +223,14 @@ static void rx(uint64_t n)
 		}
 		d->addr = (uint64_t)(uintptr_t)rxbufs[next];
 		d->word = 0;
-		wr(RDT, next);
+		wr(IXGBE_RDT0, next);
 		next = (next + 1) % RING;
 		got++;
 		busy += rdtsc() - t;
 	}
 	uint64_t cycles = rdtsc() - t0;
 	printf("nicpmd: rx packets=%lu bad=%lu lost=%lu cycles=%lu busy_cycles_per_packet=%lu missed=%u gprc=%u\n", n, bad, lost,
-	       cycles, busy / n, rd(MPC), rd(GPRC));
+	       cycles, busy / n, rd(IXGBE_MPC), rd(IXGBE_GPRC));
 }
 
 int main(int argc, char **argv)

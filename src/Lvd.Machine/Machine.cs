@@ -34,6 +34,12 @@ public record MachineConfig
     public int ProfileStackDepth { get; init; }
     /// <summary>The devices beyond the CPUs and RAM (docs/PLATFORM.md).</summary>
     public MachinePlatform Platform { get; init; } = MachinePlatform.Lvd;
+    /// <summary>
+    /// TSC reads across vCPUs in the order they happen (<see cref="Execution.Cpu.TscSyncCycle"/>), as a synchronized
+    /// invariant TSC on hardware; Linux checks it. Off (the LVD kernel's runs and figures): a vCPU's TSC is its own clock,
+    /// and one vCPU may read a TSC below what another read just before by up to a scheduling slice.
+    /// </summary>
+    public bool SynchronizedTsc { get; init; }
     /// <summary>`--timing detailed`: data caches and branch predictors add their cycles (docs/COST-MODEL.md, Detailed timing).</summary>
     public bool DetailedTiming { get; init; }
     /// <summary>COM1 transmits at its programmed baud rate in modeled time (otherwise a byte leaves at once).</summary>
@@ -390,7 +396,7 @@ public sealed class Machine : IPlatform, IInterruptSink
                 if (timer < limit) limit = Math.Max(timer, next.Cycles + 1);
                 if (device < limit) limit = device;
                 next.PauseYieldCycle = secondCycles == long.MaxValue ? long.MaxValue : secondCycles + SpinSlack;
-                next.TscSyncCycle = secondCycles;
+                if (Config.SynchronizedTsc) next.TscSyncCycle = secondCycles;
                 long total = TotalInstructions;
                 _running = next;
                 try

@@ -28,23 +28,7 @@ static void check(const char *name, long got, long want)
 #define HC(nr, a0, a1, a2, a3, a4) lvd_hypercall((nr), (a0), (a1), (a2), (a3), (a4))
 
 /* 82599 registers (datasheet 8.2.3) and legacy descriptors. */
-#define CTRL 0x0
-#define RDBAL 0x1000
-#define RDBAH 0x1004
-#define RDLEN 0x1008
-#define RDH 0x1010
-#define RDT 0x1018
-#define RXDCTL 0x1028
-#define RXCTRL 0x3000
-#define DMATXCTL 0x4a80
-#define TDBAL 0x6000
-#define TDBAH 0x6004
-#define TDLEN 0x6008
-#define TDH 0x6010
-#define TDT 0x6018
-#define TXDCTL 0x6028
-#define GPRC 0x4074
-#define QUEUE_ENABLE (1u << 25)
+#include <ixgbe_regs.h>
 #define NIC_SID (3 << 3)
 
 struct desc {
@@ -116,24 +100,24 @@ static int udp_frame(uint8_t *f, uint8_t fill)
 /* Rings at the given DMA addresses (kernel: physical; a domain: I/O virtual), one RX buffer posted. */
 static void setup(uint64_t tx, uint64_t rx, uint64_t rxbuffer)
 {
-	wr(CTRL, 1u << 26); /* reset */
+	wr(IXGBE_CTRL, 1u << 26); /* reset */
 	memset(rxring, 0, sizeof rxring);
 	rxring[0].addr = rxbuffer;
-	wr(TDBAL, (uint32_t)tx), wr(TDBAH, (uint32_t)(tx >> 32)), wr(TDLEN, sizeof txring), wr(TDH, 0), wr(TDT, 0);
-	wr(TXDCTL, QUEUE_ENABLE);
-	wr(DMATXCTL, 1);
-	wr(RDBAL, (uint32_t)rx), wr(RDBAH, (uint32_t)(rx >> 32)), wr(RDLEN, sizeof rxring), wr(RDH, 0);
-	wr(RXDCTL, QUEUE_ENABLE);
-	wr(RDT, 1);
-	wr(RXCTRL, 1);
+	wr(IXGBE_TDBAL0, (uint32_t)tx), wr(IXGBE_TDBAH0, (uint32_t)(tx >> 32)), wr(IXGBE_TDLEN0, sizeof txring), wr(IXGBE_TDH0, 0), wr(IXGBE_TDT0, 0);
+	wr(IXGBE_TXDCTL0, IXGBE_QUEUE_ENABLE);
+	wr(IXGBE_DMATXCTL, 1);
+	wr(IXGBE_RDBAL0, (uint32_t)rx), wr(IXGBE_RDBAH0, (uint32_t)(rx >> 32)), wr(IXGBE_RDLEN0, sizeof rxring), wr(IXGBE_RDH0, 0);
+	wr(IXGBE_RXDCTL0, IXGBE_QUEUE_ENABLE);
+	wr(IXGBE_RDT0, 1);
+	wr(IXGBE_RXCTRL, 1);
 }
 
 static void send(uint64_t buffer, int len)
 {
-	uint32_t t = rd(TDT);
+	uint32_t t = rd(IXGBE_TDT0);
 	txring[t].addr = buffer;
 	txring[t].word = (uint64_t)(uint16_t)len | (uint64_t)(0x01 | 0x02 | 0x08) << 24; /* EOP IFCS RS */
-	wr(TDT, (t + 1) % 8);
+	wr(IXGBE_TDT0, (t + 1) % 8);
 }
 
 /* Spins until the echo has had time to come back (the peer answers at once; 10 Gb/s). */
@@ -155,7 +139,7 @@ int main(void)
 	int n = udp_frame(txbuf, 0x30);
 	send((uint64_t)(uintptr_t)txbuf, n);
 	wait_a_little();
-	check("kernel.sent", (long)rd(TDH), 1);
+	check("kernel.sent", (long)rd(IXGBE_TDH0), 1);
 	check("kernel.echo_received", (long)(rxring[0].word >> 32 & 0xff), 3); /* DD | EOP */
 	check("kernel.echo_payload", rxbuf[42] == 0x30 && rxbuf[42 + 63] == 0x30 + 63, 1);
 	check("kernel.fault_none", (long)HC(LVD_HC_IOMMU_FAULT, 0, 0, 0, 0, 0).value, 0);
@@ -199,7 +183,7 @@ int main(void)
 	n = udp_frame(txbuf, 0x50);
 	send(iova + 0x2000, n);
 	wait_a_little();
-	check("domain.sent", (long)rd(TDH), 1);
+	check("domain.sent", (long)rd(IXGBE_TDH0), 1);
 	check("domain.echo_received", (long)(rxring[0].word >> 32 & 0xff), 3);
 	check("domain.echo_payload", rxbuf[42] == 0x50, 1);
 	check("domain.fault_none", (long)HC(LVD_HC_IOMMU_FAULT, 0, 0, 0, 0, 0).value, 0);
@@ -218,14 +202,14 @@ int main(void)
 	for (int i = 0; i < 4096; i++)
 		intact &= secret[i] == 0x5a;
 	check("attack.kernel_memory_unchanged", intact, 1);
-	check("attack.rx_queue_stopped", (long)(rd(RXDCTL) & QUEUE_ENABLE), 0);
+	check("attack.rx_queue_stopped", (long)(rd(IXGBE_RXDCTL0) & IXGBE_QUEUE_ENABLE), 0);
 	/* Quarantined: even the domain's own buffers are out of reach now. */
 	setup(iova, iova + 0x1000, iova + 0x3000);
 	send(iova + 0x2000, n);
 	wait_a_little();
 	f = HC(LVD_HC_IOMMU_FAULT, 0, 0, 0, 0, 0).value;
 	check("quarantine.fault_context_not_present", (long)(f & 0xff), 2);
-	check("quarantine.nothing_sent", (long)rd(TDH), 0);
+	check("quarantine.nothing_sent", (long)rd(IXGBE_TDH0), 0);
 
 	/* The kernel takes the device back; the domain is destroyed. */
 	check("attach.kernel", HC(LVD_HC_IOMMU_ATTACH, NIC_SID, 1, 0, 0, 0).status, 0);

@@ -80,6 +80,7 @@ public static class LinuxBoot
             SerialOut = console, CaptureSerial = true,
             // The application processors start through the firmware's ACPI wakeup mailbox (docs/LINUX.md, SMP).
             AcpiMpWakeupMailbox = Lvd.Machine.Firmware.MpWakeupMailbox.DefaultAddress,
+            SynchronizedTsc = true,
         }.With(spec.Hypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None);
         var machine = new LvdMachine(options);
         string cmdline = CommandLine(spec);

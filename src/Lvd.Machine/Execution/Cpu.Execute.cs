@@ -32,7 +32,8 @@ public sealed partial class Cpu
     public long PauseYieldCycle = long.MaxValue;
 
     /// <summary>
-    /// The other running vCPUs' earliest clock (set by the scheduler; long.MaxValue with one). A vCPU reads its TSC
+    /// With <see cref="MachineConfig.SynchronizedTsc"/>: the other running vCPUs' earliest clock (set by the scheduler;
+    /// long.MaxValue with one vCPU or without it). A vCPU reads its TSC
     /// (RDTSC, RDTSCP, RDMSR of IA32_TSC) only when its clock at the instruction is not past it, else its slice ends
     /// before the instruction and it reads when it runs again. So TSC reads across vCPUs come out in the order they
     /// happen, as a synchronized invariant TSC does on hardware (Linux checks it: check_tsc_warp). Without it the vCPUs,

@@ -26,6 +26,7 @@ public static partial class Program
         (["bench", "micro"], typeof(BenchMicroCommand.Settings)),
         (["bench", "mips"], typeof(BenchMipsCommand.Settings)),
         (["bench", "timing"], typeof(BenchTimingCommand.Settings)),
+        (["bench", "linux"], typeof(BenchLinuxCommand.Settings)),
         (["bench"], typeof(BenchLvdCommand.Settings)),
         (["demo"], typeof(DemoCommand.Settings)),
         (["exec"], typeof(ExecCommand.Settings)),
@@ -132,6 +133,9 @@ public static partial class Program
                     .WithDescription("VMFUNC, SYSCALL, native vs virtualized WRMSR/OUT/CR3 in modeled cycles, beside the paper's Tables 1 and 2.");
                 bench.AddCommand<BenchMipsCommand>("mips")
                     .WithDescription("Host MIPS of the emulator beside native and qemu-x86_64 on one CPU-bound program.");
+                bench.AddCommand<BenchLinuxCommand>("linux")
+                    .WithDescription("Host seconds to boot Linux 6.1 to /init and to its end, beside qemu-system-x86_64 TCG booting the " +
+                        "same images.");
                 bench.AddCommand<BenchTimingCommand>("timing")
                     .WithDescription("The block model (--costs haswell) against llvm-mca on loop kernels, and the paper's figures under each " +
                         "cost profile.");

@@ -6,7 +6,7 @@ using Lvd.Toolchain.Linux;
 namespace Lvd.Cli.Commands;
 
 /// <summary>
-/// `lvd bench linux` (docs/LINUX.md, Boot time): host seconds from power-on to Linux running /init, and to the end of
+/// `lvd bench linux` (docs/LINUX.md, Figures): host seconds from power-on to Linux running /init, and to the end of
 /// the run (the init script's checks and a static program, then the status through port 0xF4), and the emulator's
 /// MIPS during the boot, side by side in one run with `qemu-system-x86_64 -accel tcg` booting the same bzImage and
 /// initramfs (qemu's isa-debug-exit device at port 0xF4 ends it the same way). Fresh processes, medians of --runs.

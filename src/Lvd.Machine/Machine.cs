@@ -261,13 +261,13 @@ public sealed class Machine : IPlatform, IInterruptSink
         for (int i = 0; i < Cpus.Length; i++)
         {
             Cpus[i] = new Cpu(i, Memory, Costs, this);
+            Apics[i] = new LocalApic(this, Cpus[i]);
+            Code.Attach(Cpus[i]);
+        }
         if (config.DetailedTiming)
         {
             var llc = DataCaches.NewSharedLlc();
             foreach (var c in Cpus) c.EnableDetailedTiming(new DataCaches(llc, Costs), new BranchPredictor(Costs));
-        }
-            Apics[i] = new LocalApic(this, Cpus[i]);
-            Code.Attach(Cpus[i]);
         }
         if (pc) Pc = new PcDevices(this);
         foreach (var spec in config.Devices) Register(spec.Create(this));

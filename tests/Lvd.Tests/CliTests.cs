@@ -135,6 +135,7 @@ public sealed class CliTests
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]
     [InlineData("--runs 0: must be at least 1", "lvd bench mips --help", "bench", "mips", "--runs", "0")]
     [InlineData("--runs 0: 1 to 50", "lvd bench linux --help", "bench", "linux", "--runs", "0")]
+    [InlineData("--timing: lvd bench mips runs basic and detailed", "lvd bench mips --help", "bench", "mips", "--timing", "detailed")]
     [InlineData("--json /proc/lvd-test.json: cannot write there", "lvd bench mips --help", "bench", "mips", "--json", "/proc/lvd-test.json")]
     // The campaigns' --count, --seed and --jobs (CampaignSettings), checked before anything is built.
     [InlineData("--count 0: must be 1 to 1000000", "lvd faults --help", "faults", "--driver", "nullnet", "--count", "0")]

@@ -36,6 +36,7 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             base.Check();
             Require(Runs >= 1, $"--runs {Runs}: must be at least 1");
             Require(Scale >= 1, $"--scale {Scale}: must be at least 1");
+            Require(Timing == null, "--timing: lvd bench mips runs basic and detailed timing side by side itself");
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }

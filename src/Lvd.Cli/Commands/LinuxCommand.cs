@@ -78,7 +78,7 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         var spec = new LinuxBootSpec
         {
             Cpus = settings.Cpus, MemoryMiB = settings.MemoryMiB, Hypervisor = settings.Hypervisor, InitProgram = settings.Init,
-            ExtraCmdline = settings.Cmdline, Costs = settings.LoadCosts(), TimeoutSeconds = settings.MaxSeconds ?? 600,
+            ExtraCmdline = settings.Cmdline, Costs = settings.LoadCosts(), DetailedTiming = settings.DetailedTiming, TimeoutSeconds = settings.MaxSeconds ?? 600,
             BzImage = settings.BzImage,
         };
         using var stdout = Console.OpenStandardOutput();

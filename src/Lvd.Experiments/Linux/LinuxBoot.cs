@@ -20,6 +20,8 @@ public sealed record LinuxBootSpec
     public string? InitProgram { get; init; }
     public string ExtraCmdline { get; init; } = "";
     public CostModel Costs { get; init; } = CostModel.Default;
+    /// <summary>`--timing detailed`: caches and branch predictors (docs/COST-MODEL.md).</summary>
+    public bool DetailedTiming { get; init; }
     /// <summary>Modeled seconds after which a boot that has not ended is a hang.</summary>
     public double TimeoutSeconds { get; init; } = 600;
     public long MaxInstructions { get; init; } = 200_000_000_000;
@@ -77,7 +79,7 @@ public static class LinuxBoot
         var options = new RunOptions
         {
             Platform = MachinePlatform.Pc, CpuCount = spec.Cpus, MemoryBytes = (ulong)spec.MemoryMiB << 20, Costs = spec.Costs,
-            SerialOut = console, CaptureSerial = true,
+            DetailedTiming = spec.DetailedTiming, SerialOut = console, CaptureSerial = true,
             // The application processors start through the firmware's ACPI wakeup mailbox (docs/LINUX.md, SMP).
             AcpiMpWakeupMailbox = Lvd.Machine.Firmware.MpWakeupMailbox.DefaultAddress,
             SynchronizedTsc = true,

@@ -78,8 +78,8 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         var spec = new LinuxBootSpec
         {
             Cpus = settings.Cpus, MemoryMiB = settings.MemoryMiB, Hypervisor = settings.Hypervisor, InitProgram = settings.Init,
-            ExtraCmdline = settings.Cmdline, Costs = settings.LoadCosts(), DetailedTiming = settings.DetailedTiming, TimeoutSeconds = settings.MaxSeconds ?? 600,
-            BzImage = settings.BzImage,
+            ExtraCmdline = settings.Cmdline, Costs = settings.LoadCosts(), DetailedTiming = settings.DetailedTiming,
+            TimeoutSeconds = settings.MaxSeconds ?? 600, BzImage = settings.BzImage,
         };
         using var stdout = Console.OpenStandardOutput();
         // Ctrl-C stops the machine and reports every vCPU's state (status 130); on a raw terminal Ctrl-C

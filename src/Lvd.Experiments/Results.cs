@@ -59,9 +59,6 @@ public static class Results
         return _commit;
     }
 
-    /// <summary>SHA-256 (hex) of the cost file a model was loaded from; the built-in one is hashed as embedded.</summary>
-    public static string CostFileSha256(CostModel costs) => costs.Sha256;
-
     /// <summary>The header of a results file.</summary>
     public static JsonObject Header(string command, CostModel costs, string repoRoot, IEnumerable<string>? commandLine = null) => new()
     {
@@ -75,7 +72,7 @@ public static class Results
             .ToArray()),
         ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
         ["cost_file"] = costs.SourcePath,
-        ["cost_file_sha256"] = CostFileSha256(costs),
+        ["cost_file_sha256"] = costs.Sha256,
         ["cost_profile"] = costs.Profile,
         ["clock_hz"] = costs.ClockHz,
     };

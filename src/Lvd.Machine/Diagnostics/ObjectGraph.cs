@@ -39,9 +39,11 @@ internal sealed class ObjectGraph
     private sealed class TypeInfo
     {
         public Kind Kind;
-        /// <summary>Fields of a value type without references are copied as one value.</summary>
         public FieldInfo[] Fields = [];
+        /// <summary>Per field: a value without references (or a string), copied as it is.</summary>
         public bool[] Plain = [];
+        /// <summary>Every field plain: a value of this type is copied as one value.</summary>
+        public bool AllPlain = true;
     }
 
     private static readonly ConcurrentDictionary<Type, TypeInfo> Types = new();
@@ -93,12 +95,18 @@ internal sealed class ObjectGraph
         void MixValue(object? v)
         {
             if (v == null) { Mix(0x9e37); return; }
-            // Primitives, enums and strings: their hash (exact for values of at most 32 bits; a digest compares runs in one process).
-            if (v is string || v is Enum || v.GetType().IsPrimitive)
+            // Primitives and enums by their bits; strings by their hash (a digest compares runs within one process).
+            switch (v)
             {
-                Mix((uint)v.GetHashCode());
-                if (v is long or ulong or double) Mix((uint)Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!.GetHashCode());
-                return;
+                case string s: Mix((uint)s.GetHashCode()); return;
+                case double d: Mix((ulong)BitConverter.DoubleToInt64Bits(d)); return;
+                case float f: Mix((uint)BitConverter.SingleToInt32Bits(f)); return;
+                case ulong u: Mix(u); return;
+                case nuint nu: Mix(nu); return;
+                case bool b: Mix(b ? 1UL : 0); return;
+                case char ch: Mix(ch); return;
+                case nint ni: Mix(unchecked((ulong)ni)); return;
+                case Enum or sbyte or byte or short or ushort or int or uint or long: Mix(unchecked((ulong)Convert.ToInt64(v))); return;
             }
             var t = v.GetType();
             var info = Info(t);
@@ -199,7 +207,7 @@ internal sealed class ObjectGraph
         var t = from.GetType();
         if (!t.IsValueType) return Resolve(from, to, where);
         var info = Info(t);
-        if (info.Fields.Length == 0 || Array.TrueForAll(info.Plain, p => p)) return from;
+        if (info.AllPlain) return from;
         // `from` is already a boxed copy: give its reference fields their resolved values.
         for (int i = 0; i < info.Fields.Length; i++)
         {
@@ -307,6 +315,7 @@ internal sealed class ObjectGraph
         {
             var ft = fields[i].FieldType;
             info.Plain[i] = ft.IsValueType && !HasReferences(ft) || ft == typeof(string);
+            info.AllPlain &= info.Plain[i];
         }
         return info;
     }

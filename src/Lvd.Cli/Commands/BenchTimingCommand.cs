@@ -51,8 +51,8 @@ public sealed class BenchTimingCommand : Command<BenchTimingCommand.Settings>
             }
         }
         var timings = Lvd.Machine.Cost.InstructionTimings.Load(table);
-        var rows = Terminal.Status("the loop kernels under llvm-mca and the block model ...",
-            () => TimingValidation.Run(Path.Combine(cc.RepoRoot, "guest", "bench", "timing", "kernels.s"), timings));
+        string kernelsPath = Path.Combine(cc.RepoRoot, "guest", "bench", "timing", "kernels.s");
+        var rows = Terminal.Status("the loop kernels under llvm-mca and the block model ...", () => TimingValidation.Run(kernelsPath, timings));
         var t = new Table().Title($"(a) Cycles per iteration of the loop kernels: llvm-mca -mcpu=haswell vs the block model")
             .AddColumn("kernel").AddColumn(new TableColumn("instructions").RightAligned()).AddColumn(new TableColumn("llvm-mca").RightAligned())
             .AddColumn(new TableColumn("model").RightAligned()).AddColumn(new TableColumn("error").RightAligned());
@@ -69,37 +69,22 @@ public sealed class BenchTimingCommand : Command<BenchTimingCommand.Settings>
             })]),
             ["mean_absolute_error"] = mae,
         };
+        var (host, modelErr, mcaErr) = Terminal.Status("the loop kernels natively on this host (RDTSC) and under the znver3 profile ...",
+            () => NativeKernels.Compare(kernelsPath, Lvd.Machine.Cost.CostModel.Named("znver3").Timing!, "znver3"));
+        var nt = new Table().Title("(b) Cycles per iteration on this host (measured) vs the block model and llvm-mca with the znver3 table")
+            .AddColumn("kernel").AddColumn(new TableColumn("host").RightAligned()).AddColumn(new TableColumn("spread").RightAligned())
+            .AddColumn(new TableColumn("model").RightAligned()).AddColumn(new TableColumn("llvm-mca").RightAligned());
+        foreach (var r in host)
+            nt.AddRow(r.Name, r.Host.ToString("0.00"), $"{100 * r.Spread:0}%", r.Model.ToString("0.00"), r.Mca.ToString("0.00"));
+        AnsiConsole.Write(nt);
+        AnsiConsole.WriteLine($"mean absolute error against the host: model {100 * modelErr:0.0}%, llvm-mca {100 * mcaErr:0.0}% (spread: the slowest " +
+            $"of {NativeKernels.Runs} runs over the fastest, which counts; {NativeKernels.Calibration} calibrates the TSC)");
+        json["host_kernels"] = new JsonArray([.. host.Select(r => (JsonNode)new JsonObject
         {
-            var kernels = TimingValidation.ReadKernels(Path.Combine(cc.RepoRoot, "guest", "bench", "timing", "kernels.s"));
-            var native = Terminal.Status("the loop kernels natively on this host (RDTSC) and under the znver3 profile ...",
-                () => NativeKernels.Run(kernels));
-            var host = Lvd.Machine.Cost.CostModel.Named("znver3").Timing!;
-            var nt = new Table().Title("(b) Cycles per iteration on this host (measured) vs the block model and llvm-mca with the znver3 table")
-                .AddColumn("kernel").AddColumn(new TableColumn("host").RightAligned()).AddColumn(new TableColumn("spread").RightAligned())
-                .AddColumn(new TableColumn("model").RightAligned()).AddColumn(new TableColumn("llvm-mca").RightAligned());
-            var arr = new JsonArray();
-            double modelErr = 0, mcaErr = 0;
-            int n = 0;
-            foreach (var (nk, k) in native.Zip(kernels))
-            {
-                var loop = NativeKernels.HostLoop(k.Lines);
-                double model = Lvd.Machine.Cost.BlockModel.CyclesPerIteration(host, TimingValidation.Assemble(loop), out _);
-                double mca = Mca.Analyze("znver3", loop, TimingValidation.Iterations).CyclesPerIteration;
-                nt.AddRow(nk.Name, nk.Cycles.ToString("0.00"), $"{100 * nk.Spread:0}%", model.ToString("0.00"), mca.ToString("0.00"));
-                arr.Add(new JsonObject { ["name"] = nk.Name, ["host_cycles"] = nk.Cycles, ["spread"] = nk.Spread, ["model_cycles"] = model,
-                    ["llvm_mca_cycles"] = mca });
-                if (nk.Name == "add-chain") continue;   // the calibration
-                modelErr += Math.Abs(model - nk.Cycles) / nk.Cycles;
-                mcaErr += Math.Abs(mca - nk.Cycles) / nk.Cycles;
-                n++;
-            }
-            AnsiConsole.Write(nt);
-            AnsiConsole.WriteLine($"mean absolute error against the host: model {100 * modelErr / n:0.0}%, llvm-mca {100 * mcaErr / n:0.0}% "
-                + $"(spread: the slowest of {NativeKernels.Runs} runs over the fastest, which counts; add-chain calibrates the TSC)");
-            json["host_kernels"] = arr;
-            json["host_mean_absolute_error"] = modelErr / n;
-            json["host_llvm_mca_mean_absolute_error"] = mcaErr / n;
-        }
+            ["name"] = r.Name, ["host_cycles"] = r.Host, ["spread"] = r.Spread, ["model_cycles"] = r.Model, ["llvm_mca_cycles"] = r.Mca,
+        })]);
+        json["host_mean_absolute_error"] = modelErr;
+        json["host_llvm_mca_mean_absolute_error"] = mcaErr;
         if (!settings.KernelsOnly)
         {
             var figures = Terminal.Status("the paper's micro figures under the cpi1 and haswell profiles ...", () => TimingFigures.Run());

@@ -80,6 +80,9 @@ public static class TimingValidation
 /// <summary>One loop kernel run natively on the host: core cycles per iteration (TSC ticks over the calibration ratio).</summary>
 public sealed record NativeKernel(string Name, double Cycles, double Spread);
 
+/// <summary>A kernel's loop as the host ran it, beside the block model and llvm-mca with the host's table (cycles per iteration).</summary>
+public sealed record HostKernel(string Name, double Host, double Spread, double Model, double Mca);
+
 /// <summary>
 /// `lvd bench timing` (b): the loop kernels run natively on this host. There is no cycle counter in this VM (perf
 /// says "not supported"), so each kernel runs in a loop timed with RDTSC and the ticks are turned into core cycles by
@@ -91,6 +94,27 @@ public sealed record NativeKernel(string Name, double Cycles, double Spread);
 public static class NativeKernels
 {
     public const int Iterations = 200_000, Runs = 9;
+
+    /// <summary>The kernel whose four dependent ADDs (4 cycles on every x86 core) turn TSC ticks into core cycles.</summary>
+    public const string Calibration = "add-chain";
+
+    /// <summary>
+    /// `lvd bench timing` (b): the kernels measured on the host beside the block model and llvm-mca for <paramref name="cpu"/>,
+    /// each given the loop the host ran; and the mean absolute errors of both against the host (the calibration left out).
+    /// </summary>
+    public static (List<HostKernel> Rows, double ModelError, double McaError) Compare(string kernelsPath, InstructionTimings table, string cpu)
+    {
+        var kernels = TimingValidation.ReadKernels(kernelsPath);
+        var rows = new List<HostKernel>();
+        foreach (var (nk, k) in Run(kernels).Zip(kernels))
+        {
+            var loop = HostLoop(k.Lines);
+            rows.Add(new HostKernel(nk.Name, nk.Cycles, nk.Spread, BlockModel.CyclesPerIteration(table, TimingValidation.Assemble(loop), out _),
+                Mca.Analyze(cpu, loop, TimingValidation.Iterations).CyclesPerIteration));
+        }
+        var measured = rows.Where(r => r.Name != Calibration).ToList();
+        return (rows, measured.Average(r => Math.Abs(r.Model - r.Host) / r.Host), measured.Average(r => Math.Abs(r.Mca - r.Host) / r.Host));
+    }
 
     /// <summary>The loop the host runs for a kernel: its body without a closing `jne L0`, then the counter.</summary>
     public static List<string> HostLoop(IReadOnlyList<string> body)
@@ -147,8 +171,8 @@ public static class NativeKernels
                 ticks[k] = double.Parse(f[1]) / Iterations;
                 spread[k] = double.Parse(f[2]) / double.Parse(f[1]) - 1;
             }
-            int cal = kernels.ToList().FindIndex(x => x.Name == "add-chain");
-            if (cal < 0) throw new InvalidOperationException("the kernels have no add-chain to calibrate the TSC with");
+            int cal = kernels.ToList().FindIndex(x => x.Name == Calibration);
+            if (cal < 0) throw new InvalidOperationException($"the kernels have no {Calibration} to calibrate the TSC with");
             double ratio = ticks[cal] / 4.0;
             return [.. kernels.Select((x, k) => new NativeKernel(x.Name, ticks[k] / ratio, spread[k]))];
         }

@@ -17,6 +17,8 @@
 #include <lvd/hypercall.h>
 
 #include <ixgbe_regs.h>
+#include <inet_csum.h>
+#include <pci_conf.h>
 
 #define RING 256                  /* descriptors per ring (one page) */
 #define BUF 2048
@@ -33,31 +35,11 @@ static uint8_t rxbufs[RING][BUF] __attribute__((aligned(4096)));
 static volatile uint32_t *regs;
 static int devfn = -1;
 
-static uint32_t cfg(int reg)
-{
-	outl(0xcf8, 0x80000000u | (unsigned)devfn << 8 | (unsigned)reg);
-	return inl(0xcfc);
-}
-
-static void set_cfg(int reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | (unsigned)devfn << 8 | (unsigned)reg);
-	outl(0xcfc, v);
-}
+static uint32_t cfg(int reg) { return pci_conf_read32((unsigned)devfn, (unsigned)reg); }
+static void set_cfg(int reg, uint32_t v) { pci_conf_write32((unsigned)devfn, (unsigned)reg, v); }
 
 static inline uint32_t rd(int r) { return regs[r / 4]; }
 static inline void wr(int r, uint32_t v) { regs[r / 4] = v; }
-
-static uint16_t csum(const uint8_t *p, int n, uint32_t sum)
-{
-	for (int i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 2};
 static uint8_t own_mac[6];
@@ -73,14 +55,14 @@ static int build(uint8_t *f, int size, uint64_t seq)
 	memset(h, 0, 20);
 	h[0] = 0x45, h[2] = (uint8_t)(ip >> 8), h[3] = (uint8_t)ip, h[8] = 64, h[9] = 17;
 	h[12] = 10, h[15] = 2, h[16] = 10, h[19] = 1;
-	uint16_t c = csum(h, 20, 0);
+	uint16_t c = inet_csum(h, 20, 0);
 	h[10] = (uint8_t)(c >> 8), h[11] = (uint8_t)c;
 	uint8_t *u = h + 20;
 	u[0] = 5000 >> 8, u[1] = 5000 & 0xff, u[2] = 0, u[3] = 9, u[4] = (uint8_t)(udp >> 8), u[5] = (uint8_t)udp, u[6] = u[7] = 0;
 	memcpy(u + 8, &seq, 8);
 	for (int i = 16; i < udp; i++)
 		u[i] = (uint8_t)(seq + (uint64_t)i);
-	c = csum(u, udp, 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + (uint32_t)udp);
+	c = inet_csum(u, udp, 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + (uint32_t)udp);
 	if (c == 0)
 		c = 0xffff;
 	u[6] = (uint8_t)(c >> 8), u[7] = (uint8_t)c;
@@ -90,14 +72,14 @@ static int build(uint8_t *f, int size, uint64_t seq)
 /* The sequence number of a well-formed IPv4/UDP datagram with both checksums right, or -1. */
 static int64_t check(const uint8_t *f, int len)
 {
-	if (len < 58 || f[12] != 0x08 || f[13] != 0 || f[14] != 0x45 || csum(f + 14, 20, 0) != 0 || f[23] != 17)
+	if (len < 58 || f[12] != 0x08 || f[13] != 0 || f[14] != 0x45 || inet_csum(f + 14, 20, 0) != 0 || f[23] != 17)
 		return -1;
 	int udp = f[38] << 8 | f[39];
 	if (udp < 16 || 34 + udp > len)
 		return -1;
 	uint32_t pseudo = (uint32_t)(f[26] << 8 | f[27]) + (uint32_t)(f[28] << 8 | f[29]) + (uint32_t)(f[30] << 8 | f[31]) +
 			  (uint32_t)(f[32] << 8 | f[33]) + 17 + (uint32_t)udp;
-	if ((f[40] | f[41]) != 0 && csum(f + 34, udp, pseudo) != 0)
+	if ((f[40] | f[41]) != 0 && inet_csum(f + 34, udp, pseudo) != 0)
 		return -1;
 	int64_t s;
 	memcpy(&s, f + 42, 8);

@@ -6,9 +6,7 @@
 #include "kernel.h"
 #include "x86.h"
 #include <linux/pci.h>
-
-#define PCI_ADDR 0xcf8
-#define PCI_DATA 0xcfc
+#include <pci_conf.h>
 
 static struct spinlock pcilock = { .name = "pci" };
 
@@ -16,8 +14,7 @@ uint32_t
 pci_read_config_dword(struct pci_dev *dev, int where)
 {
 	acquire(&pcilock);
-	outl(PCI_ADDR, 0x80000000u | (uint32_t)dev->devfn << 8 | ((uint32_t)where & 0xfc));
-	uint32_t v = inl(PCI_DATA);
+	uint32_t v = pci_conf_read32(dev->devfn, (unsigned)where);
 	release(&pcilock);
 	return v;
 }
@@ -26,8 +23,7 @@ void
 pci_write_config_dword(struct pci_dev *dev, int where, uint32_t val)
 {
 	acquire(&pcilock);
-	outl(PCI_ADDR, 0x80000000u | (uint32_t)dev->devfn << 8 | ((uint32_t)where & 0xfc));
-	outl(PCI_DATA, val);
+	pci_conf_write32(dev->devfn, (unsigned)where, val);
 	release(&pcilock);
 }
 

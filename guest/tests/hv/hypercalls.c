@@ -7,20 +7,7 @@
 #include <stdio.h>
 #include <lvd/hypercall.h>
 
-static int passed, failed;
-
-static void check(const char *name, long got, long want)
-{
-	if (got == want) {
-		passed++;
-		printf("PASS %s\n", name);
-	} else {
-		failed++;
-		printf("FAIL %s: expected %ld got %ld\n", name, want, got);
-	}
-}
-
-#define HC(nr, a0, a1, a2, a3, a4) lvd_hypercall((nr), (a0), (a1), (a2), (a3), (a4))
+#include "hvtest.h"
 
 static volatile unsigned long probe[512] __attribute__((aligned(4096)));
 static volatile unsigned long other[512] __attribute__((aligned(4096)));

@@ -12,23 +12,12 @@
 #include <x86.h>
 #include <lvd/hypercall.h>
 
-static int passed, failed;
-
-static void check(const char *name, long got, long want)
-{
-	if (got == want) {
-		passed++;
-		printf("PASS %s\n", name);
-	} else {
-		failed++;
-		printf("FAIL %s: expected %ld got %ld\n", name, want, got);
-	}
-}
-
-#define HC(nr, a0, a1, a2, a3, a4) lvd_hypercall((nr), (a0), (a1), (a2), (a3), (a4))
+#include "hvtest.h"
 
 /* 82599 registers (datasheet 8.2.3) and legacy descriptors. */
 #include <ixgbe_regs.h>
+#include <inet_csum.h>
+#include <pci_conf.h>
 #define NIC_SID (3 << 3)
 
 struct desc {
@@ -43,31 +32,11 @@ static uint8_t rxbuf[4096] __attribute__((aligned(4096)));
 static uint8_t secret[4096] __attribute__((aligned(4096)));
 static volatile uint32_t *nic;
 
-static uint32_t cfg(int reg)
-{
-	outl(0xcf8, 0x80000000u | NIC_SID << 8 | (unsigned)reg);
-	return inl(0xcfc);
-}
-
-static void set_cfg(int reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | NIC_SID << 8 | (unsigned)reg);
-	outl(0xcfc, v);
-}
+static uint32_t cfg(int reg) { return pci_conf_read32(NIC_SID, (unsigned)reg); }
+static void set_cfg(int reg, uint32_t v) { pci_conf_write32(NIC_SID, (unsigned)reg, v); }
 
 static uint32_t rd(int r) { return nic[r / 4]; }
 static void wr(int r, uint32_t v) { nic[r / 4] = v; }
-
-static uint16_t csum(const uint8_t *p, int n, uint32_t sum)
-{
-	for (int i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 /* A UDP datagram 10.0.0.2:4000 -> 10.0.0.1:7 (the echo peer) with a 64-byte payload; its length. */
 static int udp_frame(uint8_t *f, uint8_t fill)
@@ -85,14 +54,14 @@ static int udp_frame(uint8_t *f, uint8_t fill)
 	h[8] = 64;
 	h[9] = 17;
 	h[12] = 10, h[15] = 2, h[16] = 10, h[19] = 1;
-	uint16_t c = csum(h, 20, 0);
+	uint16_t c = inet_csum(h, 20, 0);
 	h[10] = (uint8_t)(c >> 8), h[11] = (uint8_t)c;
 	uint8_t *u = h + 20;
 	u[0] = 4000 >> 8, u[1] = 4000 & 0xff, u[3] = 7, u[5] = (uint8_t)udp;
 	for (int i = 0; i < payload; i++)
 		u[8 + i] = (uint8_t)(fill + i);
 	uint32_t pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + (uint32_t)udp;
-	c = csum(u, udp, pseudo);
+	c = inet_csum(u, udp, pseudo);
 	u[6] = (uint8_t)(c >> 8), u[7] = (uint8_t)c;
 	return 14 + ip;
 }

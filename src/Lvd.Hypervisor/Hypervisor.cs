@@ -24,7 +24,17 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     private readonly VcpuContext?[] _vcpus;
     private ulong _msrBitmap;
 
-    public bool Launched { get; private set; }
+    /// <summary>True while at least one vCPU runs in VMX non-root operation under this hypervisor.</summary>
+    public bool Launched
+    {
+        get { foreach (var c in _vcpus) if (c != null) return true; return false; }
+    }
+
+    /// <summary>True while this vCPU runs under the hypervisor (launched and not devirtualized).</summary>
+    public bool IsLaunched(int cpu) => _vcpus[cpu] != null;
+
+    /// <summary>Launches on a vCPU so far (a vCPU launched, devirtualized and launched again counts twice).</summary>
+    public long Launches { get; private set; }
     public long Hypercalls { get; private set; }
     public int PagesInUse => _memory.PagesInUse;
     public ulong MemoryBase => _memory.Base;
@@ -51,50 +61,121 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     // ---------------- late launch ----------------
 
-    /// <summary>Firmware CPUID: the late-launch request of a kernel running natively.</summary>
+    /// <summary>
+    /// Firmware CPUID: the late-launch request of a kernel running natively. It launches the
+    /// calling vCPU only: VMX operation belongs to one logical processor (SDM 24.1: each one
+    /// executes VMXON and VMLAUNCH itself), and only the vCPU asking is known to be at a point
+    /// where its kernel expects it (docs/HYPERCALLS.md, Late launch). A kernel launches each of
+    /// its CPUs (Linux's module: on_each_cpu); the others run natively meanwhile.
+    /// </summary>
     public bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {
         result = default;
         if (leaf != HypercallAbi.LaunchLeaf) return false;
-        result = ((uint)(long)(Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory), 0, 0, 0);
+        result = ((uint)(long)(LaunchCpu(cpu) ? HypercallStatus.Ok : HypercallStatus.NoMemory), 0, 0, 0);
         return true;
     }
 
     /// <summary>
-    /// Deprivileges every vCPU: builds its VMCS from its live state and enters non-root mode.
-    /// The guest continues exactly where it was, now under EPT. False if out of memory.
+    /// Deprivileges every vCPU (lvd exec/boot --hypervisor, before the first instruction): each
+    /// one's VMCS from its live state, then non-root mode. False if out of memory.
     /// </summary>
     public bool Launch()
     {
-        if (Launched) return true;
-        if (_memory.AllocPage() is not ulong msrBitmap) return false;
-        _msrBitmap = msrBitmap;
-        _machine.Memory.Fill(msrBitmap, 4096, 0xff); // trap every RDMSR/WRMSR (LVD Invariant 4) ...
-        // ... except writes to the x2APIC EOI register: every interrupt handler writes it, and an
-        // exit there would put ~1,400 cycles on every interrupt (the paper's virtualized delivery
-        // costs 620 against 607 natively, so its EOI did not exit either). An early EOI is the
-        // worst a domain can do with it: it cannot send IPIs (ICR still exits) or change
-        // priorities. SDM 24.6.9: write bitmap for MSRs 0-0x1fff at offset 2048.
-        PassThroughMsr(msrBitmap + 2048, X2ApicEoi);
-        // ... and reads of the x2APIC in-service register (ISR, 8 MSRs): the kernel reads the bit
-        // of an interrupt taken inside a domain to tell a real interrupt from a domain's `int $n`
-        // (docs/THREAT-MODEL.md). Reading it tells a domain only which interrupts are in service.
-        // SDM 24.6.9: read bitmap for MSRs 0-0x1fff at offset 0.
-        for (uint msr = X2ApicIsr0; msr < X2ApicIsr0 + 8; msr++) PassThroughMsr(msrBitmap, msr);
+        var ready = new List<VcpuContext>();
         foreach (var cpu in _machine.Cpus)
         {
-            var kernelEpt = EptTable.Create(_memory, _machine.Memory);
-            if (kernelEpt == null || !MapKernelIdentity(kernelEpt)) return false;
-            if (_memory.AllocPage() is not ulong list || _memory.AllocPage() is not ulong region) return false;
-            _machine.Memory.Write64(list, kernelEpt.Eptp);
-            var ctx = new VcpuContext(cpu, kernelEpt, list, region);
-            _vcpus[cpu.Id] = ctx;
-            SetupVmcs(ctx);
+            if (_vcpus[cpu.Id] != null) continue;
+            if (Prepare(cpu) is not { } ctx) return false;
+            ready.Add(ctx);
         }
-        if (!LaunchIommu()) return false;
-        foreach (var ctx in _vcpus) ctx!.Cpu.VmEnter(ctx.Vmcs, this);
-        Launched = true;
+        if (!_sharedReady && !LaunchShared()) return false;
+        foreach (var ctx in ready) Enter(ctx);
         return true;
+    }
+
+    /// <summary>
+    /// Deprivileges one vCPU: builds its VMCS from its live state and enters non-root mode; the
+    /// guest continues exactly where it was, now under EPT. Already launched: nothing to do.
+    /// False if out of memory (the vCPU then stays native).
+    /// </summary>
+    public bool LaunchCpu(Cpu cpu)
+    {
+        if (_vcpus[cpu.Id] != null) return true;
+        if (Prepare(cpu) is not { } ctx) return false;
+        if (!_sharedReady && !LaunchShared())
+        {
+            Release(ctx);
+            return false;
+        }
+        Enter(ctx);
+        return true;
+    }
+
+    private bool _sharedReady;
+
+    /// <summary>A vCPU's VMCS, kernel EPT, EPTP list and VMCS region, from its live state (the MSR bitmap first, once).</summary>
+    private VcpuContext? Prepare(Cpu cpu)
+    {
+        if (_msrBitmap == 0)
+        {
+            if (_memory.AllocPage() is not ulong msrBitmap) return null;
+            _msrBitmap = msrBitmap;
+            _machine.Memory.Fill(msrBitmap, 4096, 0xff); // trap every RDMSR/WRMSR (LVD Invariant 4) ...
+            // ... except writes to the x2APIC EOI register: every interrupt handler writes it, and an
+            // exit there would put ~1,400 cycles on every interrupt (the paper's virtualized delivery
+            // costs 620 against 607 natively, so its EOI did not exit either). An early EOI is the
+            // worst a domain can do with it: it cannot send IPIs (ICR still exits) or change
+            // priorities. SDM 24.6.9: write bitmap for MSRs 0-0x1fff at offset 2048.
+            PassThroughMsr(msrBitmap + 2048, X2ApicEoi);
+            // ... and reads of the x2APIC in-service register (ISR, 8 MSRs): the kernel reads the bit
+            // of an interrupt taken inside a domain to tell a real interrupt from a domain's `int $n`
+            // (docs/THREAT-MODEL.md). Reading it tells a domain only which interrupts are in service.
+            // SDM 24.6.9: read bitmap for MSRs 0-0x1fff at offset 0.
+            for (uint msr = X2ApicIsr0; msr < X2ApicIsr0 + 8; msr++) PassThroughMsr(msrBitmap, msr);
+        }
+        var kernelEpt = EptTable.Create(_memory, _machine.Memory);
+        if (kernelEpt == null) return null;
+        if (!MapKernelIdentity(kernelEpt) || _memory.AllocPage() is not ulong list)
+        {
+            kernelEpt.Destroy();
+            return null;
+        }
+        if (_memory.AllocPage() is not ulong region)
+        {
+            kernelEpt.Destroy();
+            _memory.FreePage(list);
+            return null;
+        }
+        _machine.Memory.Write64(list, kernelEpt.Eptp);
+        var ctx = new VcpuContext(cpu, kernelEpt, list, region);
+        SetupVmcs(ctx);
+        return ctx;
+    }
+
+    /// <summary>What the vCPUs share besides the MSR bitmap, made at the first launch: the IOMMU's kernel DMA domain.</summary>
+    private bool LaunchShared()
+    {
+        if (!LaunchIommu()) return false;
+        _sharedReady = true;
+        return true;
+    }
+
+    private void Enter(VcpuContext ctx)
+    {
+        _vcpus[ctx.Cpu.Id] = ctx;
+        Launches++;
+        ctx.Cpu.VmEnter(ctx.Vmcs, this);
+    }
+
+    /// <summary>Frees what <see cref="Prepare"/> or a session on the vCPU allocated (its domain EPTs too).</summary>
+    private void Release(VcpuContext ctx)
+    {
+        foreach (var ept in ctx.DomainEpts.Values) ept.Destroy();
+        ctx.DomainEpts.Clear();
+        ctx.KernelEpt.Destroy();
+        _memory.FreePage(ctx.EptpList);
+        _memory.FreePage(ctx.VmcsRegion);
     }
 
     private const uint X2ApicEoi = 0x80b, X2ApicIsr0 = 0x810;
@@ -293,15 +374,16 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         return ExitAction.Resume;
     }
 
-    /// <summary>Devirtualize: every vCPU leaves VMX operation; the calling one after its VMCALL.</summary>
-    private ExitAction Devirtualize(VcpuContext caller)
+    /// <summary>
+    /// Devirtualize (VMXOFF on this vCPU): the calling vCPU leaves VMX operation after its VMCALL
+    /// and continues natively; its VMCS, kernel EPT, EPTP list and domain EPTs are freed, so a
+    /// later launch starts afresh. Other vCPUs stay as they are: a kernel devirtualizes each of
+    /// its CPUs (Linux's module: on_each_cpu), as it launched each.
+    /// </summary>
+    private ExitAction Devirtualize(VcpuContext ctx)
     {
-        foreach (var ctx in _vcpus)
-        {
-            if (ctx == null || ctx == caller) continue;
-            ctx.Cpu.LeaveVmx(ctx.Vmcs);
-        }
-        Launched = false;
+        Release(ctx);
+        _vcpus[ctx.Cpu.Id] = null;
         return ExitAction.LeaveVmx;
     }
 }

@@ -19,12 +19,12 @@ public sealed class LinuxBootTests
     internal static LinuxKernel Kernel() => Built.Value;
 
     /// <summary>A static glibc program built by the host's gcc, run natively for its expected output.</summary>
-    private static (string Elf, string HostOutput, int HostStatus) HostProgram(string name, string source)
+    internal static (string Elf, string HostOutput, int HostStatus) HostProgram(string name, string source)
     {
         string dir = Directory.CreateTempSubdirectory("lvd-linux-prog").FullName;
         string c = Path.Combine(dir, name + ".c"), elf = Path.Combine(dir, name);
         File.WriteAllText(c, source);
-        var cc = HostProcess.Run("gcc", ["-static", "-O2", "-pthread", "-o", elf, c], TimeSpan.FromMinutes(2));
+        var cc = HostProcess.Run("gcc", ["-static", "-O2", "-pthread", "-o", elf, c, "-lm"], TimeSpan.FromMinutes(2));
         Assert.True(cc.ExitCode == 0, cc.Stderr);
         var run = HostProcess.Run(elf, [], TimeSpan.FromMinutes(1));
         return (elf, Encoding.UTF8.GetString(run.Stdout), run.ExitCode);
@@ -55,7 +55,7 @@ public sealed class LinuxBootTests
         }
         """;
 
-    private const string FloatingPoint = """
+    internal const string FloatingPoint = """
         #include <math.h>
         #include <stdio.h>
         #include <stdlib.h>
@@ -70,9 +70,9 @@ public sealed class LinuxBootTests
         """;
 
     /// <summary>The console as a program wrote it: the terminal's CR before each LF (ONLCR) taken out.</summary>
-    private static string Unix(string console) => console.Replace("\r\n", "\n");
+    internal static string Unix(string console) => console.Replace("\r\n", "\n");
 
-    private static void AssertChecksPassed(string console, int cpus)
+    internal static void AssertChecksPassed(string console, int cpus)
     {
         foreach (string check in (string[])["proc, sys and devtmpfs mounted", "console is a character device", $"{cpus} CPU(s) online",
                      "timers tick", "cpuinfo shows the CPUID the machine reports", "dummy network device", "null_blk block device"])

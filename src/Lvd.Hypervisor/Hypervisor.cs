@@ -62,17 +62,24 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     // ---------------- late launch ----------------
 
     /// <summary>
-    /// Firmware CPUID: the late-launch request of a kernel running natively. It launches the
-    /// calling vCPU only: VMX operation belongs to one logical processor (SDM 24.1: each one
-    /// executes VMXON and VMLAUNCH itself), and only the vCPU asking is known to be at a point
-    /// where its kernel expects it (docs/HYPERCALLS.md, Late launch). A kernel launches each of
-    /// its CPUs (Linux's module: on_each_cpu); the others run natively meanwhile.
+    /// Firmware CPUID: the late-launch request of a kernel running natively. ECX is the scope
+    /// (docs/HYPERCALLS.md, Late launch): <see cref="HypercallAbi.ScopeAllCpus"/> launches every
+    /// vCPU wherever each stands (the LVD kernel asks once, on its boot CPU);
+    /// <see cref="HypercallAbi.ScopeThisCpu"/> only the calling one, at the point its kernel chose:
+    /// VMX operation belongs to one logical processor (SDM 24.1: each executes VMXON and VMLAUNCH
+    /// itself), and Linux's module asks on each CPU (on_each_cpu) while the others run natively.
     /// </summary>
     public bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {
         result = default;
         if (leaf != HypercallAbi.LaunchLeaf) return false;
-        result = ((uint)(long)(LaunchCpu(cpu) ? HypercallStatus.Ok : HypercallStatus.NoMemory), 0, 0, 0);
+        var status = subleaf switch
+        {
+            HypercallAbi.ScopeAllCpus => Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+            HypercallAbi.ScopeThisCpu => LaunchCpu(cpu) ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+            _ => HypercallStatus.Invalid,
+        };
+        result = ((uint)(long)status, 0, 0, 0);
         return true;
     }
 
@@ -375,13 +382,22 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     }
 
     /// <summary>
-    /// Devirtualize (VMXOFF on this vCPU): the calling vCPU leaves VMX operation after its VMCALL
-    /// and continues natively; its VMCS, kernel EPT, EPTP list and domain EPTs are freed, so a
-    /// later launch starts afresh. Other vCPUs stay as they are: a kernel devirtualizes each of
-    /// its CPUs (Linux's module: on_each_cpu), as it launched each.
+    /// Devirtualize (VMXOFF): the calling vCPU leaves VMX operation after its VMCALL and continues
+    /// natively, and with <see cref="HypercallAbi.ScopeAllCpus"/> every other launched vCPU too,
+    /// wherever it stands; with <see cref="HypercallAbi.ScopeThisCpu"/> the others stay as they are
+    /// (Linux's module devirtualizes each CPU, as it launched each). What the hypervisor kept for a
+    /// vCPU (VMCS region, kernel EPT, EPTP list, domain EPTs) is freed: a later launch starts afresh.
     /// </summary>
-    private ExitAction Devirtualize(VcpuContext ctx)
+    private ExitAction Devirtualize(VcpuContext ctx, bool allCpus)
     {
+        if (allCpus)
+            foreach (var other in _vcpus)
+            {
+                if (other == null || other == ctx) continue;
+                other.Cpu.LeaveVmx(other.Vmcs);
+                Release(other);
+                _vcpus[other.Cpu.Id] = null;
+            }
         Release(ctx);
         _vcpus[ctx.Cpu.Id] = null;
         return ExitAction.LeaveVmx;

@@ -83,6 +83,7 @@ public sealed class HypervisorTests
         machine.Memory.WriteBytes(code, ms.ToArray());
         cpu.Rip = code;
         for (int i = 0; i < 16; i++) if (i != Cpu.RSP) cpu.SetRegister(i, 0x1111_0000_0000_0000UL * (ulong)(i % 15 + 1) + (ulong)i);
+        cpu.SetRegister(Cpu.RDI, HypercallAbi.ScopeAllCpus); // DEVIRTUALIZE's argument: every vCPU
         cpu.Rflags = 0x246 | Cpu.FlagDF | Cpu.FlagAC;
         cpu.WriteMsr(Cpu.Msr.Lstar, 0xffff_ffff_8123_4560);
         cpu.WriteMsr(Cpu.Msr.Fmask, 0x4700);

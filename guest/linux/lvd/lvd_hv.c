@@ -3,20 +3,21 @@
  * lvd_hv.c: a Linux module that puts the running Linux under the LVD hypervisor and takes it
  * out again (docs/LINUX.md, "The hypervisor under Linux"), as the original LVD's module does.
  *
- * insmod: every online CPU late-launches itself (on_each_cpu; CPUID leaf LVD_CPUID_LAUNCH,
- * which the platform firmware turns into VMLAUNCH of that CPU with its live state), so each
- * CPU enters VMX non-root operation at a point its kernel chose: in this module's IPI
- * handler, interrupts off, in 64-bit mode. Launching is per CPU because VMX operation is
- * (SDM 24.1: each logical processor enters it itself), and while some CPUs are launched and
- * others not the hypervisor serves only the former. Linux then runs deprivileged: its CPUIDs,
+ * insmod: every online CPU late-launches itself (on_each_cpu; CPUID leaf LVD_CPUID_LAUNCH with
+ * scope LVD_SCOPE_THIS_CPU, which the platform firmware turns into VMLAUNCH of that CPU with
+ * its live state), so each CPU enters VMX non-root operation at a point its kernel chose: in
+ * this module's IPI handler, interrupts off, in 64-bit mode. One CPU at a time because VMX
+ * operation is per logical processor (SDM 24.1: each one enters it itself) and because only
+ * the CPU asking is known to stand where a VMCS can hold it; while some CPUs are launched and
+ * others not, the hypervisor serves only the former. Linux then runs deprivileged: its CPUIDs,
  * MSR accesses, CR0/CR4 changes, CR3 loads outside the target list, port I/O, descriptor-table
  * instructions and HLTs exit, and the hypervisor counts them by reason.
  *
  * /proc/lvd_hv: per CPU, whether the hypervisor answers there and its VM exits so far (read
  * on that CPU through LVD_HC_COUNTER).
  *
- * rmmod: every CPU devirtualizes itself (LVD_HC_DEVIRTUALIZE on each) and Linux goes on
- * natively.  Hotplugged CPUs are held off while CPUs change state (cpus_read_lock); a CPU
+ * rmmod: every CPU devirtualizes itself (LVD_HC_DEVIRTUALIZE with LVD_SCOPE_THIS_CPU, on each)
+ * and Linux goes on natively. Hotplugged CPUs are held off while CPUs change state (cpus_read_lock); a CPU
  * brought online later stays native (this machine does not hotplug CPUs).
  */
 #include <linux/cpu.h>
@@ -44,7 +45,7 @@ static void lvd_launch_this_cpu(void *unused)
 {
 	struct lvd_cpu *c = this_cpu_ptr(&lvd_cpus);
 
-	c->launch_status = lvd_launch();
+	c->launch_status = lvd_launch_scope(LVD_SCOPE_THIS_CPU);
 	/* Without an installed hypervisor the leaf reads 0 too: ask who answers. */
 	c->launched = c->launch_status == 0 && lvd_hypervisor_present();
 }
@@ -55,8 +56,8 @@ static void lvd_devirtualize_this_cpu(void *unused)
 
 	if (!c->launched)
 		return;
-	/* VMCALL with the number in RAX; after it this CPU runs natively (a VMCALL now would #UD). */
-	lvd_hypercall(LVD_HC_DEVIRTUALIZE, 0, 0, 0, 0, 0);
+	/* This CPU only: after it, it runs natively (a VMCALL now would #UD); the others stay as they are. */
+	lvd_devirtualize(LVD_SCOPE_THIS_CPU);
 	c->launched = false;
 }
 

@@ -20,7 +20,14 @@ public sealed partial class Hypervisor
         uint leaf = (uint)cpu.GetRegister(Cpu.RAX), sub = (uint)cpu.GetRegister(Cpu.RCX);
         var (a, b, c, d) = cpu.CpuidLeaf(leaf, sub);
         if (leaf == 1) c |= 1u << 31; // hypervisor present
-        if (leaf == HypercallAbi.LaunchLeaf) (a, b, c, d) = (0, 0, 0, 0); // already launched: success
+        // Launched already: success; every vCPU asked for launches those still native; a bad scope is refused as natively.
+        if (leaf == HypercallAbi.LaunchLeaf)
+            (a, b, c, d) = ((uint)(long)(sub switch
+            {
+                HypercallAbi.ScopeAllCpus => Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+                HypercallAbi.ScopeThisCpu => HypercallStatus.Ok,
+                _ => HypercallStatus.Invalid,
+            }), 0, 0, 0);
         if (leaf == HypercallAbi.InfoLeaf) (a, b, c, d) = ((uint)HypercallAbi.Version, 0x2344564c, 0x00005648, 0); // "LVD#" "HV"
         cpu.SetRegister(Cpu.RAX, a);
         cpu.SetRegister(Cpu.RBX, b);

@@ -528,6 +528,8 @@ public sealed class Machine : IPlatform, IInterruptSink
 
     // ---- IPlatform ----
 
+    public int CpuCount => Cpus.Length;
+
     public ulong PortIn(Cpu cpu, ushort port, int size) => Io.In(cpu, port, size);
 
     public void PortOut(Cpu cpu, ushort port, int size, ulong value) => Io.Out(cpu, port, size, value);

@@ -119,6 +119,12 @@ public sealed class LinuxBootTests
         Assert.True(r.ExitStatus == 42, r.Report + r.Console[^Math.Min(r.Console.Length, 4000)..]);
         AssertChecksPassed(r.Console, 4);
         Assert.Contains("smp: Brought up 1 node, 4 CPUs", r.Console);
+        // One package of 4 cores (CPUID leaf 0BH): the APs copy the boot CPU's delay-loop calibration and check
+        // TSC warps for 2 ms each; as 4 packages each AP calibrated for itself (~160 modeled ms, /init at ~0.51 s).
+        Assert.Contains("smpboot: Max logical packages: 1", r.Console);
+        var init = System.Text.RegularExpressions.Regex.Match(r.Console, @"\[\s*(\d+\.\d+)\] Run /init as init process");
+        Assert.True(init.Success && double.Parse(init.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < 0.1,
+            $"/init at {init.Groups[1].Value} s");
         Assert.DoesNotContain("TSC warp", r.Console);
         Assert.DoesNotContain("Marking TSC unstable", r.Console);
         Assert.Contains("clocksource: Switched to clocksource tsc", r.Console);

@@ -90,9 +90,12 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     public bool Launch()
     {
         var ready = new List<VcpuContext>();
+        _launchStartedProcessors = true;
         foreach (var cpu in _machine.Cpus)
         {
-            if (_vcpus[cpu.Id] != null) continue;
+            // A vCPU the firmware has not started yet (waiting for a SIPI or on the wakeup mailbox) has no state a
+            // VMCS could hold: it is launched when the firmware starts it (ProcessorStarted).
+            if (_vcpus[cpu.Id] != null || cpu.State == CpuState.WaitForSipi) continue;
             if (Prepare(cpu) is not { } ctx) return false;
             ready.Add(ctx);
         }
@@ -120,6 +123,19 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     }
 
     private bool _sharedReady;
+    /// <summary>Set by a launch of every vCPU: the vCPUs the firmware starts later are launched as they start.</summary>
+    private bool _launchStartedProcessors;
+
+    /// <summary>
+    /// The firmware started an application processor (the ACPI wakeup mailbox woke it into 64-bit mode at its OS's
+    /// vector): after a launch of every vCPU (lvd linux --hypervisor --cpus N) it is launched there, before its first
+    /// instruction, as the boot CPU was at power-on. Out of hypervisor memory: the run stops with a report.
+    /// </summary>
+    public void ProcessorStarted(Cpu cpu)
+    {
+        if (!_launchStartedProcessors || _vcpus[cpu.Id] != null) return;
+        if (!LaunchCpu(cpu)) _machine.StopFromVmxRoot($"hypervisor: out of memory launching vCPU {cpu.Id} as the firmware started it");
+    }
 
     /// <summary>A vCPU's VMCS, kernel EPT, EPTP list and VMCS region, from its live state (the MSR bitmap first, once).</summary>
     private VcpuContext? Prepare(Cpu cpu)
@@ -215,7 +231,10 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         v.ProcBased = ProcControls.HltExiting | ProcControls.Cr3LoadExiting | ProcControls.MovDrExiting
             | ProcControls.Cr8LoadExiting | ProcControls.Cr8StoreExiting
             | ProcControls.UnconditionalIoExiting | ProcControls.UseMsrBitmaps | ProcControls.ActivateSecondary;
-        v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp;
+        // Unrestricted guest: Linux's AP trampoline clears CR0.PG on its way from the firmware's 64-bit hand-off
+        // through 32-bit protected mode back to long mode (docs/CPU-MODES.md); every CR0 write still exits.
+        v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp
+            | Proc2Controls.UnrestrictedGuest;
         v.Vpid = (ushort)(cpu.Id + 1);
         v.Eptp = ctx.KernelEpt.Eptp;
         v.MsrBitmap = _msrBitmap;

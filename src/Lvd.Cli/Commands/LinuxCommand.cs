@@ -56,8 +56,6 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         {
             base.Check();
             Require(Cpus is >= 1 and <= MaxCpus, $"--cpus {Cpus}: must be 1 to {MaxCpus}");
-            Require(!(Hypervisor && Cpus > 1), $"--hypervisor with --cpus {Cpus}: not built yet; the hypervisor launches before Linux's first " +
-                "instruction and cannot yet launch the processors the firmware's wakeup mailbox starts later (docs/LINUX.md, SMP)");
             Require(!(Hypervisor && LateLaunch), "--hypervisor and --late-launch exclude each other (at power-on, or late from the running Linux)");
             Require(MemoryMiB < 4032, $"--memory {MemoryMiB}: the PC platform's RAM must end below its MMIO at 0xfec00000 (at most 4031 MiB)");
             Require(MaxSeconds is null or > 0, "--max-seconds must be positive");

@@ -83,8 +83,6 @@ public static class LinuxBoot
     public static LinuxBootResult Run(LinuxKernel kernel, string repoRoot, LinuxBootSpec spec, Stream? console, Stream? input = null,
         Action<LvdMachine>? setup = null)
     {
-        if (spec.Hypervisor && spec.Cpus > 1)
-            throw new ArgumentException("the hypervisor cannot yet launch the processors the wakeup mailbox starts (docs/LINUX.md, SMP)");
         if (spec.Hypervisor && spec.LateLaunch) throw new ArgumentException("the hypervisor launches at power-on or late, not both");
         var initrd = BuildInitramfs(repoRoot, spec.InitProgram, spec.LateLaunch ? LinuxModule.Build(repoRoot, kernel).Path : null);
         var options = new RunOptions

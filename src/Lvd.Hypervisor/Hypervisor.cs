@@ -409,6 +409,7 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     /// </summary>
     private ExitAction Devirtualize(VcpuContext ctx, bool allCpus)
     {
+        if (allCpus) _launchStartedProcessors = false;
         if (allCpus)
             foreach (var other in _vcpus)
             {

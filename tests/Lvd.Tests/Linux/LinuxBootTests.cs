@@ -131,6 +131,32 @@ public sealed class LinuxBootTests
         Assert.Contains(expected.TrimEnd(), Unix(r.Console));
     }
 
+    /// <summary>
+    /// `--hypervisor --cpus 4`: the boot CPU launched before Linux's first instruction, each AP as the wakeup mailbox
+    /// starts it, before its first instruction; Linux's trampoline then clears and sets CR0.PG deprivileged ("unrestricted
+    /// guest"), every CR0 write an exit the hypervisor emulates; the threaded program runs on 4 deprivileged vCPUs.
+    /// </summary>
+    [Fact]
+    public void FourVcpusRunUnderTheHypervisorFromPowerOn()
+    {
+        var (elf, expected, _) = HostProgram("threads_hv_smp", Threads);
+        var r = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf, Cpus = 4, Hypervisor = true }, null);
+        Assert.True(r.ExitStatus == 42, r.Report + r.Console[^Math.Min(r.Console.Length, 4000)..]);
+        AssertChecksPassed(r.Console, 4);
+        Assert.Contains("smp: Brought up 1 node, 4 CPUs", r.Console);
+        Assert.Contains(expected.TrimEnd(), Unix(r.Console));
+        Assert.Contains(" hypervisor ", r.Console);
+        var hv = Assert.IsType<Lvd.Hypervisor.Hypervisor>(r.Machine.Firmware);
+        Assert.Equal(4, hv.Launches);
+        foreach (var c in r.Machine.Cpus)
+        {
+            Assert.True(c.NonRoot && hv.IsLaunched(c.Id), $"vCPU {c.Id} not under the hypervisor at the end");
+            // The trampoline's CR0 (PG off, PG on) and CR4 writes on each AP, the kernel's own on every vCPU.
+            Assert.True(c.ExitsByReason[(int)ExitReason.CrAccess] >= 3, $"vCPU {c.Id}: {c.ExitsByReason[(int)ExitReason.CrAccess]} CR exits");
+            Assert.True(c.ExitsByReason[(int)ExitReason.GdtrIdtrAccess] >= 2, $"vCPU {c.Id}: its LGDT/LIDT did not exit");
+        }
+    }
+
     [Fact]
     public void TheBzImageBootsThroughItsOwnDecompressor()
     {

@@ -20,7 +20,6 @@ public sealed class LinuxCommandTests
         { "not an ELF file", ["--init", TextFile()] },
         { "--cmdline: printable ASCII only", ["--cmdline", "quiet\tloglevel=3"] },
         { "--max-seconds must be positive", ["--max-seconds", "0"] },
-        { "--hypervisor with --cpus 2: not built yet", ["--hypervisor", "--cpus", "2"] },
         { "--cmdline lvd.cpus=4: lvd linux sets lvd.cpus=... itself (use --cpus)", ["--cmdline", "quiet lvd.cpus=4"] },
         { "--cmdline console=tty0: lvd linux sets console=... itself", ["--cmdline", "console=tty0"] },
         { "--cmdline lvd.latelaunch=1: lvd linux sets lvd.latelaunch=... itself (use --late-launch)", ["--cmdline", "lvd.latelaunch=1"] },

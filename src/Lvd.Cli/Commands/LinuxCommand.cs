@@ -65,7 +65,8 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
             foreach (string word in Cmdline.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 foreach (string own in LinuxBoot.OwnWords)
                 {
-                    string why = own == "lvd.cpus=" ? "use --cpus" : own == "lvd.latelaunch=" ? "use --late-launch" : "its console and reports need it";
+                    string why = own == "lvd.cpus=" ? "use --cpus"
+                        : own == "lvd.latelaunch=" ? "use --late-launch" : "its console and reports need it";
                     Require(!word.StartsWith(own, StringComparison.Ordinal), $"--cmdline {word}: lvd linux sets {own}... itself ({why})");
                 }
             if (Init != null)
@@ -94,14 +95,15 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         Lvd.Machine.Machine? machine = null;
         // The shell reads stdin; a program given with --init does not.
         RawConsole? raw = null;
-        using var stdin = settings.Init == null && !settings.LateLaunch ? RawConsole.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
+        bool shell = settings.Init == null && !settings.LateLaunch;
+        using var stdin = shell ? RawConsole.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
         try
         {
             var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, m =>
             {
                 machine = m;
                 interrupt.Attach(m);
-                if (settings.Init == null && !settings.LateLaunch) raw = RawConsole.Enter();
+                if (shell) raw = RawConsole.Enter();
             });
             raw?.Dispose();
             stdout.Flush();

@@ -49,7 +49,8 @@ public sealed class LinuxCommandTests
     {
         var (status, stdout, _) = CliTests.Lvd("linux", "--help");
         Assert.Equal(0, status);
-        foreach (string option in (string[])["--cpus", "--hypervisor", "--late-launch", "--init", "--cmdline", "--memory", "--max-seconds", "--bzimage"])
+        foreach (string option in (string[])["--cpus", "--hypervisor", "--late-launch", "--init", "--cmdline", "--memory", "--max-seconds",
+                     "--bzimage"])
             Assert.Contains(option, stdout);
     }
 }

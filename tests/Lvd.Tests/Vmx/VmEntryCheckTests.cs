@@ -78,7 +78,10 @@ public sealed class VmEntryCheckTests
     {
         v.GuestCr0 &= ~Cpu.Cr0PG;
         v.GuestEfer &= ~Cpu.EferLMA;
-        v.GuestSegs[(int)SegReg.CS] = new Segment { Selector = Code32, Base = 0, Limit = 0xffffffff, Attributes = Segment.AttributesFromDescriptor(Code32Descriptor) };
+        v.GuestSegs[(int)SegReg.CS] = new Segment
+        {
+            Selector = Code32, Base = 0, Limit = 0xffffffff, Attributes = Segment.AttributesFromDescriptor(Code32Descriptor),
+        };
     }
 
     private const ushort Code32 = 0x40;

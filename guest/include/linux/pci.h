@@ -21,6 +21,8 @@ int pci_get_device(uint16_t vendor, uint16_t device, struct pci_dev *dev);
 uint32_t pci_read_config_dword(struct pci_dev *dev, int where);
 void pci_write_config_dword(struct pci_dev *dev, int where, uint32_t val);
 void pci_set_master(struct pci_dev *dev);
+// The bus address of BAR `bar` (a memory BAR), 0 if it is none.
+uint64_t pci_resource_start(struct pci_dev *dev, int bar);
 // BAR `bar` (a memory BAR) mapped for the kernel, `len` bytes; NULL if it cannot be.
 volatile void *pci_iomap(struct pci_dev *dev, int bar, size_t len);
 // A zeroed page the device may DMA to and from: its kernel address, its DMA address in *dma.

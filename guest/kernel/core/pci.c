@@ -48,18 +48,28 @@ pci_set_master(struct pci_dev *dev)
 	pci_write_config_dword(dev, 4, pci_read_config_dword(dev, 4) | 4);
 }
 
-volatile void *
-pci_iomap(struct pci_dev *dev, int bar, size_t len)
+uint64_t
+pci_resource_start(struct pci_dev *dev, int bar)
 {
 	uint32_t lo = pci_read_config_dword(dev, 0x10 + 4 * bar);
 	if (lo & 1)
-		return NULL;   // an I/O BAR
+		return 0;   // an I/O BAR
 	uint64_t pa = lo & ~0xfUL;
 	if ((lo & 6) == 4)
 		pa |= (uint64_t)pci_read_config_dword(dev, 0x14 + 4 * bar) << 32;
+	return pa;
+}
+
+volatile void *
+pci_iomap(struct pci_dev *dev, int bar, size_t len)
+{
+	uint64_t pa = pci_resource_start(dev, bar);
 	if (pa == 0 || (pa & (PGSIZE - 1)) != 0)
 		return NULL;
 	len = (len + PGSIZE - 1) & ~(PGSIZE - 1);
+	// Mapped already (a second user of the device: the kernel half of an isolated driver).
+	if (vm_translate(P2V(kernel_cr3), DIRECT_BASE + pa) == pa)
+		return (volatile void *)(DIRECT_BASE + pa);
 	// Uncached (PCD | PWT) at its direct-map address; above RAM, so nothing is mapped there yet.
 	if (vm_map(P2V(kernel_cr3), DIRECT_BASE + pa, pa, len, PTE_W | PTE_NX | PTE_G | (1UL << 3) | (1UL << 4), PGSIZE) != 0)
 		return NULL;

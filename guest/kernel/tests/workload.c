@@ -26,6 +26,7 @@
 #include "lvd.h"
 #ifdef CONFIG_IXGBE
 #include "ixgbe.h"
+#include "lvd_ixgbe.h"
 #endif
 
 extern char uprog_nullnet[], uprog_fio[];
@@ -187,12 +188,17 @@ ixgbe_rx_workload(void)
 		panic("workload: duration=0");
 	if (dev_get_by_name("eth0") == NULL)
 		panic("workload: no eth0 (workload=ixgbe-rx needs nic=ixgbe and the NIC)");
+	// Isolated (isolate=ixgbe): the same calls cross into the driver's domain.
+	int iso = lvd_ixgbe_domain() != NULL;
 	struct udp_rx_stats r0 = udp_rx;
-	uint64_t missed0 = ixgbe_rx_missed();
-	ixgbe_rx_start();
+	uint64_t missed0 = iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed();
+	if (iso)
+		lvd_ixgbe_rx_start();
+	else
+		ixgbe_rx_start();
 	uint64_t start = rdtsc(), end = start + duration, busy = 0;
 	for (uint64_t t = start; t < end; t = rdtsc()) {
-		int n = ixgbe_poll(64, udp_rcv);
+		int n = iso ? lvd_ixgbe_poll(64) : ixgbe_poll(64, udp_rcv);
 		if (n == 0)
 			pause();
 		else
@@ -203,7 +209,7 @@ ixgbe_rx_workload(void)
 	if (packets == 0)
 		panic("workload: nothing received");
 	printk("ixgbe: received %lu datagrams, %lu bad, %lu missed by the NIC, %lu busy cycles per datagram\n",
-	       packets, bad, ixgbe_rx_missed() - missed0, busy / packets);
+	       packets, bad, (iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed()) - missed0, busy / packets);
 	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
 	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
 }

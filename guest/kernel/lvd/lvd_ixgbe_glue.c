@@ -1,0 +1,196 @@
+// lvd_ixgbe_glue.c: the kernel side of the isolated ixgbe over the glue
+// generated from idl/ixgbe.idl (ixgbe_net_kernel.c, included below).  See
+// lvd_ixgbe.h.  The plumbing is nullnet's (lvd_nullnet_glue.c): one channel
+// per CPU over one capability table and the domain's pool; the shadow memory
+// (lvd_shadow_alloc/free) is that file's, shared by both drivers.
+
+#include "lvd_ixgbe.h"
+#include <lvd/ixgbe_if.h>
+
+// The interface's skb: a per-CPU descriptor for one ndo_start_xmit (the
+// kernel's sk_buff is freed by the caller after the reply).
+struct sk_buff {
+	uint32_t len;
+	uint16_t protocol;
+	uint32_t queue_mapping;
+};
+#define LVD_STRUCT_SK_BUFF
+
+#define register_netdev ix_serve_register_netdev
+#define unregister_netdev ix_serve_unregister_netdev
+#define consume_skb ix_serve_consume_skb
+#define netif_rx ix_serve_netif_rx
+#include "ixgbe_net_kernel.c"
+
+#define IX_NCPU 64
+#define CAP_SLOTS 16
+
+static struct lvd_cap cap_slots[CAP_SLOTS];
+static struct lvd_captab caps;
+static struct lvd_chan chans[IX_NCPU];
+static int nchans;
+static struct sk_buff desc[IX_NCPU];
+static uint8_t *pool_va;
+static int pool_ncpu;
+
+static struct net_device *ndev;
+static uint64_t h_open, h_stop, h_xmit;
+static int opened, rx_started;   // recorded for the replay into a restarted instance
+
+int
+ix_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
+{
+	if (ncpu < 0 || ncpu > IX_NCPU || pool_size < IX_POOL_DMA(ncpu))
+		return -LVD_ENOMEM;
+	pool_va = pool;
+	pool_ncpu = ncpu;
+	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
+	return lvd_chans_init(chans, &nchans, (unsigned int)ncpu, ix_to_domain, &caps, 0, pool, pool_size);
+}
+
+int
+ix_glue_upcall(int cpu, struct lvd_msg *m)
+{
+	return lvd_chan_serve(chans, nchans, cpu, m, IX_KFN_BASE, ixgbe_net_kernel_dispatch);
+}
+
+int32_t
+ix_serve_register_netdev(struct net_device *dev, uint64_t open, uint64_t stop, uint64_t start_xmit)
+{
+	if (ndev != NULL)
+		return -LVD_EINVAL;   // one device per domain
+	ndev = dev;
+	h_open = open;
+	h_stop = stop;
+	h_xmit = start_xmit;
+	return 0;
+}
+
+void
+ix_serve_unregister_netdev(struct net_device *dev)
+{
+	if (dev == ndev)
+		ndev = NULL;
+}
+
+void
+ix_serve_consume_skb(struct sk_buff *skb)
+{
+}
+
+int32_t
+ix_serve_netif_rx(void *frame, uint64_t frame_len)
+{
+	if (frame_len > 0xffff)
+		return -1;
+	return ix_deliver(frame, (unsigned int)frame_len);
+}
+
+int
+ix_glue_registered(char name[16], uint32_t *mtu)
+{
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	memcpy(name, ndev->name, 16);
+	name[15] = 0;
+	*mtu = ndev->mtu;
+	return 0;
+}
+
+int
+ix_glue_open(int cpu)
+{
+	int32_t ret;
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	ndev->flags = 1;   // up
+	int rc = ixgbe_net_call_ndo_open(&chans[cpu], h_open, ndev, &ret);
+	rc = rc != LVD_OK ? rc : ret;
+	if (rc == 0)
+		opened = 1;
+	return rc;
+}
+
+int
+ix_glue_stop(int cpu)
+{
+	int32_t ret;
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	int rc = ixgbe_net_call_ndo_stop(&chans[cpu], h_stop, ndev, &ret);
+	opened = 0;
+	return rc != LVD_OK ? rc : ret;
+}
+
+int
+ix_glue_xmit(int cpu, const void *data, uint32_t len, uint64_t *tx_packets, uint64_t *tx_bytes)
+{
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	if (len > LVD_REGPAGE_SIZE)
+		return -LVD_E2BIG;
+	struct sk_buff *skb = &desc[cpu];
+	uint8_t *stage = pool_va + IX_POOL_STAGE(pool_ncpu, cpu);
+	int32_t ret = -1;
+	memcpy(stage, data, len);
+	skb->len = len;
+	skb->protocol = 0x0800;   // IPv4: the only protocol the kernel sends
+	skb->queue_mapping = (uint32_t)cpu;
+	int rc = ixgbe_net_call_ndo_start_xmit(&chans[cpu], h_xmit, ndev, skb, stage, len, &ret);
+	if (rc != LVD_OK)
+		return rc;
+	*tx_packets = ndev->tx_packets;
+	*tx_bytes = ndev->tx_bytes;
+	return ret;
+}
+
+int
+ix_glue_rx_start(int cpu)
+{
+	int rc = ixgbe_net_call_rx_start(&chans[cpu]);
+	if (rc == LVD_OK)
+		rx_started = 1;
+	return rc;
+}
+
+int
+ix_glue_rx_poll(int cpu, int budget)
+{
+	int32_t n;
+	int rc = ixgbe_net_call_rx_poll(&chans[cpu], budget, &n);
+	if (rc != LVD_OK)
+		return rc;
+	return n < 0 ? 0 : n > budget ? budget : n;   // only ever a count
+}
+
+int
+ix_glue_rx_missed(int cpu, uint64_t *missed)
+{
+	return ixgbe_net_call_rx_missed(&chans[cpu], missed);
+}
+
+void
+ix_glue_reset(void)
+{
+	for (int c = 0; c < nchans; c++)
+		lvd_scope_flush(&chans[c]);
+	for (uint32_t i = 0; i < CAP_SLOTS; i++)
+		if (cap_slots[i].tag != 0)
+			lvd_shadow_free(cap_slots[i].ptr, cap_slots[i].tag);
+	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
+	ndev = NULL;
+	h_open = h_stop = h_xmit = 0;
+}
+
+int
+ix_glue_replay(int cpu)
+{
+	if (ndev == NULL)
+		return -LVD_ENOREF;
+	int r = 0;
+	if (opened && (r = ix_glue_open(cpu)) != 0)
+		return r;
+	if (rx_started)
+		r = ix_glue_rx_start(cpu);
+	return r;
+}

@@ -3,6 +3,9 @@
 #include "kernel.h"
 #include "percpu.h"
 #include "x86.h"
+#ifdef CONFIG_IXGBE
+void lvd_iommu_fault(void);   // lvd_ixgbe.c
+#endif
 
 struct gate {
 	uint16_t off_lo, sel;
@@ -136,6 +139,12 @@ trap(struct trapframe *tf)
 		lat_irqs++;
 		apic_eoi();
 		break;
+#ifdef CONFIG_IXGBE
+	case T_IOMMU:
+		apic_eoi();
+		lvd_iommu_fault();   // a blocked DMA: the domain owning the device is killed (lvd_ixgbe.c)
+		break;
+#endif
 	case T_SPURIOUS:
 		break;             // no EOI for a spurious interrupt (SDM 11.9)
 	default:

@@ -1017,7 +1017,11 @@ lvd_trap(struct trapframe *tf)
 	// domain forging one), and only if the call was made with interrupts
 	// on (a domain that executes sti in a call made with them off).
 	uint64_t v = tf->vector;
-	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS) {
+	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS
+#ifdef CONFIG_IXGBE
+	    && v != T_IOMMU
+#endif
+	    ) {
 		snprintf(why, sizeof why, "software interrupt or unknown vector %lu at rip %#lx", v, tf->rip);
 		lvd_kill(d, why);
 		lvd_unwind();

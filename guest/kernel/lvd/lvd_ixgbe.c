@@ -28,6 +28,8 @@
 #include "net.h"
 #include "percpu.h"
 #include "lvd_ixgbe.h"
+#include "lvd_nullnet.h"
+#include "x86.h"
 #include <linux/pci.h>
 #include <ixgbe_regs.h>
 #include <lvd/hypercall.h>
@@ -43,6 +45,7 @@ static struct pci_dev ix_pdev;
 static volatile uint32_t *ix_hw;             // the kernel's mapping of BAR 0 (reset at a restart)
 static uint64_t ix_pool_pa, ix_pool_size;
 static long ix_iommu = -1;                   // the driver's IOMMU domain
+static uint64_t ix_faults, ix_taken_back;    // blocked DMAs reported; times the kernel took the NIC back
 
 int
 ix_to_domain(struct lvd_msg *m)
@@ -175,27 +178,64 @@ ix_quiesce(struct lvd_domain *d)
 	release(&ix_dev->tx_lock);
 }
 
-// The device back to the kernel (its IOMMU domain), reset, its DMA memory
-// cleared, then given to the driver's IOMMU domain again for the new
-// instance (whose init resets it once more and programs its rings).
+// The device back to the kernel: in its IOMMU domain (1), reset (CTRL.RST:
+// rings, queues and interrupt state gone), bus mastering on again.  After a
+// blocked DMA the hypervisor detached it (quarantine); this is the kernel
+// taking it back.
 static void
-ix_reset_device(void)
+ix_take_back(void)
 {
 	hc(LVD_HC_IOMMU_ATTACH, ix_grant.devfn, 1, 0, 0, 0, "IOMMU_ATTACH (kernel)");
 	ix_hw[IXGBE_EIMC / 4] = 0xffffffff;
 	ix_hw[IXGBE_CTRL / 4] = IXGBE_CTRL_RST;
 	while (ix_hw[IXGBE_CTRL / 4] & IXGBE_CTRL_RST)
 		;
-	memset(P2V(ix_pool_pa), 0, ix_pool_size);
 	pci_set_master(&ix_pdev);
-	hc(LVD_HC_IOMMU_ATTACH, ix_grant.devfn, (unsigned long)ix_iommu, 0, 0, 0, "IOMMU_ATTACH (driver)");
+	ix_taken_back++;
 }
 
+// For the new instance: its DMA memory cleared, the device in the driver's
+// IOMMU domain again (the instance's init resets it once more and programs
+// its rings).
 static void
 ix_reset(struct lvd_domain *d)
 {
 	ix_glue_reset();
-	ix_reset_device();
+	ix_take_back();
+	memset(P2V(ix_pool_pa), 0, ix_pool_size);
+	hc(LVD_HC_IOMMU_ATTACH, ix_grant.devfn, (unsigned long)ix_iommu, 0, 0, 0, "IOMMU_ATTACH (driver)");
+}
+
+// The IOMMU's fault event (T_IOMMU, on the CPU that isolated the driver): every blocked DMA the
+// hypervisor queued.  A device of the driver's IOMMU domain was quarantined
+// by the hypervisor at the fault; the kernel's policy, as for a CPU
+// violation, kills the domain owning it, and takes the device back at once
+// (a domain whose restart policy says never keeps it dead, the NIC reset
+// and the kernel's).  A fault of another domain (the kernel's own, 1) is only
+// reported.
+void
+lvd_iommu_fault(void)
+{
+	for (;;) {
+		struct lvd_hc_result r = lvd_hypercall(LVD_HC_IOMMU_FAULT, 0, 0, 0, 0, 0);
+		if (r.status != 0 || r.value == 0)
+			return;
+		long dom = (long)(r.value >> 32);
+		unsigned int sid = (unsigned int)(r.value >> 16) & 0xffff, reason = (unsigned int)r.value & 0xff;
+		ix_faults++;
+		if (ix_dom == NULL || dom != ix_iommu || sid != ix_grant.devfn) {
+			printk("lvd: IOMMU fault of device %02x.%x in IOMMU domain %ld (reason %u): no domain owns it\n",
+			       sid >> 3, sid & 7, dom, reason);
+			continue;
+		}
+		if (ix_dom->dead)
+			continue;   // a later fault of the same run of DMA
+		char why[96];
+		snprintf(why, sizeof why, "DMA blocked by the IOMMU (device %02x.%x, IOMMU domain %ld, fault reason %u)",
+			 sid >> 3, sid & 7, dom, reason);
+		ix_take_back();
+		lvd_kill(ix_dom, why);
+	}
 }
 
 static int
@@ -224,6 +264,97 @@ ix_resume(struct lvd_domain *d, int recovered)
 static const struct lvd_restart_ops ix_restart_ops = {
 	.quiesce = ix_quiesce, .reset = ix_reset, .replay = ix_replay, .resume = ix_resume,
 };
+
+// ---------------------------------------------------------------- attacks
+//
+// ixgbeattack=KIND (lvd attack; the boot module ixgbe_attack, the driver
+// with one more function, guest/domains/ixgbe_attack): the isolated driver
+// programs its NIC to reach memory that is not its own; the DMA must be
+// blocked by the IOMMU, the domain killed (lvd_iommu_fault), the memory
+// aimed at unchanged (the hypervisor's hash of it, and of the kernel's text
+// and rodata), the NIC taken back, and the restarted driver must serve the
+// workload that follows.
+
+static uint8_t ix_victim[PGSIZE] __attribute__((aligned(PGSIZE)));   // kernel data an attack aims at
+
+static uint64_t
+ix_hash(uint64_t pa, uint64_t len)
+{
+	extern char __kernel_start[], __rodata_end[];
+	struct lvd_hc_result a = lvd_hypercall(LVD_HC_HASH_MEMORY, KV2P(__kernel_start),
+					       (uint64_t)(__rodata_end - __kernel_start), 0, 0, 0);
+	struct lvd_hc_result b = len ? lvd_hypercall(LVD_HC_HASH_MEMORY, pa, len, 0, 0, 0) : (struct lvd_hc_result){ 0, 0 };
+	if (a.status != 0 || b.status != 0)
+		panic("ixgbeattack: HASH_MEMORY failed (%ld, %ld)", a.status, b.status);
+	return a.value ^ (b.value * 31);
+}
+
+// The first address past the RAM the kernel was given: the hypervisor's
+// memory (the top of RAM, docs/IOMMU.md).
+static uint64_t
+ix_ram_end(void)
+{
+	uint64_t end = 0;
+	for (uint32_t i = 0; i < bootinfo.mmap_count; i++)
+		if (bootinfo.mmap[i].type == 1 && bootinfo.mmap[i].base + bootinfo.mmap[i].length > end &&
+		    bootinfo.mmap[i].base + bootinfo.mmap[i].length <= 0xfd000000UL)
+			end = bootinfo.mmap[i].base + bootinfo.mmap[i].length;
+	return end;
+}
+
+static void
+ix_attack(const char *kind)
+{
+	static const struct { const char *name; int kind; } kinds[] = {
+		{ "kernel-rx", IX_ATK_RX }, { "kernel-tx", IX_ATK_TX }, { "kernel-ring", IX_ATK_RING },
+		{ "domain", IX_ATK_RX }, { "hypervisor", IX_ATK_RX }, { "iommu-regs", IX_ATK_RX },
+		{ "nic-regs", IX_ATK_RX }, { "irq-flood", IX_ATK_IRQ }, { "msix-table", IX_ATK_MSIX },
+	};
+	int k = -1;
+	for (unsigned int i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strncmp(kind, kinds[i].name, strlen(kinds[i].name)) == 0 &&
+		    (kind[strlen(kinds[i].name)] == ' ' || kind[strlen(kinds[i].name)] == 0))
+			k = (int)i;
+	if (k < 0)
+		panic("ixgbeattack=%s: no such attack", kind);
+	const char *name = kinds[k].name;
+	// What it aims at, and the memory whose hash must not change.
+	uint64_t target = 0, hpa = KV2P(ix_victim), hlen = PGSIZE;
+	memset(ix_victim, 0x5a, PGSIZE);
+	if (name == kinds[3].name) {
+		struct lvd_domain *other = lvd_nullnet_domain();
+		if (other == NULL)
+			panic("ixgbeattack=domain needs isolate=nullnet too (the other domain)");
+		target = other->phys_lo;
+		hpa = other->phys_lo;
+		hlen = other->phys_hi - other->phys_lo;
+	} else if (name == kinds[4].name)
+		target = ix_ram_end();
+	else if (name == kinds[5].name)
+		target = 0xfed90000UL;   // the VT-d unit's registers (docs/IOMMU.md)
+	else if (name == kinds[6].name)
+		target = ix_grant.mmio_pa;
+	else
+		target = KV2P(ix_victim);
+	uint64_t before = ix_hash(hpa, hlen), faults0 = ix_faults, kills0 = ix_dom->kills;
+	printk("ixgbeattack: %s: the isolated ixgbe aims its NIC at %#lx\n", name, target);
+	struct lvd_msg m = { { lvd_msg_word0(IX_FN_ATTACK, 0), (uint64_t)kinds[k].kind, target } };
+	int r = lvd_call(ix_dom, &m);
+	// The NIC acts in its own time (the next frame from the generator, the
+	// wire): wait up to 2 ms of modeled time for a fault.
+	uint64_t until = rdtsc() + bootinfo.tsc_hz / 500;
+	while (!ix_dom->dead && rdtsc() < until)
+		pause();
+	int killed = ix_dom->kills != kills0;
+	if (killed)
+		lvd_restart_wait(ix_dom);
+	uint64_t after = ix_hash(hpa, hlen);
+	if (after != before)
+		panic("ixgbeattack: %s: the memory aimed at or the kernel's image CHANGED", name);
+	printk("ixgbeattack: %s: %s (call %d, %lu DMA faults), memory unchanged, NIC taken back %lu time(s), driver %s\n",
+	       name, killed ? "killed" : "not killed", r, ix_faults - faults0, ix_taken_back,
+	       ix_dom->dead ? "dead" : "serving");
+}
 
 struct lvd_domain *
 lvd_ixgbe_domain(void)
@@ -261,9 +392,13 @@ lvd_isolate_ixgbe(void)
 	hc(LVD_HC_IOMMU_MAP, (unsigned long)ix_iommu, dma_pa, dma_pa, dma_size, 3, "IOMMU_MAP");
 	hc(LVD_HC_IOMMU_ATTACH, ix_grant.devfn, (unsigned long)ix_iommu, 0, 0, 0, "IOMMU_ATTACH");
 
+	// A blocked DMA interrupts this CPU (lvd_iommu_fault).
+	hc(LVD_HC_IOMMU_FAULT_VECTOR, T_IOMMU, apic_id(), 0, 0, 0, "IOMMU_FAULT_VECTOR");
 	if (ix_glue_init(P2V(ix_pool_pa), ix_pool_size, ncpu) != 0)
 		panic("lvd: ixgbe glue: no register pages in its pool");
-	ix_dom = lvd_domain_create_dev("ixgbe", ix_pool_pa, ix_pool_size, ix_upcall, &ix_grant);
+	// The rogue driver of `lvd attack` when it was loaded instead (ixgbeattack=).
+	const char *attack = cmdline_option("ixgbeattack");
+	ix_dom = lvd_domain_create_dev(attack ? "ixgbe_attack" : "ixgbe", ix_pool_pa, ix_pool_size, ix_upcall, &ix_grant);
 	if (ix_dom == NULL)
 		panic("lvd: cannot isolate ixgbe");
 	char name[16];
@@ -281,4 +416,6 @@ lvd_isolate_ixgbe(void)
 	printk("lvd: ixgbe isolated in domain %d: it registered %s (mtu %u), the NIC %02x.%x in IOMMU domain %ld "
 	       "(%lu KiB of DMA memory), BAR 0 %#lx in its EPT\n",
 	       ix_dom->id, name, mtu, ix_pdev.devfn >> 3, ix_pdev.devfn & 7, ix_iommu, dma_size >> 10, ix_grant.mmio_pa);
+	if (attack)
+		ix_attack(attack);
 }

@@ -34,6 +34,11 @@ public sealed record LvdBootSpec
     /// always, or N-per-minute (modeled time); null: the kernel's default (always).
     /// </summary>
     public string? Restart { get; init; }
+    /// <summary>
+    /// An attack by the isolated ixgbe (`lvd attack`; the kernel's ixgbeattack=, guest/domains/ixgbe_attack loaded in place of the
+    /// driver): one of <see cref="LvdBoot.IxgbeAttacks"/>.
+    /// </summary>
+    public string? IxgbeAttack { get; init; }
     /// <summary>A fault plan for the kernel's injector (FaultCampaign; boot module "faultplan").</summary>
     public byte[]? FaultPlan { get; init; }
 
@@ -82,6 +87,10 @@ public sealed record LvdBootSpec
             yield return $"--restart {Restart}: never, always or N-per-minute (N 1 to 16)";
         if (Restart != null && Isolate.Count == 0)
             yield return "--restart needs --isolate (only the isolated drivers are restarted)";
+        if (IxgbeAttack != null && !LvdBoot.IxgbeAttacks.Contains(IxgbeAttack))
+            yield return $"ixgbe attack {IxgbeAttack}: one of {string.Join(", ", LvdBoot.IxgbeAttacks)}";
+        if (IxgbeAttack != null && !Isolate.Contains("ixgbe")) yield return "an ixgbe attack needs --isolate ixgbe";
+        if (IxgbeAttack == "domain" && !Isolate.Contains("nullnet")) yield return "the ixgbe attack on another domain needs --isolate nullnet too";
         if (FaultPlan != null && (Workload == null || Isolate.Count == 0))
             yield return "a fault plan needs a workload and an isolated driver";
         foreach (var p in LvdBoot.CmdlineProblems(ExtraCmdline)) yield return p;
@@ -179,6 +188,10 @@ public static partial class LvdBoot
 {
     public static readonly string[] IsolatableDrivers = ["nullnet", "nullblk", "ixgbe"];
 
+    /// <summary>The isolated ixgbe's attacks (lvd_ixgbe.c, ix_attack), in `lvd attack`'s order.</summary>
+    public static readonly string[] IxgbeAttacks =
+        ["kernel-rx", "kernel-tx", "kernel-ring", "domain", "hypervisor", "iommu-regs", "nic-regs", "irq-flood", "msix-table"];
+
     /// <summary>
     /// vCPUs the guest kernel boots on, passes its self tests with and runs every workload
     /// combination on (found by booting, issue 15: 16 vCPUs at 80 MiB with both drivers isolated,
@@ -227,7 +240,7 @@ public static partial class LvdBoot
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
         ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart",
-            ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe",
+            ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe", ["ixgbeattack"] = "lvd attack",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
@@ -317,7 +330,8 @@ public static partial class LvdBoot
         }
         if (s.Isolate.Count > 0)
         {
-            foreach (var d in s.Isolate) Add(d);
+            foreach (var d in s.Isolate) Add(d == "ixgbe" && s.IxgbeAttack != null ? "ixgbe_attack" : d);
+            if (s.IxgbeAttack != null) words.Add($"ixgbeattack={s.IxgbeAttack}");
             words.Add($"isolate={string.Join(',', s.Isolate)} crossings={s.Crossings}");
             if (s.Restart != null) words.Add($"lvdrestart={RestartWord(s.Restart)}");
         }

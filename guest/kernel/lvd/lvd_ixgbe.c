@@ -351,8 +351,9 @@ ix_attack(const char *kind)
 	uint64_t after = ix_hash(hpa, hlen);
 	if (after != before)
 		panic("ixgbeattack: %s: the memory aimed at or the kernel's image CHANGED", name);
-	printk("ixgbeattack: %s: %s (call %d, %lu DMA faults), memory unchanged, NIC taken back %lu time(s), driver %s\n",
-	       name, killed ? "killed" : "not killed", r, ix_faults - faults0, ix_taken_back,
+	printk("ixgbeattack: %s: %s (call %d, returned %ld, %lu DMA faults), memory unchanged, "
+	       "NIC taken back %lu time(s), driver %s\n",
+	       name, killed ? "killed" : "not killed", r, r == 0 ? (long)m.w[1] : 0L, ix_faults - faults0, ix_taken_back,
 	       ix_dom->dead ? "dead" : "serving");
 }
 

@@ -40,6 +40,10 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("With --workload nullblk: reads each thread keeps in flight, 1 to 256 (default 1).")]
         public int? Depth { get; init; }
 
+        [CommandOption("--frame-bytes <N>")]
+        [Description("With --workload ixgbe-rx: the bytes of each frame the generator sends, 60 to 1,514 (default 1,514).")]
+        public int? FrameBytes { get; init; }
+
         [CommandOption("--seed <S>")]
         [Description("With --workload nullblk: the seed of the random sectors (default 1).")]
         public long? Seed { get; init; }
@@ -87,7 +91,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Cpus = Cpus, Workload = Workload, Threads = Threads ?? 1, Depth = Depth ?? 1,
             Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
             Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, UserCalls = Calls, ExtraCmdline = Cmdline,
-            MemoryMiB = MemoryMiB, Restart = Restart,
+            MemoryMiB = MemoryMiB, Restart = Restart, RxFrameBytes = FrameBytes ?? Lvd.Machine.Devices.Nic.Frames.MaxFrame,
         };
 
         protected override (int MiB, string Why) MinimumMemory => (1, "");
@@ -100,6 +104,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Threads != null, Workload != null, "--threads", "--workload");
             OnlyWith(Duration != null, Workload != null, "--duration", "--workload");
             OnlyWith(Depth != null, Workload == "nullblk", "--depth", "--workload nullblk");
+            OnlyWith(FrameBytes != null, Workload == "ixgbe-rx", "--frame-bytes", "--workload ixgbe-rx");
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
             OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");

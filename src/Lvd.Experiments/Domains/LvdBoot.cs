@@ -18,6 +18,8 @@ public sealed record LvdBootSpec
     public long Seed { get; init; } = 1;
     public IReadOnlyList<string> Isolate { get; init; } = [];   // nullnet, nullblk, ixgbe
     public int Crossings { get; init; } = 1;
+    /// <summary>--workload ixgbe-rx: the bytes of each of the generator's frames (60 to 1,514, without the CRC).</summary>
+    public int RxFrameBytes { get; init; } = Lvd.Machine.Devices.Nic.Frames.MaxFrame;
     public bool Hypervisor { get; init; }
     /// <summary>Run the LVD self test (lvd_test.c: calls, nesting, concurrency, 24 misbehaviours).</summary>
     public bool Selftest { get; init; }
@@ -71,6 +73,10 @@ public sealed record LvdBootSpec
         if (UsesNic && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
             yield return $"--memory {MemoryMiB}: with --workload {Workload}, RAM must end below the NIC's registers at 0xfd000000";
         if (Workload == "ixgbe-rx" && Threads != 1) yield return $"--threads {Threads}: --workload ixgbe-rx receives on one thread";
+        if (RxFrameBytes is < Lvd.Machine.Devices.Nic.Frames.MinFrame or > Lvd.Machine.Devices.Nic.Frames.MaxFrame)
+            yield return $"--frame-bytes {RxFrameBytes}: {Lvd.Machine.Devices.Nic.Frames.MinFrame} to {Lvd.Machine.Devices.Nic.Frames.MaxFrame}";
+        if (RxFrameBytes != Lvd.Machine.Devices.Nic.Frames.MaxFrame && Workload != "ixgbe-rx")
+            yield return "--frame-bytes is the generator's: only with --workload ixgbe-rx";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";
         if (Depth is < 1 or > LvdBoot.MaxDepth) yield return $"--depth {Depth}: must be 1 to {LvdBoot.MaxDepth}";
         if (Duration <= 0) yield return $"--duration {Duration}: must be positive";
@@ -115,7 +121,7 @@ public sealed record LvdBootSpec
             if (!UsesNic) return [];
             // ixgbe-rx: 1,514-byte datagrams at line rate from the generator.
             Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload == "ixgbe-rx"
-                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer()
+                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer { FrameBytes = RxFrameBytes }
                 : () => new Lvd.Machine.Devices.Nic.SinkPeer();
             var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer };
             return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
@@ -390,7 +396,7 @@ public static partial class LvdBoot
         return ProgramRunner.Run(elf, options);
     }
 
-    [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "
+    [GeneratedRegex(@"^result: workload=(?<w>[\w-]+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "
         + @"(?:cycles_per_packet|cycles_per_io)=(?<k>\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex ResultLine();
 

@@ -22,19 +22,17 @@ struct sk_buff {
 #define netif_rx ix_serve_netif_rx
 #include "ixgbe_net_kernel.c"
 
+#include "lvd_netdev_glue.h"
+
 #define IX_NCPU 64
 #define CAP_SLOTS 16
 
 static struct lvd_cap cap_slots[CAP_SLOTS];
-static struct lvd_captab caps;
 static struct lvd_chan chans[IX_NCPU];
-static int nchans;
+static struct netdev_glue g = { .slots = cap_slots, .nslots = CAP_SLOTS, .chans = chans };
 static struct sk_buff desc[IX_NCPU];
 static uint8_t *pool_va;
 static int pool_ncpu;
-
-static struct net_device *ndev;
-static uint64_t h_open, h_stop, h_xmit;
 static int opened, rx_started;   // recorded for the replay into a restarted instance
 
 int
@@ -44,33 +42,25 @@ ix_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
 		return -LVD_ENOMEM;
 	pool_va = pool;
 	pool_ncpu = ncpu;
-	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
-	return lvd_chans_init(chans, &nchans, (unsigned int)ncpu, ix_to_domain, &caps, 0, pool, pool_size);
+	return netdev_glue_init(&g, ncpu, ix_to_domain, pool, pool_size);
 }
 
 int
 ix_glue_upcall(int cpu, struct lvd_msg *m)
 {
-	return lvd_chan_serve(chans, nchans, cpu, m, IX_KFN_BASE, ixgbe_net_kernel_dispatch);
+	return lvd_chan_serve(chans, g.nchans, cpu, m, IX_KFN_BASE, ixgbe_net_kernel_dispatch);
 }
 
 int32_t
 ix_serve_register_netdev(struct net_device *dev, uint64_t open, uint64_t stop, uint64_t start_xmit)
 {
-	if (ndev != NULL)
-		return -LVD_EINVAL;   // one device per domain
-	ndev = dev;
-	h_open = open;
-	h_stop = stop;
-	h_xmit = start_xmit;
-	return 0;
+	return netdev_glue_register(&g, dev, open, stop, start_xmit);
 }
 
 void
 ix_serve_unregister_netdev(struct net_device *dev)
 {
-	if (dev == ndev)
-		ndev = NULL;
+	netdev_glue_unregister(&g, dev);
 }
 
 void
@@ -89,22 +79,17 @@ ix_serve_netif_rx(void *frame, uint64_t frame_len)
 int
 ix_glue_registered(char name[16], uint32_t *mtu)
 {
-	if (ndev == NULL)
-		return -LVD_ENOREF;
-	memcpy(name, ndev->name, 16);
-	name[15] = 0;
-	*mtu = ndev->mtu;
-	return 0;
+	return netdev_glue_registered(&g, name, mtu);
 }
 
 int
 ix_glue_open(int cpu)
 {
 	int32_t ret;
-	if (ndev == NULL)
+	if (g.ndev == NULL)
 		return -LVD_ENOREF;
-	ndev->flags = 1;   // up
-	int rc = ixgbe_net_call_ndo_open(&chans[cpu], h_open, ndev, &ret);
+	g.ndev->flags = 1;   // up
+	int rc = ixgbe_net_call_ndo_open(&chans[cpu], g.h_open, g.ndev, &ret);
 	rc = rc != LVD_OK ? rc : ret;
 	if (rc == 0)
 		opened = 1;
@@ -115,9 +100,9 @@ int
 ix_glue_stop(int cpu)
 {
 	int32_t ret;
-	if (ndev == NULL)
+	if (g.ndev == NULL)
 		return -LVD_ENOREF;
-	int rc = ixgbe_net_call_ndo_stop(&chans[cpu], h_stop, ndev, &ret);
+	int rc = ixgbe_net_call_ndo_stop(&chans[cpu], g.h_stop, g.ndev, &ret);
 	opened = 0;
 	return rc != LVD_OK ? rc : ret;
 }
@@ -125,7 +110,7 @@ ix_glue_stop(int cpu)
 int
 ix_glue_xmit(int cpu, const void *data, uint32_t len, uint64_t *tx_packets, uint64_t *tx_bytes)
 {
-	if (ndev == NULL)
+	if (g.ndev == NULL)
 		return -LVD_ENOREF;
 	if (len > LVD_REGPAGE_SIZE)
 		return -LVD_E2BIG;
@@ -136,11 +121,11 @@ ix_glue_xmit(int cpu, const void *data, uint32_t len, uint64_t *tx_packets, uint
 	skb->len = len;
 	skb->protocol = 0x0800;   // IPv4: the only protocol the kernel sends
 	skb->queue_mapping = (uint32_t)cpu;
-	int rc = ixgbe_net_call_ndo_start_xmit(&chans[cpu], h_xmit, ndev, skb, stage, len, &ret);
+	int rc = ixgbe_net_call_ndo_start_xmit(&chans[cpu], g.h_xmit, g.ndev, skb, stage, len, &ret);
 	if (rc != LVD_OK)
 		return rc;
-	*tx_packets = ndev->tx_packets;
-	*tx_bytes = ndev->tx_bytes;
+	*tx_packets = g.ndev->tx_packets;
+	*tx_bytes = g.ndev->tx_bytes;
 	return ret;
 }
 
@@ -172,20 +157,13 @@ ix_glue_rx_missed(int cpu, uint64_t *missed)
 void
 ix_glue_reset(void)
 {
-	for (int c = 0; c < nchans; c++)
-		lvd_scope_flush(&chans[c]);
-	for (uint32_t i = 0; i < CAP_SLOTS; i++)
-		if (cap_slots[i].tag != 0)
-			lvd_shadow_free(cap_slots[i].ptr, cap_slots[i].tag);
-	lvd_captab_init(&caps, cap_slots, CAP_SLOTS);
-	ndev = NULL;
-	h_open = h_stop = h_xmit = 0;
+	netdev_glue_reset(&g);
 }
 
 int
 ix_glue_replay(int cpu)
 {
-	if (ndev == NULL)
+	if (g.ndev == NULL)
 		return -LVD_ENOREF;
 	int r = 0;
 	if (opened && (r = ix_glue_open(cpu)) != 0)

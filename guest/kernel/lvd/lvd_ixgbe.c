@@ -414,6 +414,7 @@ lvd_isolate_ixgbe(void)
 	if (dev->up && lvd_ixgbe_open(dev) != 0)
 		panic("lvd: isolated ixgbe did not open");
 	lvd_set_restart(ix_dom, &ix_restart_ops);
+	udp_rx_poll = lvd_ixgbe_poll;   // recv polls the domain now (udp_rcv.c)
 	printk("lvd: ixgbe isolated in domain %d: it registered %s (mtu %u), the NIC %02x.%x in IOMMU domain %ld "
 	       "(%lu KiB of DMA memory), BAR 0 %#lx in its EPT\n",
 	       ix_dom->id, name, mtu, ix_pdev.devfn >> 3, ix_pdev.devfn & 7, ix_iommu, dma_size >> 10, ix_grant.mmio_pa);

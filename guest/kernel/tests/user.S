@@ -352,6 +352,45 @@ hello_msg:
 	.ascii "user: hello from ring 3\n"
 hello_end:
 
+#ifdef CONFIG_IXGBE
+// udp_rr: netperf UDP_RR's client (the kernel's ixgbe configuration): a
+// 64-byte request to the echo peer (10.0.0.1, port 7), then recv of its
+// reply on this process's port, again until RDTSC passes the deadline in
+// rdi; the transactions are the kernel's count of datagrams delivered.
+// exit(0); 1 if a send failed, 2 if a reply was not the request's size.
+#define RR_PAYLOAD 64
+.globl uprog_udprr
+uprog_udprr:
+	movq %rdi, %r12
+1:	movl $(USER_STACK_TOP - 4096), %edi
+	movl $RR_PAYLOAD, %esi
+	movl $0x0a000001, %edx
+	movl $7, %r10d
+	sys SYS_send
+	cmpq $RR_PAYLOAD, %rax
+	jne 3f
+	movl $(USER_STACK_TOP - 4096), %edi
+	movl $RR_PAYLOAD, %esi
+	xorl %edx, %edx
+	movq %r12, %r10
+	sys SYS_recv
+	cmpq $-ETIMEDOUT, %rax
+	je 4f
+	cmpq $RR_PAYLOAD, %rax
+	jne 2f
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	cmpq %r12, %rax
+	jb 1b
+4:	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $2, %edi
+	sys SYS_exit
+3:	movl $1, %edi
+	sys SYS_exit
+#endif
+
 .globl user_image_end
 user_image_end:
 

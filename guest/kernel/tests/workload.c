@@ -9,6 +9,8 @@
 //       driver, nic=ixgbe: the same senders through eth0 and the 82599 model)
 //   workload=ixgbe-rx duration=CYCLES   (the same kernel: receive what the peer's
 //       generator sends, polling the driver, each datagram checked by udp_rcv)
+//   workload=ixgbe-rr duration=CYCLES   (the same kernel: netperf UDP_RR against
+//       the peer's echo responder, recv polling the driver)
 //   workload=nullblk threads=T depth=D duration=CYCLES seed=S
 //
 // T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
@@ -30,6 +32,9 @@
 #endif
 
 extern char uprog_nullnet[], uprog_fio[];
+#ifdef CONFIG_IXGBE
+extern char uprog_udprr[];
+#endif
 
 #define NULLNET_PAYLOAD   1472        // user.S: MTU 1500 - IP 20 - UDP 8
 #define DEFAULT_THREADS   1
@@ -213,6 +218,38 @@ ixgbe_rx_workload(void)
 	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
 	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
 }
+
+// netperf UDP_RR: one user thread sends a 64-byte request to the echo peer
+// and waits for its reply (recv, polling the NIC), again until the deadline;
+// a transaction is a reply delivered.  eth0 replaces null0 as the route.
+static void
+ixgbe_rr_workload(void)
+{
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	struct net_device *eth0 = dev_get_by_name("eth0");
+	if (duration == 0)
+		panic("workload: duration=0");
+	if (eth0 == NULL)
+		panic("workload: no eth0 (workload=ixgbe-rr needs nic=ixgbe and the NIC)");
+	dev_close(dev_get_by_name("null0"));
+	if (dev_open(eth0) != 0)
+		panic("workload: cannot bring up eth0");
+	if (lvd_ixgbe_domain() != NULL)
+		lvd_ixgbe_rx_start();
+	else
+		ixgbe_rx_start();
+	uint64_t d0 = udp_rx.delivered, bad0 = udp_rx.bad;
+	uint64_t start = rdtsc();
+	struct proc *p = proc_create_arg("udp_rr", uprog_udprr, 0, start + duration);
+	int status = proc_wait(p);
+	if (status != 0)
+		panic("workload: the UDP_RR client exited with %d", status);
+	uint64_t cycles = rdtsc() - start, n = udp_rx.delivered - d0;
+	if (n == 0 || udp_rx.bad != bad0)
+		panic("workload: %lu transactions, %lu bad replies", n, udp_rx.bad - bad0);
+	printk("result: workload=ixgbe-rr threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       n, cycles, per_second(n, cycles), cycles_each(cycles, 1, n));
+}
 #endif
 
 // The xorshift64 state of reader i: seed and i mixed (splitmix64's
@@ -295,6 +332,8 @@ workload_run(const char *name)
 		ixgbe_workload();
 	else if (option_is(name, "ixgbe-rx"))
 		ixgbe_rx_workload();
+	else if (option_is(name, "ixgbe-rr"))
+		ixgbe_rr_workload();
 #endif
 	else
 		panic("workload: unknown workload (want workload=nullnet or nullblk)");

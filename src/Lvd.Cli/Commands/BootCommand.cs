@@ -24,7 +24,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [CommandOption("--workload <NAME>")]
         [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device), ixgbe (the same sends " +
             "through the in-kernel ixgbe driver and the 82599 NIC to a sink that checks every frame), ixgbe-rx (receive the peer " +
-            "generator's datagrams at line rate through that driver, each checked) or nullblk (random 512-byte " +
+            "generator's datagrams at line rate through that driver, each checked), ixgbe-rr (netperf UDP_RR: 64-byte requests to the " +
+            "peer's echo responder, each reply received by a recv system call) or nullblk (random 512-byte " +
             "asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 

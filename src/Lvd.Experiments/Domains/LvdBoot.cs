@@ -11,7 +11,7 @@ namespace Lvd.Experiments.Domains;
 public sealed record LvdBootSpec
 {
     public int Cpus { get; init; } = 4;
-    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | nullblk
+    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | ixgbe-rr | nullblk
     public int Threads { get; init; } = 1;
     public int Depth { get; init; } = 1;
     public long Duration { get; init; } = 20_000_000;
@@ -66,13 +66,14 @@ public sealed record LvdBootSpec
         else if (Selftest && MemoryMiB < LvdBoot.SelftestMemoryMiB)
             yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of " +
                 $"RAM: 4 vCPUs fail at 80 MiB)";
-        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "nullblk"))
-            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx or nullblk";
+        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "ixgbe-rr" or "nullblk"))
+            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx, ixgbe-rr or nullblk";
         if (Isolate.Contains("ixgbe") && !UsesNic)
-            yield return "--isolate ixgbe needs --workload ixgbe or ixgbe-rx (the kernel with the driver and the NIC)";
+            yield return "--isolate ixgbe needs --workload ixgbe, ixgbe-rx or ixgbe-rr (the kernel with the driver and the NIC)";
         if (UsesNic && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
             yield return $"--memory {MemoryMiB}: with --workload {Workload}, RAM must end below the NIC's registers at 0xfd000000";
-        if (Workload == "ixgbe-rx" && Threads != 1) yield return $"--threads {Threads}: --workload ixgbe-rx receives on one thread";
+        if (Workload is "ixgbe-rx" or "ixgbe-rr" && Threads != 1)
+            yield return $"--threads {Threads}: --workload {Workload} receives on one thread";
         if (RxFrameBytes is < Lvd.Machine.Devices.Nic.Frames.MinFrame or > Lvd.Machine.Devices.Nic.Frames.MaxFrame)
             yield return $"--frame-bytes {RxFrameBytes}: {Lvd.Machine.Devices.Nic.Frames.MinFrame} to {Lvd.Machine.Devices.Nic.Frames.MaxFrame}";
         if (RxFrameBytes != Lvd.Machine.Devices.Nic.Frames.MaxFrame && Workload != "ixgbe-rx")
@@ -120,16 +121,20 @@ public sealed record LvdBootSpec
         {
             if (!UsesNic) return [];
             // ixgbe-rx: 1,514-byte datagrams at line rate from the generator.
-            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload == "ixgbe-rx"
-                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer { FrameBytes = RxFrameBytes }
-                : () => new Lvd.Machine.Devices.Nic.SinkPeer();
+            // ixgbe-rr: the echo responder (netperf UDP_RR's far side); ixgbe: a sink.
+            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload switch
+            {
+                "ixgbe-rx" => () => new Lvd.Machine.Devices.Nic.GeneratorPeer { FrameBytes = RxFrameBytes },
+                "ixgbe-rr" => () => new Lvd.Machine.Devices.Nic.EchoPeer(),
+                _ => () => new Lvd.Machine.Devices.Nic.SinkPeer(),
+            };
             var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer };
             return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
         }
     }
 
     /// <summary>The workload runs on the 82599 model through the kernel's ixgbe configuration.</summary>
-    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx";
+    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx" or "ixgbe-rr";
 
     /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
     public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";

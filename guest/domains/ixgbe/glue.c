@@ -57,6 +57,14 @@ pci_set_master(struct pci_dev *dev)
 {
 }
 
+// The MSI-X table (BAR 4) is not given to the domain: the kernel would
+// program it (what an interrupt of this device does is the kernel's choice).
+int
+pci_msix_vector(struct pci_dev *dev, unsigned int entry, unsigned int vector, uint32_t apic)
+{
+	return -1;
+}
+
 volatile void *
 pci_iomap(struct pci_dev *dev, int bar, size_t len)
 {

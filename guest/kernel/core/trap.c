@@ -5,6 +5,7 @@
 #include "x86.h"
 #ifdef CONFIG_IXGBE
 void lvd_iommu_fault(void);   // lvd_ixgbe.c
+void napi_irq(void);          // net/napi.c
 #endif
 
 struct gate {
@@ -140,6 +141,10 @@ trap(struct trapframe *tf)
 		apic_eoi();
 		break;
 #ifdef CONFIG_IXGBE
+	case T_NIC:
+		apic_eoi();
+		napi_irq();          // net/napi.c
+		break;
 	case T_IOMMU:
 		apic_eoi();
 		lvd_iommu_fault();   // a blocked DMA: the domain owning the device is killed (lvd_ixgbe.c)

@@ -1019,7 +1019,7 @@ lvd_trap(struct trapframe *tf)
 	uint64_t v = tf->vector;
 	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS
 #ifdef CONFIG_IXGBE
-	    && v != T_IOMMU
+	    && v != T_IOMMU && v != T_NIC
 #endif
 	    ) {
 		snprintf(why, sizeof why, "software interrupt or unknown vector %lu at rip %#lx", v, tf->rip);

@@ -45,4 +45,8 @@ int udp_rcv(const uint8_t *frame, unsigned int len);
 // (main.c) or the isolated one's (lvd_ixgbe.c); what udp_recv polls.
 extern int (*udp_rx_poll)(int budget);
 long udp_recv(struct proc *p, uint64_t ubuf, size_t len, uint16_t port, uint64_t deadline);
+// napi.c: the NIC's receive interrupt (T_NIC) wakes the thread that polls.
+void napi_irq(void);
+void napi_wait(void);          // until the next interrupt since the last wait
+extern volatile uint64_t napi_irqs;
 #endif

@@ -194,15 +194,33 @@ ixgbe_rx_workload(void)
 	if (dev_get_by_name("eth0") == NULL)
 		panic("workload: no eth0 (workload=ixgbe-rx needs nic=ixgbe and the NIC)");
 	// Isolated (isolate=ixgbe): the same calls cross into the driver's domain.
-	int iso = lvd_ixgbe_domain() != NULL;
+	// rxirq: NAPI on the queue's MSI-X vector instead of polling without end.
+	int iso = lvd_ixgbe_domain() != NULL, irq = cmdline_option("rxirq") != NULL;
+	if (irq && (iso || ixgbe_msix_rx(T_NIC, apic_id()) != 0))
+		panic("workload: rxirq: no MSI-X for the receive queue");
 	struct udp_rx_stats r0 = udp_rx;
 	uint64_t missed0 = iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed();
 	if (iso)
 		lvd_ixgbe_rx_start();
 	else
 		ixgbe_rx_start();
-	uint64_t start = rdtsc(), end = start + duration, busy = 0;
+	uint64_t start = rdtsc(), end = start + duration, busy = 0, irqs0 = napi_irqs;
+	if (irq)
+		ixgbe_irq_enable();
 	for (uint64_t t = start; t < end; t = rdtsc()) {
+		if (irq) {
+			napi_wait();   // the vector's message: then poll until the ring is empty
+			t = rdtsc();
+			if (t >= end)
+				break;
+			int n, got = 0;
+			while ((n = ixgbe_poll(64, udp_rcv)) > 0)
+				got += n;
+			ixgbe_irq_enable();
+			if (got)
+				busy += rdtsc() - t;
+			continue;
+		}
 		int n = iso ? lvd_ixgbe_poll(64) : ixgbe_poll(64, udp_rcv);
 		if (n == 0)
 			pause();
@@ -215,6 +233,8 @@ ixgbe_rx_workload(void)
 		panic("workload: nothing received");
 	printk("ixgbe: received %lu datagrams, %lu bad, %lu missed by the NIC, %lu busy cycles per datagram\n",
 	       packets, bad, (iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed()) - missed0, busy / packets);
+	if (irq)
+		printk("ixgbe: %lu MSI-X interrupts for %lu datagrams\n", napi_irqs - irqs0, packets);
 	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
 	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
 }

@@ -14,30 +14,14 @@ namespace Lvd.Tests;
 /// </summary>
 public sealed partial class IsolatedIxgbeTests
 {
-    private const long Duration = 5_000_000;
-
-    [GeneratedRegex(@"^result: workload=ixgbe(-r[xr])? threads=(\d+) packets=(\d+) cycles=(\d+) pkts_per_sec=(\d+) cycles_per_packet=(\d+)$",
-        RegexOptions.Multiline)]
-    private static partial Regex Result();
-
-    [GeneratedRegex(@"^ixgbe: received (\d+) datagrams, (\d+) bad, (\d+) missed by the NIC", RegexOptions.Multiline)]
-    private static partial Regex RxLine();
-
     [GeneratedRegex(@"^lvd: domain ixgbe(_attack)?: (\d+) calls, (\d+) upcalls", RegexOptions.Multiline)]
     private static partial Regex DomainLine();
-
-    private static ProgramResult Boot(LvdBootSpec spec)
-    {
-        var r = LvdBoot.Run(spec, maxInstructions: 2_000_000_000);
-        Assert.True(r.ExitStatus == 0, $"exit {r.ExitStatus}: {r.Run.CrashReport}\n{r.OutputText}");
-        return r;
-    }
 
     [Fact]
     public void TransmitCrossesIntoTheDomainAndReachesTheSinkIntact()
     {
-        var r = Boot(new LvdBootSpec { Cpus = 2, Workload = "ixgbe", Threads = 2, Duration = Duration, Isolate = ["ixgbe"] });
-        var m = Result().Match(r.OutputText);
+        var r = NicRuns.Boot(new LvdBootSpec { Cpus = 2, Workload = "ixgbe", Threads = 2, Duration = NicRuns.Duration, Isolate = ["ixgbe"] });
+        var m = NicRuns.Result().Match(r.OutputText);
         Assert.True(m.Success, r.OutputText);
         long packets = long.Parse(m.Groups[3].Value);
         var nic = r.Machine.Device<Ixgbe82599>()!;
@@ -59,21 +43,21 @@ public sealed partial class IsolatedIxgbeTests
     [Fact]
     public void ReceiveIsTheDomainsPollDeliveringIntoTheKernelsUdpPath()
     {
-        var spec = new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", Duration = Duration, Isolate = ["ixgbe"] };
-        var r = Boot(spec);
-        var m = RxLine().Match(r.OutputText);
+        var spec = new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", Duration = NicRuns.Duration, Isolate = ["ixgbe"] };
+        var r = NicRuns.Boot(spec);
+        var m = NicRuns.RxLine().Match(r.OutputText);
         Assert.True(m.Success, r.OutputText);
         long received = long.Parse(m.Groups[1].Value);
         Assert.Equal("0", m.Groups[2].Value);
         Assert.Equal("0", m.Groups[3].Value);
         var nic = r.Machine.Device<Ixgbe82599>()!;
         long wire = nic.WireCycles(1514);
-        Assert.InRange(received, Duration / wire - 2, Duration / wire + 2);   // line rate, none lost
+        Assert.InRange(received, NicRuns.Duration / wire - 2, NicRuns.Duration / wire + 2);   // line rate, none lost
         var d = DomainLine().Match(r.OutputText);
         Assert.True(d.Success);
         Assert.InRange(long.Parse(d.Groups[3].Value), received, received + 2);   // one netif_rx upcall per frame
         Assert.Empty(r.Machine.Device<VtdIommu>()!.Faults);
-        var again = Boot(spec);
+        var again = NicRuns.Boot(spec);
         Assert.Equal(r.Run.Cycles, again.Run.Cycles);
         Assert.Equal(nic.Peer.Digest, again.Machine.Device<Ixgbe82599>()!.Peer.Digest);
     }
@@ -89,8 +73,8 @@ public sealed partial class IsolatedIxgbeTests
     {
         long Run(IReadOnlyList<string> isolate)
         {
-            var r = Boot(new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rr", Duration = 2_000_000, Isolate = isolate });
-            var m = Result().Match(r.OutputText);
+            var r = NicRuns.Boot(new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rr", Duration = 2_000_000, Isolate = isolate });
+            var m = NicRuns.Result().Match(r.OutputText);
             Assert.True(m.Success, r.OutputText);
             long n = long.Parse(m.Groups[3].Value);
             var echo = Assert.IsType<EchoPeer>(r.Machine.Device<Ixgbe82599>()!.Peer);
@@ -112,7 +96,7 @@ public sealed partial class IsolatedIxgbeTests
     [Fact]
     public void ABlockedDmaKillsTheDomainAndTheRestartedDriverServes()
     {
-        var r = Boot(new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", Duration = Duration, Isolate = ["ixgbe"], IxgbeAttack = "kernel-rx" });
+        var r = NicRuns.Boot(new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", Duration = NicRuns.Duration, Isolate = ["ixgbe"], IxgbeAttack = "kernel-rx" });
         var a = IxgbeAttackResult.Parse(r.OutputText);
         Assert.True(a != null, r.OutputText);
         Assert.True(a.Killed && a.Serving && a.DmaFaults > 0 && a.TakenBack >= 1, a.ToString());
@@ -122,11 +106,11 @@ public sealed partial class IsolatedIxgbeTests
         var iommu = r.Machine.Device<VtdIommu>()!;
         var f = Assert.Single(iommu.Faults.Select(x => (x.SourceId, x.Write, x.DomainId)).Distinct());
         Assert.Equal(((ushort)(3 << 3), true, (ushort)2), f);
-        var m = RxLine().Match(r.OutputText);
+        var m = NicRuns.RxLine().Match(r.OutputText);
         Assert.True(m.Success, r.OutputText);
         Assert.Equal("0", m.Groups[2].Value);
         long wire = r.Machine.Device<Ixgbe82599>()!.WireCycles(1514);
-        Assert.InRange(long.Parse(m.Groups[1].Value), Duration / wire - 2, Duration / wire + 2);
+        Assert.InRange(long.Parse(m.Groups[1].Value), NicRuns.Duration / wire - 2, NicRuns.Duration / wire + 2);
     }
 
     /// <summary>
@@ -147,7 +131,7 @@ public sealed partial class IsolatedIxgbeTests
     [InlineData("msix-table")]
     public void EachAttackOfTheIsolatedDriverIsContained(string attack)
     {
-        var r = Boot(IxgbeAttackResult.Spec(attack));
+        var r = NicRuns.Boot(IxgbeAttackResult.Spec(attack));
         var a = IxgbeAttackResult.Parse(r.OutputText);
         Assert.True(a != null, r.OutputText);
         Assert.Equal(attack, a.Name);
@@ -175,6 +159,6 @@ public sealed partial class IsolatedIxgbeTests
             Assert.All(iommu.Faults, f => Assert.Equal((ushort)(3 << 3), f.SourceId));
             Assert.Equal(attack != "kernel-tx", iommu.Faults[0].Write || attack == "kernel-ring");
         }
-        Assert.Equal("0", RxLine().Match(r.OutputText).Groups[2].Value);   // the driver after it: every datagram right
+        Assert.Equal("0", NicRuns.RxLine().Match(r.OutputText).Groups[2].Value);   // the driver after it: every datagram right
     }
 }

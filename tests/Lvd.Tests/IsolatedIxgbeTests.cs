@@ -96,7 +96,10 @@ public sealed partial class IsolatedIxgbeTests
     [Fact]
     public void ABlockedDmaKillsTheDomainAndTheRestartedDriverServes()
     {
-        var r = NicRuns.Boot(new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", Duration = NicRuns.Duration, Isolate = ["ixgbe"], IxgbeAttack = "kernel-rx" });
+        var r = NicRuns.Boot(new LvdBootSpec
+        {
+            Cpus = 1, Workload = "ixgbe-rx", Duration = NicRuns.Duration, Isolate = ["ixgbe"], IxgbeAttack = "kernel-rx",
+        });
         var a = IxgbeAttackResult.Parse(r.OutputText);
         Assert.True(a != null, r.OutputText);
         Assert.True(a.Killed && a.Serving && a.DmaFaults > 0 && a.TakenBack >= 1, a.ToString());

@@ -117,6 +117,33 @@ public sealed partial class IsolatedIxgbeTests
     }
 
     /// <summary>
+    /// The restart under the transmit workload: a rogue driver's transmit descriptor at kernel memory is
+    /// blocked (a read fault: nothing of the kernel reaches the wire), the domain killed, the NIC taken back
+    /// and reset, the driver restarted; then the senders' datagrams leave through the new instance and the
+    /// sink hears only them, intact.
+    /// </summary>
+    [Fact]
+    public void AfterABlockedTransmitTheRestartedDriverSendsIntactFrames()
+    {
+        var r = NicRuns.Boot(new LvdBootSpec
+        {
+            Cpus = 2, Workload = "ixgbe", Duration = NicRuns.Duration, Isolate = ["ixgbe"], IxgbeAttack = "kernel-tx",
+        });
+        var a = IxgbeAttackResult.Parse(r.OutputText);
+        Assert.True(a != null && a.Killed && a.Serving, r.OutputText);
+        var iommu = r.Machine.Device<VtdIommu>()!;
+        Assert.All(iommu.Faults, f => Assert.False(f.Write));
+        var m = NicRuns.Result().Match(r.OutputText);
+        Assert.True(m.Success, r.OutputText);
+        long packets = long.Parse(m.Groups[3].Value);
+        var nic = r.Machine.Device<Ixgbe82599>()!;
+        Assert.Equal(0, nic.Peer.BadFrames);
+        Assert.Equal((long)1514 * nic.Peer.FramesHeard, nic.Peer.BytesHeard);   // only the senders' datagrams
+        Assert.InRange(packets - nic.Peer.FramesHeard, 0, 255);
+        Assert.True(packets > 500, r.OutputText);
+    }
+
+    /// <summary>
     /// `lvd attack`'s rows for the isolated ixgbe: each DMA attack is blocked by the IOMMU (a fault with
     /// the NIC's source ID in the driver's IOMMU domain), the domain killed and restarted, the memory
     /// aimed at and the kernel's image unchanged (the kernel panics otherwise: the hypervisor hashes

@@ -40,6 +40,23 @@ public sealed partial class IsolatedIxgbeTests
         Assert.True(r.TotalExits < packets, $"{r.TotalExits} exits for {packets} packets");
     }
 
+    /// <summary>Smaller datagrams (`--payload-bytes`): 18-byte payloads leave as 60-byte frames, each intact.</summary>
+    [Fact]
+    public void SmallDatagramsLeaveThroughTheDomainIntact()
+    {
+        var r = NicRuns.Boot(new LvdBootSpec
+        {
+            Cpus = 1, Workload = "ixgbe", TxPayloadBytes = 18, Duration = 2_000_000, Isolate = ["ixgbe"],
+        });
+        var m = NicRuns.Result().Match(r.OutputText);
+        Assert.True(m.Success, r.OutputText);
+        var sink = r.Machine.Device<Ixgbe82599>()!.Peer;
+        Assert.Equal(0, sink.BadFrames);
+        Assert.True(sink.FramesHeard > 100);
+        Assert.Equal(sink.FramesHeard, sink.UdpHeard);
+        Assert.Equal(60 * sink.FramesHeard, sink.BytesHeard);
+    }
+
     [Fact]
     public void ReceiveIsTheDomainsPollDeliveringIntoTheKernelsUdpPath()
     {

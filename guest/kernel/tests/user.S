@@ -358,6 +358,31 @@ hello_end:
 // reply on this process's port, again until RDTSC passes the deadline in
 // rdi; the transactions are the kernel's count of datagrams delivered.
 // exit(0); 1 if a send failed, 2 if a reply was not the request's size.
+// udp_send: the ixgbe workload's sender: datagrams of the payload at
+// USER_DATA + 8 (18 to 1472 bytes) to 10.0.0.1 port 9 until RDTSC passes
+// the deadline at USER_DATA.  exit(0); 1 if a send failed.
+.globl uprog_udpsend
+uprog_udpsend:
+	movl $USER_DATA, %ebp
+	movq 0(%rbp), %r12
+	movq 8(%rbp), %r13
+1:	movl $(USER_STACK_TOP - 4096), %edi
+	movq %r13, %rsi
+	movl $0x0a000001, %edx
+	movl $9, %r10d
+	sys SYS_send
+	cmpq %r13, %rax
+	jne 2f
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	cmpq %r12, %rax
+	jb 1b
+	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $1, %edi
+	sys SYS_exit
+
 #define RR_PAYLOAD 64
 .globl uprog_udprr
 uprog_udprr:

@@ -33,7 +33,7 @@
 
 extern char uprog_nullnet[], uprog_fio[];
 #ifdef CONFIG_IXGBE
-extern char uprog_udprr[];
+extern char uprog_udprr[], uprog_udpsend[];
 #endif
 
 #define NULLNET_PAYLOAD   1472        // user.S: MTU 1500 - IP 20 - UDP 8
@@ -140,7 +140,8 @@ nullnet_workload(void)
 }
 
 #ifdef CONFIG_IXGBE
-// The nullnet workload's senders into eth0, the in-kernel ixgbe driver
+// The nullnet workload's senders into eth0 (payload= bytes, 1472 unless
+// asked: uprog_udpsend), the in-kernel ixgbe driver
 // (guest/drivers/ixgbe): the same datagrams leave through the 82599 model to
 // the peer on its cable, which checks them.  eth0 replaces null0 as the route.
 static void
@@ -148,12 +149,16 @@ ixgbe_workload(void)
 {
 	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
 	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	uint64_t payload = option_u64("payload", NULLNET_PAYLOAD);
 	static struct proc *procs[64];
+	static uint64_t params[2];
 
 	if (threads == 0 || threads > sizeof procs / sizeof procs[0])
 		panic("workload: threads=%lu (1..%zu)", threads, sizeof procs / sizeof procs[0]);
 	if (duration == 0)
 		panic("workload: duration=0");
+	if (payload < 18 || payload > NULLNET_PAYLOAD)
+		panic("workload: payload=%lu (18..%d: a 60-byte frame to the MTU)", payload, NULLNET_PAYLOAD);
 	struct net_device *eth0 = dev_get_by_name("eth0");
 	if (eth0 == NULL)
 		panic("workload: no eth0 (workload=ixgbe needs nic=ixgbe and the NIC)");
@@ -162,8 +167,10 @@ ixgbe_workload(void)
 		panic("workload: cannot bring up eth0");
 	struct net_device_stats s0 = dev_get_stats(eth0);
 	uint64_t start = rdtsc();
+	params[0] = start + duration;
+	params[1] = payload;
 	for (uint64_t i = 0; i < threads; i++)
-		procs[i] = proc_create_arg("nullnet", uprog_nullnet, (int)(i % (uint64_t)ncpu), start + duration);
+		procs[i] = proc_create_data("udp_send", uprog_udpsend, (int)(i % (uint64_t)ncpu), 0, params, sizeof params, 1);
 	for (uint64_t i = 0; i < threads; i++) {
 		int status = proc_wait(procs[i]);
 		if (status != 0)
@@ -174,7 +181,7 @@ ixgbe_workload(void)
 	uint64_t packets = s.tx_packets - s0.tx_packets;
 	if (s.tx_dropped != s0.tx_dropped)
 		panic("workload: eth0 dropped %lu packets", s.tx_dropped - s0.tx_dropped);
-	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + NULLNET_PAYLOAD))
+	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + payload))
 		panic("workload: eth0 counted %lu bytes for %lu packets", s.tx_bytes - s0.tx_bytes, packets);
 	if (packets == 0)
 		panic("workload: no packets sent");

@@ -45,6 +45,10 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [Description("With --workload ixgbe-rx: the bytes of each frame the generator sends, 60 to 1,514 (default 1,514).")]
         public int? FrameBytes { get; init; }
 
+        [CommandOption("--payload-bytes <N>")]
+        [Description("With --workload ixgbe: each datagram's UDP payload, 18 to 1,472 bytes (frames of 60 to 1,514; default 1,472).")]
+        public int? PayloadBytes { get; init; }
+
         [CommandOption("--interrupts")]
         [Description("With --workload ixgbe-rx: NAPI on the receive queue's MSI-X vector (the thread sleeps until it fires, then polls " +
             "the ring empty) instead of polling without end; the in-kernel driver only.")]
@@ -98,7 +102,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
             Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, UserCalls = Calls, ExtraCmdline = Cmdline,
             MemoryMiB = MemoryMiB, Restart = Restart, RxFrameBytes = FrameBytes ?? Lvd.Machine.Devices.Nic.Frames.MaxFrame,
-            RxInterrupts = Interrupts,
+            RxInterrupts = Interrupts, TxPayloadBytes = PayloadBytes ?? LvdBoot.MaxPayloadBytes,
         };
 
         protected override (int MiB, string Why) MinimumMemory => (1, "");
@@ -113,6 +117,7 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Depth != null, Workload == "nullblk", "--depth", "--workload nullblk");
             OnlyWith(FrameBytes != null, Workload == "ixgbe-rx", "--frame-bytes", "--workload ixgbe-rx");
             OnlyWith(Interrupts, Workload == "ixgbe-rx", "--interrupts", "--workload ixgbe-rx");
+            OnlyWith(PayloadBytes != null, Workload == "ixgbe", "--payload-bytes", "--workload ixgbe");
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
             OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");

@@ -34,6 +34,8 @@ public static partial class LvdEvaluation
         public int[] Threads { get; init; } = [1, 2, 4];
         /// <summary>Figure 8: the generator's frame sizes (bytes without the CRC: 60 is a 64-byte frame on the wire).</summary>
         public int[] FrameSizes { get; init; } = [60, 512, 1514];
+        /// <summary>Figure 7 at 1 thread: smaller UDP payloads than the MTU's 1,472 (18: 60-byte frames, 458: 512-byte).</summary>
+        public int[] TxPayloads { get; init; } = [18, 458];
         public int Parallelism { get; init; } = Math.Max(1, Environment.ProcessorCount);
         public CostModel Costs { get; init; } = CostModel.Default;
     }
@@ -71,6 +73,13 @@ public static partial class LvdEvaluation
             var tx = new LvdBootSpec { Cpus = o.Cpus, Workload = "ixgbe", Threads = t, Duration = o.Duration };
             jobs.Add(new($"ixgbe-tx-native-{t}", $"Figure 7: ixgbe transmit native, {t} thread(s)", tx));
             jobs.Add(new($"ixgbe-tx-iso-{t}", $"Figure 7: ixgbe transmit isolated, {t} thread(s)", tx with { Isolate = ["ixgbe"] }));
+        }
+        foreach (int payload in o.TxPayloads)
+        {
+            var tx = new LvdBootSpec { Cpus = o.Cpus, Workload = "ixgbe", TxPayloadBytes = payload, Duration = o.Duration };
+            jobs.Add(new($"ixgbe-tx-native-p{payload}", $"Figure 7: ixgbe transmit native, {payload}-byte payloads", tx));
+            jobs.Add(new($"ixgbe-tx-iso-p{payload}", $"Figure 7: ixgbe transmit isolated, {payload}-byte payloads",
+                tx with { Isolate = ["ixgbe"] }));
         }
         foreach (int size in o.FrameSizes)
         {
@@ -227,7 +236,15 @@ public static partial class LvdEvaluation
                 $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}",
                 t == 1 ? $"{Paper.IxgbeTxOneThreadPct}%" : "line rate, both"]);
         }
-        tables.Add(new Report("Figure 7: ixgbe transmit, 1472-byte UDP sends to the sink (packets/s)", ["threads", "native", "isolated",
+        foreach (int payload in o.TxPayloads)
+        {
+            var nat = r[$"ixgbe-tx-native-p{payload}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-p{payload}"].Workload!;
+            tx.Add([$"1, {payload + 42}-byte frames", N(nat.PerSecond), $"{N(iso.PerSecond)} ({Pct(iso.PerSecond, nat.PerSecond)})",
+                $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}", ""]);
+        }
+        tables.Add(new Report("Figure 7: ixgbe transmit, UDP sends to the sink (packets/s; 1,514-byte frames unless said)",
+            ["threads", "native", "isolated",
             "cycles/packet", "paper"], tx,
             $"{o.Cpus} vCPUs; native = the driver in the kernel, no hypervisor; isolated = the same source in a domain owning the NIC " +
             "(IOMMU domain of its own); 10 Gb/s is 812,744 1,514-byte frames/s."));
@@ -353,6 +370,19 @@ public static partial class LvdEvaluation
                 ["isolated_domain_calls"] = iso.DomainCalls, ["isolated_vmfuncs"] = iso.VmFuncs, ["isolated_vm_exits"] = iso.Exits,
             });
         }
+        var ixTxSizes = new System.Text.Json.Nodes.JsonArray();
+        foreach (int payload in o.TxPayloads)
+        {
+            var nat = r[$"ixgbe-tx-native-p{payload}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-p{payload}"].Workload!;
+            ixTxSizes.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["threads"] = 1, ["payload_bytes"] = payload, ["frame_bytes"] = payload + 42,
+                ["native_packets_per_second"] = nat.PerSecond, ["isolated_packets_per_second"] = iso.PerSecond,
+                ["isolated_percent_of_native"] = Math.Round(100.0 * iso.PerSecond / nat.PerSecond, 1),
+                ["native_cycles_per_packet"] = nat.CyclesPerOperation, ["isolated_cycles_per_packet"] = iso.CyclesPerOperation,
+            });
+        }
         var ixRx = new System.Text.Json.Nodes.JsonArray();
         foreach (int size in o.FrameSizes)
         {
@@ -424,6 +454,7 @@ public static partial class LvdEvaluation
             {
                 ["paper_one_thread_percent_of_native"] = Paper.IxgbeTxOneThreadPct,
                 ["rows"] = ixTx,
+                ["sizes"] = ixTxSizes,
             },
             ["figure8_ixgbe_rx"] = new System.Text.Json.Nodes.JsonObject
             {

@@ -20,6 +20,8 @@ public sealed record LvdBootSpec
     public int Crossings { get; init; } = 1;
     /// <summary>--workload ixgbe-rx: the bytes of each of the generator's frames (60 to 1,514, without the CRC).</summary>
     public int RxFrameBytes { get; init; } = Lvd.Machine.Devices.Nic.Frames.MaxFrame;
+    /// <summary>--workload ixgbe: each datagram's UDP payload (18 to 1,472 bytes: frames of 60 to 1,514).</summary>
+    public int TxPayloadBytes { get; init; } = LvdBoot.MaxPayloadBytes;
     /// <summary>--workload ixgbe-rx: NAPI on the receive queue's MSI-X vector (the kernel's rxirq=) instead of polling without end.</summary>
     public bool RxInterrupts { get; init; }
     public bool Hypervisor { get; init; }
@@ -79,6 +81,10 @@ public sealed record LvdBootSpec
         if (RxFrameBytes is < Lvd.Machine.Devices.Nic.Frames.MinFrame or > Lvd.Machine.Devices.Nic.Frames.MaxFrame)
             yield return $"--frame-bytes {RxFrameBytes}: {Lvd.Machine.Devices.Nic.Frames.MinFrame} to {Lvd.Machine.Devices.Nic.Frames.MaxFrame}";
         if (RxInterrupts && Workload != "ixgbe-rx") yield return "--interrupts needs --workload ixgbe-rx";
+        if (TxPayloadBytes is < LvdBoot.MinPayloadBytes or > LvdBoot.MaxPayloadBytes)
+            yield return $"--payload-bytes {TxPayloadBytes}: {LvdBoot.MinPayloadBytes} to {LvdBoot.MaxPayloadBytes} (frames of 60 to 1,514 bytes)";
+        if (TxPayloadBytes != LvdBoot.MaxPayloadBytes && Workload != "ixgbe")
+            yield return "--payload-bytes is the sender's: only with --workload ixgbe";
         if (RxInterrupts && Isolate.Contains("ixgbe"))
             yield return "--interrupts: the isolated ixgbe is polled (its MSI-X table is the kernel's, which does not program it for a domain yet)";
         if (RxFrameBytes != Lvd.Machine.Devices.Nic.Frames.MaxFrame && Workload != "ixgbe-rx")
@@ -244,6 +250,9 @@ public static partial class LvdBoot
     /// <summary>lvd_drivers.c: USER_CALLS_MAX (the calls whose timings it keeps for the median).</summary>
     public const int MaxUserCalls = 100_000;
 
+    /// <summary>workload.c's ixgbe senders: UDP payloads from a 60-byte frame to the MTU (NULLNET_PAYLOAD).</summary>
+    public const int MinPayloadBytes = 18, MaxPayloadBytes = 1472;
+
     /// <summary>workload.c: MAX_THREADS; blk-mq: IO_MAX_INFLIGHT.</summary>
     public const int MaxThreads = 64, MaxDepth = 256;
 
@@ -257,6 +266,7 @@ public static partial class LvdBoot
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
         ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart",
             ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe", ["ixgbeattack"] = "lvd attack", ["rxirq"] = "--interrupts",
+            ["payload"] = "--payload-bytes",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
@@ -343,6 +353,7 @@ public static partial class LvdBoot
             words.Add($"workload={s.Workload} threads={s.Threads} duration={s.Duration} seed={s.Seed}");
             if (s.UsesNic) words.Add("nic=ixgbe");
             if (s.RxInterrupts) words.Add("rxirq=msix");
+            if (s.TxPayloadBytes != MaxPayloadBytes) words.Add($"payload={s.TxPayloadBytes}");
             if (s.Workload == "nullblk") words.Add($"depth={s.Depth}");
         }
         if (s.Isolate.Count > 0)

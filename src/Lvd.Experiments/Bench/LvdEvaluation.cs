@@ -34,8 +34,8 @@ public static partial class LvdEvaluation
         public int[] Threads { get; init; } = [1, 2, 4];
         /// <summary>Figure 8: the generator's frame sizes (bytes without the CRC: 60 is a 64-byte frame on the wire).</summary>
         public int[] FrameSizes { get; init; } = [60, 512, 1514];
-        /// <summary>Figure 7 at 1 thread: smaller UDP payloads than the MTU's 1,472 (18: 60-byte frames, 458: 512-byte).</summary>
-        public int[] TxPayloads { get; init; } = [18, 458];
+        /// <summary>Figure 7 at 1 thread: smaller UDP payloads than the MTU's 1,472 (18: 60-byte frames, 470: 512-byte).</summary>
+        public int[] TxPayloads { get; init; } = [18, 470];
         public int Parallelism { get; init; } = Math.Max(1, Environment.ProcessorCount);
         public CostModel Costs { get; init; } = CostModel.Default;
     }

@@ -12,7 +12,9 @@
 //   the NIC's IOMMU domain maps, in order;
 // - linux/netdevice.h: register_netdev and consume_skb, as nullnet's glue;
 // - the receive side: rx_poll runs the driver's NAPI poll with netif_rx, the
-//   generated crossing into the kernel's UDP receive path, as its delivery.
+//   generated crossing into the kernel's UDP receive path, as its delivery;
+//   rx_msix and rx_irq_enable its MSI-X set-up and unmasking (NAPI on the
+//   kernel's vector).
 
 #include "lvd_driver.h"
 #include <linux/netdevice.h>
@@ -24,7 +26,9 @@
 #define unregister_netdev lvd_kernel_unregister_netdev
 #define consume_skb lvd_kernel_consume_skb
 #define netif_rx lvd_kernel_netif_rx
+#define pci_msix_vector lvd_kernel_pci_msix_vector
 #include "ixgbe_net_domain.c"
+#undef pci_msix_vector
 #undef register_netdev
 #undef unregister_netdev
 #undef consume_skb
@@ -57,12 +61,15 @@ pci_set_master(struct pci_dev *dev)
 {
 }
 
-// The MSI-X table (BAR 4) is not given to the domain: the kernel would
-// program it (what an interrupt of this device does is the kernel's choice).
+// The MSI-X table (BAR 4) is not given to the domain: the kernel programs
+// the entry with its own vector and CPU (what an interrupt of this device
+// does is the kernel's choice, not the driver's `vector` and `apic`).
 int
 pci_msix_vector(struct pci_dev *dev, unsigned int entry, unsigned int vector, uint32_t apic)
 {
-	return -1;
+	int32_t ret;
+	int rc = ixgbe_net_call_pci_msix_vector(lvd_glue_chan(), entry, &ret);
+	return rc != LVD_OK ? rc : ret;
 }
 
 volatile void *
@@ -153,6 +160,18 @@ uint64_t
 rx_missed(void)
 {
 	return ixgbe_rx_missed();
+}
+
+int32_t
+rx_msix(void)
+{
+	return ixgbe_msix_rx(0, 0);   // vector and CPU are the kernel's
+}
+
+void
+rx_irq_enable(void)
+{
+	ixgbe_irq_enable();
 }
 
 long

@@ -59,6 +59,16 @@ ix_deliver(const uint8_t *frame, unsigned int len)
 	return udp_rcv(frame, len);
 }
 
+static uint32_t ix_irq_apic;   // where the driver's MSI-X message goes: the CPU that set it up
+
+// The driver's pci_msix_vector: the table entry gets the kernel's vector
+// and CPU; the entry number is the only thing the driver chooses.
+int
+ix_msix_vector(uint32_t entry)
+{
+	return pci_msix_vector(&ix_pdev, entry, T_NIC, ix_irq_apic);
+}
+
 static long
 hc(unsigned long nr, unsigned long a0, unsigned long a1, unsigned long a2, unsigned long a3,
    unsigned long a4, const char *what)
@@ -134,6 +144,26 @@ lvd_ixgbe_poll(int budget)
 	int n = ix_glue_rx_poll(mycpu()->id, budget);
 	pop_off();
 	return n < 0 ? 0 : n;
+}
+
+int
+lvd_ixgbe_rx_msix(void)
+{
+	push_off();
+	ix_irq_apic = apic_id();
+	int r = ix_glue_rx_msix(mycpu()->id);
+	pop_off();
+	return r;
+}
+
+void
+lvd_ixgbe_irq_enable(void)
+{
+	if (ix_dom->dead)
+		return;
+	push_off();
+	ix_glue_rx_irq_enable(mycpu()->id);
+	pop_off();
 }
 
 uint64_t

@@ -20,6 +20,8 @@ int ix_glue_xmit(int cpu, const void *data, uint32_t len, uint64_t *tx_packets, 
 int ix_glue_rx_start(int cpu);
 int ix_glue_rx_poll(int cpu, int budget);                 // frames delivered (0..budget), or a status
 int ix_glue_rx_missed(int cpu, uint64_t *missed);
+int ix_glue_rx_msix(int cpu);                             // the driver's MSI-X set-up (it asks for the table entry)
+int ix_glue_rx_irq_enable(int cpu);
 // Restart: drop what the dead instance held; replay ndo_open and rx_start if they were made.
 void ix_glue_reset(void);
 int ix_glue_replay(int cpu);
@@ -27,9 +29,12 @@ int ix_glue_replay(int cpu);
 // lvd_ixgbe.c
 int ix_to_domain(struct lvd_msg *m);                      // the kernel's transport
 int ix_deliver(const uint8_t *frame, unsigned int len);   // a received frame: udp_rcv
+int ix_msix_vector(uint32_t entry);                       // the driver asks for a table entry: the kernel's T_NIC
 void lvd_isolate_ixgbe(void);                             // isolate=ixgbe (lvd_drivers.c)
 struct lvd_domain *lvd_ixgbe_domain(void);                // NULL unless isolated
 // The receive workload's driver calls (workload.c), through the domain.
 void lvd_ixgbe_rx_start(void);
 int lvd_ixgbe_poll(int budget);
 uint64_t lvd_ixgbe_rx_missed(void);
+int lvd_ixgbe_rx_msix(void);        // NAPI on the kernel's vector (T_NIC, this CPU): 0, or -1
+void lvd_ixgbe_irq_enable(void);

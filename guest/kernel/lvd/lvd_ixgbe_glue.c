@@ -20,6 +20,7 @@ struct sk_buff {
 #define unregister_netdev ix_serve_unregister_netdev
 #define consume_skb ix_serve_consume_skb
 #define netif_rx ix_serve_netif_rx
+#define pci_msix_vector ix_serve_pci_msix_vector
 #include "ixgbe_net_kernel.c"
 
 #include "lvd_netdev_glue.h"
@@ -33,7 +34,7 @@ static struct netdev_glue g = { .slots = cap_slots, .nslots = CAP_SLOTS, .chans 
 static struct sk_buff desc[IX_NCPU];
 static uint8_t *pool_va;
 static int pool_ncpu;
-static int opened, rx_started;   // recorded for the replay into a restarted instance
+static int opened, rx_started, msix_set;   // recorded for the replay into a restarted instance
 
 int
 ix_glue_init(uint8_t *pool, uint64_t pool_size, int ncpu)
@@ -74,6 +75,12 @@ ix_serve_netif_rx(void *frame, uint64_t frame_len)
 	if (frame_len > 0xffff)
 		return -1;
 	return ix_deliver(frame, (unsigned int)frame_len);
+}
+
+int32_t
+ix_serve_pci_msix_vector(uint32_t entry)
+{
+	return ix_msix_vector(entry);
 }
 
 int
@@ -149,6 +156,23 @@ ix_glue_rx_poll(int cpu, int budget)
 }
 
 int
+ix_glue_rx_msix(int cpu)
+{
+	int32_t ret;
+	int rc = ixgbe_net_call_rx_msix(&chans[cpu], &ret);
+	rc = rc != LVD_OK ? rc : ret;
+	if (rc == 0)
+		msix_set = 1;
+	return rc;
+}
+
+int
+ix_glue_rx_irq_enable(int cpu)
+{
+	return ixgbe_net_call_rx_irq_enable(&chans[cpu]);
+}
+
+int
 ix_glue_rx_missed(int cpu, uint64_t *missed)
 {
 	return ixgbe_net_call_rx_missed(&chans[cpu], missed);
@@ -168,7 +192,9 @@ ix_glue_replay(int cpu)
 	int r = 0;
 	if (opened && (r = ix_glue_open(cpu)) != 0)
 		return r;
-	if (rx_started)
-		r = ix_glue_rx_start(cpu);
+	if (rx_started && (r = ix_glue_rx_start(cpu)) != 0)
+		return r;
+	if (msix_set && (r = ix_glue_rx_msix(cpu)) == 0)
+		r = ix_glue_rx_irq_enable(cpu);
 	return r;
 }

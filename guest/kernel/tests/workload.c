@@ -203,7 +203,7 @@ ixgbe_rx_workload(void)
 	// Isolated (isolate=ixgbe): the same calls cross into the driver's domain.
 	// rxirq: NAPI on the queue's MSI-X vector instead of polling without end.
 	int iso = lvd_ixgbe_domain() != NULL, irq = cmdline_option("rxirq") != NULL;
-	if (irq && (iso || ixgbe_msix_rx(T_NIC, apic_id()) != 0))
+	if (irq && (iso ? lvd_ixgbe_rx_msix() : ixgbe_msix_rx(T_NIC, apic_id())) != 0)
 		panic("workload: rxirq: no MSI-X for the receive queue");
 	struct udp_rx_stats r0 = udp_rx;
 	uint64_t missed0 = iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed();
@@ -212,7 +212,9 @@ ixgbe_rx_workload(void)
 	else
 		ixgbe_rx_start();
 	uint64_t start = rdtsc(), end = start + duration, busy = 0, irqs0 = napi_irqs;
-	if (irq)
+	if (irq && iso)
+		lvd_ixgbe_irq_enable();
+	else if (irq)
 		ixgbe_irq_enable();
 	for (uint64_t t = start; t < end; t = rdtsc()) {
 		if (irq) {
@@ -221,9 +223,12 @@ ixgbe_rx_workload(void)
 			if (t >= end)
 				break;
 			int n, got = 0;
-			while ((n = ixgbe_poll(64, udp_rcv)) > 0)
+			while ((n = iso ? lvd_ixgbe_poll(64) : ixgbe_poll(64, udp_rcv)) > 0)
 				got += n;
-			ixgbe_irq_enable();
+			if (iso)
+				lvd_ixgbe_irq_enable();
+			else
+				ixgbe_irq_enable();
 			if (got)
 				busy += rdtsc() - t;
 			continue;

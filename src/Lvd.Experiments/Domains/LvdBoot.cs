@@ -85,8 +85,6 @@ public sealed record LvdBootSpec
             yield return $"--payload-bytes {TxPayloadBytes}: {LvdBoot.MinPayloadBytes} to {LvdBoot.MaxPayloadBytes} (frames of 60 to 1,514 bytes)";
         if (TxPayloadBytes != LvdBoot.MaxPayloadBytes && Workload != "ixgbe")
             yield return "--payload-bytes is the sender's: only with --workload ixgbe";
-        if (RxInterrupts && Isolate.Contains("ixgbe"))
-            yield return "--interrupts: the isolated ixgbe is polled (its MSI-X table is the kernel's, which does not program it for a domain yet)";
         if (RxFrameBytes != Lvd.Machine.Devices.Nic.Frames.MaxFrame && Workload != "ixgbe-rx")
             yield return "--frame-bytes is the generator's: only with --workload ixgbe-rx";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";

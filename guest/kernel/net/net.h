@@ -49,4 +49,9 @@ long udp_recv(struct proc *p, uint64_t ubuf, size_t len, uint16_t port, uint64_t
 void napi_irq(void);
 void napi_wait(void);          // until the next interrupt since the last wait
 extern volatile uint64_t napi_irqs;
+// An interrupt storm: NAPI_STORM interrupts before the poller took the first.  A driver
+// that auto-masks its vector (as ixgbe does) sends one; more means it defeats the mask.
+// The hook (the isolated driver's owner, lvd_ixgbe.c) decides; the in-kernel driver has none.
+#define NAPI_STORM 64
+void napi_set_storm_hook(void (*fn)(uint64_t irqs));
 #endif

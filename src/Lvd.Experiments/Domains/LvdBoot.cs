@@ -210,7 +210,7 @@ public static partial class LvdBoot
 
     /// <summary>The isolated ixgbe's attacks (lvd_ixgbe.c, ix_attack), in `lvd attack`'s order.</summary>
     public static readonly string[] IxgbeAttacks =
-        ["kernel-rx", "kernel-tx", "kernel-ring", "domain", "hypervisor", "iommu-regs", "nic-regs", "irq-flood", "msix-table"];
+        ["kernel-rx", "kernel-tx", "kernel-ring", "domain", "hypervisor", "iommu-regs", "nic-regs", "irq-flood", "irq-storm", "msix-table"];
 
     /// <summary>
     /// vCPUs the guest kernel boots on, passes its self tests with and runs every workload

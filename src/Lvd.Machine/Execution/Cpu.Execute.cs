@@ -201,16 +201,16 @@ public sealed partial class Cpu
 
     /// <summary>
     /// Runs blocks back to back while they end in ordinary control transfers and nothing needs
-    /// the run loop: the per-block cost is a TLB probe and a code-cache probe.
+    /// the run loop. The chain runs inside <see cref="ExecuteBlock"/> (no call per block); the
+    /// per-block cost is a TLB probe and the previous block's successor cache.
     /// </summary>
     private void RunChain()
     {
-        do
-        {
-            var block = GetBlock();
-            if (!RunBlock(block)) break;
-        }
-        while (Cycles < _cycleLimit && Instructions < _instructionLimit && !_attention);
+        var block = GetBlock();
+        _currentBlock = block;
+        _blockRip = Rip;
+        ExecuteBlock(block, Rip, chain: true);
+        _currentBlock = null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -218,9 +218,42 @@ public sealed partial class Cpu
     {
         _currentBlock = block;
         _blockRip = Rip;
-        bool chain = ExecuteBlock(block, Rip);
+        bool chain = ExecuteBlock(block, Rip, chain: false);
         _currentBlock = null;
         return chain;
+    }
+
+    /// <summary>
+    /// The block at RIP after <paramref name="prev"/>: the fetch goes through the TLB as in
+    /// <see cref="GetBlock"/> (same hits, walks and faults), then the previous block's two
+    /// successor slots are tried before the code cache. Only blocks of the same physical page
+    /// are linked, so a page's invalidation drops the links with the blocks (QEMU links only
+    /// within a page too); a linked block is also checked valid.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Block NextBlock(Block prev)
+    {
+        ulong rip = Rip;
+        ulong pa = FetchPhys(rip);
+        var s = prev.Next0;
+        if (s != null && s.PhysAddr == pa && s.Valid) return s;
+        s = prev.Next1;
+        if (s != null && s.PhysAddr == pa && s.Valid) return s;
+        return LinkBlock(prev, rip, pa);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Block LinkBlock(Block prev, ulong rip, ulong pa)
+    {
+        var block = _code.Lookup(pa);
+        if (block == null) return DecodeBlock(rip, pa);
+        // A cached block (never one that straddles a page: those are decoded afresh each time).
+        if ((pa ^ prev.PhysAddr) <= PhysicalMemory.PageMask)
+        {
+            if (prev.Next0 == null || !prev.Next0.Valid) prev.Next0 = block;
+            else { prev.Next1 = prev.Next0; prev.Next0 = block; }
+        }
+        return block;
     }
 
     /// <summary>A one-instruction block for RIP (cached apart from the normal blocks).</summary>
@@ -277,10 +310,16 @@ public sealed partial class Cpu
         return block;
     }
 
+    /// <summary>
+    /// Runs one block, and with <paramref name="chain"/> the blocks after it while they end in
+    /// ordinary control transfers and the cycle and instruction limits and the attention word allow
+    /// (checked at every block boundary, as the run loop would). False when a block ended in a
+    /// system instruction (the run loop must look).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    /// <summary>Runs one block; false when it ended in a system instruction (the run loop must look).</summary>
-    private bool ExecuteBlock(Block block, ulong blockRip)
+    private bool ExecuteBlock(Block block, ulong blockRip, bool chain)
     {
+    NextInChain:
         block.Executions++;
         Cycles += block.Cost;
         // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
@@ -399,7 +438,7 @@ public sealed partial class Cpu
                     Rip = taken ? Target(jnext + (ulong)jcc.Imm) : jnext;
                     if (Branches != null) Cycles += Branches.Conditional(next, taken);
                     Instructions += i + 2;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Alu:
                     ExecAlu(ref op, next);
@@ -419,20 +458,20 @@ public sealed partial class Cpu
                 case Handler.Jmp:
                     Rip = Target(next + (ulong)op.Imm);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 case Handler.Jcc:
                 {
                     bool taken = Cond(op.Sub);
                     Rip = taken ? Target(next + (ulong)op.Imm) : next;
                     if (Branches != null) Cycles += Branches.Conditional(next - op.Len, taken);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.JmpInd:
                     Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
                     if (Branches != null) Cycles += Branches.Indirect(next - op.Len, Rip);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 case Handler.Call:
                 {
                     ulong target = Target(next + (ulong)op.Imm);
@@ -440,7 +479,7 @@ public sealed partial class Cpu
                     Rip = target;
                     Branches?.Call(next);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.CallInd:
                 {
@@ -449,7 +488,7 @@ public sealed partial class Cpu
                     Rip = target;
                     if (Branches != null) { Cycles += Branches.Indirect(next - op.Len, target); Branches.Call(next); }
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Ret:
                 {
@@ -459,26 +498,34 @@ public sealed partial class Cpu
                     Rip = target;
                     if (Branches != null) Cycles += Branches.Return(target);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Resync:
                     // The block's code was overwritten by an earlier op: refetch from here.
                     Rip = blockRip + op.Offset;
                     Instructions += i;
                     Cycles -= op.Cost + op.CostAfter;
-                    return true;
+                    goto Chained;
 
                 default:
                 {
                     int r = ExecuteCold(ref op, next, i, blockRip);
                     if (r < 0) break;
-                    return r == 0;
+                    if (r != 0) return false;
+                    goto Chained;
                 }
             }
         }
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
-        return true;
+    Chained:
+        if (!chain || Cycles >= _cycleLimit || Instructions >= _instructionLimit || _attention) return true;
+        // A fetch fault of the next block belongs to no block (RIP is already its address).
+        _currentBlock = null;
+        block = NextBlock(block);
+        _currentBlock = block;
+        _blockRip = blockRip = Rip;
+        goto NextInChain;
     }
 
     /// <summary>A 32/64-bit ALU op whose destination is a full register (32-bit results zero-extend).</summary>

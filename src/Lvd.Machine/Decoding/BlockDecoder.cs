@@ -87,9 +87,23 @@ internal sealed partial class BlockDecoder
     {
         if (count < 2 || _scratch[count - 1].H != Handler.Jcc) return;
         ref var op = ref _scratch[count - 2];
-        if (op.H is Handler.AluRR32 or Handler.AluRR64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRRJcc;
-        else if (op.H is Handler.AluRI32 or Handler.AluRI64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRIJcc;
+        if (op.H is Handler.CmpRR32 or Handler.CmpRR64) op.H = Handler.CmpRRJcc;
+        else if (op.H is Handler.CmpRI32 or Handler.CmpRI64) op.H = Handler.CmpRIJcc;
         else if (op.H == Handler.Test && op.Form == OpForm.None && op.Size >= 4 && op.R1 < 16 && op.R2 < 16) op.H = Handler.TestRRJcc;
+    }
+
+    /// <summary>
+    /// The handler of an ALU op with a full-register destination and a register (form 0) or immediate (form 1) source;
+    /// ADC and SBB (which read CF) keep the generic handlers.
+    /// </summary>
+    private static Handler AluHandler(byte sub, int form, int size)
+    {
+        var first = sub switch
+        {
+            AluOp.Add => Handler.AddRR64, AluOp.Or => Handler.OrRR64, AluOp.And => Handler.AndRR64, AluOp.Sub => Handler.SubRR64,
+            AluOp.Xor => Handler.XorRR64, AluOp.Cmp => Handler.CmpRR64, _ => Handler.AluRR64,
+        };
+        return (Handler)((int)first + 2 * form + (size == 8 ? 0 : 1));
     }
 
     private sealed class SpanReader(byte[] bytes) : CodeReader
@@ -374,8 +388,8 @@ internal sealed partial class BlockDecoder
                     Mnemonic.Add => AluOp.Add, Mnemonic.Or => AluOp.Or, Mnemonic.Adc => AluOp.Adc, Mnemonic.Sbb => AluOp.Sbb,
                     Mnemonic.And => AluOp.And, Mnemonic.Sub => AluOp.Sub, Mnemonic.Xor => AluOp.Xor, _ => AluOp.Cmp,
                 };
-                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRR64 : Handler.AluRR32;
-                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRI64 : Handler.AluRI32;
+                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 0, op.Size);
+                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 1, op.Size);
                 else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
                 return true;
@@ -397,6 +411,12 @@ internal sealed partial class BlockDecoder
                     Mnemonic.Shl => ShiftOp.Shl, Mnemonic.Shr => ShiftOp.Shr, Mnemonic.Sal => ShiftOp.Shl, _ => ShiftOp.Sar,
                 };
                 if (ins.Op1Kind == OpKind.Register) { op.Form |= OpForm.CountCl; op.R2 = Op.NoReg; }
+                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4 && (op.Imm & (op.Size == 8 ? 63 : 31)) != 0
+                    && op.Sub is ShiftOp.Shl or ShiftOp.Shr or ShiftOp.Sar)
+                {
+                    var first = op.Sub == ShiftOp.Shl ? Handler.ShlRI64 : op.Sub == ShiftOp.Shr ? Handler.ShrRI64 : Handler.SarRI64;
+                    op.H = op.Size == 8 ? first : first + 1;
+                }
                 return true;
             case Mnemonic.Shld: case Mnemonic.Shrd:
                 if (!SetDstSrc(in ins, ref op)) return false;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
@@ -319,6 +320,9 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ExecuteBlock(Block block, ulong blockRip, bool chain)
     {
+        // The registers by reference (an intrinsic, not an inlined call: the hot switch keeps the JIT's inlining room).
+        ref ulong regs = ref MemoryMarshal.GetArrayDataReference(Regs);
+        var branches = Branches;
     NextInChain:
         block.Executions++;
         Cycles += block.Cost;
@@ -338,42 +342,42 @@ public sealed partial class Cpu
                 case Handler.Nop:
                     break;
                 case Handler.MovRR64:
-                    R(op.R1) = R(op.R2);
+                    Unsafe.Add(ref regs, op.R1) = Unsafe.Add(ref regs, op.R2);
                     break;
                 case Handler.MovRR32:
-                    R(op.R1) = (uint)R(op.R2);
+                    Unsafe.Add(ref regs, op.R1) = (uint)Unsafe.Add(ref regs, op.R2);
                     break;
                 case Handler.MovLoad32:
-                    R(op.R1) = Read32(Ea(ref op, next));
+                    Unsafe.Add(ref regs, op.R1) = Read32(Ea(ref op, next));
                     break;
                 case Handler.MovStore32:
-                    Write32(Ea(ref op, next), (uint)R(op.R2));
+                    Write32(Ea(ref op, next), (uint)Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.MovRI:
                     SetReg(op.R1, op.Size, (ulong)op.Imm);
                     break;
                 case Handler.MovLoad64:
-                    R(op.R1) = Read64(Ea(ref op, next));
+                    Unsafe.Add(ref regs, op.R1) = Read64(Ea(ref op, next));
                     break;
                 case Handler.MovStore64:
-                    Write64(Ea(ref op, next), R(op.R2));
+                    Write64(Ea(ref op, next), Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.Mov:
                 {
-                    ulong v = ReadSrc(ref op, next);
-                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                    ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm & Mask(op.Size) : (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
+                    if ((op.Form & OpForm.MemDst) != 0) WriteSized(Ea(ref op, next), op.Size, v);
                     else SetReg(op.R1, op.Size, v);
                     break;
                 }
                 case Handler.MovZx:
                 {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
                     SetReg(op.R1, op.Size, v);
                     break;
                 }
                 case Handler.MovSx:
                 {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
                     SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
                     break;
                 }
@@ -381,54 +385,272 @@ public sealed partial class Cpu
                     SetReg(op.R1, op.Size, Ea(ref op, next));
                     break;
                 case Handler.PushR64:
-                    Push64(R(op.R2));
+                    Push64(Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.PopR64:
                 {
                     ulong v = Pop64();
-                    R(op.R1) = v;
+                    Unsafe.Add(ref regs, op.R1) = v;
                     break;
                 }
                 case Handler.Cmov:
                 {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
                     // A 32-bit CMOV writes (zero-extends) its destination even when false.
-                    SetReg(op.R1, op.Size, Cond(op.Sub) ? v : GetReg(op.R1, op.Size));
+                    SetReg(op.R1, op.Size, CondCall(op.Sub) ? v : GetReg(op.R1, op.Size));
                     break;
                 }
                 case Handler.Setcc:
                 {
-                    ulong v = Cond(op.Sub) ? 1UL : 0;
+                    ulong v = CondCall(op.Sub) ? 1UL : 0;
                     if ((op.Form & OpForm.MemDst) != 0) Write8(Ea(ref op, next), (byte)v);
                     else SetReg(op.R1, 1, v);
                     break;
                 }
                 case Handler.AluRR64:
-                    AluToRegister(ref op, R(op.R1), R(op.R2));
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.AluRI64:
-                    AluToRegister(ref op, R(op.R1), (ulong)op.Imm);
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), (ulong)op.Imm);
                     break;
                 case Handler.AluRR32:
-                    AluToRegister(ref op, (uint)R(op.R1), (uint)R(op.R2));
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), (uint)Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.AluRI32:
-                    AluToRegister(ref op, (uint)R(op.R1), (uint)op.Imm);
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), (uint)op.Imm);
                     break;
                 case Handler.AluRM64:
-                    AluToRegister(ref op, R(op.R1), Read64(Ea(ref op, next)));
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), Read64(Ea(ref op, next)));
                     break;
                 case Handler.AluRM32:
-                    AluToRegister(ref op, (uint)R(op.R1), Read32(Ea(ref op, next)));
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), Read32(Ea(ref op, next)));
                     break;
+                case Handler.AddRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a + b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a + b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a + b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a + b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a - b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a - b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a - b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a - b;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b);
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a - b;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a - b);
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.ShlRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    ulong r = a << c;
+                    bool cf = ((a >> (64 - c)) & 1) != 0;
+                    bool of = ((r >> 63) != 0) ^ cf;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShlRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    ulong r = (uint)(a << c);
+                    bool cf = ((a >> (32 - c)) & 1) != 0;
+                    bool of = ((r >> 31) != 0) ^ cf;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShrRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    ulong r = a >> c;
+                    bool cf = ((a >> (c - 1)) & 1) != 0;
+                    bool of = (a >> 63) != 0;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShrRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    ulong r = a >> c;
+                    bool cf = ((a >> (c - 1)) & 1) != 0;
+                    bool of = (a >> 31) != 0;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.SarRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    long sa = (long)a;
+                    ulong r = (ulong)(sa >> c);
+                    bool cf = ((sa >> (c - 1)) & 1) != 0;
+                    const bool of = false;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.SarRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    long sa = (int)a;
+                    ulong r = (uint)(sa >> c);
+                    bool cf = ((sa >> (c - 1)) & 1) != 0;
+                    const bool of = false;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
                 case Handler.CmpRRJcc:
                 case Handler.CmpRIJcc:
                 case Handler.TestRRJcc:
                 {
                     int size = op.Size;
                     ulong m = Mask(size);
-                    ulong a = R(op.R1) & m;
-                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : R(op.R2) & m;
+                    ulong a = Unsafe.Add(ref regs, op.R1) & m;
+                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : Unsafe.Add(ref regs, op.R2) & m;
                     if (op.H == Handler.TestRRJcc) SetLazy(FlagOp.Logic, size, a, b, a & b);
                     else SetLazy(FlagOp.Sub, size, a, b, (a - b) & m);
                     ref Op jcc = ref ops[i + 1];
@@ -436,7 +658,7 @@ public sealed partial class Cpu
                     ulong jnext = next + jcc.Len;
                     bool taken = Cond(jcc.Sub);
                     Rip = taken ? Target(jnext + (ulong)jcc.Imm) : jnext;
-                    if (Branches != null) Cycles += Branches.Conditional(next, taken);
+                    if (branches != null) Cycles += branches.Conditional(next, taken);
                     Instructions += i + 2;
                     goto Chained;
                 }
@@ -463,13 +685,13 @@ public sealed partial class Cpu
                 {
                     bool taken = Cond(op.Sub);
                     Rip = taken ? Target(next + (ulong)op.Imm) : next;
-                    if (Branches != null) Cycles += Branches.Conditional(next - op.Len, taken);
+                    if (branches != null) Cycles += branches.Conditional(next - op.Len, taken);
                     Instructions += i + 1;
                     goto Chained;
                 }
                 case Handler.JmpInd:
-                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
-                    if (Branches != null) Cycles += Branches.Indirect(next - op.Len, Rip);
+                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : Unsafe.Add(ref regs, op.R2));
+                    if (branches != null) Cycles += branches.Indirect(next - op.Len, Rip);
                     Instructions += i + 1;
                     goto Chained;
                 case Handler.Call:
@@ -477,26 +699,26 @@ public sealed partial class Cpu
                     ulong target = Target(next + (ulong)op.Imm);
                     Push64(next);
                     Rip = target;
-                    Branches?.Call(next);
+                    branches?.Call(next);
                     Instructions += i + 1;
                     goto Chained;
                 }
                 case Handler.CallInd:
                 {
-                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
+                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : Unsafe.Add(ref regs, op.R2));
                     Push64(next);
                     Rip = target;
-                    if (Branches != null) { Cycles += Branches.Indirect(next - op.Len, target); Branches.Call(next); }
+                    if (branches != null) { Cycles += branches.Indirect(next - op.Len, target); branches.Call(next); }
                     Instructions += i + 1;
                     goto Chained;
                 }
                 case Handler.Ret:
                 {
-                    ulong sp = R(RSP);
+                    ulong sp = Unsafe.Add(ref regs, RSP);
                     ulong target = Target(Read64(sp));
-                    R(RSP) = sp + 8 + (ulong)op.Imm;
+                    Unsafe.Add(ref regs, RSP) = sp + 8 + (ulong)op.Imm;
                     Rip = target;
-                    if (Branches != null) Cycles += Branches.Return(target);
+                    if (branches != null) Cycles += branches.Return(target);
                     Instructions += i + 1;
                     goto Chained;
                 }
@@ -539,6 +761,10 @@ public sealed partial class Cpu
         if (sub != AluOp.Cmp) R(op.R1) = r;
         AluFlags(sub, size, a, b, r, carry);
     }
+
+    /// <summary><see cref="Cond"/> as a call, for the executor's less frequent users (CMOVcc, SETcc): its inlining room goes to Jcc.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CondCall(int cc) => Cond(cc);
 
     /// <summary>
     /// The less frequent instructions, out of the hot switch so the JIT can inline the helpers

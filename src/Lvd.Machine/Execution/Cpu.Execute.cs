@@ -397,7 +397,7 @@ public sealed partial class Cpu
                 {
                     ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
                     // A 32-bit CMOV writes (zero-extends) its destination even when false.
-                    SetReg(op.R1, op.Size, CondCall(op.Sub) ? v : GetReg(op.R1, op.Size));
+                    SetReg(op.R1, op.Size, Cond(op.Sub) ? v : GetReg(op.R1, op.Size));
                     break;
                 }
                 case Handler.Setcc:
@@ -762,7 +762,7 @@ public sealed partial class Cpu
         AluFlags(sub, size, a, b, r, carry);
     }
 
-    /// <summary><see cref="Cond"/> as a call, for the executor's less frequent users (CMOVcc, SETcc): its inlining room goes to Jcc.</summary>
+    /// <summary><see cref="Cond"/> as a call, for SETcc in the executor: the hot switch keeps its inlining room for Jcc and CMOVcc.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool CondCall(int cc) => Cond(cc);
 

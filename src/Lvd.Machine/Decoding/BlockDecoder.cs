@@ -93,6 +93,13 @@ internal sealed partial class BlockDecoder
     }
 
     /// <summary>
+    /// Form bits that change only how the effective address is formed or which fault it gives (32-bit addressing, a
+    /// stack-segment operand's #SS): the specialized memory handlers compute the address with <c>Ea</c> like the generic
+    /// ones, and faults read the op's form, so these bits do not keep an op off them.
+    /// </summary>
+    private const OpForm AddressBits = OpForm.Addr32 | OpForm.StackSeg;
+
+    /// <summary>
     /// The handler of an ALU op with a full-register destination and a register (form 0) or immediate (form 1) source;
     /// ADC and SBB (which read CF) keep the generic handlers.
     /// </summary>
@@ -281,10 +288,12 @@ internal sealed partial class BlockDecoder
                 op.H = Handler.Mov;
                 if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovRR64 : Handler.MovRR32;
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = Handler.MovRI;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                else if ((op.Form & ~AddressBits) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.MovLoad64 : Handler.MovLoad32;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4)
+                else if ((op.Form & ~AddressBits) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
+                else if ((op.Form & ~AddressBits) == (OpForm.MemDst | OpForm.ImmSrc) && op.Size >= 4)
+                    op.H = op.Size == 8 ? Handler.MovStoreImm64 : Handler.MovStoreImm32;
                 return true;
 
             case Mnemonic.Movzx:
@@ -293,7 +302,15 @@ internal sealed partial class BlockDecoder
                 op.H = m == Mnemonic.Movzx ? Handler.MovZx : Handler.MovSx;
                 op.R1 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize();
                 if (ins.Op1Kind == OpKind.Register) { op.R2 = RegIndex(ins.Op1Register); op.Size2 = (byte)ins.Op1Register.GetSize(); }
-                else { op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size2 = (byte)ins.MemorySize.GetSize(); }
+                else
+                {
+                    op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size2 = (byte)ins.MemorySize.GetSize();
+                    if (op.R1 < 16 && op.Size >= 4)
+                    {
+                        if (op.H == Handler.MovZx) op.H = op.Size2 == 1 ? Handler.MovZxLoad8 : Handler.MovZxLoad16;
+                        else if (op.Size == 8 && op.Size2 == 4) op.H = Handler.MovSxdLoad;
+                    }
+                }
                 return true;
 
             case Mnemonic.Lea:
@@ -390,7 +407,7 @@ internal sealed partial class BlockDecoder
                 };
                 if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 0, op.Size);
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 1, op.Size);
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                else if ((op.Form & ~AddressBits) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
                 return true;
             case Mnemonic.Test:

@@ -362,25 +362,21 @@ public sealed partial class Cpu
                 case Handler.MovStore64:
                     Write64(Ea(ref op, next), Unsafe.Add(ref regs, op.R2));
                     break;
-                case Handler.Mov:
-                {
-                    ulong v = (op.Form & OpForm.ImmSrc) != 0 ? (ulong)op.Imm & Mask(op.Size) : (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
-                    if ((op.Form & OpForm.MemDst) != 0) WriteSized(Ea(ref op, next), op.Size, v);
-                    else SetReg(op.R1, op.Size, v);
+                case Handler.MovStoreImm64:
+                    Write64(Ea(ref op, next), (ulong)op.Imm);
                     break;
-                }
-                case Handler.MovZx:
-                {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
-                    SetReg(op.R1, op.Size, v);
+                case Handler.MovStoreImm32:
+                    Write32(Ea(ref op, next), (uint)op.Imm);
                     break;
-                }
-                case Handler.MovSx:
-                {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
-                    SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                case Handler.MovZxLoad8:
+                    Unsafe.Add(ref regs, op.R1) = Read8(Ea(ref op, next));
                     break;
-                }
+                case Handler.MovZxLoad16:
+                    Unsafe.Add(ref regs, op.R1) = Read16(Ea(ref op, next));
+                    break;
+                case Handler.MovSxdLoad:
+                    Unsafe.Add(ref regs, op.R1) = (ulong)(int)Read32(Ea(ref op, next));
+                    break;
                 case Handler.Lea:
                     SetReg(op.R1, op.Size, Ea(ref op, next));
                     break;
@@ -775,6 +771,27 @@ public sealed partial class Cpu
     {
         switch (op.H)
         {
+            // The generic MOV forms (8- and 16-bit, register to register of any size): their common
+            // 32- and 64-bit memory forms have handlers of their own in the hot switch.
+            case Handler.Mov:
+            {
+                ulong v = ReadSrc(ref op, next);
+                if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                else SetReg(op.R1, op.Size, v);
+                return -1;
+            }
+            case Handler.MovZx:
+            {
+                ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                SetReg(op.R1, op.Size, v);
+                return -1;
+            }
+            case Handler.MovSx:
+            {
+                ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                return -1;
+            }
             case Handler.Xchg:
             {
                 if ((op.Form & OpForm.MemDst) != 0)

@@ -71,8 +71,8 @@ public sealed partial class Cpu
     };
 
     /// <summary>
-    /// <see cref="ReadMem"/> as a call: for the executor's generic forms (any size), so that its hot switch does not
-    /// inline four read paths per use and run out of the JIT's inlining room for the hot handlers.
+    /// <see cref="ReadMem"/> as a call: for the executor's CMOVcc (any size), so that its hot switch does not inline four
+    /// read paths there and run out of the JIT's inlining room for the hot handlers (docs/HOST-SPEED.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal ulong ReadSized(ulong la, int size) => ReadMem(la, size);
@@ -122,10 +122,6 @@ public sealed partial class Cpu
             default: Write8(la, (byte)v); break;
         }
     }
-
-    /// <summary><see cref="WriteMem"/> as a call (<see cref="ReadSized"/>).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void WriteSized(ulong la, int size, ulong v) => WriteMem(la, size, v);
 
     /// <summary>Checks that a write to [la, la+size) would succeed, without writing.</summary>
     internal void ProbeWrite(ulong la, int size)

@@ -11,7 +11,10 @@ internal enum Handler : ushort
     Nop,
     // data movement
     Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32,
-    /// <summary>MOV of an immediate to 8 or 4 bytes of memory; MOVZX of a byte or word and MOVSXD of a dword from memory to a full register.</summary>
+    /// <summary>
+    /// MOV of an immediate to 8 or 4 bytes of memory; MOVZX of a byte or word and MOVSXD of a dword from memory to a full
+    /// register.
+    /// </summary>
     MovStoreImm64, MovStoreImm32, MovZxLoad8, MovZxLoad16, MovSxdLoad,
     MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc,
         Bswap,

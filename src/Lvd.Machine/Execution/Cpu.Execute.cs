@@ -429,7 +429,8 @@ public sealed partial class Cpu
                 }
                 case Handler.AddRR32:
                 {
-                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a + b); Unsafe.Add(ref regs, op.R1) = r;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a + b);
+                    Unsafe.Add(ref regs, op.R1) = r;
                     _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
                     break;
                 }
@@ -501,7 +502,8 @@ public sealed partial class Cpu
                 }
                 case Handler.SubRR32:
                 {
-                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b); Unsafe.Add(ref regs, op.R1) = r;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b);
+                    Unsafe.Add(ref regs, op.R1) = r;
                     _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
                     break;
                 }

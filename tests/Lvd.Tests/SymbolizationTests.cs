@@ -31,6 +31,18 @@ public sealed class SymbolizationTests
     }
 
     [Fact]
+    public void AKernelStackOverflowHitsTheGuardPage()
+    {
+        // mm/kstack.c: below each thread's 16 KiB stack an unmapped guard, so running off
+        // the bottom is a #PF on the exception IST, not a write into another page.
+        var (status, stdout, stderr) = CliTests.Lvd("boot", "--cmdline", "crash=stack");
+        Assert.Equal(128 + 14, status);
+        Assert.Matches(@"trap: cpu 0: #PF page fault \(vector 14\) err 0x2 cr2 0xffffc88[0-9a-f]+ in kernel mode", stderr);
+        Assert.Matches(@"#0 0xffffffff[0-9a-f]+ recurse\S*\+0x[0-9a-f]+ at guest/kernel/core/main\.c:\d+", stderr);
+        Assert.Matches(@"\n  kernel stack overflow: 0xffffc88[0-9a-f]+ is in the guard page below a thread's stack \(thread selftest\)", stdout);
+    }
+
+    [Fact]
     public void AKilledDriversRipIsNamedInItsOwnImage()
     {
         var (status, _, stderr) = CliTests.Lvd("boot", "--domain", Guest.Path("guest", "domains", "examples", "scribbler.c"));

@@ -263,6 +263,18 @@ driver_call(struct lvd_msg *m)
 			;
 		__asm__ volatile("sti; mov %0, %%cr3; 1: jmp 1b" : : "r"(a) : "memory");
 		return 0;
+	case ST_STEP: {
+		// IRETQ sets TF for the instruction it lands on, so the first
+		// single-step trap comes right after that instruction: after the
+		// VMFUNC of a trampoline or of the interrupt entry, in the kernel
+		// EPT, before any of the checks that follow it.
+		unsigned long rsp = m->w[2];
+		__asm__ volatile("movq %%rsp, %%rdx\n testq %1, %1\n cmovnzq %1, %%rdx\n"
+				 "pushq $0x10\n pushq %%rdx\n pushq $0x102\n pushq $0x8\n pushq %0\n"
+				 "xorl %%eax, %%eax\n xorl %%ecx, %%ecx\n iretq"
+				 : : "r"(a), "r"(rsp) : "memory", "rax", "rcx", "rdx");
+		return 0;
+	}
 	case ST_GARBAGE:
 		m->w[1] = ~0UL;
 		m->w[2] = 0xdeadbeefUL;

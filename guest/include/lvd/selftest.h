@@ -26,6 +26,7 @@ enum {
 	ST_RING3,        // iretq to ring 3 inside the domain
 	ST_CR3,          // mov w1 to cr3
 	ST_CR3_IRQ,      // cli, spin w2 (a timer interrupt becomes pending), sti; mov w1 to cr3: its delivery fails
+	ST_STEP,         // iretq onto w1 with RFLAGS.TF set, ECX = EAX = 0, RSP = w2 (0: this stack): single-step into a VMFUNC
 };
 // The selftest domain's upcall (kernel service) for ST_POOLIDX: w1 = offset in
 // the shared pool, w2 = length; the kernel checks both before touching it.

@@ -11,12 +11,14 @@
 #define PGROUNDUP(a)   (((uint64_t)(a) + PGSIZE - 1) & ~(PGSIZE - 1))
 #define PGROUNDDOWN(a) ((uint64_t)(a) & ~(PGSIZE - 1))
 
-// Virtual layout (docs/KERNEL.md).  The four ranges are disjoint (LVD
-// Invariant 1): user space, the direct map of physical memory, the range
-// reserved for isolated domains, and the kernel image window.
+// Virtual layout (docs/KERNEL.md).  The five ranges are disjoint (LVD
+// Invariant 1): user space, the direct map of physical memory, the kernel
+// thread stacks, the range reserved for isolated domains, and the kernel
+// image window.
 #define USER_TOP      0x0000800000000000UL   // user space: [0, USER_TOP)
 #define DIRECT_BASE   0xffff888000000000UL   // physical x at DIRECT_BASE + x
 #define DIRECT_SIZE   (64UL << 40)           // up to 64 TiB of RAM
+#define KSTACK_BASE   0xffffc88000000000UL   // kernel thread stacks behind guard pages (mm/kstack.c)
 #define DOMAIN_BASE   0xffffc90000000000UL   // isolated domains (LVD), unmapped
 #define DOMAIN_SIZE   (512UL << 30)          // one PML4 slot: 512 GiB
 #define KERNEL_BASE   0xffffffff80000000UL   // image: KERNEL_BASE + physical
@@ -129,6 +131,17 @@ pte_t *vm_walk(pte_t *pml4, uint64_t va, int level, int alloc);
 int vm_map(pte_t *pml4, uint64_t va, uint64_t pa, uint64_t size, uint64_t perm, uint64_t pgsize);
 uint64_t vm_translate(pte_t *pml4, uint64_t va);
 void vm_init(void);
+void vm_map_kernel(uint64_t va, uint64_t pa, uint64_t perm);
+
+// kstack.c: kernel thread stacks, KSTACK_PAGES pages each below an unmapped
+// guard, in their own PML4 slot: an overflow is a #PF, never another page.
+#define KSTACK_PAGES 4   // 16 KiB, as Linux on x86-64 (lvd_selftest's frame alone is 5.4 KiB)
+#define KSTACK_SIZE  (KSTACK_PAGES * PGSIZE)
+#define KSTACK_GUARD (2 * PGSIZE)
+#define KSTACK_SLOTS ((512UL << 30) / (KSTACK_GUARD + KSTACK_SIZE))   // one PML4 slot of them
+void *kstack_alloc(void);
+void kstack_free(void *stack);
+int kstack_guard_hit(uint64_t va);
 
 // proc.c: user processes, one ring-3 thread each (docs/KERNEL.md).
 struct proc {

@@ -105,7 +105,20 @@ wait_done(int n)
 	release(&testlock);
 }
 
-// "crash=pf|ud|panic|nmi" on the command line: check that faults are
+// crash=stack: every frame 512 bytes more of this thread's stack, never returning early.
+static volatile uint64_t recurse_limit = ~0UL;   // (volatile: gcc cannot see that it never ends)
+
+static uint64_t __attribute__((noinline))
+recurse(uint64_t depth)
+{
+	volatile uint64_t pad[64];
+	pad[depth & 63] = depth;
+	if (depth == recurse_limit)
+		return pad[0];
+	return recurse(depth + 1) + pad[0];
+}
+
+// "crash=pf|ud|panic|nmi|stack" on the command line: check that faults are
 // reported (vector, error code, RIP, CR2, backtrace) and stop the machine.
 static void __attribute__((noinline))
 crash(const char *how)
@@ -118,6 +131,8 @@ crash(const char *how)
 		(void)*(volatile uint64_t *)DOMAIN_BASE;  // reserved, nothing mapped
 	if (strncmp(how, "panic", 5) == 0)
 		panic("crash=panic from the command line");
+	if (strncmp(how, "stack", 5) == 0)
+		recurse(0);                               // runs off the bottom of this thread's stack
 }
 
 extern char uprog_hello[], uprog_loop[], uprog_fault[], uprog_send[], user_payload[];

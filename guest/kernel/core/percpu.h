@@ -56,7 +56,7 @@ struct thread {
 	int cpu;                 // the CPU whose run queue owns it (threads do not migrate yet)
 	int tid;
 	char name[16];
-	void *kstack;            // one page; the top is where user-mode traps land
+	void *kstack;            // KSTACK_SIZE bytes above a guard (kstack.c); the top is where user-mode traps land
 	struct thread *next;     // run queue or wait queue link
 	void (*fn)(void *);
 	void *arg;

@@ -119,7 +119,7 @@ struct thread *
 thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, struct proc *p)
 {
 	struct thread *t = kzalloc(sizeof *t);
-	if (t == NULL || (t->kstack = kalloc()) == NULL)
+	if (t == NULL || (t->kstack = kstack_alloc()) == NULL)
 		panic("thread_create: out of memory");
 	strncpy(t->name, name, sizeof t->name - 1);   // zeroed: always terminated
 	t->fn = fn;
@@ -134,7 +134,7 @@ thread_create_proc(const char *name, void (*fn)(void *), void *arg, int cpu, str
 	// The stack swtch expects: six callee-saved registers, then the return
 	// address; the extra word leaves RSP = 8 mod 16 at thread_start's entry,
 	// as if it had been called.
-	uint64_t *sp = (uint64_t *)((char *)t->kstack + PGSIZE - USER_BASES_SIZE);
+	uint64_t *sp = (uint64_t *)((char *)t->kstack + KSTACK_SIZE - USER_BASES_SIZE);
 	sp[USER_FS / 8] = sp[USER_GS / 8] = 0;   // a new thread's user FS/GS bases
 	*--sp = 0;
 	*--sp = (uint64_t)thread_start;
@@ -189,7 +189,7 @@ scheduler(void)
 		t->state = T_RUNNING;
 		t->slice_start = c->ticks;
 		c->cur = t;
-		c->kstack_top = (uint64_t)t->kstack + PGSIZE - USER_BASES_SIZE;
+		c->kstack_top = (uint64_t)t->kstack + KSTACK_SIZE - USER_BASES_SIZE;
 		c->rq.switches++;
 		// A user thread runs on its process's tables, a kernel thread on
 		// the kernel's: never on those of a process that may be freed.
@@ -200,7 +200,7 @@ scheduler(void)
 		c->cur = NULL;
 		if (t->state == T_DEAD) {
 			// Its stack is no longer in use: we are on ours.
-			kfree_page(t->kstack);
+			kstack_free(t->kstack);
 			kfree(t);
 		}
 		release(&c->rq.lock);

@@ -105,6 +105,9 @@ trap(struct trapframe *tf)
 		printk("trap: cpu %d: %s (vector %lu) err %#lx cr2 %#lx in %s mode\n",
 		       mycpu()->id, excname[v] ? excname[v] : "reserved", v, tf->err, cr2,
 		       (tf->cs & 3) ? "user" : "kernel");
+		if (v == T_PF && kstack_guard_hit(cr2))
+			printk("  kernel stack overflow: %#lx is in the guard page below a thread's stack (thread %s)\n",
+			       cr2, curthread() ? curthread()->name : "-");
 		dump(tf);
 		machine_exit(128 + v);
 	}

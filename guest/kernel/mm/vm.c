@@ -4,6 +4,7 @@
 // the ranges can never overlap (LVD Invariant 1):
 //   [0, 0x0000800000000000)              user space (PML4 0..255), empty for now
 //   0xffff888000000000 + pa              direct map of physical memory (2 MiB pages, NX)
+//   [0xffffc88000000000, +512 GiB)       kernel thread stacks behind guard pages (PML4 401, kstack.c)
 //   [0xffffc90000000000, +512 GiB)       isolated domains (PML4 402), nothing mapped
 //   0xffffffff80000000 + pa              the kernel image (4 KiB pages, per-section rights)
 // The boot identity map is gone once these tables are loaded: a stray
@@ -122,8 +123,12 @@ vm_init(void)
 	map_or_panic(text, KV2P(text), rodata - text, PTE_G, PGSIZE, "kernel text");
 	map_or_panic(rodata, KV2P(rodata), data - rodata, PTE_NX | PTE_G, PGSIZE, "kernel rodata");
 	map_or_panic(data, KV2P(data), end - data, PTE_W | PTE_NX | PTE_G, PGSIZE, "kernel data");
-	if (kpml4[PML4_SLOT(DOMAIN_BASE)] != 0 || kpml4[PML4_SLOT(0)] != 0)
-		panic("vm_init: domain or user range is not empty");
+	if (kpml4[PML4_SLOT(DOMAIN_BASE)] != 0 || kpml4[PML4_SLOT(0)] != 0 || kpml4[PML4_SLOT(KSTACK_BASE)] != 0)
+		panic("vm_init: domain, stack or user range is not empty");
+	// The stack range's PML4 entry exists from now on (processes copy the
+	// kernel half once; no slot is added after vm_init); its pages come later.
+	if (vm_walk(kpml4, KSTACK_BASE, 3, 1) == NULL)
+		panic("vm_init: cannot make the kernel stack range");
 
 	kernel_cr3 = V2P(kpml4);
 	lcr3(kernel_cr3);
@@ -131,5 +136,14 @@ vm_init(void)
 	kpml4 = P2V(kernel_cr3);
 	printk("vm: direct map %#lx..%#lx, image %#lx..%#lx, cr3 %#lx\n",
 	       DIRECT_BASE, DIRECT_BASE + top, text, end, kernel_cr3);
+}
+
+// One 4 KiB page more in the kernel half (the kernel's tables, shared by
+// every process): only into slots vm_init made, never over a mapping.
+void
+vm_map_kernel(uint64_t va, uint64_t pa, uint64_t perm)
+{
+	if (va < KSTACK_BASE || va >= KSTACK_BASE + (512UL << 30) || vm_map(kpml4, va, pa, PGSIZE, perm, PGSIZE) != 0)
+		panic("vm_map_kernel: cannot map %#lx", va);
 }
 #endif

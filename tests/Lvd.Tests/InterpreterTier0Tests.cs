@@ -77,6 +77,29 @@ public sealed class InterpreterTier0Tests
     }
 
     [Fact]
+    public void CommonMovFormsGetTheirOwnHandlersStackOperandsIncluded()
+    {
+        Assert.Equal(Handler.MovLoad32, HandlerOf(0x8b, 0x45, 0xfc));                        // mov eax, [rbp-4] (stack segment)
+        Assert.Equal(Handler.MovStore64, HandlerOf(0x48, 0x89, 0x44, 0x24, 0x08));           // mov [rsp+8], rax
+        Assert.Equal(Handler.AluRM64, HandlerOf(0x48, 0x03, 0x45, 0xf8));                    // add rax, [rbp-8]
+        Assert.Equal(Handler.MovLoad64, HandlerOf(0x67, 0x48, 0x8b, 0x00));                  // mov rax, [eax] (32-bit address)
+        Assert.Equal(Handler.MovStoreImm32, HandlerOf(0xc7, 0x45, 0xfc, 1, 0, 0, 0));        // mov dword [rbp-4], 1
+        Assert.Equal(Handler.MovStoreImm64, HandlerOf(0x48, 0xc7, 0x00, 1, 0, 0, 0));        // mov qword [rax], 1
+        Assert.Equal(Handler.Mov, HandlerOf(0x66, 0xc7, 0x00, 1, 0));                        // mov word [rax], 1: generic
+        Assert.Equal(Handler.MovStore8, HandlerOf(0x88, 0x08));                              // mov [rax], cl
+        Assert.Equal(Handler.MovStore8, HandlerOf(0x40, 0x88, 0x30));                        // mov [rax], sil (REX)
+        Assert.Equal(Handler.Mov, HandlerOf(0x88, 0x20));                                    // mov [rax], ah: generic
+        Assert.Equal(Handler.MovZxLoad8, HandlerOf(0x0f, 0xb6, 0x00));                       // movzx eax, byte [rax]
+        Assert.Equal(Handler.MovZxLoad16, HandlerOf(0x48, 0x0f, 0xb7, 0x00));                // movzx rax, word [rax]
+        Assert.Equal(Handler.MovZx, HandlerOf(0x66, 0x0f, 0xb6, 0x00));                      // movzx ax, byte [rax]: generic
+        Assert.Equal(Handler.MovZxRR8, HandlerOf(0x0f, 0xb6, 0xc1));                         // movzx eax, cl
+        Assert.Equal(Handler.MovZxRR16, HandlerOf(0x0f, 0xb7, 0xc1));                        // movzx eax, cx
+        Assert.Equal(Handler.MovZx, HandlerOf(0x0f, 0xb6, 0xc4));                            // movzx eax, ah: generic
+        Assert.Equal(Handler.MovSxdLoad, HandlerOf(0x48, 0x63, 0x00));                       // movsxd rax, dword [rax]
+        Assert.Equal(Handler.MovSx, HandlerOf(0x48, 0x0f, 0xbe, 0x00));                      // movsx rax, byte [rax]: generic
+    }
+
+    [Fact]
     public void CmpBeforeTheClosingJccStillFuses()
     {
         var decoder = new BlockDecoder(CostModel.Default);

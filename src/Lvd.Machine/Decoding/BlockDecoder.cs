@@ -294,6 +294,7 @@ internal sealed partial class BlockDecoder
                     op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
                 else if ((op.Form & ~AddressBits) == (OpForm.MemDst | OpForm.ImmSrc) && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.MovStoreImm64 : Handler.MovStoreImm32;
+                else if ((op.Form & ~AddressBits) == OpForm.MemDst && op.R2 < 16 && op.Size == 1) op.H = Handler.MovStore8;
                 return true;
 
             case Mnemonic.Movzx:
@@ -301,7 +302,12 @@ internal sealed partial class BlockDecoder
             case Mnemonic.Movsxd:
                 op.H = m == Mnemonic.Movzx ? Handler.MovZx : Handler.MovSx;
                 op.R1 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize();
-                if (ins.Op1Kind == OpKind.Register) { op.R2 = RegIndex(ins.Op1Register); op.Size2 = (byte)ins.Op1Register.GetSize(); }
+                if (ins.Op1Kind == OpKind.Register)
+                {
+                    op.R2 = RegIndex(ins.Op1Register); op.Size2 = (byte)ins.Op1Register.GetSize();
+                    if (op.H == Handler.MovZx && op.R1 < 16 && op.R2 < 16 && op.Size >= 4)
+                        op.H = op.Size2 == 1 ? Handler.MovZxRR8 : Handler.MovZxRR16;
+                }
                 else
                 {
                     op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size2 = (byte)ins.MemorySize.GetSize();

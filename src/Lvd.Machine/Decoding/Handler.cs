@@ -16,6 +16,8 @@ internal enum Handler : ushort
     /// register.
     /// </summary>
     MovStoreImm64, MovStoreImm32, MovZxLoad8, MovZxLoad16, MovSxdLoad,
+    /// <summary>MOV of a low byte register (AL ... R15B) to memory; MOVZX of a low byte or word register into a full register.</summary>
+    MovStore8, MovZxRR8, MovZxRR16,
     MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc,
         Bswap,
     Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,

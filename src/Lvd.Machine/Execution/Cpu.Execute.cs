@@ -374,6 +374,15 @@ public sealed partial class Cpu
                 case Handler.MovZxLoad16:
                     Unsafe.Add(ref regs, op.R1) = Read16(Ea(ref op, next));
                     break;
+                case Handler.MovStore8:
+                    Write8(Ea(ref op, next), (byte)Unsafe.Add(ref regs, op.R2));
+                    break;
+                case Handler.MovZxRR8:
+                    Unsafe.Add(ref regs, op.R1) = (byte)Unsafe.Add(ref regs, op.R2);
+                    break;
+                case Handler.MovZxRR16:
+                    Unsafe.Add(ref regs, op.R1) = (ushort)Unsafe.Add(ref regs, op.R2);
+                    break;
                 case Handler.MovSxdLoad:
                     Unsafe.Add(ref regs, op.R1) = (ulong)(int)Read32(Ea(ref op, next));
                     break;

@@ -100,8 +100,10 @@ if [ ! -f "$out/.configured" ]; then
 fi
 
 jobs="${LVD_LINUX_JOBS:-$(nproc)}"
-say "building vmlinux and bzImage with -j$jobs under nice (log: $out/build.log)"
-nice -n 10 make -C "$src" O="$out" ARCH=x86_64 -j"$jobs" vmlinux bzImage >"$out/build.log" 2>&1 &
+# modules_prepare: what an external module's build needs from the tree (modpost, scripts/module.lds),
+# so the LVD module (guest/linux/lvd/build.sh) builds against this directory without changing it.
+say "building vmlinux, bzImage and modules_prepare with -j$jobs under nice (log: $out/build.log)"
+nice -n 10 make -C "$src" O="$out" ARCH=x86_64 -j"$jobs" vmlinux bzImage modules_prepare >"$out/build.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
 while kill -0 $pid 2>/dev/null; do

@@ -31,6 +31,8 @@ public static class AbiHeader
         sb.Append($"/* CPUID leaf asking the platform firmware for late launch (outside VMX operation) */\n#define LVD_CPUID_LAUNCH " +
             $"0x{HypercallAbi.LaunchLeaf:x}u\n");
         sb.Append($"#define LVD_CPUID_INFO 0x{HypercallAbi.InfoLeaf:x}u\n");
+        sb.Append($"/* Scope of a late launch (ECX of LVD_CPUID_LAUNCH) and of LVD_HC_DEVIRTUALIZE (RDI) */\n#define LVD_SCOPE_ALL_CPUS " +
+            $"{HypercallAbi.ScopeAllCpus}\n#define LVD_SCOPE_THIS_CPU {HypercallAbi.ScopeThisCpu}\n");
         sb.Append($"/* Counters of LVD_HC_COUNTER (RDI) */\n#define LVD_COUNTER_VM_EXITS {HypercallAbi.CounterVmExits}\n#define " +
             $"LVD_COUNTER_VMFUNCS {HypercallAbi.CounterVmfuncs}\n");
         sb.Append("/* EPT permission bits for LVD_HC_EPT_MAP */\n#define LVD_EPT_R 1\n#define LVD_EPT_W 2\n#define LVD_EPT_X 4\n");

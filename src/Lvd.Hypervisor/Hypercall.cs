@@ -104,6 +104,12 @@ public static class HypercallAbi
     public const uint LaunchLeaf = 0x4bf00000;
     /// <summary>CPUID leaf answering "LVD#HV" in EBX:ECX:EDX once under the hypervisor.</summary>
     public const uint InfoLeaf = 0x4bf00001;
+    /// <summary>
+    /// The scope of a late launch (ECX of CPUID <see cref="LaunchLeaf"/>) and of <see cref="Hypercall.Devirtualize"/> (RDI):
+    /// every vCPU at once, wherever each stands (the LVD kernel, programs), or only the calling one (Linux's module,
+    /// once on each CPU). Any other value: <see cref="HypercallStatus.Invalid"/>, nothing changes.
+    /// </summary>
+    public const uint ScopeAllCpus = 0, ScopeThisCpu = 1;
     /// <summary>Default watchdog period (VMX-preemption timer), milliseconds of modeled time at the cost model's clock.</summary>
     public const int WatchdogDefaultMs = 10;
     /// <summary>Shortest watchdog period accepted, in TSC cycles.</summary>

@@ -24,7 +24,17 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
     private readonly VcpuContext?[] _vcpus;
     private ulong _msrBitmap;
 
-    public bool Launched { get; private set; }
+    /// <summary>True while at least one vCPU runs in VMX non-root operation under this hypervisor.</summary>
+    public bool Launched
+    {
+        get { foreach (var c in _vcpus) if (c != null) return true; return false; }
+    }
+
+    /// <summary>True while this vCPU runs under the hypervisor (launched and not devirtualized).</summary>
+    public bool IsLaunched(int cpu) => _vcpus[cpu] != null;
+
+    /// <summary>Launches on a vCPU so far (a vCPU launched, devirtualized and launched again counts twice).</summary>
+    public long Launches { get; private set; }
     public long Hypercalls { get; private set; }
     public int PagesInUse => _memory.PagesInUse;
     public ulong MemoryBase => _memory.Base;
@@ -51,50 +61,144 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
 
     // ---------------- late launch ----------------
 
-    /// <summary>Firmware CPUID: the late-launch request of a kernel running natively.</summary>
+    /// <summary>
+    /// Firmware CPUID: the late-launch request of a kernel running natively. ECX is the scope
+    /// (docs/HYPERCALLS.md, Late launch): <see cref="HypercallAbi.ScopeAllCpus"/> launches every
+    /// vCPU wherever each stands (the LVD kernel asks once, on its boot CPU);
+    /// <see cref="HypercallAbi.ScopeThisCpu"/> only the calling one, at the point its kernel chose:
+    /// VMX operation belongs to one logical processor (SDM 24.1: each executes VMXON and VMLAUNCH
+    /// itself), and Linux's module asks on each CPU (on_each_cpu) while the others run natively.
+    /// </summary>
     public bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result)
     {
         result = default;
         if (leaf != HypercallAbi.LaunchLeaf) return false;
-        result = ((uint)(long)(Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory), 0, 0, 0);
+        var status = subleaf switch
+        {
+            HypercallAbi.ScopeAllCpus => Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+            HypercallAbi.ScopeThisCpu => LaunchCpu(cpu) ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+            _ => HypercallStatus.Invalid,
+        };
+        result = ((uint)(long)status, 0, 0, 0);
         return true;
     }
 
     /// <summary>
-    /// Deprivileges every vCPU: builds its VMCS from its live state and enters non-root mode.
-    /// The guest continues exactly where it was, now under EPT. False if out of memory.
+    /// Deprivileges every vCPU (lvd exec/boot --hypervisor, before the first instruction): each
+    /// one's VMCS from its live state, then non-root mode. False if out of memory.
     /// </summary>
     public bool Launch()
     {
-        if (Launched) return true;
-        if (_memory.AllocPage() is not ulong msrBitmap) return false;
-        _msrBitmap = msrBitmap;
-        _machine.Memory.Fill(msrBitmap, 4096, 0xff); // trap every RDMSR/WRMSR (LVD Invariant 4) ...
-        // ... except writes to the x2APIC EOI register: every interrupt handler writes it, and an
-        // exit there would put ~1,400 cycles on every interrupt (the paper's virtualized delivery
-        // costs 620 against 607 natively, so its EOI did not exit either). An early EOI is the
-        // worst a domain can do with it: it cannot send IPIs (ICR still exits) or change
-        // priorities. SDM 24.6.9: write bitmap for MSRs 0-0x1fff at offset 2048.
-        PassThroughMsr(msrBitmap + 2048, X2ApicEoi);
-        // ... and reads of the x2APIC in-service register (ISR, 8 MSRs): the kernel reads the bit
-        // of an interrupt taken inside a domain to tell a real interrupt from a domain's `int $n`
-        // (docs/THREAT-MODEL.md). Reading it tells a domain only which interrupts are in service.
-        // SDM 24.6.9: read bitmap for MSRs 0-0x1fff at offset 0.
-        for (uint msr = X2ApicIsr0; msr < X2ApicIsr0 + 8; msr++) PassThroughMsr(msrBitmap, msr);
+        var ready = new List<VcpuContext>();
+        _launchStartedProcessors = true;
         foreach (var cpu in _machine.Cpus)
         {
-            var kernelEpt = EptTable.Create(_memory, _machine.Memory);
-            if (kernelEpt == null || !MapKernelIdentity(kernelEpt)) return false;
-            if (_memory.AllocPage() is not ulong list || _memory.AllocPage() is not ulong region) return false;
-            _machine.Memory.Write64(list, kernelEpt.Eptp);
-            var ctx = new VcpuContext(cpu, kernelEpt, list, region);
-            _vcpus[cpu.Id] = ctx;
-            SetupVmcs(ctx);
+            // A vCPU the firmware has not started yet (waiting for a SIPI or on the wakeup mailbox) has no state a
+            // VMCS could hold: it is launched when the firmware starts it (ProcessorStarted).
+            if (_vcpus[cpu.Id] != null || cpu.State == CpuState.WaitForSipi) continue;
+            if (Prepare(cpu) is not { } ctx) return false;
+            ready.Add(ctx);
         }
-        if (!LaunchIommu()) return false;
-        foreach (var ctx in _vcpus) ctx!.Cpu.VmEnter(ctx.Vmcs, this);
-        Launched = true;
+        if (!_sharedReady && !LaunchShared()) return false;
+        foreach (var ctx in ready) Enter(ctx);
         return true;
+    }
+
+    /// <summary>
+    /// Deprivileges one vCPU: builds its VMCS from its live state and enters non-root mode; the
+    /// guest continues exactly where it was, now under EPT. Already launched: nothing to do.
+    /// False if out of memory (the vCPU then stays native).
+    /// </summary>
+    public bool LaunchCpu(Cpu cpu)
+    {
+        if (_vcpus[cpu.Id] != null) return true;
+        if (Prepare(cpu) is not { } ctx) return false;
+        if (!_sharedReady && !LaunchShared())
+        {
+            Release(ctx);
+            return false;
+        }
+        Enter(ctx);
+        return true;
+    }
+
+    private bool _sharedReady;
+    /// <summary>Set by a launch of every vCPU: the vCPUs the firmware starts later are launched as they start.</summary>
+    private bool _launchStartedProcessors;
+
+    /// <summary>
+    /// The firmware started an application processor (the ACPI wakeup mailbox woke it into 64-bit mode at its OS's
+    /// vector): after a launch of every vCPU (lvd linux --hypervisor --cpus N) it is launched there, before its first
+    /// instruction, as the boot CPU was at power-on. Out of hypervisor memory: the run stops with a report.
+    /// </summary>
+    public void ProcessorStarted(Cpu cpu)
+    {
+        if (!_launchStartedProcessors || _vcpus[cpu.Id] != null) return;
+        if (!LaunchCpu(cpu)) _machine.StopFromVmxRoot($"hypervisor: out of memory launching vCPU {cpu.Id} as the firmware started it");
+    }
+
+    /// <summary>A vCPU's VMCS, kernel EPT, EPTP list and VMCS region, from its live state (the MSR bitmap first, once).</summary>
+    private VcpuContext? Prepare(Cpu cpu)
+    {
+        if (_msrBitmap == 0)
+        {
+            if (_memory.AllocPage() is not ulong msrBitmap) return null;
+            _msrBitmap = msrBitmap;
+            _machine.Memory.Fill(msrBitmap, 4096, 0xff); // trap every RDMSR/WRMSR (LVD Invariant 4) ...
+            // ... except writes to the x2APIC EOI register: every interrupt handler writes it, and an
+            // exit there would put ~1,400 cycles on every interrupt (the paper's virtualized delivery
+            // costs 620 against 607 natively, so its EOI did not exit either). An early EOI is the
+            // worst a domain can do with it: it cannot send IPIs (ICR still exits) or change
+            // priorities. SDM 24.6.9: write bitmap for MSRs 0-0x1fff at offset 2048.
+            PassThroughMsr(msrBitmap + 2048, X2ApicEoi);
+            // ... and reads of the x2APIC in-service register (ISR, 8 MSRs): the kernel reads the bit
+            // of an interrupt taken inside a domain to tell a real interrupt from a domain's `int $n`
+            // (docs/THREAT-MODEL.md). Reading it tells a domain only which interrupts are in service.
+            // SDM 24.6.9: read bitmap for MSRs 0-0x1fff at offset 0.
+            for (uint msr = X2ApicIsr0; msr < X2ApicIsr0 + 8; msr++) PassThroughMsr(msrBitmap, msr);
+        }
+        var kernelEpt = EptTable.Create(_memory, _machine.Memory);
+        if (kernelEpt == null) return null;
+        if (!MapKernelIdentity(kernelEpt) || _memory.AllocPage() is not ulong list)
+        {
+            kernelEpt.Destroy();
+            return null;
+        }
+        if (_memory.AllocPage() is not ulong region)
+        {
+            kernelEpt.Destroy();
+            _memory.FreePage(list);
+            return null;
+        }
+        _machine.Memory.Write64(list, kernelEpt.Eptp);
+        var ctx = new VcpuContext(cpu, kernelEpt, list, region);
+        SetupVmcs(ctx);
+        return ctx;
+    }
+
+    /// <summary>What the vCPUs share besides the MSR bitmap, made at the first launch: the IOMMU's kernel DMA domain.</summary>
+    private bool LaunchShared()
+    {
+        if (!LaunchIommu()) return false;
+        _sharedReady = true;
+        return true;
+    }
+
+    private void Enter(VcpuContext ctx)
+    {
+        _vcpus[ctx.Cpu.Id] = ctx;
+        Launches++;
+        ctx.Cpu.VmEnter(ctx.Vmcs, this);
+    }
+
+    /// <summary>Frees what <see cref="Prepare"/> or a session on the vCPU allocated (its domain EPTs too).</summary>
+    private void Release(VcpuContext ctx)
+    {
+        foreach (var ept in ctx.DomainEpts.Values) ept.Destroy();
+        ctx.DomainEpts.Clear();
+        ctx.KernelEpt.Destroy();
+        _memory.FreePage(ctx.EptpList);
+        _memory.FreePage(ctx.VmcsRegion);
     }
 
     private const uint X2ApicEoi = 0x80b, X2ApicIsr0 = 0x810;
@@ -127,7 +231,10 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         v.ProcBased = ProcControls.HltExiting | ProcControls.Cr3LoadExiting | ProcControls.MovDrExiting
             | ProcControls.Cr8LoadExiting | ProcControls.Cr8StoreExiting
             | ProcControls.UnconditionalIoExiting | ProcControls.UseMsrBitmaps | ProcControls.ActivateSecondary;
-        v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp;
+        // Unrestricted guest: Linux's AP trampoline clears CR0.PG on its way from the firmware's 64-bit hand-off
+        // through 32-bit protected mode back to long mode (docs/CPU-MODES.md); every CR0 write still exits.
+        v.ProcBased2 = Proc2Controls.EnableEpt | Proc2Controls.EnableVpid | Proc2Controls.DescriptorTableExiting | Proc2Controls.EnableRdtscp
+            | Proc2Controls.UnrestrictedGuest;
         v.Vpid = (ushort)(cpu.Id + 1);
         v.Eptp = ctx.KernelEpt.Eptp;
         v.MsrBitmap = _msrBitmap;
@@ -293,15 +400,26 @@ public sealed partial class Hypervisor : IVmxRoot, IFirmwareService
         return ExitAction.Resume;
     }
 
-    /// <summary>Devirtualize: every vCPU leaves VMX operation; the calling one after its VMCALL.</summary>
-    private ExitAction Devirtualize(VcpuContext caller)
+    /// <summary>
+    /// Devirtualize (VMXOFF): the calling vCPU leaves VMX operation after its VMCALL and continues
+    /// natively, and with <see cref="HypercallAbi.ScopeAllCpus"/> every other launched vCPU too,
+    /// wherever it stands; with <see cref="HypercallAbi.ScopeThisCpu"/> the others stay as they are
+    /// (Linux's module devirtualizes each CPU, as it launched each). What the hypervisor kept for a
+    /// vCPU (VMCS region, kernel EPT, EPTP list, domain EPTs) is freed: a later launch starts afresh.
+    /// </summary>
+    private ExitAction Devirtualize(VcpuContext ctx, bool allCpus)
     {
-        foreach (var ctx in _vcpus)
-        {
-            if (ctx == null || ctx == caller) continue;
-            ctx.Cpu.LeaveVmx(ctx.Vmcs);
-        }
-        Launched = false;
+        if (allCpus) _launchStartedProcessors = false;
+        if (allCpus)
+            foreach (var other in _vcpus)
+            {
+                if (other == null || other == ctx) continue;
+                other.Cpu.LeaveVmx(other.Vmcs);
+                Release(other);
+                _vcpus[other.Cpu.Id] = null;
+            }
+        Release(ctx);
+        _vcpus[ctx.Cpu.Id] = null;
         return ExitAction.LeaveVmx;
     }
 }

@@ -76,6 +76,8 @@ public enum RunOutcome { Exited, Crashed, InstructionLimit, Deadlock, StoppedByV
 public interface IFirmwareService
 {
     bool TryCpuid(Cpu cpu, uint leaf, uint subleaf, out (uint a, uint b, uint c, uint d) result);
+    /// <summary>The firmware started an application processor (the wakeup mailbox): its state is set, its first instruction next.</summary>
+    void ProcessorStarted(Cpu cpu);
 }
 
 public sealed record RunResult(
@@ -527,6 +529,8 @@ public sealed class Machine : IPlatform, IInterruptSink
     }
 
     // ---- IPlatform ----
+
+    public int CpuCount => Cpus.Length;
 
     public ulong PortIn(Cpu cpu, ushort port, int size) => Io.In(cpu, port, size);
 

@@ -83,6 +83,7 @@ public sealed class HypervisorTests
         machine.Memory.WriteBytes(code, ms.ToArray());
         cpu.Rip = code;
         for (int i = 0; i < 16; i++) if (i != Cpu.RSP) cpu.SetRegister(i, 0x1111_0000_0000_0000UL * (ulong)(i % 15 + 1) + (ulong)i);
+        cpu.SetRegister(Cpu.RDI, HypercallAbi.ScopeAllCpus); // DEVIRTUALIZE's argument: every vCPU
         cpu.Rflags = 0x246 | Cpu.FlagDF | Cpu.FlagAC;
         cpu.WriteMsr(Cpu.Msr.Lstar, 0xffff_ffff_8123_4560);
         cpu.WriteMsr(Cpu.Msr.Fmask, 0x4700);
@@ -113,6 +114,94 @@ public sealed class HypervisorTests
         }
         Assert.Equal(code + 5 + 3 + 2, cpu.Rip); // mov eax (5) + vmcall (3) + out (2)
         Assert.Equal(1, cpu.ExitsByReason[(int)ExitReason.Vmcall]);
+    }
+
+    /// <summary>
+    /// Late launch one vCPU at a time (scope THIS_CPU, docs/HYPERCALLS.md): vCPU 0 launches itself while vCPU 1 runs
+    /// natively (its CPUID is the CPU's own, no exit), vCPU 1 then launches itself, vCPU 0 devirtualizes itself and
+    /// vCPU 1 stays deprivileged; the two hand each step over through memory.
+    /// </summary>
+    [Fact]
+    public void VcpusLaunchAndDevirtualizeOneAtATime()
+    {
+        var machine = new Lvd.Machine.Machine(new MachineConfig { MemoryBytes = 64UL << 20, CpuCount = 2,
+            VmxRootReservedBytes = Hypervisor.Hypervisor.DefaultReservedBytes });
+        BootLoader.Load(machine, ElfImage.Read(Guest.BuildSource("percpu_target", "int main(void){ return 0; }", "-O1")), "percpu");
+        var hv = new Hypervisor.Hypervisor(machine);
+        const ulong code0 = 0x200000, code1 = 0x201000, d = 0x202000;
+        void Info(Assembler a, int slot)
+        {
+            a.mov(eax, HypercallAbi.InfoLeaf); a.xor(ecx, ecx); a.cpuid(); a.mov(__dword_ptr[d + (ulong)slot], ebx);
+        }
+        void Launch(Assembler a, int slot)
+        {
+            a.mov(eax, HypercallAbi.LaunchLeaf); a.mov(ecx, HypercallAbi.ScopeThisCpu); a.cpuid(); a.mov(__dword_ptr[d + (ulong)slot], eax);
+        }
+        void Signal(Assembler a, int flag) => a.mov(__dword_ptr[d + 0x40 + (ulong)flag * 4], 1);
+        void Await(Assembler a, int flag)
+        {
+            var wait = a.CreateLabel();
+            a.Label(ref wait);
+            a.pause();
+            a.cmp(__dword_ptr[d + 0x40 + (ulong)flag * 4], 1);
+            a.jne(wait);
+        }
+        var a0 = new Assembler(64);
+        Launch(a0, 0x00);
+        Info(a0, 0x04);                    // vCPU 0 deprivileged: "LVD#"
+        Signal(a0, 0);
+        Await(a0, 1);
+        a0.mov(eax, (uint)Hypercall.Devirtualize); a0.mov(edi, HypercallAbi.ScopeThisCpu); a0.vmcall();
+        a0.mov(__dword_ptr[d + 0x08], eax);
+        Info(a0, 0x0c);                    // native again
+        Signal(a0, 2);
+        Await(a0, 3);
+        a0.@out(0xf4, al);
+        var a1 = new Assembler(64);
+        Await(a1, 0);
+        Info(a1, 0x10);                    // native while vCPU 0 is deprivileged
+        Launch(a1, 0x14);
+        Info(a1, 0x18);                    // deprivileged
+        Signal(a1, 1);
+        Await(a1, 2);
+        Info(a1, 0x1c);                    // still deprivileged after vCPU 0 left
+        Signal(a1, 3);
+        var spin = a1.CreateLabel();
+        a1.Label(ref spin);
+        a1.pause();
+        a1.jmp(spin);
+        foreach (var (asm, at) in new[] { (a0, code0), (a1, code1) })
+        {
+            var ms = new MemoryStream();
+            asm.Assemble(new StreamCodeWriter(ms), at);
+            machine.Memory.WriteBytes(at, ms.ToArray());
+        }
+        var cpu0 = machine.Cpus[0];
+        cpu0.Rip = code0;
+        machine.Cpus[1].EnterLongMode(cpu0.Cr3, cpu0.Gdtr.Base, cpu0.Gdtr.Limit, cpu0.Segs[(int)SegReg.CS].Selector,
+            cpu0.Segs[(int)SegReg.DS].Selector, code1, 0);
+        var run = machine.Run(1_000_000);
+        Assert.Equal(RunOutcome.Exited, run.Outcome);
+        uint At(int slot) => (uint)machine.Memory.Read(d + (ulong)slot, 4);
+        const uint Lvd = 0x2344564c; // "LVD#"
+        Assert.Equal(0u, At(0x00));
+        Assert.Equal(Lvd, At(0x04));
+        Assert.Equal(0u, At(0x08));
+        Assert.NotEqual(Lvd, At(0x0c));
+        Assert.NotEqual(Lvd, At(0x10));
+        Assert.Equal(0u, At(0x14));
+        Assert.Equal(Lvd, At(0x18));
+        Assert.Equal(Lvd, At(0x1c));
+        Assert.False(cpu0.NonRoot);
+        Assert.True(machine.Cpus[1].NonRoot);
+        Assert.False(hv.IsLaunched(0));
+        Assert.True(hv.IsLaunched(1));
+        Assert.Equal(2, hv.Launches);
+        // Only the CPUIDs of a deprivileged vCPU exit (the launch requests are the firmware's): vCPU 1's two after its
+        // launch, vCPU 0's one before its VMCALL.
+        Assert.Equal(2, machine.Cpus[1].ExitsByReason[(int)ExitReason.Cpuid]);
+        Assert.Equal(1, cpu0.ExitsByReason[(int)ExitReason.Cpuid]);
+        Assert.Equal(1, cpu0.ExitsByReason[(int)ExitReason.Vmcall]);
     }
 
     private static Dictionary<string, ulong> Snapshot(Cpu c)

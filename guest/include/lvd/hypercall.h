@@ -41,13 +41,27 @@ lvd_counter(unsigned long which)
 	return r.status == 0 ? r.value : 0;
 }
 
-/* Late launch: 0 once the kernel runs as a VT-x guest, nonzero if no hypervisor is installed. */
+/* Late launch of every vCPU (LVD_SCOPE_ALL_CPUS, each where it stands) or of the calling one only
+ * (LVD_SCOPE_THIS_CPU): 0 once it runs as a VT-x guest, nonzero if no hypervisor is installed. */
+static inline long
+lvd_launch_scope(unsigned int scope)
+{
+	unsigned int a = LVD_CPUID_LAUNCH, b, c = scope, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d) : : "memory");
+	return (long)(int)a;
+}
+
 static inline long
 lvd_launch(void)
 {
-	unsigned int a = LVD_CPUID_LAUNCH, b, c = 0, d;
-	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d) : : "memory");
-	return (long)(int)a;
+	return lvd_launch_scope(LVD_SCOPE_ALL_CPUS);
+}
+
+/* Leave VMX operation on every vCPU (LVD_SCOPE_ALL_CPUS) or on the calling one only; 0 on success. */
+static inline long
+lvd_devirtualize(unsigned int scope)
+{
+	return lvd_hypercall(LVD_HC_DEVIRTUALIZE, scope, 0, 0, 0, 0).status;
 }
 
 /* True under the LVD hypervisor (CPUID hypervisor bit and our signature). */

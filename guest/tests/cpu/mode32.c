@@ -12,8 +12,8 @@
 // between the modes, and exceptions raised in compatibility mode, delivered
 // through the 64-bit IDT and returned from with IRETQ.
 //
-// Under the LVD hypervisor (no "unrestricted guest") CR0.PG cannot be
-// cleared: the write is #GP(0), which the test checks instead.
+// Under the LVD hypervisor ("unrestricted guest"; every CR0, CR3 and CR4 write
+// and the EFER accesses exit and are emulated) the same checks hold as natively.
 
 #include <lvd/hypercall.h>
 #include "cputest.h"
@@ -38,7 +38,7 @@ struct __attribute__((packed)) { u16 limit; u32 base; } m32_idt32_desc;
 struct __attribute__((packed)) { u32 off; u16 sel; } m32_to_compat, m32_far;
 
 extern char m32_trampoline[], m32_compat[], m32_pg_off[], m32_pm_after_ud[], m32_pm_after_gp1[], m32_pm_after_gp2[];
-extern char m32_pm_ud[], m32_pm_gp[], m32_ud2[], m32_gp_null[], m32_gp_pae[], m32_hv_back64[];
+extern char m32_pm_ud[], m32_pm_gp[], m32_ud2[], m32_gp_null[], m32_gp_pae[];
 extern char m32_bad_landing[], m32_lret_test[], m32_iret_test[], m32_lcall_test[], m32_compat_fn[];
 extern char m32_ud_test[], m32_ud_rip[], m32_ud_back64[], m32_int3_test[];
 
@@ -99,7 +99,6 @@ __asm__(
 "	.code64\n"
 "m32_back64:\n"
 "	mov %cs, %eax; mov %eax, m32_res+68(%rip)\n"
-"m32_hv_back64:\n"
 "	mov m32_saved_rsp(%rip), %rsp\n"
 "	mov $0x10, %eax; mov %eax, %ds; mov %eax, %es; mov %eax, %ss\n"
 "	pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx\n"
@@ -127,18 +126,10 @@ gate32(int vec, u32 handler)
 	idt32[vec] = (handler & 0xffff) | ((u64)KCODE32 << 16) | (0x8eULL << 40) | ((u64)(handler >> 16) << 48);
 }
 
-static void
-hv_gp_hook(struct trapframe *f)
-{
-	f->rip = (u64)m32_hv_back64;
-	f->cs = KCODE;
-}
 
 static void
 t_trampoline(void)
 {
-	int hv = lvd_hypervisor_present();
-
 	memset((void *)m32_res, 0, sizeof m32_res);
 	m32_gpcount = 0;
 	m32_gpresume[0] = (u32)(u64)m32_pm_after_gp1;
@@ -153,8 +144,6 @@ t_trampoline(void)
 	m32_idt32_desc.base = (u32)(u64)idt32;
 	u64 efer = rdmsr(MSR_EFER), cr0 = read_cr0();
 	trap_reset();
-	if (hv)
-		trap_hook(13, hv_gp_hook);
 	__asm__ volatile("call m32_trampoline" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
 	trap_hook(13, 0);
 	idt_load(256 * 16 - 1);
@@ -164,13 +153,6 @@ t_trampoline(void)
 	check_eq("compat.inc_40_is_inc_eax", (efer + 1) & 0xffffffff, m32_res[2]);
 	check_eq("compat.push_pop_imm32", 0x11223344, m32_res[3]);
 	check_eq("compat.esp_balanced", 0, m32_res[4]);
-	if (hv) {
-		// VMX non-root without unrestricted guest: PG is fixed to 1 (SDM 24.8, 25.3).
-		check_trap("compat.hv_pg_clear_gp", 13, 0, (u64)m32_pg_off, NOCR2);
-		check_eq("compat.hv_cs_in_frame", KCODE32, last.cs);
-		check_eq("compat.hv_efer_unchanged", efer, rdmsr(MSR_EFER));
-		return;
-	}
 	check_eq("pm.efer_lme_no_lma", (efer & ~0x400ULL) & 0xffffffff, m32_res[5]);
 	check_eq("pm.cr0_pg_clear", (cr0 & ~0x80000000ULL) & 0xffffffff, m32_res[6]);
 	check_eq("pm.phys_page0_unpaged", 0xabcd1234, m32_res[7]);

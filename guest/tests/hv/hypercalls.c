@@ -101,10 +101,20 @@ int main(void)
 	check("destroy", HC(LVD_HC_EPT_DESTROY, id, 0, 0, 0, 0).status, 0);
 	check("destroy.twice", HC(LVD_HC_EPT_DESTROY, id, 0, 0, 0, 0).status, LVD_HS_INVALID);
 
-	check("devirtualize", HC(LVD_HC_DEVIRTUALIZE, 0, 0, 0, 0, 0).status, 0);
+	check("devirtualize.bad_scope", HC(LVD_HC_DEVIRTUALIZE, 2, 0, 0, 0, 0).status, LVD_HS_INVALID);
+	check("devirtualize.bad_scope.still_present", lvd_hypervisor_present(), 1);
+	check("launch.again_this_cpu", lvd_launch_scope(LVD_SCOPE_THIS_CPU), 0);
+	check("devirtualize", HC(LVD_HC_DEVIRTUALIZE, LVD_SCOPE_ALL_CPUS, 0, 0, 0, 0).status, 0);
 	check("devirtualized.not_present", lvd_hypervisor_present(), 0);
+	check("launch.bad_scope", lvd_launch_scope(2), LVD_HS_INVALID);
+	check("launch.bad_scope.not_present", lvd_hypervisor_present(), 0);
 	check("relaunch", lvd_launch(), 0);
 	check("relaunched.present", lvd_hypervisor_present(), 1);
+	check("relaunched.version", HC(LVD_HC_VERSION, 0, 0, 0, 0, 0).value, LVD_ABI_VERSION);
+	check("devirtualize.this_cpu", lvd_devirtualize(LVD_SCOPE_THIS_CPU), 0);
+	check("devirtualized.this_cpu.not_present", lvd_hypervisor_present(), 0);
+	check("launch.this_cpu", lvd_launch_scope(LVD_SCOPE_THIS_CPU), 0);
+	check("launched.this_cpu.present", lvd_hypervisor_present(), 1);
 
 	printf("hypercalls: %d passed, %d failed\n", passed, failed);
 	return failed != 0;

@@ -22,6 +22,12 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         [Description("Launch the LVD hypervisor before Linux's first instruction: Linux runs deprivileged, as a VT-x guest.")]
         public bool Hypervisor { get; init; }
 
+        [CommandOption("--late-launch")]
+        [Description("Offer the LVD hypervisor to the running Linux: the init script runs its checks and a workload (and --init PROG) " +
+            "natively, loads the LVD module, which late-launches the hypervisor on every CPU, runs them deprivileged, unloads it " +
+            "(every CPU devirtualizes) and runs them again; the VM exits by reason are reported. Any --cpus.")]
+        public bool LateLaunch { get; init; }
+
         [CommandOption("--init <PROG>")]
         [Description("A static x86-64 Linux ELF (e.g. gcc -static) run after the init script's checks; its exit status is ours. Without it: " +
             "a BusyBox shell on the console (stdin), whose status is ours.")]
@@ -43,24 +49,24 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         public int Cpus => CpusOption ?? 1;
 
         protected override (int MiB, string Why) MinimumMemory =>
-            (MinMemoryMiB + (Hypervisor ? (int)(Lvd.Hypervisor.Hypervisor.DefaultReservedBytes >> 20) : 0),
-                "the kernel loads at 16 MiB" + (Hypervisor ? "; the hypervisor keeps the top of RAM" : ""));
+            (MinMemoryMiB + (Hypervisor || LateLaunch ? (int)(Lvd.Hypervisor.Hypervisor.DefaultReservedBytes >> 20) : 0),
+                "the kernel loads at 16 MiB" + (Hypervisor || LateLaunch ? "; the hypervisor keeps the top of RAM" : ""));
 
         protected override void Check()
         {
             base.Check();
             Require(Cpus is >= 1 and <= MaxCpus, $"--cpus {Cpus}: must be 1 to {MaxCpus}");
-            Require(!(Hypervisor && Cpus > 1), $"--hypervisor with --cpus {Cpus}: not built yet; the hypervisor launches before Linux's first " +
-                "instruction and cannot yet launch the processors the firmware's wakeup mailbox starts later (docs/LINUX.md, SMP)");
+            Require(!(Hypervisor && LateLaunch), "--hypervisor and --late-launch exclude each other (at power-on, or late from the running Linux)");
             Require(MemoryMiB < 4032, $"--memory {MemoryMiB}: the PC platform's RAM must end below its MMIO at 0xfec00000 (at most 4031 MiB)");
             Require(MaxSeconds is null or > 0, "--max-seconds must be positive");
             Require(Cmdline.All(c => c is >= ' ' and <= '~'), "--cmdline: printable ASCII only");
             Require(Cmdline.Length <= 1024, "--cmdline: at most 1024 characters");
             // Words lvd linux sets itself: the console it shows, the reboot its panic report needs, the CPU count --cpus gives.
             foreach (string word in Cmdline.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                foreach (string own in (string[])["console=", "earlyprintk=", "panic=", "reboot=", "lvd.cpus="])
+                foreach (string own in LinuxBoot.OwnWords)
                 {
-                    string why = own == "lvd.cpus=" ? "use --cpus" : "its console and reports need it";
+                    string why = own == "lvd.cpus=" ? "use --cpus"
+                        : own == "lvd.latelaunch=" ? "use --late-launch" : "its console and reports need it";
                     Require(!word.StartsWith(own, StringComparison.Ordinal), $"--cmdline {word}: lvd linux sets {own}... itself ({why})");
                 }
             if (Init != null)
@@ -77,7 +83,8 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         var kernel = LinuxKernel.Build(root);
         var spec = new LinuxBootSpec
         {
-            Cpus = settings.Cpus, MemoryMiB = settings.MemoryMiB, Hypervisor = settings.Hypervisor, InitProgram = settings.Init,
+            Cpus = settings.Cpus, MemoryMiB = settings.MemoryMiB, Hypervisor = settings.Hypervisor, LateLaunch = settings.LateLaunch,
+            InitProgram = settings.Init,
             ExtraCmdline = settings.Cmdline, Costs = settings.LoadCosts(), DetailedTiming = settings.DetailedTiming,
             TimeoutSeconds = settings.MaxSeconds ?? 600, BzImage = settings.BzImage,
         };
@@ -88,14 +95,15 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
         Lvd.Machine.Machine? machine = null;
         // The shell reads stdin; a program given with --init does not.
         RawConsole? raw = null;
-        using var stdin = settings.Init == null ? RawConsole.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
+        bool shell = settings.Init == null && !settings.LateLaunch;
+        using var stdin = shell ? RawConsole.Input(Console.OpenStandardInput(), () => machine?.Interrupt()) : null;
         try
         {
             var result = LinuxBoot.Run(kernel, root, spec, stdout, stdin, m =>
             {
                 machine = m;
                 interrupt.Attach(m);
-                if (settings.Init == null) raw = RawConsole.Enter();
+                if (shell) raw = RawConsole.Enter();
             });
             raw?.Dispose();
             stdout.Flush();
@@ -109,6 +117,7 @@ public sealed class LinuxCommand : Command<LinuxCommand.Settings>
     {
         if (result.Report != null) Console.Error.Write(result.Report);
         if (settings.Hypervisor) Console.Error.WriteLine($"lvd linux: under the LVD hypervisor, {LinuxBoot.VmExits(result.Machine)}");
+        if (settings.LateLaunch) Console.Error.WriteLine($"lvd linux: late launch: {LinuxBoot.LateLaunchSummary(result.Machine)}");
         Console.Error.WriteLine($"lvd linux: exit status {result.ExitStatus}; {result.ModeledSeconds:0.000} modeled seconds " +
             $"({result.Cycles:N0} cycles, {result.Instructions:N0} instructions), {result.HostSeconds:0.0} host seconds ({result.Mips:0} MIPS)");
     }

@@ -17,6 +17,12 @@ public sealed record LinuxBootSpec
     public int Cpus { get; init; } = 1;
     public int MemoryMiB { get; init; } = 256;
     public bool Hypervisor { get; init; }
+    /// <summary>
+    /// `--late-launch`: the hypervisor installed but not launched; the init script runs its checks
+    /// and workload natively, loads lvd_hv.ko (every CPU late-launches itself), runs them deprivileged,
+    /// unloads it (every CPU devirtualizes) and runs them again (docs/LINUX.md).
+    /// </summary>
+    public bool LateLaunch { get; init; }
     public string? InitProgram { get; init; }
     public string ExtraCmdline { get; init; } = "";
     public CostModel Costs { get; init; } = CostModel.Default;
@@ -60,10 +66,14 @@ public static class LinuxBoot
 
     /// <summary>The command line: the console on COM1 (early and late), reboot on panic by triple fault, the CPU count for the checks.</summary>
     public static string CommandLine(LinuxBootSpec spec) =>
-        ($"console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=t lvd.cpus={spec.Cpus} " + spec.ExtraCmdline).Trim();
+        ($"console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=t lvd.cpus={spec.Cpus} " +
+            (spec.LateLaunch ? "lvd.latelaunch=1 " : "") + spec.ExtraCmdline).Trim();
 
-    public static byte[] BuildInitramfs(string repoRoot, string? program) =>
-        Initramfs.Build(Path.Combine(repoRoot, "guest", "linux", "init"), Initramfs.LocateBusyBox(), program).ToBytes();
+    /// <summary>The words of the command line lvd linux sets itself (a user's --cmdline may not).</summary>
+    public static readonly string[] OwnWords = ["console=", "earlyprintk=", "panic=", "reboot=", "lvd.cpus=", "lvd.latelaunch="];
+
+    public static byte[] BuildInitramfs(string repoRoot, string? program, string? module = null) =>
+        Initramfs.Build(Path.Combine(repoRoot, "guest", "linux", "init"), Initramfs.LocateBusyBox(), program, module).ToBytes();
 
     /// <param name="console">Where the console goes as it is written (null: only captured).</param>
     /// <param name="input">
@@ -73,9 +83,8 @@ public static class LinuxBoot
     public static LinuxBootResult Run(LinuxKernel kernel, string repoRoot, LinuxBootSpec spec, Stream? console, Stream? input = null,
         Action<LvdMachine>? setup = null)
     {
-        if (spec.Hypervisor && spec.Cpus > 1)
-            throw new ArgumentException("the hypervisor cannot yet launch the processors the wakeup mailbox starts (docs/LINUX.md, SMP)");
-        var initrd = BuildInitramfs(repoRoot, spec.InitProgram);
+        if (spec.Hypervisor && spec.LateLaunch) throw new ArgumentException("the hypervisor launches at power-on or late, not both");
+        var initrd = BuildInitramfs(repoRoot, spec.InitProgram, spec.LateLaunch ? LinuxModule.Build(repoRoot, kernel).Path : null);
         var options = new RunOptions
         {
             Platform = MachinePlatform.Pc, CpuCount = spec.Cpus, MemoryBytes = (ulong)spec.MemoryMiB << 20, Costs = spec.Costs,
@@ -83,7 +92,7 @@ public static class LinuxBoot
             // The application processors start through the firmware's ACPI wakeup mailbox (docs/LINUX.md, SMP).
             AcpiMpWakeupMailbox = Lvd.Machine.Firmware.MpWakeupMailbox.DefaultAddress,
             SynchronizedTsc = true,
-        }.With(spec.Hypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None);
+        }.With(spec.Hypervisor ? HypervisorMode.LaunchAtStart : spec.LateLaunch ? HypervisorMode.OnRequest : HypervisorMode.None);
         var machine = new LvdMachine(options);
         string cmdline = CommandLine(spec);
         if (spec.BzImage) LinuxLoader.LoadBzImage(machine, File.ReadAllBytes(kernel.BzImage), cmdline, initrd);
@@ -216,6 +225,19 @@ public static class LinuxBoot
         if (total == 0) return "";
         var parts = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value:N0}");
         return $"{total:N0} VM exits: {string.Join(", ", parts)}";
+    }
+
+    /// <summary>
+    /// After a --late-launch run: how many vCPU launches the hypervisor made, how many vCPUs are still
+    /// launched (0 once every CPU devirtualized), and the exits by reason (<see cref="VmExits"/>).
+    /// </summary>
+    public static string LateLaunchSummary(LvdMachine m)
+    {
+        if (m.Firmware is not Lvd.Hypervisor.Hypervisor hv) return "no hypervisor installed";
+        int still = 0;
+        foreach (var c in m.Cpus) if (hv.IsLaunched(c.Id)) still++;
+        string exits = VmExits(m);
+        return $"{hv.Launches} vCPU launches, {still} vCPUs still launched at the end; {(exits.Length == 0 ? "no VM exits" : exits)}";
     }
 
     private static long MaxCycles(LvdMachine m)

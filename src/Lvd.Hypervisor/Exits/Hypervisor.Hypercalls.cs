@@ -26,11 +26,14 @@ public sealed partial class Hypervisor
         switch (call)
         {
             case Hypercall.Version: value = HypercallAbi.Version; status = HypercallStatus.Ok; break;
+            case Hypercall.Devirtualize when a0 is not (HypercallAbi.ScopeAllCpus or HypercallAbi.ScopeThisCpu):
+                status = HypercallStatus.Invalid;
+                break;
             case Hypercall.Devirtualize:
                 cpu.SetRegister(Cpu.RAX, 0);
                 cpu.SetRegister(Cpu.RDX, 0);
                 Advance(ctx);
-                return Devirtualize(ctx);
+                return Devirtualize(ctx, a0 == HypercallAbi.ScopeAllCpus);
             case Hypercall.EnableVmfunc: status = EnableVmfunc(ctx); break;
             case Hypercall.EptCreate: status = EptCreate(ctx, out value); break;
             case Hypercall.EptDestroy: status = EptDestroy(ctx, (int)a0); break;

@@ -20,7 +20,14 @@ public sealed partial class Hypervisor
         uint leaf = (uint)cpu.GetRegister(Cpu.RAX), sub = (uint)cpu.GetRegister(Cpu.RCX);
         var (a, b, c, d) = cpu.CpuidLeaf(leaf, sub);
         if (leaf == 1) c |= 1u << 31; // hypervisor present
-        if (leaf == HypercallAbi.LaunchLeaf) (a, b, c, d) = (0, 0, 0, 0); // already launched: success
+        // Launched already: success; every vCPU asked for launches those still native; a bad scope is refused as natively.
+        if (leaf == HypercallAbi.LaunchLeaf)
+            (a, b, c, d) = ((uint)(long)(sub switch
+            {
+                HypercallAbi.ScopeAllCpus => Launch() ? HypercallStatus.Ok : HypercallStatus.NoMemory,
+                HypercallAbi.ScopeThisCpu => HypercallStatus.Ok,
+                _ => HypercallStatus.Invalid,
+            }), 0, 0, 0);
         if (leaf == HypercallAbi.InfoLeaf) (a, b, c, d) = ((uint)HypercallAbi.Version, 0x2344564c, 0x00005648, 0); // "LVD#" "HV"
         cpu.SetRegister(Cpu.RAX, a);
         cpu.SetRegister(Cpu.RBX, b);
@@ -57,7 +64,9 @@ public sealed partial class Hypervisor
                 ctx.Vmcs.GuestSegs[(int)SegReg.GS].Base = value;
                 return Advance(ctx);
             case Cpu.Msr.Efer:
-                if ((value & ~(Cpu.EferSCE | Cpu.EferLME | Cpu.EferLMA | Cpu.EferNXE)) != 0 || ((value ^ ctx.Vmcs.GuestEfer) & Cpu.EferLME) != 0)
+                // LME may change only with paging off (SDM 9.8.5; possible with "unrestricted guest"), as natively.
+                if ((value & ~(Cpu.EferSCE | Cpu.EferLME | Cpu.EferLMA | Cpu.EferNXE)) != 0
+                    || (((value ^ ctx.Vmcs.GuestEfer) & Cpu.EferLME) != 0 && (ctx.Vmcs.GuestCr0 & Cpu.Cr0PG) != 0))
                     return Inject(ctx, Vectors.GP, 0);
                 ctx.Vmcs.GuestEfer = (value & ~Cpu.EferLMA) | (ctx.Vmcs.GuestEfer & Cpu.EferLMA);
                 cpu.InvalidateVpid(ctx.Vmcs.Vpid);
@@ -89,19 +98,16 @@ public sealed partial class Hypervisor
             SetGpr(ctx, gpr, cr == 3 ? v.GuestCr3 : cpu.Cr8);
             return Advance(ctx);
         }
-        ulong value = GetGpr(ctx, gpr);
+        // Outside 64-bit mode MOV CR takes a 32-bit register (SDM MOV CR: "operand size is 32 bits").
+        bool mode64 = (v.GuestEfer & Cpu.EferLMA) != 0 && (v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) != 0;
+        ulong value = mode64 ? GetGpr(ctx, gpr) : (uint)GetGpr(ctx, gpr);
         switch (cr)
         {
-            case 0:
-                // The guest may not leave protected mode or paging (no unrestricted guest).
-                if ((value & (Cpu.Cr0PE | Cpu.Cr0PG)) != (Cpu.Cr0PE | Cpu.Cr0PG) || (value >> 32) != 0) return Inject(ctx, Vectors.GP, 0);
-                v.Cr0ReadShadow = value;
-                v.GuestCr0 = value | Cpu.Cr0NE | Cpu.Cr0ET;
-                cpu.InvalidateVpid(v.Vpid);
-                return Advance(ctx);
+            case 0: return WriteCr0(ctx, value, mode64);
             case 4:
-                // CR4.VMXE belongs to the hypervisor: the guest sees no VMX; unimplemented bits #GP.
-                if ((value & ~Cpu.Cr4Implemented) != 0 || (value & Cpu.Cr4PAE) == 0) return Inject(ctx, Vectors.GP, 0);
+                // CR4.VMXE belongs to the hypervisor: the guest sees no VMX; unimplemented bits #GP; PAE stays on in IA-32e mode.
+                if ((value & ~Cpu.Cr4Implemented) != 0 || ((value & Cpu.Cr4PAE) == 0 && (v.GuestEfer & Cpu.EferLMA) != 0))
+                    return Inject(ctx, Vectors.GP, 0);
                 v.Cr4ReadShadow = value;
                 v.GuestCr4 = value | Cpu.Cr4VMXE;
                 cpu.InvalidateVpid(v.Vpid);
@@ -120,6 +126,43 @@ public sealed partial class Hypervisor
                 cpu.Cr8 = value & 15;
                 return Advance(ctx);
         }
+    }
+
+    /// <summary>
+    /// MOV to CR0, as the CPU does it natively (SDM MOV CR, 9.8.5; the machine's Cpu.WriteCr0): bits 63:32, PG
+    /// without PE, NW without CD are #GP. With "unrestricted guest" (docs/CPU-MODES.md: Linux's AP trampoline) the
+    /// guest may clear PG: in 64-bit mode that is #GP, in compatibility mode it leaves IA-32e mode (EFER.LMA=0,
+    /// which is the "IA-32e mode guest" entry control here); setting PG again with EFER.LME=1 needs CR4.PAE=1 and
+    /// CS.L=0 (#GP) and activates IA-32e mode. Without it PE and PG stay 1 (#GP). Real mode (PE=0) and paging
+    /// outside IA-32e mode are not modeled by the machine: the run stops with a report.
+    /// </summary>
+    private ExitAction WriteCr0(VcpuContext ctx, ulong value, bool mode64)
+    {
+        var v = ctx.Vmcs;
+        const ulong Pe = Cpu.Cr0PE, Pg = Cpu.Cr0PG;
+        if ((value >> 32) != 0 || ((value & Pg) != 0 && (value & Pe) == 0) || ((value & Cpu.Cr0NW) != 0 && (value & Cpu.Cr0CD) == 0))
+            return Inject(ctx, Vectors.GP, 0);
+        if (!v.Has2(Proc2Controls.UnrestrictedGuest) && (value & (Pe | Pg)) != (Pe | Pg)) return Inject(ctx, Vectors.GP, 0);
+        if ((value & Pe) == 0) return Stop($"the guest on vCPU {ctx.Cpu.Id} entered real mode (CR0.PE=0), which the machine does not model");
+        bool pg = (value & Pg) != 0, wasPg = (v.GuestCr0 & Pg) != 0;
+        ulong efer = v.GuestEfer;
+        if (wasPg && !pg)
+        {
+            if (mode64) return Inject(ctx, Vectors.GP, 0);
+            efer &= ~Cpu.EferLMA;
+        }
+        if (!wasPg && pg)
+        {
+            if ((efer & Cpu.EferLME) == 0)
+                return Stop($"the guest on vCPU {ctx.Cpu.Id} enabled paging outside IA-32e mode (EFER.LME=0), which the machine does not model");
+            if ((v.GuestCr4 & Cpu.Cr4PAE) == 0 || (v.GuestSegs[(int)SegReg.CS].Attributes & (1u << 13)) != 0) return Inject(ctx, Vectors.GP, 0);
+            efer |= Cpu.EferLMA;
+        }
+        v.GuestEfer = efer;
+        v.Cr0ReadShadow = value;
+        v.GuestCr0 = value | Cpu.Cr0NE | Cpu.Cr0ET;
+        ctx.Cpu.InvalidateVpid(v.Vpid);
+        return Advance(ctx);
     }
 
     /// <summary>IN/OUT passed through to the device on the kernel's behalf (qualification: SDM Table 27-5).</summary>

@@ -439,7 +439,7 @@ public sealed partial class Cpu
 
     /// <summary>
     /// MOV to CR0 (SDM MOV CR, 2.5, 9.8.5): bits 63:32, PG without PE, NW without CD are #GP;
-    /// in VMX non-root operation PE and PG are fixed to 1 (no "unrestricted guest"). Clearing PG
+    /// in VMX non-root operation PE and PG are fixed to 1 unless "unrestricted guest". Clearing PG
     /// in 64-bit mode is #GP; in compatibility mode it leaves IA-32e mode (EFER.LMA=0). Setting PG
     /// with EFER.LME=1 needs CR4.PAE=1 and CS.L=0 (#GP) and activates IA-32e mode. Not modeled
     /// (machine check): real mode (PE=0) and paging outside IA-32e mode (PG=1 with LME=0).
@@ -449,7 +449,7 @@ public sealed partial class Cpu
         if ((v >> 32) != 0) throw GuestFault.Gp();
         if ((v & Cr0PG) != 0 && (v & Cr0PE) == 0) throw GuestFault.Gp();
         if ((v & Cr0NW) != 0 && (v & Cr0CD) == 0) throw GuestFault.Gp();
-        if (NonRoot && (v & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG)) throw GuestFault.Gp();
+        if (NonRoot && !Vmcs!.Has2(Vmx.Proc2Controls.UnrestrictedGuest) && (v & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG)) throw GuestFault.Gp();
         bool pg = (v & Cr0PG) != 0, wasPg = (Cr0 & Cr0PG) != 0;
         ulong efer = Efer;
         if (wasPg && !pg)

@@ -15,6 +15,8 @@ public interface IPlatform
     /// <summary>Platform MSR write; false if the platform does not implement the MSR.</summary>
     bool TryWriteMsr(Cpu cpu, uint msr, ulong value);
     CodeCache Code { get; }
+    /// <summary>The machine's vCPUs: the cores of its one package (CPUID leaf 0BH), x2APIC IDs 0 to N-1.</summary>
+    int CpuCount { get; }
     /// <summary>Highest-priority deliverable external interrupt vector for this CPU, or -1.</summary>
     int PendingInterrupt(Cpu cpu);
     /// <summary>The CPU accepted the vector (moves it from IRR to ISR in an APIC).</summary>

@@ -98,6 +98,7 @@ public sealed class MpWakeupMailbox : IMmioDevice
         if (ap.Cycles < now) ap.Cycles = now;
         ap.EnterLongMode(PageTableRoot, GdtBase, 0x17, CodeSelector, DataSelector, vector, 0);
         Wakeups++;
+        _machine.Firmware?.ProcessorStarted(ap); // VMX-root software may launch it here (docs/PLATFORM.md)
         ap.RequestAttention();
     }
 }

@@ -46,6 +46,8 @@ public sealed partial class Cpu
             throw new VmEntryException("VM entry failed: \"virtual NMIs\" requires \"NMI exiting\" (SDM 26.2.1.1)");
         if ((v.ProcBased & ProcControls.NmiWindowExiting) != 0 && (v.PinBased & PinControls.VirtualNmis) == 0)
             throw new VmEntryException("VM entry failed: \"NMI-window exiting\" requires \"virtual NMIs\" (SDM 26.2.1.1)");
+        if (v.Has2(Proc2Controls.UnrestrictedGuest) && !v.EptEnabled)
+            throw new VmEntryException("VM entry failed: \"unrestricted guest\" requires \"enable EPT\" (SDM 26.2.1.1)");
         if (v.EptEnabled && !Ept.IsValidEptp(v.Eptp, MaxPhysAddrBits))
             throw new VmEntryException($"VM entry failed: invalid EPTP 0x{v.Eptp:x} (SDM 26.2.1.1)");
         if (v.Has2(Proc2Controls.EnableVmFunctions))
@@ -64,14 +66,26 @@ public sealed partial class Cpu
 
     private static void CheckGuestState(Vmcs v)
     {
-        // No unrestricted guest: protected mode and paging on; long mode only (SDM 26.3.1.1).
-        if ((v.GuestCr0 & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG))
+        // Without "unrestricted guest" CR0.PE and PG are fixed to 1 (IA32_VMX_CR0_FIXED0); with it
+        // they may be 0, but PG=1 still needs PE=1 (SDM 26.3.1.1). Real mode is not modeled.
+        bool pg = (v.GuestCr0 & Cr0PG) != 0;
+        if (!v.Has2(Proc2Controls.UnrestrictedGuest) && (v.GuestCr0 & (Cr0PE | Cr0PG)) != (Cr0PE | Cr0PG))
             throw new VmEntryException("VM entry failed: invalid guest state: CR0.PE and CR0.PG must be 1 (SDM 26.3.1.1)");
+        if (pg && (v.GuestCr0 & Cr0PE) == 0)
+            throw new VmEntryException("VM entry failed: invalid guest state: CR0.PG=1 with PE=0 (SDM 26.3.1.1)");
+        if ((v.GuestCr0 & Cr0PE) == 0)
+            throw new VmEntryException("VM entry failed: a real-mode guest (CR0.PE=0) is not modeled by this machine");
         if ((v.GuestCr4 & Cr4VMXE) == 0)
             throw new VmEntryException("VM entry failed: invalid guest state: CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0, SDM " +
                 "26.3.1.1)");
-        if ((v.GuestCr4 & Cr4PAE) == 0 || (v.GuestEfer & (EferLMA | EferLME)) != (EferLMA | EferLME))
-            throw new VmEntryException("VM entry failed: invalid guest state: this machine runs IA-32e mode guests only (SDM 26.3.1.1)");
+        // The "IA-32e mode guest" entry control is EFER.LMA here (the machine keeps no separate entry controls): with
+        // it, PG and PAE must be 1; EFER.LME must equal LMA unless "unrestricted guest" with PG=0 (SDM 26.3.1.1). Paging
+        // outside IA-32e mode (PG=1, LME=0) is not modeled, so with paging on LMA=LME=1, with it off LMA=0.
+        bool lma = (v.GuestEfer & EferLMA) != 0, lme = (v.GuestEfer & EferLME) != 0;
+        if (pg ? (v.GuestCr4 & Cr4PAE) == 0 || !lma || !lme : lma)
+            throw new VmEntryException(pg
+                ? "VM entry failed: invalid guest state: paging outside IA-32e mode is not modeled (CR4.PAE, EFER.LMA and LME must be 1)"
+                : "VM entry failed: invalid guest state: IA-32e mode guest with CR0.PG=0 (SDM 26.3.1.1)");
         // CS.L=0 is compatibility mode (RIP bits 63:32 then 0); L=1 with D=1 is reserved.
         uint csAttr = v.GuestSegs[(int)SegReg.CS].Attributes;
         if ((csAttr & (1u << 13)) != 0 && (csAttr & (1u << 14)) != 0)

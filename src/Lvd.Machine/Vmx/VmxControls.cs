@@ -34,6 +34,8 @@ public static class Proc2Controls
     public const uint EnableRdtscp = 1u << 3;
     public const uint EnableVpid = 1u << 5;
     public const uint WbinvdExiting = 1u << 6;
+    /// <summary>SDM 24.6.2, 26.3.1.1: the guest may run with CR0.PG=0 (and PE=0; real mode is not modeled here); needs "enable EPT".</summary>
+    public const uint UnrestrictedGuest = 1u << 7;
     public const uint EnableInvpcid = 1u << 12;
     public const uint EnableVmFunctions = 1u << 13;
 }

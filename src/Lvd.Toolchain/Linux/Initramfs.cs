@@ -4,13 +4,15 @@ namespace Lvd.Toolchain.Linux;
 /// The initial root file system of `lvd linux` (docs/LINUX.md): Debian's static BusyBox with a
 /// link per applet (as `busybox --list-full` names them), /dev/console, the init script
 /// guest/linux/init as /init, and optionally the user's program as /lvd/init-program, which
-/// the script runs after its checks. Uncompressed newc (the kernel is built without
+/// the script runs after its checks, and optionally the LVD module as /lvd/lvd_hv.ko, which
+/// the script loads and unloads for a late launch. Uncompressed newc (the kernel is built without
 /// decompressors for it).
 /// </summary>
 public static class Initramfs
 {
     public const string BusyBoxPath = "/bin/busybox";
     public const string ProgramPath = "lvd/init-program";
+    public const string ModulePath = "lvd/lvd_hv.ko";
 
     /// <summary>Where Debian's busybox-static installs BusyBox (scripts/setup.sh installs it).</summary>
     public static string LocateBusyBox()
@@ -20,8 +22,8 @@ public static class Initramfs
         return BusyBoxPath;
     }
 
-    /// <summary>The archive for <paramref name="initScript"/>, <paramref name="busybox"/> and an optional static program.</summary>
-    public static NewcArchive Build(string initScript, string busybox, string? program)
+    /// <summary>The archive for <paramref name="initScript"/>, <paramref name="busybox"/>, an optional static program and module.</summary>
+    public static NewcArchive Build(string initScript, string busybox, string? program, string? module = null)
     {
         var cpio = new NewcArchive();
         foreach (string d in (string[])["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "etc", "tmp", "root", "lvd"])
@@ -40,6 +42,7 @@ public static class Initramfs
             cpio.Symlink(line, "/bin/busybox");
         }
         if (program != null) cpio.File(ProgramPath, File.ReadAllBytes(program), 0x1ed);
+        if (module != null) cpio.File(ModulePath, File.ReadAllBytes(module), 0x1a4);
         return cpio;
     }
 }

@@ -19,12 +19,12 @@ public sealed class LinuxBootTests
     internal static LinuxKernel Kernel() => Built.Value;
 
     /// <summary>A static glibc program built by the host's gcc, run natively for its expected output.</summary>
-    private static (string Elf, string HostOutput, int HostStatus) HostProgram(string name, string source)
+    internal static (string Elf, string HostOutput, int HostStatus) HostProgram(string name, string source)
     {
         string dir = Directory.CreateTempSubdirectory("lvd-linux-prog").FullName;
         string c = Path.Combine(dir, name + ".c"), elf = Path.Combine(dir, name);
         File.WriteAllText(c, source);
-        var cc = HostProcess.Run("gcc", ["-static", "-O2", "-pthread", "-o", elf, c], TimeSpan.FromMinutes(2));
+        var cc = HostProcess.Run("gcc", ["-static", "-O2", "-pthread", "-o", elf, c, "-lm"], TimeSpan.FromMinutes(2));
         Assert.True(cc.ExitCode == 0, cc.Stderr);
         var run = HostProcess.Run(elf, [], TimeSpan.FromMinutes(1));
         return (elf, Encoding.UTF8.GetString(run.Stdout), run.ExitCode);
@@ -55,7 +55,7 @@ public sealed class LinuxBootTests
         }
         """;
 
-    private const string FloatingPoint = """
+    internal const string FloatingPoint = """
         #include <math.h>
         #include <stdio.h>
         #include <stdlib.h>
@@ -70,9 +70,9 @@ public sealed class LinuxBootTests
         """;
 
     /// <summary>The console as a program wrote it: the terminal's CR before each LF (ONLCR) taken out.</summary>
-    private static string Unix(string console) => console.Replace("\r\n", "\n");
+    internal static string Unix(string console) => console.Replace("\r\n", "\n");
 
-    private static void AssertChecksPassed(string console, int cpus)
+    internal static void AssertChecksPassed(string console, int cpus)
     {
         foreach (string check in (string[])["proc, sys and devtmpfs mounted", "console is a character device", $"{cpus} CPU(s) online",
                      "timers tick", "cpuinfo shows the CPUID the machine reports", "dummy network device", "null_blk block device"])
@@ -119,10 +119,42 @@ public sealed class LinuxBootTests
         Assert.True(r.ExitStatus == 42, r.Report + r.Console[^Math.Min(r.Console.Length, 4000)..]);
         AssertChecksPassed(r.Console, 4);
         Assert.Contains("smp: Brought up 1 node, 4 CPUs", r.Console);
+        // One package of 4 cores (CPUID leaf 0BH): the APs copy the boot CPU's delay-loop calibration and check
+        // TSC warps for 2 ms each; as 4 packages each AP calibrated for itself (~160 modeled ms, /init at ~0.51 s).
+        Assert.Contains("smpboot: Max logical packages: 1", r.Console);
+        var init = System.Text.RegularExpressions.Regex.Match(r.Console, @"\[\s*(\d+\.\d+)\] Run /init as init process");
+        Assert.True(init.Success && double.Parse(init.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < 0.1,
+            $"/init at {init.Groups[1].Value} s");
         Assert.DoesNotContain("TSC warp", r.Console);
         Assert.DoesNotContain("Marking TSC unstable", r.Console);
         Assert.Contains("clocksource: Switched to clocksource tsc", r.Console);
         Assert.Contains(expected.TrimEnd(), Unix(r.Console));
+    }
+
+    /// <summary>
+    /// `--hypervisor --cpus 4`: the boot CPU launched before Linux's first instruction, each AP as the wakeup mailbox
+    /// starts it, before its first instruction; Linux's trampoline then clears and sets CR0.PG deprivileged ("unrestricted
+    /// guest"), every CR0 write an exit the hypervisor emulates; the threaded program runs on 4 deprivileged vCPUs.
+    /// </summary>
+    [Fact]
+    public void FourVcpusRunUnderTheHypervisorFromPowerOn()
+    {
+        var (elf, expected, _) = HostProgram("threads_hv_smp", Threads);
+        var r = LinuxBoot.Run(Kernel(), Guest.Root, new LinuxBootSpec { InitProgram = elf, Cpus = 4, Hypervisor = true }, null);
+        Assert.True(r.ExitStatus == 42, r.Report + r.Console[^Math.Min(r.Console.Length, 4000)..]);
+        AssertChecksPassed(r.Console, 4);
+        Assert.Contains("smp: Brought up 1 node, 4 CPUs", r.Console);
+        Assert.Contains(expected.TrimEnd(), Unix(r.Console));
+        Assert.Contains(" hypervisor ", r.Console);
+        var hv = Assert.IsType<Lvd.Hypervisor.Hypervisor>(r.Machine.Firmware);
+        Assert.Equal(4, hv.Launches);
+        foreach (var c in r.Machine.Cpus)
+        {
+            Assert.True(c.NonRoot && hv.IsLaunched(c.Id), $"vCPU {c.Id} not under the hypervisor at the end");
+            // The trampoline's CR0 (PG off, PG on) and CR4 writes on each AP, the kernel's own on every vCPU.
+            Assert.True(c.ExitsByReason[(int)ExitReason.CrAccess] >= 3, $"vCPU {c.Id}: {c.ExitsByReason[(int)ExitReason.CrAccess]} CR exits");
+            Assert.True(c.ExitsByReason[(int)ExitReason.GdtrIdtrAccess] >= 2, $"vCPU {c.Id}: its LGDT/LIDT did not exit");
+        }
     }
 
     [Fact]

@@ -20,9 +20,11 @@ public sealed class LinuxCommandTests
         { "not an ELF file", ["--init", TextFile()] },
         { "--cmdline: printable ASCII only", ["--cmdline", "quiet\tloglevel=3"] },
         { "--max-seconds must be positive", ["--max-seconds", "0"] },
-        { "--hypervisor with --cpus 2: not built yet", ["--hypervisor", "--cpus", "2"] },
         { "--cmdline lvd.cpus=4: lvd linux sets lvd.cpus=... itself (use --cpus)", ["--cmdline", "quiet lvd.cpus=4"] },
         { "--cmdline console=tty0: lvd linux sets console=... itself", ["--cmdline", "console=tty0"] },
+        { "--cmdline lvd.latelaunch=1: lvd linux sets lvd.latelaunch=... itself (use --late-launch)", ["--cmdline", "lvd.latelaunch=1"] },
+        { "--hypervisor and --late-launch exclude each other", ["--hypervisor", "--late-launch"] },
+        { "--memory 72: 80 to 65536 MiB (the kernel loads at 16 MiB; the hypervisor keeps the top of RAM)", ["--late-launch", "--memory", "72"] },
         { "unknown option --cpu (did you mean --cpus?)", ["--cpu", "2"] },
         { "unexpected argument 'vmlinux'", ["vmlinux"] },
     };
@@ -47,7 +49,8 @@ public sealed class LinuxCommandTests
     {
         var (status, stdout, _) = CliTests.Lvd("linux", "--help");
         Assert.Equal(0, status);
-        foreach (string option in (string[])["--cpus", "--hypervisor", "--init", "--cmdline", "--memory", "--max-seconds", "--bzimage"])
+        foreach (string option in (string[])["--cpus", "--hypervisor", "--late-launch", "--init", "--cmdline", "--memory", "--max-seconds",
+                     "--bzimage"])
             Assert.Contains(option, stdout);
     }
 }

@@ -399,7 +399,7 @@ public sealed partial class Cpu
     /// <summary>
     /// CPUID as this machine reports it: a Haswell-like Intel CPU with exactly the features the
     /// emulator implements (x87, SSE, SSE2, FXSAVE; no MMX, XSAVE or SSE3+; VMX is not exposed to the guest),
-    /// and the clock it runs at (leaves 0x15, 0x16; the invariant TSC of 0x80000007).
+    /// the clock it runs at (leaves 0x15, 0x16; the invariant TSC of 0x80000007) and its vCPUs as the cores of one package (0xB).
     /// </summary>
     public (uint a, uint b, uint c, uint d) CpuidLeaf(uint leaf, uint sub)
     {
@@ -418,6 +418,23 @@ public sealed partial class Cpu
             case 7:
                 if (sub != 0) return (0, 0, 0, 0);
                 return (0, (1u << 0) | (1u << 3), 0, 0); // FSGSBASE, BMI1
+            case 0xb:
+            {
+                // Extended topology (SDM CPUID leaf 0BH): the vCPUs are the cores of one package, one
+                // thread each. Level 0 (SMT): one logical processor, no bits of the x2APIC ID;
+                // level 1 (core): all N, the x2APIC ID's low ceil(log2 N) bits; then the invalid level.
+                // Linux then finds every vCPU in one package (topology_core_cpumask), as on a
+                // multi-core chip. EDX is the x2APIC ID at every subleaf.
+                int n = Platform.CpuCount;
+                uint coreShift = (uint)System.Numerics.BitOperations.Log2((uint)n);
+                if ((1 << (int)coreShift) < n) coreShift++;
+                return sub switch
+                {
+                    0 => (0u, 1u, (1u << 8) | 0, (uint)Id),
+                    1 => (coreShift, (uint)n, (2u << 8) | 1, (uint)Id),
+                    _ => (0u, 0u, sub & 0xff, (uint)Id),
+                };
+            }
             case 0x15:
             {
                 // TSC / core crystal clock (SDM CPUID leaf 15H): the crystal is the clock the local

@@ -5,7 +5,17 @@
 
 #define IXGBE_CTRL      0x00000
 #define IXGBE_EEC       0x10010
+#define IXGBE_EICS      0x00808
+#define IXGBE_EIMS      0x00880
 #define IXGBE_EIMC      0x00888
+#define IXGBE_EIAC      0x00810
+#define IXGBE_EITR0     0x00820
+#define IXGBE_EIAM      0x00890
+#define IXGBE_GPIE      0x00898
+#define IXGBE_IVAR0     0x00900
+#define IXGBE_IVAR_VALID 0x80
+#define IXGBE_GPIE_EIAME (1u << 30)
+#define IXGBE_GPIE_MSIX_MODE (1u << 4)
 #define IXGBE_RAL0      0x0a200
 #define IXGBE_RAH0      0x0a204
 #define IXGBE_DMATXCTL  0x04a80

@@ -24,7 +24,8 @@ CFLAGS+=(
 subsystems=(core mm net block lvd tests)
 drivers=(nullnet nullblk)
 # LVD_KERNEL_CONFIG=ixgbe (KernelBuilder, for lvd boot --workload ixgbe): also the
-# ixgbe driver, the kernel's PCI support (core/pci.c) and UDP receive (net/udp_rcv.c), with -DCONFIG_IXGBE.  The
+# ixgbe driver, the kernel's PCI support (core/pci.c), UDP receive (net/udp_rcv.c, net/napi.c) and the kernel half of the
+# isolated ixgbe (lvd/lvd_ixgbe*.c), with -DCONFIG_IXGBE.  The
 # default kernel is built without them, byte for byte what it was before them.
 pci=0
 if [[ " ${LVD_KERNEL_CONFIG:-} " == *" ixgbe "* ]]; then
@@ -50,7 +51,7 @@ obj="$(mktemp -d)"
 trap 'rm -rf "$obj"' EXIT
 for d in "${dirs[@]}"; do
   for f in "$d"/*.c; do
-    [[ $pci == 0 && ( $f == "$here/core/pci.c" || $f == "$here/net/udp_rcv.c" ) ]] && continue
+    [[ $pci == 0 && ( $f == "$here/core/pci.c" || $f == "$here/net/udp_rcv.c" || $f == "$here/net/napi.c" || $f == "$here/lvd/lvd_ixgbe"* ) ]] && continue
     gcc "${CFLAGS[@]}" "${GLUE_CFLAGS[@]}" -c "$f" -o "$obj/$(basename "$f" .c).o"
   done
 done

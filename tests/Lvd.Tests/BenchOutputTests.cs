@@ -54,8 +54,15 @@ public sealed class BenchOutputTests
         Assert.Equal(555, doc.GetProperty("table1_call_reply").GetProperty("round_trip_cycles").GetInt64());
         Assert.Equal(396, doc.GetProperty("table1_call_reply").GetProperty("paper_round_trip_cycles").GetDouble());
 
+        var tx = doc.GetProperty("figure7_ixgbe_tx").GetProperty("rows")[0];
+        Assert.Equal(JsonValueKind.Number, tx.GetProperty("isolated_percent_of_native").ValueKind);
+        Assert.Equal(95.7, doc.GetProperty("figure7_ixgbe_tx").GetProperty("paper_one_thread_percent_of_native").GetDouble());
+        var rx = doc.GetProperty("figure8_ixgbe_rx").GetProperty("rows");
+        Assert.Equal(o.FrameSizes.Length, rx.GetArrayLength());
+        Assert.Equal(60, rx[0].GetProperty("frame_bytes").GetInt32());
+        Assert.Equal(JsonValueKind.Number, doc.GetProperty("table4_crossings_exits").GetProperty("ixgbe_vm_exits").ValueKind);
         foreach (var name in new[] { "figure6-nullnet", "figure6-nullnet-percent", "figure9-nullblk", "figure9-nullblk-percent", "table1-call-reply",
-            "table3-interrupts", "table4-crossings-exits" })
+            "table3-interrupts", "table4-crossings-exits", "figure7-ixgbe-tx", "figure8-ixgbe-rx" })
         {
             Assert.Contains(Path.Combine(dir, name + ".png"), files);
             Assert.True(new FileInfo(Path.Combine(dir, name + ".png")).Length > 1000, name);
@@ -73,5 +80,7 @@ public sealed class BenchOutputTests
         Assert.Contains("LVD#", t3);
         Assert.Contains("971", t3);   // value labels on the bars
         Assert.Contains("1,060", t3);
+        var f8 = Texts(Path.Combine(dir, "figure8-ixgbe-rx.svg"));
+        foreach (var t in new[] { "60", "512", "1514", "LVD# isolated", "10 Gb/s line rate" }) Assert.Contains(t, f8);
     }
 }

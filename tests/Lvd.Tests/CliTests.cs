@@ -129,7 +129,7 @@ public sealed class CliTests
     [InlineData("--depth 257: must be 1 to 256", "lvd boot --help", "boot", "--workload", "nullblk", "--depth", "257")]
     [InlineData("--depth 0: must be 1 to 256", "lvd boot --help", "boot", "--workload", "nullblk", "--depth", "0")]
     [InlineData("--seed -1: must be 0 or more", "lvd boot --help", "boot", "--workload", "nullblk", "--seed", "-1")]
-    [InlineData("--workload nulldisk: nullnet, ixgbe, ixgbe-rx or nullblk", "lvd boot --help", "boot", "--workload", "nulldisk")]
+    [InlineData("--workload nulldisk: nullnet, ixgbe, ixgbe-rx, ixgbe-rr or nullblk", "lvd boot --help", "boot", "--workload", "nulldisk")]
     [InlineData("--cpus 17: the guest kernel runs on 1 to 16 vCPUs", "lvd bench --help", "bench", "--cpus", "17")]
     [InlineData("--duration 10: must be at least 1,000,000 cycles", "lvd bench --help", "bench", "--duration", "10")]
     [InlineData("--cpus 1: 2 to 9", "lvd attack --help", "attack", "--cpus", "1")]

@@ -256,8 +256,9 @@ public sealed partial class LvdTests
     }
 
     [Theory]
-    [InlineData(new[] { "boot", "--isolate", "foo" }, "--isolate foo: nullnet or nullblk (see lvd boot --help)")]
-    [InlineData(new[] { "boot", "--isolate", "nullnet,foo", "--workload", "nullnet" }, "--isolate foo: nullnet or nullblk (see lvd boot --help)")]
+    [InlineData(new[] { "boot", "--isolate", "foo" }, "--isolate foo: nullnet, nullblk or ixgbe (see lvd boot --help)")]
+    [InlineData(new[] { "boot", "--isolate", "nullnet,foo", "--workload", "nullnet" },
+        "--isolate foo: nullnet, nullblk or ixgbe (see lvd boot --help)")]
     [InlineData(new[] { "boot", "--isolate", "nullnet", "--crossings", "3" }, "--crossings 3: 1 or 2 (see lvd boot --help)")]
     [InlineData(new[] { "boot", "--crossings", "0" }, "--crossings needs --isolate nullnet (see lvd boot --help)")]
     public void BootChecksIsolationOptions(string[] args, string expect)

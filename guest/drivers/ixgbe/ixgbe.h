@@ -11,3 +11,10 @@ int ixgbe_init(void);
 void ixgbe_rx_start(void);
 int ixgbe_poll(int budget, int (*deliver)(const uint8_t *frame, unsigned int len));
 uint64_t ixgbe_rx_missed(void);
+
+// MSI-X for receive queue 0 (NAPI): its cause is vector 0, a message of
+// `vector` to the x2APIC `apic`, auto-cleared and auto-masked when sent;
+// the poll runs with it masked and ixgbe_irq_enable unmasks it.  0, or -1
+// if the vector cannot be programmed (in an LVD domain the table is the kernel's).
+int ixgbe_msix_rx(unsigned int vector, uint32_t apic);
+void ixgbe_irq_enable(void);

@@ -68,6 +68,7 @@ struct net_device {
 	};
 	unsigned int mtu;
 #ifdef LVD_DOMAIN
+	unsigned int tx_queue_len;       // what the driver asks for; the kernel's queue keeps its own (below)
 	// idl/net_device.idl's: flags (NN_IFF_*, lvd/nullnet_if.h) set by the
 	// kernel before ndo_open, the state open/stop report back.
 	uint64_t flags;

@@ -20,6 +20,7 @@
 #define LVD_DOMAIN_STACKS   0xffffc90080000000UL   /* per-CPU stack pools */
 #define LVD_DOMAIN_POOL     0xffffc900c0000000UL   /* the shared packet/buffer pool */
 #define LVD_DOMAIN_INFO     0xffffc900fffff000UL   /* read-only page: struct lvd_domain_info */
+#define LVD_DOMAIN_MMIO     0xffffc90100000000UL   /* a device's registers (BAR 0), uncached: a driver given a device */
 #define LVD_STACK_SIZE      8192
 #define LVD_STACKS_PER_CPU  8
 
@@ -94,6 +95,14 @@ struct lvd_domain_info {
 	unsigned long pool, pool_size;  /* virtual: the shared pool */
 	unsigned int ncpu;
 	char name[16];
+	/* A domain given a device (the kernel's ixgbe configuration, docs/DOMAINS.md):
+	 * its BAR 0 at LVD_DOMAIN_MMIO, and the part of the pool its DMA memory is:
+	 * [dma, dma + dma_size) virtual, dma_bus the device's address of dma (the
+	 * IOMMU domain of the device maps exactly that range).  0 otherwise. */
+	unsigned long mmio, mmio_size;
+	unsigned long dma, dma_size, dma_bus;
+	unsigned int devfn;             /* the device's PCI function (bus 0) */
+	unsigned short vendor, device;
 };
 #define LVD_INFO_MAGIC 0x4c56442d444f4d31UL   /* "LVD-DOM1" */
 #endif

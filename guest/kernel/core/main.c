@@ -184,6 +184,15 @@ user_tests(void)
 // process per CPU, all at once, counted by nullnet.
 #define SEND_N       32      // user.S
 #define SEND_PAYLOAD 73      // user.S: payload_end - payload
+#ifdef CONFIG_IXGBE
+// The in-kernel ixgbe's receive poll into the UDP path.
+static int
+ixgbe_rx_poll(int budget)
+{
+	return ixgbe_poll(budget, udp_rcv);
+}
+#endif
+
 // The in-kernel network driver (guest/drivers/nullnet) registers null0; the
 // kernel gives it its address and brings it up (ifconfig null0 10.0.0.2 up).
 static void
@@ -204,6 +213,7 @@ net_devices_init(void)
 		if (ixgbe_init() != 0 || (dev = dev_get_by_name("eth0")) == NULL)
 			panic("ixgbe: no 82599 on PCI bus 0 (lvd boot --workload ixgbe gives the machine one)");
 		dev->ip_addr = 0x0a000002;
+		udp_rx_poll = ixgbe_rx_poll;   // what recv polls (udp_rcv.c)
 	}
 #endif
 }

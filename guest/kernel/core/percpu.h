@@ -131,6 +131,8 @@ void trap(struct trapframe *tf);
 #define T_TEST     0xf1      // IPI: self-test counter
 #define T_LAT      0xf2      // IPI: interrupt-cost measurement (lvd_bench.c)
 #define T_CALL     0xf3      // IPI: run the function smp_call_on left for this CPU
+#define T_NIC      0x50      // the NIC's receive queue (MSI-X; the kernel's ixgbe configuration, net/napi.c)
+#define T_IOMMU    0xf4      // the IOMMU's fault event (the kernel's ixgbe configuration, lvd_ixgbe.c)
 extern volatile uint64_t lat_irqs;
 #define T_SPURIOUS 0xff
 extern volatile uint64_t test_ipis, test_nmis;

@@ -83,6 +83,17 @@ sys_io_getevents(struct trapframe *tf)
 	return aio_getevents(curthread()->proc, tf->rdi, tf->rsi, tf->rdx);
 }
 
+#ifdef CONFIG_IXGBE
+// recv(buf, len, port, deadline): the next datagram to port (udp_rcv.c).
+static long
+sys_recv(struct trapframe *tf)
+{
+	if (tf->rsi > PGSIZE || tf->rdx > 0xffff)
+		return -EINVAL;
+	return udp_recv(curthread()->proc, tf->rdi, tf->rsi, (uint16_t)tf->rdx, tf->r10);
+}
+#endif
+
 static long (*const systab[NSYSCALL])(struct trapframe *) = {
 	[SYS_write] = sys_write,
 	[SYS_exit] = sys_exit,
@@ -92,6 +103,9 @@ static long (*const systab[NSYSCALL])(struct trapframe *) = {
 	[SYS_send] = sys_send,
 	[SYS_io_submit] = sys_io_submit,
 	[SYS_io_getevents] = sys_io_getevents,
+#ifdef CONFIG_IXGBE
+	[SYS_recv] = sys_recv,
+#endif
 };
 
 void

@@ -14,7 +14,15 @@
 #define SYS_send        6    // send(buf, len, dst_ip, dst_port): one UDP datagram
 #define SYS_io_submit   7    // io_submit(iocbs, n): queue n reads (struct iocb below)
 #define SYS_io_getevents 8   // io_getevents(min, max, events): reap completions
+#ifdef CONFIG_IXGBE
+// recv(buf, len, port, deadline): the payload of the next UDP datagram to
+// port (0: this process's own source port), polling the NIC until one
+// arrives or RDTSC passes deadline (-ETIMEDOUT); the kernel's ixgbe configuration.
+#define SYS_recv        9
+#define NSYSCALL        10
+#else
 #define NSYSCALL        9
+#endif
 
 #define EFAULT 14             // returned as -EFAULT: a bad user pointer
 #define EINVAL 22
@@ -25,6 +33,7 @@
 #define EIO 5
 #define EAGAIN 11
 #define ENODEV 19
+#define ETIMEDOUT 110
 
 // Asynchronous block I/O (aio.c, blk.h).  struct iocb, 32 bytes: data
 // (u64, echoed in the event), buf (u64, user buffer), sector (u64),

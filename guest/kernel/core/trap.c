@@ -3,6 +3,10 @@
 #include "kernel.h"
 #include "percpu.h"
 #include "x86.h"
+#ifdef CONFIG_IXGBE
+void lvd_iommu_fault(void);   // lvd_ixgbe.c
+void napi_irq(void);          // net/napi.c
+#endif
 
 struct gate {
 	uint16_t off_lo, sel;
@@ -139,6 +143,16 @@ trap(struct trapframe *tf)
 		lat_irqs++;
 		apic_eoi();
 		break;
+#ifdef CONFIG_IXGBE
+	case T_NIC:
+		apic_eoi();
+		napi_irq();          // net/napi.c
+		break;
+	case T_IOMMU:
+		apic_eoi();
+		lvd_iommu_fault();   // a blocked DMA: the domain owning the device is killed (lvd_ixgbe.c)
+		break;
+#endif
 	case T_SPURIOUS:
 		break;             // no EOI for a spurious interrupt (SDM 11.9)
 	default:

@@ -311,6 +311,10 @@ ept_build(void *arg)
 	ept_map(e, KV2P(&lvd_view_in_kernel), domain_view_pa, PGSIZE, EPT_R, "view page");
 	if (j->pool_size)
 		ept_map(e, j->pool_pa, j->pool_pa, j->pool_size, EPT_R | EPT_W, "shared pool");
+#ifdef CONFIG_IXGBE
+	if (d->grant != NULL)   // the device's registers; its config space stays the kernel's
+		ept_map(e, d->grant->mmio_pa, d->grant->mmio_pa, d->grant->mmio_size, EPT_R | EPT_W, "device registers");
+#endif
 	d->cr3_mapped[c->id] = 0;
 	d->stacks_free[c->id] = (1UL << LVD_STACKS_PER_CPU) - 1;
 	pop_off();
@@ -441,6 +445,12 @@ domain_build(struct lvd_domain *d)
 	// The shared pool at its domain address.
 	if (pool_size)
 		b_map_range(&b, LVD_DOMAIN_POOL, pool_pa, pool_size, PTE_W | PTE_NX);
+#ifdef CONFIG_IXGBE
+	// A device's registers, uncached (PCD | PWT).
+	if (d->grant != NULL)
+		b_map_range(&b, LVD_DOMAIN_MMIO, d->grant->mmio_pa, d->grant->mmio_size,
+			    PTE_W | PTE_NX | (1UL << 3) | (1UL << 4));
+#endif
 	// Its info page, read-only.
 	uint64_t info_pa = b_page(&b);
 	struct lvd_domain_info *info = P2V(info_pa);
@@ -451,6 +461,18 @@ domain_build(struct lvd_domain *d)
 	info->pool_size = pool_size;
 	info->ncpu = (unsigned int)ncpu;
 	memcpy(info->name, d->name, sizeof info->name);
+#ifdef CONFIG_IXGBE
+	if (d->grant != NULL) {
+		info->mmio = LVD_DOMAIN_MMIO;
+		info->mmio_size = d->grant->mmio_size;
+		info->dma = LVD_DOMAIN_POOL + d->grant->dma_off;
+		info->dma_size = d->grant->dma_size;
+		info->dma_bus = pool_pa + d->grant->dma_off;   // the IOMMU domain maps it at its own address
+		info->devfn = d->grant->devfn;
+		info->vendor = d->grant->vendor;
+		info->device = d->grant->device;
+	}
+#endif
 	b_map(&b, LVD_DOMAIN_INFO, info_pa, PTE_NX);
 	// The kernel pages a domain needs, at their kernel addresses (the EPT
 	// decides which CPU's copies are really there).
@@ -489,6 +511,10 @@ domain_init_call(struct lvd_domain *d)
 	return 0;
 }
 
+#ifdef CONFIG_IXGBE
+static const struct lvd_dev_grant *grant_next;   // lvd_domain_create_dev's, for the record it makes
+#endif
+
 struct lvd_domain *
 lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		  int (*upcall)(struct lvd_domain *, struct lvd_msg *))
@@ -511,6 +537,9 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 	d->pool_size = pool_size;
 	d->upcall = upcall;
 	d->instance = 1;
+#ifdef CONFIG_IXGBE
+	d->grant = grant_next;
+#endif
 	if (domain_build(d) != 0) {
 		kfree_page(d->out);
 		kfree(d);
@@ -526,6 +555,21 @@ lvd_domain_create(const char *module, uint64_t pool_pa, uint64_t pool_size,
 		return NULL;
 	return d;
 }
+
+#ifdef CONFIG_IXGBE
+// A domain that drives a device (struct lvd_dev_grant); the grant is kept
+// by the caller for the domain's life (restarts map it again).  Domains are
+// created by one thread at a time (boot, the restart thread).
+struct lvd_domain *
+lvd_domain_create_dev(const char *module, uint64_t pool_pa, uint64_t pool_size,
+		      int (*upcall)(struct lvd_domain *, struct lvd_msg *), const struct lvd_dev_grant *grant)
+{
+	grant_next = grant;
+	struct lvd_domain *d = lvd_domain_create(module, pool_pa, pool_size, upcall);
+	grant_next = NULL;
+	return d;
+}
+#endif
 
 // ---------------------------------------------------------------- calls
 
@@ -973,7 +1017,11 @@ lvd_trap(struct trapframe *tf)
 	// domain forging one), and only if the call was made with interrupts
 	// on (a domain that executes sti in a call made with them off).
 	uint64_t v = tf->vector;
-	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS) {
+	if (v != T_TIMER && v != T_RESCHED && v != T_TEST && v != T_LAT && v != T_CALL && v != T_SPURIOUS
+#ifdef CONFIG_IXGBE
+	    && v != T_IOMMU && v != T_NIC
+#endif
+	    ) {
 		snprintf(why, sizeof why, "software interrupt or unknown vector %lu at rip %#lx", v, tf->rip);
 		lvd_kill(d, why);
 		lvd_unwind();

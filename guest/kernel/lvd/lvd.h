@@ -73,7 +73,27 @@ struct lvd_domain {
 	uint64_t killed_at;             // RDTSC at the kill that started the pending restart
 	uint64_t outage_last, outage_max, outage_sum;   // kill -> serving again, modeled cycles
 	uint64_t recent[16];            // RDTSC of the last restarts (the N-per-minute policy)
+#ifdef CONFIG_IXGBE
+	const struct lvd_dev_grant *grant;   // a device it drives (lvd_domain_create_dev), or NULL
+#endif
 };
+
+#ifdef CONFIG_IXGBE
+// A PCI device given to a domain (the kernel's ixgbe configuration): its BAR 0
+// is mapped in the domain's page table (uncached, at LVD_DOMAIN_MMIO) and in its
+// EPTs; [dma_off, dma_off + dma_size) of its pool is its DMA memory, told to it
+// in the info page (the IOMMU domain the kernel attaches the device to maps
+// exactly that).  Config space is not given: ports exit in a domain.
+struct lvd_dev_grant {
+	uint64_t mmio_pa, mmio_size;
+	uint64_t dma_off, dma_size;
+	uint32_t devfn;
+	uint16_t vendor, device;
+};
+struct lvd_domain *lvd_domain_create_dev(const char *module, uint64_t pool_pa, uint64_t pool_size,
+					 int (*upcall)(struct lvd_domain *, struct lvd_msg *),
+					 const struct lvd_dev_grant *grant);
+#endif
 
 // What an isolated driver's kernel half does around a restart of its domain
 // (lvd.c, do_restart): quiesce (its clients fail fast or wait from now on),

@@ -19,6 +19,9 @@
 #include "percpu.h"
 #include "lvd_nullnet.h"
 #include "lvd_nullblk.h"
+#ifdef CONFIG_IXGBE
+#include "lvd_ixgbe.h"
+#endif
 #include "probe.h"
 #include <lvd/nullblk_if.h>
 #include <lvd/hypercall.h>
@@ -407,6 +410,10 @@ lvd_isolate_from_cmdline(void)
 		lvd_isolate_nullnet(crossings);
 	if (iso && word_in_list(iso, "nullblk"))
 		isolate_nullblk();
+#ifdef CONFIG_IXGBE
+	if (iso && word_in_list(iso, "ixgbe"))
+		lvd_isolate_ixgbe();   // lvd_ixgbe.c
+#endif
 	// Every domain=NAME word.
 	for (const char *p = bootinfo.cmdline; (p = strstr_k(p, "domain=")) != NULL; p += 7) {
 		if (p != bootinfo.cmdline && p[-1] != ' ')

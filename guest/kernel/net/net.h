@@ -37,7 +37,16 @@ uint16_t udp_checksum(uint32_t saddr, uint32_t daddr, const void *udp, size_t n)
 // udp_rcv.c (the ixgbe configuration): the receive path's checks and counts.
 struct udp_rx_stats {
 	uint64_t datagrams, bytes, bad;
+	uint64_t delivered;   // to the receive socket (udp_recv)
 };
 extern struct udp_rx_stats udp_rx;
 int udp_rcv(const uint8_t *frame, unsigned int len);
+// The NIC's receive poll (NAPI's, with a budget): the in-kernel driver's
+// (main.c) or the isolated one's (lvd_ixgbe.c); what udp_recv polls.
+extern int (*udp_rx_poll)(int budget);
+long udp_recv(struct proc *p, uint64_t ubuf, size_t len, uint16_t port, uint64_t deadline);
+// napi.c: the NIC's receive interrupt (T_NIC) wakes the thread that polls.
+void napi_irq(void);
+void napi_wait(void);          // until the next interrupt since the last wait
+extern volatile uint64_t napi_irqs;
 #endif

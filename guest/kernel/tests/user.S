@@ -13,6 +13,28 @@
 	syscall
 .endm
 
+// One datagram of len bytes (the zeroed stack page) to 10.0.0.1 port `port`
+// (len32 and len64: the length as a 32-bit source and as a 64-bit compare
+// operand); jump to `fail` unless the kernel took all of it.
+.macro udp_send len32, len64, port, fail
+	movl $(USER_STACK_TOP - 4096), %edi
+	movl \len32, %esi
+	movl $0x0a000001, %edx
+	movl $\port, %r10d
+	sys SYS_send
+	cmpq \len64, %rax
+	jne \fail
+.endm
+
+// Back to `again` until RDTSC passes the deadline in r12.
+.macro until_deadline again
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	cmpq %r12, %rax
+	jb \again
+.endm
+
 .section .rodata.user, "a"
 .balign 16
 .globl user_image
@@ -103,18 +125,8 @@ uprog_send:
 .globl uprog_nullnet
 uprog_nullnet:
 	movq %rdi, %r12               // callee-saved: the kernel keeps it
-1:	movl $(USER_STACK_TOP - 4096), %edi
-	movl $NULLNET_PAYLOAD, %esi
-	movl $0x0a000001, %edx
-	movl $9, %r10d
-	sys SYS_send
-	cmpq $NULLNET_PAYLOAD, %rax
-	jne 2f
-	rdtsc
-	shlq $32, %rdx
-	orq %rdx, %rax
-	cmpq %r12, %rax
-	jb 1b
+1:	udp_send $NULLNET_PAYLOAD, $NULLNET_PAYLOAD, 9, 2f
+	until_deadline 1b
 	xorl %edi, %edi
 	sys SYS_exit
 2:	movl $1, %edi
@@ -351,6 +363,50 @@ payload_end:
 hello_msg:
 	.ascii "user: hello from ring 3\n"
 hello_end:
+
+#ifdef CONFIG_IXGBE
+// udp_rr: netperf UDP_RR's client (the kernel's ixgbe configuration): a
+// 64-byte request to the echo peer (10.0.0.1, port 7), then recv of its
+// reply on this process's port, again until RDTSC passes the deadline in
+// rdi; the transactions are the kernel's count of datagrams delivered.
+// exit(0); 1 if a send failed, 2 if a reply was not the request's size.
+// udp_send: the ixgbe workload's sender: datagrams of the payload at
+// USER_DATA + 8 (18 to 1472 bytes) to 10.0.0.1 port 9 until RDTSC passes
+// the deadline at USER_DATA.  exit(0); 1 if a send failed.
+.globl uprog_udpsend
+uprog_udpsend:
+	movl $USER_DATA, %ebp
+	movq 0(%rbp), %r12
+	movq 8(%rbp), %r13
+1:	udp_send %r13d, %r13, 9, 2f
+	until_deadline 1b
+	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $1, %edi
+	sys SYS_exit
+
+#define RR_PAYLOAD 64
+.globl uprog_udprr
+uprog_udprr:
+	movq %rdi, %r12
+1:	udp_send $RR_PAYLOAD, $RR_PAYLOAD, 7, 3f
+	movl $(USER_STACK_TOP - 4096), %edi
+	movl $RR_PAYLOAD, %esi
+	xorl %edx, %edx
+	movq %r12, %r10
+	sys SYS_recv
+	cmpq $-ETIMEDOUT, %rax
+	je 4f
+	cmpq $RR_PAYLOAD, %rax
+	jne 2f
+	until_deadline 1b
+4:	xorl %edi, %edi
+	sys SYS_exit
+2:	movl $2, %edi
+	sys SYS_exit
+3:	movl $1, %edi
+	sys SYS_exit
+#endif
 
 .globl user_image_end
 user_image_end:

@@ -9,6 +9,8 @@
 //       driver, nic=ixgbe: the same senders through eth0 and the 82599 model)
 //   workload=ixgbe-rx duration=CYCLES   (the same kernel: receive what the peer's
 //       generator sends, polling the driver, each datagram checked by udp_rcv)
+//   workload=ixgbe-rr duration=CYCLES   (the same kernel: netperf UDP_RR against
+//       the peer's echo responder, recv polling the driver)
 //   workload=nullblk threads=T depth=D duration=CYCLES seed=S
 //
 // T user processes (process i on CPU i % ncpu) each send 1472-byte UDP
@@ -26,9 +28,13 @@
 #include "lvd.h"
 #ifdef CONFIG_IXGBE
 #include "ixgbe.h"
+#include "lvd_ixgbe.h"
 #endif
 
 extern char uprog_nullnet[], uprog_fio[];
+#ifdef CONFIG_IXGBE
+extern char uprog_udprr[], uprog_udpsend[];
+#endif
 
 #define NULLNET_PAYLOAD   1472        // user.S: MTU 1500 - IP 20 - UDP 8
 #define DEFAULT_THREADS   1
@@ -134,7 +140,8 @@ nullnet_workload(void)
 }
 
 #ifdef CONFIG_IXGBE
-// The nullnet workload's senders into eth0, the in-kernel ixgbe driver
+// The nullnet workload's senders into eth0 (payload= bytes, 1472 unless
+// asked: uprog_udpsend), the in-kernel ixgbe driver
 // (guest/drivers/ixgbe): the same datagrams leave through the 82599 model to
 // the peer on its cable, which checks them.  eth0 replaces null0 as the route.
 static void
@@ -142,12 +149,16 @@ ixgbe_workload(void)
 {
 	uint64_t threads = option_u64("threads", DEFAULT_THREADS);
 	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	uint64_t payload = option_u64("payload", NULLNET_PAYLOAD);
 	static struct proc *procs[64];
+	static uint64_t params[2];
 
 	if (threads == 0 || threads > sizeof procs / sizeof procs[0])
 		panic("workload: threads=%lu (1..%zu)", threads, sizeof procs / sizeof procs[0]);
 	if (duration == 0)
 		panic("workload: duration=0");
+	if (payload < 18 || payload > NULLNET_PAYLOAD)
+		panic("workload: payload=%lu (18..%d: a 60-byte frame to the MTU)", payload, NULLNET_PAYLOAD);
 	struct net_device *eth0 = dev_get_by_name("eth0");
 	if (eth0 == NULL)
 		panic("workload: no eth0 (workload=ixgbe needs nic=ixgbe and the NIC)");
@@ -156,8 +167,10 @@ ixgbe_workload(void)
 		panic("workload: cannot bring up eth0");
 	struct net_device_stats s0 = dev_get_stats(eth0);
 	uint64_t start = rdtsc();
+	params[0] = start + duration;
+	params[1] = payload;
 	for (uint64_t i = 0; i < threads; i++)
-		procs[i] = proc_create_arg("nullnet", uprog_nullnet, (int)(i % (uint64_t)ncpu), start + duration);
+		procs[i] = proc_create_data("udp_send", uprog_udpsend, (int)(i % (uint64_t)ncpu), 0, params, sizeof params, 1);
 	for (uint64_t i = 0; i < threads; i++) {
 		int status = proc_wait(procs[i]);
 		if (status != 0)
@@ -168,7 +181,7 @@ ixgbe_workload(void)
 	uint64_t packets = s.tx_packets - s0.tx_packets;
 	if (s.tx_dropped != s0.tx_dropped)
 		panic("workload: eth0 dropped %lu packets", s.tx_dropped - s0.tx_dropped);
-	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + NULLNET_PAYLOAD))
+	if (s.tx_bytes - s0.tx_bytes != packets * (IP_HLEN + UDP_HLEN + payload))
 		panic("workload: eth0 counted %lu bytes for %lu packets", s.tx_bytes - s0.tx_bytes, packets);
 	if (packets == 0)
 		panic("workload: no packets sent");
@@ -187,12 +200,40 @@ ixgbe_rx_workload(void)
 		panic("workload: duration=0");
 	if (dev_get_by_name("eth0") == NULL)
 		panic("workload: no eth0 (workload=ixgbe-rx needs nic=ixgbe and the NIC)");
+	// Isolated (isolate=ixgbe): the same calls cross into the driver's domain.
+	// rxirq: NAPI on the queue's MSI-X vector instead of polling without end.
+	int iso = lvd_ixgbe_domain() != NULL, irq = cmdline_option("rxirq") != NULL;
+	if (irq && (iso ? lvd_ixgbe_rx_msix() : ixgbe_msix_rx(T_NIC, apic_id())) != 0)
+		panic("workload: rxirq: no MSI-X for the receive queue");
 	struct udp_rx_stats r0 = udp_rx;
-	uint64_t missed0 = ixgbe_rx_missed();
-	ixgbe_rx_start();
-	uint64_t start = rdtsc(), end = start + duration, busy = 0;
+	uint64_t missed0 = iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed();
+	if (iso)
+		lvd_ixgbe_rx_start();
+	else
+		ixgbe_rx_start();
+	uint64_t start = rdtsc(), end = start + duration, busy = 0, irqs0 = napi_irqs;
+	if (irq && iso)
+		lvd_ixgbe_irq_enable();
+	else if (irq)
+		ixgbe_irq_enable();
 	for (uint64_t t = start; t < end; t = rdtsc()) {
-		int n = ixgbe_poll(64, udp_rcv);
+		if (irq) {
+			napi_wait();   // the vector's message: then poll until the ring is empty
+			t = rdtsc();
+			if (t >= end)
+				break;
+			int n, got = 0;
+			while ((n = iso ? lvd_ixgbe_poll(64) : ixgbe_poll(64, udp_rcv)) > 0)
+				got += n;
+			if (iso)
+				lvd_ixgbe_irq_enable();
+			else
+				ixgbe_irq_enable();
+			if (got)
+				busy += rdtsc() - t;
+			continue;
+		}
+		int n = iso ? lvd_ixgbe_poll(64) : ixgbe_poll(64, udp_rcv);
 		if (n == 0)
 			pause();
 		else
@@ -203,9 +244,43 @@ ixgbe_rx_workload(void)
 	if (packets == 0)
 		panic("workload: nothing received");
 	printk("ixgbe: received %lu datagrams, %lu bad, %lu missed by the NIC, %lu busy cycles per datagram\n",
-	       packets, bad, ixgbe_rx_missed() - missed0, busy / packets);
+	       packets, bad, (iso ? lvd_ixgbe_rx_missed() : ixgbe_rx_missed()) - missed0, busy / packets);
+	if (irq)
+		printk("ixgbe: %lu MSI-X interrupts for %lu datagrams\n", napi_irqs - irqs0, packets);
 	printk("result: workload=ixgbe-rx threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
 	       packets, cycles, per_second(packets, cycles), cycles_each(cycles, 1, packets));
+}
+
+// netperf UDP_RR: one user thread sends a 64-byte request to the echo peer
+// and waits for its reply (recv, polling the NIC), again until the deadline;
+// a transaction is a reply delivered.  eth0 replaces null0 as the route.
+static void
+ixgbe_rr_workload(void)
+{
+	uint64_t duration = option_u64("duration", DEFAULT_DURATION);
+	struct net_device *eth0 = dev_get_by_name("eth0");
+	if (duration == 0)
+		panic("workload: duration=0");
+	if (eth0 == NULL)
+		panic("workload: no eth0 (workload=ixgbe-rr needs nic=ixgbe and the NIC)");
+	dev_close(dev_get_by_name("null0"));
+	if (dev_open(eth0) != 0)
+		panic("workload: cannot bring up eth0");
+	if (lvd_ixgbe_domain() != NULL)
+		lvd_ixgbe_rx_start();
+	else
+		ixgbe_rx_start();
+	uint64_t d0 = udp_rx.delivered, bad0 = udp_rx.bad;
+	uint64_t start = rdtsc();
+	struct proc *p = proc_create_arg("udp_rr", uprog_udprr, 0, start + duration);
+	int status = proc_wait(p);
+	if (status != 0)
+		panic("workload: the UDP_RR client exited with %d", status);
+	uint64_t cycles = rdtsc() - start, n = udp_rx.delivered - d0;
+	if (n == 0 || udp_rx.bad != bad0)
+		panic("workload: %lu transactions, %lu bad replies", n, udp_rx.bad - bad0);
+	printk("result: workload=ixgbe-rr threads=1 packets=%lu cycles=%lu pkts_per_sec=%lu cycles_per_packet=%lu\n",
+	       n, cycles, per_second(n, cycles), cycles_each(cycles, 1, n));
 }
 #endif
 
@@ -289,6 +364,8 @@ workload_run(const char *name)
 		ixgbe_workload();
 	else if (option_is(name, "ixgbe-rx"))
 		ixgbe_rx_workload();
+	else if (option_is(name, "ixgbe-rr"))
+		ixgbe_rr_workload();
 #endif
 	else
 		panic("workload: unknown workload (want workload=nullnet or nullblk)");

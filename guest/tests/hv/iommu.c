@@ -19,6 +19,7 @@
 #include <inet_csum.h>
 #include <pci_conf.h>
 #define NIC_SID (3 << 3)
+#define IOMMU_REGS 0xfed90000UL   /* the DMAR unit's register page (docs/IOMMU.md) */
 
 struct desc {
 	uint64_t addr;
@@ -129,6 +130,15 @@ int main(void)
 	check("attach.unknown_domain", HC(LVD_HC_IOMMU_ATTACH, NIC_SID, d + 50, 0, 0, 0).status, LVD_HS_INVALID);
 	check("vector.too_low", HC(LVD_HC_IOMMU_FAULT_VECTOR, 20, 0, 0, 0, 0).status, LVD_HS_INVALID);
 	check("vector.no_cpu", HC(LVD_HC_IOMMU_FAULT_VECTOR, 0x60, 7, 0, 0, 0).status, LVD_HS_INVALID);
+	/* The IOMMU's registers are the hypervisor's: no EPT may map them, the kernel's neither. */
+	r = HC(LVD_HC_EPT_CREATE, 0, 0, 0, 0, 0);
+	check("ept.create", r.status, 0);
+	check("ept_map.iommu_registers_denied", HC(LVD_HC_EPT_MAP, r.value, 0x100000, IOMMU_REGS, 4096, 3).status, LVD_HS_DENIED);
+	check("ept_map.iommu_registers_in_a_range_denied",
+	      HC(LVD_HC_EPT_MAP, r.value, 0x100000, IOMMU_REGS - 0x10000, 0x20000, 3).status, LVD_HS_DENIED);
+	check("kernel_remap.iommu_registers_denied", HC(LVD_HC_KERNEL_REMAP, (unsigned long)txbuf, IOMMU_REGS, 0, 0, 0).status,
+	      LVD_HS_DENIED);
+	check("ept.destroy", HC(LVD_HC_EPT_DESTROY, r.value, 0, 0, 0, 0).status, 0);
 	/* Find the hypervisor's memory: mapping it is denied. */
 	unsigned long top = 0;
 	for (unsigned long gpa = 16UL << 20;; gpa += 2UL << 20) {

@@ -76,6 +76,35 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
             why = null;
             n++;
         }
+        // The isolated ixgbe's attacks through its NIC: one boot each (docs/THREAT-MODEL.md, "Devices").
+        var nicAttacks = Terminal.Status("the isolated ixgbe attacks through its NIC, one boot each ...", () =>
+            LvdBoot.IxgbeAttacks.AsParallel().AsOrdered().WithDegreeOfParallelism(2)
+                .Select(a => (Attack: a, Run: LvdBoot.Run(IxgbeAttackResult.Spec(a), costs: settings.LoadCosts()))).ToList());
+        int nicFailed = 0;
+        foreach (var (attack, run) in nicAttacks)
+        {
+            var x = run.ExitStatus == 0 ? IxgbeAttackResult.Parse(run.OutputText) : null;
+            if (x == null || !x.Serving || (!x.Killed && attack != "irq-flood"))
+            {
+                nicFailed++;
+                table.AddRow(Markup.Escape($"ixgbe: {attack}"), "[red]not contained[/]", Markup.Escape($"exit status {run.ExitStatus}"));
+                continue;
+            }
+            string how = x.Killed
+                ? $"{x.KillReason}; the memory aimed at and the kernel's image unchanged (hypervisor hash), the NIC taken back and reset, " +
+                  "the driver restarted and serving"
+                : $"{x.Returned:N0} interrupt causes set: no message sent (the MSI-X table and config space are not in the domain's reach)";
+            table.AddRow(Markup.Escape($"ixgbe: {attack}"), x.Killed ? "[green]domain killed[/]" : "[green]harmless[/]", Markup.Escape(how));
+            attacks.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["attack"] = $"ixgbe-{attack}",
+                ["outcome"] = x.Killed ? "domain_killed" : "harmless",
+                ["status"] = x.CallStatus,
+                ["reason"] = x.KillReason,
+                ["dma_faults"] = x.DmaFaults,
+            });
+            n++;
+        }
         AnsiConsole.Write(table);
         foreach (var line in log.Where(l => l.StartsWith("lvdtest: ") && !AttackLine().IsMatch(l)))
             AnsiConsole.MarkupLineInterpolated($"[grey]{line.TrimEnd()}[/]");
@@ -88,6 +117,11 @@ public sealed partial class AttackCommand : Command<AttackCommand.Settings>
                 ["vm_exits"] = r.TotalExits,
                 ["attacks"] = attacks,
             });
+        if (nicFailed > 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{nicFailed} attack(s) of the isolated ixgbe not contained[/]");
+            return 1;
+        }
         if (r.ExitStatus != 0 || n == 0)
         {
             Console.Error.Write(r.Run.CrashReport ?? string.Join('\n', log.TakeLast(20)));

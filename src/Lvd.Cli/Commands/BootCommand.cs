@@ -24,7 +24,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [CommandOption("--workload <NAME>")]
         [Description("Run a measured workload after the self tests: nullnet (UDP sends into the null device), ixgbe (the same sends " +
             "through the in-kernel ixgbe driver and the 82599 NIC to a sink that checks every frame), ixgbe-rx (receive the peer " +
-            "generator's datagrams at line rate through that driver, each checked) or nullblk (random 512-byte " +
+            "generator's datagrams at line rate through that driver, each checked), ixgbe-rr (netperf UDP_RR: 64-byte requests to the " +
+            "peer's echo responder, each reply received by a recv system call) or nullblk (random 512-byte " +
             "asynchronous reads of the null block device).")]
         public string? Workload { get; init; }
 
@@ -39,6 +40,19 @@ public sealed class BootCommand : Command<BootCommand.Settings>
         [CommandOption("--depth <D>")]
         [Description("With --workload nullblk: reads each thread keeps in flight, 1 to 256 (default 1).")]
         public int? Depth { get; init; }
+
+        [CommandOption("--frame-bytes <N>")]
+        [Description("With --workload ixgbe-rx: the bytes of each frame the generator sends, 60 to 1,514 (default 1,514).")]
+        public int? FrameBytes { get; init; }
+
+        [CommandOption("--payload-bytes <N>")]
+        [Description("With --workload ixgbe: each datagram's UDP payload, 18 to 1,472 bytes (frames of 60 to 1,514; default 1,472).")]
+        public int? PayloadBytes { get; init; }
+
+        [CommandOption("--interrupts")]
+        [Description("With --workload ixgbe-rx: NAPI on the receive queue's MSI-X vector (the thread sleeps until it fires, then polls " +
+            "the ring empty) instead of polling without end; the in-kernel driver only.")]
+        public bool Interrupts { get; init; }
 
         [CommandOption("--seed <S>")]
         [Description("With --workload nullblk: the seed of the random sectors (default 1).")]
@@ -87,7 +101,8 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             Cpus = Cpus, Workload = Workload, Threads = Threads ?? 1, Depth = Depth ?? 1,
             Duration = Duration ?? 20_000_000, Seed = Seed ?? 1, Isolate = IsolateList, Crossings = Crossings ?? 1,
             Hypervisor = Hypervisor, Selftest = LvdSelftest, UserDomains = Domains, UserCalls = Calls, ExtraCmdline = Cmdline,
-            MemoryMiB = MemoryMiB, Restart = Restart,
+            MemoryMiB = MemoryMiB, Restart = Restart, RxFrameBytes = FrameBytes ?? Lvd.Machine.Devices.Nic.Frames.MaxFrame,
+            RxInterrupts = Interrupts, TxPayloadBytes = PayloadBytes ?? LvdBoot.MaxPayloadBytes,
         };
 
         protected override (int MiB, string Why) MinimumMemory => (1, "");
@@ -100,6 +115,9 @@ public sealed class BootCommand : Command<BootCommand.Settings>
             OnlyWith(Threads != null, Workload != null, "--threads", "--workload");
             OnlyWith(Duration != null, Workload != null, "--duration", "--workload");
             OnlyWith(Depth != null, Workload == "nullblk", "--depth", "--workload nullblk");
+            OnlyWith(FrameBytes != null, Workload == "ixgbe-rx", "--frame-bytes", "--workload ixgbe-rx");
+            OnlyWith(Interrupts, Workload == "ixgbe-rx", "--interrupts", "--workload ixgbe-rx");
+            OnlyWith(PayloadBytes != null, Workload == "ixgbe", "--payload-bytes", "--workload ixgbe");
             OnlyWith(Seed != null, Workload == "nullblk", "--seed", "--workload nullblk (nullnet sends the same datagrams every run)");
             OnlyWith(Crossings != null, IsolateList.Contains("nullnet"), "--crossings", "--isolate nullnet");
             OnlyWith(Restart != null, IsolateList.Length > 0, "--restart", "--isolate");

@@ -21,6 +21,10 @@ public static partial class LvdEvaluation
         public const double NullnetNativePps = 968_000, NullnetOneCrossingPct = 91, NullnetTwoCrossingsPct = 65;
         public const double NullblkQd1Native = 559_000, NullblkQd1Isolated = 337_000, NullblkQd16Native = 837_000, NullblkQd16Isolated = 760_000;
         public const double NullnetCrossings = 41e6, NullnetExits = 14_074, NullblkCrossings = 33e6, NullblkExits = 25_789;
+        // Figures 7/8 (ixgbe, 10 GbE): transmit, 1 thread, 95.7% of native, both at line rate from 2 threads;
+        // receive within 1-11% of native; netperf UDP_RR 64 B 29,633 vs 27,333 transactions/s; Table 4's ixgbe run.
+        public const double IxgbeTxOneThreadPct = 95.7, IxgbeRxLowPct = 89, IxgbeRxHighPct = 99;
+        public const double UdpRrNative = 29_633, UdpRrIsolated = 27_333, IxgbeCrossings = 27e6, IxgbeExits = 13_235;
     }
 
     public sealed record Options
@@ -28,6 +32,10 @@ public static partial class LvdEvaluation
         public int Cpus { get; init; } = 4;
         public long Duration { get; init; } = 10_000_000;
         public int[] Threads { get; init; } = [1, 2, 4];
+        /// <summary>Figure 8: the generator's frame sizes (bytes without the CRC: 60 is a 64-byte frame on the wire).</summary>
+        public int[] FrameSizes { get; init; } = [60, 512, 1514];
+        /// <summary>Figure 7 at 1 thread: smaller UDP payloads than the MTU's 1,472 (18: 60-byte frames, 470: 512-byte).</summary>
+        public int[] TxPayloads { get; init; } = [18, 470];
         public int Parallelism { get; init; } = Math.Max(1, Environment.ProcessorCount);
         public CostModel Costs { get; init; } = CostModel.Default;
     }
@@ -59,8 +67,34 @@ public static partial class LvdEvaluation
                     blk with { Isolate = ["nullblk"] }));
             }
         }
+        // Figures 7 and 8: the ixgbe driver in the kernel (no hypervisor) and isolated, to the sink and from the generator.
+        foreach (int t in o.Threads)
+        {
+            var tx = new LvdBootSpec { Cpus = o.Cpus, Workload = "ixgbe", Threads = t, Duration = o.Duration };
+            jobs.Add(new($"ixgbe-tx-native-{t}", $"Figure 7: ixgbe transmit native, {t} thread(s)", tx));
+            jobs.Add(new($"ixgbe-tx-iso-{t}", $"Figure 7: ixgbe transmit isolated, {t} thread(s)", tx with { Isolate = ["ixgbe"] }));
+        }
+        foreach (int payload in o.TxPayloads)
+        {
+            var tx = new LvdBootSpec { Cpus = o.Cpus, Workload = "ixgbe", TxPayloadBytes = payload, Duration = o.Duration };
+            jobs.Add(new($"ixgbe-tx-native-p{payload}", $"Figure 7: ixgbe transmit native, {payload}-byte payloads", tx));
+            jobs.Add(new($"ixgbe-tx-iso-p{payload}", $"Figure 7: ixgbe transmit isolated, {payload}-byte payloads",
+                tx with { Isolate = ["ixgbe"] }));
+        }
+        foreach (int size in o.FrameSizes)
+        {
+            var rx = new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rx", RxFrameBytes = size, Duration = o.Duration };
+            jobs.Add(new($"ixgbe-rx-native-{size}", $"Figure 8: ixgbe receive native, {size}-byte frames", rx));
+            jobs.Add(new($"ixgbe-rx-iso-{size}", $"Figure 8: ixgbe receive isolated, {size}-byte frames", rx with { Isolate = ["ixgbe"] }));
+        }
+        var rr = new LvdBootSpec { Cpus = 1, Workload = "ixgbe-rr", Duration = o.Duration };
+        jobs.Add(new("ixgbe-rr-native", "Figure 8: netperf UDP_RR native", rr));
+        jobs.Add(new("ixgbe-rr-iso", "Figure 8: netperf UDP_RR isolated", rr with { Isolate = ["ixgbe"] }));
         return jobs;
     }
+
+    [GeneratedRegex(@"^ixgbe: received (\d+) datagrams, (\d+) bad, (\d+) missed by the NIC, (\d+) busy cycles per datagram", RegexOptions.Multiline)]
+    private static partial Regex RxLine();
 
     [GeneratedRegex(@"^lvdbench: call round_trips=\d+ cycles_per_call=(\d+)", RegexOptions.Multiline)]
     private static partial Regex CallLine();
@@ -77,7 +111,17 @@ public static partial class LvdEvaluation
         LvdWorkloadResult? w = null;
         try
         {
-            if (job.Spec.Workload != null) w = LvdBoot.Parse(r, log);
+            if (job.Spec.Workload != null)
+            {
+                w = LvdBoot.Parse(r, log);
+                var rx = RxLine().Match(log);
+                if (rx.Success)
+                {
+                    values["rx_bad"] = long.Parse(rx.Groups[2].Value);
+                    values["rx_missed"] = long.Parse(rx.Groups[3].Value);
+                    values["rx_busy_cycles"] = long.Parse(rx.Groups[4].Value);
+                }
+            }
             else
             {
                 if (r.ExitStatus != 0) throw new InvalidOperationException($"exit status {r.ExitStatus}: {r.Run.CrashReport}\n{log}");
@@ -183,14 +227,64 @@ public static partial class LvdEvaluation
             "cycles/IO", "paper (1 thread)"], blk,
             "fio-like user threads through io_submit/io_getevents; isolated = nullblk in a domain: queue_rq in, start and end requests out."));
 
+        var tx = new List<IReadOnlyList<string>>();
+        foreach (int t in o.Threads)
+        {
+            var nat = r[$"ixgbe-tx-native-{t}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-{t}"].Workload!;
+            tx.Add([$"{t}", N(nat.PerSecond), $"{N(iso.PerSecond)} ({Pct(iso.PerSecond, nat.PerSecond)})",
+                $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}",
+                t == 1 ? $"{Paper.IxgbeTxOneThreadPct}%" : "line rate, both"]);
+        }
+        foreach (int payload in o.TxPayloads)
+        {
+            var nat = r[$"ixgbe-tx-native-p{payload}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-p{payload}"].Workload!;
+            tx.Add([$"1, {payload + 42}-byte frames", N(nat.PerSecond), $"{N(iso.PerSecond)} ({Pct(iso.PerSecond, nat.PerSecond)})",
+                $"{N(nat.CyclesPerOperation)} / {N(iso.CyclesPerOperation)}", ""]);
+        }
+        tables.Add(new Report("Figure 7: ixgbe transmit, UDP sends to the sink (packets/s; 1,514-byte frames unless said)",
+            ["threads", "native", "isolated",
+            "cycles/packet", "paper"], tx,
+            $"{o.Cpus} vCPUs; native = the driver in the kernel, no hypervisor; isolated = the same source in a domain owning the NIC " +
+            "(IOMMU domain of its own); 10 Gb/s is 812,744 1,514-byte frames/s."));
+        var rxRows = new List<IReadOnlyList<string>>();
+        foreach (int size in o.FrameSizes)
+        {
+            var nat = r[$"ixgbe-rx-native-{size}"];
+            var iso = r[$"ixgbe-rx-iso-{size}"];
+            long Busy(JobResult x) => x.Values.GetValueOrDefault("rx_busy_cycles");
+            long natRate = nat.Workload!.PerSecond, isoRate = iso.Workload!.PerSecond;
+            string paper = size == o.FrameSizes[0] ? $"within {100 - Paper.IxgbeRxHighPct}-{100 - Paper.IxgbeRxLowPct}%" : "";
+            rxRows.Add([$"{size}", N(natRate), $"{N(isoRate)} ({Pct(isoRate, natRate)})", $"{N(Busy(nat))} / {N(Busy(iso))}", paper]);
+        }
+        tables.Add(new Report("Figure 8: ixgbe receive from the line-rate generator (datagrams/s)", ["frame bytes", "native", "isolated",
+            "busy cycles/datagram", "paper"], rxRows,
+            "1 vCPU polling NAPI-style (budget 64), every datagram's IPv4 and UDP checksums checked by the kernel; isolated: one rx_poll " +
+            "crossing per poll, one netif_rx upcall per frame."));
+        var rrN = r["ixgbe-rr-native"].Workload!;
+        var rrI = r["ixgbe-rr-iso"].Workload!;
+        tables.Add(new Report("netperf UDP_RR, 64-byte request and reply (transactions/s)", ["", "native", "isolated", "cycles/transaction",
+            "paper"],
+        [
+            ["1 thread", N(rrN.PerSecond), $"{N(rrI.PerSecond)} ({Pct(rrI.PerSecond, rrN.PerSecond)})",
+                $"{N(rrN.CyclesPerOperation)} / {N(rrI.CyclesPerOperation)}",
+                $"{N(Paper.UdpRrNative)} vs {N(Paper.UdpRrIsolated)} ({Pct(Paper.UdpRrIsolated, Paper.UdpRrNative)})"],
+        ], "1 vCPU; a user thread sends to the peer's echo responder (no turnaround time) and receives the reply with recv, which polls " +
+            "the driver (in the domain when isolated: rx_poll and netif_rx crossings): the whole round trip is CPU and wire time, " +
+            "the paper's also crosses a real network."));
+
         var n1 = r["nullnet-1x-1"];
         var b1 = r["nullblk-iso-1-1"];
+        var x1 = r["ixgbe-tx-iso-1"];
         tables.Add(new Report("Table 4: crossings vs VM exits in one run", ["run", "domain calls", "VMFUNCs", "VM exits", "paper: crossings / exits"],
         [
             ["nullnet, 1 crossing, 1 thread", N(n1.Workload!.DomainCalls), N(n1.Values["vmfuncs"]), N(n1.Values["exits"]),
                 $"{N(Paper.NullnetCrossings)} / {N(Paper.NullnetExits)}"],
             ["nullblk, depth 1, 1 thread", N(b1.Workload!.DomainCalls), N(b1.Values["vmfuncs"]), N(b1.Values["exits"]),
                 $"{N(Paper.NullblkCrossings)} / {N(Paper.NullblkExits)}"],
+            ["ixgbe transmit, isolated, 1 thread", N(x1.Workload!.DomainCalls), N(x1.Values["vmfuncs"]), N(x1.Values["exits"]),
+                $"{N(Paper.IxgbeCrossings)} / {N(Paper.IxgbeExits)}"],
         ], "A whole run: boot, self tests, late launch, domain creation (EPT hypercalls) and the workload; the paper's runs were minutes long, " +
             "ours milliseconds of modeled time."));
         return tables;
@@ -212,6 +306,8 @@ public static partial class LvdEvaluation
         files.AddRange(Plots.NullnetPercent(Path.Combine(dir, "figure6-nullnet-percent"), r, o));
         files.AddRange(Plots.Nullblk(Path.Combine(dir, "figure9-nullblk"), r, o));
         files.AddRange(Plots.NullblkPercent(Path.Combine(dir, "figure9-nullblk-percent"), r, o));
+        files.AddRange(Plots.IxgbeTx(Path.Combine(dir, "figure7-ixgbe-tx"), r, o));
+        files.AddRange(Plots.IxgbeRx(Path.Combine(dir, "figure8-ixgbe-rx"), r, o));
         files.AddRange(Plots.CallReply(Path.Combine(dir, "table1-call-reply"), r, o));
         files.AddRange(Plots.Interrupts(Path.Combine(dir, "table3-interrupts"), r));
         files.AddRange(Plots.Crossings(Path.Combine(dir, "table4-crossings-exits"), r));
@@ -260,8 +356,53 @@ public static partial class LvdEvaluation
                     ["isolated_cycles_per_io"] = iso.CyclesPerOperation,
                 });
             }
+        var ixTx = new System.Text.Json.Nodes.JsonArray();
+        foreach (int t in o.Threads)
+        {
+            var nat = r[$"ixgbe-tx-native-{t}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-{t}"].Workload!;
+            ixTx.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["threads"] = t,
+                ["native_packets_per_second"] = nat.PerSecond, ["isolated_packets_per_second"] = iso.PerSecond,
+                ["isolated_percent_of_native"] = Math.Round(100.0 * iso.PerSecond / nat.PerSecond, 1),
+                ["native_cycles_per_packet"] = nat.CyclesPerOperation, ["isolated_cycles_per_packet"] = iso.CyclesPerOperation,
+                ["isolated_domain_calls"] = iso.DomainCalls, ["isolated_vmfuncs"] = iso.VmFuncs, ["isolated_vm_exits"] = iso.Exits,
+            });
+        }
+        var ixTxSizes = new System.Text.Json.Nodes.JsonArray();
+        foreach (int payload in o.TxPayloads)
+        {
+            var nat = r[$"ixgbe-tx-native-p{payload}"].Workload!;
+            var iso = r[$"ixgbe-tx-iso-p{payload}"].Workload!;
+            ixTxSizes.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["threads"] = 1, ["payload_bytes"] = payload, ["frame_bytes"] = payload + 42,
+                ["native_packets_per_second"] = nat.PerSecond, ["isolated_packets_per_second"] = iso.PerSecond,
+                ["isolated_percent_of_native"] = Math.Round(100.0 * iso.PerSecond / nat.PerSecond, 1),
+                ["native_cycles_per_packet"] = nat.CyclesPerOperation, ["isolated_cycles_per_packet"] = iso.CyclesPerOperation,
+            });
+        }
+        var ixRx = new System.Text.Json.Nodes.JsonArray();
+        foreach (int size in o.FrameSizes)
+        {
+            var nat = r[$"ixgbe-rx-native-{size}"];
+            var iso = r[$"ixgbe-rx-iso-{size}"];
+            ixRx.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["frame_bytes"] = size,
+                ["native_datagrams_per_second"] = nat.Workload!.PerSecond, ["isolated_datagrams_per_second"] = iso.Workload!.PerSecond,
+                ["isolated_percent_of_native"] = Math.Round(100.0 * iso.Workload!.PerSecond / nat.Workload!.PerSecond, 1),
+                ["native_busy_cycles_per_datagram"] = nat.Values.GetValueOrDefault("rx_busy_cycles"),
+                ["isolated_busy_cycles_per_datagram"] = iso.Values.GetValueOrDefault("rx_busy_cycles"),
+                ["native_missed"] = nat.Values.GetValueOrDefault("rx_missed"), ["isolated_missed"] = iso.Values.GetValueOrDefault("rx_missed"),
+                ["isolated_domain_calls"] = iso.Workload!.DomainCalls, ["isolated_vmfuncs"] = iso.Values["vmfuncs"],
+                ["isolated_vm_exits"] = iso.Values["exits"],
+            });
+        }
         var n1 = r["nullnet-1x-1"];
         var b1 = r["nullblk-iso-1-1"];
+        var x1 = r["ixgbe-tx-iso-1"];
         var runs = new System.Text.Json.Nodes.JsonArray();
         foreach (var x in r.Values.OrderBy(x => x.Job.Key))
         {
@@ -282,6 +423,7 @@ public static partial class LvdEvaluation
             ["cpus"] = o.Cpus,
             ["duration_cycles"] = o.Duration,
             ["threads"] = new System.Text.Json.Nodes.JsonArray(o.Threads.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
+            ["frame_sizes"] = new System.Text.Json.Nodes.JsonArray(o.FrameSizes.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
             ["cost_model_cycles"] = new System.Text.Json.Nodes.JsonObject(o.Costs.Entries.OrderBy(e => e.Key)
                 .Select(e => KeyValuePair.Create(e.Key, (System.Text.Json.Nodes.JsonNode?)e.Value.Cycles))),
             ["table1_call_reply"] = new System.Text.Json.Nodes.JsonObject
@@ -308,6 +450,23 @@ public static partial class LvdEvaluation
                 ["paper_depth16_native_iops"] = Paper.NullblkQd16Native, ["paper_depth16_isolated_iops"] = Paper.NullblkQd16Isolated,
                 ["rows"] = nullblk,
             },
+            ["figure7_ixgbe_tx"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["paper_one_thread_percent_of_native"] = Paper.IxgbeTxOneThreadPct,
+                ["rows"] = ixTx,
+                ["sizes"] = ixTxSizes,
+            },
+            ["figure8_ixgbe_rx"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["paper_low_percent_of_native"] = Paper.IxgbeRxLowPct, ["paper_high_percent_of_native"] = Paper.IxgbeRxHighPct,
+                ["udp_rr_native_transactions_per_second"] = r["ixgbe-rr-native"].Workload!.PerSecond,
+                ["udp_rr_isolated_transactions_per_second"] = r["ixgbe-rr-iso"].Workload!.PerSecond,
+                ["udp_rr_native_cycles_per_transaction"] = r["ixgbe-rr-native"].Workload!.CyclesPerOperation,
+                ["udp_rr_isolated_cycles_per_transaction"] = r["ixgbe-rr-iso"].Workload!.CyclesPerOperation,
+                ["paper_udp_rr_native_transactions_per_second"] = Paper.UdpRrNative,
+                ["paper_udp_rr_isolated_transactions_per_second"] = Paper.UdpRrIsolated,
+                ["rows"] = ixRx,
+            },
             ["table4_crossings_exits"] = new System.Text.Json.Nodes.JsonObject
             {
                 ["nullnet_domain_calls"] = n1.Workload!.DomainCalls, ["nullnet_vmfuncs"] = n1.Values["vmfuncs"],
@@ -316,6 +475,9 @@ public static partial class LvdEvaluation
                 ["nullblk_domain_calls"] = b1.Workload!.DomainCalls, ["nullblk_vmfuncs"] = b1.Values["vmfuncs"],
                     ["nullblk_vm_exits"] = b1.Values["exits"],
                 ["paper_nullblk_crossings"] = Paper.NullblkCrossings, ["paper_nullblk_vm_exits"] = Paper.NullblkExits,
+                ["ixgbe_domain_calls"] = x1.Workload!.DomainCalls, ["ixgbe_vmfuncs"] = x1.Values["vmfuncs"],
+                    ["ixgbe_vm_exits"] = x1.Values["exits"],
+                ["paper_ixgbe_crossings"] = Paper.IxgbeCrossings, ["paper_ixgbe_vm_exits"] = Paper.IxgbeExits,
             },
             ["runs"] = runs,
         };

@@ -129,6 +129,46 @@ public static class Plots
             "threads", "% of native IOPS", Alignment.LowerLeft, 120);
     }
 
+    /// <summary>Thousand frames/s of <paramref name="bytes"/> at 10 Gb/s in modeled time (the NIC model's pacing).</summary>
+    private static double LineRate(int bytes, LvdEvaluation.Options o) =>
+        o.Costs.ClockHz / (double)Lvd.Machine.Devices.Nic.Ixgbe82599.WireCycles(bytes, o.Costs.ClockHz) / 1000;
+
+    public static IEnumerable<string> IxgbeTx(string basePath, Dictionary<string, LvdEvaluation.JobResult> r, LvdEvaluation.Options o)
+    {
+        var plt = new Plot();
+        double[] xs = o.Threads.Select(t => (double)t).ToArray();
+        double Rate(string key, int t) => r[$"ixgbe-tx-{key}-{t}"].Workload!.PerSecond / 1000.0;
+        Line(plt, xs, o.Threads.Select(t => Rate("native", t)).ToArray(), "LVD# native", SeriesColors[0]);
+        Line(plt, xs, o.Threads.Select(t => Rate("iso", t)).ToArray(), "LVD# isolated", SeriesColors[1]);
+        PaperPoint(plt, 1, Rate("native", o.Threads[0]) * LvdEvaluation.Paper.IxgbeTxOneThreadPct / 100,
+            "paper isolated (1 thread, % of our native)", SeriesColors[1]);
+        double line = LineRate(1514, o);
+        plt.Add.HorizontalLine(line, 1, Colors.Gray, LinePattern.Dotted);
+        double top = o.Threads.Max(t => Math.Max(Rate("native", t), Rate("iso", t)));
+        return ThreadFigure(plt, basePath, o.Threads, "Figure 7: ixgbe transmit, 1472-byte UDP sends (dotted: 10 Gb/s)",
+            "sending threads", "thousand packets/s (modeled)", Alignment.LowerRight, Math.Max(top, line) * 1.25);
+    }
+
+    /// <summary>Figure 8 over frame sizes: datagrams/s received, native and isolated, and the line rate.</summary>
+    public static IEnumerable<string> IxgbeRx(string basePath, Dictionary<string, LvdEvaluation.JobResult> r, LvdEvaluation.Options o)
+    {
+        var plt = new Plot();
+        double[] xs = Enumerable.Range(0, o.FrameSizes.Length).Select(i => (double)i).ToArray();
+        double Rate(string key, int size) => r[$"ixgbe-rx-{key}-{size}"].Workload!.PerSecond / 1000.0;
+        Line(plt, xs, o.FrameSizes.Select(s => Rate("native", s)).ToArray(), "LVD# native", SeriesColors[0]);
+        Line(plt, xs, o.FrameSizes.Select(s => Rate("iso", s)).ToArray(), "LVD# isolated", SeriesColors[1]);
+        Line(plt, xs, o.FrameSizes.Select(s => LineRate(s, o)).ToArray(), "10 Gb/s line rate", Paper, dashed: true);
+        plt.Axes.Bottom.SetTicks(xs, o.FrameSizes.Select(s => s.ToString()).ToArray());
+        plt.Axes.SetLimitsX(-0.5, o.FrameSizes.Length - 0.5);
+        plt.Title("Figure 8: ixgbe receive, 1 vCPU polling (paper: isolated within 1-11% of native)");
+        plt.XLabel("frame bytes (without CRC)");
+        plt.YLabel("thousand datagrams/s (modeled)");
+        plt.ShowLegend(Alignment.UpperRight);
+        double top = o.FrameSizes.Max(s => Math.Max(Rate("native", s), Rate("iso", s)));
+        plt.Axes.SetLimitsY(0, top * 1.25);
+        return Save(plt, basePath);
+    }
+
     /// <summary>Grouped bars, LVD# beside the paper, each labelled with its value, and a legend.</summary>
     private static Plot PairedBars(string title, string yLabel, string[] names, double[] ours, double?[] paper)
     {

@@ -11,13 +11,19 @@ namespace Lvd.Experiments.Domains;
 public sealed record LvdBootSpec
 {
     public int Cpus { get; init; } = 4;
-    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | nullblk
+    public string? Workload { get; init; }          // nullnet | ixgbe | ixgbe-rx | ixgbe-rr | nullblk
     public int Threads { get; init; } = 1;
     public int Depth { get; init; } = 1;
     public long Duration { get; init; } = 20_000_000;
     public long Seed { get; init; } = 1;
-    public IReadOnlyList<string> Isolate { get; init; } = [];   // nullnet, nullblk
+    public IReadOnlyList<string> Isolate { get; init; } = [];   // nullnet, nullblk, ixgbe
     public int Crossings { get; init; } = 1;
+    /// <summary>--workload ixgbe-rx: the bytes of each of the generator's frames (60 to 1,514, without the CRC).</summary>
+    public int RxFrameBytes { get; init; } = Lvd.Machine.Devices.Nic.Frames.MaxFrame;
+    /// <summary>--workload ixgbe: each datagram's UDP payload (18 to 1,472 bytes: frames of 60 to 1,514).</summary>
+    public int TxPayloadBytes { get; init; } = LvdBoot.MaxPayloadBytes;
+    /// <summary>--workload ixgbe-rx: NAPI on the receive queue's MSI-X vector (the kernel's rxirq=) instead of polling without end.</summary>
+    public bool RxInterrupts { get; init; }
     public bool Hypervisor { get; init; }
     /// <summary>Run the LVD self test (lvd_test.c: calls, nesting, concurrency, 24 misbehaviours).</summary>
     public bool Selftest { get; init; }
@@ -34,6 +40,11 @@ public sealed record LvdBootSpec
     /// always, or N-per-minute (modeled time); null: the kernel's default (always).
     /// </summary>
     public string? Restart { get; init; }
+    /// <summary>
+    /// An attack by the isolated ixgbe (`lvd attack`; the kernel's ixgbeattack=, guest/domains/ixgbe_attack loaded in place of the
+    /// driver): one of <see cref="LvdBoot.IxgbeAttacks"/>.
+    /// </summary>
+    public string? IxgbeAttack { get; init; }
     /// <summary>A fault plan for the kernel's injector (FaultCampaign; boot module "faultplan").</summary>
     public byte[]? FaultPlan { get; init; }
 
@@ -59,19 +70,29 @@ public sealed record LvdBootSpec
         else if (Selftest && MemoryMiB < LvdBoot.SelftestMemoryMiB)
             yield return $"--lvd-selftest needs --memory {LvdBoot.SelftestMemoryMiB} or more (its domains outgrow the domain memory, an eighth of " +
                 $"RAM: 4 vCPUs fail at 80 MiB)";
-        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "nullblk"))
-            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx or nullblk";
-        if (UsesNic && Isolate.Count > 0)
-            yield return $"--workload {Workload} runs the in-kernel ixgbe driver only (its isolated version is not written yet)";
+        if (Workload is not (null or "nullnet" or "ixgbe" or "ixgbe-rx" or "ixgbe-rr" or "nullblk"))
+            yield return $"--workload {Workload}: nullnet, ixgbe, ixgbe-rx, ixgbe-rr or nullblk";
+        if (Isolate.Contains("ixgbe") && !UsesNic)
+            yield return "--isolate ixgbe needs --workload ixgbe, ixgbe-rx or ixgbe-rr (the kernel with the driver and the NIC)";
         if (UsesNic && (ulong)MemoryMiB << 20 > Lvd.Machine.Devices.Nic.NicSpec.DefaultBar0)
             yield return $"--memory {MemoryMiB}: with --workload {Workload}, RAM must end below the NIC's registers at 0xfd000000";
-        if (Workload == "ixgbe-rx" && Threads != 1) yield return $"--threads {Threads}: --workload ixgbe-rx receives on one thread";
+        if (Workload is "ixgbe-rx" or "ixgbe-rr" && Threads != 1)
+            yield return $"--threads {Threads}: --workload {Workload} receives on one thread";
+        if (RxFrameBytes is < Lvd.Machine.Devices.Nic.Frames.MinFrame or > Lvd.Machine.Devices.Nic.Frames.MaxFrame)
+            yield return $"--frame-bytes {RxFrameBytes}: {Lvd.Machine.Devices.Nic.Frames.MinFrame} to {Lvd.Machine.Devices.Nic.Frames.MaxFrame}";
+        if (RxInterrupts && Workload != "ixgbe-rx") yield return "--interrupts needs --workload ixgbe-rx";
+        if (TxPayloadBytes is < LvdBoot.MinPayloadBytes or > LvdBoot.MaxPayloadBytes)
+            yield return $"--payload-bytes {TxPayloadBytes}: {LvdBoot.MinPayloadBytes} to {LvdBoot.MaxPayloadBytes} (frames of 60 to 1,514 bytes)";
+        if (TxPayloadBytes != LvdBoot.MaxPayloadBytes && Workload != "ixgbe")
+            yield return "--payload-bytes is the sender's: only with --workload ixgbe";
+        if (RxFrameBytes != Lvd.Machine.Devices.Nic.Frames.MaxFrame && Workload != "ixgbe-rx")
+            yield return "--frame-bytes is the generator's: only with --workload ixgbe-rx";
         if (Threads is < 1 or > LvdBoot.MaxThreads) yield return $"--threads {Threads}: 1 to {LvdBoot.MaxThreads}";
         if (Depth is < 1 or > LvdBoot.MaxDepth) yield return $"--depth {Depth}: must be 1 to {LvdBoot.MaxDepth}";
         if (Duration <= 0) yield return $"--duration {Duration}: must be positive";
         if (Seed < 0) yield return $"--seed {Seed}: must be 0 or more";
         foreach (var d in Isolate)
-            if (!LvdBoot.IsolatableDrivers.Contains(d)) yield return $"--isolate {d}: nullnet or nullblk";
+            if (!LvdBoot.IsolatableDrivers.Contains(d)) yield return $"--isolate {d}: nullnet, nullblk or ixgbe";
         foreach (var d in Isolate.GroupBy(d => d).Where(g => g.Count() > 1))
             yield return $"--isolate: {d.Key} given twice";
         if (Crossings is < 1 or > 2) yield return $"--crossings {Crossings}: 1 or 2";
@@ -82,6 +103,10 @@ public sealed record LvdBootSpec
             yield return $"--restart {Restart}: never, always or N-per-minute (N 1 to 16)";
         if (Restart != null && Isolate.Count == 0)
             yield return "--restart needs --isolate (only the isolated drivers are restarted)";
+        if (IxgbeAttack != null && !LvdBoot.IxgbeAttacks.Contains(IxgbeAttack))
+            yield return $"ixgbe attack {IxgbeAttack}: one of {string.Join(", ", LvdBoot.IxgbeAttacks)}";
+        if (IxgbeAttack != null && !Isolate.Contains("ixgbe")) yield return "an ixgbe attack needs --isolate ixgbe";
+        if (IxgbeAttack == "domain" && !Isolate.Contains("nullnet")) yield return "the ixgbe attack on another domain needs --isolate nullnet too";
         if (FaultPlan != null && (Workload == null || Isolate.Count == 0))
             yield return "a fault plan needs a workload and an isolated driver";
         foreach (var p in LvdBoot.CmdlineProblems(ExtraCmdline)) yield return p;
@@ -105,16 +130,20 @@ public sealed record LvdBootSpec
         {
             if (!UsesNic) return [];
             // ixgbe-rx: 1,514-byte datagrams at line rate from the generator.
-            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload == "ixgbe-rx"
-                ? () => new Lvd.Machine.Devices.Nic.GeneratorPeer()
-                : () => new Lvd.Machine.Devices.Nic.SinkPeer();
+            // ixgbe-rr: the echo responder (netperf UDP_RR's far side); ixgbe: a sink.
+            Func<Lvd.Machine.Devices.Nic.NetworkPeer> peer = Workload switch
+            {
+                "ixgbe-rx" => () => new Lvd.Machine.Devices.Nic.GeneratorPeer { FrameBytes = RxFrameBytes },
+                "ixgbe-rr" => () => new Lvd.Machine.Devices.Nic.EchoPeer(),
+                _ => () => new Lvd.Machine.Devices.Nic.SinkPeer(),
+            };
             var nic = new Lvd.Machine.Devices.Nic.NicSpec { PeerFactory = peer };
             return NeedsHypervisor ? [nic, new Lvd.Machine.Devices.Iommu.IommuSpec()] : [nic];
         }
     }
 
     /// <summary>The workload runs on the 82599 model through the kernel's ixgbe configuration.</summary>
-    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx";
+    public bool UsesNic => Workload is "ixgbe" or "ixgbe-rx" or "ixgbe-rr";
 
     /// <summary>Domains need the hypervisor: any of them turns it on.</summary>
     public bool NeedsHypervisor => Hypervisor || Isolate.Count > 0 || Selftest || UserDomains.Count > 0 || Bench == "call";
@@ -177,7 +206,11 @@ public sealed record UserDomainResult(string Name, string Outcome, string Detail
 
 public static partial class LvdBoot
 {
-    public static readonly string[] IsolatableDrivers = ["nullnet", "nullblk"];
+    public static readonly string[] IsolatableDrivers = ["nullnet", "nullblk", "ixgbe"];
+
+    /// <summary>The isolated ixgbe's attacks (lvd_ixgbe.c, ix_attack), in `lvd attack`'s order.</summary>
+    public static readonly string[] IxgbeAttacks =
+        ["kernel-rx", "kernel-tx", "kernel-ring", "domain", "hypervisor", "iommu-regs", "nic-regs", "irq-flood", "msix-table"];
 
     /// <summary>
     /// vCPUs the guest kernel boots on, passes its self tests with and runs every workload
@@ -215,6 +248,9 @@ public static partial class LvdBoot
     /// <summary>lvd_drivers.c: USER_CALLS_MAX (the calls whose timings it keeps for the median).</summary>
     public const int MaxUserCalls = 100_000;
 
+    /// <summary>workload.c's ixgbe senders: UDP payloads from a 60-byte frame to the MTU (NULLNET_PAYLOAD).</summary>
+    public const int MinPayloadBytes = 18, MaxPayloadBytes = 1472;
+
     /// <summary>workload.c: MAX_THREADS; blk-mq: IO_MAX_INFLIGHT.</summary>
     public const int MaxThreads = 64, MaxDepth = 256;
 
@@ -227,7 +263,8 @@ public static partial class LvdBoot
         ["workload"] = "--workload", ["threads"] = "--threads", ["duration"] = "--duration", ["seed"] = "--seed",
         ["depth"] = "--depth", ["isolate"] = "--isolate", ["crossings"] = "--crossings", ["domain"] = "--domain",
         ["domaincalls"] = "--calls", ["lvdtest"] = "--lvd-selftest", ["lvdbench"] = "lvd bench", ["lvdrestart"] = "--restart",
-            ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe",
+            ["faults"] = "lvd faults", ["nic"] = "--workload ixgbe", ["ixgbeattack"] = "lvd attack", ["rxirq"] = "--interrupts",
+            ["payload"] = "--payload-bytes",
     };
 
     /// <summary>The other words the guest kernel reads from its command line (docs/KERNEL.md).</summary>
@@ -313,11 +350,14 @@ public static partial class LvdBoot
         {
             words.Add($"workload={s.Workload} threads={s.Threads} duration={s.Duration} seed={s.Seed}");
             if (s.UsesNic) words.Add("nic=ixgbe");
+            if (s.RxInterrupts) words.Add("rxirq=msix");
+            if (s.TxPayloadBytes != MaxPayloadBytes) words.Add($"payload={s.TxPayloadBytes}");
             if (s.Workload == "nullblk") words.Add($"depth={s.Depth}");
         }
         if (s.Isolate.Count > 0)
         {
-            foreach (var d in s.Isolate) Add(d);
+            foreach (var d in s.Isolate) Add(d == "ixgbe" && s.IxgbeAttack != null ? "ixgbe_attack" : d);
+            if (s.IxgbeAttack != null) words.Add($"ixgbeattack={s.IxgbeAttack}");
             words.Add($"isolate={string.Join(',', s.Isolate)} crossings={s.Crossings}");
             if (s.Restart != null) words.Add($"lvdrestart={RestartWord(s.Restart)}");
         }
@@ -376,7 +416,7 @@ public static partial class LvdBoot
         return ProgramRunner.Run(elf, options);
     }
 
-    [GeneratedRegex(@"^result: workload=(?<w>\w+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "
+    [GeneratedRegex(@"^result: workload=(?<w>[\w-]+) .*?(?:packets|ios)=(?<n>\d+) cycles=(?<c>\d+) (?:pkts_per_sec|iops)=(?<r>\d+) "
         + @"(?:cycles_per_packet|cycles_per_io)=(?<k>\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex ResultLine();
 

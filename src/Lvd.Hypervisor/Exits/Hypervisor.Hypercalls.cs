@@ -125,7 +125,7 @@ public sealed partial class Hypervisor
         if (!ValidRange(gpa, size) || !ValidRange(hpa, size)) return HypercallStatus.Invalid;
         // R/W/X only, never write-without-read (an EPT misconfiguration).
         if ((perms & ~Rwx) != 0 || (perms & Rwx) == 0 || ((perms & Ept.Write) != 0 && (perms & Ept.Read) == 0)) return HypercallStatus.Invalid;
-        if (_memory.Overlaps(hpa, size)) return HypercallStatus.Denied;
+        if (HypervisorOwned(hpa, size)) return HypercallStatus.Denied;
         if (!ept.Map(gpa, hpa, size, perms)) return HypercallStatus.NoMemory;
         ctx.Cpu.InvalidateEpt(ept.Eptp);
         return HypercallStatus.Ok;
@@ -162,7 +162,7 @@ public sealed partial class Hypervisor
         for (ulong page = gpa; page < gpa + size; page += PhysicalMemory.PageSize)
         {
             if (!ctx.Cpu.TryGuestPhysToHost(page, out ulong hpa)) return HypercallStatus.Invalid;
-            if (_memory.Overlaps(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
+            if (HypervisorOwned(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
             for (ulong o = 0; o < PhysicalMemory.PageSize; o += 8)
                 h = (h ^ _machine.Memory.Read64(hpa + o)) * 0x100000001b3UL;
         }
@@ -182,7 +182,7 @@ public sealed partial class Hypervisor
     private HypercallStatus KernelRemap(VcpuContext ctx, ulong gpa, ulong hpa)
     {
         if (!ValidRange(gpa, PhysicalMemory.PageSize) || !ValidRange(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Invalid;
-        if (gpa >= _machine.GuestRamTop || _memory.Overlaps(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
+        if (gpa >= _machine.GuestRamTop || HypervisorOwned(hpa, PhysicalMemory.PageSize)) return HypercallStatus.Denied;
         if (!ctx.KernelEpt.Map(gpa, hpa, PhysicalMemory.PageSize, Rwx)) return HypercallStatus.NoMemory;
         ctx.Cpu.InvalidateEpt(ctx.KernelEpt.Eptp);
         return HypercallStatus.Ok;

@@ -32,6 +32,13 @@ public sealed partial class Hypervisor
 
     private bool IommuRegisters(ulong b) => _machine.Device<VtdIommu>() is { } u && u.Base == b;
 
+    /// <summary>
+    /// Whether host-physical [hpa, hpa+size) holds what only the hypervisor may touch: its own memory
+    /// or the IOMMU's registers (whoever wrote those could undo every DMA domain). No EPT maps them.
+    /// </summary>
+    private bool HypervisorOwned(ulong hpa, ulong size) =>
+        _memory.Overlaps(hpa, size) || (_machine.Device<VtdIommu>() is { } u && hpa < u.Base + VtdIommu.Size && u.Base < hpa + size);
+
     /// <summary>At launch: tables in hypervisor memory, the kernel's DMA domain, every PCI function attached to it, translation on.</summary>
     private bool LaunchIommu()
     {

@@ -155,10 +155,13 @@ public sealed class Ixgbe82599 : IMmioDevice, IMachineDevice
     public long FramesReceived { get; private set; }
 
     /// <summary>Modeled cycles a frame of <paramref name="bytes"/> (without CRC) occupies the 10 Gb/s wire, overhead included.</summary>
-    public long WireCycles(int bytes)
+    public long WireCycles(int bytes) => WireCycles(bytes, _hz);
+
+    /// <summary>The modeled cycles a frame of <paramref name="bytes"/> (without CRC) occupies the wire at a clock of <paramref name="hz"/>.</summary>
+    public static long WireCycles(int bytes, long hz)
     {
         long bits = (long)(Math.Max(bytes, Frames.MinFrame) + WireOverhead) * 8;
-        return (bits * _hz + LineBitsPerSecond - 1) / LineBitsPerSecond;
+        return (bits * hz + LineBitsPerSecond - 1) / LineBitsPerSecond;
     }
 
     private bool BusMaster => (Function.Command & PciFunction.CommandBusMaster) != 0;

@@ -17,6 +17,11 @@ internal sealed class Block
     public bool Valid = true;
     /// <summary>How many times it ran (profiling, future JIT tiering).</summary>
     public long Executions;
+    /// <summary>
+    /// The successor cache: the last two blocks that followed this one on the same physical page
+    /// (Cpu.NextBlock). Copied with the code cache by snapshots, so a restored machine links as the saved one did.
+    /// </summary>
+    public Block? Next0, Next1;
     /// <summary>Decoded at bitness 32 (compatibility or protected mode); cached apart from 64-bit blocks.</summary>
     public bool Mode32 { get; init; }
 

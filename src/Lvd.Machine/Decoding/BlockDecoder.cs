@@ -87,9 +87,30 @@ internal sealed partial class BlockDecoder
     {
         if (count < 2 || _scratch[count - 1].H != Handler.Jcc) return;
         ref var op = ref _scratch[count - 2];
-        if (op.H is Handler.AluRR32 or Handler.AluRR64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRRJcc;
-        else if (op.H is Handler.AluRI32 or Handler.AluRI64 && op.Sub == AluOp.Cmp) op.H = Handler.CmpRIJcc;
+        if (op.H is Handler.CmpRR32 or Handler.CmpRR64) op.H = Handler.CmpRRJcc;
+        else if (op.H is Handler.CmpRI32 or Handler.CmpRI64) op.H = Handler.CmpRIJcc;
         else if (op.H == Handler.Test && op.Form == OpForm.None && op.Size >= 4 && op.R1 < 16 && op.R2 < 16) op.H = Handler.TestRRJcc;
+    }
+
+    /// <summary>
+    /// Form bits that change only how the effective address is formed or which fault it gives (32-bit addressing, a
+    /// stack-segment operand's #SS): the specialized memory handlers compute the address with <c>Ea</c> like the generic
+    /// ones, and faults read the op's form, so these bits do not keep an op off them.
+    /// </summary>
+    private const OpForm AddressBits = OpForm.Addr32 | OpForm.StackSeg;
+
+    /// <summary>
+    /// The handler of an ALU op with a full-register destination and a register (form 0) or immediate (form 1) source;
+    /// ADC and SBB (which read CF) keep the generic handlers.
+    /// </summary>
+    private static Handler AluHandler(byte sub, int form, int size)
+    {
+        var first = sub switch
+        {
+            AluOp.Add => Handler.AddRR64, AluOp.Or => Handler.OrRR64, AluOp.And => Handler.AndRR64, AluOp.Sub => Handler.SubRR64,
+            AluOp.Xor => Handler.XorRR64, AluOp.Cmp => Handler.CmpRR64, _ => Handler.AluRR64,
+        };
+        return (Handler)((int)first + 2 * form + (size == 8 ? 0 : 1));
     }
 
     private sealed class SpanReader(byte[] bytes) : CodeReader
@@ -267,10 +288,13 @@ internal sealed partial class BlockDecoder
                 op.H = Handler.Mov;
                 if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.MovRR64 : Handler.MovRR32;
                 else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = Handler.MovRI;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                else if ((op.Form & ~AddressBits) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.MovLoad64 : Handler.MovLoad32;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4)
+                else if ((op.Form & ~AddressBits) == OpForm.MemDst && op.R2 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.MovStore64 : Handler.MovStore32;
+                else if ((op.Form & ~AddressBits) == (OpForm.MemDst | OpForm.ImmSrc) && op.Size >= 4)
+                    op.H = op.Size == 8 ? Handler.MovStoreImm64 : Handler.MovStoreImm32;
+                else if ((op.Form & ~AddressBits) == OpForm.MemDst && op.R2 < 16 && op.Size == 1) op.H = Handler.MovStore8;
                 return true;
 
             case Mnemonic.Movzx:
@@ -278,8 +302,21 @@ internal sealed partial class BlockDecoder
             case Mnemonic.Movsxd:
                 op.H = m == Mnemonic.Movzx ? Handler.MovZx : Handler.MovSx;
                 op.R1 = RegIndex(ins.Op0Register); op.Size = (byte)ins.Op0Register.GetSize();
-                if (ins.Op1Kind == OpKind.Register) { op.R2 = RegIndex(ins.Op1Register); op.Size2 = (byte)ins.Op1Register.GetSize(); }
-                else { op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size2 = (byte)ins.MemorySize.GetSize(); }
+                if (ins.Op1Kind == OpKind.Register)
+                {
+                    op.R2 = RegIndex(ins.Op1Register); op.Size2 = (byte)ins.Op1Register.GetSize();
+                    if (op.H == Handler.MovZx && op.R1 < 16 && op.R2 < 16 && op.Size >= 4)
+                        op.H = op.Size2 == 1 ? Handler.MovZxRR8 : Handler.MovZxRR16;
+                }
+                else
+                {
+                    op.Form |= OpForm.MemSrc; SetMem(in ins, ref op); op.Size2 = (byte)ins.MemorySize.GetSize();
+                    if (op.R1 < 16 && op.Size >= 4)
+                    {
+                        if (op.H == Handler.MovZx) op.H = op.Size2 == 1 ? Handler.MovZxLoad8 : Handler.MovZxLoad16;
+                        else if (op.Size == 8 && op.Size2 == 4) op.H = Handler.MovSxdLoad;
+                    }
+                }
                 return true;
 
             case Mnemonic.Lea:
@@ -374,9 +411,9 @@ internal sealed partial class BlockDecoder
                     Mnemonic.Add => AluOp.Add, Mnemonic.Or => AluOp.Or, Mnemonic.Adc => AluOp.Adc, Mnemonic.Sbb => AluOp.Sbb,
                     Mnemonic.And => AluOp.And, Mnemonic.Sub => AluOp.Sub, Mnemonic.Xor => AluOp.Xor, _ => AluOp.Cmp,
                 };
-                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRR64 : Handler.AluRR32;
-                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = op.Size == 8 ? Handler.AluRI64 : Handler.AluRI32;
-                else if ((op.Form & ~OpForm.Addr32) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
+                if (op.Form == OpForm.None && op.R1 < 16 && op.R2 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 0, op.Size);
+                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4) op.H = AluHandler(op.Sub, 1, op.Size);
+                else if ((op.Form & ~AddressBits) == OpForm.MemSrc && op.R1 < 16 && op.Size >= 4)
                     op.H = op.Size == 8 ? Handler.AluRM64 : Handler.AluRM32;
                 return true;
             case Mnemonic.Test:
@@ -397,6 +434,12 @@ internal sealed partial class BlockDecoder
                     Mnemonic.Shl => ShiftOp.Shl, Mnemonic.Shr => ShiftOp.Shr, Mnemonic.Sal => ShiftOp.Shl, _ => ShiftOp.Sar,
                 };
                 if (ins.Op1Kind == OpKind.Register) { op.Form |= OpForm.CountCl; op.R2 = Op.NoReg; }
+                else if (op.Form == OpForm.ImmSrc && op.R1 < 16 && op.Size >= 4 && (op.Imm & (op.Size == 8 ? 63 : 31)) != 0
+                    && op.Sub is ShiftOp.Shl or ShiftOp.Shr or ShiftOp.Sar)
+                {
+                    var first = op.Sub == ShiftOp.Shl ? Handler.ShlRI64 : op.Sub == ShiftOp.Shr ? Handler.ShrRI64 : Handler.SarRI64;
+                    op.H = op.Size == 8 ? first : first + 1;
+                }
                 return true;
             case Mnemonic.Shld: case Mnemonic.Shrd:
                 if (!SetDstSrc(in ins, ref op)) return false;

@@ -10,11 +10,32 @@ internal enum Handler : ushort
     Invalid,
     Nop,
     // data movement
-    Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32, MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc,
+    Mov, MovRR64, MovRR32, MovRI, MovLoad64, MovLoad32, MovStore64, MovStore32,
+    /// <summary>
+    /// MOV of an immediate to 8 or 4 bytes of memory; MOVZX of a byte or word and MOVSXD of a dword from memory to a full
+    /// register.
+    /// </summary>
+    MovStoreImm64, MovStoreImm32, MovZxLoad8, MovZxLoad16, MovSxdLoad,
+    /// <summary>MOV of a low byte register (AL ... R15B) to memory; MOVZX of a low byte or word register into a full register.</summary>
+    MovStore8, MovZxRR8, MovZxRR16,
+    MovZx, MovSx, Lea, Xchg, Push, PushR64, Pop, PopR64, Cmov, Setcc,
         Bswap,
     Cbw, Cwd, Lahf, Sahf, FlagBit, Enter, Leave, MovFromSeg, MovToSeg,
     // integer arithmetic
+    /// <summary>ALU ops with a full-register destination: AluRR64 ... AluRM32 keep ADC and SBB (the sub-op in Sub).</summary>
     Alu, AluRR64, AluRR32, AluRI64, AluRI32, AluRM64, AluRM32,
+    /// <summary>
+    /// The register and immediate forms with one handler per sub-op (tier 0: no sub-op switch, the flags kind a constant),
+    /// in the order RR64, RR32, RI64, RI32 of the forms above (BlockDecoder.AluHandler); memory sources stay on AluRM64/32.
+    /// </summary>
+    AddRR64, AddRR32, AddRI64, AddRI32,
+        OrRR64, OrRR32, OrRI64, OrRI32,
+        AndRR64, AndRR32, AndRI64, AndRI32,
+        SubRR64, SubRR32, SubRI64, SubRI32,
+        XorRR64, XorRR32, XorRI64, XorRI32,
+        CmpRR64, CmpRR32, CmpRI64, CmpRI32,
+    /// <summary>SHL, SHR, SAR of a 64- or 32-bit register by an immediate count that is not 0 once masked.</summary>
+    ShlRI64, ShlRI32, ShrRI64, ShrRI32, SarRI64, SarRI32,
     /// <summary>Superinstructions: CMP/TEST on registers fused with the Jcc that follows (one dispatch for both).</summary>
     CmpRRJcc, CmpRIJcc, TestRRJcc, Test, Inc, Dec, Neg, Not, Shift, Shld, Shrd, Mul, Imul1, Imul2, Imul3, Div, Idiv,
     Bt, Bsf, Bsr, Tzcnt, Lzcnt, Popcnt, Cmpxchg, Xadd, Cmpxchg16b, Andn, Bextr, Blsi, Blsmsk, Blsr,

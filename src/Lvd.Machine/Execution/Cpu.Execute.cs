@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
@@ -201,16 +202,16 @@ public sealed partial class Cpu
 
     /// <summary>
     /// Runs blocks back to back while they end in ordinary control transfers and nothing needs
-    /// the run loop: the per-block cost is a TLB probe and a code-cache probe.
+    /// the run loop. The chain runs inside <see cref="ExecuteBlock"/> (no call per block); the
+    /// per-block cost is a TLB probe and the previous block's successor cache.
     /// </summary>
     private void RunChain()
     {
-        do
-        {
-            var block = GetBlock();
-            if (!RunBlock(block)) break;
-        }
-        while (Cycles < _cycleLimit && Instructions < _instructionLimit && !_attention);
+        var block = GetBlock();
+        _currentBlock = block;
+        _blockRip = Rip;
+        ExecuteBlock(block, Rip, chain: true);
+        _currentBlock = null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -218,9 +219,42 @@ public sealed partial class Cpu
     {
         _currentBlock = block;
         _blockRip = Rip;
-        bool chain = ExecuteBlock(block, Rip);
+        bool chain = ExecuteBlock(block, Rip, chain: false);
         _currentBlock = null;
         return chain;
+    }
+
+    /// <summary>
+    /// The block at RIP after <paramref name="prev"/>: the fetch goes through the TLB as in
+    /// <see cref="GetBlock"/> (same hits, walks and faults), then the previous block's two
+    /// successor slots are tried before the code cache. Only blocks of the same physical page
+    /// are linked, so a page's invalidation drops the links with the blocks (QEMU links only
+    /// within a page too); a linked block is also checked valid.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Block NextBlock(Block prev)
+    {
+        ulong rip = Rip;
+        ulong pa = FetchPhys(rip);
+        var s = prev.Next0;
+        if (s != null && s.PhysAddr == pa && s.Valid) return s;
+        s = prev.Next1;
+        if (s != null && s.PhysAddr == pa && s.Valid) return s;
+        return LinkBlock(prev, rip, pa);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Block LinkBlock(Block prev, ulong rip, ulong pa)
+    {
+        var block = _code.Lookup(pa);
+        if (block == null) return DecodeBlock(rip, pa);
+        // A cached block (never one that straddles a page: those are decoded afresh each time).
+        if ((pa ^ prev.PhysAddr) <= PhysicalMemory.PageMask)
+        {
+            if (prev.Next0 == null || !prev.Next0.Valid) prev.Next0 = block;
+            else { prev.Next1 = prev.Next0; prev.Next0 = block; }
+        }
+        return block;
     }
 
     /// <summary>A one-instruction block for RIP (cached apart from the normal blocks).</summary>
@@ -277,10 +311,19 @@ public sealed partial class Cpu
         return block;
     }
 
+    /// <summary>
+    /// Runs one block, and with <paramref name="chain"/> the blocks after it while they end in
+    /// ordinary control transfers and the cycle and instruction limits and the attention word allow
+    /// (checked at every block boundary, as the run loop would). False when a block ended in a
+    /// system instruction (the run loop must look).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    /// <summary>Runs one block; false when it ended in a system instruction (the run loop must look).</summary>
-    private bool ExecuteBlock(Block block, ulong blockRip)
+    private bool ExecuteBlock(Block block, ulong blockRip, bool chain)
     {
+        // The registers by reference (an intrinsic, not an inlined call: the hot switch keeps the JIT's inlining room).
+        ref ulong regs = ref MemoryMarshal.GetArrayDataReference(Regs);
+        var branches = Branches;
+    NextInChain:
         block.Executions++;
         Cycles += block.Cost;
         // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
@@ -299,97 +342,322 @@ public sealed partial class Cpu
                 case Handler.Nop:
                     break;
                 case Handler.MovRR64:
-                    R(op.R1) = R(op.R2);
+                    Unsafe.Add(ref regs, op.R1) = Unsafe.Add(ref regs, op.R2);
                     break;
                 case Handler.MovRR32:
-                    R(op.R1) = (uint)R(op.R2);
+                    Unsafe.Add(ref regs, op.R1) = (uint)Unsafe.Add(ref regs, op.R2);
                     break;
                 case Handler.MovLoad32:
-                    R(op.R1) = Read32(Ea(ref op, next));
+                    Unsafe.Add(ref regs, op.R1) = Read32(Ea(ref op, next));
                     break;
                 case Handler.MovStore32:
-                    Write32(Ea(ref op, next), (uint)R(op.R2));
+                    Write32(Ea(ref op, next), (uint)Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.MovRI:
                     SetReg(op.R1, op.Size, (ulong)op.Imm);
                     break;
                 case Handler.MovLoad64:
-                    R(op.R1) = Read64(Ea(ref op, next));
+                    Unsafe.Add(ref regs, op.R1) = Read64(Ea(ref op, next));
                     break;
                 case Handler.MovStore64:
-                    Write64(Ea(ref op, next), R(op.R2));
+                    Write64(Ea(ref op, next), Unsafe.Add(ref regs, op.R2));
                     break;
-                case Handler.Mov:
-                {
-                    ulong v = ReadSrc(ref op, next);
-                    if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
-                    else SetReg(op.R1, op.Size, v);
+                case Handler.MovStoreImm64:
+                    Write64(Ea(ref op, next), (ulong)op.Imm);
                     break;
-                }
-                case Handler.MovZx:
-                {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
-                    SetReg(op.R1, op.Size, v);
+                case Handler.MovStoreImm32:
+                    Write32(Ea(ref op, next), (uint)op.Imm);
                     break;
-                }
-                case Handler.MovSx:
-                {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
-                    SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                case Handler.MovZxLoad8:
+                    Unsafe.Add(ref regs, op.R1) = Read8(Ea(ref op, next));
                     break;
-                }
+                case Handler.MovZxLoad16:
+                    Unsafe.Add(ref regs, op.R1) = Read16(Ea(ref op, next));
+                    break;
+                case Handler.MovStore8:
+                    Write8(Ea(ref op, next), (byte)Unsafe.Add(ref regs, op.R2));
+                    break;
+                case Handler.MovZxRR8:
+                    Unsafe.Add(ref regs, op.R1) = (byte)Unsafe.Add(ref regs, op.R2);
+                    break;
+                case Handler.MovZxRR16:
+                    Unsafe.Add(ref regs, op.R1) = (ushort)Unsafe.Add(ref regs, op.R2);
+                    break;
+                case Handler.MovSxdLoad:
+                    Unsafe.Add(ref regs, op.R1) = (ulong)(int)Read32(Ea(ref op, next));
+                    break;
                 case Handler.Lea:
                     SetReg(op.R1, op.Size, Ea(ref op, next));
                     break;
                 case Handler.PushR64:
-                    Push64(R(op.R2));
+                    Push64(Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.PopR64:
                 {
                     ulong v = Pop64();
-                    R(op.R1) = v;
+                    Unsafe.Add(ref regs, op.R1) = v;
                     break;
                 }
                 case Handler.Cmov:
                 {
-                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
+                    ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadSized(Ea(ref op, next), op.Size) : GetReg(op.R2, op.Size);
                     // A 32-bit CMOV writes (zero-extends) its destination even when false.
                     SetReg(op.R1, op.Size, Cond(op.Sub) ? v : GetReg(op.R1, op.Size));
                     break;
                 }
                 case Handler.Setcc:
                 {
-                    ulong v = Cond(op.Sub) ? 1UL : 0;
+                    ulong v = CondCall(op.Sub) ? 1UL : 0;
                     if ((op.Form & OpForm.MemDst) != 0) Write8(Ea(ref op, next), (byte)v);
                     else SetReg(op.R1, 1, v);
                     break;
                 }
                 case Handler.AluRR64:
-                    AluToRegister(ref op, R(op.R1), R(op.R2));
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.AluRI64:
-                    AluToRegister(ref op, R(op.R1), (ulong)op.Imm);
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), (ulong)op.Imm);
                     break;
                 case Handler.AluRR32:
-                    AluToRegister(ref op, (uint)R(op.R1), (uint)R(op.R2));
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), (uint)Unsafe.Add(ref regs, op.R2));
                     break;
                 case Handler.AluRI32:
-                    AluToRegister(ref op, (uint)R(op.R1), (uint)op.Imm);
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), (uint)op.Imm);
                     break;
                 case Handler.AluRM64:
-                    AluToRegister(ref op, R(op.R1), Read64(Ea(ref op, next)));
+                    AluToRegister(ref op, Unsafe.Add(ref regs, op.R1), Read64(Ea(ref op, next)));
                     break;
                 case Handler.AluRM32:
-                    AluToRegister(ref op, (uint)R(op.R1), Read32(Ea(ref op, next)));
+                    AluToRegister(ref op, (uint)Unsafe.Add(ref regs, op.R1), Read32(Ea(ref op, next)));
                     break;
+                case Handler.AddRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a + b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a + b);
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a + b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AddRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a + b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Add; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.OrRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a | b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.AndRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a & b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a - b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b);
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a - b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.SubRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a - b); Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.XorRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = a ^ b; Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = false; _lfOp = FlagOp.Logic; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRR64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = Unsafe.Add(ref regs, op.R2), r = a - b;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRR32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)Unsafe.Add(ref regs, op.R2), r = (uint)(a - b);
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRI64:
+                {
+                    ulong a = Unsafe.Add(ref regs, op.R1), b = (ulong)op.Imm, r = a - b;
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 8; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.CmpRI32:
+                {
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1), b = (uint)op.Imm, r = (uint)(a - b);
+                    _lfCarry = false; _lfOp = FlagOp.Sub; _lfSize = 4; _lfA = a; _lfB = b; _lfRes = r;
+                    break;
+                }
+                case Handler.ShlRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    ulong r = a << c;
+                    bool cf = ((a >> (64 - c)) & 1) != 0;
+                    bool of = ((r >> 63) != 0) ^ cf;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShlRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    ulong r = (uint)(a << c);
+                    bool cf = ((a >> (32 - c)) & 1) != 0;
+                    bool of = ((r >> 31) != 0) ^ cf;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShrRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    ulong r = a >> c;
+                    bool cf = ((a >> (c - 1)) & 1) != 0;
+                    bool of = (a >> 63) != 0;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.ShrRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    ulong r = a >> c;
+                    bool cf = ((a >> (c - 1)) & 1) != 0;
+                    bool of = (a >> 31) != 0;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.SarRI64:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 63;
+                    ulong a = Unsafe.Add(ref regs, op.R1);
+                    long sa = (long)a;
+                    ulong r = (ulong)(sa >> c);
+                    bool cf = ((sa >> (c - 1)) & 1) != 0;
+                    const bool of = false;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 8; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
+                case Handler.SarRI32:
+                {
+                    // As Shift: the decoder checked that the masked count is not 0.
+                    int c = (int)op.Imm & 31;
+                    ulong a = (uint)Unsafe.Add(ref regs, op.R1);
+                    long sa = (int)a;
+                    ulong r = (uint)(sa >> c);
+                    bool cf = ((sa >> (c - 1)) & 1) != 0;
+                    const bool of = false;
+                    Unsafe.Add(ref regs, op.R1) = r;
+                    _lfCarry = cf; _lfOp = FlagOp.ResultCfOf; _lfSize = 4; _lfA = a; _lfB = of ? 1UL : 0; _lfRes = r;
+                    break;
+                }
                 case Handler.CmpRRJcc:
                 case Handler.CmpRIJcc:
                 case Handler.TestRRJcc:
                 {
                     int size = op.Size;
                     ulong m = Mask(size);
-                    ulong a = R(op.R1) & m;
-                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : R(op.R2) & m;
+                    ulong a = Unsafe.Add(ref regs, op.R1) & m;
+                    ulong b = op.H == Handler.CmpRIJcc ? (ulong)op.Imm & m : Unsafe.Add(ref regs, op.R2) & m;
                     if (op.H == Handler.TestRRJcc) SetLazy(FlagOp.Logic, size, a, b, a & b);
                     else SetLazy(FlagOp.Sub, size, a, b, (a - b) & m);
                     ref Op jcc = ref ops[i + 1];
@@ -397,9 +665,9 @@ public sealed partial class Cpu
                     ulong jnext = next + jcc.Len;
                     bool taken = Cond(jcc.Sub);
                     Rip = taken ? Target(jnext + (ulong)jcc.Imm) : jnext;
-                    if (Branches != null) Cycles += Branches.Conditional(next, taken);
+                    if (branches != null) Cycles += branches.Conditional(next, taken);
                     Instructions += i + 2;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Alu:
                     ExecAlu(ref op, next);
@@ -419,66 +687,74 @@ public sealed partial class Cpu
                 case Handler.Jmp:
                     Rip = Target(next + (ulong)op.Imm);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 case Handler.Jcc:
                 {
                     bool taken = Cond(op.Sub);
                     Rip = taken ? Target(next + (ulong)op.Imm) : next;
-                    if (Branches != null) Cycles += Branches.Conditional(next - op.Len, taken);
+                    if (branches != null) Cycles += branches.Conditional(next - op.Len, taken);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.JmpInd:
-                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
-                    if (Branches != null) Cycles += Branches.Indirect(next - op.Len, Rip);
+                    Rip = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : Unsafe.Add(ref regs, op.R2));
+                    if (branches != null) Cycles += branches.Indirect(next - op.Len, Rip);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 case Handler.Call:
                 {
                     ulong target = Target(next + (ulong)op.Imm);
                     Push64(next);
                     Rip = target;
-                    Branches?.Call(next);
+                    branches?.Call(next);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.CallInd:
                 {
-                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : R(op.R2));
+                    ulong target = Target((op.Form & OpForm.MemSrc) != 0 ? Read64(Ea(ref op, next)) : Unsafe.Add(ref regs, op.R2));
                     Push64(next);
                     Rip = target;
-                    if (Branches != null) { Cycles += Branches.Indirect(next - op.Len, target); Branches.Call(next); }
+                    if (branches != null) { Cycles += branches.Indirect(next - op.Len, target); branches.Call(next); }
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Ret:
                 {
-                    ulong sp = R(RSP);
+                    ulong sp = Unsafe.Add(ref regs, RSP);
                     ulong target = Target(Read64(sp));
-                    R(RSP) = sp + 8 + (ulong)op.Imm;
+                    Unsafe.Add(ref regs, RSP) = sp + 8 + (ulong)op.Imm;
                     Rip = target;
-                    if (Branches != null) Cycles += Branches.Return(target);
+                    if (branches != null) Cycles += branches.Return(target);
                     Instructions += i + 1;
-                    return true;
+                    goto Chained;
                 }
                 case Handler.Resync:
                     // The block's code was overwritten by an earlier op: refetch from here.
                     Rip = blockRip + op.Offset;
                     Instructions += i;
                     Cycles -= op.Cost + op.CostAfter;
-                    return true;
+                    goto Chained;
 
                 default:
                 {
                     int r = ExecuteCold(ref op, next, i, blockRip);
                     if (r < 0) break;
-                    return r == 0;
+                    if (r != 0) return false;
+                    goto Chained;
                 }
             }
         }
         Rip = blockRip + (ulong)block.ByteLength;
         Instructions += ops.Length;
-        return true;
+    Chained:
+        if (!chain || Cycles >= _cycleLimit || Instructions >= _instructionLimit || _attention) return true;
+        // A fetch fault of the next block belongs to no block (RIP is already its address).
+        _currentBlock = null;
+        block = NextBlock(block);
+        _currentBlock = block;
+        _blockRip = blockRip = Rip;
+        goto NextInChain;
     }
 
     /// <summary>A 32/64-bit ALU op whose destination is a full register (32-bit results zero-extend).</summary>
@@ -493,6 +769,10 @@ public sealed partial class Cpu
         AluFlags(sub, size, a, b, r, carry);
     }
 
+    /// <summary><see cref="Cond"/> as a call, for SETcc in the executor: the hot switch keeps its inlining room for Jcc and CMOVcc.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CondCall(int cc) => Cond(cc);
+
     /// <summary>
     /// The less frequent instructions, out of the hot switch so the JIT can inline the helpers
     /// of the hot one. Returns -1 to continue the block, 0 if the block ended with a control
@@ -502,6 +782,27 @@ public sealed partial class Cpu
     {
         switch (op.H)
         {
+            // The generic MOV forms (8- and 16-bit, register to register of any size): their common
+            // 32- and 64-bit memory forms have handlers of their own in the hot switch.
+            case Handler.Mov:
+            {
+                ulong v = ReadSrc(ref op, next);
+                if ((op.Form & OpForm.MemDst) != 0) WriteMem(Ea(ref op, next), op.Size, v);
+                else SetReg(op.R1, op.Size, v);
+                return -1;
+            }
+            case Handler.MovZx:
+            {
+                ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                SetReg(op.R1, op.Size, v);
+                return -1;
+            }
+            case Handler.MovSx:
+            {
+                ulong v = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), op.Size2) : GetReg(op.R2, op.Size2);
+                SetReg(op.R1, op.Size, (ulong)SignExtend(v, op.Size2));
+                return -1;
+            }
             case Handler.Xchg:
             {
                 if ((op.Form & OpForm.MemDst) != 0)

@@ -26,7 +26,8 @@ public sealed partial class Cpu
     private bool _lfCarry;
     private ulong _lfRes, _lfA, _lfB;
 
-    private static readonly ulong[] SizeMask = [0, 0xff, 0xffff, 0, 0xffffffff, 0, 0, 0, ulong.MaxValue];
+    /// <summary>Data in the image (no static base to fetch: methods compiled before the class is initialized call a helper for that).</summary>
+    private static ReadOnlySpan<ulong> SizeMask => [0, 0xff, 0xffff, 0, 0xffffffff, 0, 0, 0, ulong.MaxValue];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong Mask(int size) => SizeMask[size];

@@ -70,6 +70,13 @@ public sealed partial class Cpu
         _ => Read8(la),
     };
 
+    /// <summary>
+    /// <see cref="ReadMem"/> as a call: for the executor's CMOVcc (any size), so that its hot switch does not inline four
+    /// read paths there and run out of the JIT's inlining room for the hot handlers (docs/HOST-SPEED.md).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal ulong ReadSized(ulong la, int size) => ReadMem(la, size);
+
     // ---- writes ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

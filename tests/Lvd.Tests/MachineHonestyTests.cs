@@ -383,4 +383,20 @@ public sealed class MachineHonestyTests
         var e = Assert.Throws<LoadException>(() => ProgramRunner.Run(path, new RunOptions()));
         Assert.Contains("more file bytes", e.Message);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ElfWithANonCanonicalEntryIsBadInput(bool hypervisor)
+    {
+        // fuzz-machine seed 31337 run 34: under --hypervisor the launch before the program took the loader's RIP into a
+        // VM entry, which refused it (SDM 26.3.1.4) as an internal error; natively the same ELF was a triple fault.
+        var elf = RawElf.Build(0x4f2d50ccb282cf13UL, new RawElf.Piece(RawElf.CodeBase, [0xf4]));
+        string path = Path.Combine(Guest.TempDir("honesty"), "noncanonical.elf");
+        File.WriteAllBytes(path, elf);
+        var (status, stdout, stderr) = CliTests.Lvd(hypervisor ? ["exec", path, "--hypervisor"] : ["exec", path]);
+        Assert.Equal(2, status);
+        Assert.Equal("", stdout);
+        Assert.Equal($"lvd: {path}: entry point 0x4f2d50ccb282cf13 is not a canonical address", stderr.Trim());
+    }
 }

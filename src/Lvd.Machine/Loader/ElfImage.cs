@@ -53,6 +53,10 @@ public sealed class ElfImage
                         (s.Flags & SegmentFlags.Execute) != 0, (s.Flags & SegmentFlags.Write) != 0));
                 }
                 if (segs.Count == 0) throw new LoadException($"{path}: no loadable segments");
+                // As Linux's binfmt_elf refuses an entry it cannot return to: no x86-64 CPU can be at a
+                // non-canonical RIP (a jump there is a #GP at the jump), and VM entry refuses one (SDM 26.3.1.4).
+                if (!Execution.Cpu.IsCanonicalAddress(elf64.EntryPoint))
+                    throw new LoadException($"{path}: entry point 0x{elf64.EntryPoint:x} is not a canonical address");
                 var syms = new Dictionary<string, ulong>();
                 if (elf64.TryGetSection(".symtab", out var symSec) && symSec is ELFSharp.ELF.Sections.ISymbolTable table)
                 {

@@ -2,7 +2,6 @@ using Lvd.Machine.Devices;
 using Lvd.Machine.Devices.Iommu;
 using Lvd.Machine.Devices.Nic;
 using Lvd.Machine.Devices.Pci;
-using MachineT = Lvd.Machine.Machine;
 
 namespace Lvd.Tests.Devices;
 
@@ -11,45 +10,32 @@ namespace Lvd.Tests.Devices;
 /// would: MMIO through the vCPU at a chosen modeled time, descriptor rings in RAM, timed events
 /// fired in order (<see cref="At"/>).
 /// </summary>
-public sealed class NicBench
+public sealed class NicBench : DeviceBench
 {
     public const ulong TxRing = 0x100000, RxRing = 0x110000, TxBuffers = 0x200000, RxBuffers = 0x400000;
-    public MachineT Machine { get; }
     public Ixgbe82599 Nic { get; }
     public VtdIommu? Iommu { get; }
-    public Cpu Cpu => Machine.Cpus[0];
     public ulong Bar0 => NicSpec.DefaultBar0;
     public ulong Bar4 => NicSpec.DefaultBar4;
 
     public NicBench(NetworkPeer? peer = null, bool iommu = false, int queues = Ixgbe82599.MaxQueues)
+        : base(new MachineConfig { MemoryBytes = 64UL << 20, Devices = Devices(peer, iommu, queues) })
+    {
+        Nic = Machine.Device<Ixgbe82599>()!;
+        Iommu = Machine.Device<VtdIommu>();
+    }
+
+    private static List<DeviceSpec> Devices(NetworkPeer? peer, bool iommu, int queues)
     {
         var devices = new List<DeviceSpec> { new NicSpec { Peer = peer, Queues = queues } };
         if (iommu) devices.Add(new IommuSpec());
-        Machine = new MachineT(new MachineConfig { MemoryBytes = 64UL << 20, Devices = devices });
-        Nic = Machine.Device<Ixgbe82599>()!;
-        Iommu = Machine.Device<VtdIommu>();
-        foreach (var a in Machine.Apics) a.Write(0x80f, 0x1ff);
+        return devices;
     }
 
-    public long Hz => Machine.Costs.ClockHz;
     public long Now => Cpu.Cycles;
 
-    public void At(long cycles)
-    {
-        if (cycles < Cpu.Cycles) throw new ArgumentOutOfRangeException(nameof(cycles), "time runs forward");
-        while (Machine.Timers.Next <= cycles)
-        {
-            long t = Machine.Timers.Next;
-            foreach (var c in Machine.Cpus) c.Cycles = Math.Max(c.Cycles, t);
-            Machine.Timers.RunDue(t);
-        }
-        foreach (var c in Machine.Cpus) c.Cycles = Math.Max(c.Cycles, cycles);
-    }
-
-    public void Advance(long cycles) => At(Cpu.Cycles + cycles);
-
-    public uint R(int reg) => (uint)Machine.Memory.Read(Bar0 + (ulong)reg, 4, Cpu);
-    public void W(int reg, uint value) => Machine.Memory.Write(Bar0 + (ulong)reg, 4, value, Cpu);
+    public uint R(int reg) => ReadMmio(Bar0 + (ulong)reg);
+    public void W(int reg, uint value) => WriteMmio(Bar0 + (ulong)reg, value);
 
     public void BusMaster() => Nic.Function.Write(0x04, 2, PciFunction.CommandMemory | PciFunction.CommandBusMaster);
 

@@ -29,14 +29,8 @@ public sealed class X87DifferentialTests
     [InlineData("-O2", true)]
     public void EmulatorMatchesHostCpu(string opt, bool underHypervisor)
     {
-        var native = Guest.Native($"x87{opt}", Sources, opt, "-mgeneral-regs-only");
-        Assert.Equal(0, native.ExitCode);
-        var emu = Guest.Run(Guest.Build($"x87{opt}.elf", Sources, opt),
-            options: new RunOptions().With(underHypervisor ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
-        if (underHypervisor) Assert.True(emu.TotalExits > 0);
-        Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
-        Assert.Equal(0, emu.ExitStatus);
-        var expected = Encoding.ASCII.GetString(native.Stdout).Split('\n');
+        var (native, emu) = HostDifferential.RunBoth("x87", Sources, opt, underHypervisor);
+        var expected = Encoding.ASCII.GetString(native).Split('\n');
         var actual = emu.OutputText.Split('\n');
         string summary = expected.First(l => l.StartsWith("x87_diff: "));
         Assert.True(int.Parse(summary.Split(' ')[1]) > 15_000, summary);

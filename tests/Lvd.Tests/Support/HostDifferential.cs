@@ -11,6 +11,16 @@ internal static class HostDifferential
     /// </summary>
     public static void RunAndCompare(string name, string[] sources, string opt, bool underHypervisor, string summary, int minCases)
     {
+        var (native, emu) = RunBoth(name, sources, opt, underHypervisor);
+        AssertSameOutput(native, emu.OutputText, summary, minCases);
+    }
+
+    /// <summary>
+    /// Builds <paramref name="sources"/> natively (-mgeneral-regs-only) and for the machine and runs both, each
+    /// asserted to exit 0 (the machine's under the hypervisor with exits): the host's stdout and the machine's run.
+    /// </summary>
+    public static (byte[] NativeStdout, ProgramResult Emulator) RunBoth(string name, string[] sources, string opt, bool underHypervisor)
+    {
         var native = Guest.Native($"{name}{opt}", sources, opt, "-mgeneral-regs-only");
         Assert.Equal(0, native.ExitCode);
         var emu = Guest.Run(Guest.Build($"{name}{opt}.elf", sources, opt),
@@ -18,7 +28,7 @@ internal static class HostDifferential
         if (underHypervisor) Assert.True(emu.TotalExits > 0);
         Assert.Equal(RunOutcome.Exited, emu.Run.Outcome);
         Assert.Equal(0, emu.ExitStatus);
-        AssertSameOutput(native.Stdout, emu.OutputText, summary, minCases);
+        return (native.Stdout, emu);
     }
 
     /// <summary>

@@ -180,18 +180,9 @@ internal static partial class SoftFloat
     /// </summary>
     public static ulong ToInt80(F80 a, int bits, bool truncate, uint mx, ref uint flags)
     {
-        var x = Unpack80(a);
-        ulong indefinite = 1UL << (bits - 1);
-        if (x.Kind is Kind.QNaN or Kind.SNaN or Kind.Inf or Kind.Unsupported) { flags |= Cpu.MxIE; return indefinite; }
-        if (x.Kind == Kind.Zero) return 0;
-        if (x.Exp > 64) { flags |= Cpu.MxIE; return indefinite; }
-        int rm = truncate ? 3 : Rounding(mx);
-        UInt128 m = RoundAt(x.Sig, false, -x.Exp, x.Neg, rm, out bool inexact);
-        UInt128 limit = x.Neg ? (UInt128)1 << (bits - 1) : ((UInt128)1 << (bits - 1)) - 1;
-        if (m > limit) { flags |= Cpu.MxIE; return indefinite; }
-        if (inexact) { flags |= Cpu.MxPE; if (RoundedAway(x.Sig, false, -x.Exp, m)) flags |= RoundedUp; }
-        ulong r = x.Neg ? (ulong)(-(Int128)m) : (ulong)m;
-        return bits == 64 ? r : r & ((1UL << bits) - 1);
+        ulong r = RoundToInt(Unpack80(a), bits, truncate ? 3 : Rounding(mx), ref flags, out bool up);
+        if (up) flags |= RoundedUp;
+        return r;
     }
 
     /// <summary>FCOM/FUCOM/FCOMI/FTST/FICOM: IE for an SNaN or unsupported operand, or for a QNaN too when <paramref name="signalQuiet"/>.</summary>

@@ -422,21 +422,27 @@ internal static partial class SoftFloat
     /// CVT(T)SS2SI and friends: to a signed integer of <paramref name="bits"/> bits, rounded in the
     /// MXCSR mode or truncated; NaN and out of range give the integer indefinite with IE.
     /// </summary>
-    public static ulong ToInt(ulong a, bool dbl, int bits, bool truncate, uint mx, ref uint flags)
+    public static ulong ToInt(ulong a, bool dbl, int bits, bool truncate, uint mx, ref uint flags) =>
+        RoundToInt(Unpack(a, dbl ? F64 : F32, mx), bits, truncate ? 3 : Rounding(mx), ref flags, out _);
+
+    /// <summary>
+    /// An unpacked value to a signed <paramref name="bits"/>-bit integer rounded in <paramref name="rm"/> (the SSE
+    /// conversions and the x87's FIST): NaN, infinity, an unsupported encoding or out of range give the integer
+    /// indefinite with IE; inexact sets PE, and <paramref name="roundedUp"/> says whether the magnitude was rounded up.
+    /// </summary>
+    private static ulong RoundToInt(Num x, int bits, int rm, ref uint flags, out bool roundedUp)
     {
-        var f = dbl ? F64 : F32;
-        var x = Unpack(a, f, mx);
-        ulong indefinite = bits == 64 ? 1UL << 63 : 1UL << 31;
-        if (x.Kind is Kind.QNaN or Kind.SNaN or Kind.Inf) { flags |= Cpu.MxIE; return indefinite; }
+        roundedUp = false;
+        ulong indefinite = 1UL << (bits - 1);
+        if (x.Kind is Kind.QNaN or Kind.SNaN or Kind.Inf or Kind.Unsupported) { flags |= Cpu.MxIE; return indefinite; }
         if (x.Kind == Kind.Zero) return 0;
         if (x.Exp > 64) { flags |= Cpu.MxIE; return indefinite; }
-        int rm = truncate ? 3 : Rounding(mx);
         UInt128 m = RoundAt(x.Sig, false, -x.Exp, x.Neg, rm, out bool inexact);
         UInt128 limit = x.Neg ? (UInt128)1 << (bits - 1) : ((UInt128)1 << (bits - 1)) - 1;
         if (m > limit) { flags |= Cpu.MxIE; return indefinite; }
-        if (inexact) flags |= Cpu.MxPE;
+        if (inexact) { flags |= Cpu.MxPE; roundedUp = RoundedAway(x.Sig, false, -x.Exp, m); }
         ulong r = x.Neg ? (ulong)(-(Int128)m) : (ulong)m;
-        return bits == 64 ? r : (uint)r;
+        return bits == 64 ? r : r & ((1UL << bits) - 1);
     }
 
     /// <summary>CVTSS2SD / CVTSD2SS (and the packed forms): SNaN quieted with IE, denormal operand DE.</summary>

@@ -138,6 +138,30 @@ match(const char *s, const char *word)
 	return i;
 }
 
+// An exponent at s ("e" or "p" = marker, either case, an optional sign, digits; saturated far past
+// any format's range): added to *exp, *end moved past it.  Without a digit it is not part of
+// the number and nothing changes.
+static void
+read_exponent(const char *s, char marker, int *exp, const char **end)
+{
+	if (tolower((unsigned char)*s) != marker)
+		return;
+	const char *t = s + 1;
+	int eneg = 0;
+	long x = 0;
+	if (*t == '+' || *t == '-')
+		eneg = *t++ == '-';
+	if (!isdigit((unsigned char)*t))
+		return;
+	while (isdigit((unsigned char)*t)) {
+		if (x < 100000)
+			x = x * 10 + (*t - '0');
+		t++;
+	}
+	*exp += (int)(eneg ? -x : x);
+	*end = t;
+}
+
 // The value's bits in the format (p, emin, emax) and its sign; *end past the number.
 static uint64_t
 parse(const char *s, const char **end, int p, int emin, int emax, int *neg)
@@ -191,22 +215,7 @@ parse(const char *s, const char **end, int p, int emin, int emax, int *neg)
 		}
 		(void)any;
 		*end = s;
-		if (*s == 'p' || *s == 'P') {
-			const char *t = s + 1;
-			int eneg = 0;
-			long x = 0;
-			if (*t == '+' || *t == '-')
-				eneg = *t++ == '-';
-			if (isdigit((unsigned char)*t)) {
-				while (isdigit((unsigned char)*t)) {
-					if (x < 100000)
-						x = x * 10 + (*t - '0');
-					t++;
-				}
-				e2 += (int)(eneg ? -x : x);
-				*end = t;
-			}
-		}
+		read_exponent(s, 'p', &e2, end);
 		if (q == 0)
 			return 0;
 		uint64_t r = round_bits(q, e2, sticky, p, emin, emax, &range);
@@ -245,22 +254,7 @@ parse(const char *s, const char **end, int p, int emin, int emax, int *neg)
 		return 0;
 	}
 	*end = s;
-	if (*s == 'e' || *s == 'E') {
-		const char *t = s + 1;
-		int eneg = 0;
-		long x = 0;
-		if (*t == '+' || *t == '-')
-			eneg = *t++ == '-';
-		if (isdigit((unsigned char)*t)) {
-			while (isdigit((unsigned char)*t)) {
-				if (x < 100000)
-					x = x * 10 + (*t - '0');
-				t++;
-			}
-			dexp += (int)(eneg ? -x : x);
-			*end = t;
-		}
-	}
+	read_exponent(s, 'e', &dexp, end);
 	if (nd == 0)
 		return 0;
 	if (nd + dexp > 340) {

@@ -38,15 +38,23 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// A 2-, 4- or 8-byte read: a hit needs the tag and the access inside the page; anything
-    /// else (a miss, a page-crossing access, alignment checking, MMIO) takes the slow path.
-    /// The JIT compiles one copy per size.
+    /// The mask of a hit test that is one compare (QEMU's softmmu way): the page bits of the address and its low bits below
+    /// the access size. Tags are page-aligned, so <c>(la &amp; mask) == tag</c> holds only when the page matches and the
+    /// access is aligned to its size, and an aligned access never crosses a page. An unaligned access takes the slow path,
+    /// whose first step is the same TLB entry (<see cref="ReadSlow"/>): the same hit, without a walk or modeled cycles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong AlignedTagMask(int size) => ~PhysicalMemory.PageMask | (ulong)(size - 1);
+
+    /// <summary>
+    /// A 2-, 4- or 8-byte read: a hit is the tag compare of <see cref="AlignedTagMask"/>; anything else (a miss, an
+    /// unaligned or page-crossing access, alignment checking, MMIO) takes the slow path. The JIT compiles one copy per size.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private T ReadN<T>(ulong la) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)Unsafe.SizeOf<T>())
+        if (e.ReadTag == (la & AlignedTagMask(Unsafe.SizeOf<T>())))
             return Unsafe.ReadUnaligned<T>(ref PageRef(e.Page!, la));
         ulong v = ReadSlow(la, Unsafe.SizeOf<T>());
         return Unsafe.As<ulong, T>(ref v);   // the low bytes (little-endian)
@@ -92,7 +100,7 @@ public sealed partial class Cpu
     private void WriteN<T>(ulong la, T v) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)Unsafe.SizeOf<T>())
+        if (e.WriteTag == (la & AlignedTagMask(Unsafe.SizeOf<T>())))
         {
             Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v);
             return;
@@ -162,6 +170,20 @@ public sealed partial class Cpu
             if (Memory.IsRam(pa)) Cycles += Caches.Load(pa);
             return Memory.Read(pa, size, this);
         }
+        // An unaligned access inside a page that the fast path's entry maps: that entry's hit (Translate looks only at
+        // the other way of the set, so this is what keeps such an access a TLB hit, as it was before the one-compare test).
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask))
+        {
+            ref byte b = ref PageRef(e.Page!, la);
+            return size switch
+            {
+                2 => Unsafe.ReadUnaligned<ushort>(ref b),
+                4 => Unsafe.ReadUnaligned<uint>(ref b),
+                8 => Unsafe.ReadUnaligned<ulong>(ref b),
+                _ => b,
+            };
+        }
         ulong p = Translate(la, Access.Read, Cpl == 3);
         return Memory.Read(p, size, this);
     }
@@ -187,6 +209,19 @@ public sealed partial class Cpu
             ulong pa = TranslateCached(la, Access.Write, Cpl == 3);
             if (Memory.IsRam(pa)) Caches.Store(pa);
             Memory.Write(pa, size, v, this);
+            return;
+        }
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask))
+        {
+            ref byte b = ref PageRef(e.Page!, la);
+            switch (size)
+            {
+                case 2: Unsafe.WriteUnaligned(ref b, (ushort)v); break;
+                case 4: Unsafe.WriteUnaligned(ref b, (uint)v); break;
+                case 8: Unsafe.WriteUnaligned(ref b, v); break;
+                default: b = (byte)v; break;
+            }
             return;
         }
         ulong p = Translate(la, Access.Write, Cpl == 3);

@@ -9,7 +9,7 @@ namespace Lvd.Machine.Execution;
 /// Linear memory access: a TLB hit is one tag compare and a direct array access; a miss
 /// translates (<see cref="Translate"/>) and takes the slow path through physical memory.
 /// </summary>
-public sealed partial class Cpu
+public sealed unsafe partial class Cpu
 {
     public enum Access : byte { Read = 0, Write = 1, Exec = 2 }
 
@@ -23,9 +23,9 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.IndexOf(la));
 
+    /// <summary>The host byte of a hit: <c>la + Addend</c> (the page is pinned; <see cref="TlbEntry.Addend"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref byte PageRef(byte[] page, ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page),
-        (int)(la & PhysicalMemory.PageMask));
+    private static ref byte HostRef(ref TlbEntry e, ulong la) => ref *(byte*)((nint)la + e.Addend);
 
     // ---- reads ----
 
@@ -33,7 +33,7 @@ public sealed partial class Cpu
     internal byte Read8(ulong la)
     {
         ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask)) return PageRef(e.Page!, la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask)) return HostRef(ref e, la);
         return (byte)ReadSlow(la, 1);
     }
 
@@ -55,7 +55,7 @@ public sealed partial class Cpu
     {
         ref var e = ref TlbSlot(la);
         if (e.ReadTag == (la & AlignedTagMask(Unsafe.SizeOf<T>())))
-            return Unsafe.ReadUnaligned<T>(ref PageRef(e.Page!, la));
+            return Unsafe.ReadUnaligned<T>(ref HostRef(ref e, la));
         ulong v = ReadSlow(la, Unsafe.SizeOf<T>());
         return Unsafe.As<ulong, T>(ref v);   // the low bytes (little-endian)
     }
@@ -91,7 +91,7 @@ public sealed partial class Cpu
     internal void Write8(ulong la, byte v)
     {
         ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask)) { PageRef(e.Page!, la) = v; return; }
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask)) { HostRef(ref e, la) = v; return; }
         WriteSlow(la, 1, v);
     }
 
@@ -102,7 +102,7 @@ public sealed partial class Cpu
         ref var e = ref TlbSlot(la);
         if (e.WriteTag == (la & AlignedTagMask(Unsafe.SizeOf<T>())))
         {
-            Unsafe.WriteUnaligned(ref PageRef(e.Page!, la), v);
+            Unsafe.WriteUnaligned(ref HostRef(ref e, la), v);
             return;
         }
         ulong wide = 0;
@@ -175,7 +175,7 @@ public sealed partial class Cpu
         ref var e = ref TlbSlot(la);
         if (e.ReadTag == (la & ~PhysicalMemory.PageMask))
         {
-            ref byte b = ref PageRef(e.Page!, la);
+            ref byte b = ref HostRef(ref e, la);
             return size switch
             {
                 2 => Unsafe.ReadUnaligned<ushort>(ref b),
@@ -214,7 +214,7 @@ public sealed partial class Cpu
         ref var e = ref TlbSlot(la);
         if (e.WriteTag == (la & ~PhysicalMemory.PageMask))
         {
-            ref byte b = ref PageRef(e.Page!, la);
+            ref byte b = ref HostRef(ref e, la);
             switch (size)
             {
                 case 2: Unsafe.WriteUnaligned(ref b, (ushort)v); break;

@@ -21,7 +21,7 @@ public sealed unsafe partial class Cpu
     private bool _alignCheck;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.IndexOf(la));
+    private ref TlbEntry TlbSlot(ulong la) => ref Unsafe.AddByteOffset(ref MemoryMarshal.GetArrayDataReference(_tlb), Tlb.OffsetOf(la));
 
     /// <summary>The host byte of a hit: <c>la + Addend</c> (the page is pinned; <see cref="TlbEntry.Addend"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -58,7 +58,15 @@ internal sealed class Tlb
     /// <summary>Some entry came from a 2 MiB or 1 GiB page (INVLPG must then scan).</summary>
     public bool HasLargePages;
 
-    public Tlb() => FlushAll();
+    /// <summary>log2 of the size of a <see cref="TlbEntry"/>: <see cref="OffsetOf"/> computes byte offsets with it.</summary>
+    public const int EntryShift = 6;
+
+    public Tlb()
+    {
+        if (Unsafe.SizeOf<TlbEntry>() != 1 << EntryShift)
+            throw new InvalidOperationException($"a TlbEntry is {Unsafe.SizeOf<TlbEntry>()} bytes, Tlb.EntryShift says {1 << EntryShift}");
+        FlushAll();
+    }
 
     /// <summary>
     /// The slot of a page: the low bits of its page number folded with the next two groups of
@@ -71,6 +79,18 @@ internal sealed class Tlb
     {
         ulong vpn = linear >> PhysicalMemory.PageShift;
         return (int)(vpn ^ (vpn >> Bits) ^ (vpn >> (2 * Bits))) & IndexMask;
+    }
+
+    /// <summary>
+    /// The byte offset of <see cref="IndexOf"/>'s slot in <see cref="Entries"/> (the same slot), for the fast paths: the
+    /// fold done on the address shifted 6 bits less, so that the masked result is already the index times the entry size
+    /// (no widening and no scaling after it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint OffsetOf(ulong linear)
+    {
+        const int s = PhysicalMemory.PageShift - EntryShift;
+        return (nuint)(((linear >> s) ^ (linear >> (s + Bits)) ^ (linear >> (s + 2 * Bits))) & ((ulong)IndexMask << EntryShift));
     }
 
     public void FlushAll()

@@ -147,6 +147,21 @@ public sealed unsafe partial class Cpu
 
     private ulong ReadSlow(ulong la, int size)
     {
+        // An unaligned access inside a page that the fast path's entry maps: that entry's hit (Translate looks only at
+        // the other way of the set, so this is what keeps such an access a TLB hit, as it was before the one-compare test).
+        // First, before the alignment and cache checks: while those apply, the fast path's TLB is the empty one.
+        ref var e = ref TlbSlot(la);
+        if (e.ReadTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)size)
+        {
+            ref byte b = ref HostRef(ref e, la);
+            return size switch
+            {
+                2 => Unsafe.ReadUnaligned<ushort>(ref b),
+                4 => Unsafe.ReadUnaligned<uint>(ref b),
+                8 => Unsafe.ReadUnaligned<ulong>(ref b),
+                _ => b,
+            };
+        }
         CheckAlignment(la, size);
         ulong off = la & PhysicalMemory.PageMask;
         if (off + (ulong)size > PhysicalMemory.PageSize)
@@ -170,26 +185,26 @@ public sealed unsafe partial class Cpu
             if (Memory.IsRam(pa)) Cycles += Caches.Load(pa);
             return Memory.Read(pa, size, this);
         }
-        // An unaligned access inside a page that the fast path's entry maps: that entry's hit (Translate looks only at
-        // the other way of the set, so this is what keeps such an access a TLB hit, as it was before the one-compare test).
-        ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask))
-        {
-            ref byte b = ref HostRef(ref e, la);
-            return size switch
-            {
-                2 => Unsafe.ReadUnaligned<ushort>(ref b),
-                4 => Unsafe.ReadUnaligned<uint>(ref b),
-                8 => Unsafe.ReadUnaligned<ulong>(ref b),
-                _ => b,
-            };
-        }
         ulong p = Translate(la, Access.Read, Cpl == 3);
         return Memory.Read(p, size, this);
     }
 
     private void WriteSlow(ulong la, int size, ulong v)
     {
+        // The unaligned in-page hit first, as in ReadSlow.
+        ref var e = ref TlbSlot(la);
+        if (e.WriteTag == (la & ~PhysicalMemory.PageMask) && (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)size)
+        {
+            ref byte b = ref HostRef(ref e, la);
+            switch (size)
+            {
+                case 2: Unsafe.WriteUnaligned(ref b, (ushort)v); break;
+                case 4: Unsafe.WriteUnaligned(ref b, (uint)v); break;
+                case 8: Unsafe.WriteUnaligned(ref b, v); break;
+                default: b = (byte)v; break;
+            }
+            return;
+        }
         CheckAlignment(la, size);
         ulong off = la & PhysicalMemory.PageMask;
         if (off + (ulong)size > PhysicalMemory.PageSize)
@@ -209,19 +224,6 @@ public sealed unsafe partial class Cpu
             ulong pa = TranslateCached(la, Access.Write, Cpl == 3);
             if (Memory.IsRam(pa)) Caches.Store(pa);
             Memory.Write(pa, size, v, this);
-            return;
-        }
-        ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask))
-        {
-            ref byte b = ref HostRef(ref e, la);
-            switch (size)
-            {
-                case 2: Unsafe.WriteUnaligned(ref b, (ushort)v); break;
-                case 4: Unsafe.WriteUnaligned(ref b, (uint)v); break;
-                case 8: Unsafe.WriteUnaligned(ref b, v); break;
-                default: b = (byte)v; break;
-            }
             return;
         }
         ulong p = Translate(la, Access.Write, Cpl == 3);

@@ -5,8 +5,8 @@ namespace Lvd.Tests;
 /// <summary>
 /// The TLB's fast paths (docs/HOST-SPEED.md, the addend TLB): the slot arithmetic of the hit path is the slot of
 /// <see cref="Tlb.IndexOf"/> (which entries evict each other, so page walks and modeled cycles, must not change), and an
-/// unaligned access inside a page, which the one-compare hit test sends to the slow path, is still a TLB hit there: no
-/// walk, the same modeled cycles as the aligned access. (Snapshots and the addends: SnapshotTests.)
+/// unaligned access inside a page, which fails the one-compare hit test of aligned accesses, is still a TLB hit (the slow
+/// path would walk): the same modeled cycles as the aligned access. (Snapshots and the addends: SnapshotTests.)
 /// </summary>
 public sealed class TlbTests
 {

@@ -32,8 +32,8 @@ public sealed class SnapshotException(string message) : Exception(message);
 /// </list>
 /// Arrays of value types without references (RAM pages, decoded ops) are copied with one block copy, unless the type has a
 /// <see cref="NotMachineStateAttribute"/> field (a TLB entry's host addend): element by element, the field left out of
-/// digests. Byte arrays are allocated pinned (RAM pages: TLB entries hold their host addresses; the owner recomputes
-/// those after a restore, <see cref="MachineSnapshot.RestoreInto"/>).
+/// digests. Byte arrays a restore creates are allocated pinned (RAM pages: TLB entries hold their host addresses; the
+/// owner recomputes those after a restore, <see cref="MachineSnapshot.RestoreInto"/>).
 /// </summary>
 internal sealed class ObjectGraph
 {
@@ -240,8 +240,9 @@ internal sealed class ObjectGraph
         }
         object target;
         if (live != null && live.GetType() == from.GetType() && !_claimed.Contains(live) && SameShape(from, live)) target = live;
-        // Byte arrays (RAM pages among them) on the pinned heap: TLB entries hold host addresses of RAM pages.
-        else if (from is byte[] bytes) target = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
+        // Restoring, byte arrays (RAM pages among them) on the pinned heap: TLB entries hold host addresses of RAM pages.
+        // (A snapshot's own copy never runs: its pages may move.)
+        else if (_restoring && from is byte[] bytes) target = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
         else if (from is Array a) target = Array.CreateInstance(a.GetType().GetElementType()!, Lengths(a));
         else target = RuntimeHelpers.GetUninitializedObject(from.GetType());
         _map[from] = target;

@@ -2,6 +2,7 @@
 # setup.sh: install what LVD# needs beyond the .NET SDK and gcc, if it is missing:
 #   csmith + libcsmith-dev  program-level differential tests
 #   qemu-user               the qemu-x86_64 column of `lvd bench mips`
+#   qemu-system-x86         the qemu-system-x86_64 (TCG, full system) columns of `lvd bench mips` and `lvd bench linux`
 #   gdb                     the tests of the gdb stub (`lvd exec/boot --gdb`, docs/DEBUGGING.md)
 #   acpica-tools            iasl, which disassembles the firmware's ACPI tables in the tests (docs/PLATFORM.md)
 #   linux-source-6.1        the kernel `lvd linux` boots, and what building it needs: flex, bison,
@@ -15,6 +16,7 @@ need=()
 command -v csmith >/dev/null 2>&1 || need+=(csmith)
 [ -d /usr/include/csmith ] || ls -d /usr/include/csmith-* >/dev/null 2>&1 || need+=(libcsmith-dev)
 command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user)
+[ -x /usr/bin/qemu-system-x86_64 ] || need+=(qemu-system-x86)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
 command -v iasl >/dev/null 2>&1 || need+=(acpica-tools)

@@ -81,6 +81,36 @@ public sealed class SnapshotTests
         }
     }
 
+    /// <summary>
+    /// TLB entries hold host addresses of RAM pages (TlbEntry.Addend): a restore must give the pages it creates stable
+    /// addresses and recompute the addends. A compacting collection right after the restore moves everything that can move.
+    /// </summary>
+    [Fact]
+    public void ARestoredProgramRunsOnExactlyAsTheOriginalAfterTheCollectorCompactsTheHeap()
+    {
+        string elf = Guest.BuildSource("snapshot_mix", Program, "-O1");
+        const long interval = 500_000;
+        var before = new Recording();
+        var original = ProgramRunner.Run(elf, new RunOptions { CaptureSerial = true, Setup = m => m.SetCheckpoints(interval, before.At) });
+        Assert.True(before.Snapshots.Count >= 4, $"only {before.Snapshots.Count} checkpoints");
+        var snap = before.Snapshots[before.Snapshots.Count / 2];
+        var after = new Recording { Keep = false };
+        var restored = ProgramRunner.Run(elf, new RunOptions
+        {
+            CaptureSerial = true,
+            Setup = m =>
+            {
+                snap.RestoreInto(m);
+                var garbage = new List<byte[]>();
+                for (int i = 0; i < 2000; i++) garbage.Add(new byte[100 + i % 300]);
+                garbage.Clear();
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                m.SetCheckpoints(interval, after.At);
+            },
+        });
+        AssertSameRun(original, before, restored, after, snap);
+    }
+
     [Fact]
     public void AKernelWithAnIsolatedDriverOnFourVcpusRestoredFromASnapshotRunsOnExactlyAsTheOriginal()
     {

@@ -13,7 +13,7 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public sealed class BenchLinuxCommand : Command<BenchLinuxCommand.Settings>
 {
-    public const string Qemu = "/usr/bin/qemu-system-x86_64";
+    public const string Qemu = MultibootImage.QemuSystem;
 
     public sealed class Settings : LvdSettings
     {
@@ -39,7 +39,7 @@ public sealed class BenchLinuxCommand : Command<BenchLinuxCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         string root = GuestCompiler.Locate().RepoRoot;
-        InstallQemu();
+        InstallQemu("lvd bench linux");
         var kernel = Terminal.Status("the Linux kernel (guest/linux/build.sh, cached) ...", () => LinuxKernel.Build(root));
         string dir = Path.Combine(root, "build", "bench-linux");
         Directory.CreateDirectory(dir);
@@ -87,14 +87,16 @@ public sealed class BenchLinuxCommand : Command<BenchLinuxCommand.Settings>
         return 0;
     }
 
-    /// <summary>qemu-system-x86 from Debian, installed when missing (as scripts/setup.sh installs the test tools).</summary>
-    private static void InstallQemu()
+    /// <summary>
+    /// qemu-system-x86 from Debian, installed when missing by scripts/setup.sh (the one place that installs the tools; `./test`
+    /// runs it too). Also `lvd bench mips`'s qemu-system column.
+    /// </summary>
+    internal static void InstallQemu(string command)
     {
         if (File.Exists(Qemu)) return;
-        AnsiConsole.WriteLine("lvd bench linux: installing qemu-system-x86 (apt) ...");
-        string sudo = Environment.UserName == "root" ? "" : "sudo ";
-        Run("sh", ["-c", $"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq qemu-system-x86 >/dev/null"]);
-        if (!File.Exists(Qemu)) throw new UsageException("lvd bench linux needs qemu-system-x86_64, and apt could not install it");
+        AnsiConsole.WriteLine($"{command}: installing qemu-system-x86 (scripts/setup.sh) ...");
+        Run("bash", [Path.Combine(GuestCompiler.Locate().RepoRoot, "scripts", "setup.sh")]);
+        if (!File.Exists(Qemu)) throw new UsageException($"{command} needs qemu-system-x86_64, and scripts/setup.sh could not install it");
     }
 
     private static void Run(string file, string[] args)

@@ -6,7 +6,8 @@ namespace Lvd.Cli.Commands;
 
 /// <summary>
 /// Host speed, in one run so that the columns are side by side under the same load: CPU-bound
-/// guest programs (guest/bench) natively, under qemu-x86_64 (user-mode TCG) and on the emulator
+/// guest programs (guest/bench) natively, under qemu-x86_64 (user-mode TCG), under qemu-system-x86_64
+/// (TCG, full system: the same program booted as a multiboot image, boot included) and on the emulator
 /// in fresh processes (`lvd exec`, .NET start-up and JIT included in the run's time) and warm
 /// (the same process, after a first run), without and with EPT; and the kernel workload (host
 /// seconds per modeled second of `lvd boot --workload nullnet`, fresh processes). Each figure is
@@ -57,7 +58,8 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         string dir = Path.Combine(cc.RepoRoot, "build", "bench");
         Directory.CreateDirectory(dir);
         string scale = $"-DSCALE={settings.Scale}";
-        bool qemu = File.Exists(Qemu);
+        BenchLinuxCommand.InstallQemu("lvd bench mips");
+        bool qemu = File.Exists(Qemu), qemuSystem = File.Exists(MultibootImage.QemuSystem);
         var json = new JsonObject();
         var programs = new JsonArray();
         foreach (var (name, source, opt) in Programs)
@@ -69,12 +71,13 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             var (need, why) = ExecCommand.Settings.NeededMemory(elf);
             if (settings.MemoryMiB < need) throw new UsageException($"--memory {settings.MemoryMiB}: at least {need} MiB ({why})");
             RunProcess("gcc", [opt, "-mgeneral-regs-only", scale, "-o", native, src], out _);
+            string? image = qemuSystem ? MultibootImage.Build(cc, elf) : null;
 
             long instructions = 0;
             string emuOut = "";
             var figures = new List<Figure>();
             Terminal.Steps($"{name}: native, qemu, the emulator fresh and warm, without and with EPT, and the timing models",
-                8 * settings.Runs + 2, step =>
+                8 * settings.Runs + 3, step =>
             {
                 figures.Add(new Figure("native (host CPU)", Median(settings.Runs, () => TimeProcess(native, [], out emuOut))));
                 step("native");
@@ -89,6 +92,18 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                     })));
                 }
                 step("qemu");
+                if (image != null)
+                {
+                    // A fresh qemu-system process per run, its boot (firmware, multiboot loading) included.
+                    figures.Add(new Figure(QemuSystemEngine, Median(settings.Runs, () =>
+                    {
+                        double s = TimeProcess(MultibootImage.QemuSystem, MultibootImage.QemuArguments(image, settings.MemoryMiB),
+                            out string o, MultibootImage.SuccessStatus);
+                        if (o != nativeOut) throw new UsageException($"{name}: qemu-system output differs from native");
+                        return s;
+                    })));
+                }
+                step("qemu-system");
                 foreach (bool ept in new[] { false, true })
                 {
                     string suffix = ept ? ", VT-x guest (EPT)" : "";
@@ -129,7 +144,7 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                 }
             });
             programs.Add(Report($"{name} (guest/bench/{source}), {instructions:N0} guest instructions, median of {settings.Runs}",
-                name, instructions, figures, qemu));
+                name, instructions, figures, qemu, qemuSystem));
         }
         json["programs"] = programs;
         json["kernel_workload"] = KernelWorkload(settings, dir);
@@ -139,21 +154,30 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
 
     private const string Qemu = "/usr/bin/qemu-x86_64";
 
-    private static JsonObject Report(string title, string name, long instructions, List<Figure> figures, bool qemu)
+    private const string QemuSystemEngine = "qemu-system-x86_64 (TCG, full system, boot included)";
+
+    private static JsonObject Report(string title, string name, long instructions, List<Figure> figures, bool qemu, bool qemuSystem)
     {
         double native = figures[0].Seconds;
         double? q = qemu ? figures[1].Seconds : null;
+        double? qs = qemuSystem ? figures.Find(f => f.Engine == QemuSystemEngine)!.Seconds : null;
         var t = new Table().Title(title).AddColumn("engine").AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("MIPS").RightAligned()).AddColumn(new TableColumn("time vs native").RightAligned())
-            .AddColumn(new TableColumn("time vs qemu").RightAligned());
+            .AddColumn(new TableColumn("time vs qemu").RightAligned()).AddColumn(new TableColumn("time vs qemu-system").RightAligned())
+            .Caption("MIPS: the emulator's instruction count over each engine's seconds (the same program: the same work); "
+                + "qemu-system's seconds are a fresh process booting the program as a multiboot image (guest/bench/qemu), boot included");
         var rows = new JsonArray();
         foreach (var f in figures)
         {
             double mips = instructions / f.Seconds / 1e6;
-            t.AddRow(f.Engine, $"{f.Seconds:F3}", $"{mips:N0}", $"{f.Seconds / native:F1}x", q is double qs ? $"{f.Seconds / qs:F2}x" : "");
-            rows.Add(new JsonObject { ["engine"] = f.Engine, ["seconds"] = f.Seconds, ["mips"] = mips });
+            t.AddRow(f.Engine, $"{f.Seconds:F3}", $"{mips:N0}", $"{f.Seconds / native:F1}x", q is double qu ? $"{f.Seconds / qu:F2}x" : "",
+                qs is double qsys ? $"{f.Seconds / qsys:F2}x" : "");
+            var row = new JsonObject { ["engine"] = f.Engine, ["seconds"] = f.Seconds, ["mips"] = mips };
+            if (qs is double qsys2) row["time_vs_qemu_system"] = f.Seconds / qsys2;
+            rows.Add(row);
         }
-        if (!qemu) t.AddRow("qemu-x86_64", "not installed", "", "", "");
+        if (!qemu) t.AddRow("qemu-x86_64", "not installed", "", "", "", "");
+        if (!qemuSystem) t.AddRow("qemu-system-x86_64", "not installed (scripts/setup.sh installs it)", "", "", "", "");
         AnsiConsole.Write(t);
         return new JsonObject { ["program"] = name, ["instructions"] = instructions, ["engines"] = rows };
     }
@@ -229,14 +253,14 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
     }
 
-    private static double TimeProcess(string exe, string[] args, out string output)
+    private static double TimeProcess(string exe, string[] args, out string output, int status = 0)
     {
         var sw = Stopwatch.StartNew();
-        RunProcess(exe, args, out output);
+        RunProcess(exe, args, out output, status);
         return sw.Elapsed.TotalSeconds;
     }
 
-    private static void RunProcess(string exe, string[] args, out string stdout)
+    private static void RunProcess(string exe, string[] args, out string stdout, int status = 0)
     {
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -244,6 +268,6 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
         var errTask = p.StandardError.ReadToEndAsync();
         stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        if (p.ExitCode != 0) throw new UsageException($"{exe} failed (status {p.ExitCode}): {errTask.Result.Trim()}");
+        if (p.ExitCode != status) throw new UsageException($"{exe} failed (status {p.ExitCode}): {errTask.Result.Trim()}");
     }
 }

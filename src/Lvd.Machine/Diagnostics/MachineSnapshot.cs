@@ -57,5 +57,7 @@ public sealed class MachineSnapshot
             throw new SnapshotException($"a snapshot of {_copy.Cpus.Length} vCPUs and {_copy.Memory.RamSize >> 20} MiB cannot be restored "
                 + $"into a machine of {machine.Cpus.Length} vCPUs and {machine.Memory.RamSize >> 20} MiB");
         ObjectGraph.Restore(_copy, machine);
+        // The TLBs' host addends point into the memory they were copied from: recompute them for this machine's RAM.
+        foreach (var cpu in machine.Cpus) cpu.RebuildTlbAddends();
     }
 }

@@ -30,7 +30,10 @@ public sealed class SnapshotException(string message) : Exception(message);
 /// place is kept, and one that the live graph lacks is an error (<see cref="SnapshotException"/>);</item>
 /// <item>delegates: rebuilt with the same method and the target mapped like any other reference.</item>
 /// </list>
-/// Arrays of value types without references (RAM pages, TLBs, decoded ops) are copied with one block copy.
+/// Arrays of value types without references (RAM pages, decoded ops) are copied with one block copy, unless the type has a
+/// <see cref="NotMachineStateAttribute"/> field (a TLB entry's host addend): element by element, the field left out of
+/// digests. Byte arrays a restore creates are allocated pinned (RAM pages: TLB entries hold their host addresses; the
+/// owner recomputes those after a restore, <see cref="MachineSnapshot.RestoreInto"/>).
 /// </summary>
 internal sealed class ObjectGraph
 {
@@ -237,6 +240,9 @@ internal sealed class ObjectGraph
         }
         object target;
         if (live != null && live.GetType() == from.GetType() && !_claimed.Contains(live) && SameShape(from, live)) target = live;
+        // Restoring, byte arrays (RAM pages among them) on the pinned heap: TLB entries hold host addresses of RAM pages.
+        // (A snapshot's own copy never runs: its pages may move.)
+        else if (_restoring && from is byte[] bytes) target = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
         else if (from is Array a) target = Array.CreateInstance(a.GetType().GetElementType()!, Lengths(a));
         else target = RuntimeHelpers.GetUninitializedObject(from.GetType());
         _map[from] = target;
@@ -299,7 +305,7 @@ internal sealed class ObjectGraph
         if (t.IsArray)
         {
             var e = t.GetElementType()!;
-            info.Kind = e.IsValueType && !HasReferences(e) ? Kind.BlitArray
+            info.Kind = e.IsValueType && !HasReferences(e) && !HasUnsavedFields(e) ? Kind.BlitArray
                 : !e.IsValueType && t.GetArrayRank() == 1 && t == e.MakeArrayType() ? Kind.RefArray : Kind.Object;
             return info;
         }
@@ -318,6 +324,14 @@ internal sealed class ObjectGraph
             info.AllPlain &= info.Plain[i];
         }
         return info;
+    }
+
+    /// <summary>A value type with a <see cref="NotMachineStateAttribute"/> field: its arrays are not copied or hashed as raw bytes.</summary>
+    private static bool HasUnsavedFields(Type t)
+    {
+        foreach (var f in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            if (f.IsDefined(typeof(NotMachineStateAttribute))) return true;
+        return false;
     }
 
     private static bool HasReferences(Type t) =>

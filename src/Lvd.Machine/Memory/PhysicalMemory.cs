@@ -7,7 +7,8 @@ namespace Lvd.Machine.Memory;
 
 /// <summary>
 /// Guest-physical address space: RAM allocated page by page on first touch (a 4 GiB machine
-/// costs what it uses), plus MMIO ranges dispatched to devices. Addresses neither RAM nor MMIO
+/// costs what it uses; pages are pinned, since TLB entries hold their host addresses), plus
+/// MMIO ranges dispatched to devices. Addresses neither RAM nor MMIO
 /// read as all ones and ignore writes, like an unclaimed bus, and are counted (<see cref="Unclaimed"/>).
 /// Pages that hold decoded code are flagged; every write path that can reach RAM (CPU slow
 /// path, loader, DMA) goes through <see cref="NoteWrite"/> so decoded blocks are invalidated.
@@ -81,7 +82,8 @@ public sealed class PhysicalMemory
     private byte[] Touch(ulong ppn)
     {
         PagesTouched++;
-        return _pages[ppn] = new byte[PageSize];
+        // Pinned (the pinned object heap): the TLB's host addends point into RAM pages (TlbEntry.Addend).
+        return _pages[ppn] = GC.AllocateArray<byte>(PageSize, pinned: true);
     }
 
     public IMmioDevice? FindMmio(ulong pa, out ulong offset)

@@ -65,7 +65,8 @@ public sealed partial class Cpu
         {
             e.ReadTag = e.WriteTag = e.ExecTag = Tlb.Invalid;
         }
-        e.Page = page;
+        e.Addend = Tlb.AddendOf(page, tag);
+        e.Ram = true;
         e.PhysPage = physPage;
         e.Global = global;
         e.PageShift = (byte)pageShift;
@@ -83,13 +84,21 @@ public sealed partial class Cpu
         tlb.Displace(Tlb.IndexOf(la), tag);
         ref var e = ref tlb.Entries[Tlb.IndexOf(la)];
         e.ReadTag = e.WriteTag = e.ExecTag = Tlb.Invalid;
-        e.Page = null;
+        e.Addend = 0;
+        e.Ram = false;
         e.PhysPage = physPage;
         e.Global = global;
         e.PageShift = (byte)pageShift;
         if (pageShift > PhysicalMemory.PageShift) tlb.HasLargePages = true;
         e.MmioReadTag = canRead ? tag : Tlb.Invalid;
         e.MmioWriteTag = canWrite && dirty ? tag : Tlb.Invalid;
+    }
+
+    /// <summary>After a snapshot restore: the host addends of every TLB of this vCPU (<see cref="Tlb.RebuildAddends"/>).</summary>
+    internal void RebuildTlbAddends()
+    {
+        foreach (var set in _tlbSets.Values) { set.Sup.RebuildAddends(Memory); set.User.RebuildAddends(Memory); }
+        _tlbNone.RebuildAddends(Memory);
     }
 
     private TlbSet TlbSetFor(ushort vpid, ulong eptp)

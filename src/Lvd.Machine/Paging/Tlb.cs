@@ -14,13 +14,22 @@ internal struct TlbEntry
     public ulong ReadTag;
     public ulong WriteTag;
     public ulong ExecTag;
-    public byte[]? Page;
+    /// <summary>
+    /// The host address of the RAM page less the linear page (its tag): a hit reads or writes at <c>la + Addend</c>. RAM
+    /// pages are allocated pinned (<see cref="PhysicalMemory"/>), so the address stays valid while the machine lives. Not
+    /// machine state: a snapshot's value points into the memory it was copied from, so a restore recomputes it from
+    /// <see cref="PhysPage"/> (<see cref="Tlb.RebuildAddends"/>), and digests leave it out.
+    /// </summary>
+    [Diagnostics.NotMachineState]
+    public nint Addend;
     public ulong PhysPage;
+    /// <summary>The page is RAM (<see cref="Addend"/> is valid); otherwise MMIO or nothing.</summary>
+    public bool Ram;
     public bool Global;
     /// <summary>12, 21 or 30: the size of the page this 4 KiB piece came from (INVLPG drops all pieces).</summary>
     public byte PageShift;
     /// <summary>
-    /// A page without RAM (MMIO, or nothing): <see cref="Page"/> is null and the fast paths always
+    /// A page without RAM (MMIO, or nothing): <see cref="Ram"/> is false and the fast paths always
     /// miss, but the slow path finds the physical page here instead of walking the tables again.
     /// </summary>
     public ulong MmioReadTag;
@@ -49,7 +58,15 @@ internal sealed class Tlb
     /// <summary>Some entry came from a 2 MiB or 1 GiB page (INVLPG must then scan).</summary>
     public bool HasLargePages;
 
-    public Tlb() => FlushAll();
+    /// <summary>log2 of the size of a <see cref="TlbEntry"/>: <see cref="OffsetOf"/> computes byte offsets with it.</summary>
+    public const int EntryShift = 6;
+
+    public Tlb()
+    {
+        if (Unsafe.SizeOf<TlbEntry>() != 1 << EntryShift)
+            throw new InvalidOperationException($"a TlbEntry is {Unsafe.SizeOf<TlbEntry>()} bytes, Tlb.EntryShift says {1 << EntryShift}");
+        FlushAll();
+    }
 
     /// <summary>
     /// The slot of a page: the low bits of its page number folded with the next two groups of
@@ -62,6 +79,18 @@ internal sealed class Tlb
     {
         ulong vpn = linear >> PhysicalMemory.PageShift;
         return (int)(vpn ^ (vpn >> Bits) ^ (vpn >> (2 * Bits))) & IndexMask;
+    }
+
+    /// <summary>
+    /// The byte offset of <see cref="IndexOf"/>'s slot in <see cref="Entries"/> (the same slot), for the fast paths: the
+    /// fold done on the address shifted 6 bits less, so that the masked result is already the index times the entry size
+    /// (no widening and no scaling after it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nuint OffsetOf(ulong linear)
+    {
+        const int s = PhysicalMemory.PageShift - EntryShift;
+        return (nuint)(((linear >> s) ^ (linear >> (s + Bits)) ^ (linear >> (s + 2 * Bits))) & ((ulong)IndexMask << EntryShift));
     }
 
     public void FlushAll()
@@ -98,7 +127,7 @@ internal sealed class Tlb
     public void Displace(int index, ulong newTag)
     {
         ref var e = ref Entries[index];
-        if (e.Page == null) return;
+        if (!e.Ram) return;
         ulong t = e.ReadTag != Invalid ? e.ReadTag : e.ExecTag != Invalid ? e.ExecTag : e.WriteTag;
         if (t == Invalid || t == newTag) return;
         Victims[index] = e;
@@ -127,7 +156,7 @@ internal sealed class Tlb
     private static void FlushLargePiece(ref TlbEntry x, ulong linear)
     {
         if (x.PageShift <= PhysicalMemory.PageShift) return;
-        ulong t = x.Page == null ? (x.MmioReadTag != Invalid ? x.MmioReadTag : x.MmioWriteTag)
+        ulong t = !x.Ram ? (x.MmioReadTag != Invalid ? x.MmioReadTag : x.MmioWriteTag)
             : x.ReadTag != Invalid ? x.ReadTag : x.ExecTag != Invalid ? x.ExecTag : x.WriteTag;
         if (t != Invalid && (t >> x.PageShift) == (linear >> x.PageShift)) Clear(ref x);
     }
@@ -142,6 +171,30 @@ internal sealed class Tlb
         }
     }
 
+    /// <summary>
+    /// After a snapshot restore: every RAM entry's <see cref="TlbEntry.Addend"/> from its physical page and its linear page
+    /// (the tag of any access it allows; an entry that allows none is never hit, and gets the address of its page).
+    /// </summary>
+    public void RebuildAddends(PhysicalMemory memory)
+    {
+        for (int i = 0; i < Entries.Length; i++)
+        {
+            RebuildAddend(ref Entries[i], memory);
+            RebuildAddend(ref Victims[i], memory);
+        }
+    }
+
+    private static void RebuildAddend(ref TlbEntry e, PhysicalMemory memory)
+    {
+        if (!e.Ram) { e.Addend = 0; return; }
+        ulong tag = e.ReadTag != Invalid ? e.ReadTag : e.WriteTag != Invalid ? e.WriteTag : e.ExecTag != Invalid ? e.ExecTag : 0;
+        e.Addend = AddendOf(memory.RamPage(e.PhysPage) ?? throw new InvalidOperationException("a TLB entry maps RAM that is not there"), tag);
+    }
+
+    /// <summary>The addend of a RAM page (pinned) mapped at linear page <paramref name="tag"/>.</summary>
+    public static unsafe nint AddendOf(byte[] page, ulong tag) =>
+        (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(page)) - (nint)tag;
+
     private static void Clear(ref TlbEntry e)
     {
         e.ReadTag = Invalid;
@@ -149,7 +202,8 @@ internal sealed class Tlb
         e.ExecTag = Invalid;
         e.MmioReadTag = Invalid;
         e.MmioWriteTag = Invalid;
-        e.Page = null;
+        e.Addend = 0;
+        e.Ram = false;
         e.PhysPage = Invalid;
         e.Global = false;
         e.PageShift = 0;

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
+using Lvd.Machine.Translation;
 using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Execution;
@@ -325,6 +326,12 @@ public sealed partial class Cpu
         var branches = Branches;
     NextInChain:
         block.Executions++;
+        // Tier 1: a compiled region runs from here (one reference load when there is none); a block turning hot is noted.
+        if (chain && (block.Region != null || block.Executions == RegionJit.HotThreshold) && EnterRegion(block, blockRip) is { } last)
+        {
+            block = last;
+            goto Chained;
+        }
         Cycles += block.Cost;
         // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
         // Branch-free: the carry is unpredictable, a mispredicted branch per few blocks cost the host ~10%.

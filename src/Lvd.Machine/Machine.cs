@@ -64,6 +64,8 @@ public record MachineConfig
     public ExecutionEngine Engine { get; init; } = DefaultEngine;
     /// <summary>Compile regions on the vCPU's thread, at once (tests: the same results as compiling in the background).</summary>
     public bool SynchronousCompile { get; init; }
+    /// <summary>A block's runs before its region is compiled (tests lower it so that nearly all code runs compiled).</summary>
+    public long JitThreshold { get; init; } = Translation.RegionJit.DefaultHotThreshold;
 
     /// <summary>The engine of machines whose config does not name one: the CLI sets it from --engine before any work.</summary>
     public static ExecutionEngine DefaultEngine { get; set; } =
@@ -137,6 +139,8 @@ public sealed class Machine : IPlatform, IInterruptSink
     [Diagnostics.NotMachineState] internal Translation.RegionJit? Jit;
     /// <summary>Regions compiled so far (0 with <see cref="ExecutionEngine.Interp"/>).</summary>
     public long RegionsCompiled => Jit?.Compiled ?? 0;
+    /// <summary>Host seconds the region compiler spent (on its thread, or the vCPUs' with synchronous compiles).</summary>
+    public double RegionCompileSeconds => Jit?.CompileSeconds ?? 0;
     /// <summary>Regions the vCPUs entered.</summary>
     public long RegionRuns { get { long n = 0; foreach (var c in Cpus) n += c.RegionRuns; return n; } }
     public IoBus Io { get; }
@@ -299,8 +303,8 @@ public sealed class Machine : IPlatform, IInterruptSink
         // Tier 1 is off with detailed timing: its branch predictor and caches sit in the interpreter's paths.
         if (config.Engine == ExecutionEngine.Jit && !config.DetailedTiming)
         {
-            Jit = new Translation.RegionJit(config.SynchronousCompile);
-            foreach (var c in Cpus) c.Jit = Jit;
+            Jit = new Translation.RegionJit(config.SynchronousCompile, config.JitThreshold);
+            foreach (var c in Cpus) c.AttachJit(Jit);
         }
         if (config.DetailedTiming)
         {

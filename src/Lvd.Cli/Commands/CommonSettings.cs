@@ -19,8 +19,8 @@ public abstract class LvdSettings : CommandSettings
     {
         try
         {
-            Check();
             Require(Engine is null or "interp" or "jit", $"--engine {Engine}: interp or jit");
+            Check();
         }
         catch (UsageException e) { return Spectre.Console.ValidationResult.Error(e.Message); }
         // Every machine this process (and the lvd processes it starts: campaigns, benches) makes runs on that engine.

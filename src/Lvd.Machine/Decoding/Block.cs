@@ -27,6 +27,10 @@ internal sealed class Block
     /// not the machine's: snapshots neither copy nor digest it, a restored block starts without one.
     /// </summary>
     [Diagnostics.NotMachineState] public Translation.RegionCode? Region;
+    /// <summary>This block's index in <see cref="Region"/>.</summary>
+    [Diagnostics.NotMachineState] public int RegionIndex;
+    /// <summary>Part of a region being compiled (not made the entry of another).</summary>
+    [Diagnostics.NotMachineState] public bool RegionQueued;
     /// <summary>Decoded at bitness 32 (compatibility or protected mode); cached apart from 64-bit blocks.</summary>
     public bool Mode32 { get; init; }
 

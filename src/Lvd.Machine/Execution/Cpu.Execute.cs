@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Diagnostics;
 using Lvd.Machine.Memory;
-using Lvd.Machine.Translation;
 using Lvd.Machine.Vmx;
 
 namespace Lvd.Machine.Execution;
@@ -327,7 +326,7 @@ public sealed partial class Cpu
     NextInChain:
         block.Executions++;
         // Tier 1: a compiled region runs from here (one reference load when there is none); a block turning hot is noted.
-        if (chain && (block.Region != null || block.Executions == RegionJit.HotThreshold) && EnterRegion(block, blockRip) is { } last)
+        if (chain && (block.Region != null || block.Executions == _hotThreshold) && EnterRegion(block, blockRip) is { } last)
         {
             block = last;
             goto Chained;

@@ -15,6 +15,15 @@ public sealed partial class Cpu
     /// <summary>The machine's region compiler; null with <see cref="ExecutionEngine.Interp"/> or detailed timing.</summary>
     [NotMachineState] internal RegionJit? Jit;
 
+    /// <summary>A block's run count at which it is handed to <see cref="Jit"/> (never without one).</summary>
+    [NotMachineState] private long _hotThreshold = long.MaxValue;
+
+    internal void AttachJit(RegionJit jit)
+    {
+        Jit = jit;
+        _hotThreshold = jit.HotThreshold;
+    }
+
     /// <summary>Compiled regions this vCPU entered (host statistics, not machine state).</summary>
     [NotMachineState] public long RegionRuns;
 
@@ -33,9 +42,10 @@ public sealed partial class Cpu
             Jit?.NoteHot(this, block, blockRip);
             return null;
         }
-        if (region.EntryRip != blockRip || region.EntryOps != block.Ops || Jit == null) return null;
+        int j = block.RegionIndex;
+        if ((uint)j >= (uint)region.Rips.Length || region.Rips[j] != blockRip || region.OpsAt[j] != block.Ops || Jit == null) return null;
         RegionRuns++;
-        return region.Run(this);
+        return region.Run(this, j);
     }
 
     /// <summary>

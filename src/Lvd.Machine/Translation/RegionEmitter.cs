@@ -32,7 +32,7 @@ internal static class RegionEmitter
     private static readonly MethodInfo Read8 = M("Read8"), Read16 = M("Read16"), Read32 = M("Read32"), Read64 = M("Read64"),
         Write8 = M("Write8"), Write32 = M("Write32"), Write64 = M("Write64"), Cond = M("Cond"), Target = M("Target"),
         Next = M("RegionNext"), AluToRegister = M("AluToRegister"), ExecAlu = M("ExecAlu"), TestOp = M("Test"), Unary = M("Unary"),
-        ShiftOp = M("Shift"), Cold = M("ExecuteCold");
+        ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"), ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide");
 
     /// <summary>The interpreter's lazy-flags kinds (Cpu.FlagOp), as the byte values its field holds.</summary>
     private static readonly int FlagAdd = FlagValue("Add"), FlagSub = FlagValue("Sub"), FlagLogic = FlagValue("Logic"),
@@ -78,6 +78,10 @@ internal static class RegionEmitter
         _ => false,
     };
 
+    /// <summary>IMUL r, r/imm of 8 or 4 bytes: the product from Cpu.ImulValue, in the region.</summary>
+    private static bool ImulInline(in Op op) => op.H is Handler.Imul2 or Handler.Imul3 && (op.Form & OpForm.MemSrc) == 0
+        && op.Size is 8 or 4 && RegOk(op.R1) && RegOk(op.R2);
+
     private static bool OpOk(in Op op) => HelperOk(op) || op.H switch
     {
         Handler.Nop => true,
@@ -95,6 +99,7 @@ internal static class RegionEmitter
         Handler.CmpRRJcc or Handler.TestRRJcc => RegOk(op.R1) && RegOk(op.R2) && op.Size is 1 or 2 or 4 or 8,
         Handler.CmpRIJcc => RegOk(op.R1) && op.Size is 1 or 2 or 4 or 8,
         Handler.Jmp or Handler.Jcc or Handler.Call or Handler.Ret => true,
+        _ when ImulInline(op) => true,
         _ => IsAlu(op.H) ? RegOk(op.R1) && ((op.H - Handler.AddRR64) % 4 >= 2 || RegOk(op.R2))
             : IsShift(op.H) && RegOk(op.R1),
     };
@@ -140,7 +145,8 @@ internal static class RegionEmitter
         switch (last.H)
         {
             case Handler.Jmp: targets.Add(next + (ulong)last.Imm); break;
-            case Handler.Call: targets.Add(next + (ulong)last.Imm); break;
+            // The return point too: a RET in the region goes back to it through the same probe.
+            case Handler.Call: targets.Add(next + (ulong)last.Imm); targets.Add(next); break;
             case Handler.Jcc: targets.Add(next + (ulong)last.Imm); targets.Add(next); break;
             case Handler.Ret: break;
             default: targets.Add(rip + (ulong)b.ByteLength); break;
@@ -149,21 +155,23 @@ internal static class RegionEmitter
 
     // ---- emission ----
 
-    public static Func<Cpu, Block?>? Emit(RegionCode code)
+    public static Func<Cpu, int, Block?>? Emit(RegionCode code)
     {
         var blocks = code.Blocks;
         // A block overwritten since it was chosen (its ops may have become Resync) is not compiled.
         foreach (var b in blocks) if (!b.Valid) return null;
         for (int k = 0; k < blocks.Length; k++) if (!CanTranslate(blocks[k], code.Rips[k])) return null;
-        var dm = new DynamicMethod($"region_{code.EntryRip:x}", typeof(Block), [typeof(RegionCode), typeof(Cpu)], typeof(Cpu), true);
+        var dm = new DynamicMethod($"region_{code.EntryRip:x}", typeof(Block), [typeof(RegionCode), typeof(Cpu), typeof(int)], typeof(Cpu),
+            true);
         new Emitter(dm.GetILGenerator(), code).EmitAll();
-        return (Func<Cpu, Block?>)dm.CreateDelegate(typeof(Func<Cpu, Block?>), code);
+        return (Func<Cpu, int, Block?>)dm.CreateDelegate(typeof(Func<Cpu, int, Block?>), code);
     }
 
     private sealed class Emitter(ILGenerator il, RegionCode code)
     {
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
-        private LocalBuilder _regs = null!, _a = null!, _b = null!, _r = null!, _t = null!;
+        private LocalBuilder[] _block = [];
+        private LocalBuilder _regs = null!, _a = null!, _b = null!, _r = null!, _t = null!, _flag = null!;
         private Label[] _head = [];
         private int _dirty;
 
@@ -181,6 +189,7 @@ internal static class RegionEmitter
             _b = il.DeclareLocal(typeof(ulong));
             _r = il.DeclareLocal(typeof(ulong));
             _t = il.DeclareLocal(typeof(ulong));
+            _flag = il.DeclareLocal(typeof(bool));
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, Regs);
             il.Emit(OpCodes.Stloc, _regs);
@@ -196,10 +205,24 @@ internal static class RegionEmitter
                 il.Emit(OpCodes.Stloc, _reg[i]!);
             }
             _head = new Label[blocks.Length];
-            for (int k = 0; k < blocks.Length; k++) _head[k] = il.DefineLabel();
-            var body0 = il.DefineLabel();
-            il.Emit(OpCodes.Br, body0);
-            for (int k = 0; k < blocks.Length; k++) EmitBlock(k, k == 0 ? body0 : (Label?)null);
+            _block = new LocalBuilder[blocks.Length];
+            for (int k = 0; k < blocks.Length; k++)
+            {
+                _head[k] = il.DefineLabel();
+                _block[k] = il.DeclareLocal(typeof(Block));
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Ldfld, CodeBlocks);
+                I4(k);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(OpCodes.Stloc, _block[k]);
+            }
+            // Entered at block j (argument 2): its body, after the Executions count the executor made.
+            var bodies = new Label[blocks.Length];
+            for (int k = 0; k < blocks.Length; k++) bodies[k] = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_2);
+            il.Emit(OpCodes.Switch, bodies);
+            il.Emit(OpCodes.Br, bodies[0]);
+            for (int k = 0; k < blocks.Length; k++) EmitBlock(k, bodies[k]);
         }
 
         private static int Bit(byte r) => r < 16 ? 1 << r : 0;
@@ -237,21 +260,34 @@ internal static class RegionEmitter
 
         private void Cpu() => il.Emit(OpCodes.Ldarg_1);
 
-        /// <summary>The region's block <paramref name="k"/> (code.Blocks[k]).</summary>
-        private void LdBlock(int k)
+        /// <summary>The region's block <paramref name="k"/> (code.Blocks[k], loaded at entry).</summary>
+        private void LdBlock(int k) => il.Emit(OpCodes.Ldloc, _block[k]);
+
+        /// <summary>
+        /// The registers an op run by an interpreter helper may write: its register destination, RAX and RDX for MUL and
+        /// DIV, nothing for TEST, all for the rest.
+        /// </summary>
+        private static int Writes(in Op op)
         {
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldfld, CodeBlocks);
-            I4(k);
-            il.Emit(OpCodes.Ldelem_Ref);
+            int dst = op.R1 < 16 ? 1 << op.R1 : op.R1 < 20 ? 1 << (op.R1 - 16) : 0xffff;
+            return op.H switch
+            {
+                Handler.AluRR64 or Handler.AluRR32 or Handler.AluRI64 or Handler.AluRI32 or Handler.AluRM64 or Handler.AluRM32
+                    or Handler.Imul2 or Handler.Imul3 => dst,
+                Handler.Alu or Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not or Handler.Shift
+                    => (op.Form & OpForm.MemDst) != 0 ? 0 : dst,
+                Handler.Test => 0,
+                Handler.Mul or Handler.Imul1 or Handler.Div or Handler.Idiv => 1 << 0 | 1 << 2,
+                _ => 0xffff,
+            };
         }
 
-        /// <summary>After an interpreter helper: the registers it may have written, back into the locals.</summary>
-        private void ReloadAll()
+        /// <summary>After an interpreter helper: the registers it may have written (<paramref name="mask"/>), back into the locals.</summary>
+        private void Reload(int mask)
         {
             for (int i = 0; i < 16; i++)
             {
-                if (_reg[i] == null) continue;
+                if (_reg[i] == null || (mask & (1 << i)) == 0) continue;
                 il.Emit(OpCodes.Ldloc, _regs);
                 I4(i);
                 il.Emit(OpCodes.Ldelem_I8);
@@ -289,12 +325,19 @@ internal static class RegionEmitter
                 case Handler.Test: I8(next); il.Emit(OpCodes.Call, TestOp); break;
                 case Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not: I8(next); il.Emit(OpCodes.Call, Unary); break;
                 case Handler.Shift: I8(next); il.Emit(OpCodes.Call, ShiftOp); break;
+                case Handler.Imul2 or Handler.Imul3: I8(next); il.Emit(OpCodes.Call, ImulN); break;
+                case Handler.Mul or Handler.Imul1:
+                    I8(next); I4(op.H == Handler.Imul1 ? 1 : 0); il.Emit(OpCodes.Call, Mul1);
+                    break;
+                case Handler.Div or Handler.Idiv:
+                    I8(next); I4(op.H == Handler.Idiv ? 1 : 0); il.Emit(OpCodes.Call, Divide);
+                    break;
                 default:
                     // ExecuteCold's ops that never end a block (it returns -1 for them).
                     I8(next); I4(i); I8(code.Rips[k]); il.Emit(OpCodes.Call, Cold); il.Emit(OpCodes.Pop);
                     break;
             }
-            ReloadAll();
+            Reload(Writes(op));
             ResyncCheck(k, ops, i, exit);
         }
 
@@ -367,28 +410,41 @@ internal static class RegionEmitter
         }
 
         /// <summary>
-        /// The flags op <paramref name="i"/> writes are dead: the next op that touches flags is a handler that writes all
-        /// of the lazy state, and only register ops (no call, no flags) come between.
+        /// What of the lazy flags op <paramref name="i"/> writes is read later: nothing when the next op that touches flags is
+        /// a handler that writes all of the lazy state and only register ops (no call, no flags) come between.
         /// </summary>
-        private static bool FlagsDead(Op[] ops, int i)
+        private static FlagsFate Fate(Op[] ops, int i)
         {
             for (int j = i + 1; j < ops.Length; j++)
             {
                 var h = ops[j].H;
-                if (IsAlu(h) || IsShift(h)) return true;
-                if (!IsPureRegister(h)) return false;
+                if (IsAlu(h) || IsShift(h)) return FlagsFate.Dead;
+                // CMP/TEST+Jcc sets all of the lazy state but the carry (SetLazy).
+                if (IsFused(h)) return FlagsFate.CarryLive;
+                if (!IsPureRegister(h)) return FlagsFate.Live;
             }
-            return false;
+            return FlagsFate.Live;
+        }
+
+        private enum FlagsFate { Live, CarryLive, Dead }
+
+        /// <summary><see cref="Lazy"/> for what of it <see cref="Fate"/> says is read later.</summary>
+        private void LazyLive(Op[] ops, int i, int kind, int size, LocalBuilder a, LocalBuilder b, LocalBuilder r, Action carry)
+        {
+            switch (Fate(ops, i))
+            {
+                case FlagsFate.Live: Lazy(kind, size, a, b, r, carry); break;
+                case FlagsFate.CarryLive: StoreField(LfCarry, carry); break;
+            }
         }
 
         // ---- blocks ----
 
-        private void EmitBlock(int k, Label? body)
+        private void EmitBlock(int k, Label body)
         {
             var block = code.Blocks[k];
             ulong rip = code.Rips[k];
             var ops = block.Ops;
-            int n = ops.Length;
             var exit = il.DefineLabel();
             _dirty = 0;
             il.MarkLabel(_head[k]);
@@ -399,13 +455,31 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldc_I8, 1L);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, BlockExecutions);
-            if (body is { } b0) il.MarkLabel(b0);
+            il.MarkLabel(body);
             AddField(Cycles, block.Cost);
-            // _fraction += Fraction; Cycles += _fraction >> 16; _fraction &= 0xffff;
+            // _fraction += Fraction; Cycles += _fraction >> 16; _fraction &= 0xffff; a no-op for a block without a
+            // fraction, as _fraction is always below 0x10000 (only this step changes it, masked).
+            if (block.Fraction != 0) EmitFraction(block.Fraction);
+            int n = ops.Length;
+            bool ended = false;
+            for (int i = 0; i < n && !ended; i++)
+            {
+                ref Op op = ref ops[i];
+                ulong next = rip + op.Offset + op.Len;
+                ended = EmitOp(k, ops, i, next, exit);
+            }
+            if (!ended) Edge(k, rip + (ulong)block.ByteLength, n, exit);
+            il.MarkLabel(exit);
+            LdBlock(k);
+            il.Emit(OpCodes.Ret);
+        }
+
+        private void EmitFraction(int fraction)
+        {
             Cpu();
             Cpu();
             il.Emit(OpCodes.Ldfld, Fraction);
-            I4(block.Fraction);
+            I4(fraction);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, Fraction);
             Cpu();
@@ -424,18 +498,6 @@ internal static class RegionEmitter
             I4(0xffff);
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Stfld, Fraction);
-
-            bool ended = false;
-            for (int i = 0; i < n && !ended; i++)
-            {
-                ref Op op = ref ops[i];
-                ulong next = rip + op.Offset + op.Len;
-                ended = EmitOp(k, ops, i, next, exit);
-            }
-            if (!ended) Edge(k, rip + (ulong)block.ByteLength, n, exit);
-            il.MarkLabel(exit);
-            LdBlock(k);
-            il.Emit(OpCodes.Ret);
         }
 
         /// <summary>
@@ -448,6 +510,79 @@ internal static class RegionEmitter
             StoreField(OpIndex, () => I4(code.Blocks[k].Ops.Length - 1));
             StoreField(Rip, () => I8(target));
             AddField(Instructions, count);
+            ChainChecks(exit);
+            int j = Array.IndexOf(code.Rips, target);
+            if (j < 0)
+            {
+                il.Emit(OpCodes.Br, exit);
+                return;
+            }
+            Cpu();
+            LdBlock(k);
+            I8(target);
+            il.Emit(OpCodes.Call, Next);
+            LdBlock(j);
+            il.Emit(OpCodes.Bne_Un, exit);
+            // A loop to its own start: _currentBlock and _blockRip already hold it (no write barrier).
+            if (j != k)
+            {
+                StoreField(CurrentBlock, () => LdBlock(j));
+                StoreField(BlockRip, () => I8(target));
+            }
+            il.Emit(OpCodes.Br, _head[j]);
+        }
+
+        /// <summary>
+        /// After a RET (RIP in _t, retired): the chain checks, then the successor probe for the return address; when it
+        /// picks a block of the region that follows a CALL (a return point), the region goes on there.
+        /// </summary>
+        private void ReturnEdges(int k, Label exit)
+        {
+            ChainChecks(exit);
+            bool any = false;
+            var s = il.DeclareLocal(typeof(Block));
+            for (int j = 0; j < code.Blocks.Length; j++)
+            {
+                if (!IsReturnPoint(code.Rips[j])) continue;
+                if (!any)
+                {
+                    Cpu();
+                    LdBlock(k);
+                    il.Emit(OpCodes.Ldloc, _t);
+                    il.Emit(OpCodes.Call, Next);
+                    il.Emit(OpCodes.Stloc, s);
+                    any = true;
+                }
+                var no = il.DefineLabel();
+                il.Emit(OpCodes.Ldloc, s);
+                LdBlock(j);
+                il.Emit(OpCodes.Bne_Un, no);
+                // The probe matched the block at Rips[j]'s physical address, and RIP is its linear one (the TLB hit).
+                il.Emit(OpCodes.Ldloc, _t);
+                I8(code.Rips[j]);
+                il.Emit(OpCodes.Bne_Un, no);
+                StoreField(CurrentBlock, () => LdBlock(j));
+                StoreField(BlockRip, () => I8(code.Rips[j]));
+                il.Emit(OpCodes.Br, _head[j]);
+                il.MarkLabel(no);
+            }
+            il.Emit(OpCodes.Br, exit);
+        }
+
+        /// <summary>A region block that starts right after a CALL of the region.</summary>
+        private bool IsReturnPoint(ulong rip)
+        {
+            for (int k = 0; k < code.Blocks.Length; k++)
+            {
+                ref Op last = ref code.Blocks[k].Ops[^1];
+                if (last.H == Handler.Call && code.Rips[k] + last.Offset + last.Len == rip) return true;
+            }
+            return false;
+        }
+
+        /// <summary>The executor's chain checks at a block's end: cycle limit, instruction limit, attention.</summary>
+        private void ChainChecks(Label exit)
+        {
             Cpu();
             il.Emit(OpCodes.Ldfld, Cycles);
             Cpu();
@@ -461,21 +596,6 @@ internal static class RegionEmitter
             Cpu();
             il.Emit(OpCodes.Ldfld, Attention);
             il.Emit(OpCodes.Brtrue, exit);
-            int j = Array.IndexOf(code.Rips, target);
-            if (j < 0)
-            {
-                il.Emit(OpCodes.Br, exit);
-                return;
-            }
-            Cpu();
-            LdBlock(k);
-            I8(target);
-            il.Emit(OpCodes.Call, Next);
-            LdBlock(j);
-            il.Emit(OpCodes.Bne_Un, exit);
-            StoreField(CurrentBlock, () => LdBlock(j));
-            StoreField(BlockRip, () => I8(target));
-            il.Emit(OpCodes.Br, _head[j]);
         }
 
         /// <summary>
@@ -650,8 +770,11 @@ internal static class RegionEmitter
                     Sync();
                     StoreField(Rip, () => il.Emit(OpCodes.Ldloc, _t));
                     AddField(Instructions, i + 1);
-                    il.Emit(OpCodes.Br, exit);
+                    ReturnEdges(k, exit);
                     return true;
+                case Handler.Imul2 or Handler.Imul3 when ImulInline(op):
+                    Imul(ops, i);
+                    return false;
                 default:
                     if (IsAlu(op.H)) { Alu(ops, i); return false; }
                     if (IsShift(op.H)) { Shift(ops, i); return false; }
@@ -696,7 +819,38 @@ internal static class RegionEmitter
             if (!wide && (sub == 0 || sub == 3 || sub == 5)) ZeroExtend32();
             il.Emit(OpCodes.Stloc, _r);
             if (sub != 5) { il.Emit(OpCodes.Ldloc, _r); St(op.R1); }
-            if (!FlagsDead(ops, i)) Lazy(kind, wide ? 8 : 4, _a, _b, _r, () => I4(0));
+            LazyLive(ops, i, kind, wide ? 8 : 4, _a, _b, _r, () => I4(0));
+        }
+
+        /// <summary>Cpu.ImulN for register operands: its operands sign-extended, Cpu.ImulValue, the lazy flags it sets.</summary>
+        private void Imul(Op[] ops, int i)
+        {
+            ref Op op = ref ops[i];
+            int size = op.Size;
+            void Signed(int r)
+            {
+                Ld(r);
+                if (size == 4) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
+            }
+            if (op.H == Handler.Imul3)
+            {
+                Signed(op.R2);
+                long imm = size == 4 ? (int)op.Imm : op.Imm;
+                il.Emit(OpCodes.Ldc_I8, imm);
+            }
+            else
+            {
+                Signed(op.R1);
+                Signed(op.R2);
+            }
+            I4(size);
+            il.Emit(OpCodes.Ldloca, _flag);
+            il.Emit(OpCodes.Call, ImulValue);
+            il.Emit(OpCodes.Stloc, _r);
+            il.Emit(OpCodes.Ldloc, _r); St(op.R1);
+            il.Emit(OpCodes.Ldc_I8, 0L); il.Emit(OpCodes.Stloc, _a);
+            il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _b);
+            LazyLive(ops, i, FlagResultCfOf, size, _a, _b, _r, () => il.Emit(OpCodes.Ldloc, _flag));
         }
 
         /// <summary>ShlRI64 ... SarRI32: as the executor's handlers (ResultCfOf; the masked count is not 0).</summary>
@@ -737,8 +891,7 @@ internal static class RegionEmitter
             }
             il.Emit(OpCodes.Stloc, _b);
             il.Emit(OpCodes.Ldloc, _r); St(op.R1);
-            if (!FlagsDead(ops, i))
-                Lazy(FlagResultCfOf, bits / 8, _a, _b, _r, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
+            LazyLive(ops, i, FlagResultCfOf, bits / 8, _a, _b, _r, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
         }
     }
 }

@@ -8,9 +8,10 @@ namespace Lvd.Machine.Translation;
 
 /// <summary>
 /// A compiled region: blocks of one physical page (an entry block and the blocks it reaches by direct branches)
-/// as one <see cref="System.Reflection.Emit.DynamicMethod"/>. <see cref="Run"/> starts at the entry block (its
-/// Executions already counted by the executor) and returns the last block it ran, leaving RIP, the instruction
-/// count, the cycles and the lazy flags exactly as the interpreter leaves them at that block's end.
+/// as one <see cref="System.Reflection.Emit.DynamicMethod"/>, entered at any of its blocks (<see cref="Block.RegionIndex"/>:
+/// a loop's blocks turn hot together, one compile serves them all). <see cref="Run"/> starts at block j (its Executions
+/// already counted by the executor) and returns the last block it ran, leaving RIP, the instruction count, the cycles and
+/// the lazy flags exactly as the interpreter leaves them at that block's end.
 /// </summary>
 [NotMachineState]
 internal sealed class RegionCode(Block[] blocks, ulong[] rips)
@@ -18,10 +19,10 @@ internal sealed class RegionCode(Block[] blocks, ulong[] rips)
     public readonly Block[] Blocks = blocks;
     /// <summary>The linear address of each block when the region was formed (RIP-relative operands, branch targets).</summary>
     public readonly ulong[] Rips = rips;
+    /// <summary>Each block's ops when compiled: a block object given other state (a snapshot restore) runs interpreted.</summary>
+    public readonly Op[][] OpsAt = Array.ConvertAll(blocks, b => b.Ops);
     public ulong EntryRip => Rips[0];
-    /// <summary>The entry block's ops when compiled: a block object given other state (a snapshot restore) runs interpreted.</summary>
-    public readonly Op[] EntryOps = blocks[0].Ops;
-    public Func<Cpu, Block?> Run = null!;
+    public Func<Cpu, int, Block?> Run = null!;
 }
 
 /// <summary>
@@ -32,12 +33,14 @@ internal sealed class RegionCode(Block[] blocks, ulong[] rips)
 /// Modeled time does not depend on when a region is installed: a region does exactly what the interpreter does.
 /// </summary>
 [NotMachineState]
-internal sealed class RegionJit(bool synchronous)
+internal sealed class RegionJit(bool synchronous, long hotThreshold)
 {
+    /// <summary>The default of <see cref="MachineConfig.JitThreshold"/>.</summary>
+    public const long DefaultHotThreshold = 256;
     /// <summary>Runs of a block (in a chain) after which its region is compiled.</summary>
-    public const long HotThreshold = 256;
+    public readonly long HotThreshold = hotThreshold;
     /// <summary>Most blocks in one region.</summary>
-    public const int MaxBlocks = 24;
+    public const int MaxBlocks = 8;
 
     public readonly bool Synchronous = synchronous;
     private long _compiled, _failed, _queued;
@@ -52,13 +55,7 @@ internal sealed class RegionJit(bool synchronous)
     /// <summary>Forms the region that starts at <paramref name="entry"/> (linear address <paramref name="rip"/>) and compiles it.</summary>
     public void NoteHot(Cpu cpu, Block entry, ulong rip)
     {
-        if (Environment.GetEnvironmentVariable("LVD_JIT_TRACE") == "1")
-        {
-            var sb = new System.Text.StringBuilder($"hot {rip:x} ok={RegionEmitter.CanTranslate(entry, rip)}:");
-            foreach (var o in entry.Ops) sb.Append(' ').Append(o.H).Append('/').Append(o.Size);
-            Console.Error.WriteLine(sb.ToString());
-        }
-        if (!cpu.RegionsAllowed || entry.Mode32 || !entry.Valid || !RegionEmitter.CanTranslate(entry, rip)) return;
+        if (entry.RegionQueued || !cpu.RegionsAllowed || entry.Mode32 || !entry.Valid || !RegionEmitter.CanTranslate(entry, rip)) return;
         var blocks = new List<Block> { entry };
         var rips = new List<ulong> { rip };
         var targets = new List<ulong>();
@@ -71,11 +68,14 @@ internal sealed class RegionJit(bool synchronous)
                 if (((t ^ rip) & ~PhysicalMemory.PageMask) != 0 || rips.Contains(t) || blocks.Count >= MaxBlocks) continue;
                 ulong pa = (entry.PhysAddr & ~PhysicalMemory.PageMask) | (t & PhysicalMemory.PageMask);
                 var b = cpu.CachedBlock(pa);
-                if (b == null || !b.Valid || b.Mode32 || !RegionEmitter.CanTranslate(b, t)) continue;
+                // Only blocks about as hot as the entry (a loop's body, not its exits): a small method, registers in registers.
+                if (b == null || !b.Valid || b.Mode32 || b.Executions * 4 < entry.Executions || !RegionEmitter.CanTranslate(b, t)) continue;
                 blocks.Add(b);
                 rips.Add(t);
             }
         }
+        // Its blocks are not made entries of regions of their own while this one compiles.
+        foreach (var b in blocks) b.RegionQueued = true;
         var code = new RegionCode([.. blocks], [.. rips]);
         Interlocked.Increment(ref _queued);
         if (Synchronous) { Compile(code); return; }
@@ -83,17 +83,35 @@ internal sealed class RegionJit(bool synchronous)
         Queue.Add((this, code));
     }
 
+    /// <summary>Host seconds spent forming IL and compiling it (all threads).</summary>
+    public double CompileSeconds => Interlocked.Read(ref _compileTicks) / (double)System.Diagnostics.Stopwatch.Frequency;
+    private long _compileTicks;
+
     private void Compile(RegionCode code)
     {
-        Func<Cpu, Block?>? run;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { CompileNow(code); }
+        finally { Interlocked.Add(ref _compileTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t0); }
+    }
+
+    private void CompileNow(RegionCode code)
+    {
+        Func<Cpu, int, Block?>? run;
         try { run = RegionEmitter.Emit(code); }
         catch (InvalidProgramException) { run = null; }
         if (run == null) { Interlocked.Increment(ref _failed); return; }
         // Compiles the method now, off the vCPU's thread: a null Cpu returns at once.
-        run(null!);
+        run(null!, 0);
         code.Run = run;
         Interlocked.Increment(ref _compiled);
-        Volatile.Write(ref code.Blocks[0].Region, code);
+        // Every block becomes an entry (its index first: the executor reads Region, then the index, and checks both).
+        for (int j = 0; j < code.Blocks.Length; j++)
+        {
+            var b = code.Blocks[j];
+            if (b.Region != null) continue;
+            b.RegionIndex = j;
+            Volatile.Write(ref b.Region, code);
+        }
     }
 
     private static void EnsureWorker()

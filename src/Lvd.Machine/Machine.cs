@@ -64,8 +64,12 @@ public record MachineConfig
     public ExecutionEngine Engine { get; init; } = DefaultEngine;
     /// <summary>Compile regions on the vCPU's thread, at once (tests: the same results as compiling in the background).</summary>
     public bool SynchronousCompile { get; init; }
-    /// <summary>A block's runs before its region is compiled (tests lower it so that nearly all code runs compiled).</summary>
-    public long JitThreshold { get; init; } = Translation.RegionJit.DefaultHotThreshold;
+    /// <summary>
+    /// A block's runs before its region is compiled (tests lower it so that nearly all code runs compiled); the environment
+    /// variable LVD_JIT_THRESHOLD sets the default (the measurements of docs/HOST-SPEED.md).
+    /// </summary>
+    public long JitThreshold { get; init; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LVD_JIT_THRESHOLD"), out long t) && t >= 1 ? t : Translation.RegionJit.DefaultHotThreshold;
 
     /// <summary>The engine of machines whose config does not name one: the CLI sets it from --engine before any work.</summary>
     public static ExecutionEngine DefaultEngine { get; set; } =

@@ -36,7 +36,7 @@ internal sealed class RegionCode(Block[] blocks, ulong[] rips)
 internal sealed class RegionJit(bool synchronous, long hotThreshold)
 {
     /// <summary>The default of <see cref="MachineConfig.JitThreshold"/>.</summary>
-    public const long DefaultHotThreshold = 256;
+    public const long DefaultHotThreshold = 1024;
     /// <summary>Runs of a block (in a chain) after which its region is compiled.</summary>
     public readonly long HotThreshold = hotThreshold;
     /// <summary>Most blocks in one region.</summary>

@@ -87,6 +87,10 @@ public static class ProgramReport
                 ["vmfuncs"] = vmfuncs,
                 ["exits_by_reason"] = r.ExitsByReason(),
                 ["cost_profile"] = machine.Costs.Profile,
+                ["engine"] = machine.Config.Engine == Lvd.Machine.ExecutionEngine.Jit && !machine.Config.DetailedTiming ? "jit" : "interp",
+                ["regions_compiled"] = machine.RegionsCompiled,
+                ["region_runs"] = machine.RegionRuns,
+                ["region_compile_seconds"] = machine.RegionCompileSeconds,
             };
             if (cpu.Caches is { } caches && cpu.Branches is { } branches)
                 stats["detailed_timing"] = new Dictionary<string, object?>

@@ -56,6 +56,36 @@ public record MachineConfig
     public ulong? AcpiMpWakeupMailbox { get; init; }
     /// <summary>Devices beyond the platform's (a NIC, an IOMMU), made in this order (docs/PLATFORM.md).</summary>
     public IReadOnlyList<DeviceSpec> Devices { get; init; } = [];
+    /// <summary>
+    /// How the vCPUs run guest code on the host (`--engine`): the interpreter alone, or with hot regions compiled to IL
+    /// (docs/HOST-SPEED.md, tier 1). Modeled time, output and the schedule are the same either way. The default is
+    /// <see cref="DefaultEngine"/> (jit unless the CLI's --engine set it for the process).
+    /// </summary>
+    public ExecutionEngine Engine { get; init; } = DefaultEngine;
+    /// <summary>Compile regions on the vCPU's thread, at once (tests: the same results as compiling in the background).</summary>
+    public bool SynchronousCompile { get; init; }
+    /// <summary>
+    /// A block's runs before its region is compiled (tests lower it so that nearly all code runs compiled); the environment
+    /// variable LVD_JIT_THRESHOLD sets the default (the measurements of docs/HOST-SPEED.md).
+    /// </summary>
+    public long JitThreshold { get; init; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LVD_JIT_THRESHOLD"), out long t) && t >= 1 ? t : Translation.RegionJit.DefaultHotThreshold;
+
+    /// <summary>The engine of machines whose config does not name one: the CLI sets it from --engine before any work.</summary>
+    public static ExecutionEngine DefaultEngine { get; set; } =
+        Environment.GetEnvironmentVariable(EngineVariable) == "interp" ? ExecutionEngine.Interp : ExecutionEngine.Jit;
+
+    /// <summary>The environment variable that carries --engine to the lvd processes a command starts (interp or jit).</summary>
+    public const string EngineVariable = "LVD_ENGINE";
+}
+
+/// <summary>`--engine`: how guest code runs on the host (docs/HOST-SPEED.md).</summary>
+public enum ExecutionEngine
+{
+    /// <summary>The block interpreter (tier 0) only.</summary>
+    Interp,
+    /// <summary>The interpreter, with hot regions compiled to IL in the background (tier 1, Translation/).</summary>
+    Jit,
 }
 
 /// <summary>Which devices the machine has besides its CPUs (with their x2APICs) and RAM.</summary>
@@ -109,6 +139,14 @@ public sealed class Machine : IPlatform, IInterruptSink
     public PhysicalMemory Memory { get; }
     public CostModel Costs { get; }
     public CodeCache Code { get; }
+    /// <summary>The region compiler (tier 1); null with the interpreter alone. Host state, not the machine's.</summary>
+    [Diagnostics.NotMachineState] internal Translation.RegionJit? Jit;
+    /// <summary>Regions compiled so far (0 with <see cref="ExecutionEngine.Interp"/>).</summary>
+    public long RegionsCompiled => Jit?.Compiled ?? 0;
+    /// <summary>Host seconds the region compiler spent (on its thread, or the vCPUs' with synchronous compiles).</summary>
+    public double RegionCompileSeconds => Jit?.CompileSeconds ?? 0;
+    /// <summary>Regions the vCPUs entered.</summary>
+    public long RegionRuns { get { long n = 0; foreach (var c in Cpus) n += c.RegionRuns; return n; } }
     public IoBus Io { get; }
     /// <summary>COM1, a 16550A (on IRQ 4 on the PC platform).</summary>
     public Uart16550 Serial { get; }
@@ -265,6 +303,12 @@ public sealed class Machine : IPlatform, IInterruptSink
             Cpus[i] = new Cpu(i, Memory, Costs, this);
             Apics[i] = new LocalApic(this, Cpus[i]);
             Code.Attach(Cpus[i]);
+        }
+        // Tier 1 is off with detailed timing: its branch predictor and caches sit in the interpreter's paths.
+        if (config.Engine == ExecutionEngine.Jit && !config.DetailedTiming)
+        {
+            Jit = new Translation.RegionJit(config.SynchronousCompile, config.JitThreshold);
+            foreach (var c in Cpus) c.AttachJit(Jit);
         }
         if (config.DetailedTiming)
         {

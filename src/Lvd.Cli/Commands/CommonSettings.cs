@@ -10,10 +10,25 @@ namespace Lvd.Cli.Commands;
 /// </summary>
 public abstract class LvdSettings : CommandSettings
 {
+    [CommandOption("--engine <ENGINE>")]
+    [Description("How guest code runs on the host: jit (default: the interpreter, hot regions compiled to IL in the background) " +
+        "or interp (the interpreter alone). Modeled time, output and the schedule are the same (docs/HOST-SPEED.md).")]
+    public string? Engine { get; init; }
+
     public sealed override Spectre.Console.ValidationResult Validate()
     {
-        try { Check(); }
+        try
+        {
+            Require(Engine is null or "interp" or "jit", $"--engine {Engine}: interp or jit");
+            Check();
+        }
         catch (UsageException e) { return Spectre.Console.ValidationResult.Error(e.Message); }
+        // Every machine this process (and the lvd processes it starts: campaigns, benches) makes runs on that engine.
+        if (Engine != null)
+        {
+            Lvd.Machine.MachineConfig.DefaultEngine = Engine == "interp" ? Lvd.Machine.ExecutionEngine.Interp : Lvd.Machine.ExecutionEngine.Jit;
+            Environment.SetEnvironmentVariable(Lvd.Machine.MachineConfig.EngineVariable, Engine);
+        }
         return Spectre.Console.ValidationResult.Success();
     }
 

@@ -391,7 +391,8 @@ public static partial class LvdBoot
     /// sees the machine after the hypervisor is installed, before the first instruction.
     /// </summary>
     public static ProgramResult Run(LvdBootSpec s, Stream? serial = null, long maxInstructions = 20_000_000_000,
-        Lvd.Machine.Cost.CostModel? costs = null, Images? images = null, Action<Lvd.Machine.Machine>? setup = null)
+        Lvd.Machine.Cost.CostModel? costs = null, Images? images = null, Action<Lvd.Machine.Machine>? setup = null,
+        Func<RunOptions, RunOptions>? configure = null)
     {
         images ??= new Images(GuestCompiler.Locate());
         string elf = s.UsesNic ? images.IxgbeKernel : images.Kernel;
@@ -413,6 +414,7 @@ public static partial class LvdBoot
             var installed = options.Setup;
             options = options with { Setup = m => { installed?.Invoke(m); setup(m); } };
         }
+        if (configure != null) options = configure(options);
         return ProgramRunner.Run(elf, options);
     }
 

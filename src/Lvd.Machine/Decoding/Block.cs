@@ -22,6 +22,15 @@ internal sealed class Block
     /// (Cpu.NextBlock). Copied with the code cache by snapshots, so a restored machine links as the saved one did.
     /// </summary>
     public Block? Next0, Next1;
+    /// <summary>
+    /// The compiled region that starts here (Translation/), installed by the region compiler with one store; host state,
+    /// not the machine's: snapshots neither copy nor digest it, a restored block starts without one.
+    /// </summary>
+    [Diagnostics.NotMachineState] public Translation.RegionCode? Region;
+    /// <summary>This block's index in <see cref="Region"/>.</summary>
+    [Diagnostics.NotMachineState] public int RegionIndex;
+    /// <summary>Part of a region being compiled (not made the entry of another).</summary>
+    [Diagnostics.NotMachineState] public bool RegionQueued;
     /// <summary>Decoded at bitness 32 (compatibility or protected mode); cached apart from 64-bit blocks.</summary>
     public bool Mode32 { get; init; }
 

@@ -325,6 +325,12 @@ public sealed partial class Cpu
         var branches = Branches;
     NextInChain:
         block.Executions++;
+        // Tier 1: a compiled region runs from here (one reference load when there is none); a block turning hot is noted.
+        if (chain && (block.Region != null || block.Executions == _hotThreshold) && EnterRegion(block, blockRip) is { } last)
+        {
+            block = last;
+            goto Chained;
+        }
         Cycles += block.Cost;
         // The block model's fractions of a cycle add up per vCPU (docs/COST-MODEL.md, Block timing).
         // Branch-free: the carry is unpredictable, a mispredicted branch per few blocks cost the host ~10%.

@@ -285,6 +285,24 @@ public sealed partial class Cpu
         SetLazy(FlagOp.ResultCfOf, size, 0, overflow ? 1UL : 0, lo);
     }
 
+    /// <summary>
+    /// The truncated signed product of two- and three-operand IMUL at <paramref name="size"/> bytes, and whether it did not
+    /// fit (CF=OF): one definition for the interpreter (<see cref="ImulN"/>) and compiled regions (Translation/).
+    /// </summary>
+    internal static ulong ImulValue(long sa, long sb, int size, out bool overflow)
+    {
+        if (size == 8)
+        {
+            long h = Math.BigMul(sa, sb, out long l);
+            overflow = h != (l >> 63);
+            return (ulong)l;
+        }
+        long p = sa * sb;
+        ulong r = (ulong)p & Mask(size);
+        overflow = SignExtend(r, size) != p;
+        return r;
+    }
+
     /// <summary>Two- and three-operand IMUL: truncated signed product, CF=OF when it did not fit.</summary>
     private void ImulN(ref Op op, ulong next)
     {
@@ -300,21 +318,7 @@ public sealed partial class Cpu
             a = GetReg(op.R1, size);
             b = (op.Form & OpForm.MemSrc) != 0 ? ReadMem(Ea(ref op, next), size) : GetReg(op.R2, size);
         }
-        long sa = SignExtend(a, size), sb = SignExtend(b & Mask(size), size);
-        ulong r;
-        bool overflow;
-        if (size == 8)
-        {
-            long h = Math.BigMul(sa, sb, out long l);
-            r = (ulong)l;
-            overflow = h != (l >> 63);
-        }
-        else
-        {
-            long p = sa * sb;
-            r = (ulong)p & Mask(size);
-            overflow = SignExtend(r, size) != p;
-        }
+        ulong r = ImulValue(SignExtend(a, size), SignExtend(b & Mask(size), size), size, out bool overflow);
         SetReg(op.R1, size, r);
         _lfCarry = overflow;
         SetLazy(FlagOp.ResultCfOf, size, 0, overflow ? 1UL : 0, r);

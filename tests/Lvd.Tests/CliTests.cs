@@ -18,6 +18,18 @@ public sealed class CliTests
         return (r.ExitCode, System.Text.Encoding.UTF8.GetString(r.Stdout), r.Stderr);
     }
 
+    /// <summary>LVD_ENGINE carries --engine to child processes; any other value than interp or jit is bad input, not the default.</summary>
+    [Fact]
+    public void AnUnknownEngineInTheEnvironmentIsBadInput()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "lvd.dll");
+        var r = global::Lvd.Experiments.HostProcess.Run("env", ["LVD_ENGINE=fast", "dotnet", dll, "exec", "/nonexistent.elf"],
+            TimeSpan.FromMinutes(5));
+        Assert.Equal(2, r.ExitCode);
+        AssertOneLineError(r.Stderr, "LVD_ENGINE=fast: interp or jit");
+        Assert.Empty(r.Stdout);
+    }
+
     private static void AssertOneLineError(string stderr, string expect)
     {
         var lines = stderr.Trim().Split('\n');
@@ -137,6 +149,7 @@ public sealed class CliTests
     [InlineData("--runs 0: 1 to 50", "lvd bench linux --help", "bench", "linux", "--runs", "0")]
     [InlineData("--timing: lvd bench mips runs basic and detailed", "lvd bench mips --help", "bench", "mips", "--timing", "detailed")]
     [InlineData("--json /proc/lvd-test.json: cannot write there", "lvd bench mips --help", "bench", "mips", "--json", "/proc/lvd-test.json")]
+    [InlineData("--engine: lvd bench mips runs both engines side by side", "lvd bench mips --help", "bench", "mips", "--engine", "jit")]
     // The campaigns' --count, --seed and --jobs (CampaignSettings), checked before anything is built.
     [InlineData("--count 0: must be 1 to 1000000", "lvd faults --help", "faults", "--driver", "nullnet", "--count", "0")]
     [InlineData("--seed 2147483648: must be 0 to 2147483647", "lvd seqdiff --help", "seqdiff", "--seed", "2147483648")]

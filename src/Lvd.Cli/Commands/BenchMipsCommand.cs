@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lvd.Hypervisor;
+using Lvd.Machine;
 
 namespace Lvd.Cli.Commands;
 
@@ -38,6 +39,7 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             Require(Runs >= 1, $"--runs {Runs}: must be at least 1");
             Require(Scale >= 1, $"--scale {Scale}: must be at least 1");
             Require(Timing == null, "--timing: lvd bench mips runs basic and detailed timing side by side itself");
+            Require(Engine == null, "--engine: lvd bench mips runs both engines side by side itself");
             if (Json != null) OutputPaths.CheckOutputFile("--json", Json);
         }
     }
@@ -51,6 +53,11 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
     ];
 
     private sealed record Figure(string Engine, double Seconds);
+
+    /// <summary>Both engines, side by side in every comparison (docs/HOST-SPEED.md).</summary>
+    private static readonly ExecutionEngine[] Engines = [ExecutionEngine.Interp, ExecutionEngine.Jit];
+
+    private static string EngineName(ExecutionEngine e) => e == ExecutionEngine.Jit ? "jit" : "interp";
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
@@ -76,8 +83,8 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
             long instructions = 0;
             string emuOut = "";
             var figures = new List<Figure>();
-            Terminal.Steps($"{name}: native, qemu, the emulator fresh and warm, without and with EPT, and the timing models",
-                8 * settings.Runs + 3, step =>
+            Terminal.Steps($"{name}: native, qemu, the emulator (interp and jit) fresh and warm, without and with EPT, and the timing models",
+                12 * settings.Runs + 3, step =>
             {
                 figures.Add(new Figure("native (host CPU)", Median(settings.Runs, () => TimeProcess(native, [], out emuOut))));
                 step("native");
@@ -105,11 +112,12 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                 }
                 step("qemu-system");
                 foreach (bool ept in new[] { false, true })
+                foreach (var engine in Engines)
                 {
-                    string suffix = ept ? ", VT-x guest (EPT)" : "";
+                    string suffix = $", {EngineName(engine)}" + (ept ? ", VT-x guest (EPT)" : "");
                     figures.Add(new Figure("LVD# fresh process" + suffix, Median(settings.Runs, () =>
                     {
-                        var (s, n, o) = FreshExec(elf, ept, settings, dir);
+                        var (s, n, o) = FreshExec(elf, ept, engine, settings, dir);
                         if (o != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ: the emulator is wrong on it");
                         instructions = n;
                         step("fresh");
@@ -117,12 +125,13 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
                     })));
                 }
                 foreach (bool ept in new[] { false, true })
+                foreach (var engine in Engines)
                 {
-                    string suffix = ept ? ", VT-x guest (EPT)" : "";
-                    InProcess(elf, ept, settings);   // the warm-up run
+                    string suffix = $", {EngineName(engine)}" + (ept ? ", VT-x guest (EPT)" : "");
+                    InProcess(elf, ept, settings, engine: engine);   // the warm-up run
                     figures.Add(new Figure("LVD# warm" + suffix, Median(settings.Runs, () =>
                     {
-                        var r = InProcess(elf, ept, settings);
+                        var r = InProcess(elf, ept, settings, engine: engine);
                         if (r.OutputText != nativeOut) throw new UsageException($"{name}: native and emulated outputs differ");
                         step("warm");
                         return r.Run.HostSeconds;
@@ -185,36 +194,47 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
     /// <summary>Fresh `lvd boot --workload nullnet` processes: host seconds per modeled second, and MIPS.</summary>
     private static JsonObject KernelWorkload(Settings settings, string dir)
     {
-        var perModeled = new List<double>();
-        var mips = new List<double>();
+        var perModeled = new Dictionary<ExecutionEngine, List<double>>();
+        var mips = new Dictionary<ExecutionEngine, List<double>>();
+        foreach (var e in Engines) { perModeled[e] = []; mips[e] = []; }
         string stats = Path.Combine(dir, $"mips-boot-{Environment.ProcessId}.json");
-        Terminal.Steps("kernel workload: lvd boot --workload nullnet, fresh processes", settings.Runs, step =>
+        Terminal.Steps("kernel workload: lvd boot --workload nullnet, fresh processes, the engines alternating", 2 * settings.Runs, step =>
         {
             for (int i = 0; i < settings.Runs; i++)
+            foreach (var e in Engines)
             {
-                RunProcess(Environment.ProcessPath!, [.. SelfArguments(), "boot", "--workload", "nullnet", "--stats-json", stats], out _);
+                RunProcess(Environment.ProcessPath!, [.. SelfArguments(), "boot", "--workload", "nullnet", "--engine", EngineName(e),
+                    "--stats-json", stats], out _);
                 var s = JsonNode.Parse(File.ReadAllText(stats))!;
                 double host = (double)s["host_seconds"]!, modeled = (double)(long)s["cycles"]! / (double)s["clock_hz"]!;
-                perModeled.Add(host / modeled);
-                mips.Add((long)s["instructions"]! / host / 1e6);
+                perModeled[e].Add(host / modeled);
+                mips[e].Add((long)s["instructions"]! / host / 1e6);
                 step("boot");
             }
         });
         File.Delete(stats);
-        double m = MedianOf(perModeled), mi = MedianOf(mips);
         var t = new Table().Title($"kernel workload: lvd boot --workload nullnet (fresh processes, median of {settings.Runs})")
-            .AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
-        t.AddRow("host seconds per modeled second", $"{m:F1}");
-        t.AddRow("MIPS (boot, self tests and workload)", $"{mi:N0}");
+            .AddColumn("figure");
+        foreach (var e in Engines) t.AddColumn(new TableColumn(EngineName(e)).RightAligned());
+        t.AddRow("host seconds per modeled second", $"{MedianOf(perModeled[Engines[0]]):F1}", $"{MedianOf(perModeled[Engines[1]]):F1}");
+        t.AddRow("MIPS (boot, self tests and workload)", $"{MedianOf(mips[Engines[0]]):N0}", $"{MedianOf(mips[Engines[1]]):N0}");
         AnsiConsole.Write(t);
-        return new JsonObject { ["host_seconds_per_modeled_second"] = m, ["mips"] = mi };
+        var json = new JsonObject();
+        foreach (var e in Engines)
+            json[EngineName(e)] = new JsonObject
+            {
+                ["host_seconds_per_modeled_second"] = MedianOf(perModeled[e]), ["mips"] = MedianOf(mips[e]),
+            };
+        return json;
     }
 
     /// <summary>`lvd exec` in a fresh process: the run's host seconds (JIT included), its instruction count and output.</summary>
-    private static (double Seconds, long Instructions, string Output) FreshExec(string elf, bool ept, Settings settings, string dir)
+    private static (double Seconds, long Instructions, string Output) FreshExec(string elf, bool ept, ExecutionEngine engine,
+        Settings settings, string dir)
     {
         string stats = Path.Combine(dir, $"mips-exec-{Environment.ProcessId}.json");
-        List<string> args = [.. SelfArguments(), "exec", elf, "--memory", settings.MemoryMiB.ToString(), "--stats-json", stats];
+        List<string> args = [.. SelfArguments(), "exec", elf, "--memory", settings.MemoryMiB.ToString(), "--engine", EngineName(engine),
+            "--stats-json", stats];
         if (ept) args.Add("--hypervisor");
         if (settings.Costs != null) args.AddRange(["--costs", settings.Costs]);
         RunProcess(Environment.ProcessPath!, [.. args], out string output);
@@ -224,11 +244,12 @@ public sealed class BenchMipsCommand : Command<BenchMipsCommand.Settings>
     }
 
     private static ProgramResult InProcess(string elf, bool ept, Settings settings, Lvd.Machine.Cost.CostModel? costs = null,
-        bool detailed = false)
+        bool detailed = false, ExecutionEngine engine = ExecutionEngine.Jit)
     {
         var r = ProgramRunner.Run(elf, new RunOptions
         {
             Costs = costs ?? settings.LoadCosts(), MemoryBytes = settings.MemoryBytes, CaptureSerial = true, DetailedTiming = detailed,
+            Engine = engine,
         }.With(ept ? HypervisorMode.LaunchAtStart : HypervisorMode.None));
         if (r.Run.Outcome != Lvd.Machine.RunOutcome.Exited || r.ExitStatus != 0)
             throw new UsageException($"benchmark guest failed: {r.Run.Outcome} {r.Run.CrashReport}");

@@ -20,6 +20,9 @@ public abstract class LvdSettings : CommandSettings
         try
         {
             Require(Engine is null or "interp" or "jit", $"--engine {Engine}: interp or jit");
+            string? variable = Environment.GetEnvironmentVariable(Lvd.Machine.MachineConfig.EngineVariable);
+            Require(Engine != null || variable is null or "" or "interp" or "jit",
+                $"the environment's {Lvd.Machine.MachineConfig.EngineVariable}={variable}: interp or jit");
             Check();
         }
         catch (UsageException e) { return Spectre.Console.ValidationResult.Error(e.Message); }

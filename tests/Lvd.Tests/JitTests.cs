@@ -164,22 +164,7 @@ public sealed class JitTests
     public void SnapshotDigestsAreTheSameUnderBothEngines()
     {
         // The snapshot program of SnapshotTests: the machine's whole state at every checkpoint.
-        string elf = Guest.BuildSource("jit_digest", """
-            #include <stdio.h>
-            #include <stdlib.h>
-            static unsigned long mix(unsigned long x) { x ^= x >> 31; x *= 0x7fb5d329728ea185UL; return x ^ (x >> 27); }
-            int main(void)
-            {
-                unsigned long acc = 1;
-                unsigned char *buf = malloc(1 << 20);
-                for (int round = 0; round < 12; round++)
-                {
-                    for (int i = 0; i < (1 << 20); i += 64) { acc = mix(acc + buf[i]); buf[(acc >> 7) & ((1 << 20) - 1)] = (unsigned char)acc; }
-                    printf("round %d acc %016lx\n", round, acc);
-                }
-                return (int)(acc & 0x3f);
-            }
-            """, "-O1");
+        string elf = Guest.BuildSource("jit_digest", SnapshotTests.Program, "-O1");
         Dictionary<long, ulong>? expected = null;
         foreach (var (name, set) in Engines)
         {

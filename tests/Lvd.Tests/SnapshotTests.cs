@@ -12,7 +12,8 @@ namespace Lvd.Tests;
 /// </summary>
 public sealed class SnapshotTests
 {
-    private const string Program = """
+    /// <summary>The snapshot program (JitTests uses it too).</summary>
+    internal const string Program = """
         #include <stdio.h>
         #include <stdlib.h>
         static unsigned long mix(unsigned long x) { x ^= x >> 31; x *= 0x7fb5d329728ea185UL; return x ^ (x >> 27); }

@@ -76,11 +76,41 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
         }
         // Its blocks are not made entries of regions of their own while this one compiles.
         foreach (var b in blocks) b.RegionQueued = true;
+        // Only a region that can run around a loop is worth its compile: without a cycle it is left after a block or two
+        // (kernel paths: ~20 instructions per entry), and the write-back at every exit costs what the IL saved.
+        if (!HasCycle(blocks, rips)) { Interlocked.Increment(ref _acyclic); return; }
         var code = new RegionCode([.. blocks], [.. rips]);
         Interlocked.Increment(ref _queued);
         if (Synchronous) { Compile(code); return; }
         EnsureWorker();
         Queue.Add((this, code));
+    }
+
+    private long _acyclic;
+    /// <summary>Regions formed but not compiled: no path inside them leads back to one of their blocks.</summary>
+    public long Acyclic => Interlocked.Read(ref _acyclic);
+
+    /// <summary>Whether the direct branches among the region's blocks form a cycle (at most <see cref="MaxBlocks"/>: a DFS).</summary>
+    private static bool HasCycle(List<Block> blocks, List<ulong> rips)
+    {
+        int n = blocks.Count;
+        Span<int> edges = stackalloc int[n];   // bit j of edges[k]: block k branches to block j
+        var targets = new List<ulong>();
+        for (int k = 0; k < n; k++)
+        {
+            targets.Clear();
+            RegionEmitter.Successors(blocks[k], rips[k], targets);
+            foreach (ulong t in targets) { int j = rips.IndexOf(t); if (j >= 0) edges[k] |= 1 << j; }
+        }
+        // Repeatedly drop blocks with no edge into the remaining set; what is left is on or before a cycle.
+        int alive = (1 << n) - 1;
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            for (int k = 0; k < n; k++)
+                if ((alive & (1 << k)) != 0 && (edges[k] & alive) == 0) { alive &= ~(1 << k); changed = true; }
+        }
+        return alive != 0;
     }
 
     /// <summary>Host seconds spent forming IL and compiling it (all threads).</summary>

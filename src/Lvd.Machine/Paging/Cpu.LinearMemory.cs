@@ -253,12 +253,20 @@ public sealed unsafe partial class Cpu
 
     // ---- code fetch ----
 
+    /// <summary>The fetch's TLB hit, without side effects: the one test <see cref="FetchPhys"/> and compiled regions make.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool FetchHit(ulong la, out ulong pa)
+    {
+        ref var e = ref TlbSlot(la);
+        pa = e.PhysPage | (la & PhysicalMemory.PageMask);
+        return e.ExecTag == (la & ~PhysicalMemory.PageMask);
+    }
+
     /// <summary>Physical address of an instruction byte (exec permission checked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong FetchPhys(ulong la)
     {
-        ref var e = ref TlbSlot(la);
-        if (e.ExecTag == (la & ~PhysicalMemory.PageMask)) return e.PhysPage | (la & PhysicalMemory.PageMask);
+        if (FetchHit(la, out ulong pa)) return pa;
         // Detailed timing points the fast path at an empty TLB: look at the real one before walking.
         return Caches != null ? TranslateCached(la, Access.Exec, Cpl == 3) : Translate(la, Access.Exec, Cpl == 3);
     }

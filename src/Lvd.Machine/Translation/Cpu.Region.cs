@@ -56,9 +56,7 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Block? RegionNext(Block prev, ulong rip)
     {
-        ref var e = ref TlbSlot(rip);
-        if (e.ExecTag != (rip & ~PhysicalMemory.PageMask)) return null;
-        ulong pa = e.PhysPage | (rip & PhysicalMemory.PageMask);
+        if (!FetchHit(rip, out ulong pa)) return null;
         var s = prev.Next0;
         if (s != null && s.PhysAddr == pa && s.Valid) return s;
         s = prev.Next1;

@@ -71,6 +71,26 @@ public sealed class JitTests
         Assert.True(f.Instructions > 1_000_000, $"only {f.Instructions} instructions");
     }
 
+    /// <summary>
+    /// Every condition code after CMP, TEST, SUB, AND, ADD and shifts on 8- to 64-bit operands over boundary values
+    /// (guest/tests/jit/conds.c): regions compute the conditions of CMP/TEST+Jcc, SETcc and CMOVcc from the flags' producer
+    /// in their locals. Both engines must print what the host CPU prints.
+    /// </summary>
+    [Theory]
+    [InlineData("-O0")]
+    [InlineData("-O1")]
+    [InlineData("-O2")]
+    public void ConditionCodesMatchTheHostCpuUnderBothEngines(string opt)
+    {
+        string[] source = ["guest/tests/jit/conds.c"];
+        string elf = Guest.Build($"jit-conds{opt}.elf", source, opt);
+        var native = Guest.Native($"jit-conds{opt}", source, opt, "-mgeneral-regs-only");
+        Assert.Equal(0, native.ExitCode);
+        var f = AllEnginesAgree(set => RunElf(elf, set));
+        Assert.Equal(RunOutcome.Exited, f.Outcome);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(native.Stdout), f.Output);
+    }
+
     [Fact]
     public void CsmithProgramsGiveTheSameResultsUnderBothEngines()
     {

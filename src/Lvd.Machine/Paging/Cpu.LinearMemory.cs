@@ -34,7 +34,7 @@ public sealed unsafe partial class Cpu
     internal byte Read8(ulong la)
     {
         ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & ~PhysicalMemory.PageMask)) return HostRef(ref e, la);
+        if (Hits(e.ReadTag, la, 1)) return HostRef(ref e, la);
         return (byte)ReadSlow(la, 1);
     }
 
@@ -53,6 +53,34 @@ public sealed unsafe partial class Cpu
     private static bool InPage(ulong la, int size) => (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)size;
 
     /// <summary>
+    /// The hit test of every fast path (the interpreter's and compiled regions'): the entry's tag <paramref name="tag"/> for
+    /// the access kind covers <paramref name="size"/> bytes at <paramref name="la"/>: the one compare of
+    /// <see cref="AlignedTagMask"/>, or an unaligned access inside the tag's page.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Hits(ulong tag, ulong la, int size) =>
+        tag == (la & AlignedTagMask(size)) || size > 1 && tag == (la & ~PhysicalMemory.PageMask) && InPage(la, size);
+
+    /// <summary>
+    /// For compiled regions (Translation/): the host address of a read of <paramref name="size"/> bytes at <paramref name="la"/>
+    /// that hits, or 0 when the access must take <see cref="ReadSlow"/> (a region's slow path writes its state back first).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint ReadHost(ulong la, int size)
+    {
+        ref var e = ref TlbSlot(la);
+        return Hits(e.ReadTag, la, size) ? (nint)la + e.Addend : 0;
+    }
+
+    /// <summary><see cref="ReadHost"/> for writes (<see cref="WriteSlow"/> otherwise: code pages, MMIO, misses).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint WriteHost(ulong la, int size)
+    {
+        ref var e = ref TlbSlot(la);
+        return Hits(e.WriteTag, la, size) ? (nint)la + e.Addend : 0;
+    }
+
+    /// <summary>
     /// A 2-, 4- or 8-byte read: a hit is the tag compare of <see cref="AlignedTagMask"/>; when that fails, an unaligned
     /// access inside the page is a hit too (the tag of the page and the offset test, on the compare's failing branch: the
     /// kernel workload makes one unaligned access every 6 instructions, and a call to the slow path for each cost 9%);
@@ -63,9 +91,7 @@ public sealed unsafe partial class Cpu
     private T ReadN<T>(ulong la) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.ReadTag == (la & AlignedTagMask(Unsafe.SizeOf<T>()))
-            || e.ReadTag == (la & ~PhysicalMemory.PageMask) && InPage(la, Unsafe.SizeOf<T>()))
-            return Unsafe.ReadUnaligned<T>(ref HostRef(ref e, la));
+        if (Hits(e.ReadTag, la, Unsafe.SizeOf<T>())) return Unsafe.ReadUnaligned<T>(ref HostRef(ref e, la));
         ulong v = ReadSlow(la, Unsafe.SizeOf<T>());
         return Unsafe.As<ulong, T>(ref v);   // the low bytes (little-endian)
     }
@@ -101,7 +127,7 @@ public sealed unsafe partial class Cpu
     internal void Write8(ulong la, byte v)
     {
         ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & ~PhysicalMemory.PageMask)) { HostRef(ref e, la) = v; return; }
+        if (Hits(e.WriteTag, la, 1)) { HostRef(ref e, la) = v; return; }
         WriteSlow(la, 1, v);
     }
 
@@ -110,8 +136,7 @@ public sealed unsafe partial class Cpu
     private void WriteN<T>(ulong la, T v) where T : unmanaged
     {
         ref var e = ref TlbSlot(la);
-        if (e.WriteTag == (la & AlignedTagMask(Unsafe.SizeOf<T>()))
-            || e.WriteTag == (la & ~PhysicalMemory.PageMask) && InPage(la, Unsafe.SizeOf<T>()))
+        if (Hits(e.WriteTag, la, Unsafe.SizeOf<T>()))
         {
             Unsafe.WriteUnaligned(ref HostRef(ref e, la), v);
             return;

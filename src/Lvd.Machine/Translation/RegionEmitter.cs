@@ -167,13 +167,58 @@ internal static class RegionEmitter
         return (Func<Cpu, int, Block?>)dm.CreateDelegate(typeof(Func<Cpu, int, Block?>), code);
     }
 
+    private static readonly MethodInfo RegsRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
+        .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(ulong));
+    private static readonly MethodInfo ReadHost = M("ReadHost"), WriteHost = M("WriteHost"), ReadSlow = M("ReadSlow"),
+        WriteSlow = M("WriteSlow"), IsCanonical = M("IsCanonical");
+
+    /// <summary>The ALU sub-op (<see cref="AluOp"/>) of the handlers AddRR64 ... CmpRI32, in their order.</summary>
+    private static readonly int[] AluOfHandler = [AluOp.Add, AluOp.Or, AluOp.And, AluOp.Sub, AluOp.Xor, AluOp.Cmp];
+
+    /// <summary>
+    /// The generic MOV, MOVZX, MOVSX, ALU (not ADC/SBB: they read CF) and TEST forms of any size that the region computes
+    /// itself: register operands below 16 (no AH..BH), memory operands <see cref="MemOk"/>.
+    /// </summary>
+    private static bool GenericOk(in Op op)
+    {
+        if (op.H is not (Handler.Mov or Handler.MovZx or Handler.MovSx or Handler.Alu or Handler.Test)) return false;
+        if (op.H == Handler.Alu && op.Sub is AluOp.Adc or AluOp.Sbb) return false;
+        if (op.Size is not (1 or 2 or 4 or 8)) return false;
+        if (op.H is Handler.MovZx or Handler.MovSx && op.Size2 is not (1 or 2 or 4)) return false;
+        var f = op.Form;
+        bool mem = (f & (OpForm.MemSrc | OpForm.MemDst)) != 0;
+        if (mem && !MemOk(op)) return false;
+        if ((f & OpForm.MemDst) == 0 && op.R1 >= 16) return false;
+        if ((f & (OpForm.ImmSrc | OpForm.MemSrc)) == 0 && op.R2 >= 16) return false;
+        return (f & ~(OpForm.MemSrc | OpForm.MemDst | OpForm.ImmSrc | OpForm.StackSeg | OpForm.Addr32)) == 0;
+    }
+
+    /// <summary>AluRM64/AluRM32 whose sub-op the region computes itself (ADC and SBB read CF: the interpreter's helper).</summary>
+    private static bool AluRmInline(in Op op) => op.H is Handler.AluRM64 or Handler.AluRM32 && op.Sub is not (AluOp.Adc or AluOp.Sbb);
+
+    /// <summary>
+    /// The IL of one region. The guest registers, the clock (Cycles, Instructions, the fraction) and whether each edge's
+    /// successor probe has succeeded live in IL locals; the Cpu's fields are brought up to date only where something may
+    /// look at them: on the slow path of a memory access (a TLB miss, MMIO, a code page, a page-crossing access), before an
+    /// interpreter helper, and where the region is left. So the hot path of a loop is its ops, the block counts, the chain
+    /// checks and one test per edge; the slow paths are emitted after all blocks (<see cref="_cold"/>).
+    /// </summary>
     private sealed class Emitter(ILGenerator il, RegionCode code)
     {
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
         private LocalBuilder[] _block = [];
-        private LocalBuilder _regs = null!, _a = null!, _b = null!, _r = null!, _t = null!, _flag = null!;
+        private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!,
+            _flag = null!, _fa = null!, _fb = null!, _fr = null!, _cyc = null!, _ins = null!, _frac = null!, _verified = null!;
         private Label[] _head = [];
+        private readonly List<Action> _cold = [];
+        /// <summary>Registers whose locals are newer than Regs on the path being emitted.</summary>
         private int _dirty;
+        /// <summary>Registers some op of the region writes: what may be dirty where a block starts.</summary>
+        private int _written;
+        /// <summary>_currentBlock, _blockRip and Rip hold the block being emitted (set before a helper).</summary>
+        private bool _stateSet;
+        /// <summary>The last flag producer of the block, its operands and result in _fa, _fb, _fr; null when unknown.</summary>
+        private (int Kind, int Size)? _flags;
 
         public void EmitAll()
         {
@@ -184,26 +229,38 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldnull);
             il.Emit(OpCodes.Ret);
             il.MarkLabel(start);
-            _regs = il.DeclareLocal(typeof(ulong[]));
-            _a = il.DeclareLocal(typeof(ulong));
-            _b = il.DeclareLocal(typeof(ulong));
-            _r = il.DeclareLocal(typeof(ulong));
+            _regs = il.DeclareLocal(typeof(ulong).MakeByRefType());
+            _la = il.DeclareLocal(typeof(ulong));
+            _h = il.DeclareLocal(typeof(nint));
+            _v = il.DeclareLocal(typeof(ulong));
             _t = il.DeclareLocal(typeof(ulong));
+            _fa = il.DeclareLocal(typeof(ulong));
+            _fb = il.DeclareLocal(typeof(ulong));
+            _fr = il.DeclareLocal(typeof(ulong));
             _flag = il.DeclareLocal(typeof(bool));
-            il.Emit(OpCodes.Ldarg_1);
+            _cyc = il.DeclareLocal(typeof(long));
+            _ins = il.DeclareLocal(typeof(long));
+            _frac = il.DeclareLocal(typeof(int));
+            _verified = il.DeclareLocal(typeof(long));
+            Cpu();
             il.Emit(OpCodes.Ldfld, Regs);
+            il.Emit(OpCodes.Call, RegsRef);
             il.Emit(OpCodes.Stloc, _regs);
             int used = 0;
-            foreach (var b in blocks) foreach (ref Op op in b.Ops.AsSpan()) used |= Uses(op);
+            foreach (var b in blocks)
+                foreach (ref Op op in b.Ops.AsSpan())
+                {
+                    used |= Uses(op);
+                    _written |= Defs(op);
+                }
+            _written &= used;
             for (int i = 0; i < 16; i++)
             {
                 if ((used & (1 << i)) == 0) continue;
                 _reg[i] = il.DeclareLocal(typeof(ulong));
-                il.Emit(OpCodes.Ldloc, _regs);
-                il.Emit(OpCodes.Ldc_I4, i);
-                il.Emit(OpCodes.Ldelem_I8);
-                il.Emit(OpCodes.Stloc, _reg[i]!);
+                LoadReg(i);
             }
+            LoadClock();
             _head = new Label[blocks.Length];
             _block = new LocalBuilder[blocks.Length];
             for (int k = 0; k < blocks.Length; k++)
@@ -223,6 +280,8 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Switch, bodies);
             il.Emit(OpCodes.Br, bodies[0]);
             for (int k = 0; k < blocks.Length; k++) EmitBlock(k, bodies[k]);
+            // The slow paths and exits, out of the loops' way (each ends in a branch back or a return).
+            for (int c = 0; c < _cold.Count; c++) _cold[c]();
         }
 
         private static int Bit(byte r) => r < 16 ? 1 << r : 0;
@@ -234,7 +293,22 @@ internal static class RegionEmitter
             return m;
         }
 
-        // ---- registers ----
+        /// <summary>The registers op may change (in its locals, or in Regs by a helper).</summary>
+        private static int Defs(in Op op)
+        {
+            if (GenericOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
+            if (HelperOk(op) && !AluRmInline(op)) return Writes(op);
+            return op.H switch
+            {
+                Handler.PushR64 or Handler.Call or Handler.Ret => 1 << Rsp,
+                Handler.PopR64 => 1 << Rsp | Bit(op.R1),
+                Handler.Nop or Handler.Jmp or Handler.Jcc or Handler.CmpRRJcc or Handler.CmpRIJcc or Handler.TestRRJcc
+                    or Handler.MovStore64 or Handler.MovStore32 or Handler.MovStore8 or Handler.MovStoreImm64 or Handler.MovStoreImm32 => 0,
+                _ => Bit(op.R1),
+            };
+        }
+
+        // ---- registers and the clock ----
 
         private void Ld(int r) => il.Emit(OpCodes.Ldloc, _reg[r]!);
 
@@ -244,24 +318,93 @@ internal static class RegionEmitter
             _dirty |= 1 << r;
         }
 
-        /// <summary>Writes the registers changed since the last write-back to Regs; <paramref name="keep"/>: the path goes on.</summary>
-        private void Sync(bool keep = false)
+        /// <summary>The address of Regs[i] (no bounds check: Regs has 16 elements).</summary>
+        private void RegAddress(int i)
+        {
+            il.Emit(OpCodes.Ldloc, _regs);
+            if (i == 0) return;
+            I4(i * 8);
+            il.Emit(OpCodes.Add);
+        }
+
+        private void LoadReg(int i)
+        {
+            RegAddress(i);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Stloc, _reg[i]!);
+        }
+
+        /// <summary>Writes the registers of <paramref name="mask"/> from their locals to Regs.</summary>
+        private void SyncMask(int mask)
         {
             for (int i = 0; i < 16; i++)
             {
-                if ((_dirty & (1 << i)) == 0) continue;
-                il.Emit(OpCodes.Ldloc, _regs);
-                il.Emit(OpCodes.Ldc_I4, i);
+                if ((mask & (1 << i)) == 0 || _reg[i] == null) continue;
+                RegAddress(i);
                 il.Emit(OpCodes.Ldloc, _reg[i]!);
-                il.Emit(OpCodes.Stelem_I8);
+                il.Emit(OpCodes.Stind_I8);
             }
-            if (!keep) _dirty = 0;
+        }
+
+        /// <summary>After an interpreter helper or a slow path: the registers it may have written (<paramref name="mask"/>).</summary>
+        private void Reload(int mask)
+        {
+            for (int i = 0; i < 16; i++) if (_reg[i] != null && (mask & (1 << i)) != 0) LoadReg(i);
+        }
+
+        private void LoadClock()
+        {
+            Cpu(); il.Emit(OpCodes.Ldfld, Cycles); il.Emit(OpCodes.Stloc, _cyc);
+            Cpu(); il.Emit(OpCodes.Ldfld, Instructions); il.Emit(OpCodes.Stloc, _ins);
+            Cpu(); il.Emit(OpCodes.Ldfld, Fraction); il.Emit(OpCodes.Stloc, _frac);
+        }
+
+        private void StoreClock()
+        {
+            StoreField(Cycles, () => il.Emit(OpCodes.Ldloc, _cyc));
+            StoreField(Instructions, () => il.Emit(OpCodes.Ldloc, _ins));
+            StoreField(Fraction, () => il.Emit(OpCodes.Ldloc, _frac));
+        }
+
+        private void AddLocal(LocalBuilder l, long delta)
+        {
+            il.Emit(OpCodes.Ldloc, l);
+            il.Emit(OpCodes.Ldc_I8, delta);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, l);
         }
 
         private void Cpu() => il.Emit(OpCodes.Ldarg_1);
 
         /// <summary>The region's block <paramref name="k"/> (code.Blocks[k], loaded at entry).</summary>
         private void LdBlock(int k) => il.Emit(OpCodes.Ldloc, _block[k]);
+
+        /// <summary>
+        /// Everything a call that can fault, exit or look at the machine needs, as the interpreter has it in the middle of
+        /// block <paramref name="k"/> at op <paramref name="i"/>: the registers of <paramref name="dirty"/>, the block being
+        /// run and its RIP (unless <paramref name="stateSet"/>), the op's index (the rewind), the clock.
+        /// </summary>
+        private void Spill(int k, int i, int dirty, bool stateSet)
+        {
+            SyncMask(dirty);
+            if (!stateSet)
+            {
+                StoreField(CurrentBlock, () => LdBlock(k));
+                StoreField(BlockRip, () => I8(code.Rips[k]));
+                StoreField(Rip, () => I8(code.Rips[k]));
+            }
+            StoreField(OpIndex, () => I4(i));
+            StoreClock();
+        }
+
+        /// <summary>After such a call: the registers it may have written, the clock; the probes are made again.</summary>
+        private void Unspill(int reload)
+        {
+            Reload(reload);
+            LoadClock();
+            il.Emit(OpCodes.Ldc_I8, 0L);
+            il.Emit(OpCodes.Stloc, _verified);
+        }
 
         /// <summary>
         /// The registers an op run by an interpreter helper may write: its register destination, RAX and RDX for MUL and
@@ -282,27 +425,16 @@ internal static class RegionEmitter
             };
         }
 
-        /// <summary>After an interpreter helper: the registers it may have written (<paramref name="mask"/>), back into the locals.</summary>
-        private void Reload(int mask)
-        {
-            for (int i = 0; i < 16; i++)
-            {
-                if (_reg[i] == null || (mask & (1 << i)) == 0) continue;
-                il.Emit(OpCodes.Ldloc, _regs);
-                I4(i);
-                il.Emit(OpCodes.Ldelem_I8);
-                il.Emit(OpCodes.Stloc, _reg[i]!);
-            }
-        }
-
         /// <summary>
         /// An op the region does not translate but runs with the interpreter's own code for it (the method the executor's
-        /// switch calls, on the block's real op): registers written back first and reloaded after.
+        /// switch calls, on the block's real op): everything spilled first, the registers it writes reloaded after.
         /// </summary>
-        private void EmitHelper(int k, Op[] ops, int i, ulong next, Label exit)
+        private void EmitHelper(int k, Op[] ops, int i, ulong next)
         {
             ref Op op = ref ops[i];
-            BeforeCall(i);
+            Spill(k, i, _dirty, _stateSet);
+            _dirty = 0;
+            _stateSet = true;
             Cpu();
             LdBlock(k);
             il.Emit(OpCodes.Ldfld, BlockOps);
@@ -337,24 +469,15 @@ internal static class RegionEmitter
                     I8(next); I4(i); I8(code.Rips[k]); il.Emit(OpCodes.Call, Cold); il.Emit(OpCodes.Pop);
                     break;
             }
-            Reload(Writes(op));
-            ResyncCheck(k, ops, i, exit);
+            Unspill(Writes(op));
+            _flags = null;
+            ResyncCheck(k, ops, i, _dirty, null);
         }
 
         private void StoreField(FieldInfo f, Action value)
         {
             Cpu();
             value();
-            il.Emit(OpCodes.Stfld, f);
-        }
-
-        private void AddField(FieldInfo f, long delta)
-        {
-            Cpu();
-            Cpu();
-            il.Emit(OpCodes.Ldfld, f);
-            il.Emit(OpCodes.Ldc_I8, delta);
-            il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, f);
         }
 
@@ -366,13 +489,6 @@ internal static class RegionEmitter
         {
             il.Emit(OpCodes.Conv_U4);
             il.Emit(OpCodes.Conv_U8);
-        }
-
-        /// <summary>Before a call that can fault or exit: registers to Regs, the op's index for the rewind.</summary>
-        private void BeforeCall(int i)
-        {
-            Sync();
-            StoreField(OpIndex, () => I4(i));
         }
 
         /// <summary>Cpu.Ea for the forms <see cref="MemOk"/> accepts (no segment base).</summary>
@@ -391,22 +507,145 @@ internal static class RegionEmitter
             if ((op.Form & OpForm.Addr32) != 0) ZeroExtend32();
         }
 
-        /// <summary>The interpreter's lazy flags: kind, size, operands, result; the carry when <paramref name="carry"/> is set.</summary>
-        private void Lazy(int kind, int size, LocalBuilder a, LocalBuilder b, LocalBuilder r, Action? carry)
+        // ---- memory: the TLB hit inline, the rest on a slow path ----
+
+        /// <summary>
+        /// Reads <paramref name="size"/> bytes at the address in _la into _v (zero- or, with <paramref name="signed"/>,
+        /// sign-extended): Cpu.ReadHost's hit inline, else Cpu.ReadSlow after a spill. <paramref name="tail"/> completes
+        /// the op from _v (register writes only); it is emitted again on the slow path's self-modifying-code exit.
+        /// </summary>
+        private void Load(int k, Op[] ops, int i, int size, bool signed, Action tail)
         {
-            if (carry != null) StoreField(LfCarry, carry);
-            StoreField(LfOp, () => I4(kind));
-            StoreField(LfSize, () => I4(size));
-            StoreField(LfA, () => il.Emit(OpCodes.Ldloc, a));
-            StoreField(LfB, () => il.Emit(OpCodes.Ldloc, b));
-            StoreField(LfRes, () => il.Emit(OpCodes.Ldloc, r));
+            var slow = il.DefineLabel();
+            var back = il.DefineLabel();
+            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadHost);
+            il.Emit(OpCodes.Stloc, _h);
+            il.Emit(OpCodes.Ldloc, _h);
+            il.Emit(OpCodes.Brfalse, slow);
+            il.Emit(OpCodes.Ldloc, _h);
+            switch (size)
+            {
+                case 8: il.Emit(OpCodes.Ldind_I8); break;
+                case 4: il.Emit(signed ? OpCodes.Ldind_I4 : OpCodes.Ldind_U4); break;
+                case 2: il.Emit(OpCodes.Ldind_U2); break;
+                default: il.Emit(OpCodes.Ldind_U1); break;
+            }
+            il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
+            il.Emit(OpCodes.Stloc, _v);
+            il.MarkLabel(back);
+            int dirty = _dirty;
+            bool stateSet = _stateSet;
+            tail();
+            _cold.Add(() =>
+            {
+                il.MarkLabel(slow);
+                Spill(k, i, dirty, stateSet);
+                Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadSlow);
+                switch (size)
+                {
+                    case 8: break;
+                    case 4: il.Emit(signed ? OpCodes.Conv_I4 : OpCodes.Conv_U4); il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8); break;
+                    case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Conv_U8); break;
+                    default: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Conv_U8); break;
+                }
+                il.Emit(OpCodes.Stloc, _v);
+                Unspill(0);
+                ResyncCheck(k, ops, i, dirty, tail);
+                il.Emit(OpCodes.Br, back);
+            });
         }
 
-        private void EmitCond(int cc)
+        /// <summary>Writes <paramref name="size"/> bytes of _v at the address in _la, as <see cref="Load"/> reads.</summary>
+        private void Store(int k, Op[] ops, int i, int size, Action? tail)
         {
-            Cpu();
-            I4(cc);
-            il.Emit(OpCodes.Call, Cond);
+            var slow = il.DefineLabel();
+            var back = il.DefineLabel();
+            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, WriteHost);
+            il.Emit(OpCodes.Stloc, _h);
+            il.Emit(OpCodes.Ldloc, _h);
+            il.Emit(OpCodes.Brfalse, slow);
+            il.Emit(OpCodes.Ldloc, _h);
+            il.Emit(OpCodes.Ldloc, _v);
+            switch (size)
+            {
+                case 8: il.Emit(OpCodes.Stind_I8); break;
+                case 4: il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Stind_I4); break;
+                case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Stind_I2); break;
+                default: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Stind_I1); break;
+            }
+            il.MarkLabel(back);
+            int dirty = _dirty;
+            bool stateSet = _stateSet;
+            tail?.Invoke();
+            _cold.Add(() =>
+            {
+                il.MarkLabel(slow);
+                Spill(k, i, dirty, stateSet);
+                Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Ldloc, _v);
+                if (size < 8) { I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.And); }
+                il.Emit(OpCodes.Call, WriteSlow);
+                Unspill(0);
+                ResyncCheck(k, ops, i, dirty, tail);
+                il.Emit(OpCodes.Br, back);
+            });
+        }
+
+        /// <summary>
+        /// After a call by op <paramref name="i"/> (not the last) that may have written memory: if it overwrote this block's
+        /// code, the next op became Resync (Cpu.NoteCodeInvalidated) and the block ends after op i, as in the interpreter.
+        /// <paramref name="tail"/>: the op's register writes still to be made (from a slow path; null when they are done).
+        /// </summary>
+        private void ResyncCheck(int k, Op[] ops, int i, int dirty, Action? tail)
+        {
+            if (i + 1 >= ops.Length) return;
+            var go = il.DefineLabel();
+            LdBlock(k);
+            il.Emit(OpCodes.Ldfld, BlockOps);
+            I4(i + 1);
+            il.Emit(OpCodes.Ldelema, typeof(Op));
+            il.Emit(OpCodes.Ldfld, OpH);
+            I4((int)Handler.Resync);
+            il.Emit(OpCodes.Bne_Un, go);
+            int saved = _dirty;
+            bool savedState = _stateSet;
+            _dirty = dirty;
+            // Reached after a spill (a helper's or a slow path's): the state fields hold this block.
+            _stateSet = true;
+            tail?.Invoke();
+            Op r = ops[i + 1];
+            AddLocal(_ins, i + 1);
+            AddLocal(_cyc, -((long)r.Cost + r.CostAfter));
+            Leave(k, i + 1, () => I8(code.Rips[k] + r.Offset), _dirty);
+            _dirty = saved;
+            _stateSet = savedState;
+            il.MarkLabel(go);
+        }
+
+        /// <summary>
+        /// Leaves the region at the end of block <paramref name="k"/> (or at a Resync op): the registers of
+        /// <paramref name="dirty"/>, the clock, the op index, RIP and the block's RIP as the interpreter has them there.
+        /// </summary>
+        private void Leave(int k, int opIndex, Action rip, int dirty)
+        {
+            SyncMask(dirty);
+            StoreClock();
+            StoreField(OpIndex, () => I4(opIndex));
+            StoreField(Rip, rip);
+            StoreField(BlockRip, () => I8(code.Rips[k]));
+            LdBlock(k);
+            il.Emit(OpCodes.Ret);
+        }
+
+        // ---- flags ----
+
+        private void StoreLazy(int kind, int size, bool carry, Action? carryValue)
+        {
+            if (carry) StoreField(LfCarry, carryValue!);
+            StoreField(LfOp, () => I4(kind));
+            StoreField(LfSize, () => I4(size));
+            StoreField(LfA, () => il.Emit(OpCodes.Ldloc, _fa));
+            StoreField(LfB, () => il.Emit(OpCodes.Ldloc, _fb));
+            StoreField(LfRes, () => il.Emit(OpCodes.Ldloc, _fr));
         }
 
         /// <summary>
@@ -428,14 +667,75 @@ internal static class RegionEmitter
 
         private enum FlagsFate { Live, CarryLive, Dead }
 
-        /// <summary><see cref="Lazy"/> for what of it <see cref="Fate"/> says is read later.</summary>
-        private void LazyLive(Op[] ops, int i, int kind, int size, LocalBuilder a, LocalBuilder b, LocalBuilder r, Action carry)
+        /// <summary>The lazy flags of a producer (operands and result in _fa, _fb, _fr), as far as <see cref="Fate"/> says they are read.</summary>
+        private void LazyLive(Op[] ops, int i, int kind, int size, Action carry)
         {
             switch (Fate(ops, i))
             {
-                case FlagsFate.Live: Lazy(kind, size, a, b, r, carry); break;
+                case FlagsFate.Live: StoreLazy(kind, size, true, carry); break;
                 case FlagsFate.CarryLive: StoreField(LfCarry, carry); break;
             }
+        }
+
+        /// <summary>Pushes condition <paramref name="cc"/> (0/1): from the block's producer in the locals where it can, else Cpu.Cond.</summary>
+        private void EmitCond(int cc)
+        {
+            if (_flags is { } f && InlineCond(f.Kind, f.Size, cc)) return;
+            Cpu();
+            I4(cc);
+            il.Emit(OpCodes.Call, Cond);
+        }
+
+        /// <summary>Cpu.Cond's Sub and Logic cases (and SF of either) on the producer's locals; false if not one of them.</summary>
+        private bool InlineCond(int kind, int size, int cc)
+        {
+            int bits = size * 8;
+            void Signed(LocalBuilder l)
+            {
+                il.Emit(OpCodes.Ldloc, l);
+                switch (size)
+                {
+                    case 4: il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); break;
+                    case 2: il.Emit(OpCodes.Conv_I2); il.Emit(OpCodes.Conv_I8); break;
+                    case 1: il.Emit(OpCodes.Conv_I1); il.Emit(OpCodes.Conv_I8); break;
+                }
+            }
+            void Not() { I4(0); il.Emit(OpCodes.Ceq); }
+            void Neg() { il.Emit(OpCodes.Ldloc, _fr); I4(bits - 1); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Conv_I4); I4(1); il.Emit(OpCodes.And); }
+            void Zero() { il.Emit(OpCodes.Ldloc, _fr); I8(0); il.Emit(OpCodes.Ceq); }
+            if (kind == FlagSub)
+            {
+                switch (cc)
+                {
+                    case 2 or 3: il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb); il.Emit(OpCodes.Clt_Un); break;
+                    case 4 or 5: il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb); il.Emit(OpCodes.Ceq); break;
+                    case 6 or 7: il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb); il.Emit(OpCodes.Cgt_Un); break;
+                    case 8 or 9: Neg(); break;
+                    case 12 or 13: Signed(_fa); Signed(_fb); il.Emit(OpCodes.Clt); break;
+                    case 14 or 15: Signed(_fa); Signed(_fb); il.Emit(OpCodes.Cgt); break;
+                    default: return false;
+                }
+                // Computed: B, E, S, L for their pairs, but A and G for (BE, A) and (LE, G); the other code is the negation.
+                if (((cc & 1) == 1) ^ (cc is 6 or 7 or 14 or 15)) Not();
+                return true;
+            }
+            if (kind == FlagLogic)
+            {
+                switch (cc)
+                {
+                    case 2: I4(0); break;
+                    case 3: I4(1); break;
+                    case 4 or 6: Zero(); break;
+                    case 5 or 7: Zero(); Not(); break;
+                    case 8 or 12: Neg(); break;
+                    case 9 or 13: Neg(); Not(); break;
+                    case 14: Zero(); Neg(); il.Emit(OpCodes.Or); break;
+                    case 15: Zero(); Neg(); il.Emit(OpCodes.Or); Not(); break;
+                    default: return false;
+                }
+                return true;
+            }
+            return false;
         }
 
         // ---- blocks ----
@@ -445,8 +745,6 @@ internal static class RegionEmitter
             var block = code.Blocks[k];
             ulong rip = code.Rips[k];
             var ops = block.Ops;
-            var exit = il.DefineLabel();
-            _dirty = 0;
             il.MarkLabel(_head[k]);
             // block.Executions++ (the executor counted the entry block before entering).
             LdBlock(k);
@@ -456,79 +754,65 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stfld, BlockExecutions);
             il.MarkLabel(body);
-            AddField(Cycles, block.Cost);
+            // Where a block starts, any register the region writes may be newer in its local; the state fields are not set.
+            _dirty = _written;
+            _stateSet = false;
+            _flags = null;
+            AddLocal(_cyc, block.Cost);
             // _fraction += Fraction; Cycles += _fraction >> 16; _fraction &= 0xffff; a no-op for a block without a
             // fraction, as _fraction is always below 0x10000 (only this step changes it, masked).
-            if (block.Fraction != 0) EmitFraction(block.Fraction);
+            if (block.Fraction != 0)
+            {
+                il.Emit(OpCodes.Ldloc, _frac); I4(block.Fraction); il.Emit(OpCodes.Add); il.Emit(OpCodes.Stloc, _frac);
+                il.Emit(OpCodes.Ldloc, _cyc); il.Emit(OpCodes.Ldloc, _frac); I4(16); il.Emit(OpCodes.Shr); il.Emit(OpCodes.Conv_I8);
+                il.Emit(OpCodes.Add); il.Emit(OpCodes.Stloc, _cyc);
+                il.Emit(OpCodes.Ldloc, _frac); I4(0xffff); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _frac);
+            }
             int n = ops.Length;
             bool ended = false;
             for (int i = 0; i < n && !ended; i++)
             {
                 ref Op op = ref ops[i];
                 ulong next = rip + op.Offset + op.Len;
-                ended = EmitOp(k, ops, i, next, exit);
+                ended = EmitOp(k, ops, i, next);
             }
-            if (!ended) Edge(k, rip + (ulong)block.ByteLength, n, exit);
-            il.MarkLabel(exit);
-            LdBlock(k);
-            il.Emit(OpCodes.Ret);
-        }
-
-        private void EmitFraction(int fraction)
-        {
-            Cpu();
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Fraction);
-            I4(fraction);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stfld, Fraction);
-            Cpu();
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Cycles);
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Fraction);
-            I4(16);
-            il.Emit(OpCodes.Shr);
-            il.Emit(OpCodes.Conv_I8);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stfld, Cycles);
-            Cpu();
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Fraction);
-            I4(0xffff);
-            il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Stfld, Fraction);
+            if (!ended) Edge(k, 0, rip + (ulong)block.ByteLength, n);
         }
 
         /// <summary>
         /// The end of block <paramref name="k"/> with RIP <paramref name="target"/> and <paramref name="count"/> ops retired:
-        /// the executor's <c>Chained</c> step, continuing in the region when <c>NextBlock</c> would pick its block.
+        /// the executor's <c>Chained</c> step, continuing in the region when <c>NextBlock</c> would pick its block. The
+        /// successor probe (<see cref="Cpu.RegionNext"/>) is made once per edge (bit <paramref name="slot"/> of the block
+        /// in _verified) until a call: without one neither the TLB, nor the successor slots, nor a block's validity change.
         /// </summary>
-        private void Edge(int k, ulong target, int count, Label exit)
+        private void Edge(int k, int slot, ulong target, int count)
         {
-            Sync();
-            StoreField(OpIndex, () => I4(code.Blocks[k].Ops.Length - 1));
-            StoreField(Rip, () => I8(target));
-            AddField(Instructions, count);
-            ChainChecks(exit);
+            AddLocal(_ins, count);
+            var leave = il.DefineLabel();
+            int dirty = _dirty;
+            _cold.Add(() =>
+            {
+                il.MarkLabel(leave);
+                Leave(k, code.Blocks[k].Ops.Length - 1, () => I8(target), dirty);
+            });
+            ChainChecks(leave);
             int j = Array.IndexOf(code.Rips, target);
             if (j < 0)
             {
-                il.Emit(OpCodes.Br, exit);
+                il.Emit(OpCodes.Br, leave);
                 return;
             }
+            long bit = 1L << (2 * k + slot);
+            var go = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, _verified); il.Emit(OpCodes.Ldc_I8, bit); il.Emit(OpCodes.And); il.Emit(OpCodes.Brtrue, go);
             Cpu();
             LdBlock(k);
             I8(target);
             il.Emit(OpCodes.Call, Next);
             LdBlock(j);
-            il.Emit(OpCodes.Bne_Un, exit);
-            // A loop to its own start: _currentBlock and _blockRip already hold it (no write barrier).
-            if (j != k)
-            {
-                StoreField(CurrentBlock, () => LdBlock(j));
-                StoreField(BlockRip, () => I8(target));
-            }
+            il.Emit(OpCodes.Bne_Un, leave);
+            il.Emit(OpCodes.Ldloc, _verified); il.Emit(OpCodes.Ldc_I8, bit); il.Emit(OpCodes.Or); il.Emit(OpCodes.Stloc, _verified);
+            il.MarkLabel(go);
             il.Emit(OpCodes.Br, _head[j]);
         }
 
@@ -536,9 +820,16 @@ internal static class RegionEmitter
         /// After a RET (RIP in _t, retired): the chain checks, then the successor probe for the return address; when it
         /// picks a block of the region that follows a CALL (a return point), the region goes on there.
         /// </summary>
-        private void ReturnEdges(int k, Label exit)
+        private void ReturnEdges(int k)
         {
-            ChainChecks(exit);
+            var leave = il.DefineLabel();
+            int dirty = _dirty;
+            _cold.Add(() =>
+            {
+                il.MarkLabel(leave);
+                Leave(k, code.Blocks[k].Ops.Length - 1, () => il.Emit(OpCodes.Ldloc, _t), dirty);
+            });
+            ChainChecks(leave);
             bool any = false;
             var s = il.DeclareLocal(typeof(Block));
             for (int j = 0; j < code.Blocks.Length; j++)
@@ -561,12 +852,10 @@ internal static class RegionEmitter
                 il.Emit(OpCodes.Ldloc, _t);
                 I8(code.Rips[j]);
                 il.Emit(OpCodes.Bne_Un, no);
-                StoreField(CurrentBlock, () => LdBlock(j));
-                StoreField(BlockRip, () => I8(code.Rips[j]));
                 il.Emit(OpCodes.Br, _head[j]);
                 il.MarkLabel(no);
             }
-            il.Emit(OpCodes.Br, exit);
+            il.Emit(OpCodes.Br, leave);
         }
 
         /// <summary>A region block that starts right after a CALL of the region.</summary>
@@ -583,13 +872,11 @@ internal static class RegionEmitter
         /// <summary>The executor's chain checks at a block's end: cycle limit, instruction limit, attention.</summary>
         private void ChainChecks(Label exit)
         {
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Cycles);
+            il.Emit(OpCodes.Ldloc, _cyc);
             Cpu();
             il.Emit(OpCodes.Ldfld, CycleLimit);
             il.Emit(OpCodes.Bge, exit);
-            Cpu();
-            il.Emit(OpCodes.Ldfld, Instructions);
+            il.Emit(OpCodes.Ldloc, _ins);
             Cpu();
             il.Emit(OpCodes.Ldfld, InstructionLimit);
             il.Emit(OpCodes.Bge, exit);
@@ -598,36 +885,10 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Brtrue, exit);
         }
 
-        /// <summary>
-        /// After a memory access by op <paramref name="i"/> (not the last): if it overwrote this block's code, the next op
-        /// became Resync (Cpu.NoteCodeInvalidated) and the block ends there, as in the interpreter.
-        /// </summary>
-        private void ResyncCheck(int k, Op[] ops, int i, Label exit)
-        {
-            if (i + 1 >= ops.Length) return;
-            var go = il.DefineLabel();
-            LdBlock(k);
-            il.Emit(OpCodes.Ldfld, BlockOps);
-            I4(i + 1);
-            il.Emit(OpCodes.Ldelema, typeof(Op));
-            il.Emit(OpCodes.Ldfld, OpH);
-            I4((int)Handler.Resync);
-            il.Emit(OpCodes.Bne_Un, go);
-            Op r = ops[i + 1];
-            Sync(keep: true);
-            StoreField(OpIndex, () => I4(i + 1));
-            StoreField(Rip, () => I8(code.Rips[k] + r.Offset));
-            AddField(Instructions, i + 1);
-            AddField(Cycles, -((long)r.Cost + r.CostAfter));
-            il.Emit(OpCodes.Br, exit);
-            il.MarkLabel(go);
-        }
-
         /// <summary>Emits op <paramref name="i"/>; true if it ended the block (a branch: the edges are emitted).</summary>
-        private bool EmitOp(int k, Op[] ops, int i, ulong next, Label exit)
+        private bool EmitOp(int k, Op[] ops, int i, ulong next)
         {
             ref Op op = ref ops[i];
-            int n = ops.Length;
             switch (op.H)
             {
                 case Handler.Nop:
@@ -657,55 +918,50 @@ internal static class RegionEmitter
                 case Handler.MovZxLoad8:
                 case Handler.MovZxLoad16:
                 case Handler.MovSxdLoad:
-                    BeforeCall(i);
-                    Cpu();
+                {
+                    int r1 = op.R1;
                     Ea(op, next);
-                    switch (op.H)
-                    {
-                        case Handler.MovLoad64: il.Emit(OpCodes.Call, Read64); break;
-                        case Handler.MovLoad32: il.Emit(OpCodes.Call, Read32); il.Emit(OpCodes.Conv_U8); break;
-                        case Handler.MovZxLoad8: il.Emit(OpCodes.Call, Read8); il.Emit(OpCodes.Conv_U8); break;
-                        case Handler.MovZxLoad16: il.Emit(OpCodes.Call, Read16); il.Emit(OpCodes.Conv_U8); break;
-                        default: il.Emit(OpCodes.Call, Read32); il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); break;
-                    }
-                    St(op.R1);
-                    ResyncCheck(k, ops, i, exit);
+                    il.Emit(OpCodes.Stloc, _la);
+                    int size = op.H switch { Handler.MovLoad64 => 8, Handler.MovZxLoad8 => 1, Handler.MovZxLoad16 => 2, _ => 4 };
+                    Load(k, ops, i, size, op.H == Handler.MovSxdLoad, () => { il.Emit(OpCodes.Ldloc, _v); St(r1); });
                     return false;
+                }
                 case Handler.MovStore64:
                 case Handler.MovStore32:
                 case Handler.MovStore8:
                 case Handler.MovStoreImm64:
                 case Handler.MovStoreImm32:
-                    BeforeCall(i);
-                    Cpu();
+                {
                     Ea(op, next);
+                    il.Emit(OpCodes.Stloc, _la);
                     switch (op.H)
                     {
-                        case Handler.MovStore64: Ld(op.R2); il.Emit(OpCodes.Call, Write64); break;
-                        case Handler.MovStore32: Ld(op.R2); il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Call, Write32); break;
-                        case Handler.MovStore8: Ld(op.R2); il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Call, Write8); break;
-                        case Handler.MovStoreImm64: I8((ulong)op.Imm); il.Emit(OpCodes.Call, Write64); break;
-                        default: I4((int)(uint)op.Imm); il.Emit(OpCodes.Call, Write32); break;
+                        case Handler.MovStoreImm64: I8((ulong)op.Imm); break;
+                        case Handler.MovStoreImm32: I8((uint)op.Imm); break;
+                        default: Ld(op.R2); break;
                     }
-                    ResyncCheck(k, ops, i, exit);
+                    il.Emit(OpCodes.Stloc, _v);
+                    Store(k, ops, i, op.H is Handler.MovStore64 or Handler.MovStoreImm64 ? 8 : op.H == Handler.MovStore8 ? 1 : 4, null);
                     return false;
+                }
                 case Handler.PushR64:
                     // Cpu.Push64: the value first (PUSH RSP pushes the old RSP), RSP moves after the write.
-                    BeforeCall(i);
-                    Ld(op.R2); il.Emit(OpCodes.Stloc, _b);
-                    Ld(Rsp); I8(8); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Stloc, _a);
-                    Cpu(); il.Emit(OpCodes.Ldloc, _a); il.Emit(OpCodes.Ldloc, _b); il.Emit(OpCodes.Call, Write64);
-                    il.Emit(OpCodes.Ldloc, _a); St(Rsp);
-                    ResyncCheck(k, ops, i, exit);
+                    Ld(op.R2); il.Emit(OpCodes.Stloc, _v);
+                    Ld(Rsp); I8(8); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Stloc, _la);
+                    Store(k, ops, i, 8, () => { il.Emit(OpCodes.Ldloc, _la); St(Rsp); });
                     return false;
                 case Handler.PopR64:
+                {
                     // Cpu.Pop64, then the destination (POP RSP keeps the value read).
-                    BeforeCall(i);
-                    Cpu(); Ld(Rsp); il.Emit(OpCodes.Call, Read64); il.Emit(OpCodes.Stloc, _b);
-                    Ld(Rsp); I8(8); il.Emit(OpCodes.Add); St(Rsp);
-                    il.Emit(OpCodes.Ldloc, _b); St(op.R1);
-                    ResyncCheck(k, ops, i, exit);
+                    int r1 = op.R1;
+                    Ld(Rsp); il.Emit(OpCodes.Stloc, _la);
+                    Load(k, ops, i, 8, false, () =>
+                    {
+                        il.Emit(OpCodes.Ldloc, _la); I8(8); il.Emit(OpCodes.Add); St(Rsp);
+                        il.Emit(OpCodes.Ldloc, _v); St(r1);
+                    });
                     return false;
+                }
                 case Handler.Cmov:
                 {
                     // SetReg(R1, size, Cond ? GetReg(R2) : GetReg(R1)): a 32-bit CMOV zero-extends even when false.
@@ -735,91 +991,265 @@ internal static class RegionEmitter
                 {
                     int size = op.Size;
                     ulong m = Execution.Cpu.Mask(size);
-                    Ld(op.R1); I8(m); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _a);
+                    Ld(op.R1); I8(m); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _fa);
                     if (op.H == Handler.CmpRIJcc) I8((ulong)op.Imm & m);
                     else { Ld(op.R2); I8(m); il.Emit(OpCodes.And); }
-                    il.Emit(OpCodes.Stloc, _b);
-                    il.Emit(OpCodes.Ldloc, _a); il.Emit(OpCodes.Ldloc, _b);
+                    il.Emit(OpCodes.Stloc, _fb);
+                    il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb);
                     if (op.H == Handler.TestRRJcc) il.Emit(OpCodes.And);
                     else { il.Emit(OpCodes.Sub); I8(m); il.Emit(OpCodes.And); }
-                    il.Emit(OpCodes.Stloc, _r);
+                    il.Emit(OpCodes.Stloc, _fr);
+                    int kind = op.H == Handler.TestRRJcc ? FlagLogic : FlagSub;
                     // SetLazy: the carry is left as it was.
-                    Lazy(op.H == Handler.TestRRJcc ? FlagLogic : FlagSub, size, _a, _b, _r, null);
+                    StoreLazy(kind, size, false, null);
+                    _flags = (kind, size);
                     ref Op jcc = ref ops[i + 1];
                     ulong jnext = next + jcc.Len;
-                    CondEdges(k, jcc.Sub, jnext + (ulong)jcc.Imm, jnext, i + 2, exit);
+                    CondEdges(k, jcc.Sub, jnext + (ulong)jcc.Imm, jnext, i + 2);
                     return true;
                 }
                 case Handler.Jmp:
-                    Edge(k, next + (ulong)op.Imm, i + 1, exit);
+                    Edge(k, 0, next + (ulong)op.Imm, i + 1);
                     return true;
                 case Handler.Jcc:
-                    CondEdges(k, op.Sub, next + (ulong)op.Imm, next, i + 1, exit);
+                    CondEdges(k, op.Sub, next + (ulong)op.Imm, next, i + 1);
                     return true;
                 case Handler.Call:
-                    BeforeCall(i);
-                    Ld(Rsp); I8(8); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Stloc, _a);
-                    Cpu(); il.Emit(OpCodes.Ldloc, _a); I8(next); il.Emit(OpCodes.Call, Write64);
-                    il.Emit(OpCodes.Ldloc, _a); St(Rsp);
-                    Edge(k, next + (ulong)op.Imm, i + 1, exit);
+                {
+                    ulong target = next + (ulong)op.Imm;
+                    Ld(Rsp); I8(8); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Stloc, _la);
+                    I8(next); il.Emit(OpCodes.Stloc, _v);
+                    Store(k, ops, i, 8, () => { il.Emit(OpCodes.Ldloc, _la); St(Rsp); });
+                    Edge(k, 0, target, i + 1);
                     return true;
+                }
                 case Handler.Ret:
-                    BeforeCall(i);
-                    Cpu(); Ld(Rsp); il.Emit(OpCodes.Call, Read64); il.Emit(OpCodes.Call, Target); il.Emit(OpCodes.Stloc, _t);
+                {
+                    Ld(Rsp); il.Emit(OpCodes.Stloc, _la);
+                    Load(k, ops, i, 8, false, () => { });
+                    // Cpu.Target: a non-canonical return address is #GP with RSP unchanged (a call that throws, after a spill).
+                    var ok = il.DefineLabel();
+                    var bad = il.DefineLabel();
+                    il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, IsCanonical); il.Emit(OpCodes.Brfalse, bad);
+                    il.MarkLabel(ok);
+                    int dirty = _dirty;
+                    bool stateSet = _stateSet;
+                    _cold.Add(() =>
+                    {
+                        il.MarkLabel(bad);
+                        Spill(k, i, dirty, stateSet);
+                        il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, Target); il.Emit(OpCodes.Pop);
+                        il.Emit(OpCodes.Br, ok);
+                    });
+                    il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _t);
                     Ld(Rsp); I8(8 + (ulong)op.Imm); il.Emit(OpCodes.Add); St(Rsp);
-                    Sync();
-                    StoreField(Rip, () => il.Emit(OpCodes.Ldloc, _t));
-                    AddField(Instructions, i + 1);
-                    ReturnEdges(k, exit);
+                    AddLocal(_ins, i + 1);
+                    ReturnEdges(k);
                     return true;
+                }
                 case Handler.Imul2 or Handler.Imul3 when ImulInline(op):
                     Imul(ops, i);
+                    _flags = null;
+                    return false;
+                case Handler.AluRM64 or Handler.AluRM32 when AluRmInline(op):
+                {
+                    bool wide = op.H == Handler.AluRM64;
+                    Ea(op, next);
+                    il.Emit(OpCodes.Stloc, _la);
+                    int size = wide ? 8 : 4, r1 = op.R1, sub = op.Sub;
+                    Load(k, ops, i, size, false, () => AluCore(ops, i, sub, wide, r1, () => il.Emit(OpCodes.Ldloc, _v)));
+                    return false;
+                }
+                case Handler.Mov or Handler.MovZx or Handler.MovSx or Handler.Alu or Handler.Test when GenericOk(op):
+                    Generic(k, ops, i, next);
                     return false;
                 default:
-                    if (IsAlu(op.H)) { Alu(ops, i); return false; }
-                    if (IsShift(op.H)) { Shift(ops, i); return false; }
-                    EmitHelper(k, ops, i, next, exit);
+                    if (IsAlu(op.H))
+                    {
+                        int rel = op.H - Handler.AddRR64, form = rel % 4;
+                        bool wide = form is 0 or 2;
+                        ulong imm = wide ? (ulong)op.Imm : (uint)op.Imm;
+                        byte r2 = op.R2;
+                        AluCore(ops, i, AluOfHandler[rel / 4], wide, op.R1, form >= 2 ? () => I8(imm) : () =>
+                        {
+                            Ld(r2);
+                            if (!wide) ZeroExtend32();
+                        });
+                        return false;
+                    }
+                    if (IsShift(op.H)) { Shift(ops, i); _flags = null; return false; }
+                    EmitHelper(k, ops, i, next);
                     return false;
             }
         }
 
-        private void CondEdges(int k, int cc, ulong taken, ulong notTaken, int count, Label exit)
+        /// <summary>Cpu.GetReg of a register below 16: its low <paramref name="size"/> bytes.</summary>
+        private void GetReg(int r, int size)
         {
-            StoreField(OpIndex, () => I4(code.Blocks[k].Ops.Length - 1));
-            Sync();
+            Ld(r);
+            if (size < 8) { I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.And); }
+        }
+
+        /// <summary>Cpu.SetReg of a register below 16: 32-bit writes zero-extend, 8- and 16-bit ones merge.</summary>
+        private void SetReg(int r, int size, Action value)
+        {
+            if (size < 4)
+            {
+                ulong m = Execution.Cpu.Mask(size);
+                Ld(r); I8(~m); il.Emit(OpCodes.And);
+                value(); I8(m); il.Emit(OpCodes.And);
+                il.Emit(OpCodes.Or);
+            }
+            else
+            {
+                value();
+                if (size == 4) ZeroExtend32();
+            }
+            St(r);
+        }
+
+        /// <summary>
+        /// The generic MOV, MOVZX, MOVSX, ALU and TEST forms (<see cref="GenericOk"/>), as Cpu.ExecuteCold, Cpu.ExecAlu and
+        /// Cpu.Test do them: memory through <see cref="Load"/> and <see cref="Store"/>, flags set after a read-modify-write's
+        /// write succeeded.
+        /// </summary>
+        private void Generic(int k, Op[] ops, int i, ulong next)
+        {
+            ref Op op = ref ops[i];
+            int size = op.Size, size2 = op.Size2, r1 = op.R1, r2 = op.R2, sub = op.Sub;
+            ulong m = Execution.Cpu.Mask(size), imm = (ulong)op.Imm & m;
+            bool memDst = (op.Form & OpForm.MemDst) != 0, memSrc = (op.Form & OpForm.MemSrc) != 0, immSrc = (op.Form & OpForm.ImmSrc) != 0;
+            Action src = immSrc ? () => I8(imm) : () => GetReg(r2, size);
+            if (memDst || memSrc) { Ea(op, next); il.Emit(OpCodes.Stloc, _la); }
+            switch (op.H)
+            {
+                case Handler.Mov:
+                    if (memDst) { src(); il.Emit(OpCodes.Stloc, _v); Store(k, ops, i, size, null); }
+                    else if (memSrc) Load(k, ops, i, size, false, () => SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _v)));
+                    else SetReg(r1, size, src);
+                    return;
+                case Handler.MovZx or Handler.MovSx:
+                {
+                    bool sx = op.H == Handler.MovSx;
+                    void Extend()
+                    {
+                        if (!sx) return;
+                        il.Emit(size2 == 1 ? OpCodes.Conv_I1 : size2 == 2 ? OpCodes.Conv_I2 : OpCodes.Conv_I4);
+                        il.Emit(OpCodes.Conv_I8);
+                    }
+                    if (memSrc) Load(k, ops, i, size2, false, () => SetReg(r1, size, () => { il.Emit(OpCodes.Ldloc, _v); Extend(); }));
+                    else SetReg(r1, size, () => { GetReg(r2, size2); Extend(); });
+                    return;
+                }
+                case Handler.Test:
+                {
+                    // SetLazy(Logic, size, a, b, a & b): the carry is left as it was.
+                    void Flags()
+                    {
+                        il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _fr);
+                        StoreLazy(FlagLogic, size, false, null);
+                        _flags = (FlagLogic, size);
+                    }
+                    if (memDst)
+                    {
+                        src(); il.Emit(OpCodes.Stloc, _fb);
+                        Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fa); Flags(); });
+                    }
+                    else if (memSrc)
+                    {
+                        GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa);
+                        Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fb); Flags(); });
+                    }
+                    else
+                    {
+                        GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa);
+                        src(); il.Emit(OpCodes.Stloc, _fb);
+                        Flags();
+                    }
+                    return;
+                }
+                default:
+                {
+                    int kind = sub switch { AluOp.Add => FlagAdd, AluOp.Sub or AluOp.Cmp => FlagSub, _ => FlagLogic };
+                    void Compute()
+                    {
+                        il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb);
+                        il.Emit(sub switch
+                        {
+                            AluOp.Add => OpCodes.Add, AluOp.Or => OpCodes.Or, AluOp.And => OpCodes.And, AluOp.Xor => OpCodes.Xor,
+                            _ => OpCodes.Sub,
+                        });
+                        if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                        il.Emit(OpCodes.Stloc, _fr);
+                    }
+                    void Flags()
+                    {
+                        LazyLive(ops, i, kind, size, () => I4(0));
+                        _flags = (kind, size);
+                    }
+                    if (memDst)
+                    {
+                        src(); il.Emit(OpCodes.Stloc, _fb);
+                        Load(k, ops, i, size, false, () =>
+                        {
+                            il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fa);
+                            Compute();
+                            if (sub == AluOp.Cmp) { Flags(); return; }
+                            il.Emit(OpCodes.Ldloc, _fr); il.Emit(OpCodes.Stloc, _v);
+                            Store(k, ops, i, size, Flags);
+                        });
+                        return;
+                    }
+                    void Finish()
+                    {
+                        Compute();
+                        if (sub != AluOp.Cmp) SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _fr));
+                        Flags();
+                    }
+                    GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa);
+                    if (memSrc) Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fb); Finish(); });
+                    else { src(); il.Emit(OpCodes.Stloc, _fb); Finish(); }
+                    return;
+                }
+            }
+        }
+
+        private void CondEdges(int k, int cc, ulong taken, ulong notTaken, int count)
+        {
             var t = il.DefineLabel();
             EmitCond(cc);
             il.Emit(OpCodes.Brtrue, t);
-            Edge(k, notTaken, count, exit);
+            int ins = count;
+            Edge(k, 1, notTaken, ins);
             il.MarkLabel(t);
-            Edge(k, taken, count, exit);
+            Edge(k, 0, taken, ins);
         }
 
-        /// <summary>AddRR64 ... CmpRI32: as the executor's handlers (the carry cleared, the kind a constant).</summary>
-        private void Alu(Op[] ops, int i)
+        /// <summary>
+        /// ADD, OR, AND, SUB, XOR, CMP of a full register with <paramref name="source"/> (zero-extended 32-bit operands and
+        /// results when not <paramref name="wide"/>), as the executor's handlers and Cpu.AluToRegister: the carry cleared, the
+        /// kind a constant; operands and result in _fa, _fb, _fr (the block's flag producer).
+        /// </summary>
+        private void AluCore(Op[] ops, int i, int sub, bool wide, int r1, Action source)
         {
-            ref Op op = ref ops[i];
-            int rel = op.H - Handler.AddRR64;
-            int sub = rel / 4, form = rel % 4;   // Add, Or, And, Sub, Xor, Cmp; RR64, RR32, RI64, RI32
-            bool wide = form is 0 or 2, imm = form >= 2;
-            Ld(op.R1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _a);
-            if (imm) I8(wide ? (ulong)op.Imm : (uint)op.Imm);
-            else { Ld(op.R2); if (!wide) ZeroExtend32(); }
-            il.Emit(OpCodes.Stloc, _b);
-            il.Emit(OpCodes.Ldloc, _a); il.Emit(OpCodes.Ldloc, _b);
+            Ld(r1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _fa);
+            source();
+            il.Emit(OpCodes.Stloc, _fb);
+            il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb);
             int kind;
             switch (sub)
             {
-                case 0: il.Emit(OpCodes.Add); kind = FlagAdd; break;
-                case 1: il.Emit(OpCodes.Or); kind = FlagLogic; break;
-                case 2: il.Emit(OpCodes.And); kind = FlagLogic; break;
-                case 4: il.Emit(OpCodes.Xor); kind = FlagLogic; break;
+                case AluOp.Add: il.Emit(OpCodes.Add); kind = FlagAdd; break;
+                case AluOp.Or: il.Emit(OpCodes.Or); kind = FlagLogic; break;
+                case AluOp.And: il.Emit(OpCodes.And); kind = FlagLogic; break;
+                case AluOp.Xor: il.Emit(OpCodes.Xor); kind = FlagLogic; break;
                 default: il.Emit(OpCodes.Sub); kind = FlagSub; break;
             }
-            if (!wide && (sub == 0 || sub == 3 || sub == 5)) ZeroExtend32();
-            il.Emit(OpCodes.Stloc, _r);
-            if (sub != 5) { il.Emit(OpCodes.Ldloc, _r); St(op.R1); }
-            LazyLive(ops, i, kind, wide ? 8 : 4, _a, _b, _r, () => I4(0));
+            if (!wide && sub is AluOp.Add or AluOp.Sub or AluOp.Cmp) ZeroExtend32();
+            il.Emit(OpCodes.Stloc, _fr);
+            if (sub != AluOp.Cmp) { il.Emit(OpCodes.Ldloc, _fr); St(r1); }
+            LazyLive(ops, i, kind, wide ? 8 : 4, () => I4(0));
+            _flags = (kind, wide ? 8 : 4);
         }
 
         /// <summary>Cpu.ImulN for register operands: its operands sign-extended, Cpu.ImulValue, the lazy flags it sets.</summary>
@@ -846,11 +1276,11 @@ internal static class RegionEmitter
             I4(size);
             il.Emit(OpCodes.Ldloca, _flag);
             il.Emit(OpCodes.Call, ImulValue);
-            il.Emit(OpCodes.Stloc, _r);
-            il.Emit(OpCodes.Ldloc, _r); St(op.R1);
-            il.Emit(OpCodes.Ldc_I8, 0L); il.Emit(OpCodes.Stloc, _a);
-            il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _b);
-            LazyLive(ops, i, FlagResultCfOf, size, _a, _b, _r, () => il.Emit(OpCodes.Ldloc, _flag));
+            il.Emit(OpCodes.Stloc, _fr);
+            il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
+            il.Emit(OpCodes.Ldc_I8, 0L); il.Emit(OpCodes.Stloc, _fa);
+            il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _fb);
+            LazyLive(ops, i, FlagResultCfOf, size, () => il.Emit(OpCodes.Ldloc, _flag));
         }
 
         /// <summary>ShlRI64 ... SarRI32: as the executor's handlers (ResultCfOf; the masked count is not 0).</summary>
@@ -862,15 +1292,15 @@ internal static class RegionEmitter
             bool wide = rel % 2 == 0;
             int bits = wide ? 64 : 32;
             int c = (int)op.Imm & (bits - 1);
-            Ld(op.R1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _a);
-            // _r: the result; _t: CF (0/1); _b: OF (0/1).
-            il.Emit(OpCodes.Ldloc, _a);
+            Ld(op.R1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _fa);
+            // _fr: the result; _t: CF (0/1); _fb: OF (0/1).
+            il.Emit(OpCodes.Ldloc, _fa);
             if (kind == 2 && !wide) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
             I4(c);
             il.Emit(kind == 0 ? OpCodes.Shl : kind == 1 ? OpCodes.Shr_Un : OpCodes.Shr);
             if (!wide) ZeroExtend32();
-            il.Emit(OpCodes.Stloc, _r);
-            il.Emit(OpCodes.Ldloc, _a);
+            il.Emit(OpCodes.Stloc, _fr);
+            il.Emit(OpCodes.Ldloc, _fa);
             if (kind == 2 && !wide) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
             I4(kind == 0 ? bits - c : c - 1);
             il.Emit(kind == 2 ? OpCodes.Shr : OpCodes.Shr_Un);
@@ -879,19 +1309,19 @@ internal static class RegionEmitter
             switch (kind)
             {
                 case 0:   // OF = MSB(result) ^ CF
-                    il.Emit(OpCodes.Ldloc, _r); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                    il.Emit(OpCodes.Ldloc, _fr); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
                     il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Xor);
                     break;
                 case 1:   // OF = MSB(operand)
-                    il.Emit(OpCodes.Ldloc, _a); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                    il.Emit(OpCodes.Ldloc, _fa); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
                     break;
                 default:
                     I8(0);
                     break;
             }
-            il.Emit(OpCodes.Stloc, _b);
-            il.Emit(OpCodes.Ldloc, _r); St(op.R1);
-            LazyLive(ops, i, FlagResultCfOf, bits / 8, _a, _b, _r, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
+            il.Emit(OpCodes.Stloc, _fb);
+            il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
+            LazyLive(ops, i, FlagResultCfOf, bits / 8, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
         }
     }
 }

@@ -40,7 +40,7 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
     /// <summary>Runs of a block (in a chain) after which its region is compiled.</summary>
     public readonly long HotThreshold = hotThreshold;
     /// <summary>Most blocks in one region.</summary>
-    public const int MaxBlocks = 8;
+    public const int MaxBlocks = 32;
 
     public readonly bool Synchronous = synchronous;
     private long _compiled, _failed, _queued;
@@ -94,21 +94,21 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
     private static bool HasCycle(List<Block> blocks, List<ulong> rips)
     {
         int n = blocks.Count;
-        Span<int> edges = stackalloc int[n];   // bit j of edges[k]: block k branches to block j
+        Span<uint> edges = stackalloc uint[n];   // bit j of edges[k]: block k branches to block j
         var targets = new List<ulong>();
         for (int k = 0; k < n; k++)
         {
             targets.Clear();
             RegionEmitter.Successors(blocks[k], rips[k], targets);
-            foreach (ulong t in targets) { int j = rips.IndexOf(t); if (j >= 0) edges[k] |= 1 << j; }
+            foreach (ulong t in targets) { int j = rips.IndexOf(t); if (j >= 0) edges[k] |= 1u << j; }
         }
         // Repeatedly drop blocks with no edge into the remaining set; what is left is on or before a cycle.
-        int alive = (1 << n) - 1;
+        uint alive = n == 32 ? uint.MaxValue : (1u << n) - 1;
         for (bool changed = true; changed;)
         {
             changed = false;
             for (int k = 0; k < n; k++)
-                if ((alive & (1 << k)) != 0 && (edges[k] & alive) == 0) { alive &= ~(1 << k); changed = true; }
+                if ((alive & (1u << k)) != 0 && (edges[k] & alive) == 0) { alive &= ~(1u << k); changed = true; }
         }
         return alive != 0;
     }

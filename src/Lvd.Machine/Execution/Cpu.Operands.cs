@@ -63,9 +63,13 @@ public sealed partial class Cpu
         if (op.Base != Op.NoReg) a += op.Base == Op.RipReg ? next : R(op.Base);
         if (op.Index != Op.NoReg) a += R(op.Index) << op.Scale;
         if ((op.Form & OpForm.Addr32) != 0) a = (uint)a;
-        if (op.Seg != 0) a += Segs[op.Seg == 1 ? (int)SegReg.FS : (int)SegReg.GS].Base;
+        if (op.Seg != 0) a += SegBase(op.Seg);
         return a;
     }
+
+    /// <summary>The base an FS (1) or GS (2) override adds to an address in 64-bit mode (compiled regions read it too).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong SegBase(int seg) => Segs[seg == 1 ? (int)SegReg.FS : (int)SegReg.GS].Base;
 
     // ---- stack ----
 

@@ -47,7 +47,7 @@ internal static class RegionEmitter
     private static bool RegOk(byte r) => r < 16;
 
     private static bool MemOk(in Op op) =>
-        op.Seg == 0 && (op.Base == Op.NoReg || op.Base == Op.RipReg || op.Base < 16) && (op.Index == Op.NoReg || op.Index < 16);
+        op.Seg <= 2 && (op.Base == Op.NoReg || op.Base == Op.RipReg || op.Base < 16) && (op.Index == Op.NoReg || op.Index < 16);
 
     private static bool IsBranch(Handler h) => h is Handler.Jmp or Handler.Jcc or Handler.Call or Handler.Ret;
 
@@ -170,7 +170,7 @@ internal static class RegionEmitter
     private static readonly MethodInfo RegsRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
         .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(ulong));
     private static readonly MethodInfo ReadHost = M("ReadHost"), WriteHost = M("WriteHost"), ReadSlow = M("ReadSlow"),
-        WriteSlow = M("WriteSlow"), IsCanonical = M("IsCanonical");
+        WriteSlow = M("WriteSlow"), IsCanonical = M("IsCanonical"), SegBase = M("SegBase");
 
     /// <summary>The ALU sub-op (<see cref="AluOp"/>) of the handlers AddRR64 ... CmpRI32, in their order.</summary>
     private static readonly int[] AluOfHandler = [AluOp.Add, AluOp.Or, AluOp.And, AluOp.Sub, AluOp.Xor, AluOp.Cmp];
@@ -491,7 +491,7 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Conv_U8);
         }
 
-        /// <summary>Cpu.Ea for the forms <see cref="MemOk"/> accepts (no segment base).</summary>
+        /// <summary>Cpu.Ea for the forms <see cref="MemOk"/> accepts.</summary>
         private void Ea(in Op op, ulong next)
         {
             I8((ulong)op.Disp);
@@ -505,6 +505,8 @@ internal static class RegionEmitter
                 il.Emit(OpCodes.Add);
             }
             if ((op.Form & OpForm.Addr32) != 0) ZeroExtend32();
+            // An FS or GS override: the base read at each access (only instructions a region leaves to the interpreter change it).
+            if (op.Seg != 0) { Cpu(); I4(op.Seg); il.Emit(OpCodes.Call, SegBase); il.Emit(OpCodes.Add); }
         }
 
         // ---- memory: the TLB hit inline, the rest on a slow path ----

@@ -207,7 +207,7 @@ internal static class RegionEmitter
     {
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
         private LocalBuilder[] _block = [];
-        private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!,
+        private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!, _s = null!, _u = null!, _w = null!,
             _flag = null!, _fa = null!, _fb = null!, _fr = null!, _cyc = null!, _ins = null!, _frac = null!, _verified = null!;
         private Label[] _head = [];
         private readonly List<Action> _cold = [];
@@ -234,6 +234,9 @@ internal static class RegionEmitter
             _h = il.DeclareLocal(typeof(nint));
             _v = il.DeclareLocal(typeof(ulong));
             _t = il.DeclareLocal(typeof(ulong));
+            _s = il.DeclareLocal(typeof(ulong));
+            _u = il.DeclareLocal(typeof(ulong));
+            _w = il.DeclareLocal(typeof(ulong));
             _fa = il.DeclareLocal(typeof(ulong));
             _fb = il.DeclareLocal(typeof(ulong));
             _fr = il.DeclareLocal(typeof(ulong));
@@ -384,9 +387,10 @@ internal static class RegionEmitter
         /// block <paramref name="k"/> at op <paramref name="i"/>: the registers of <paramref name="dirty"/>, the block being
         /// run and its RIP (unless <paramref name="stateSet"/>), the op's index (the rewind), the clock.
         /// </summary>
-        private void Spill(int k, int i, int dirty, bool stateSet)
+        private void Spill(int k, int i, int dirty, bool stateSet, Pending? pending)
         {
             SyncMask(dirty);
+            EmitPending(pending);
             if (!stateSet)
             {
                 StoreField(CurrentBlock, () => LdBlock(k));
@@ -432,9 +436,10 @@ internal static class RegionEmitter
         private void EmitHelper(int k, Op[] ops, int i, ulong next)
         {
             ref Op op = ref ops[i];
-            Spill(k, i, _dirty, _stateSet);
+            Spill(k, i, _dirty, _stateSet, _pending);
             _dirty = 0;
             _stateSet = true;
+            _pending = null;
             Cpu();
             LdBlock(k);
             il.Emit(OpCodes.Ldfld, BlockOps);
@@ -537,11 +542,12 @@ internal static class RegionEmitter
             il.MarkLabel(back);
             int dirty = _dirty;
             bool stateSet = _stateSet;
+            var pending = _pending;
             tail();
             _cold.Add(() =>
             {
                 il.MarkLabel(slow);
-                Spill(k, i, dirty, stateSet);
+                Spill(k, i, dirty, stateSet, pending);
                 Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadSlow);
                 switch (size)
                 {
@@ -552,6 +558,7 @@ internal static class RegionEmitter
                 }
                 il.Emit(OpCodes.Stloc, _v);
                 Unspill(0);
+                // The spill stored the pending flags: the fields are current there.
                 ResyncCheck(k, ops, i, dirty, tail);
                 il.Emit(OpCodes.Br, back);
             });
@@ -578,15 +585,17 @@ internal static class RegionEmitter
             il.MarkLabel(back);
             int dirty = _dirty;
             bool stateSet = _stateSet;
+            var pending = _pending;
             tail?.Invoke();
             _cold.Add(() =>
             {
                 il.MarkLabel(slow);
-                Spill(k, i, dirty, stateSet);
+                Spill(k, i, dirty, stateSet, pending);
                 Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Ldloc, _v);
                 if (size < 8) { I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.And); }
                 il.Emit(OpCodes.Call, WriteSlow);
                 Unspill(0);
+                // The spill stored the pending flags: the fields are current there.
                 ResyncCheck(k, ops, i, dirty, tail);
                 il.Emit(OpCodes.Br, back);
             });
@@ -610,6 +619,8 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Bne_Un, go);
             int saved = _dirty;
             bool savedState = _stateSet;
+            var savedPending = _pending;
+            _pending = null;
             _dirty = dirty;
             // Reached after a spill (a helper's or a slow path's): the state fields hold this block.
             _stateSet = true;
@@ -617,9 +628,10 @@ internal static class RegionEmitter
             Op r = ops[i + 1];
             AddLocal(_ins, i + 1);
             AddLocal(_cyc, -((long)r.Cost + r.CostAfter));
-            Leave(k, i + 1, () => I8(code.Rips[k] + r.Offset), _dirty);
+            Leave(k, i + 1, () => I8(code.Rips[k] + r.Offset), _dirty, _pending);
             _dirty = saved;
             _stateSet = savedState;
+            _pending = savedPending;
             il.MarkLabel(go);
         }
 
@@ -627,9 +639,10 @@ internal static class RegionEmitter
         /// Leaves the region at the end of block <paramref name="k"/> (or at a Resync op): the registers of
         /// <paramref name="dirty"/>, the clock, the op index, RIP and the block's RIP as the interpreter has them there.
         /// </summary>
-        private void Leave(int k, int opIndex, Action rip, int dirty)
+        private void Leave(int k, int opIndex, Action rip, int dirty, Pending? pending)
         {
             SyncMask(dirty);
+            EmitPending(pending);
             StoreClock();
             StoreField(OpIndex, () => I4(opIndex));
             StoreField(Rip, rip);
@@ -640,49 +653,50 @@ internal static class RegionEmitter
 
         // ---- flags ----
 
-        private void StoreLazy(int kind, int size, bool carry, Action? carryValue)
+        /// <summary>A flag producer's lazy state (operands and result in _fa, _fb, _fr), not yet in the Cpu's fields.</summary>
+        private readonly record struct Pending(int Kind, int Size, Action? Carry);
+
+        /// <summary>
+        /// The lazy flags the path being emitted has computed but not stored: they are stored where something may read the
+        /// fields (a slow path, a helper, Cpu.Cond, a block's end) and dropped when a later producer overwrites all of them.
+        /// </summary>
+        private Pending? _pending;
+
+        /// <summary>Stores <paramref name="p"/> into the lazy-flags fields (the carry only if the producer writes it).</summary>
+        private void EmitPending(Pending? p)
         {
-            if (carry) StoreField(LfCarry, carryValue!);
-            StoreField(LfOp, () => I4(kind));
-            StoreField(LfSize, () => I4(size));
+            if (p is not { } x) return;
+            if (x.Carry != null) StoreField(LfCarry, x.Carry);
+            StoreField(LfOp, () => I4(x.Kind));
+            StoreField(LfSize, () => I4(x.Size));
             StoreField(LfA, () => il.Emit(OpCodes.Ldloc, _fa));
             StoreField(LfB, () => il.Emit(OpCodes.Ldloc, _fb));
             StoreField(LfRes, () => il.Emit(OpCodes.Ldloc, _fr));
         }
 
-        /// <summary>
-        /// What of the lazy flags op <paramref name="i"/> writes is read later: nothing when the next op that touches flags is
-        /// a handler that writes all of the lazy state and only register ops (no call, no flags) come between.
-        /// </summary>
-        private static FlagsFate Fate(Op[] ops, int i)
+        private void Materialize()
         {
-            for (int j = i + 1; j < ops.Length; j++)
-            {
-                var h = ops[j].H;
-                if (IsAlu(h) || IsShift(h)) return FlagsFate.Dead;
-                // CMP/TEST+Jcc sets all of the lazy state but the carry (SetLazy).
-                if (IsFused(h)) return FlagsFate.CarryLive;
-                if (!IsPureRegister(h)) return FlagsFate.Live;
-            }
-            return FlagsFate.Live;
+            EmitPending(_pending);
+            _pending = null;
         }
 
-        private enum FlagsFate { Live, CarryLive, Dead }
-
-        /// <summary>The lazy flags of a producer (operands and result in _fa, _fb, _fr), as far as <see cref="Fate"/> says they are read.</summary>
-        private void LazyLive(Op[] ops, int i, int kind, int size, Action carry)
+        /// <summary>
+        /// A producer has put its operands and result in _fa, _fb, _fr: it becomes the pending state. It writes all of the
+        /// lazy state but the carry when <paramref name="carry"/> is null (CMP/TEST: SetLazy), so a pending producer's carry
+        /// is stored first then; otherwise that producer is overwritten whole and nothing of it is stored. Every producer
+        /// writes _fa, _fb, _fr only after its last possible slow path, so a pending state's locals hold until it is replaced.
+        /// </summary>
+        private void SetPending(int kind, int size, Action? carry)
         {
-            switch (Fate(ops, i))
-            {
-                case FlagsFate.Live: StoreLazy(kind, size, true, carry); break;
-                case FlagsFate.CarryLive: StoreField(LfCarry, carry); break;
-            }
+            if (carry == null && _pending is { Carry: { } old }) StoreField(LfCarry, old);
+            _pending = new Pending(kind, size, carry);
         }
 
         /// <summary>Pushes condition <paramref name="cc"/> (0/1): from the block's producer in the locals where it can, else Cpu.Cond.</summary>
         private void EmitCond(int cc)
         {
             if (_flags is { } f && InlineCond(f.Kind, f.Size, cc)) return;
+            Materialize();
             Cpu();
             I4(cc);
             il.Emit(OpCodes.Call, Cond);
@@ -760,6 +774,7 @@ internal static class RegionEmitter
             _dirty = _written;
             _stateSet = false;
             _flags = null;
+            _pending = null;
             AddLocal(_cyc, block.Cost);
             // _fraction += Fraction; Cycles += _fraction >> 16; _fraction &= 0xffff; a no-op for a block without a
             // fraction, as _fraction is always below 0x10000 (only this step changes it, masked).
@@ -789,13 +804,15 @@ internal static class RegionEmitter
         /// </summary>
         private void Edge(int k, int slot, ulong target, int count)
         {
+            // Where a block ends the lazy flags are in the fields (the next block, the interpreter or an exit reads them).
+            Materialize();
             AddLocal(_ins, count);
             var leave = il.DefineLabel();
             int dirty = _dirty;
             _cold.Add(() =>
             {
                 il.MarkLabel(leave);
-                Leave(k, code.Blocks[k].Ops.Length - 1, () => I8(target), dirty);
+                Leave(k, code.Blocks[k].Ops.Length - 1, () => I8(target), dirty, null);
             });
             ChainChecks(leave);
             int j = Array.IndexOf(code.Rips, target);
@@ -824,12 +841,13 @@ internal static class RegionEmitter
         /// </summary>
         private void ReturnEdges(int k)
         {
+            Materialize();
             var leave = il.DefineLabel();
             int dirty = _dirty;
             _cold.Add(() =>
             {
                 il.MarkLabel(leave);
-                Leave(k, code.Blocks[k].Ops.Length - 1, () => il.Emit(OpCodes.Ldloc, _t), dirty);
+                Leave(k, code.Blocks[k].Ops.Length - 1, () => il.Emit(OpCodes.Ldloc, _t), dirty, null);
             });
             ChainChecks(leave);
             bool any = false;
@@ -1003,7 +1021,7 @@ internal static class RegionEmitter
                     il.Emit(OpCodes.Stloc, _fr);
                     int kind = op.H == Handler.TestRRJcc ? FlagLogic : FlagSub;
                     // SetLazy: the carry is left as it was.
-                    StoreLazy(kind, size, false, null);
+                    SetPending(kind, size, null);
                     _flags = (kind, size);
                     ref Op jcc = ref ops[i + 1];
                     ulong jnext = next + jcc.Len;
@@ -1027,6 +1045,8 @@ internal static class RegionEmitter
                 }
                 case Handler.Ret:
                 {
+                    // A pending shift's carry is in _t, which the return address overwrites.
+                    Materialize();
                     Ld(Rsp); il.Emit(OpCodes.Stloc, _la);
                     Load(k, ops, i, 8, false, () => { });
                     // Cpu.Target: a non-canonical return address is #GP with RSP unchanged (a call that throws, after a spill).
@@ -1039,7 +1059,7 @@ internal static class RegionEmitter
                     _cold.Add(() =>
                     {
                         il.MarkLabel(bad);
-                        Spill(k, i, dirty, stateSet);
+                        Spill(k, i, dirty, stateSet, null);
                         il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, Target); il.Emit(OpCodes.Pop);
                         il.Emit(OpCodes.Br, ok);
                     });
@@ -1083,6 +1103,12 @@ internal static class RegionEmitter
                     EmitHelper(k, ops, i, next);
                     return false;
             }
+        }
+
+        private void Move(LocalBuilder from, LocalBuilder to)
+        {
+            il.Emit(OpCodes.Ldloc, from);
+            il.Emit(OpCodes.Stloc, to);
         }
 
         /// <summary>Cpu.GetReg of a register below 16: its low <paramref name="size"/> bytes.</summary>
@@ -1149,18 +1175,19 @@ internal static class RegionEmitter
                     void Flags()
                     {
                         il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _fr);
-                        StoreLazy(FlagLogic, size, false, null);
+                        SetPending(FlagLogic, size, null);
                         _flags = (FlagLogic, size);
                     }
+                    // The register operand waits in _s while the load may take its slow path (a pending producer's _fa.._fr).
                     if (memDst)
                     {
-                        src(); il.Emit(OpCodes.Stloc, _fb);
-                        Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fa); Flags(); });
+                        src(); il.Emit(OpCodes.Stloc, _s);
+                        Load(k, ops, i, size, false, () => { Move(_v, _fa); Move(_s, _fb); Flags(); });
                     }
                     else if (memSrc)
                     {
-                        GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa);
-                        Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fb); Flags(); });
+                        GetReg(r1, size); il.Emit(OpCodes.Stloc, _s);
+                        Load(k, ops, i, size, false, () => { Move(_s, _fa); Move(_v, _fb); Flags(); });
                     }
                     else
                     {
@@ -1173,44 +1200,47 @@ internal static class RegionEmitter
                 default:
                 {
                     int kind = sub switch { AluOp.Add => FlagAdd, AluOp.Sub or AluOp.Cmp => FlagSub, _ => FlagLogic };
-                    void Compute()
+                    void Compute(LocalBuilder a, LocalBuilder b, LocalBuilder r)
                     {
-                        il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb);
+                        il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Ldloc, b);
                         il.Emit(sub switch
                         {
                             AluOp.Add => OpCodes.Add, AluOp.Or => OpCodes.Or, AluOp.And => OpCodes.And, AluOp.Xor => OpCodes.Xor,
                             _ => OpCodes.Sub,
                         });
                         if (size < 8) { I8(m); il.Emit(OpCodes.And); }
-                        il.Emit(OpCodes.Stloc, _fr);
+                        il.Emit(OpCodes.Stloc, r);
                     }
                     void Flags()
                     {
-                        LazyLive(ops, i, kind, size, () => I4(0));
+                        SetPending(kind, size, () => I4(0));
                         _flags = (kind, size);
                     }
                     if (memDst)
                     {
-                        src(); il.Emit(OpCodes.Stloc, _fb);
+                        // a in _v, b in _s, the result in _u until the write succeeded; then they become the flags' operands.
+                        src(); il.Emit(OpCodes.Stloc, _s);
                         Load(k, ops, i, size, false, () =>
                         {
-                            il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fa);
-                            Compute();
-                            if (sub == AluOp.Cmp) { Flags(); return; }
-                            il.Emit(OpCodes.Ldloc, _fr); il.Emit(OpCodes.Stloc, _v);
-                            Store(k, ops, i, size, Flags);
+                            Compute(_v, _s, _u);
+                            if (sub == AluOp.Cmp) { Move(_v, _fa); Move(_s, _fb); Move(_u, _fr); Flags(); return; }
+                            Move(_v, _w); Move(_u, _v);
+                            Store(k, ops, i, size, () => { Move(_w, _fa); Move(_s, _fb); Move(_v, _fr); Flags(); });
                         });
                         return;
                     }
                     void Finish()
                     {
-                        Compute();
+                        Compute(_fa, _fb, _fr);
                         if (sub != AluOp.Cmp) SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _fr));
                         Flags();
                     }
-                    GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa);
-                    if (memSrc) Load(k, ops, i, size, false, () => { il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _fb); Finish(); });
-                    else { src(); il.Emit(OpCodes.Stloc, _fb); Finish(); }
+                    if (memSrc)
+                    {
+                        GetReg(r1, size); il.Emit(OpCodes.Stloc, _s);
+                        Load(k, ops, i, size, false, () => { Move(_s, _fa); Move(_v, _fb); Finish(); });
+                    }
+                    else { GetReg(r1, size); il.Emit(OpCodes.Stloc, _fa); src(); il.Emit(OpCodes.Stloc, _fb); Finish(); }
                     return;
                 }
             }
@@ -1220,6 +1250,8 @@ internal static class RegionEmitter
         {
             var t = il.DefineLabel();
             EmitCond(cc);
+            // Both edges start with the flags stored: stored once, before the branch.
+            Materialize();
             il.Emit(OpCodes.Brtrue, t);
             int ins = count;
             Edge(k, 1, notTaken, ins);
@@ -1250,7 +1282,7 @@ internal static class RegionEmitter
             if (!wide && sub is AluOp.Add or AluOp.Sub or AluOp.Cmp) ZeroExtend32();
             il.Emit(OpCodes.Stloc, _fr);
             if (sub != AluOp.Cmp) { il.Emit(OpCodes.Ldloc, _fr); St(r1); }
-            LazyLive(ops, i, kind, wide ? 8 : 4, () => I4(0));
+            SetPending(kind, wide ? 8 : 4, () => I4(0));
             _flags = (kind, wide ? 8 : 4);
         }
 
@@ -1282,7 +1314,7 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
             il.Emit(OpCodes.Ldc_I8, 0L); il.Emit(OpCodes.Stloc, _fa);
             il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _fb);
-            LazyLive(ops, i, FlagResultCfOf, size, () => il.Emit(OpCodes.Ldloc, _flag));
+            SetPending(FlagResultCfOf, size, () => il.Emit(OpCodes.Ldloc, _flag));
         }
 
         /// <summary>ShlRI64 ... SarRI32: as the executor's handlers (ResultCfOf; the masked count is not 0).</summary>
@@ -1323,7 +1355,7 @@ internal static class RegionEmitter
             }
             il.Emit(OpCodes.Stloc, _fb);
             il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
-            LazyLive(ops, i, FlagResultCfOf, bits / 8, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
+            SetPending(FlagResultCfOf, bits / 8, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
         }
     }
 }

@@ -2,7 +2,7 @@
  * conds.c: every condition code after CMP, TEST, SUB, AND, ADD and shifts, on 8-, 16-, 32- and 64-bit operands, over
  * boundary values, in hot loops (tests/Lvd.Tests/JitTests.cs: compiled regions compute conditions from the flags'
  * producer; the same source runs on the host CPU, and the outputs must match).  gcc turns the comparisons into
- * CMP/TEST + Jcc, SETcc and CMOVcc.
+ * CMP/TEST + Jcc, SETcc and CMOVcc; the switch and the calls through a table are indirect JMP and CALL in the loop.
  */
 #include <stdio.h>
 
@@ -15,6 +15,25 @@ static const unsigned long long vals[N] = {
 static unsigned long long mix(unsigned long long h, unsigned long long v)
 {
 	return (h ^ v) * 0x100000001b3ull;
+}
+
+static unsigned long long f0(unsigned long long v) { return v * 3; }
+static unsigned long long f1(unsigned long long v) { return v ^ (v >> 7); }
+static unsigned long long f2(unsigned long long v) { return v + 0x9e3779b97f4a7c15ull; }
+static unsigned long long f3(unsigned long long v) { return ~v; }
+static unsigned long long (*const volatile fns[4])(unsigned long long) = {f0, f1, f2, f3};
+
+static __attribute__((noinline)) unsigned long long pick(unsigned k, unsigned long long v)
+{
+	switch (k % 7) {
+	case 0: return v + 1;
+	case 1: return v << 3;
+	case 2: return v >> 5;
+	case 3: return v * 7;
+	case 4: return v ^ 0x5555;
+	case 5: return v - 9;
+	default: return v | 0x80;
+	}
 }
 
 /* The ten relations of C on one type, as branches and as 0/1 values (SETcc/CMOVcc). */
@@ -59,6 +78,7 @@ int main(void)
 				RELATIONS(int, a, b, h[5]);
 				RELATIONS(unsigned long long, a, b, h[6]);
 				RELATIONS(long long, a, b, h[7]);
+				h[(i + j) & 7] = mix(h[(i + j) & 7], fns[(i + j + round) & 3](a) + pick((unsigned)(i * N + j + round), b));
 			}
 	static const char *const names[8] = {"u8", "s8", "u16", "s16", "u32", "s32", "u64", "s64"};
 	for (int t = 0; t < 8; t++) printf("%s %016llx\n", names[t], h[t]);

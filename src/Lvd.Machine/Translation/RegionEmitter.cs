@@ -49,7 +49,7 @@ internal static class RegionEmitter
     private static bool MemOk(in Op op) =>
         op.Seg <= 2 && (op.Base == Op.NoReg || op.Base == Op.RipReg || op.Base < 16) && (op.Index == Op.NoReg || op.Index < 16);
 
-    private static bool IsBranch(Handler h) => h is Handler.Jmp or Handler.Jcc or Handler.Call or Handler.Ret;
+    private static bool IsBranch(Handler h) => h is Handler.Jmp or Handler.Jcc or Handler.Call or Handler.Ret or Handler.JmpInd or Handler.CallInd;
 
     private static bool IsFused(Handler h) => h is Handler.CmpRRJcc or Handler.CmpRIJcc or Handler.TestRRJcc;
 
@@ -99,6 +99,8 @@ internal static class RegionEmitter
         Handler.CmpRRJcc or Handler.TestRRJcc => RegOk(op.R1) && RegOk(op.R2) && op.Size is 1 or 2 or 4 or 8,
         Handler.CmpRIJcc => RegOk(op.R1) && op.Size is 1 or 2 or 4 or 8,
         Handler.Jmp or Handler.Jcc or Handler.Call or Handler.Ret => true,
+        // An indirect JMP/CALL through a register or a 64-bit memory operand.
+        Handler.JmpInd or Handler.CallInd => (op.Form & OpForm.MemSrc) != 0 ? MemOk(op) : RegOk(op.R2),
         _ when ImulInline(op) => true,
         _ => IsAlu(op.H) ? RegOk(op.R1) && ((op.H - Handler.AddRR64) % 4 >= 2 || RegOk(op.R2))
             : IsShift(op.H) && RegOk(op.R1),
@@ -129,7 +131,7 @@ internal static class RegionEmitter
             if (IsBranch(op.H))
             {
                 if (i != n - 1) return false;
-                if (op.H != Handler.Ret && !Canonical(rip + op.Offset + op.Len + (ulong)op.Imm)) return false;
+                if (op.H is Handler.Jmp or Handler.Jcc or Handler.Call && !Canonical(rip + op.Offset + op.Len + (ulong)op.Imm)) return false;
             }
         }
         return true;
@@ -148,7 +150,8 @@ internal static class RegionEmitter
             // The return point too: a RET in the region goes back to it through the same probe.
             case Handler.Call: targets.Add(next + (ulong)last.Imm); targets.Add(next); break;
             case Handler.Jcc: targets.Add(next + (ulong)last.Imm); targets.Add(next); break;
-            case Handler.Ret: break;
+            case Handler.Ret or Handler.JmpInd: break;
+            case Handler.CallInd: targets.Add(next); break;
             default: targets.Add(rip + (ulong)b.ByteLength); break;
         }
     }
@@ -292,7 +295,7 @@ internal static class RegionEmitter
         private static int Uses(in Op op)
         {
             int m = Bit(op.R1) | Bit(op.R2) | Bit(op.Base) | Bit(op.Index);
-            if (op.H is Handler.PushR64 or Handler.PopR64 or Handler.Call or Handler.Ret) m |= 1 << Rsp;
+            if (op.H is Handler.PushR64 or Handler.PopR64 or Handler.Call or Handler.Ret or Handler.CallInd) m |= 1 << Rsp;
             return m;
         }
 
@@ -303,7 +306,8 @@ internal static class RegionEmitter
             if (HelperOk(op) && !AluRmInline(op)) return Writes(op);
             return op.H switch
             {
-                Handler.PushR64 or Handler.Call or Handler.Ret => 1 << Rsp,
+                Handler.PushR64 or Handler.Call or Handler.Ret or Handler.CallInd => 1 << Rsp,
+                Handler.JmpInd => 0,
                 Handler.PopR64 => 1 << Rsp | Bit(op.R1),
                 Handler.Nop or Handler.Jmp or Handler.Jcc or Handler.CmpRRJcc or Handler.CmpRIJcc or Handler.TestRRJcc
                     or Handler.MovStore64 or Handler.MovStore32 or Handler.MovStore8 or Handler.MovStoreImm64 or Handler.MovStoreImm32 => 0,
@@ -835,11 +839,31 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Br, _head[j]);
         }
 
+        /// <summary>Cpu.Target on the branch target in _v: a non-canonical one is #GP (a call that throws, after a spill).</summary>
+        private void CheckTarget(int k, int i)
+        {
+            var ok = il.DefineLabel();
+            var bad = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, IsCanonical); il.Emit(OpCodes.Brfalse, bad);
+            il.MarkLabel(ok);
+            int dirty = _dirty;
+            bool stateSet = _stateSet;
+            var pending = _pending;
+            _cold.Add(() =>
+            {
+                il.MarkLabel(bad);
+                Spill(k, i, dirty, stateSet, pending);
+                il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, Target); il.Emit(OpCodes.Pop);
+                il.Emit(OpCodes.Br, ok);
+            });
+        }
+
         /// <summary>
-        /// After a RET (RIP in _t, retired): the chain checks, then the successor probe for the return address; when it
-        /// picks a block of the region that follows a CALL (a return point), the region goes on there.
+        /// After a RET or an indirect JMP/CALL (RIP in _t, retired): the chain checks, then the successor probe for the
+        /// target; when it picks a block of the region (for RET one that follows a CALL, a return point; for a JMP any, a
+        /// jump table's case), the region goes on there.
         /// </summary>
-        private void ReturnEdges(int k)
+        private void ReturnEdges(int k, bool ret)
         {
             Materialize();
             var leave = il.DefineLabel();
@@ -854,7 +878,7 @@ internal static class RegionEmitter
             var s = il.DeclareLocal(typeof(Block));
             for (int j = 0; j < code.Blocks.Length; j++)
             {
-                if (!IsReturnPoint(code.Rips[j])) continue;
+                if (ret ? !IsReturnPoint(code.Rips[j]) : code.Blocks[k].Ops[^1].H != Handler.JmpInd) continue;
                 if (!any)
                 {
                     Cpu();
@@ -884,7 +908,7 @@ internal static class RegionEmitter
             for (int k = 0; k < code.Blocks.Length; k++)
             {
                 ref Op last = ref code.Blocks[k].Ops[^1];
-                if (last.H == Handler.Call && code.Rips[k] + last.Offset + last.Len == rip) return true;
+                if (last.H is Handler.Call or Handler.CallInd && code.Rips[k] + last.Offset + last.Len == rip) return true;
             }
             return false;
         }
@@ -1049,24 +1073,36 @@ internal static class RegionEmitter
                     Materialize();
                     Ld(Rsp); il.Emit(OpCodes.Stloc, _la);
                     Load(k, ops, i, 8, false, () => { });
-                    // Cpu.Target: a non-canonical return address is #GP with RSP unchanged (a call that throws, after a spill).
-                    var ok = il.DefineLabel();
-                    var bad = il.DefineLabel();
-                    il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, IsCanonical); il.Emit(OpCodes.Brfalse, bad);
-                    il.MarkLabel(ok);
-                    int dirty = _dirty;
-                    bool stateSet = _stateSet;
-                    _cold.Add(() =>
-                    {
-                        il.MarkLabel(bad);
-                        Spill(k, i, dirty, stateSet, null);
-                        il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Call, Target); il.Emit(OpCodes.Pop);
-                        il.Emit(OpCodes.Br, ok);
-                    });
+                    // Cpu.Target: a non-canonical return address is #GP with RSP unchanged.
+                    CheckTarget(k, i);
                     il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _t);
                     Ld(Rsp); I8(8 + (ulong)op.Imm); il.Emit(OpCodes.Add); St(Rsp);
                     AddLocal(_ins, i + 1);
-                    ReturnEdges(k);
+                    ReturnEdges(k, ret: true);
+                    return true;
+                }
+                case Handler.JmpInd:
+                case Handler.CallInd:
+                {
+                    // Cpu.Target of the register or the memory operand (#GP before anything moves), then CALL's push.
+                    Materialize();
+                    if ((op.Form & OpForm.MemSrc) != 0)
+                    {
+                        Ea(op, next);
+                        il.Emit(OpCodes.Stloc, _la);
+                        Load(k, ops, i, 8, false, () => { });
+                    }
+                    else { Ld(op.R2); il.Emit(OpCodes.Stloc, _v); }
+                    CheckTarget(k, i);
+                    il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Stloc, _t);
+                    if (op.H == Handler.CallInd)
+                    {
+                        Ld(Rsp); I8(8); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Stloc, _la);
+                        I8(next); il.Emit(OpCodes.Stloc, _v);
+                        Store(k, ops, i, 8, () => { il.Emit(OpCodes.Ldloc, _la); St(Rsp); });
+                    }
+                    AddLocal(_ins, i + 1);
+                    ReturnEdges(k, ret: false);
                     return true;
                 }
                 case Handler.Imul2 or Handler.Imul3 when ImulInline(op):

@@ -523,16 +523,10 @@ internal static class RegionEmitter
         /// <summary>
         /// Reads <paramref name="size"/> bytes at the address in _la into _v (zero- or, with <paramref name="signed"/>,
         /// sign-extended): Cpu.ReadHost's hit inline, else Cpu.ReadSlow after a spill. <paramref name="tail"/> completes
-        /// the op from _v (register writes only); it is emitted again on the slow path's self-modifying-code exit.
+        /// the op from _v (for a read-modify-write with its write); it is emitted again on the slow path's self-modifying-code exit.
         /// </summary>
-        private void Load(int k, Op[] ops, int i, int size, bool signed, Action tail)
+        private void Load(int k, Op[] ops, int i, int size, bool signed, Action tail) => Access(k, ops, i, size, ReadHost, () =>
         {
-            var slow = il.DefineLabel();
-            var back = il.DefineLabel();
-            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadHost);
-            il.Emit(OpCodes.Stloc, _h);
-            il.Emit(OpCodes.Ldloc, _h);
-            il.Emit(OpCodes.Brfalse, slow);
             il.Emit(OpCodes.Ldloc, _h);
             switch (size)
             {
@@ -543,40 +537,22 @@ internal static class RegionEmitter
             }
             il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8);
             il.Emit(OpCodes.Stloc, _v);
-            il.MarkLabel(back);
-            int dirty = _dirty;
-            bool stateSet = _stateSet;
-            var pending = _pending;
-            tail();
-            _cold.Add(() =>
+        }, () =>
+        {
+            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadSlow);
+            switch (size)
             {
-                il.MarkLabel(slow);
-                Spill(k, i, dirty, stateSet, pending);
-                Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, ReadSlow);
-                switch (size)
-                {
-                    case 8: break;
-                    case 4: il.Emit(signed ? OpCodes.Conv_I4 : OpCodes.Conv_U4); il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8); break;
-                    case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Conv_U8); break;
-                    default: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Conv_U8); break;
-                }
-                il.Emit(OpCodes.Stloc, _v);
-                Unspill(0);
-                // The spill stored the pending flags: the fields are current there.
-                ResyncCheck(k, ops, i, dirty, tail);
-                il.Emit(OpCodes.Br, back);
-            });
-        }
+                case 8: break;
+                case 4: il.Emit(signed ? OpCodes.Conv_I4 : OpCodes.Conv_U4); il.Emit(signed ? OpCodes.Conv_I8 : OpCodes.Conv_U8); break;
+                case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Conv_U8); break;
+                default: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Conv_U8); break;
+            }
+            il.Emit(OpCodes.Stloc, _v);
+        }, tail);
 
         /// <summary>Writes <paramref name="size"/> bytes of _v at the address in _la, as <see cref="Load"/> reads.</summary>
-        private void Store(int k, Op[] ops, int i, int size, Action? tail)
+        private void Store(int k, Op[] ops, int i, int size, Action? tail) => Access(k, ops, i, size, WriteHost, () =>
         {
-            var slow = il.DefineLabel();
-            var back = il.DefineLabel();
-            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, WriteHost);
-            il.Emit(OpCodes.Stloc, _h);
-            il.Emit(OpCodes.Ldloc, _h);
-            il.Emit(OpCodes.Brfalse, slow);
             il.Emit(OpCodes.Ldloc, _h);
             il.Emit(OpCodes.Ldloc, _v);
             switch (size)
@@ -586,6 +562,28 @@ internal static class RegionEmitter
                 case 2: il.Emit(OpCodes.Conv_U2); il.Emit(OpCodes.Stind_I2); break;
                 default: il.Emit(OpCodes.Conv_U1); il.Emit(OpCodes.Stind_I1); break;
             }
+        }, () =>
+        {
+            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Ldloc, _v);
+            if (size < 8) { I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.And); }
+            il.Emit(OpCodes.Call, WriteSlow);
+        }, tail);
+
+        /// <summary>
+        /// One memory access of op <paramref name="i"/> at _la: <paramref name="host"/> (Cpu.ReadHost or WriteHost) gives
+        /// the host address of a TLB hit in _h, and <paramref name="hit"/> makes the access there; otherwise, on a slow path
+        /// emitted after all blocks, the path's state is spilled, <paramref name="miss"/> calls Cpu.ReadSlow or WriteSlow,
+        /// and the region goes on after the op's <paramref name="tail"/> checks (Resync) are made.
+        /// </summary>
+        private void Access(int k, Op[] ops, int i, int size, MethodInfo host, Action hit, Action miss, Action? tail)
+        {
+            var slow = il.DefineLabel();
+            var back = il.DefineLabel();
+            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, host);
+            il.Emit(OpCodes.Stloc, _h);
+            il.Emit(OpCodes.Ldloc, _h);
+            il.Emit(OpCodes.Brfalse, slow);
+            hit();
             il.MarkLabel(back);
             int dirty = _dirty;
             bool stateSet = _stateSet;
@@ -595,9 +593,7 @@ internal static class RegionEmitter
             {
                 il.MarkLabel(slow);
                 Spill(k, i, dirty, stateSet, pending);
-                Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Ldloc, _v);
-                if (size < 8) { I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.And); }
-                il.Emit(OpCodes.Call, WriteSlow);
+                miss();
                 Unspill(0);
                 // The spill stored the pending flags: the fields are current there.
                 ResyncCheck(k, ops, i, dirty, tail);

@@ -29,8 +29,7 @@ internal static class RegionEmitter
     private static readonly FieldInfo BlockExecutions = typeof(Block).GetField(nameof(Block.Executions))!;
     private static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
     private static readonly FieldInfo OpH = typeof(Op).GetField(nameof(Op.H))!;
-    private static readonly MethodInfo Read8 = M("Read8"), Read16 = M("Read16"), Read32 = M("Read32"), Read64 = M("Read64"),
-        Write8 = M("Write8"), Write32 = M("Write32"), Write64 = M("Write64"), Cond = M("Cond"), Target = M("Target"),
+    private static readonly MethodInfo Read32 = M("Read32"), Read64 = M("Read64"), Cond = M("Cond"), Target = M("Target"),
         Next = M("RegionNext"), AluToRegister = M("AluToRegister"), ExecAlu = M("ExecAlu"), TestOp = M("Test"), Unary = M("Unary"),
         ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"), ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide");
 
@@ -56,10 +55,6 @@ internal static class RegionEmitter
     private static bool IsAlu(Handler h) => h >= Handler.AddRR64 && h <= Handler.CmpRI32;
 
     private static bool IsShift(Handler h) => h >= Handler.ShlRI64 && h <= Handler.SarRI32;
-
-    /// <summary>Ops that touch no memory, no flags and call nothing.</summary>
-    private static bool IsPureRegister(Handler h) => h is Handler.Nop or Handler.MovRR64 or Handler.MovRR32 or Handler.MovRI
-        or Handler.MovZxRR8 or Handler.MovZxRR16 or Handler.Lea;
 
     /// <summary>Ops run through the interpreter's own method for them (<see cref="Emitter.EmitHelper"/>).</summary>
     private static bool HelperOk(in Op op) => op.H switch
@@ -199,6 +194,9 @@ internal static class RegionEmitter
     /// <summary>AluRM64/AluRM32 whose sub-op the region computes itself (ADC and SBB read CF: the interpreter's helper).</summary>
     private static bool AluRmInline(in Op op) => op.H is Handler.AluRM64 or Handler.AluRM32 && op.Sub is not (AluOp.Adc or AluOp.Sbb);
 
+    /// <summary>An op <see cref="Emitter.EmitHelper"/> runs: a <see cref="HelperOk"/> one the region does not compute itself.</summary>
+    private static bool RunsAsHelper(in Op op) => HelperOk(op) && !ImulInline(op) && !AluRmInline(op) && !GenericOk(op);
+
     /// <summary>
     /// The IL of one region. The guest registers, the clock (Cycles, Instructions, the fraction) and whether each edge's
     /// successor probe has succeeded live in IL locals; the Cpu's fields are brought up to date only where something may
@@ -299,11 +297,14 @@ internal static class RegionEmitter
             return m;
         }
 
-        /// <summary>The registers op may change (in its locals, or in Regs by a helper).</summary>
+        /// <summary>
+        /// The registers op may make newer in their locals than in Regs. A helper's writes are none of them: it writes Regs
+        /// and the region reloads what it wrote.
+        /// </summary>
         private static int Defs(in Op op)
         {
+            if (RunsAsHelper(op)) return 0;
             if (GenericOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
-            if (HelperOk(op) && !AluRmInline(op)) return Writes(op);
             return op.H switch
             {
                 Handler.PushR64 or Handler.Call or Handler.Ret or Handler.CallInd => 1 << Rsp,

@@ -39,7 +39,8 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
     public const long DefaultHotThreshold = 1024;
     /// <summary>Runs of a block (in a chain) after which its region is compiled.</summary>
     public readonly long HotThreshold = hotThreshold;
-    /// <summary>Most blocks in one region.</summary>
+    /// <summary>Most blocks in one region: at most 32, what <see cref="HasCycle"/>'s masks and the emitter's probe bits (two edges
+    /// a block in one long) hold.</summary>
     public const int MaxBlocks = 32;
 
     public readonly bool Synchronous = synchronous;

@@ -72,19 +72,23 @@ public sealed class JitTests
     }
 
     /// <summary>
-    /// Every condition code after CMP, TEST, SUB, AND, ADD and shifts on 8- to 64-bit operands over boundary values
-    /// (guest/tests/jit/conds.c): regions compute the conditions of CMP/TEST+Jcc, SETcc and CMOVcc from the flags' producer
-    /// in their locals. Both engines must print what the host CPU prints.
+    /// Programs of guest/tests/jit that the host CPU runs too: conds.c, every condition code after CMP, TEST, SUB, AND, ADD
+    /// and shifts on 8- to 64-bit operands over boundary values (regions compute the conditions of CMP/TEST+Jcc, SETcc and
+    /// CMOVcc from the flags' producer in their locals); arith.c, ADC/SBB after each kind of producer, INC/DEC/NEG/NOT,
+    /// shifts by immediates, one-operand MUL/IMUL, DIV/IDIV (both sides of the regions' fast test) and CBW..CQO, on
+    /// registers and memory, with the flags the SDM defines. Every engine must print what the host CPU prints.
     /// </summary>
     [Theory]
-    [InlineData("-O0")]
-    [InlineData("-O1")]
-    [InlineData("-O2")]
-    public void ConditionCodesMatchTheHostCpuUnderBothEngines(string opt)
+    [InlineData("conds", "-O0")]
+    [InlineData("conds", "-O1")]
+    [InlineData("conds", "-O2")]
+    [InlineData("arith", "-O0")]
+    [InlineData("arith", "-O2")]
+    public void JitTestProgramsMatchTheHostCpuUnderBothEngines(string program, string opt)
     {
-        string[] source = ["guest/tests/jit/conds.c"];
-        string elf = Guest.Build($"jit-conds{opt}.elf", source, opt);
-        var native = Guest.Native($"jit-conds{opt}", source, opt, "-mgeneral-regs-only");
+        string[] source = [$"guest/tests/jit/{program}.c"];
+        string elf = Guest.Build($"jit-{program}{opt}.elf", source, opt);
+        var native = Guest.Native($"jit-{program}{opt}", source, opt, "-mgeneral-regs-only");
         Assert.Equal(0, native.ExitCode);
         var f = AllEnginesAgree(set => RunElf(elf, set));
         Assert.Equal(RunOutcome.Exited, f.Outcome);

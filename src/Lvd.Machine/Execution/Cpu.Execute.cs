@@ -325,8 +325,10 @@ public sealed partial class Cpu
         var branches = Branches;
     NextInChain:
         block.Executions++;
-        // Tier 1: a compiled region runs from here (one reference load when there is none); a block turning hot is noted.
-        if (chain && (block.Region != null || block.Executions == _hotThreshold) && EnterRegion(block, blockRip) is { } last)
+        // Tier 1: a compiled region runs from here (one reference load when there is none); a block turning hot is noted
+        // (at each power of two of its runs from the threshold on, until it is part of a region).
+        if (chain && (block.Region != null || (block.Executions & (block.Executions - 1)) == 0 && block.Executions >= _hotThreshold)
+            && EnterRegion(block, blockRip) is { } last)
         {
             block = last;
             goto Chained;

@@ -31,15 +31,18 @@ internal static class RegionEmitter
     private static readonly FieldInfo OpH = typeof(Op).GetField(nameof(Op.H))!;
     private static readonly MethodInfo Read32 = M("Read32"), Read64 = M("Read64"), Cond = M("Cond"), Target = M("Target"),
         Next = M("RegionNext"), AluToRegister = M("AluToRegister"), ExecAlu = M("ExecAlu"), TestOp = M("Test"), Unary = M("Unary"),
-        ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"), ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide");
+        ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"), ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide"),
+        DivideValue = M("DivideValue"),
+        BigMulU = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!,
+        BigMulS = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
 
     /// <summary>The interpreter's lazy-flags kinds (Cpu.FlagOp), as the byte values its field holds.</summary>
-    private static readonly int FlagAdd = FlagValue("Add"), FlagSub = FlagValue("Sub"), FlagLogic = FlagValue("Logic"),
-        FlagResultCfOf = FlagValue("ResultCfOf");
+    private static readonly int FlagAdd = FlagValue("Add"), FlagAdc = FlagValue("Adc"), FlagSub = FlagValue("Sub"), FlagSbb = FlagValue("Sbb"),
+        FlagLogic = FlagValue("Logic"), FlagInc = FlagValue("Inc"), FlagDec = FlagValue("Dec"), FlagResultCfOf = FlagValue("ResultCfOf");
 
     private static int FlagValue(string name) => Convert.ToInt32(Enum.Parse(LfOp.FieldType, name));
 
-    private const int Rsp = 4;
+    private const int Rax = 0, Rdx = 2, Rsp = 4;
 
     // ---- what is translated ----
 
@@ -174,28 +177,55 @@ internal static class RegionEmitter
     private static readonly int[] AluOfHandler = [AluOp.Add, AluOp.Or, AluOp.And, AluOp.Sub, AluOp.Xor, AluOp.Cmp];
 
     /// <summary>
-    /// The generic MOV, MOVZX, MOVSX, ALU (not ADC/SBB: they read CF) and TEST forms of any size that the region computes
+    /// Register (below 16), memory and immediate operands and nothing else: no LOCK, no CL count, no AH..BH. A source
+    /// register R2 only with <paramref name="source"/> (one-operand ops have none).
+    /// </summary>
+    private static bool PlainOperands(in Op op, bool source = true)
+    {
+        var f = op.Form;
+        bool mem = (f & (OpForm.MemSrc | OpForm.MemDst)) != 0;
+        if (mem && !MemOk(op)) return false;
+        if ((f & OpForm.MemDst) == 0 && op.R1 >= 16) return false;
+        if (source && (f & (OpForm.ImmSrc | OpForm.MemSrc)) == 0 && op.R2 >= 16) return false;
+        return (f & ~(OpForm.MemSrc | OpForm.MemDst | OpForm.ImmSrc | OpForm.StackSeg | OpForm.Addr32)) == 0;
+    }
+
+    /// <summary>
+    /// The generic MOV, MOVZX, MOVSX, ALU (ADC and SBB included) and TEST forms of any size that the region computes
     /// itself: register operands below 16 (no AH..BH), memory operands <see cref="MemOk"/>.
     /// </summary>
     private static bool GenericOk(in Op op)
     {
         if (op.H is not (Handler.Mov or Handler.MovZx or Handler.MovSx or Handler.Alu or Handler.Test)) return false;
-        if (op.H == Handler.Alu && op.Sub is AluOp.Adc or AluOp.Sbb) return false;
         if (op.Size is not (1 or 2 or 4 or 8)) return false;
         if (op.H is Handler.MovZx or Handler.MovSx && op.Size2 is not (1 or 2 or 4)) return false;
-        var f = op.Form;
-        bool mem = (f & (OpForm.MemSrc | OpForm.MemDst)) != 0;
-        if (mem && !MemOk(op)) return false;
-        if ((f & OpForm.MemDst) == 0 && op.R1 >= 16) return false;
-        if ((f & (OpForm.ImmSrc | OpForm.MemSrc)) == 0 && op.R2 >= 16) return false;
-        return (f & ~(OpForm.MemSrc | OpForm.MemDst | OpForm.ImmSrc | OpForm.StackSeg | OpForm.Addr32)) == 0;
+        return PlainOperands(op);
     }
 
-    /// <summary>AluRM64/AluRM32 whose sub-op the region computes itself (ADC and SBB read CF: the interpreter's helper).</summary>
-    private static bool AluRmInline(in Op op) => op.H is Handler.AluRM64 or Handler.AluRM32 && op.Sub is not (AluOp.Adc or AluOp.Sbb);
+    /// <summary>INC, DEC, NEG and NOT of a register below 16 or memory, of any size (Cpu.Unary).</summary>
+    private static bool UnaryOk(in Op op) =>
+        op.H is Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not && op.Size is 1 or 2 or 4 or 8 && PlainOperands(op, false);
+
+    /// <summary>SHL/SAL, SHR and SAR by an immediate count that is not 0 once masked, of a register or memory (Cpu.Shift).</summary>
+    private static bool ShiftOk(in Op op) =>
+        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar && op.Size is 1 or 2 or 4 or 8
+        && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0 && PlainOperands(op, false);
+
+    /// <summary>CBW/CWDE/CDQE and CWD/CDQ/CQO.</summary>
+    private static bool ExtendOk(in Op op) => op.H is Handler.Cbw or Handler.Cwd && op.Size is 2 or 4 or 8;
+
+    /// <summary>One-operand MUL and IMUL, DIV and IDIV of 4 or 8 bytes (Cpu.Mul1, Cpu.Divide: a division the fast test
+    /// does not take is made by Cpu.DivideValue on a slow path, #DE included).</summary>
+    private static bool MulDivOk(in Op op) =>
+        op.H is Handler.Mul or Handler.Imul1 or Handler.Div or Handler.Idiv && op.Size is 4 or 8 && PlainOperands(op, false);
+
+    /// <summary>AluRR/AluRI/AluRM of 8 or 4 bytes, whatever the sub-op (ADC and SBB take CF from the flags' producer).</summary>
+    private static bool AluInline(in Op op) =>
+        op.H is Handler.AluRR64 or Handler.AluRR32 or Handler.AluRI64 or Handler.AluRI32 or Handler.AluRM64 or Handler.AluRM32;
 
     /// <summary>An op <see cref="Emitter.EmitHelper"/> runs: a <see cref="HelperOk"/> one the region does not compute itself.</summary>
-    private static bool RunsAsHelper(in Op op) => HelperOk(op) && !ImulInline(op) && !AluRmInline(op) && !GenericOk(op);
+    private static bool RunsAsHelper(in Op op) => HelperOk(op) && !ImulInline(op) && !AluInline(op) && !GenericOk(op) && !UnaryOk(op)
+        && !ShiftOk(op) && !ExtendOk(op) && !MulDivOk(op);
 
     /// <summary>
     /// The IL of one region. The guest registers, the clock (Cycles, Instructions, the fraction) and whether each edge's
@@ -209,7 +239,7 @@ internal static class RegionEmitter
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
         private LocalBuilder[] _block = [];
         private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!, _s = null!, _u = null!, _w = null!,
-            _flag = null!, _fa = null!, _fb = null!, _fr = null!, _cyc = null!, _ins = null!, _frac = null!, _verified = null!;
+            _flag = null!, _fa = null!, _fb = null!, _fr = null!, _fc = null!, _c = null!, _lo = null!, _slo = null!, _cyc = null!, _ins = null!, _frac = null!, _verified = null!;
         private Label[] _head = [];
         private readonly List<Action> _cold = [];
         /// <summary>Registers whose locals are newer than Regs on the path being emitted.</summary>
@@ -242,6 +272,10 @@ internal static class RegionEmitter
             _fb = il.DeclareLocal(typeof(ulong));
             _fr = il.DeclareLocal(typeof(ulong));
             _flag = il.DeclareLocal(typeof(bool));
+            _fc = il.DeclareLocal(typeof(int));
+            _lo = il.DeclareLocal(typeof(ulong));
+            _slo = il.DeclareLocal(typeof(long));
+            _c = il.DeclareLocal(typeof(int));
             _cyc = il.DeclareLocal(typeof(long));
             _ins = il.DeclareLocal(typeof(long));
             _frac = il.DeclareLocal(typeof(int));
@@ -294,6 +328,7 @@ internal static class RegionEmitter
         {
             int m = Bit(op.R1) | Bit(op.R2) | Bit(op.Base) | Bit(op.Index);
             if (op.H is Handler.PushR64 or Handler.PopR64 or Handler.Call or Handler.Ret or Handler.CallInd) m |= 1 << Rsp;
+            if (op.H is Handler.Cbw or Handler.Cwd or Handler.Mul or Handler.Imul1 or Handler.Div or Handler.Idiv) m |= 1 << Rax | 1 << Rdx;
             return m;
         }
 
@@ -304,7 +339,9 @@ internal static class RegionEmitter
         private static int Defs(in Op op)
         {
             if (RunsAsHelper(op)) return 0;
-            if (GenericOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
+            if (GenericOk(op) || UnaryOk(op) || ShiftOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
+            if (MulDivOk(op)) return 1 << Rax | 1 << Rdx;
+            if (ExtendOk(op)) return op.H == Handler.Cbw ? 1 << Rax : 1 << Rdx;
             return op.H switch
             {
                 Handler.PushR64 or Handler.Call or Handler.Ret or Handler.CallInd => 1 << Rsp,
@@ -703,7 +740,11 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Call, Cond);
         }
 
-        /// <summary>Cpu.Cond's Sub and Logic cases (and SF of either) on the producer's locals; false if not one of them.</summary>
+        /// <summary>
+        /// Condition <paramref name="cc"/> from the producer's locals (_fa, _fb, _fr, and _fc: the carry of ADC, SBB, INC,
+        /// DEC and ResultCfOf): Cpu.Cond's Sub and Logic cases, and for the other kinds what ComputeArith gives for CF, ZF
+        /// and SF (B, E, BE, S and their negations); false for the rest (OF, PF: Cpu.Cond).
+        /// </summary>
         private bool InlineCond(int kind, int size, int cc)
         {
             int bits = size * 8;
@@ -752,7 +793,48 @@ internal static class RegionEmitter
                 }
                 return true;
             }
-            return false;
+            if (kind != FlagAdd && kind != FlagAdc && kind != FlagSbb && kind != FlagInc && kind != FlagDec && kind != FlagResultCfOf) return false;
+            switch (cc)
+            {
+                case 2 or 3: Carry(kind); break;
+                case 4 or 5: Zero(); break;
+                case 6 or 7: Carry(kind); Zero(); il.Emit(OpCodes.Or); break;
+                case 8 or 9: Neg(); break;
+                default: return false;
+            }
+            if ((cc & 1) == 1) Not();
+            return true;
+        }
+
+        /// <summary>ComputeArith's CF of an Add, Adc, Sbb, Inc, Dec or ResultCfOf producer in the locals (0/1).</summary>
+        private void Carry(int kind)
+        {
+            if (kind == FlagAdd) { il.Emit(OpCodes.Ldloc, _fr); il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Clt_Un); return; }
+            if (kind != FlagAdc && kind != FlagSbb) { il.Emit(OpCodes.Ldloc, _fc); return; }
+            // Adc: carry-in ? res <= a : res < a; Sbb: carry-in ? a <= b : a < b. As (x < y) | (carry-in & x == y).
+            var (x, y) = kind == FlagAdc ? (_fr, _fa) : (_fa, _fb);
+            il.Emit(OpCodes.Ldloc, x); il.Emit(OpCodes.Ldloc, y); il.Emit(OpCodes.Clt_Un);
+            il.Emit(OpCodes.Ldloc, x); il.Emit(OpCodes.Ldloc, y); il.Emit(OpCodes.Ceq);
+            il.Emit(OpCodes.Ldloc, _fc); il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Or);
+        }
+
+        /// <summary>CF as it is before the op being emitted, into _c (0/1): ADC's and SBB's carry-in, INC's and DEC's kept CF.</summary>
+        private void CarryIn()
+        {
+            EmitCond(2);
+            il.Emit(OpCodes.Stloc, _c);
+        }
+
+        /// <summary>
+        /// Makes a producer with a carry the pending state: _c (computed by <see cref="CarryIn"/> or the op) becomes _fc
+        /// (only now: a slow path before this point stores the previous producer's carry from _fc).
+        /// </summary>
+        private void SetPendingWithCarry(int kind, int size)
+        {
+            il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Stloc, _fc);
+            SetPending(kind, size, () => il.Emit(OpCodes.Ldloc, _fc));
+            _flags = (kind, size);
         }
 
         // ---- blocks ----
@@ -1104,20 +1186,56 @@ internal static class RegionEmitter
                 }
                 case Handler.Imul2 or Handler.Imul3 when ImulInline(op):
                     Imul(ops, i);
-                    _flags = null;
                     return false;
-                case Handler.AluRM64 or Handler.AluRM32 when AluRmInline(op):
+                case Handler.AluRM64 or Handler.AluRM32 when AluInline(op):
                 {
                     bool wide = op.H == Handler.AluRM64;
                     Ea(op, next);
                     il.Emit(OpCodes.Stloc, _la);
                     int size = wide ? 8 : 4, r1 = op.R1, sub = op.Sub;
+                    if (sub is AluOp.Adc or AluOp.Sbb) CarryIn();
                     Load(k, ops, i, size, false, () => AluCore(ops, i, sub, wide, r1, () => il.Emit(OpCodes.Ldloc, _v)));
                     return false;
                 }
                 case Handler.Mov or Handler.MovZx or Handler.MovSx or Handler.Alu or Handler.Test when GenericOk(op):
                     Generic(k, ops, i, next);
                     return false;
+                case Handler.AluRR64 or Handler.AluRR32 or Handler.AluRI64 or Handler.AluRI32:
+                {
+                    bool wide = op.H is Handler.AluRR64 or Handler.AluRI64;
+                    ulong imm = wide ? (ulong)op.Imm : (uint)op.Imm;
+                    byte r2 = op.R2;
+                    if (op.Sub is AluOp.Adc or AluOp.Sbb) CarryIn();
+                    AluCore(ops, i, op.Sub, wide, op.R1, op.H is Handler.AluRI64 or Handler.AluRI32 ? () => I8(imm) : () =>
+                    {
+                        Ld(r2);
+                        if (!wide) ZeroExtend32();
+                    });
+                    return false;
+                }
+                case Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not when UnaryOk(op):
+                    UnaryOp(k, ops, i, next);
+                    return false;
+                case Handler.Shift when ShiftOk(op):
+                    ShiftGeneric(k, ops, i, next);
+                    return false;
+                case Handler.Cbw or Handler.Cwd when ExtendOk(op):
+                    Extend(op);
+                    return false;
+                case Handler.Mul or Handler.Imul1 when MulDivOk(op):
+                {
+                    int size = op.Size;
+                    bool signed = op.H == Handler.Imul1;
+                    Operand(k, ops, i, next, () => MulCore(size, signed));
+                    return false;
+                }
+                case Handler.Div or Handler.Idiv when MulDivOk(op):
+                {
+                    int size = op.Size;
+                    bool signed = op.H == Handler.Idiv;
+                    Operand(k, ops, i, next, () => DivCore(k, i, size, signed));
+                    return false;
+                }
                 default:
                     if (IsAlu(op.H))
                     {
@@ -1132,7 +1250,7 @@ internal static class RegionEmitter
                         });
                         return false;
                     }
-                    if (IsShift(op.H)) { Shift(ops, i); _flags = null; return false; }
+                    if (IsShift(op.H)) { Shift(ops, i); return false; }
                     EmitHelper(k, ops, i, next);
                     return false;
             }
@@ -1181,6 +1299,8 @@ internal static class RegionEmitter
             ulong m = Execution.Cpu.Mask(size), imm = (ulong)op.Imm & m;
             bool memDst = (op.Form & OpForm.MemDst) != 0, memSrc = (op.Form & OpForm.MemSrc) != 0, immSrc = (op.Form & OpForm.ImmSrc) != 0;
             Action src = immSrc ? () => I8(imm) : () => GetReg(r2, size);
+            // ADC's and SBB's carry-in before anything (the flags' locals hold the previous producer until this one's are set).
+            if (op.H == Handler.Alu && sub is AluOp.Adc or AluOp.Sbb) CarryIn();
             if (memDst || memSrc) { Ea(op, next); il.Emit(OpCodes.Stloc, _la); }
             switch (op.H)
             {
@@ -1232,20 +1352,18 @@ internal static class RegionEmitter
                 }
                 default:
                 {
-                    int kind = sub switch { AluOp.Add => FlagAdd, AluOp.Sub or AluOp.Cmp => FlagSub, _ => FlagLogic };
+                    int kind = AluKind(sub);
+                    bool withCarry = sub is AluOp.Adc or AluOp.Sbb;
                     void Compute(LocalBuilder a, LocalBuilder b, LocalBuilder r)
                     {
                         il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Ldloc, b);
-                        il.Emit(sub switch
-                        {
-                            AluOp.Add => OpCodes.Add, AluOp.Or => OpCodes.Or, AluOp.And => OpCodes.And, AluOp.Xor => OpCodes.Xor,
-                            _ => OpCodes.Sub,
-                        });
+                        AluCompute(sub);
                         if (size < 8) { I8(m); il.Emit(OpCodes.And); }
                         il.Emit(OpCodes.Stloc, r);
                     }
                     void Flags()
                     {
+                        if (withCarry) { SetPendingWithCarry(kind, size); return; }
                         SetPending(kind, size, () => I4(0));
                         _flags = (kind, size);
                     }
@@ -1297,26 +1415,49 @@ internal static class RegionEmitter
         /// results when not <paramref name="wide"/>), as the executor's handlers and Cpu.AluToRegister: the carry cleared, the
         /// kind a constant; operands and result in _fa, _fb, _fr (the block's flag producer).
         /// </summary>
+        /// <summary>
+        /// An ALU op of 8 or 4 bytes into register <paramref name="r1"/>; ADC's and SBB's carry-in is in _c already
+        /// (<see cref="CarryIn"/> before the op's memory access: this may be the tail a slow path emits again).
+        /// </summary>
         private void AluCore(Op[] ops, int i, int sub, bool wide, int r1, Action source)
         {
+            bool withCarry = sub is AluOp.Adc or AluOp.Sbb;
             Ld(r1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _fa);
             source();
             il.Emit(OpCodes.Stloc, _fb);
             il.Emit(OpCodes.Ldloc, _fa); il.Emit(OpCodes.Ldloc, _fb);
-            int kind;
-            switch (sub)
-            {
-                case AluOp.Add: il.Emit(OpCodes.Add); kind = FlagAdd; break;
-                case AluOp.Or: il.Emit(OpCodes.Or); kind = FlagLogic; break;
-                case AluOp.And: il.Emit(OpCodes.And); kind = FlagLogic; break;
-                case AluOp.Xor: il.Emit(OpCodes.Xor); kind = FlagLogic; break;
-                default: il.Emit(OpCodes.Sub); kind = FlagSub; break;
-            }
-            if (!wide && sub is AluOp.Add or AluOp.Sub or AluOp.Cmp) ZeroExtend32();
+            int kind = AluKind(sub);
+            AluCompute(sub);
+            if (!wide && sub is not (AluOp.Or or AluOp.And or AluOp.Xor)) ZeroExtend32();
             il.Emit(OpCodes.Stloc, _fr);
             if (sub != AluOp.Cmp) { il.Emit(OpCodes.Ldloc, _fr); St(r1); }
-            SetPending(kind, wide ? 8 : 4, () => I4(0));
-            _flags = (kind, wide ? 8 : 4);
+            if (withCarry) SetPendingWithCarry(kind, wide ? 8 : 4);
+            else
+            {
+                SetPending(kind, wide ? 8 : 4, () => I4(0));
+                _flags = (kind, wide ? 8 : 4);
+            }
+        }
+
+        /// <summary>Cpu.AluFlagOps: the lazy-flags kind of an ALU sub-op.</summary>
+        private static int AluKind(int sub) => sub switch
+        {
+            AluOp.Add => FlagAdd, AluOp.Adc => FlagAdc, AluOp.Sbb => FlagSbb, AluOp.Sub or AluOp.Cmp => FlagSub, _ => FlagLogic,
+        };
+
+        /// <summary>Cpu.AluValue of the two values on the stack (ADC's and SBB's carry-in in _c), unmasked.</summary>
+        private void AluCompute(int sub)
+        {
+            switch (sub)
+            {
+                case AluOp.Add: il.Emit(OpCodes.Add); break;
+                case AluOp.Or: il.Emit(OpCodes.Or); break;
+                case AluOp.And: il.Emit(OpCodes.And); break;
+                case AluOp.Xor: il.Emit(OpCodes.Xor); break;
+                case AluOp.Adc: il.Emit(OpCodes.Add); il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Add); break;
+                case AluOp.Sbb: il.Emit(OpCodes.Sub); il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Sub); break;
+                default: il.Emit(OpCodes.Sub); break;
+            }
         }
 
         /// <summary>Cpu.ImulN for register operands: its operands sign-extended, Cpu.ImulValue, the lazy flags it sets.</summary>
@@ -1347,7 +1488,8 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
             il.Emit(OpCodes.Ldc_I8, 0L); il.Emit(OpCodes.Stloc, _fa);
             il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _fb);
-            SetPending(FlagResultCfOf, size, () => il.Emit(OpCodes.Ldloc, _flag));
+            il.Emit(OpCodes.Ldloc, _flag); il.Emit(OpCodes.Stloc, _c);
+            SetPendingWithCarry(FlagResultCfOf, size);
         }
 
         /// <summary>ShlRI64 ... SarRI32: as the executor's handlers (ResultCfOf; the masked count is not 0).</summary>
@@ -1372,12 +1514,12 @@ internal static class RegionEmitter
             I4(kind == 0 ? bits - c : c - 1);
             il.Emit(kind == 2 ? OpCodes.Shr : OpCodes.Shr_Un);
             I8(1); il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Stloc, _t);
+            il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
             switch (kind)
             {
                 case 0:   // OF = MSB(result) ^ CF
                     il.Emit(OpCodes.Ldloc, _fr); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
-                    il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Xor);
+                    il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
                     break;
                 case 1:   // OF = MSB(operand)
                     il.Emit(OpCodes.Ldloc, _fa); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
@@ -1388,7 +1530,278 @@ internal static class RegionEmitter
             }
             il.Emit(OpCodes.Stloc, _fb);
             il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
-            SetPending(FlagResultCfOf, bits / 8, () => { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); });
+            SetPendingWithCarry(FlagResultCfOf, bits / 8);
+        }
+
+        /// <summary>
+        /// The operand of a one-operand op (MUL, DIV: a register below 16 or memory, at the op's size) into _s, then
+        /// <paramref name="body"/> (after the load: the tail a slow path emits again).
+        /// </summary>
+        private void Operand(int k, Op[] ops, int i, ulong next, Action body)
+        {
+            ref Op op = ref ops[i];
+            if ((op.Form & OpForm.MemDst) != 0)
+            {
+                Ea(op, next);
+                il.Emit(OpCodes.Stloc, _la);
+                Load(k, ops, i, op.Size, false, () => { Move(_v, _s); body(); });
+                return;
+            }
+            GetReg(op.R1, op.Size); il.Emit(OpCodes.Stloc, _s);
+            body();
+        }
+
+        /// <summary>Cpu.Mul1 of 4 or 8 bytes by _s: RDX:RAX, and ResultCfOf flags (CF = OF = the high half is needed).</summary>
+        private void MulCore(int size, bool signed)
+        {
+            if (size == 8)
+            {
+                // _fr = the low half, _t = the high half; overflow into _c.
+                Ld(Rax); il.Emit(OpCodes.Ldloc, _s);
+                if (signed)
+                {
+                    il.Emit(OpCodes.Ldloca, _slo); il.Emit(OpCodes.Call, BigMulS); il.Emit(OpCodes.Stloc, _t);
+                    il.Emit(OpCodes.Ldloc, _slo); il.Emit(OpCodes.Stloc, _fr);
+                    // h != (l >> 63)
+                    il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Ldloc, _fr); I4(63); il.Emit(OpCodes.Shr);
+                }
+                else
+                {
+                    il.Emit(OpCodes.Ldloca, _lo); il.Emit(OpCodes.Call, BigMulU); il.Emit(OpCodes.Stloc, _t);
+                    il.Emit(OpCodes.Ldloc, _lo); il.Emit(OpCodes.Stloc, _fr);
+                    il.Emit(OpCodes.Ldloc, _t); I8(0);
+                }
+                il.Emit(OpCodes.Ceq); Not32(); il.Emit(OpCodes.Stloc, _c);
+                il.Emit(OpCodes.Ldloc, _fr); St(Rax);
+                il.Emit(OpCodes.Ldloc, _t); St(Rdx);
+            }
+            else
+            {
+                // p = the 64-bit product in _t.
+                if (signed)
+                {
+                    Ld(Rax); il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8);
+                    il.Emit(OpCodes.Ldloc, _s); il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8);
+                }
+                else
+                {
+                    Ld(Rax); ZeroExtend32();
+                    il.Emit(OpCodes.Ldloc, _s);
+                }
+                il.Emit(OpCodes.Mul); il.Emit(OpCodes.Stloc, _t);
+                il.Emit(OpCodes.Ldloc, _t); ZeroExtend32(); il.Emit(OpCodes.Stloc, _fr);
+                // signed: (long)p != (int)p; unsigned: p >> 32 != 0.
+                il.Emit(OpCodes.Ldloc, _t);
+                if (signed) { il.Emit(OpCodes.Ldloc, _t); il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
+                else { I4(32); il.Emit(OpCodes.Shr_Un); I8(0); }
+                il.Emit(OpCodes.Ceq); Not32(); il.Emit(OpCodes.Stloc, _c);
+                il.Emit(OpCodes.Ldloc, _fr); St(Rax);
+                il.Emit(OpCodes.Ldloc, _t); I4(32); il.Emit(OpCodes.Shr_Un); St(Rdx);
+            }
+            I8(0); il.Emit(OpCodes.Stloc, _fa);
+            il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Stloc, _fb);
+            SetPendingWithCarry(FlagResultCfOf, size);
+        }
+
+        private void Not32() { I4(0); il.Emit(OpCodes.Ceq); }
+
+        /// <summary>
+        /// Cpu.DivideValue of RDX:RAX by _s for the divisions that cannot fault and need no 128-bit dividend (the high half
+        /// RDX is 0, or for IDIV the sign of RAX, and the divisor is neither 0 nor -1); any other on a slow path that calls
+        /// Cpu.DivideValue itself (#DE there). The flags are left as they are.
+        /// </summary>
+        private void DivCore(int k, int i, int size, bool signed)
+        {
+            var slow = il.DefineLabel();
+            var back = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, _s); il.Emit(OpCodes.Brfalse, slow);
+            if (signed)
+            {
+                il.Emit(OpCodes.Ldloc, _s); I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.Beq, slow);
+                // RDX (at the size) is the sign of RAX.
+                Ld(Rdx); if (size == 4) ZeroExtend32();
+                Ld(Rax); if (size == 4) { il.Emit(OpCodes.Conv_I4); I4(31); il.Emit(OpCodes.Shr); il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
+                else { I4(63); il.Emit(OpCodes.Shr); }
+                il.Emit(OpCodes.Bne_Un, slow);
+            }
+            else
+            {
+                Ld(Rdx); if (size == 4) ZeroExtend32();
+                il.Emit(OpCodes.Brtrue, slow);
+            }
+            int dirty = _dirty;
+            bool stateSet = _stateSet;
+            var pending = _pending;
+            void Dividend()
+            {
+                Ld(Rax);
+                if (size == 4) { if (signed) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); } else ZeroExtend32(); }
+            }
+            void Divisor()
+            {
+                il.Emit(OpCodes.Ldloc, _s);
+                if (size == 4 && signed) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
+            }
+            Dividend(); Divisor(); il.Emit(signed ? OpCodes.Div : OpCodes.Div_Un); il.Emit(OpCodes.Stloc, _t);
+            Dividend(); Divisor(); il.Emit(signed ? OpCodes.Rem : OpCodes.Rem_Un);
+            if (size == 4) ZeroExtend32();
+            St(Rdx);
+            il.Emit(OpCodes.Ldloc, _t); if (size == 4) ZeroExtend32();
+            St(Rax);
+            il.MarkLabel(back);
+            _cold.Add(() =>
+            {
+                il.MarkLabel(slow);
+                Spill(k, i, dirty, stateSet, pending);
+                Cpu(); il.Emit(OpCodes.Ldloc, _s); I4(size); I4(signed ? 1 : 0); il.Emit(OpCodes.Call, DivideValue);
+                Unspill(1 << Rax | 1 << Rdx);
+                il.Emit(OpCodes.Br, back);
+            });
+        }
+
+        /// <summary>CBW/CWDE/CDQE (RAX from its low half, sign-extended) and CWD/CDQ/CQO (RDX from the sign of RAX).</summary>
+        private void Extend(in Op op)
+        {
+            int size = op.Size;
+            void SignedHalf(int bytes)
+            {
+                Ld(Rax);
+                il.Emit(bytes == 1 ? OpCodes.Conv_I1 : bytes == 2 ? OpCodes.Conv_I2 : bytes == 4 ? OpCodes.Conv_I4 : OpCodes.Nop);
+                il.Emit(OpCodes.Conv_I8);
+            }
+            if (op.H == Handler.Cbw) SetReg(Rax, size, () => SignedHalf(size / 2));
+            else SetReg(Rdx, size, () => { SignedHalf(size); I4(63); il.Emit(OpCodes.Shr); });
+        }
+
+        /// <summary>Cpu.Unary: INC, DEC (CF kept), NEG (SUB flags from 0, CF left as it is: SetLazy) and NOT (no flags).</summary>
+        private void UnaryOp(int k, Op[] ops, int i, ulong next)
+        {
+            ref Op op = ref ops[i];
+            var h = op.H;
+            int size = op.Size, r1 = op.R1;
+            ulong m = Execution.Cpu.Mask(size);
+            if (h is Handler.Inc or Handler.Dec) CarryIn();
+            // The operand in _v, the result into _u.
+            void Compute()
+            {
+                il.Emit(OpCodes.Ldloc, _v);
+                switch (h)
+                {
+                    case Handler.Inc: I8(1); il.Emit(OpCodes.Add); break;
+                    case Handler.Dec: I8(1); il.Emit(OpCodes.Sub); break;
+                    case Handler.Neg: il.Emit(OpCodes.Neg); break;
+                    default: il.Emit(OpCodes.Not); break;
+                }
+                if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                il.Emit(OpCodes.Stloc, _u);
+            }
+            void Flags(LocalBuilder a, LocalBuilder r)
+            {
+                switch (h)
+                {
+                    case Handler.Inc or Handler.Dec:
+                        Move(a, _fa); I8(1); il.Emit(OpCodes.Stloc, _fb); Move(r, _fr);
+                        SetPendingWithCarry(h == Handler.Inc ? FlagInc : FlagDec, size);
+                        break;
+                    case Handler.Neg:
+                        I8(0); il.Emit(OpCodes.Stloc, _fa); Move(a, _fb); Move(r, _fr);
+                        SetPending(FlagSub, size, null);
+                        _flags = (FlagSub, size);
+                        break;
+                }
+            }
+            if ((op.Form & OpForm.MemDst) != 0)
+            {
+                Ea(op, next);
+                il.Emit(OpCodes.Stloc, _la);
+                Load(k, ops, i, size, false, () =>
+                {
+                    Compute();
+                    Move(_v, _w); Move(_u, _v);
+                    Store(k, ops, i, size, () => Flags(_w, _v));
+                });
+                return;
+            }
+            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
+            Compute();
+            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
+            Flags(_v, _u);
+        }
+
+        /// <summary>
+        /// Cpu.Shift's SHL/SAL, SHR and SAR by an immediate count (not 0 once masked) of any size, register or memory: the
+        /// result into _u, CF into _c, OF into _s (0/1), then ResultCfOf flags after the write.
+        /// </summary>
+        private void ShiftGeneric(int k, Op[] ops, int i, ulong next)
+        {
+            ref Op op = ref ops[i];
+            int size = op.Size, bits = size * 8, r1 = op.R1, sub = op.Sub;
+            int count = (int)op.Imm & (size == 8 ? 63 : 31);
+            ulong m = Execution.Cpu.Mask(size);
+            void SignedV()
+            {
+                il.Emit(OpCodes.Ldloc, _v);
+                switch (size)
+                {
+                    case 4: il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); break;
+                    case 2: il.Emit(OpCodes.Conv_I2); il.Emit(OpCodes.Conv_I8); break;
+                    case 1: il.Emit(OpCodes.Conv_I1); il.Emit(OpCodes.Conv_I8); break;
+                }
+            }
+            void Compute()
+            {
+                switch (sub)
+                {
+                    case Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal:
+                        il.Emit(OpCodes.Ldloc, _v); I4(count); il.Emit(OpCodes.Shl);
+                        if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                        il.Emit(OpCodes.Stloc, _u);
+                        if (count <= bits) { il.Emit(OpCodes.Ldloc, _v); I4(bits - count); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And); }
+                        else I8(0);
+                        il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                        // OF = MSB(result) ^ CF
+                        il.Emit(OpCodes.Ldloc, _u); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                        il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
+                        break;
+                    case Decoding.ShiftOp.Shr:
+                        il.Emit(OpCodes.Ldloc, _v); I4(count); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Stloc, _u);
+                        il.Emit(OpCodes.Ldloc, _v); I4(count - 1); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
+                        il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                        // OF = MSB(operand)
+                        il.Emit(OpCodes.Ldloc, _v); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                        break;
+                    default:
+                        SignedV(); I4(Math.Min(count, 63)); il.Emit(OpCodes.Shr);
+                        if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                        il.Emit(OpCodes.Stloc, _u);
+                        SignedV(); I4(Math.Min(count - 1, 63)); il.Emit(OpCodes.Shr); I8(1); il.Emit(OpCodes.And);
+                        il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                        I8(0);
+                        break;
+                }
+                il.Emit(OpCodes.Stloc, _s);
+            }
+            void Flags(LocalBuilder a, LocalBuilder r)
+            {
+                Move(a, _fa); Move(_s, _fb); Move(r, _fr);
+                SetPendingWithCarry(FlagResultCfOf, size);
+            }
+            if ((op.Form & OpForm.MemDst) != 0)
+            {
+                Ea(op, next);
+                il.Emit(OpCodes.Stloc, _la);
+                Load(k, ops, i, size, false, () =>
+                {
+                    Compute();
+                    Move(_v, _w); Move(_u, _v);
+                    Store(k, ops, i, size, () => Flags(_w, _v));
+                });
+                return;
+            }
+            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
+            Compute();
+            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
+            Flags(_v, _u);
         }
     }
 }

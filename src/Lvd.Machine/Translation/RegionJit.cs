@@ -37,7 +37,8 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
 {
     /// <summary>The default of <see cref="MachineConfig.JitThreshold"/>.</summary>
     public const long DefaultHotThreshold = 1024;
-    /// <summary>Runs of a block (in a chain) after which its region is compiled.</summary>
+    /// <summary>Runs of a block (in a chain) from which its region is formed: at the first power of two at or above it, and
+    /// at each next one while the region formed has no cycle.</summary>
     public readonly long HotThreshold = hotThreshold;
     /// <summary>Most blocks in one region: at most 32, what <see cref="HasCycle"/>'s masks and the emitter's probe bits (two edges
     /// a block in one long) hold.</summary>
@@ -75,11 +76,12 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
                 rips.Add(t);
             }
         }
+        // Only a region that can run around a loop is worth its compile: without a cycle it is left after a block or two
+        // (kernel paths: ~20 instructions per entry), and the write-back at every exit costs what the IL saved. The entry
+        // is noted again when its runs double (the executor): by then the rest of its loop may have turned hot too.
+        if (!HasCycle(blocks, rips)) { Interlocked.Increment(ref _acyclic); return; }
         // Its blocks are not made entries of regions of their own while this one compiles.
         foreach (var b in blocks) b.RegionQueued = true;
-        // Only a region that can run around a loop is worth its compile: without a cycle it is left after a block or two
-        // (kernel paths: ~20 instructions per entry), and the write-back at every exit costs what the IL saved.
-        if (!HasCycle(blocks, rips)) { Interlocked.Increment(ref _acyclic); return; }
         var code = new RegionCode([.. blocks], [.. rips]);
         Interlocked.Increment(ref _queued);
         if (Synchronous) { Compile(code); return; }

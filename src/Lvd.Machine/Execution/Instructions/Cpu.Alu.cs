@@ -327,7 +327,13 @@ public sealed partial class Cpu
     private void Divide(ref Op op, ulong next, bool signed)
     {
         int size = op.Size;
-        ulong src = (op.Form & OpForm.MemDst) != 0 ? ReadMem(Ea(ref op, next), size) : GetReg(op.R1, size);
+        DivideValue((op.Form & OpForm.MemDst) != 0 ? ReadMem(Ea(ref op, next), size) : GetReg(op.R1, size), size, signed);
+    }
+
+    /// <summary>DIV/IDIV of RDX:RAX (AX for bytes) by <paramref name="src"/>: one definition for the interpreter and the
+    /// slow path of compiled regions (Translation/), which make only the divisions that cannot fault themselves.</summary>
+    internal void DivideValue(ulong src, int size, bool signed)
+    {
         if (src == 0) throw GuestFault.De();
         switch (size)
         {

@@ -208,8 +208,8 @@ internal static class RegionEmitter
 
     /// <summary>SHL/SAL, SHR and SAR by an immediate count that is not 0 once masked, of a register or memory (Cpu.Shift).</summary>
     private static bool ShiftOk(in Op op) =>
-        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar && op.Size is 1 or 2 or 4 or 8
-        && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0 && PlainOperands(op, false);
+        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
+        && op.Size is 1 or 2 or 4 or 8 && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0 && PlainOperands(op, false);
 
     /// <summary>CBW/CWDE/CDQE and CWD/CDQ/CQO.</summary>
     private static bool ExtendOk(in Op op) => op.H is Handler.Cbw or Handler.Cwd && op.Size is 2 or 4 or 8;
@@ -239,7 +239,8 @@ internal static class RegionEmitter
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[16];
         private LocalBuilder[] _block = [];
         private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!, _s = null!, _u = null!, _w = null!,
-            _flag = null!, _fa = null!, _fb = null!, _fr = null!, _fc = null!, _c = null!, _lo = null!, _slo = null!, _cyc = null!, _ins = null!, _frac = null!, _verified = null!;
+            _flag = null!, _fa = null!, _fb = null!, _fr = null!, _fc = null!, _c = null!, _lo = null!, _slo = null!, _cyc = null!,
+            _ins = null!, _frac = null!, _verified = null!;
         private Label[] _head = [];
         private readonly List<Action> _cold = [];
         /// <summary>Registers whose locals are newer than Regs on the path being emitted.</summary>
@@ -1148,7 +1149,7 @@ internal static class RegionEmitter
                 }
                 case Handler.Ret:
                 {
-                    // A pending shift's carry is in _t, which the return address overwrites.
+                    // The block ends here: its flags are stored first (the target check's exit and the edges need them).
                     Materialize();
                     Ld(Rsp); il.Emit(OpCodes.Stloc, _la);
                     Load(k, ops, i, 8, false, () => { });
@@ -1620,7 +1621,8 @@ internal static class RegionEmitter
                 il.Emit(OpCodes.Ldloc, _s); I8(Execution.Cpu.Mask(size)); il.Emit(OpCodes.Beq, slow);
                 // RDX (at the size) is the sign of RAX.
                 Ld(Rdx); if (size == 4) ZeroExtend32();
-                Ld(Rax); if (size == 4) { il.Emit(OpCodes.Conv_I4); I4(31); il.Emit(OpCodes.Shr); il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
+                Ld(Rax);
+                if (size == 4) { il.Emit(OpCodes.Conv_I4); I4(31); il.Emit(OpCodes.Shr); il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
                 else { I4(63); il.Emit(OpCodes.Shr); }
                 il.Emit(OpCodes.Bne_Un, slow);
             }

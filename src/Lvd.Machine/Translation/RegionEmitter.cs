@@ -29,10 +29,9 @@ internal static class RegionEmitter
     private static readonly FieldInfo BlockExecutions = typeof(Block).GetField(nameof(Block.Executions))!;
     private static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
     private static readonly FieldInfo OpH = typeof(Op).GetField(nameof(Op.H))!;
-    private static readonly MethodInfo Read32 = M("Read32"), Read64 = M("Read64"), Cond = M("Cond"), Target = M("Target"),
-        Next = M("RegionNext"), AluToRegister = M("AluToRegister"), ExecAlu = M("ExecAlu"), TestOp = M("Test"), Unary = M("Unary"),
-        ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"), ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide"),
-        DivideValue = M("DivideValue"),
+    private static readonly MethodInfo Cond = M("Cond"), Target = M("Target"), Next = M("RegionNext"), ExecAlu = M("ExecAlu"),
+        TestOp = M("Test"), Unary = M("Unary"), ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"),
+        ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide"), DivideValue = M("DivideValue"),
         BigMulU = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!,
         BigMulS = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
 
@@ -462,8 +461,7 @@ internal static class RegionEmitter
             int dst = op.R1 < 16 ? 1 << op.R1 : op.R1 < 20 ? 1 << (op.R1 - 16) : 0xffff;
             return op.H switch
             {
-                Handler.AluRR64 or Handler.AluRR32 or Handler.AluRI64 or Handler.AluRI32 or Handler.AluRM64 or Handler.AluRM32
-                    or Handler.Imul2 or Handler.Imul3 => dst,
+                Handler.Imul2 or Handler.Imul3 => dst,
                 Handler.Alu or Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not or Handler.Shift
                     => (op.Form & OpForm.MemDst) != 0 ? 0 : dst,
                 Handler.Test => 0,
@@ -490,17 +488,6 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldelema, typeof(Op));
             switch (op.H)
             {
-                case Handler.AluRR64: Ld(op.R1); Ld(op.R2); il.Emit(OpCodes.Call, AluToRegister); break;
-                case Handler.AluRI64: Ld(op.R1); I8((ulong)op.Imm); il.Emit(OpCodes.Call, AluToRegister); break;
-                case Handler.AluRR32: Ld(op.R1); ZeroExtend32(); Ld(op.R2); ZeroExtend32(); il.Emit(OpCodes.Call, AluToRegister); break;
-                case Handler.AluRI32: Ld(op.R1); ZeroExtend32(); I8((uint)op.Imm); il.Emit(OpCodes.Call, AluToRegister); break;
-                case Handler.AluRM64:
-                    Ld(op.R1); Cpu(); Ea(op, next); il.Emit(OpCodes.Call, Read64); il.Emit(OpCodes.Call, AluToRegister);
-                    break;
-                case Handler.AluRM32:
-                    Ld(op.R1); ZeroExtend32(); Cpu(); Ea(op, next); il.Emit(OpCodes.Call, Read32); il.Emit(OpCodes.Conv_U8);
-                    il.Emit(OpCodes.Call, AluToRegister);
-                    break;
                 case Handler.Alu: I8(next); il.Emit(OpCodes.Call, ExecAlu); break;
                 case Handler.Test: I8(next); il.Emit(OpCodes.Call, TestOp); break;
                 case Handler.Inc or Handler.Dec or Handler.Neg or Handler.Not: I8(next); il.Emit(OpCodes.Call, Unary); break;
@@ -1412,13 +1399,10 @@ internal static class RegionEmitter
         }
 
         /// <summary>
-        /// ADD, OR, AND, SUB, XOR, CMP of a full register with <paramref name="source"/> (zero-extended 32-bit operands and
-        /// results when not <paramref name="wide"/>), as the executor's handlers and Cpu.AluToRegister: the carry cleared, the
-        /// kind a constant; operands and result in _fa, _fb, _fr (the block's flag producer).
-        /// </summary>
-        /// <summary>
-        /// An ALU op of 8 or 4 bytes into register <paramref name="r1"/>; ADC's and SBB's carry-in is in _c already
-        /// (<see cref="CarryIn"/> before the op's memory access: this may be the tail a slow path emits again).
+        /// An ALU op of a full register <paramref name="r1"/> with <paramref name="source"/> (zero-extended 32-bit operands
+        /// and results when not <paramref name="wide"/>), as the executor's handlers and Cpu.AluToRegister; operands and
+        /// result in _fa, _fb, _fr (the block's flag producer). ADC's and SBB's carry-in is in _c already (<see cref="CarryIn"/>
+        /// before the op's memory access: this may be the tail a slow path emits again); the others clear the carry.
         /// </summary>
         private void AluCore(Op[] ops, int i, int sub, bool wide, int r1, Action source)
         {
@@ -1675,12 +1659,39 @@ internal static class RegionEmitter
             else SetReg(Rdx, size, () => { SignedHalf(size); I4(63); il.Emit(OpCodes.Shr); });
         }
 
+        /// <summary>
+        /// A one-operand read-modify-write of a register below 16 or memory at the op's size: the operand into _v,
+        /// <paramref name="compute"/> puts the result in _u, which is written back; then <paramref name="flags"/> gets the
+        /// operand and the result (after the last possible slow path: the flags are set only once the write succeeded).
+        /// </summary>
+        private void ReadModifyWrite(int k, Op[] ops, int i, ulong next, Action compute, Action<LocalBuilder, LocalBuilder> flags)
+        {
+            ref Op op = ref ops[i];
+            int size = op.Size, r1 = op.R1;
+            if ((op.Form & OpForm.MemDst) != 0)
+            {
+                Ea(op, next);
+                il.Emit(OpCodes.Stloc, _la);
+                Load(k, ops, i, size, false, () =>
+                {
+                    compute();
+                    Move(_v, _w); Move(_u, _v);
+                    Store(k, ops, i, size, () => flags(_w, _v));
+                });
+                return;
+            }
+            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
+            compute();
+            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
+            flags(_v, _u);
+        }
+
         /// <summary>Cpu.Unary: INC, DEC (CF kept), NEG (SUB flags from 0, CF left as it is: SetLazy) and NOT (no flags).</summary>
         private void UnaryOp(int k, Op[] ops, int i, ulong next)
         {
             ref Op op = ref ops[i];
             var h = op.H;
-            int size = op.Size, r1 = op.R1;
+            int size = op.Size;
             ulong m = Execution.Cpu.Mask(size);
             if (h is Handler.Inc or Handler.Dec) CarryIn();
             // The operand in _v, the result into _u.
@@ -1712,22 +1723,7 @@ internal static class RegionEmitter
                         break;
                 }
             }
-            if ((op.Form & OpForm.MemDst) != 0)
-            {
-                Ea(op, next);
-                il.Emit(OpCodes.Stloc, _la);
-                Load(k, ops, i, size, false, () =>
-                {
-                    Compute();
-                    Move(_v, _w); Move(_u, _v);
-                    Store(k, ops, i, size, () => Flags(_w, _v));
-                });
-                return;
-            }
-            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
-            Compute();
-            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
-            Flags(_v, _u);
+            ReadModifyWrite(k, ops, i, next, Compute, Flags);
         }
 
         /// <summary>
@@ -1737,7 +1733,7 @@ internal static class RegionEmitter
         private void ShiftGeneric(int k, Op[] ops, int i, ulong next)
         {
             ref Op op = ref ops[i];
-            int size = op.Size, bits = size * 8, r1 = op.R1, sub = op.Sub;
+            int size = op.Size, bits = size * 8, sub = op.Sub;
             int count = (int)op.Imm & (size == 8 ? 63 : 31);
             ulong m = Execution.Cpu.Mask(size);
             void SignedV()
@@ -1788,22 +1784,7 @@ internal static class RegionEmitter
                 Move(a, _fa); Move(_s, _fb); Move(r, _fr);
                 SetPendingWithCarry(FlagResultCfOf, size);
             }
-            if ((op.Form & OpForm.MemDst) != 0)
-            {
-                Ea(op, next);
-                il.Emit(OpCodes.Stloc, _la);
-                Load(k, ops, i, size, false, () =>
-                {
-                    Compute();
-                    Move(_v, _w); Move(_u, _v);
-                    Store(k, ops, i, size, () => Flags(_w, _v));
-                });
-                return;
-            }
-            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
-            Compute();
-            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
-            Flags(_v, _u);
+            ReadModifyWrite(k, ops, i, next, Compute, Flags);
         }
     }
 }

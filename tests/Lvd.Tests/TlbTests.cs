@@ -11,13 +11,18 @@ namespace Lvd.Tests;
 public sealed class TlbTests
 {
     [Fact]
-    public void TheHitPathsByteOffsetIsTheSlotOfIndexOf()
+    public void TheHitPathsByteOffsetIsTheSlotOfIndexOfInBothTiers()
     {
         var rng = new Random(13);
         var addresses = new List<ulong> { 0, 0xfff, 0x1000, 0x7ffff000, 0x80000000, 0x3ff000, 0x400000, 0xffffffff80000000, ulong.MaxValue };
         for (int i = 0; i < 100_000; i++) addresses.Add((ulong)rng.NextInt64() ^ ((ulong)rng.Next() << 33));
+        // Compiled regions emit the same fold as IL (RegionEmitter.EmitTlbOffset): the same slot.
+        var regionFold = Lvd.Machine.Translation.RegionEmitter.TlbOffsetFunction();
         foreach (ulong la in addresses)
+        {
             Assert.True((nuint)Tlb.IndexOf(la) << Tlb.EntryShift == Tlb.OffsetOf(la), $"0x{la:x}");
+            Assert.True(regionFold(la) == Tlb.OffsetOf(la), $"region fold of 0x{la:x}");
+        }
     }
 
     private const string Program = """

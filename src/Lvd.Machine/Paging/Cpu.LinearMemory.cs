@@ -53,32 +53,13 @@ public sealed unsafe partial class Cpu
     private static bool InPage(ulong la, int size) => (la & PhysicalMemory.PageMask) <= PhysicalMemory.PageSize - (ulong)size;
 
     /// <summary>
-    /// The hit test of every fast path (the interpreter's and compiled regions'): the entry's tag <paramref name="tag"/> for
-    /// the access kind covers <paramref name="size"/> bytes at <paramref name="la"/>: the one compare of
-    /// <see cref="AlignedTagMask"/>, or an unaligned access inside the tag's page.
+    /// The hit test of the interpreter's fast paths (compiled regions emit the same two tests as IL: RegionEmitter.Access):
+    /// the entry's tag <paramref name="tag"/> for the access kind covers <paramref name="size"/> bytes at
+    /// <paramref name="la"/>: the one compare of <see cref="AlignedTagMask"/>, or an unaligned access inside the tag's page.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Hits(ulong tag, ulong la, int size) =>
         tag == (la & AlignedTagMask(size)) || size > 1 && tag == (la & ~PhysicalMemory.PageMask) && InPage(la, size);
-
-    /// <summary>
-    /// For compiled regions (Translation/): the host address of a read of <paramref name="size"/> bytes at <paramref name="la"/>
-    /// that hits, or 0 when the access must take <see cref="ReadSlow"/> (a region's slow path writes its state back first).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal nint ReadHost(ulong la, int size)
-    {
-        ref var e = ref TlbSlot(la);
-        return Hits(e.ReadTag, la, size) ? (nint)la + e.Addend : 0;
-    }
-
-    /// <summary><see cref="ReadHost"/> for writes (<see cref="WriteSlow"/> otherwise: code pages, MMIO, misses).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal nint WriteHost(ulong la, int size)
-    {
-        ref var e = ref TlbSlot(la);
-        return Hits(e.WriteTag, la, size) ? (nint)la + e.Addend : 0;
-    }
 
     /// <summary>
     /// A 2-, 4- or 8-byte read: a hit is the tag compare of <see cref="AlignedTagMask"/>; when that fails, an unaligned

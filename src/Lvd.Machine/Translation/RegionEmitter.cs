@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using Lvd.Machine.Decoding;
 using Lvd.Machine.Execution;
+using Lvd.Machine.Paging;
 
 namespace Lvd.Machine.Translation;
 
@@ -169,7 +170,42 @@ internal static class RegionEmitter
 
     private static readonly MethodInfo RegsRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
         .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(ulong));
-    private static readonly MethodInfo ReadHost = M("ReadHost"), WriteHost = M("WriteHost"), ReadSlow = M("ReadSlow"),
+    private static readonly FieldInfo TlbField = F("_tlb"), TlbReadTag = typeof(TlbEntry).GetField(nameof(TlbEntry.ReadTag))!,
+        TlbWriteTag = typeof(TlbEntry).GetField(nameof(TlbEntry.WriteTag))!, TlbAddend = typeof(TlbEntry).GetField(nameof(TlbEntry.Addend))!;
+    private static readonly MethodInfo TlbRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
+        .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(TlbEntry));
+    /// <summary>
+    /// <see cref="Tlb.OffsetOf"/> of the address in <paramref name="la"/> as IL (a native unsigned int on the stack): the same
+    /// fold from the same constants; <see cref="TlbOffsetFunction"/> compiles it alone so that a test compares the two.
+    /// </summary>
+    private static void EmitTlbOffset(ILGenerator il, LocalBuilder la)
+    {
+        const int fold = Memory.PhysicalMemory.PageShift - Tlb.EntryShift;
+        for (int g = 0; g < 3; g++)
+        {
+            il.Emit(OpCodes.Ldloc, la);
+            il.Emit(OpCodes.Ldc_I4, fold + g * Tlb.Bits);
+            il.Emit(OpCodes.Shr_Un);
+            if (g > 0) il.Emit(OpCodes.Xor);
+        }
+        il.Emit(OpCodes.Ldc_I8, (long)((ulong)Tlb.IndexMask << Tlb.EntryShift));
+        il.Emit(OpCodes.And);
+        il.Emit(OpCodes.Conv_U);
+    }
+
+    /// <summary><see cref="EmitTlbOffset"/> compiled as a function of the address (for tests).</summary>
+    internal static Func<ulong, nuint> TlbOffsetFunction()
+    {
+        var dm = new DynamicMethod("tlb_offset", typeof(nuint), [typeof(ulong)], typeof(Cpu), true);
+        var il = dm.GetILGenerator();
+        var la = il.DeclareLocal(typeof(ulong));
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Stloc, la);
+        EmitTlbOffset(il, la);
+        il.Emit(OpCodes.Ret);
+        return (Func<ulong, nuint>)dm.CreateDelegate(typeof(Func<ulong, nuint>));
+    }
+    private static readonly MethodInfo ReadSlow = M("ReadSlow"),
         WriteSlow = M("WriteSlow"), IsCanonical = M("IsCanonical"), SegBase = M("SegBase");
 
     /// <summary>The ALU sub-op (<see cref="AluOp"/>) of the handlers AddRR64 ... CmpRI32, in their order.</summary>
@@ -239,7 +275,7 @@ internal static class RegionEmitter
         private LocalBuilder[] _block = [];
         private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!, _s = null!, _u = null!, _w = null!,
             _flag = null!, _fa = null!, _fb = null!, _fr = null!, _fc = null!, _c = null!, _lo = null!, _slo = null!, _cyc = null!,
-            _ins = null!, _frac = null!, _verified = null!;
+            _ins = null!, _frac = null!, _verified = null!, _tlb = null!, _e = null!;
         private Label[] _head = [];
         private readonly List<Action> _cold = [];
         /// <summary>Registers whose locals are newer than Regs on the path being emitted.</summary>
@@ -280,6 +316,9 @@ internal static class RegionEmitter
             _ins = il.DeclareLocal(typeof(long));
             _frac = il.DeclareLocal(typeof(int));
             _verified = il.DeclareLocal(typeof(long));
+            _tlb = il.DeclareLocal(typeof(TlbEntry).MakeByRefType());
+            _e = il.DeclareLocal(typeof(TlbEntry).MakeByRefType());
+            LoadTlb();
             Cpu();
             il.Emit(OpCodes.Ldfld, Regs);
             il.Emit(OpCodes.Call, RegsRef);
@@ -397,6 +436,12 @@ internal static class RegionEmitter
             for (int i = 0; i < 16; i++) if (_reg[i] != null && (mask & (1 << i)) != 0) LoadReg(i);
         }
 
+        /// <summary>The TLB the fast paths use (Cpu._tlb: it changes with CPL and alignment checking, only in calls).</summary>
+        private void LoadTlb()
+        {
+            Cpu(); il.Emit(OpCodes.Ldfld, TlbField); il.Emit(OpCodes.Call, TlbRef); il.Emit(OpCodes.Stloc, _tlb);
+        }
+
         private void LoadClock()
         {
             Cpu(); il.Emit(OpCodes.Ldfld, Cycles); il.Emit(OpCodes.Stloc, _cyc);
@@ -448,6 +493,7 @@ internal static class RegionEmitter
         {
             Reload(reload);
             LoadClock();
+            LoadTlb();
             il.Emit(OpCodes.Ldc_I8, 0L);
             il.Emit(OpCodes.Stloc, _verified);
         }
@@ -548,10 +594,10 @@ internal static class RegionEmitter
 
         /// <summary>
         /// Reads <paramref name="size"/> bytes at the address in _la into _v (zero- or, with <paramref name="signed"/>,
-        /// sign-extended): Cpu.ReadHost's hit inline, else Cpu.ReadSlow after a spill. <paramref name="tail"/> completes
+        /// sign-extended): the TLB hit inline (<see cref="Access"/>), else Cpu.ReadSlow after a spill. <paramref name="tail"/> completes
         /// the op from _v (for a read-modify-write with its write); it is emitted again on the slow path's self-modifying-code exit.
         /// </summary>
-        private void Load(int k, Op[] ops, int i, int size, bool signed, Action tail) => Access(k, ops, i, size, ReadHost, () =>
+        private void Load(int k, Op[] ops, int i, int size, bool signed, Action tail) => Access(k, ops, i, size, TlbReadTag, () =>
         {
             il.Emit(OpCodes.Ldloc, _h);
             switch (size)
@@ -577,7 +623,7 @@ internal static class RegionEmitter
         }, tail);
 
         /// <summary>Writes <paramref name="size"/> bytes of _v at the address in _la, as <see cref="Load"/> reads.</summary>
-        private void Store(int k, Op[] ops, int i, int size, Action? tail) => Access(k, ops, i, size, WriteHost, () =>
+        private void Store(int k, Op[] ops, int i, int size, Action? tail) => Access(k, ops, i, size, TlbWriteTag, () =>
         {
             il.Emit(OpCodes.Ldloc, _h);
             il.Emit(OpCodes.Ldloc, _v);
@@ -596,19 +642,30 @@ internal static class RegionEmitter
         }, tail);
 
         /// <summary>
-        /// One memory access of op <paramref name="i"/> at _la: <paramref name="host"/> (Cpu.ReadHost or WriteHost) gives
-        /// the host address of a TLB hit in _h, and <paramref name="hit"/> makes the access there; otherwise, on a slow path
-        /// emitted after all blocks, the path's state is spilled, <paramref name="miss"/> calls Cpu.ReadSlow or WriteSlow,
-        /// and the region goes on after the op's <paramref name="tail"/> checks (Resync) are made.
+        /// One memory access of op <paramref name="i"/> at _la, the interpreter's hit test (Cpu.Hits) in IL: the TLB entry
+        /// of the address's slot (<see cref="EmitTlbOffset"/>) in _e, the one compare of its <paramref name="tag"/> (ReadTag or
+        /// WriteTag) with the address's page and low bits below the size (an aligned access inside the page), and on the cold
+        /// path the second test (an unaligned access inside the tag's page). A hit puts the host address (the address plus the
+        /// entry's addend) in _h and <paramref name="hit"/> makes the access there; otherwise, on a slow path emitted after
+        /// all blocks, the path's state is spilled, <paramref name="miss"/> calls Cpu.ReadSlow or WriteSlow, and the region
+        /// goes on after the op's <paramref name="tail"/> checks (Resync) are made. Emitted here, not a call to a C# helper:
+        /// RyuJIT stops inlining helpers in big methods, and the inlined ones' temporaries went to the stack.
         /// </summary>
-        private void Access(int k, Op[] ops, int i, int size, MethodInfo host, Action hit, Action miss, Action? tail)
+        private void Access(int k, Op[] ops, int i, int size, FieldInfo tag, Action hit, Action miss, Action? tail)
         {
             var slow = il.DefineLabel();
+            var hitAt = il.DefineLabel();
             var back = il.DefineLabel();
-            Cpu(); il.Emit(OpCodes.Ldloc, _la); I4(size); il.Emit(OpCodes.Call, host);
+            il.Emit(OpCodes.Ldloc, _tlb);
+            EmitTlbOffset(il, _la);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, _e);
+            il.Emit(OpCodes.Ldloc, _e); il.Emit(OpCodes.Ldfld, tag);
+            il.Emit(OpCodes.Ldloc, _la); I8(~Memory.PhysicalMemory.PageMask | (ulong)(size - 1)); il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Bne_Un, slow);
+            il.MarkLabel(hitAt);
+            il.Emit(OpCodes.Ldloc, _la); il.Emit(OpCodes.Conv_I); il.Emit(OpCodes.Ldloc, _e); il.Emit(OpCodes.Ldfld, TlbAddend); il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stloc, _h);
-            il.Emit(OpCodes.Ldloc, _h);
-            il.Emit(OpCodes.Brfalse, slow);
             hit();
             il.MarkLabel(back);
             int dirty = _dirty;
@@ -618,6 +675,18 @@ internal static class RegionEmitter
             _cold.Add(() =>
             {
                 il.MarkLabel(slow);
+                if (size > 1)
+                {
+                    // An unaligned access inside the tag's page hits too.
+                    var miss2 = il.DefineLabel();
+                    il.Emit(OpCodes.Ldloc, _e); il.Emit(OpCodes.Ldfld, tag);
+                    il.Emit(OpCodes.Ldloc, _la); I8(~Memory.PhysicalMemory.PageMask); il.Emit(OpCodes.And);
+                    il.Emit(OpCodes.Bne_Un, miss2);
+                    il.Emit(OpCodes.Ldloc, _la); I8(Memory.PhysicalMemory.PageMask); il.Emit(OpCodes.And);
+                    I8(Memory.PhysicalMemory.PageSize - (ulong)size);
+                    il.Emit(OpCodes.Ble_Un, hitAt);
+                    il.MarkLabel(miss2);
+                }
                 Spill(k, i, dirty, stateSet, pending);
                 miss();
                 Unspill(0);

@@ -1,6 +1,7 @@
 /*
  * arith.c: ADC, SBB, INC, DEC, NEG, NOT, shifts by an immediate, one-operand MUL/IMUL, DIV/IDIV, CBW..CQO on 8- to
- * 64-bit register and memory operands over boundary values, each in a hot loop of its own (tests/Lvd.Tests/JitTests.cs:
+ * 64-bit register and memory operands over boundary values, shifts by CL (counts 0, 1, the width less one and
+ * their aliases once masked) and IMUL with a memory source, each in a hot loop of its own (tests/Lvd.Tests/JitTests.cs:
  * compiled regions compute these in their locals, and take the carry-in of ADC/SBB and the kept CF of INC/DEC from
  * the flags' producer before them: CMP, ADD, SUB, ADC/SBB, a shift, IMUL, NEG, INC/DEC). After each sequence SETcc of
  * CF, ZF, SF, BE, OF and PF and LAHF record the flags the SDM defines for its last instruction. The same source
@@ -22,6 +23,11 @@ static const u64 vals[N] = {
 #define F_ALU 0x8d5ull
 #define F_SH1 0x8c5ull
 #define F_SHN 0x0c5ull
+
+/* Counts for shifts by CL (in CL in every sequence), and the flags a 4- or 8-byte shift by one defines: by a masked
+ * count of 0 none changes (the producer's stay), by 1 OF too. */
+static const u8 cnts[8] = {0, 1, 2, 31, 32, 33, 63, 64};
+#define CLMASK(T, n) (((n) & (sizeof(T) == 8 ? 63 : 31)) == 0 ? F_ALU : ((n) & (sizeof(T) == 8 ? 63 : 31)) == 1 ? F_SH1 : F_SHN)
 
 static u64 h[160];
 static const char *names[160];
@@ -49,13 +55,14 @@ static int ncat;
 			for (int j = 0; j < N; j++) {                                                      \
 				u64 A = vals[i] + round, B = vals[j] - (round >> 1);                       \
 				T a = (T)A, b = (T)B, x = (T)(A ^ (B >> 3)), mem = (T)(B ^ 0x5a);           \
+				u8 cnt = cnts[(i + j + round) & 7];                                        \
 				u64 f;                                                                     \
 				u8 c, z, s, be, o, p;                                                      \
 				asm volatile(code SETS                                                     \
 					     : [x] "+r"(x), [mem] "+m"(mem), [c] "=&q"(c), [z] "=&q"(z),   \
 					       [s] "=&q"(s), [be] "=&q"(be), [o] "=&q"(o), [p] "=&q"(p),   \
 					       [f] "=&Q"(f)                                                \
-					     : [a] "r"(a), [b] "r"(b), [sz] "i"(sizeof(T))                  \
+					     : [a] "r"(a), [b] "r"(b), [n] "c"(cnt), [sz] "i"(sizeof(T))    \
 					     : "rax", "cc");                                               \
 				f |= (u64)o << 11;                                                         \
 				MIX(cat, x);                                                               \
@@ -100,6 +107,23 @@ static int ncat;
 		SEQ(T, "sar mem " #T, "sar" S " $3, %[mem]\n\tsbb" S " %[a], %[x]", F_ALU);               \
 	}
 
+/* Shifts of 4- and 8-byte registers by CL after each kind of producer (the flags of a count of 0 are the producer's). */
+#define SHIFTCL(T, S)                                                                                      \
+	static __attribute__((noinline)) void shcl_##T(u64 round)                                        \
+	{                                                                                                  \
+		SEQ(T, "cmp;shl cl " #T, "cmp %[a], %[b]\n\tshl" S " %%cl, %[x]", CLMASK(T, cnt));           \
+		SEQ(T, "add;shr cl " #T, "add" S " %[a], %[x]\n\tshr" S " %%cl, %[x]", CLMASK(T, cnt));      \
+		SEQ(T, "sub;sar cl " #T, "sub" S " %[b], %[x]\n\tsar" S " %%cl, %[x]", CLMASK(T, cnt));      \
+		SEQ(T, "test;sal cl " #T, "test %[a], %[b]\n\tsal" S " %%cl, %[x]", CLMASK(T, cnt));         \
+		SEQ(T, "shl cl;adc " #T, "cmp %[b], %[a]\n\tshl" S " %%cl, %[x]\n\tadc" S " %[b], %[x]", F_ALU); \
+		SEQ(T, "sar cl;sbb " #T, "cmp %[a], %[b]\n\tsar" S " %%cl, %[x]\n\tsbb" S " %[a], %[x]", F_ALU); \
+		/* A 32-bit register shifted by CL is zero-extended, by a count of 0 too. */                \
+		SEQ(u64, "shll cl zext " #T, "cmp %[a], %[b]\n\tshll %%cl, %k[x]", CLMASK(u32, cnt));     \
+	}
+
+SHIFTCL(u32, "l")
+SHIFTCL(u64, "q")
+
 SIZED(u8, "b")
 SIZED(u16, "w")
 SIZED(u32, "l")
@@ -124,6 +148,17 @@ SIZED(u64, "q")
 				asm volatile("imul" S " %[m]\n\tsetc %[c]\n\tseto %[o]"                    \
 					     : "+a"(lo), "=d"(hi), [c] "=&q"(c), [o] "=&q"(o) : [m] "m"(m) : "cc"); \
 				MIX(cmi, lo); MIX(cmi, hi); MIX(cmi, c | o << 1);                          \
+				/* Two- and three-operand IMUL with a memory source (CF and OF). */       \
+				T xm = a;                                                                  \
+				asm volatile("imul" S " %[m], %[x]\n\tsetc %[c]\n\tseto %[o]"              \
+					     : [x] "+r"(xm), [c] "=&q"(c), [o] "=&q"(o) : [m] "m"(m) : "cc"); \
+				MIX(cmi, xm); MIX(cmi, c | o << 1);                                        \
+				asm volatile("imul" S " $-77, %[m], %[x]\n\tsetc %[c]\n\tseto %[o]"        \
+					     : [x] "=r"(xm), [c] "=&q"(c), [o] "=&q"(o) : [m] "m"(m) : "cc"); \
+				MIX(cmi, xm); MIX(cmi, c | o << 1);                                        \
+				asm volatile("imul" S " $0x12345, %[m], %[x]\n\tsetc %[c]\n\tseto %[o]"    \
+					     : [x] "=r"(xm), [c] "=&q"(c), [o] "=&q"(o) : [m] "m"(m) : "cc"); \
+				MIX(cmi, xm); MIX(cmi, c | o << 1);                                        \
 				/* DIV: a zero high half (the fast path), then a high half below the divisor. */ \
 				T d = b | 2, q = a, r = 0;                                                 \
 				asm volatile("div" S " %[d]" : "+a"(q), "+d"(r) : [d] "r"(d) : "cc");      \
@@ -169,6 +204,8 @@ int main(void)
 		seqs_u16(round);
 		seqs_u32(round);
 		seqs_u64(round);
+		shcl_u32(round);
+		shcl_u64(round);
 		muldiv_u32(round);
 		muldiv_u64(round);
 	}

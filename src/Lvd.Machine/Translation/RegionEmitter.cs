@@ -42,7 +42,7 @@ internal static class RegionEmitter
 
     private static int FlagValue(string name) => Convert.ToInt32(Enum.Parse(LfOp.FieldType, name));
 
-    private const int Rax = 0, Rdx = 2, Rsp = 4;
+    private const int Rax = 0, Rcx = 1, Rdx = 2, Rsp = 4;
 
     // ---- what is translated ----
 
@@ -76,9 +76,9 @@ internal static class RegionEmitter
         _ => false,
     };
 
-    /// <summary>IMUL r, r/imm of 8 or 4 bytes: the product from Cpu.ImulValue, in the region.</summary>
-    private static bool ImulInline(in Op op) => op.H is Handler.Imul2 or Handler.Imul3 && (op.Form & OpForm.MemSrc) == 0
-        && op.Size is 8 or 4 && RegOk(op.R1) && RegOk(op.R2);
+    /// <summary>IMUL r, r/m(, imm) of 8 or 4 bytes: the product from Cpu.ImulValue, in the region.</summary>
+    private static bool ImulInline(in Op op) => op.H is Handler.Imul2 or Handler.Imul3 && op.Size is 8 or 4 && RegOk(op.R1)
+        && ((op.Form & OpForm.MemSrc) != 0 ? PlainOperands(op) : RegOk(op.R2));
 
     private static bool OpOk(in Op op) => HelperOk(op) || op.H switch
     {
@@ -246,6 +246,11 @@ internal static class RegionEmitter
         op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
         && op.Size is 1 or 2 or 4 or 8 && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0 && PlainOperands(op, false);
 
+    /// <summary>SHL/SAL, SHR and SAR of a 4- or 8-byte register by CL (Cpu.Shift: a masked count of 0 changes no flag).</summary>
+    private static bool ShiftClOk(in Op op) =>
+        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
+        && op.Size is 4 or 8 && op.Form == OpForm.CountCl && RegOk(op.R1);
+
     /// <summary>CBW/CWDE/CDQE and CWD/CDQ/CQO.</summary>
     private static bool ExtendOk(in Op op) => op.H is Handler.Cbw or Handler.Cwd && op.Size is 2 or 4 or 8;
 
@@ -260,7 +265,7 @@ internal static class RegionEmitter
 
     /// <summary>An op <see cref="Emitter.EmitHelper"/> runs: a <see cref="HelperOk"/> one the region does not compute itself.</summary>
     private static bool RunsAsHelper(in Op op) => HelperOk(op) && !ImulInline(op) && !AluInline(op) && !GenericOk(op) && !UnaryOk(op)
-        && !ShiftOk(op) && !ExtendOk(op) && !MulDivOk(op);
+        && !ShiftOk(op) && !ShiftClOk(op) && !ExtendOk(op) && !MulDivOk(op);
 
     /// <summary>
     /// The IL of one region. The guest registers, the clock (Cycles, Instructions, the fraction) and whether each edge's
@@ -275,7 +280,7 @@ internal static class RegionEmitter
         private LocalBuilder[] _block = [];
         private LocalBuilder _regs = null!, _la = null!, _h = null!, _v = null!, _t = null!, _s = null!, _u = null!, _w = null!,
             _flag = null!, _fa = null!, _fb = null!, _fr = null!, _fc = null!, _c = null!, _lo = null!, _slo = null!, _cyc = null!,
-            _ins = null!, _frac = null!, _verified = null!, _tlb = null!, _e = null!;
+            _ins = null!, _frac = null!, _verified = null!, _tlb = null!, _e = null!, _n = null!;
         private Label[] _head = [];
         private readonly List<Action> _cold = [];
         /// <summary>Registers whose locals are newer than Regs on the path being emitted.</summary>
@@ -318,6 +323,7 @@ internal static class RegionEmitter
             _verified = il.DeclareLocal(typeof(long));
             _tlb = il.DeclareLocal(typeof(TlbEntry).MakeByRefType());
             _e = il.DeclareLocal(typeof(TlbEntry).MakeByRefType());
+            _n = il.DeclareLocal(typeof(int));
             LoadTlb();
             Cpu();
             il.Emit(OpCodes.Ldfld, Regs);
@@ -368,6 +374,7 @@ internal static class RegionEmitter
             int m = Bit(op.R1) | Bit(op.R2) | Bit(op.Base) | Bit(op.Index);
             if (op.H is Handler.PushR64 or Handler.PopR64 or Handler.Call or Handler.Ret or Handler.CallInd) m |= 1 << Rsp;
             if (op.H is Handler.Cbw or Handler.Cwd or Handler.Mul or Handler.Imul1 or Handler.Div or Handler.Idiv) m |= 1 << Rax | 1 << Rdx;
+            if ((op.Form & OpForm.CountCl) != 0) m |= 1 << Rcx;
             return m;
         }
 
@@ -378,7 +385,7 @@ internal static class RegionEmitter
         private static int Defs(in Op op)
         {
             if (RunsAsHelper(op)) return 0;
-            if (GenericOk(op) || UnaryOk(op) || ShiftOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
+            if (GenericOk(op) || UnaryOk(op) || ShiftOk(op) || ShiftClOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
             if (MulDivOk(op)) return 1 << Rax | 1 << Rdx;
             if (ExtendOk(op)) return op.H == Handler.Cbw ? 1 << Rax : 1 << Rdx;
             return op.H switch
@@ -1242,7 +1249,13 @@ internal static class RegionEmitter
                     return true;
                 }
                 case Handler.Imul2 or Handler.Imul3 when ImulInline(op):
-                    Imul(ops, i);
+                    if ((op.Form & OpForm.MemSrc) != 0)
+                    {
+                        Ea(op, next);
+                        il.Emit(OpCodes.Stloc, _la);
+                        Load(k, ops, i, op.Size, true, () => Imul(ops, i));
+                    }
+                    else Imul(ops, i);
                     return false;
                 case Handler.AluRM64 or Handler.AluRM32 when AluInline(op):
                 {
@@ -1275,6 +1288,9 @@ internal static class RegionEmitter
                     return false;
                 case Handler.Shift when ShiftOk(op):
                     ShiftGeneric(k, ops, i, next);
+                    return false;
+                case Handler.Shift when ShiftClOk(op):
+                    ShiftCl(ops, i);
                     return false;
                 case Handler.Cbw or Handler.Cwd when ExtendOk(op):
                     Extend(op);
@@ -1514,26 +1530,35 @@ internal static class RegionEmitter
             }
         }
 
-        /// <summary>Cpu.ImulN for register operands: its operands sign-extended, Cpu.ImulValue, the lazy flags it sets.</summary>
+        /// <summary>
+        /// Cpu.ImulN: its operands sign-extended, Cpu.ImulValue, the lazy flags it sets; a memory source already read into
+        /// _v, sign-extended (<see cref="Load"/>).
+        /// </summary>
         private void Imul(Op[] ops, int i)
         {
-            ref Op op = ref ops[i];
+            Op op = ops[i];
             int size = op.Size;
+            bool mem = (op.Form & OpForm.MemSrc) != 0;
             void Signed(int r)
             {
                 Ld(r);
                 if (size == 4) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
             }
+            void Source()
+            {
+                if (mem) il.Emit(OpCodes.Ldloc, _v);
+                else Signed(op.R2);
+            }
             if (op.H == Handler.Imul3)
             {
-                Signed(op.R2);
+                Source();
                 long imm = size == 4 ? (int)op.Imm : op.Imm;
                 il.Emit(OpCodes.Ldc_I8, imm);
             }
             else
             {
                 Signed(op.R1);
-                Signed(op.R2);
+                Source();
             }
             I4(size);
             il.Emit(OpCodes.Ldloca, _flag);
@@ -1854,6 +1879,72 @@ internal static class RegionEmitter
                 SetPendingWithCarry(FlagResultCfOf, size);
             }
             ReadModifyWrite(k, ops, i, next, Compute, Flags);
+        }
+
+        /// <summary>
+        /// Cpu.Shift's SHL/SAL, SHR and SAR of a register by CL (<see cref="ShiftClOk"/>): the count masked into _n; 0 leaves
+        /// the flags (stored before the op, so both paths join with the fields current) and the value, a 32-bit register
+        /// still zero-extended; otherwise the result, CF and OF as <see cref="ShiftGeneric"/> computes them for an immediate.
+        /// </summary>
+        private void ShiftCl(Op[] ops, int i)
+        {
+            Op op = ops[i];
+            int size = op.Size, bits = size * 8, sub = op.Sub, r1 = op.R1;
+            ulong m = Execution.Cpu.Mask(size);
+            Materialize();
+            _flags = null;
+            var shift = il.DefineLabel();
+            var join = il.DefineLabel();
+            Ld(Rcx); il.Emit(OpCodes.Conv_I4); I4(bits - 1); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _n);
+            il.Emit(OpCodes.Ldloc, _n); il.Emit(OpCodes.Brtrue, shift);
+            if (size == 4) SetReg(r1, 4, () => GetReg(r1, 4));
+            il.Emit(OpCodes.Br, join);
+            il.MarkLabel(shift);
+            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
+            void Count(int minus)
+            {
+                il.Emit(OpCodes.Ldloc, _n);
+                if (minus != 0) { I4(minus); il.Emit(OpCodes.Sub); }
+            }
+            void SignedV()
+            {
+                il.Emit(OpCodes.Ldloc, _v);
+                if (size == 4) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
+            }
+            switch (sub)
+            {
+                case Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal:
+                    il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shl);
+                    if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                    il.Emit(OpCodes.Stloc, _u);
+                    // CF = bit (bits - count) of the operand (count is 1 ... bits - 1).
+                    il.Emit(OpCodes.Ldloc, _v); I4(bits); Count(0); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
+                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                    il.Emit(OpCodes.Ldloc, _u); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                    il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
+                    break;
+                case Decoding.ShiftOp.Shr:
+                    il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Stloc, _u);
+                    il.Emit(OpCodes.Ldloc, _v); Count(1); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
+                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                    il.Emit(OpCodes.Ldloc, _v); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
+                    break;
+                default:
+                    SignedV(); Count(0); il.Emit(OpCodes.Shr);
+                    if (size < 8) { I8(m); il.Emit(OpCodes.And); }
+                    il.Emit(OpCodes.Stloc, _u);
+                    SignedV(); Count(1); il.Emit(OpCodes.Shr); I8(1); il.Emit(OpCodes.And);
+                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
+                    I8(0);
+                    break;
+            }
+            il.Emit(OpCodes.Stloc, _s);
+            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
+            Move(_v, _fa); Move(_s, _fb); Move(_u, _fr);
+            SetPendingWithCarry(FlagResultCfOf, size);
+            Materialize();
+            _flags = null;
+            il.MarkLabel(join);
         }
     }
 }

@@ -15,7 +15,7 @@ public sealed class GuestCpuTests
     [InlineData("paging", 100, false)]
     [InlineData("exceptions", 190, false)]
     [InlineData("syscall", 50, false)]
-    [InlineData("smc", 20, false)]
+    [InlineData("smc", 28, false)]
     [InlineData("rdtsc", 30, false)]
     [InlineData("fpu", 40, false)]
     [InlineData("mode32", 60, false)]
@@ -24,7 +24,7 @@ public sealed class GuestCpuTests
     [InlineData("paging", 100, true)]
     [InlineData("exceptions", 190, true)]
     [InlineData("syscall", 50, true)]
-    [InlineData("smc", 20, true)]
+    [InlineData("smc", 28, true)]
     [InlineData("rdtsc", 30, true)]
     [InlineData("fpu", 40, true)]
     // With "unrestricted guest" Linux's AP trampoline runs deprivileged as natively: CR0.PG cleared

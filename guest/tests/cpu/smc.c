@@ -14,6 +14,7 @@
 #include "cputest.h"
 
 static u8 code[2][4096] __attribute__((aligned(4096)));
+static u64 straddle_fix;
 #define CODE	((u64)code)
 #define ALIAS	TESTVA
 
@@ -184,6 +185,62 @@ t_remap(void)
 	check_eq("smc.remap.back", 1, callat(va, 0));
 }
 
+// ---- an instruction that straddles two pages, run warm ----
+
+// mov $imm32, %eax; ret with the opcode and two immediate bytes at the end of page 1 and the rest (two bytes and
+// the ret) at the start of page 2: run many times (an emulator may keep the decoded block), then with either page's
+// bytes rewritten, and with the second linear page mapped to another frame, or to none.
+static int
+straddle_mismatches(u64 f, u64 want)
+{
+	int bad = 0;
+	for (int i = 0; i < 200; i++)
+		if (callat(f, 0) != want)
+			bad++;
+	return bad;
+}
+
+static void
+map_straddle_page(struct trapframe *tf)
+{
+	(void)tf;
+	vm_map(ALIAS + 0x21000, straddle_fix, PTE_P);
+}
+
+static void
+t_straddle(void)
+{
+	u64 va = ALIAS + 0x20000, f1 = frame_alloc(), f2 = frame_alloc(), f3 = frame_alloc();
+	u8 *p1 = (u8 *)f1, *p2 = (u8 *)f2, *p3 = (u8 *)f3;
+
+	memcpy(p1 + 0xffd, "\xb8\x01\x02", 3);
+	memcpy(p2, "\x03\x04\xc3", 3);
+	memcpy(p3, "\x13\x14\xc3", 3);
+	vm_map(va, f1, PTE_P);
+	vm_map(va + 4096, f2, PTE_P);
+	u64 f = va + 0xffd;
+	check_eq("smc.straddle.warm", 0, straddle_mismatches(f, 0x04030201));
+	p2[1] = 0x24;	// the immediate's last byte, on the second page
+	check_eq("smc.straddle.second_page_written", 0, straddle_mismatches(f, 0x24030201));
+	p1[0xfff] = 0x22;	// a byte on the first page
+	check_eq("smc.straddle.first_page_written", 0, straddle_mismatches(f, 0x24032201));
+	vm_map(va + 4096, f3, PTE_P);	// the second page remapped (vm_map does the INVLPG)
+	check_eq("smc.straddle.second_page_remapped", 0, straddle_mismatches(f, 0x14132201));
+	vm_map(va + 4096, f2, PTE_P);
+	check_eq("smc.straddle.second_page_back", 0, straddle_mismatches(f, 0x24032201));
+	// The second page unmapped: the fetch faults (CR2 on that page, RIP at the mov); the handler maps f3 and the
+	// retry runs the new bytes.
+	vm_map(va + 4096, 0, 0);
+	straddle_fix = f3;
+	trap_hook(14, map_straddle_page);
+	trap_reset();
+	u64 v = callat(f, 0);
+	trap_hook(14, 0);
+	check_trap("smc.straddle.second_page_missing", 14, PF_I, f, va + 4096);
+	check_eq("smc.straddle.second_page_missing.retry_value", 0x14132201, v);
+	check_eq("smc.straddle.after_fault", 0, straddle_mismatches(f, 0x14132201));
+}
+
 // ---- a store to an instruction later in the block that is executing ----
 
 static void
@@ -237,5 +294,6 @@ main(void)
 	run("rewrite", t_rewrite);
 	run("same_block", t_same_block);
 	run("remap", t_remap);
+	run("straddle", t_straddle);
 	return report("smc");
 }

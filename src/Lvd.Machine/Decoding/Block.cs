@@ -3,7 +3,7 @@ namespace Lvd.Machine.Decoding;
 /// <summary>
 /// A decoded basic block: straight-line instructions ending at a control transfer, a system
 /// instruction that can change the mode, or a page boundary. Keyed by the physical address
-/// of its first byte; it never crosses a page, so one code page owns it.
+/// of its first byte; only its last instruction may cross into the next page (<see cref="Straddles"/>).
 /// </summary>
 internal sealed class Block
 {
@@ -31,6 +31,14 @@ internal sealed class Block
     [Diagnostics.NotMachineState] public int RegionIndex;
     /// <summary>Part of a region being compiled (not made the entry of another).</summary>
     [Diagnostics.NotMachineState] public bool RegionQueued;
+    /// <summary>
+    /// Its last instruction continues on the next page, whose bytes came from physical page <see cref="Page2"/>: cached
+    /// apart (CodeCache.LookupStraddling) and owned by both pages, used again only while the next linear page still
+    /// translates there (Cpu.DecodeBlock); never linked as a successor nor part of a compiled region.
+    /// </summary>
+    public bool Straddles;
+    /// <summary>The physical page (page-aligned) of a straddling block's bytes beyond its first page.</summary>
+    public ulong Page2;
     /// <summary>Decoded at bitness 32 (compatibility or protected mode); cached apart from 64-bit blocks.</summary>
     public bool Mode32 { get; init; }
 

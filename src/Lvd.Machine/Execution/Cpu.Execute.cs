@@ -248,7 +248,7 @@ public sealed partial class Cpu
     {
         var block = _code.Lookup(pa);
         if (block == null) return DecodeBlock(rip, pa);
-        // A cached block (never one that straddles a page: those are decoded afresh each time).
+        // A cached block (never one that straddles a page: Lookup does not return those, DecodeBlock does after its fetch).
         if ((pa ^ prev.PhysAddr) <= PhysicalMemory.PageMask)
         {
             if (prev.Next0 == null || !prev.Next0.Valid) prev.Next0 = block;
@@ -282,6 +282,12 @@ public sealed partial class Cpu
 
     private Block DecodeBlock(ulong rip, ulong pa, bool single = false, bool mode32 = false)
     {
+        // A block decoded before whose last instruction crosses the page: its fetch from the next page is made for real
+        // (#PF, EPT violation, a walk's cycles, as below), and it is the same block while that page is the same physical
+        // page (a write to either page would have dropped it).
+        if (!single && !mode32 && _code.LookupStraddling(pa) is { } cached
+            && (TranslateCached((rip | PhysicalMemory.PageMask) + 1, Access.Exec, Cpl == 3) & ~PhysicalMemory.PageMask) == cached.Page2)
+            return cached;
         var page = Memory.RamPage(pa) ?? throw new MachineCheck($"instruction fetch from non-RAM physical address 0x{pa:x} (RIP 0x{rip:x})");
         int off = (int)(pa & PhysicalMemory.PageMask);
         int inPage = PhysicalMemory.PageSize - off;
@@ -305,9 +311,18 @@ public sealed partial class Cpu
         {
             // The instruction really fetches from the next page: translate it for execution,
             // with every permission check (#PF, EPT violation on that page); a TLB hit is free.
-            TranslateCached(nextLa, Access.Exec, Cpl == 3);
+            ulong fetched = TranslateCached(nextLa, Access.Exec, Cpl == 3) & ~PhysicalMemory.PageMask;
+            // Cached when its bytes came from the page the fetch translates to (the look-ahead walked the tables, the
+            // fetch may hit an older TLB entry).
+            if (!single && !mode32 && fetched == (pa2 & ~PhysicalMemory.PageMask))
+            {
+                block.Straddles = true;
+                block.Page2 = fetched;
+                _code.AddStraddling(block);
+            }
         }
-        if (!crossesPage) { if (single) _code.AddSingle(block); else _code.Add(block); }
+        else if (single) _code.AddSingle(block);
+        else _code.Add(block);
         return block;
     }
 

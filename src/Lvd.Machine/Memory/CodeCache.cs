@@ -19,6 +19,9 @@ public sealed class CodeCache
     private readonly Dictionary<ulong, List<Block>> _byPage = new();
     /// <summary>One-instruction blocks (interrupt shadow, RF), invalidated with their page like the others.</summary>
     private readonly Dictionary<ulong, Block> _singles = new();
+    /// <summary>64-bit blocks whose last instruction crosses into the next page (<see cref="Block.Straddles"/>), apart: the
+    /// fetch must translate that page each time (Cpu.DecodeBlock), so they are never found by <see cref="Lookup"/>.</summary>
+    private readonly Dictionary<ulong, Block> _straddling = new();
     /// <summary>Blocks decoded at bitness 32 (compatibility and protected mode), apart: the same bytes mean other instructions.</summary>
     private readonly Dictionary<ulong, Block> _blocks32 = new(), _singles32 = new();
     private readonly PhysicalMemory _memory;
@@ -45,6 +48,16 @@ public sealed class CodeCache
         if (b != null && b.PhysAddr == pa) return b;
         if (_blocks.TryGetValue(pa, out b)) { _direct[Slot(pa)] = b; return b; }
         return null;
+    }
+
+    internal Block? LookupStraddling(ulong pa) => _straddling.TryGetValue(pa, out var b) ? b : null;
+
+    /// <summary>A straddling block, owned by both of its pages (a write to either drops it).</summary>
+    internal void AddStraddling(Block block)
+    {
+        _straddling[block.PhysAddr] = block;
+        Register(block);
+        RegisterOn(block, block.Page2 >> PhysicalMemory.PageShift);
     }
 
     internal Block? LookupSingle(ulong pa) => _singles.TryGetValue(pa, out var b) ? b : null;
@@ -75,7 +88,11 @@ public sealed class CodeCache
     private void Register(Block block)
     {
         BlocksDecoded++;
-        ulong ppn = block.PhysAddr >> PhysicalMemory.PageShift;
+        RegisterOn(block, block.PhysAddr >> PhysicalMemory.PageShift);
+    }
+
+    private void RegisterOn(Block block, ulong ppn)
+    {
         if (!_byPage.TryGetValue(ppn, out var list)) _byPage[ppn] = list = new List<Block>();
         list.Add(block);
         if (!_memory.IsCodePage(ppn))
@@ -98,6 +115,15 @@ public sealed class CodeCache
             {
                 if (_singles32.TryGetValue(b.PhysAddr, out var s32) && s32 == b) _singles32.Remove(b.PhysAddr);
                 else if (_blocks32.TryGetValue(b.PhysAddr, out var n32) && n32 == b) _blocks32.Remove(b.PhysAddr);
+                continue;
+            }
+            if (b.Straddles)
+            {
+                if (_straddling.TryGetValue(b.PhysAddr, out var st) && st == b) _straddling.Remove(b.PhysAddr);
+                // The other page's list lets it go too.
+                ulong other = b.PhysAddr >> PhysicalMemory.PageShift == ppn ? b.Page2 >> PhysicalMemory.PageShift
+                    : b.PhysAddr >> PhysicalMemory.PageShift;
+                if (other != ppn && _byPage.TryGetValue(other, out var otherList)) otherList.Remove(b);
                 continue;
             }
             if (_singles.TryGetValue(b.PhysAddr, out var single) && single == b) _singles.Remove(b.PhysAddr);

@@ -113,7 +113,8 @@ internal static class RegionEmitter
     {
         var ops = b.Ops;
         int n = ops.Length;
-        if (n == 0) return false;
+        // A straddling block's next page is translated at each fetch (Cpu.DecodeBlock): only the executor runs it.
+        if (n == 0 || b.Straddles) return false;
         for (int i = 0; i < n; i++)
         {
             ref Op op = ref ops[i];

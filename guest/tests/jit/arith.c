@@ -1,7 +1,7 @@
 /*
  * arith.c: ADC, SBB, INC, DEC, NEG, NOT, shifts by an immediate, one-operand MUL/IMUL, DIV/IDIV, CBW..CQO on 8- to
  * 64-bit register and memory operands over boundary values, shifts by CL (counts 0, 1, the width less one and
- * their aliases once masked) and IMUL with a memory source, each in a hot loop of its own (tests/Lvd.Tests/JitTests.cs:
+ * their aliases once masked), BT/BTS/BTR/BTC of registers and IMUL with a memory source, each in a hot loop of its own (tests/Lvd.Tests/JitTests.cs:
  * compiled regions compute these in their locals, and take the carry-in of ADC/SBB and the kept CF of INC/DEC from
  * the flags' producer before them: CMP, ADD, SUB, ADC/SBB, a shift, IMUL, NEG, INC/DEC). After each sequence SETcc of
  * CF, ZF, SF, BE, OF and PF and LAHF record the flags the SDM defines for its last instruction. The same source
@@ -29,8 +29,8 @@ static const u64 vals[N] = {
 static const u8 cnts[8] = {0, 1, 2, 31, 32, 33, 63, 64};
 #define CLMASK(T, n) (((n) & (sizeof(T) == 8 ? 63 : 31)) == 0 ? F_ALU : ((n) & (sizeof(T) == 8 ? 63 : 31)) == 1 ? F_SH1 : F_SHN)
 
-static u64 h[160];
-static const char *names[160];
+static u64 h[200];
+static const char *names[200];
 static int ncat;
 
 #define MIX(cat, v) (h[cat] = (h[cat] ^ (u64)(v)) * 0x100000001b3ull)
@@ -117,6 +117,13 @@ static int ncat;
 		SEQ(T, "test;sal cl " #T, "test %[a], %[b]\n\tsal" S " %%cl, %[x]", CLMASK(T, cnt));         \
 		SEQ(T, "shl cl;adc " #T, "cmp %[b], %[a]\n\tshl" S " %%cl, %[x]\n\tadc" S " %[b], %[x]", F_ALU); \
 		SEQ(T, "sar cl;sbb " #T, "cmp %[a], %[b]\n\tsar" S " %%cl, %[x]\n\tsbb" S " %[a], %[x]", F_ALU); \
+		/* BT, BTS, BTR, BTC of a register by a register (any value: taken modulo the width) and an     \
+		 * immediate; CF is what they define (ZF: Intel keeps it, AMD leaves it undefined). */         \
+		SEQ(T, "cmp;bt " #T, "cmp %[a], %[b]\n\tbt" S " %[a], %[x]", 0x001);                          \
+		SEQ(T, "add;bt imm " #T, "add" S " %[b], %[x]\n\tbt" S " $29, %[x]", 0x001);                   \
+		SEQ(T, "bts;adc " #T, "bts" S " %[b], %[x]\n\tadc" S " %[a], %[x]", F_ALU);                     \
+		SEQ(T, "btr imm " #T, "sub %[a], %[b]\n\tbtr" S " $5, %[x]", 0x001);                           \
+		SEQ(T, "btc " #T, "btc" S " %[a], %[x]", 0x001);                                               \
 		/* A 32-bit register shifted by CL is zero-extended, by a count of 0 too. */                \
 		SEQ(u64, "shll cl zext " #T, "cmp %[a], %[b]\n\tshll %%cl, %k[x]", CLMASK(u32, cnt));     \
 	}

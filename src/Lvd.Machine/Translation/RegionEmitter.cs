@@ -31,7 +31,8 @@ internal static class RegionEmitter
     private static readonly FieldInfo BlockOps = typeof(Block).GetField(nameof(Block.Ops))!;
     private static readonly FieldInfo OpH = typeof(Op).GetField(nameof(Op.H))!;
     private static readonly MethodInfo Cond = M("Cond"), Target = M("Target"), Next = M("RegionNext"), ExecAlu = M("ExecAlu"),
-        TestOp = M("Test"), Unary = M("Unary"), ShiftOp = M("Shift"), Cold = M("ExecuteCold"), ImulValue = M("ImulValue"),
+        TestOp = M("Test"), Unary = M("Unary"), SetFlagBits = M("SetFlagBits"), ShiftOp = M("Shift"), Cold = M("ExecuteCold"),
+        ImulValue = M("ImulValue"),
         ImulN = M("ImulN"), Mul1 = M("Mul1"), Divide = M("Divide"), DivideValue = M("DivideValue"),
         BigMulU = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(ulong), typeof(ulong), typeof(ulong).MakeByRefType()])!,
         BigMulS = typeof(Math).GetMethod(nameof(Math.BigMul), [typeof(long), typeof(long), typeof(long).MakeByRefType()])!;
@@ -252,6 +253,11 @@ internal static class RegionEmitter
         op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
         && op.Size is 4 or 8 && op.Form == OpForm.CountCl && RegOk(op.R1);
 
+    /// <summary>BT, BTS, BTR and BTC of a 4- or 8-byte register, the bit offset an immediate or a register (Cpu.BitTest).</summary>
+    private static bool BitOk(in Op op) =>
+        op.H == Handler.Bt && op.Size is 4 or 8 && RegOk(op.R1)
+        && (op.Form == OpForm.ImmSrc || op.Form == OpForm.None && RegOk(op.R2));
+
     /// <summary>CBW/CWDE/CDQE and CWD/CDQ/CQO.</summary>
     private static bool ExtendOk(in Op op) => op.H is Handler.Cbw or Handler.Cwd && op.Size is 2 or 4 or 8;
 
@@ -266,7 +272,7 @@ internal static class RegionEmitter
 
     /// <summary>An op <see cref="Emitter.EmitHelper"/> runs: a <see cref="HelperOk"/> one the region does not compute itself.</summary>
     private static bool RunsAsHelper(in Op op) => HelperOk(op) && !ImulInline(op) && !AluInline(op) && !GenericOk(op) && !UnaryOk(op)
-        && !ShiftOk(op) && !ShiftClOk(op) && !ExtendOk(op) && !MulDivOk(op);
+        && !ShiftOk(op) && !ShiftClOk(op) && !BitOk(op) && !ExtendOk(op) && !MulDivOk(op);
 
     /// <summary>
     /// The IL of one region. The guest registers, the clock (Cycles, Instructions, the fraction) and whether each edge's
@@ -386,7 +392,8 @@ internal static class RegionEmitter
         private static int Defs(in Op op)
         {
             if (RunsAsHelper(op)) return 0;
-            if (GenericOk(op) || UnaryOk(op) || ShiftOk(op) || ShiftClOk(op)) return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
+            if (GenericOk(op) || UnaryOk(op) || ShiftOk(op) || ShiftClOk(op))
+                return (op.Form & OpForm.MemDst) != 0 || op.H == Handler.Test ? 0 : Bit(op.R1);
             if (MulDivOk(op)) return 1 << Rax | 1 << Rdx;
             if (ExtendOk(op)) return op.H == Handler.Cbw ? 1 << Rax : 1 << Rdx;
             return op.H switch
@@ -1293,6 +1300,9 @@ internal static class RegionEmitter
                 case Handler.Shift when ShiftClOk(op):
                     ShiftCl(ops, i);
                     return false;
+                case Handler.Bt when BitOk(op):
+                    BitTest(op);
+                    return false;
                 case Handler.Cbw or Handler.Cwd when ExtendOk(op):
                     Extend(op);
                     return false;
@@ -1946,6 +1956,36 @@ internal static class RegionEmitter
             Materialize();
             _flags = null;
             il.MarkLabel(join);
+        }
+
+        /// <summary>
+        /// Cpu.BitTest of a register: CF the selected bit (Cpu.SetFlagBits, after the pending flags are stored: the other
+        /// flags stay as their producer left them), BTS/BTR/BTC write the register with the bit set, cleared or flipped.
+        /// </summary>
+        private void BitTest(Op op)
+        {
+            int size = op.Size, bits = size * 8;
+            Materialize();
+            _flags = null;
+            GetReg(op.R1, size); il.Emit(OpCodes.Stloc, _v);
+            if (op.Form == OpForm.ImmSrc) I4((int)((ulong)op.Imm & (ulong)(bits - 1)));
+            else { Ld(op.R2); il.Emit(OpCodes.Conv_I4); I4(bits - 1); il.Emit(OpCodes.And); }
+            il.Emit(OpCodes.Stloc, _n);
+            il.Emit(OpCodes.Ldloc, _v); il.Emit(OpCodes.Ldloc, _n); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Stloc, _u);
+            if (op.Sub != 0)
+                SetReg(op.R1, size, () =>
+                {
+                    il.Emit(OpCodes.Ldloc, _v);
+                    I8(1); il.Emit(OpCodes.Ldloc, _n); il.Emit(OpCodes.Shl);
+                    switch (op.Sub)
+                    {
+                        case 1: il.Emit(OpCodes.Or); break;
+                        case 2: il.Emit(OpCodes.Not); il.Emit(OpCodes.And); break;
+                        default: il.Emit(OpCodes.Xor); break;
+                    }
+                });
+            Cpu(); I8(Execution.Cpu.FlagCF); il.Emit(OpCodes.Ldloc, _u); il.Emit(OpCodes.Call, SetFlagBits);
         }
     }
 }

@@ -1298,7 +1298,7 @@ internal static class RegionEmitter
                     ShiftGeneric(k, ops, i, next);
                     return false;
                 case Handler.Shift when ShiftClOk(op):
-                    ShiftCl(ops, i);
+                    ShiftCl(k, ops, i, next);
                     return false;
                 case Handler.Bt when BitOk(op):
                     BitTest(op);
@@ -1334,7 +1334,7 @@ internal static class RegionEmitter
                         });
                         return false;
                     }
-                    if (IsShift(op.H)) { Shift(ops, i); return false; }
+                    if (IsShift(op.H)) { ShiftGeneric(k, ops, i, next); return false; }
                     EmitHelper(k, ops, i, next);
                     return false;
             }
@@ -1582,47 +1582,6 @@ internal static class RegionEmitter
             SetPendingWithCarry(FlagResultCfOf, size);
         }
 
-        /// <summary>ShlRI64 ... SarRI32: as the executor's handlers (ResultCfOf; the masked count is not 0).</summary>
-        private void Shift(Op[] ops, int i)
-        {
-            ref Op op = ref ops[i];
-            int rel = op.H - Handler.ShlRI64;
-            int kind = rel / 2;                   // Shl, Shr, Sar
-            bool wide = rel % 2 == 0;
-            int bits = wide ? 64 : 32;
-            int c = (int)op.Imm & (bits - 1);
-            Ld(op.R1); if (!wide) ZeroExtend32(); il.Emit(OpCodes.Stloc, _fa);
-            // _fr: the result; _t: CF (0/1); _fb: OF (0/1).
-            il.Emit(OpCodes.Ldloc, _fa);
-            if (kind == 2 && !wide) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
-            I4(c);
-            il.Emit(kind == 0 ? OpCodes.Shl : kind == 1 ? OpCodes.Shr_Un : OpCodes.Shr);
-            if (!wide) ZeroExtend32();
-            il.Emit(OpCodes.Stloc, _fr);
-            il.Emit(OpCodes.Ldloc, _fa);
-            if (kind == 2 && !wide) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
-            I4(kind == 0 ? bits - c : c - 1);
-            il.Emit(kind == 2 ? OpCodes.Shr : OpCodes.Shr_Un);
-            I8(1); il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
-            switch (kind)
-            {
-                case 0:   // OF = MSB(result) ^ CF
-                    il.Emit(OpCodes.Ldloc, _fr); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
-                    il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
-                    break;
-                case 1:   // OF = MSB(operand)
-                    il.Emit(OpCodes.Ldloc, _fa); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
-                    break;
-                default:
-                    I8(0);
-                    break;
-            }
-            il.Emit(OpCodes.Stloc, _fb);
-            il.Emit(OpCodes.Ldloc, _fr); St(op.R1);
-            SetPendingWithCarry(FlagResultCfOf, bits / 8);
-        }
-
         /// <summary>
         /// The operand of a one-operand op (MUL, DIV: a register below 16 or memory, at the op's size) into _s, then
         /// <paramref name="body"/> (after the load: the tail a slow path emits again).
@@ -1832,14 +1791,16 @@ internal static class RegionEmitter
         }
 
         /// <summary>
-        /// Cpu.Shift's SHL/SAL, SHR and SAR by an immediate count (not 0 once masked) of any size, register or memory: the
-        /// result into _u, CF into _c, OF into _s (0/1), then ResultCfOf flags after the write.
+        /// Cpu.Shift's SHL/SAL, SHR and SAR (the generic op, or the executor's ShlRI64 ... SarRI32) by an immediate count
+        /// (not 0 once masked) of any size, register or memory, or with <paramref name="countInN"/> by the count in _n (1 to
+        /// the width less one: <see cref="ShiftCl"/>): the result into _u, CF into _c, OF into _s (0/1), then ResultCfOf
+        /// flags after the write.
         /// </summary>
-        private void ShiftGeneric(int k, Op[] ops, int i, ulong next)
+        private void ShiftGeneric(int k, Op[] ops, int i, ulong next, bool countInN = false)
         {
             ref Op op = ref ops[i];
             int size = op.Size, bits = size * 8, sub = op.Sub;
-            int count = (int)op.Imm & (size == 8 ? 63 : 31);
+            int count = countInN ? -1 : (int)op.Imm & (size == 8 ? 63 : 31);
             ulong m = Execution.Cpu.Mask(size);
             void SignedV()
             {
@@ -1851,15 +1812,25 @@ internal static class RegionEmitter
                     case 1: il.Emit(OpCodes.Conv_I1); il.Emit(OpCodes.Conv_I8); break;
                 }
             }
+            // The count less minus (an immediate's capped at 63: SAR of a 1- or 2-byte operand by up to 31).
+            void Count(int minus)
+            {
+                if (count >= 0) { I4(Math.Min(count - minus, 63)); return; }
+                il.Emit(OpCodes.Ldloc, _n);
+                if (minus != 0) { I4(minus); il.Emit(OpCodes.Sub); }
+            }
             void Compute()
             {
                 switch (sub)
                 {
                     case Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal:
-                        il.Emit(OpCodes.Ldloc, _v); I4(count); il.Emit(OpCodes.Shl);
+                        il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shl);
                         if (size < 8) { I8(m); il.Emit(OpCodes.And); }
                         il.Emit(OpCodes.Stloc, _u);
-                        if (count <= bits) { il.Emit(OpCodes.Ldloc, _v); I4(bits - count); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And); }
+                        // CF = bit (width - count) of the operand; none beyond the width (1- and 2-byte operands).
+                        if (count < 0) { il.Emit(OpCodes.Ldloc, _v); I4(bits); Count(0); il.Emit(OpCodes.Sub); }
+                        else if (count <= bits) { il.Emit(OpCodes.Ldloc, _v); I4(bits - count); }
+                        if (count <= bits) { il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And); }
                         else I8(0);
                         il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
                         // OF = MSB(result) ^ CF
@@ -1867,17 +1838,17 @@ internal static class RegionEmitter
                         il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
                         break;
                     case Decoding.ShiftOp.Shr:
-                        il.Emit(OpCodes.Ldloc, _v); I4(count); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Stloc, _u);
-                        il.Emit(OpCodes.Ldloc, _v); I4(count - 1); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
+                        il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Stloc, _u);
+                        il.Emit(OpCodes.Ldloc, _v); Count(1); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
                         il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
                         // OF = MSB(operand)
                         il.Emit(OpCodes.Ldloc, _v); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
                         break;
                     default:
-                        SignedV(); I4(Math.Min(count, 63)); il.Emit(OpCodes.Shr);
+                        SignedV(); Count(0); il.Emit(OpCodes.Shr);
                         if (size < 8) { I8(m); il.Emit(OpCodes.And); }
                         il.Emit(OpCodes.Stloc, _u);
-                        SignedV(); I4(Math.Min(count - 1, 63)); il.Emit(OpCodes.Shr); I8(1); il.Emit(OpCodes.And);
+                        SignedV(); Count(1); il.Emit(OpCodes.Shr); I8(1); il.Emit(OpCodes.And);
                         il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
                         I8(0);
                         break;
@@ -1897,62 +1868,19 @@ internal static class RegionEmitter
         /// the flags (stored before the op, so both paths join with the fields current) and the value, a 32-bit register
         /// still zero-extended; otherwise the result, CF and OF as <see cref="ShiftGeneric"/> computes them for an immediate.
         /// </summary>
-        private void ShiftCl(Op[] ops, int i)
+        private void ShiftCl(int k, Op[] ops, int i, ulong next)
         {
             Op op = ops[i];
-            int size = op.Size, bits = size * 8, sub = op.Sub, r1 = op.R1;
-            ulong m = Execution.Cpu.Mask(size);
             Materialize();
             _flags = null;
             var shift = il.DefineLabel();
             var join = il.DefineLabel();
-            Ld(Rcx); il.Emit(OpCodes.Conv_I4); I4(bits - 1); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _n);
+            Ld(Rcx); il.Emit(OpCodes.Conv_I4); I4(op.Size * 8 - 1); il.Emit(OpCodes.And); il.Emit(OpCodes.Stloc, _n);
             il.Emit(OpCodes.Ldloc, _n); il.Emit(OpCodes.Brtrue, shift);
-            if (size == 4) SetReg(r1, 4, () => GetReg(r1, 4));
+            if (op.Size == 4) SetReg(op.R1, 4, () => GetReg(op.R1, 4));
             il.Emit(OpCodes.Br, join);
             il.MarkLabel(shift);
-            GetReg(r1, size); il.Emit(OpCodes.Stloc, _v);
-            void Count(int minus)
-            {
-                il.Emit(OpCodes.Ldloc, _n);
-                if (minus != 0) { I4(minus); il.Emit(OpCodes.Sub); }
-            }
-            void SignedV()
-            {
-                il.Emit(OpCodes.Ldloc, _v);
-                if (size == 4) { il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Conv_I8); }
-            }
-            switch (sub)
-            {
-                case Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal:
-                    il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shl);
-                    if (size < 8) { I8(m); il.Emit(OpCodes.And); }
-                    il.Emit(OpCodes.Stloc, _u);
-                    // CF = bit (bits - count) of the operand (count is 1 ... bits - 1).
-                    il.Emit(OpCodes.Ldloc, _v); I4(bits); Count(0); il.Emit(OpCodes.Sub); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
-                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
-                    il.Emit(OpCodes.Ldloc, _u); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
-                    il.Emit(OpCodes.Ldloc, _c); il.Emit(OpCodes.Conv_U8); il.Emit(OpCodes.Xor);
-                    break;
-                case Decoding.ShiftOp.Shr:
-                    il.Emit(OpCodes.Ldloc, _v); Count(0); il.Emit(OpCodes.Shr_Un); il.Emit(OpCodes.Stloc, _u);
-                    il.Emit(OpCodes.Ldloc, _v); Count(1); il.Emit(OpCodes.Shr_Un); I8(1); il.Emit(OpCodes.And);
-                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
-                    il.Emit(OpCodes.Ldloc, _v); I4(bits - 1); il.Emit(OpCodes.Shr_Un);
-                    break;
-                default:
-                    SignedV(); Count(0); il.Emit(OpCodes.Shr);
-                    if (size < 8) { I8(m); il.Emit(OpCodes.And); }
-                    il.Emit(OpCodes.Stloc, _u);
-                    SignedV(); Count(1); il.Emit(OpCodes.Shr); I8(1); il.Emit(OpCodes.And);
-                    il.Emit(OpCodes.Conv_I4); il.Emit(OpCodes.Stloc, _c);
-                    I8(0);
-                    break;
-            }
-            il.Emit(OpCodes.Stloc, _s);
-            SetReg(r1, size, () => il.Emit(OpCodes.Ldloc, _u));
-            Move(_v, _fa); Move(_s, _fb); Move(_u, _fr);
-            SetPendingWithCarry(FlagResultCfOf, size);
+            ShiftGeneric(k, ops, i, next, countInN: true);
             Materialize();
             _flags = null;
             il.MarkLabel(join);

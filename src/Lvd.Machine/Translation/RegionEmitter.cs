@@ -959,18 +959,24 @@ internal static class RegionEmitter
         /// </summary>
         private void Edge(int k, int slot, ulong target, int count)
         {
-            // Where a block ends the lazy flags are in the fields (the next block, the interpreter or an exit reads them).
-            Materialize();
+            // Where a block ends the lazy flags go to the fields (the next block, the interpreter or an exit reads them),
+            // unless the region goes on to a block that overwrites them all before anything could look (FlagsDeadAt):
+            // then only the exits store them. The caller's state is kept for its other edge (CondEdges).
+            int j = Array.IndexOf(code.Rips, target);
+            var pending = _pending;
+            bool keep = j >= 0 && FlagsDeadAt(j);
+            if (!keep) Materialize();
+            var stored = keep ? pending : null;
             AddLocal(_ins, count);
             var leave = il.DefineLabel();
             int dirty = _dirty;
             _cold.Add(() =>
             {
                 il.MarkLabel(leave);
-                Leave(k, code.Blocks[k].Ops.Length - 1, () => I8(target), dirty, null);
+                Leave(k, code.Blocks[k].Ops.Length - 1, () => I8(target), dirty, stored);
             });
             ChainChecks(leave);
-            int j = Array.IndexOf(code.Rips, target);
+            _pending = pending;
             if (j < 0)
             {
                 il.Emit(OpCodes.Br, leave);
@@ -988,6 +994,23 @@ internal static class RegionEmitter
             il.Emit(OpCodes.Ldloc, _verified); il.Emit(OpCodes.Ldc_I8, bit); il.Emit(OpCodes.Or); il.Emit(OpCodes.Stloc, _verified);
             il.MarkLabel(go);
             il.Emit(OpCodes.Br, _head[j]);
+        }
+
+        /// <summary>
+        /// The lazy flags are dead where block <paramref name="j"/> starts: before anything could read them or call out,
+        /// one of the executor's per-sub-op ALU handlers (ADD ... CMP of registers and immediates: <see cref="AluCore"/>)
+        /// overwrites them all, the carry included; only register moves and LEA come before it.
+        /// </summary>
+        private bool FlagsDeadAt(int j)
+        {
+            foreach (ref Op op in code.Blocks[j].Ops.AsSpan())
+            {
+                if (IsAlu(op.H)) return true;
+                if (op.H is Handler.MovRR64 or Handler.MovRR32 or Handler.MovRI or Handler.MovZxRR8 or Handler.MovZxRR16
+                    or Handler.Nop || op.H == Handler.Lea && op.Seg == 0) continue;
+                return false;
+            }
+            return false;
         }
 
         /// <summary>Cpu.Target on the branch target in _v: a non-canonical one is #GP (a call that throws, after a spill).</summary>
@@ -1485,8 +1508,7 @@ internal static class RegionEmitter
         {
             var t = il.DefineLabel();
             EmitCond(cc);
-            // Both edges start with the flags stored: stored once, before the branch.
-            Materialize();
+            // Each edge stores the flags on its own path, or leaves them to the exits (Edge).
             il.Emit(OpCodes.Brtrue, t);
             int ins = count;
             Edge(k, 1, notTaken, ins);

@@ -55,6 +55,8 @@ public static partial class Program
             // `lvd idl FILE.idl [[-o OUTDIR]]`: the glue compiler (docs/IDL.md) has its own argument handling.
             if (args.Length > 0 && args[0] == "idl")
                 return Lvd.Idl.IdlCommandLine.Run(args[1..], Console.Out, Console.Error);
+            // The executor's JIT compile (~25 ms) overlaps the parsing and the guest's loading.
+            ThreadPool.QueueUserWorkItem(_ => Lvd.Machine.Execution.Cpu.PrepareExecutor());
             return CreateApp().Run(Rewrite(args));
         }
         catch (Exception e) when (e is UsageException or CommandParseException or CommandRuntimeException)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lvd.Machine.Decoding;
@@ -325,6 +326,15 @@ public sealed partial class Cpu
         else _code.Add(block);
         return block;
     }
+
+    /// <summary>
+    /// Compiles the executor's hot method (<see cref="ExecuteBlock"/>) now. ReadyToRun leaves out methods marked
+    /// AggressiveOptimization, so without this a process's first run would wait ~25 ms for the JIT at its first block; a
+    /// front end calls it on a background thread at start-up, while it parses its arguments and loads the guest
+    /// (docs/HOST-SPEED.md, Start-up).
+    /// </summary>
+    public static void PrepareExecutor() =>
+        RuntimeHelpers.PrepareMethod(typeof(Cpu).GetMethod(nameof(ExecuteBlock), BindingFlags.Instance | BindingFlags.NonPublic)!.MethodHandle);
 
     /// <summary>
     /// Runs one block, and with <paramref name="chain"/> the blocks after it while they end in

@@ -217,6 +217,15 @@ public sealed class JitTests
         Assert.Contains("result: workload=nullnet", f.Output);
     }
 
+    /// <summary>The CLI's start-up compile of the executor (Cpu.PrepareExecutor, on a thread-pool thread: a throw there
+    /// would end the process) finds the method and compiles it.</summary>
+    [Fact]
+    public void TheExecutorCanBeCompiledAhead()
+    {
+        var e = Record.Exception(Lvd.Machine.Execution.Cpu.PrepareExecutor);
+        Assert.Null(e);
+    }
+
     [Fact]
     public void TheEngineOptionIsCheckedAndReported()
     {

@@ -244,7 +244,7 @@ public sealed partial class Cpu
         return LinkBlock(prev, rip, pa);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private Block LinkBlock(Block prev, ulong rip, ulong pa)
     {
         var block = _code.Lookup(pa);
@@ -328,13 +328,19 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// Compiles the executor's hot method (<see cref="ExecuteBlock"/>) now. ReadyToRun leaves out methods marked
-    /// AggressiveOptimization, so without this a process's first run would wait ~25 ms for the JIT at its first block; a
-    /// front end calls it on a background thread at start-up, while it parses its arguments and loads the guest
-    /// (docs/HOST-SPEED.md, Start-up).
+    /// Compiles the executor's hot methods now: <see cref="ExecuteBlock"/> and what it calls on the paths kernel code takes
+    /// (successor links, the cold switch, region entry, the ALU and shift helpers, the flags, the memory slow paths). They
+    /// are marked AggressiveOptimization, which ReadyToRun leaves out: from their ReadyToRun code the tiering moved the
+    /// helpers up only late in a run (a kernel profile had 6% of its samples there), and without this call a process's
+    /// first run would wait ~25 ms for the JIT at its first block. A front end calls it on a background thread at
+    /// start-up, while it parses its arguments and loads the guest (docs/HOST-SPEED.md, Start-up).
     /// </summary>
-    public static void PrepareExecutor() =>
-        RuntimeHelpers.PrepareMethod(typeof(Cpu).GetMethod(nameof(ExecuteBlock), BindingFlags.Instance | BindingFlags.NonPublic)!.MethodHandle);
+    public static void PrepareExecutor()
+    {
+        foreach (string name in (string[])[nameof(ExecuteBlock), nameof(LinkBlock), nameof(ExecuteCold), nameof(EnterRegion), nameof(ExecAlu),
+                     nameof(Shift), nameof(ComputeArith), nameof(ReadSlow), nameof(WriteSlow)])
+            RuntimeHelpers.PrepareMethod(typeof(Cpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic)!.MethodHandle);
+    }
 
     /// <summary>
     /// Runs one block, and with <paramref name="chain"/> the blocks after it while they end in
@@ -811,6 +817,7 @@ public sealed partial class Cpu
     /// of the hot one. Returns -1 to continue the block, 0 if the block ended with a control
     /// transfer (chainable), 1 if it ended with a system instruction (back to the run loop).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ExecuteCold(ref Op op, ulong next, int i, ulong blockRip)
     {
         switch (op.H)

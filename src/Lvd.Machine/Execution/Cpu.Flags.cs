@@ -53,6 +53,7 @@ public sealed partial class Cpu
     private static bool Parity(ulong v) => (BitOperations.PopCount(v & 0xff) & 1) == 0;
 
     /// <summary>CF, PF, AF, ZF, SF, OF as RFLAGS bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong ComputeArith()
     {
         int size = _lfSize;

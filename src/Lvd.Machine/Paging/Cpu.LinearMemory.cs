@@ -162,6 +162,7 @@ public sealed unsafe partial class Cpu
         if (_alignCheck && size > 1 && (la & (ulong)(size - 1)) != 0) throw new GuestFault(Vectors.AC, 0, true);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong ReadSlow(ulong la, int size)
     {
         CheckAlignment(la, size);
@@ -191,6 +192,7 @@ public sealed unsafe partial class Cpu
         return Memory.Read(p, size, this);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteSlow(ulong la, int size, ulong v)
     {
         CheckAlignment(la, size);

@@ -33,7 +33,7 @@ public sealed partial class Cpu
     /// end), or null to interpret the block (no region, or it was compiled at another linear address). A block whose
     /// count reaches the threshold is handed to the compiler.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private Block? EnterRegion(Block block, ulong blockRip)
     {
         var region = block.Region;

@@ -32,6 +32,7 @@ public sealed partial class Cpu
         SetLazy((FlagOp)AluFlagOps[sub & 7], size, a, b, r);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExecAlu(ref Op op, ulong next)
     {
         int sub = op.Sub, size = op.Size;
@@ -100,6 +101,7 @@ public sealed partial class Cpu
         SetLazy(FlagOp.Logic, op.Size, a, b, a & b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Shift(ref Op op, ulong next)
     {
         int size = op.Size, bits = size * 8;

@@ -37,11 +37,10 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
 {
     /// <summary>The default of <see cref="MachineConfig.JitThreshold"/>.</summary>
     public const long DefaultHotThreshold = 1024;
-    /// <summary>Runs of a block (in a chain) from which its region is formed: at the first power of two at or above it, and
-    /// at each next one while the region formed has no cycle.</summary>
+    /// <summary>Runs of a block (in a chain) from which its region is formed: at the first power of two at or above it (and at
+    /// the next ones while it is in no region: the executor asks again).</summary>
     public readonly long HotThreshold = hotThreshold;
-    /// <summary>Most blocks in one region: at most 32, what <see cref="HasCycle"/>'s masks and the emitter's probe bits (two edges
-    /// a block in one long) hold.</summary>
+    /// <summary>Most blocks in one region: at most 32, what the emitter's probe bits (two edges a block in one long) hold.</summary>
     public const int MaxBlocks = 32;
 
     public readonly bool Synchronous = synchronous;
@@ -76,10 +75,8 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
                 rips.Add(t);
             }
         }
-        // Only a region that can run around a loop is worth its compile: without a cycle it is left after a block or two
-        // (kernel paths: ~20 instructions per entry), and the write-back at every exit costs what the IL saved. The entry
-        // is noted again when its runs double (the executor): by then the rest of its loop may have turned hot too.
-        if (!HasCycle(blocks, rips)) { Interlocked.Increment(ref _acyclic); return; }
+        // Regions without a cycle are compiled too: the kernel's paths between system instructions and indirect calls are
+        // such regions, left after a few blocks; with the region code of the fourth step they pay (docs/HOST-SPEED.md).
         // Its blocks are not made entries of regions of their own while this one compiles.
         foreach (var b in blocks) b.RegionQueued = true;
         var code = new RegionCode([.. blocks], [.. rips]);
@@ -87,33 +84,6 @@ internal sealed class RegionJit(bool synchronous, long hotThreshold)
         if (Synchronous) { Compile(code); return; }
         EnsureWorker();
         Queue.Add((this, code));
-    }
-
-    private long _acyclic;
-    /// <summary>Regions formed but not compiled: no path inside them leads back to one of their blocks.</summary>
-    public long Acyclic => Interlocked.Read(ref _acyclic);
-
-    /// <summary>Whether the direct branches among the region's blocks form a cycle (at most <see cref="MaxBlocks"/>: a DFS).</summary>
-    private static bool HasCycle(List<Block> blocks, List<ulong> rips)
-    {
-        int n = blocks.Count;
-        Span<uint> edges = stackalloc uint[n];   // bit j of edges[k]: block k branches to block j
-        var targets = new List<ulong>();
-        for (int k = 0; k < n; k++)
-        {
-            targets.Clear();
-            RegionEmitter.Successors(blocks[k], rips[k], targets);
-            foreach (ulong t in targets) { int j = rips.IndexOf(t); if (j >= 0) edges[k] |= 1u << j; }
-        }
-        // Repeatedly drop blocks with no edge into the remaining set; what is left is on or before a cycle.
-        uint alive = n == 32 ? uint.MaxValue : (1u << n) - 1;
-        for (bool changed = true; changed;)
-        {
-            changed = false;
-            for (int k = 0; k < n; k++)
-                if ((alive & (1u << k)) != 0 && (edges[k] & alive) == 0) { alive &= ~(1u << k); changed = true; }
-        }
-        return alive != 0;
     }
 
     /// <summary>Host seconds spent forming IL and compiling it (all threads).</summary>

@@ -222,8 +222,11 @@ public sealed class JitTests
     [Fact]
     public void TheExecutorCanBeCompiledAhead()
     {
-        var e = Record.Exception(Lvd.Machine.Execution.Cpu.PrepareExecutor);
+        List<string>? names = null;
+        var e = Record.Exception(() => names = Lvd.Machine.Execution.Cpu.PrepareExecutor());
         Assert.Null(e);
+        Assert.Contains("ExecuteBlock", names!);
+        Assert.Contains("LinkBlock", names!);
     }
 
     [Fact]

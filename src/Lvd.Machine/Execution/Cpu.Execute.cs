@@ -328,18 +328,23 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// Compiles the executor's hot methods now: <see cref="ExecuteBlock"/> and what it calls on the paths kernel code takes
-    /// (successor links, the cold switch, region entry, the ALU and shift helpers, the flags, the memory slow paths). They
-    /// are marked AggressiveOptimization, which ReadyToRun leaves out: from their ReadyToRun code the tiering moved the
+    /// Compiles the executor's hot methods now: those marked AggressiveOptimization (<see cref="ExecuteBlock"/> and what it
+    /// calls on the paths kernel code takes: successor links, the cold switch, region entry, the ALU and shift helpers,
+    /// the flags, the memory slow paths), which ReadyToRun leaves out. From their ReadyToRun code the tiering moved the
     /// helpers up only late in a run (a kernel profile had 6% of its samples there), and without this call a process's
     /// first run would wait ~25 ms for the JIT at its first block. A front end calls it on a background thread at
-    /// start-up, while it parses its arguments and loads the guest (docs/HOST-SPEED.md, Start-up).
+    /// start-up, while it parses its arguments and loads the guest (docs/HOST-SPEED.md, Start-up). Returns their names.
     /// </summary>
-    public static void PrepareExecutor()
+    public static List<string> PrepareExecutor()
     {
-        foreach (string name in (string[])[nameof(ExecuteBlock), nameof(LinkBlock), nameof(ExecuteCold), nameof(EnterRegion), nameof(ExecAlu),
-                     nameof(Shift), nameof(ComputeArith), nameof(ReadSlow), nameof(WriteSlow)])
-            RuntimeHelpers.PrepareMethod(typeof(Cpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic)!.MethodHandle);
+        var names = new List<string>();
+        foreach (var m in typeof(Cpu).GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            if ((m.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) == 0 || m.ContainsGenericParameters) continue;
+            RuntimeHelpers.PrepareMethod(m.MethodHandle);
+            names.Add(m.Name);
+        }
+        return names;
     }
 
     /// <summary>

@@ -170,12 +170,13 @@ internal static class RegionEmitter
         return (Func<Cpu, int, Block?>)dm.CreateDelegate(typeof(Func<Cpu, int, Block?>), code);
     }
 
-    private static readonly MethodInfo RegsRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
-        .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(ulong));
+    /// <summary>MemoryMarshal.GetArrayDataReference&lt;T&gt;: the first element of an array by reference, no bounds check.</summary>
+    private static MethodInfo ArrayDataRef(Type element) => typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
+        .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(element);
+    private static readonly MethodInfo RegsRef = ArrayDataRef(typeof(ulong));
     private static readonly FieldInfo TlbField = F("_tlb"), TlbReadTag = typeof(TlbEntry).GetField(nameof(TlbEntry.ReadTag))!,
         TlbWriteTag = typeof(TlbEntry).GetField(nameof(TlbEntry.WriteTag))!, TlbAddend = typeof(TlbEntry).GetField(nameof(TlbEntry.Addend))!;
-    private static readonly MethodInfo TlbRef = typeof(System.Runtime.InteropServices.MemoryMarshal).GetMethods()
-        .Single(m => m.Name == "GetArrayDataReference" && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(TlbEntry));
+    private static readonly MethodInfo TlbRef = ArrayDataRef(typeof(TlbEntry));
     /// <summary>
     /// <see cref="Tlb.OffsetOf"/> of the address in <paramref name="la"/> as IL (a native unsigned int on the stack): the same
     /// fold from the same constants; <see cref="TlbOffsetFunction"/> compiles it alone so that a test compares the two.
@@ -245,13 +246,16 @@ internal static class RegionEmitter
 
     /// <summary>SHL/SAL, SHR and SAR by an immediate count that is not 0 once masked, of a register or memory (Cpu.Shift).</summary>
     private static bool ShiftOk(in Op op) =>
-        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
-        && op.Size is 1 or 2 or 4 or 8 && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0 && PlainOperands(op, false);
+        op.H == Handler.Shift && ShlShrSar(op.Sub) && op.Size is 1 or 2 or 4 or 8 && ((int)op.Imm & (op.Size == 8 ? 63 : 31)) != 0
+        && PlainOperands(op, false);
 
     /// <summary>SHL/SAL, SHR and SAR of a 4- or 8-byte register by CL (Cpu.Shift: a masked count of 0 changes no flag).</summary>
     private static bool ShiftClOk(in Op op) =>
-        op.H == Handler.Shift && op.Sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar
-        && op.Size is 4 or 8 && op.Form == OpForm.CountCl && RegOk(op.R1);
+        op.H == Handler.Shift && ShlShrSar(op.Sub) && op.Size is 4 or 8 && op.Form == OpForm.CountCl && RegOk(op.R1);
+
+    /// <summary>The shifts <see cref="Emitter.ShiftGeneric"/> computes (not the rotates).</summary>
+    private static bool ShlShrSar(int sub) =>
+        sub is Decoding.ShiftOp.Shl or Decoding.ShiftOp.Sal or Decoding.ShiftOp.Shr or Decoding.ShiftOp.Sar;
 
     /// <summary>BT, BTS, BTR and BTC of a 4- or 8-byte register, the bit offset an immediate or a register (Cpu.BitTest).</summary>
     private static bool BitOk(in Op op) =>
